@@ -1,0 +1,151 @@
+"""Command line: ``python -m paperlib {build-data,train,evaluate,reproduce} ...``.
+
+Every subcommand validates its arguments before doing any work and exits with status 2
+and a one-line message naming the problem (an unknown model, a missing folder, ...).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import config
+from .reproduce import NotebookFailed
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m paperlib",
+        description="Reproduce paper A (emoji DCGAN latent adjustment) and paper B (shape "
+                    "learning, curation loop); train and evaluate GANs on your own images.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build-data", help="write the emoji, shape and stand-in artist sets",
+                       description="Write the emoji set (402 positive + 402 negative), the "
+                                   "shape set and the stand-in artist sets as PNG folders "
+                                   "with manifest.json. The same seed gives identical files.")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--res", type=int, default=64, help="image size in pixels (default 64)")
+    p.add_argument("--n-shapes", type=_positive_int, default=1000,
+                   help="images in the shape set (default 1000)")
+    p.add_argument("--n-artist", type=_positive_int, default=400,
+                   help="images per stand-in artist set (default 400)")
+
+    p = sub.add_parser("train", help="train dcgan, deligan or proposed on a folder of images",
+                       description="Train one GAN with the shared engine. Rerunning the same "
+                                   "command (with the same or more --epochs) resumes from the "
+                                   "last checkpoint in --out.")
+    p.add_argument("--model", required=True, help="dcgan, deligan or proposed")
+    p.add_argument("--data", required=True, type=Path,
+                   help="folder of images (a built set or your own; png/jpg/webp/bmp)")
+    p.add_argument("--out", required=True, type=Path, help="run folder (created or resumed)")
+    p.add_argument("--epochs", required=True, type=int, help="total epochs")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--config", default="paper",
+                   help="optimiser settings: paper (Adam lr 1e-2) or conventional (lr 2e-4)")
+    p.add_argument("--res", type=int, default=64, help="32, 64 or 128 (default 64)")
+    p.add_argument("--batch-size", type=int, default=35, help="default 35 (paper A)")
+    p.add_argument("--ngf", type=int, default=64, help="generator width (default 64)")
+    p.add_argument("--ndf", type=int, default=64, help="discriminator width (default 64)")
+    p.add_argument("--N", dest="proposed_N", type=int, default=None,
+                   help="proposed model: latent expansion factor N")
+    p.add_argument("--augment", default="none", help="none, diffaugment or ada")
+    p.add_argument("--sample-every", type=int, default=None, help="sample grid every k epochs")
+    p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every k epochs")
+    p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    p = sub.add_parser("evaluate", help="FID, KID, precision/recall and IS of a trained run",
+                       description="Evaluate a run's latest checkpoint against a data folder.")
+    p.add_argument("--run", required=True, type=Path, help="run folder written by train")
+    p.add_argument("--data", required=True, type=Path, help="real images folder")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--n-fake", type=_positive_int, default=None,
+                   help="generated images to score (default: as many as real images)")
+    p.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default latest)")
+    p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
+
+    p = sub.add_parser("reproduce", help="run every notebook in order with papermill",
+                       description="Execute notebooks/NN_*.ipynb in order for a profile, "
+                                   "regenerating figures/<profile>/ and the tables.")
+    p.add_argument("--profile", default=None,
+                   help=f"one of {', '.join(config.PROFILES)} (default $PAPERLIB_PROFILE or cpu)")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="run only notebooks whose file name contains NAME")
+    p.add_argument("--force", action="store_true", help="redo cached training runs")
+    return parser
+
+
+def _cmd_build_data(args) -> int:
+    from . import data
+
+    manifests = data.build_all(args.out, seed=args.seed, res=args.res,
+                               n_shapes=args.n_shapes, n_artist=args.n_artist)
+    for name, man in manifests.items():
+        print(f"{name:20s} {man['count']:6d} images  {man['counts']}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from . import train
+
+    opts = {k: v for k, v in dict(sample_every=args.sample_every, ckpt_every=args.ckpt_every,
+                                  proposed_N=args.proposed_N, device=args.device).items()
+            if v is not None}
+    cfg = train.make_config(model=args.model, epochs=args.epochs, seed=args.seed,
+                            config=args.config, res=args.res, batch_size=args.batch_size,
+                            ngf=args.ngf, ndf=args.ndf, augment=args.augment, **opts)
+    result = train.train(cfg, args.data, args.out, progress=not args.no_progress)
+    print(f"{args.out}: {result.status} ({result.epochs_done} epochs)")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from . import metrics
+
+    res = metrics.evaluate_run(args.run, args.data, n_fake=args.n_fake, epoch=args.epoch,
+                               device=args.device)
+    for key, value in res.items():
+        print(f"{key:10s} {value}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=1) + "\n")
+    return 0
+
+
+def _cmd_reproduce(args) -> int:
+    from . import reproduce
+
+    reproduce.reproduce(args.profile, notebooks=args.only, force=args.force)
+    return 0
+
+
+COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train,
+            "evaluate": _cmd_evaluate, "reproduce": _cmd_reproduce}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "profile", None) is not None:
+            config.get_profile(args.profile)
+        return COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError, NotADirectoryError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except NotebookFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
