@@ -1,0 +1,247 @@
+"""DCGAN generator/discriminator and the three latent modules of paper A.
+
+The three compared models share one DCGAN body (Radford et al. 2015, laid out as in the
+PyTorch examples' ``dcgan/main.py``) and differ only in how the latent ``z`` fed to the
+generator is made:
+
+* ``dcgan``    -- :class:`GaussianLatent`: ``z = eps ~ N(0, I)``.
+* ``deligan``  -- :class:`DeLiGANLatent`: a learned mixture of Gaussians (Gurumurthy et al.
+  2017), ``z = mu_k + sigma_k * eps``.
+* ``proposed`` -- :class:`ProposedLatent`: paper A's latent distribution adjustment layer
+  (our interpretation: ``Linear(n, n*N)``) plus its latent mean adjustment
+  (``+ mu, mu ~ U(-1, 1)``).
+
+Every latent module has the same small interface, which is all the training loop sees:
+
+* ``sample_noise(n, generator, device) -> tuple[Tensor, ...]`` -- the raw randomness, drawn
+  only from ``generator`` (on the generator's device, then moved to ``device``), so runs are
+  reproducible and a fixed noise batch can be stored;
+* ``forward(*noise) -> z`` of shape ``(n, out_dim)``, differentiable in the module's
+  parameters;
+* ``extra_loss() -> Tensor`` added to G's loss (0 unless the model has a regulariser);
+* ``log_stats() -> dict`` extra per-epoch log columns (DeLiGAN's sigma statistics).
+
+The discriminator returns logits (no sigmoid): train it with ``BCEWithLogitsLoss``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+MODEL_NAMES = ("dcgan", "deligan", "proposed")
+RES_CHOICES = (32, 64, 128)
+
+
+def _n_up(res: int) -> int:
+    """Number of stride-2 (de)convolutions after/before the 4x4 stage: 3, 4, 5 for 32/64/128."""
+    if res not in RES_CHOICES:
+        raise ValueError(f"res must be one of {RES_CHOICES}, got {res!r}")
+    return int(math.log2(res)) - 2
+
+
+def weights_init(m: nn.Module) -> None:
+    """DCGAN init: conv weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    """DCGAN generator: ``(B, in_dim)`` latent -> ``(B, nc, res, res)`` image in [-1, 1].
+
+    ConvTranspose2d 4x4 from 1x1 to 4x4, then ``log2(res) - 2`` stride-2 ConvTranspose2d
+    blocks (BatchNorm + ReLU, halving the width each time down to ``ngf``), Tanh out.
+    ``in_dim`` is the latent size the body takes (``nz``, or ``nz * N`` for the proposed
+    model).
+    """
+
+    def __init__(self, res: int = 64, in_dim: int = 100, ngf: int = 64, nc: int = 3):
+        super().__init__()
+        n_up = _n_up(res)
+        self.res, self.in_dim, self.nc = res, in_dim, nc
+        mult = 2 ** (n_up - 1)
+        layers = [nn.ConvTranspose2d(in_dim, ngf * mult, 4, 1, 0, bias=False),
+                  nn.BatchNorm2d(ngf * mult), nn.ReLU(True)]
+        for _ in range(n_up - 1):
+            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(ngf * mult // 2), nn.ReLU(True)]
+            mult //= 2
+        layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z.view(z.size(0), self.in_dim, 1, 1))
+
+
+class Discriminator(nn.Module):
+    """DCGAN discriminator: ``(B, nc, res, res)`` -> ``(B,)`` logits.
+
+    Stride-2 Conv2d 4x4 blocks with LeakyReLU(0.2) (BatchNorm on all but the first),
+    doubling the width from ``ndf``, down to 4x4, then a 4x4 Conv2d to one logit.
+    """
+
+    def __init__(self, res: int = 64, ndf: int = 64, nc: int = 3):
+        super().__init__()
+        n_down = _n_up(res)
+        self.res = res
+        layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+        mult = 1
+        for _ in range(n_down - 1):
+            layers += [nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(ndf * mult * 2), nn.LeakyReLU(0.2, inplace=True)]
+            mult *= 2
+        layers += [nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False)]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).view(-1)
+
+
+def _randn(shape, generator: torch.Generator, device) -> torch.Tensor:
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
+
+
+def _uniform(shape, low: float, high: float, generator: torch.Generator, device) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator, device=generator.device)
+    return (low + (high - low) * u).to(device)
+
+
+class _Latent(nn.Module):
+    out_dim: int
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("_zero", torch.zeros(()), persistent=False)
+
+    def extra_loss(self) -> torch.Tensor:
+        return self._zero
+
+    def log_stats(self) -> dict[str, float]:
+        return {}
+
+
+class GaussianLatent(_Latent):
+    """DCGAN's latent: ``z = eps``, ``eps ~ N(0, I_nz)``. No parameters."""
+
+    def __init__(self, nz: int = 100):
+        super().__init__()
+        self.nz = self.out_dim = nz
+
+    def sample_noise(self, n: int, generator: torch.Generator, device=None) -> tuple:
+        return (_randn((n, self.nz), generator, device),)
+
+    def forward(self, eps: torch.Tensor) -> torch.Tensor:
+        return eps
+
+
+class DeLiGANLatent(_Latent):
+    """DeLiGAN's latent (Gurumurthy et al., CVPR 2017): a learned Gaussian mixture.
+
+    ``K`` components with learned means ``mu`` (init U(-1, 1)) and learned per-dimension
+    sigmas (init ``sigma_init`` = 0.2); each sample picks a component ``k`` uniformly
+    (drawn in :meth:`sample_noise`) and ``z = mu_k + sigma_k * eps``, ``eps ~ N(0, I)``.
+    :meth:`extra_loss` is the reference regulariser ``lam * mean((1 - sigma)^2)`` that keeps
+    the sigmas from collapsing to 0; it is added to G's loss, and ``mu``/``sigma`` are
+    trained by G's optimiser.
+
+    Defaults: the reference code uses K = batch size with row i of a batch always using
+    component i, sigma init 0.2, and lambda between 0.05 and 0.33 depending on the data
+    set. We draw k uniformly per sample, and default to K = 50 and lam = 0.1 -- **our
+    choice**, not the reference's (K = 50 > batch 35 so every component is used over an
+    epoch; lam in the reference range). Both are configurable.
+    """
+
+    def __init__(self, nz: int = 100, K: int = 50, sigma_init: float = 0.2, lam: float = 0.1):
+        super().__init__()
+        if K < 1:
+            raise ValueError(f"DeLiGAN K must be >= 1, got {K}")
+        self.nz = self.out_dim = nz
+        self.K, self.lam = K, float(lam)
+        self.mu = nn.Parameter(torch.empty(K, nz).uniform_(-1.0, 1.0))
+        self.sigma = nn.Parameter(torch.full((K, nz), float(sigma_init)))
+
+    def sample_noise(self, n: int, generator: torch.Generator, device=None) -> tuple:
+        k = torch.randint(0, self.K, (n,), generator=generator, device=generator.device)
+        return k.to(device), _randn((n, self.nz), generator, device)
+
+    def forward(self, k: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        return self.mu[k] + self.sigma[k] * eps
+
+    def extra_loss(self) -> torch.Tensor:
+        return self.lam * torch.mean((1.0 - self.sigma) ** 2)
+
+    def log_stats(self) -> dict[str, float]:
+        s = self.sigma.detach()
+        return {"sigma_mean": s.mean().item(), "sigma_min": s.min().item(),
+                "sigma_max": s.max().item()}
+
+
+class ProposedLatent(_Latent):
+    """Paper A's latent distribution adjustment + latent mean adjustment.
+
+    Paper A maps the size-n latent vector "by a layer" to a larger size set by a
+    hyper-parameter N (its Eq. 1 was lost in text extraction). **Our interpretation**::
+
+        h = W eps + b,   W in R^{(n*N) x n}   (adjust=True: nn.Linear(n, n*N), trained with G)
+        z = h + mu,      mu_i ~ U(-1, 1)      (mean_adjust=True: paper's Eq. 3, per
+                                               component, per sample, drawn in sample_noise)
+
+    with ``eps ~ N(0, I_n)``; ``z`` (size n*N) feeds the DCGAN generator body. The Linear
+    layer keeps PyTorch's default init (what ``nn.Linear`` gives a PyTorch user; the paper
+    says nothing). Ablations: ``adjust=False`` drops the layer (``out_dim = n``, the mean
+    adjustment then acts on ``eps`` directly); ``mean_adjust=False`` drops ``mu``.
+    """
+
+    mean_adjust_range = (-1.0, 1.0)
+
+    def __init__(self, nz: int = 100, N: int = 2, adjust: bool = True, mean_adjust: bool = True):
+        super().__init__()
+        if N < 1:
+            raise ValueError(f"proposed N must be >= 1, got {N}")
+        self.nz, self.N = nz, N
+        self.adjust, self.mean_adjust = bool(adjust), bool(mean_adjust)
+        self.layer = nn.Linear(nz, nz * N) if self.adjust else None
+        self.out_dim = nz * N if self.adjust else nz
+
+    def sample_noise(self, n: int, generator: torch.Generator, device=None) -> tuple:
+        eps = _randn((n, self.nz), generator, device)
+        if not self.mean_adjust:
+            return (eps,)
+        lo, hi = self.mean_adjust_range
+        return eps, _uniform((n, self.out_dim), lo, hi, generator, device)
+
+    def forward(self, eps: torch.Tensor, mu: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.layer(eps) if self.layer is not None else eps
+        return h + mu if mu is not None else h
+
+
+def build_latent(model: str, nz: int = 100, **latent_opts) -> _Latent:
+    """The latent module of ``model``; ``latent_opts`` go to its constructor."""
+    if model == "dcgan":
+        if latent_opts:
+            raise ValueError(f"dcgan takes no latent options, got {sorted(latent_opts)}")
+        return GaussianLatent(nz)
+    if model == "deligan":
+        return DeLiGANLatent(nz, **latent_opts)
+    if model == "proposed":
+        return ProposedLatent(nz, **latent_opts)
+    raise ValueError(f"unknown model {model!r}; valid models are: {', '.join(MODEL_NAMES)}")
+
+
+def build_models(model: str, res: int, nz: int = 100, ngf: int = 64, ndf: int = 64, nc: int = 3,
+                 **latent_opts) -> tuple[_Latent, Generator, Discriminator]:
+    """``(latent, G, D)`` for ``model`` in :data:`MODEL_NAMES`, DCGAN-initialised.
+
+    Latent options: deligan ``K``, ``sigma_init``, ``lam``; proposed ``N``, ``adjust``,
+    ``mean_adjust``. Parameters are drawn from torch's global RNG (seed it first).
+    """
+    latent = build_latent(model, nz, **latent_opts)
+    G = Generator(res, latent.out_dim, ngf, nc)
+    D = Discriminator(res, ndf, nc)
+    G.apply(weights_init)
+    D.apply(weights_init)
+    return latent, G, D

@@ -1,0 +1,534 @@
+"""One training loop for DCGAN, DeLiGAN and the proposed model (paper A).
+
+The loop is the PyTorch examples' ``dcgan/main.py``: Adam, BCE (on logits), a D step on a
+real and a fake batch, then a non-saturating G step. The only model-specific part is the
+latent module (how ``z`` is sampled and mapped, and its ``extra_loss``; see
+:mod:`paperlib.models`). Optional DiffAugment/ADA (:mod:`paperlib.augment`) wraps every
+D call.
+
+Optimiser settings (``TrainConfig.config``): ``"paper"`` -- Adam lr 1e-2, betas
+(0.5, 0.999). Paper A states only "Adam, learning rate 1e-2, batch size 35"; the betas are
+DCGAN's (Radford et al.) -- our assumption. ``"conventional"`` -- DCGAN's lr 2e-4, betas
+(0.5, 0.999).
+
+Run folder written by :func:`train`::
+
+    out/
+      config.json              TrainConfig + identity (size, sha1) of the training images
+      status.json              {"status": "running" | "finished" | "diverged at epoch E",
+                                "epochs_done", "epochs_target", "last_checkpoint", ...}
+                               ("running" is also what a killed run leaves: rerun to resume)
+      log.csv                  one row per epoch: epoch, d_loss, g_loss, d_real, d_fake
+                               [, sigma_mean, sigma_min, sigma_max (deligan)], aug_p, seconds
+      samples/epoch_0005.png   8x8 grid of a FIXED noise batch (G in eval mode), every
+                               sample_every epochs and at the last epoch
+      checkpoints/epoch_0005.pt  every ckpt_every epochs and at the last epoch, all kept:
+                               G, D, latent, both optimisers, augmenter, generator states,
+                               epoch, fixed noise (plain tensors/dicts: weights_only-loadable)
+
+``d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0)``; ``g_loss = BCE(D(G(z)), 1)`` (G's adversarial
+loss; DeLiGAN's regulariser is optimised but not included -- see its sigma columns);
+``d_real``/``d_fake`` are mean ``sigmoid(D(.))`` in the D step. All are epoch means.
+
+Reproducibility: parameters are initialised from ``torch.manual_seed(seed)`` (in a forked
+RNG, leaving the caller's global RNG alone); shuffling, noise and augmentation draw only
+from two explicit ``torch.Generator`` whose states are checkpointed. So on CPU the same
+seed gives identical losses, and a run killed at any point and resumed from its last
+checkpoint ends with exactly the numbers of an uninterrupted run. Different CPU thread
+counts, other machines or CUDA (non-deterministic kernels) may differ in the last bits.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.utils import save_image
+from tqdm.auto import tqdm
+
+from . import __version__
+from .augment import AUGMENT_KINDS, Augmenter
+from .config import get_device
+from .models import MODEL_NAMES, RES_CHOICES, build_models
+
+#: Optimiser per config name (see module docstring for the sources).
+OPTIM_CONFIGS = {"paper": {"lr": 1e-2, "betas": (0.5, 0.999)},
+                 "conventional": {"lr": 2e-4, "betas": (0.5, 0.999)}}
+N_FIXED = 64  # images in the fixed-noise sample grid
+_RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. Build it with :func:`make_config` (validates)."""
+
+    model: str                     # dcgan | deligan | proposed
+    epochs: int
+    seed: int = 0
+    config: str = "paper"          # optimiser settings, see OPTIM_CONFIGS
+    res: int = 64
+    batch_size: int = 35           # paper A
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    sample_every: int = 5
+    ckpt_every: int = 5
+    deligan_K: int = 50            # our default; reference code: K = batch size
+    deligan_lambda: float = 0.1    # our default; reference range 0.05-0.33
+    proposed_N: int = 2
+    adjust: bool = True            # proposed: latent distribution adjustment layer
+    mean_adjust: bool = True       # proposed: latent mean adjustment
+    augment: str = "none"          # none | diffaugment | ada
+    device: str = "auto"           # auto = CUDA if available ($PAPERLIB_DEVICE overrides)
+    inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        return make_config(**d)
+
+    @property
+    def optim(self) -> dict:
+        return OPTIM_CONFIGS[self.config]
+
+    def latent_opts(self) -> dict:
+        if self.model == "deligan":
+            return {"K": self.deligan_K, "lam": self.deligan_lambda}
+        if self.model == "proposed":
+            return {"N": self.proposed_N, "adjust": self.adjust, "mean_adjust": self.mean_adjust}
+        return {}
+
+    def validate(self) -> "TrainConfig":
+        def choice(name, valid):
+            if getattr(self, name) not in valid:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; valid: "
+                                 f"{', '.join(map(str, valid))}")
+
+        def integer(name, low, allow_none=False):
+            v = getattr(self, name)
+            if v is None and allow_none:
+                return
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+            setattr(self, name, int(v))
+
+        choice("model", MODEL_NAMES)
+        choice("config", tuple(OPTIM_CONFIGS))
+        choice("augment", AUGMENT_KINDS)
+        for name in ("epochs", "res", "batch_size", "nz", "ngf", "ndf", "sample_every",
+                     "ckpt_every", "deligan_K", "proposed_N"):
+            integer(name, 1)
+        choice("res", RES_CHOICES)
+        integer("seed", 0)
+        integer("inject_nan_at_epoch", 1, allow_none=True)
+        lam = self.deligan_lambda
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam < math.inf:
+            raise ValueError(f"deligan_lambda must be a finite number >= 0, got {lam!r}")
+        for name in ("adjust", "mean_adjust"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        resolve_device(self.device)
+        return self
+
+
+def make_config(**kw) -> TrainConfig:
+    """A validated :class:`TrainConfig`; any bad or unknown value raises ``ValueError``."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(kw) - names)
+    if unknown:
+        raise ValueError(f"unknown training option(s) {unknown}; valid: {sorted(names)}")
+    missing = [n for n in ("model", "epochs") if n not in kw]
+    if missing:
+        raise ValueError(f"missing required training option(s): {missing}")
+    if kw.get("device") is None:
+        kw["device"] = "auto"
+    return TrainConfig(**kw).validate()
+
+
+def resolve_device(device: str | None) -> torch.device:
+    try:
+        return get_device(None if device in (None, "auto") else device)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"bad device {device!r}: {err}") from None
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str                    # finished | diverged at epoch E
+    epochs_done: int
+    rows: list                     # log.csv rows (see read_log)
+
+    @property
+    def diverged(self) -> bool:
+        return self.status.startswith("diverged")
+
+
+# ----------------------------------------------------------------------------- the step
+def train_step(real, G, D, latent, opt_g, opt_d, augment, generator,
+               criterion=nn.BCEWithLogitsLoss()) -> torch.Tensor:
+    """One DCGAN step on a real batch; returns detached ``[d_loss, g_loss, d_real, d_fake]``."""
+    b = real.size(0)
+    ones = torch.ones(b, device=real.device)
+    zeros = torch.zeros(b, device=real.device)
+    # (1) Update D: maximise log D(x) + log(1 - D(G(z)))
+    opt_d.zero_grad()
+    out_real = D(augment(real, generator))
+    err_d_real = criterion(out_real, ones)
+    err_d_real.backward()
+    fake = G(latent(*latent.sample_noise(b, generator, real.device)))
+    out_fake = D(augment(fake.detach(), generator))
+    err_d_fake = criterion(out_fake, zeros)
+    err_d_fake.backward()
+    opt_d.step()
+    augment.update(out_real)
+    # (2) Update G (and the latent's parameters): maximise log D(G(z)), plus the regulariser
+    opt_g.zero_grad()
+    err_g = criterion(D(augment(fake, generator)), ones)
+    (err_g + latent.extra_loss()).backward()
+    opt_g.step()
+    return torch.stack([err_d_real + err_d_fake, err_g, torch.sigmoid(out_real).mean(),
+                        torch.sigmoid(out_fake).mean()]).detach()
+
+
+def train_epoch(images, batch_size, G, D, latent, opt_g, opt_d, augment, g_shuffle,
+                g_noise) -> list[float]:
+    """One pass over ``images`` in an order drawn from ``g_shuffle`` (the last batch may be
+    smaller); returns the epoch means ``[d_loss, g_loss, d_real, d_fake]``."""
+    G.train(), D.train(), latent.train()
+    sums = torch.zeros(4, device=images.device)
+    batches = torch.randperm(len(images), generator=g_shuffle).to(images.device).split(batch_size)
+    for idx in batches:
+        sums += train_step(images[idx], G, D, latent, opt_g, opt_d, augment, g_noise)
+    return (sums / len(batches)).tolist()
+
+
+# ----------------------------------------------------------------------------- the loop
+def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = True) -> RunResult:
+    """Train ``cfg`` on ``data`` (an image tensor (N,3,res,res) in [-1,1], or a folder) into
+    the run folder ``out`` (layout: module docstring); returns a :class:`RunResult`.
+
+    Resumes from the last checkpoint when ``out`` holds a run of the same config (only
+    ``epochs`` and ``device`` may differ); a finished or diverged run returns at once.
+    ``resume=False`` deletes the run files in ``out`` and starts over. NaN/inf losses end the
+    run with status ``"diverged at epoch E"`` (no exception).
+    """
+    cfg = make_config(**cfg.to_dict())
+    images, data_id = _load_data(data, cfg.res)
+    out = Path(out)
+    start, ckpt, done = _prepare_run_dir(out, cfg, data_id, resume)
+    if done:  # finished (at >= cfg.epochs) or diverged already
+        return _result(out)
+    device = resolve_device(cfg.device)
+    images = images.to(device)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        latent, G, D = build_models(cfg.model, cfg.res, cfg.nz, cfg.ngf, cfg.ndf,
+                                    **cfg.latent_opts())
+    latent, G, D = latent.to(device), G.to(device), D.to(device)
+    opt_g = torch.optim.Adam(list(G.parameters()) + list(latent.parameters()), **cfg.optim)
+    opt_d = torch.optim.Adam(D.parameters(), **cfg.optim)
+    augment = Augmenter(cfg.augment)
+    s_shuffle, s_noise, s_fixed = np.random.SeedSequence(cfg.seed).generate_state(3)
+    g_shuffle = torch.Generator().manual_seed(int(s_shuffle))
+    g_noise = torch.Generator(device=device).manual_seed(int(s_noise))
+    fixed_noise = latent.sample_noise(N_FIXED, torch.Generator().manual_seed(int(s_fixed)), device)
+    if ckpt is not None:
+        G.load_state_dict(ckpt["G"]), D.load_state_dict(ckpt["D"])
+        latent.load_state_dict(ckpt["latent"])
+        opt_g.load_state_dict(ckpt["opt_g"]), opt_d.load_state_dict(ckpt["opt_d"])
+        augment.load_state_dict(ckpt["augment"])
+        g_shuffle.set_state(ckpt["rng"]["shuffle"].cpu())
+        g_noise.set_state(ckpt["rng"]["noise"].cpu())
+        fixed_noise = tuple(t.to(device) for t in ckpt["fixed_noise"])
+
+    _write_json(out / "status.json", _status(out, "running", start, cfg))
+    extra_cols = list(latent.log_stats())
+    columns = ["epoch", "d_loss", "g_loss", "d_real", "d_fake", *extra_cols, "aug_p", "seconds"]
+    log_file, log = _open_log(out / "log.csv", columns, keep_through=start)
+    status, epochs_done = "finished", start
+    bar = tqdm(range(start + 1, cfg.epochs + 1), initial=start, total=cfg.epochs,
+               desc=cfg.model, unit="epoch", disable=not progress)
+    try:
+        for epoch in bar:
+            t0 = time.perf_counter()
+            if epoch == cfg.inject_nan_at_epoch:  # test hook: poison G
+                with torch.no_grad():
+                    next(G.parameters()).fill_(float("nan"))
+            d_loss, g_loss, d_real, d_fake = train_epoch(
+                images, cfg.batch_size, G, D, latent, opt_g, opt_d, augment, g_shuffle, g_noise)
+            row = {"epoch": epoch, "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real,
+                   "d_fake": d_fake, **latent.log_stats(), "aug_p": augment.p,
+                   "seconds": time.perf_counter() - t0}
+            log.writerow(row)
+            log_file.flush()
+            bar.set_postfix(d_loss=f"{d_loss:.3f}", g_loss=f"{g_loss:.3f}")
+            if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+                status = f"diverged at epoch {epoch}"
+                break
+            epochs_done = epoch
+            if epoch % cfg.sample_every == 0 or epoch == cfg.epochs:
+                _save_samples(out / "samples" / f"epoch_{epoch:04d}.png", G, latent, fixed_noise)
+            if epoch % cfg.ckpt_every == 0 or epoch == cfg.epochs:
+                _atomic_torch_save({
+                    "epoch": epoch, "G": G.state_dict(), "D": D.state_dict(),
+                    "latent": latent.state_dict(), "opt_g": opt_g.state_dict(),
+                    "opt_d": opt_d.state_dict(), "augment": augment.state_dict(),
+                    "rng": {"shuffle": g_shuffle.get_state(), "noise": g_noise.get_state()},
+                    "fixed_noise": [t.cpu() for t in fixed_noise], "config": cfg.to_dict(),
+                }, out / "checkpoints" / f"epoch_{epoch:04d}.pt")
+                _write_json(out / "status.json", _status(out, "running", epoch, cfg))
+    finally:
+        bar.close()
+        log_file.close()
+    _write_json(out / "status.json", _status(out, status, epochs_done, cfg))
+    return _result(out)
+
+
+# ----------------------------------------------------------------------------- run folder
+def _load_data(data, res: int) -> tuple[torch.Tensor, dict]:
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        if not path.exists():
+            raise FileNotFoundError(f"data folder {path} does not exist")
+        if not path.is_dir():
+            raise NotADirectoryError(f"data {path} is not a folder")
+        from .data import load_folder  # lazy: only needed for folders
+        images, source = load_folder(path, res, strict=False).images, str(path)
+        if len(images) == 0:
+            raise ValueError(f"no usable images found in {path}")
+    else:
+        images, source = getattr(data, "images", data), "tensor"
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (3, res, res):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"data must be a folder or a float tensor (N, 3, {res}, {res}); got {shape}")
+    if len(images) == 0:
+        raise ValueError("data holds no images")
+    images = images.detach().float().cpu().contiguous()
+    sha1 = hashlib.sha1(images.numpy().tobytes()).hexdigest()
+    return images, {"source": source, "n_images": len(images), "sha1": sha1}
+
+
+def _prepare_run_dir(out: Path, cfg: TrainConfig, data_id: dict, resume: bool):
+    """Check/create ``out``; return (start epoch, checkpoint or None, nothing to do)."""
+    cfg_file = out / "config.json"
+    if cfg_file.exists() and not resume:
+        for name in ("config.json", "status.json", "log.csv"):
+            (out / name).unlink(missing_ok=True)
+        for sub in ("samples", "checkpoints"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+    if cfg_file.exists():
+        saved = json.loads(cfg_file.read_text())
+        new = cfg.to_dict()
+        diff = sorted(k for k in set(saved["config"]) | set(new) if k not in _RESUMABLE
+                      and saved["config"].get(k, "<missing>") != new.get(k, "<missing>"))
+        if diff:
+            details = ", ".join(f"{k}: {saved['config'].get(k)!r} -> {new.get(k)!r}" for k in diff)
+            raise ValueError(f"{out} holds a run with a different configuration ({details}); "
+                             f"pick another out folder (or pass resume=False to start over)")
+        if saved["data"]["sha1"] != data_id["sha1"]:
+            raise ValueError(f"{out} was trained on different images ({saved['data']}); "
+                             f"pick another out folder")
+        status = read_status(out)
+        if status["status"].startswith("diverged") or (
+                status["status"] == "finished" and status["epochs_done"] >= cfg.epochs):
+            return status["epochs_done"], None, True
+        ckpts = list_checkpoints(out)
+        for tmp in (out / "checkpoints").glob("*.tmp"):
+            tmp.unlink()
+        if ckpts:
+            ckpt = torch.load(ckpts[-1][1], map_location="cpu", weights_only=True)
+            return ckpt["epoch"], ckpt, False
+        return 0, None, False
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(cfg_file, {"config": cfg.to_dict(), "data": data_id,
+                           "versions": {"paperlib": __version__, "torch": torch.__version__}})
+    return 0, None, False
+
+
+def _open_log(path: Path, columns: list[str], keep_through: int):
+    """Rewrite log.csv keeping rows with epoch <= keep_through; return (file, appending writer)."""
+    rows = [r for r in _read_csv(path)  # (a row cut short by a kill has empty fields)
+            if None not in r.values() and "" not in r.values() and int(r["epoch"]) <= keep_through]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    f = open(path, "a", newline="")
+    return f, csv.DictWriter(f, fieldnames=columns)
+
+
+def _read_csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _save_samples(path: Path, G, latent, fixed_noise) -> None:
+    G.eval(), latent.eval()
+    with torch.no_grad():
+        fake = G(latent(*fixed_noise))
+    G.train(), latent.train()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("tmp_" + path.name)  # not matched by epoch_*.png
+    save_image(fake.cpu(), tmp, nrow=8, normalize=True, value_range=(-1, 1))
+    os.replace(tmp, path)
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _status(out: Path, status: str, epochs_done: int, cfg: TrainConfig) -> dict:
+    ckpts = list_checkpoints(out)
+    return {"status": status, "epochs_done": epochs_done, "epochs_target": cfg.epochs,
+            "last_checkpoint": ckpts[-1][0] if ckpts else None, "model": cfg.model,
+            "updated": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _result(out: Path) -> RunResult:
+    st = read_status(out)
+    return RunResult(out, st["status"], st["epochs_done"], read_log(out))
+
+
+# ----------------------------------------------------------------------------- reading runs
+def read_status(run_dir) -> dict:
+    """status.json; a run killed before writing it reads as running with 0 epochs done."""
+    path = Path(run_dir) / "status.json"
+    if not path.exists():
+        return {"status": "running", "epochs_done": 0}
+    return json.loads(path.read_text())
+
+
+def read_log(run_dir) -> list[dict]:
+    """log.csv rows as dicts: ``epoch`` int, every other column float."""
+    return [{k: int(v) if k == "epoch" else float(v) for k, v in r.items()}
+            for r in _read_csv(Path(run_dir) / "log.csv")]
+
+
+def list_checkpoints(run_dir) -> list[tuple[int, Path]]:
+    """``[(epoch, path), ...]`` of a run's checkpoints, oldest first."""
+    found = []
+    for p in (Path(run_dir) / "checkpoints").glob("epoch_*.pt"):
+        m = re.fullmatch(r"epoch_(\d+)\.pt", p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+# ----------------------------------------------------------------------------- instability
+#: Paper A's "instability": D converges much faster than G and G stops learning. Per epoch,
+#: "D wins" when D's loss BCE(D(x),1) + BCE(D(G(z)),0) is under D_WIN_LOSS = 0.1 -- D gives
+#: reals and fakes their right label with confidence ~0.95 or more (2 * -log 0.95 = 0.10);
+#: at the 2 log 2 = 1.39 equilibrium D cannot tell them apart -- AND G is losing: G's loss
+#: -log D(G(z)) above G_LOSE_LOSS = 4 (D(G(z)) below e^-4 = 0.018, G fools D on under 2%)
+#: or mean D(G(z)) under D_FAKE_NEAR_ZERO = 0.02. An onset is INSTABILITY_EPOCHS = 5
+#: consecutive such epochs (one bad epoch can be a transient; G that "stops learning" stays
+#: beaten).
+D_WIN_LOSS = 0.1
+G_LOSE_LOSS = 4.0
+D_FAKE_NEAR_ZERO = 0.02
+INSTABILITY_EPOCHS = 5
+
+
+def d_wins(row: dict, d_thresh: float = D_WIN_LOSS, g_thresh: float = G_LOSE_LOSS,
+           fake_thresh: float = D_FAKE_NEAR_ZERO) -> bool:
+    """One epoch's log row shows D winning (see the constants above)."""
+    return row["d_loss"] < d_thresh and (row["g_loss"] > g_thresh or row["d_fake"] < fake_thresh)
+
+
+def instability_onset(rows: list[dict], d_thresh: float = D_WIN_LOSS,
+                      g_thresh: float = G_LOSE_LOSS, k: int = INSTABILITY_EPOCHS,
+                      fake_thresh: float = D_FAKE_NEAR_ZERO) -> int | None:
+    """First epoch starting ``k`` consecutive D-wins epochs (:func:`d_wins`), else None."""
+    streak = 0
+    for i, row in enumerate(rows):
+        streak = streak + 1 if d_wins(row, d_thresh, g_thresh, fake_thresh) else 0
+        if streak == k:
+            return rows[i - k + 1]["epoch"]
+    return None
+
+
+def is_stable(rows: list[dict], past_epoch: int, **thresholds) -> bool:
+    """Paper A's N-search test "no instability past epoch 30" (``past_epoch``): the run
+    reached ``past_epoch``, every loss is finite, and the epochs after ``past_epoch`` hold no
+    instability onset (a streak that began earlier and goes on past it counts)."""
+    if not rows or rows[-1]["epoch"] < past_epoch:
+        return False
+    if not all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows):
+        return False
+    return instability_onset([r for r in rows if r["epoch"] > past_epoch], **thresholds) is None
+
+
+# ----------------------------------------------------------------------------- trained models
+@dataclass
+class TrainedGAN:
+    """A checkpoint loaded for use (eval mode). ``sample`` is what the metrics call."""
+
+    config: TrainConfig
+    epoch: int
+    latent: nn.Module
+    G: nn.Module
+    D: nn.Module
+    device: torch.device
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
+        """``n`` images (n,3,res,res) in [-1,1] on the CPU, determined by ``seed`` (all noise
+        is drawn first, so ``batch_size`` changes nothing beyond float rounding)."""
+        self.G.eval(), self.latent.eval()
+        noise = self.latent.sample_noise(n, torch.Generator().manual_seed(seed), "cpu")
+        out = [self.G(self.latent(*(t[i:i + batch_size].to(self.device) for t in noise))).cpu()
+               for i in range(0, n, batch_size)]
+        res = self.config.res
+        return torch.cat(out).float() if out else torch.empty(0, 3, res, res)
+
+
+def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:
+    """Load a run's checkpoint (the latest by default) as a :class:`TrainedGAN`."""
+    run_dir = Path(run_dir)
+    ckpts = dict(list_checkpoints(run_dir))
+    if not ckpts:
+        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}")
+    if epoch is None:
+        epoch = max(ckpts)
+    if epoch not in ckpts:
+        raise ValueError(f"{run_dir} has no checkpoint for epoch {epoch}; has {sorted(ckpts)}")
+    saved = json.loads((run_dir / "config.json").read_text())["config"]
+    cfg = make_config(**{**saved, "device": "auto"})
+    dev = resolve_device(device)
+    ckpt = torch.load(ckpts[epoch], map_location=dev, weights_only=True)
+    latent, G, D = build_models(cfg.model, cfg.res, cfg.nz, cfg.ngf, cfg.ndf, **cfg.latent_opts())
+    for module, key in ((latent, "latent"), (G, "G"), (D, "D")):
+        module.load_state_dict(ckpt[key])
+        module.to(dev).eval()
+    return TrainedGAN(cfg, epoch, latent, G, D, dev)

@@ -1,0 +1,189 @@
+import json
+import math
+import shutil
+
+import pytest
+import torch
+
+from paperlib import train as T
+
+SMALL = dict(res=32, ngf=4, ndf=4, nz=16, batch_size=10, sample_every=1, ckpt_every=1,
+             device="cpu")
+
+
+@pytest.fixture(scope="module")
+def images():
+    return torch.rand(24, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def cfg(**kw):
+    return T.make_config(**{"model": "dcgan", "epochs": 3, **SMALL, **kw})
+
+
+def strip(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def final_state(run_dir):
+    ckpt = T.list_checkpoints(run_dir)[-1][1]
+    return torch.load(ckpt, weights_only=True)
+
+
+def assert_same_state(a, b):
+    for key in ("G", "D", "latent"):
+        assert a[key].keys() == b[key].keys()
+        for name in a[key]:
+            assert torch.equal(a[key][name], b[key][name]), (key, name)
+
+
+@pytest.mark.parametrize("model,extra", [("deligan", {"augment": "ada"}),
+                                         ("proposed", {"augment": "diffaugment"})])
+def test_resumed_run_equals_uninterrupted(tmp_path, images, model, extra):
+    c3 = cfg(model=model, **extra)
+    full = T.train(c3, images, tmp_path / "full", progress=False)
+    assert full.status == "finished" and full.epochs_done == 3
+    part = T.train(cfg(model=model, epochs=2, **extra), images, tmp_path / "resumed", progress=False)
+    assert part.epochs_done == 2
+    resumed = T.train(c3, images, tmp_path / "resumed", progress=False)
+    assert resumed.status == "finished" and resumed.epochs_done == 3
+    assert strip(resumed.rows) == strip(full.rows) and len(full.rows) == 3
+    assert_same_state(final_state(tmp_path / "full"), final_state(tmp_path / "resumed"))
+
+    # a crash after epoch 2's checkpoint (kill -9 during epoch 3's checkpoint write):
+    crashed = tmp_path / "crashed"
+    shutil.copytree(tmp_path / "full", crashed)
+    (crashed / "checkpoints" / "epoch_0003.pt").unlink()
+    (crashed / "checkpoints" / "epoch_0003.pt.tmp").write_bytes(b"half-written")
+    status = json.loads((crashed / "status.json").read_text())
+    (crashed / "status.json").write_text(json.dumps({**status, "status": "running"}))
+    again = T.train(c3, images, crashed, progress=False)
+    assert strip(again.rows) == strip(full.rows)  # the stale epoch-3 row was replaced
+    assert_same_state(final_state(tmp_path / "full"), final_state(crashed))
+    assert not list((crashed / "checkpoints").glob("*.tmp"))
+
+
+def test_run_folder_layout_and_load_run(tmp_path, images):
+    res = T.train(cfg(epochs=2, ckpt_every=5, sample_every=5, model="deligan"), images,
+                  tmp_path, progress=False)
+    assert (tmp_path / "config.json").exists() and (tmp_path / "log.csv").exists()
+    assert [e for e, _ in T.list_checkpoints(tmp_path)] == [2]  # final epoch only
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_0002.png"]
+    status = T.read_status(tmp_path)
+    assert status["status"] == "finished" and status["epochs_done"] == 2
+    row = res.rows[0]
+    assert list(row) == ["epoch", "d_loss", "g_loss", "d_real", "d_fake", "sigma_mean",
+                         "sigma_min", "sigma_max", "aug_p", "seconds"]
+    assert 0 <= row["d_real"] <= 1 and row["sigma_min"] <= row["sigma_mean"] <= row["sigma_max"]
+    ckpt = torch.load(T.list_checkpoints(tmp_path)[0][1], weights_only=True)
+    assert {"G", "D", "latent", "opt_g", "opt_d", "augment", "rng", "epoch",
+            "fixed_noise"} <= set(ckpt)
+    gan = T.load_run(tmp_path, device="cpu")
+    assert gan.epoch == 2 and gan.config.model == "deligan"
+    x = gan.sample(7, seed=3, batch_size=3)
+    assert x.shape == (7, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+    assert torch.equal(x, gan.sample(7, seed=3, batch_size=3))
+    assert torch.allclose(x, gan.sample(7, seed=3), atol=1e-5)
+    assert not torch.equal(x, gan.sample(7, seed=4))
+    with pytest.raises(ValueError, match="epoch 1"):
+        T.load_run(tmp_path, epoch=1)
+
+
+def test_finished_run_returns_at_once_and_other_config_is_refused(tmp_path, images):
+    T.train(cfg(epochs=2), images, tmp_path, progress=False)
+    mtime = (tmp_path / "log.csv").stat().st_mtime_ns
+    again = T.train(cfg(epochs=1), images, tmp_path, progress=False)
+    assert again.status == "finished" and again.epochs_done == 2
+    assert (tmp_path / "log.csv").stat().st_mtime_ns == mtime
+    with pytest.raises(ValueError, match="another out folder"):
+        T.train(cfg(epochs=2, config="conventional"), images, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="different images"):
+        T.train(cfg(epochs=2), images.flip(0), tmp_path, progress=False)
+    fresh = T.train(cfg(epochs=1, seed=5), images, tmp_path, progress=False, resume=False)
+    assert fresh.epochs_done == 1 and len(fresh.rows) == 1
+    assert [e for e, _ in T.list_checkpoints(tmp_path)] == [1]
+
+
+def test_injected_nan_ends_run_as_diverged(tmp_path, images):
+    res = T.train(cfg(epochs=4, inject_nan_at_epoch=3), images, tmp_path, progress=False)
+    assert res.status == "diverged at epoch 3" and res.diverged
+    assert T.read_status(tmp_path)["status"] == "diverged at epoch 3"
+    assert [e for e, _ in T.list_checkpoints(tmp_path)] == [1, 2]
+    assert len(res.rows) == 3 and math.isnan(res.rows[-1]["d_loss"])
+    assert not T.is_stable(res.rows, past_epoch=1)
+    again = T.train(cfg(epochs=4, inject_nan_at_epoch=3), images, tmp_path, progress=False)
+    assert again.status == "diverged at epoch 3"
+
+
+def test_same_seed_same_losses_other_seed_differs(tmp_path, images):
+    a = T.train(cfg(epochs=2, seed=1, ckpt_every=9, sample_every=9), images, tmp_path / "a",
+                progress=False)
+    b = T.train(cfg(epochs=2, seed=1, ckpt_every=9, sample_every=9), images, tmp_path / "b",
+                progress=False)
+    c = T.train(cfg(epochs=2, seed=2, ckpt_every=9, sample_every=9), images, tmp_path / "c",
+                progress=False)
+    assert strip(a.rows) == strip(b.rows)
+    assert strip(a.rows) != strip(c.rows)
+
+
+@pytest.mark.parametrize("bad", [
+    dict(model="gan"), dict(config="fast"), dict(augment="mixup"), dict(epochs=0),
+    dict(res=48), dict(batch_size=0), dict(proposed_N=0), dict(deligan_K=0),
+    dict(deligan_lambda=-1.0), dict(seed=-1), dict(ngf=0), dict(sample_every=0),
+    dict(ckpt_every=0), dict(epochs=2.5), dict(adjust="yes"), dict(device="tpu"),
+    dict(learning_rate=1.0),
+])
+def test_make_config_rejects_bad_values(bad, tmp_path):
+    with pytest.raises(ValueError):
+        T.make_config(**{"model": "dcgan", "epochs": 3, **bad})
+
+
+def test_bad_data_fails_before_training(tmp_path, images):
+    with pytest.raises(FileNotFoundError):
+        T.train(cfg(), tmp_path / "missing", tmp_path / "run")
+    with pytest.raises(ValueError, match="32"):
+        T.train(cfg(), torch.zeros(4, 3, 64, 64), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_from_a_folder(tmp_path):
+    from PIL import Image
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = torch.Generator().manual_seed(0)
+    for i in range(12):
+        arr = (torch.rand(40, 40, 3, generator=rng) * 255).to(torch.uint8).numpy()
+        Image.fromarray(arr).save(folder / f"{i:02d}.png")
+    res = T.train(cfg(epochs=1), folder, tmp_path / "run", progress=False)
+    assert res.status == "finished" and len(res.rows) == 1
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert saved["n_images"] == 12 and saved["source"] == str(folder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises((FileNotFoundError, ValueError)):
+        T.train(cfg(), tmp_path / "empty", tmp_path / "run2")
+    assert not (tmp_path / "run2").exists()
+
+
+def test_config_round_trip():
+    c = cfg(model="proposed", proposed_N=3, adjust=False)
+    assert T.TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    assert T.make_config(model="dcgan", epochs=1).optim == {"lr": 1e-2, "betas": (0.5, 0.999)}
+    assert T.make_config(model="dcgan", epochs=1, config="conventional").optim["lr"] == 2e-4
+
+
+def _rows(pairs):
+    return [{"epoch": i + 1, "d_loss": d, "g_loss": g, "d_fake": 0.5}
+            for i, (d, g) in enumerate(pairs)]
+
+
+def test_instability_onset_and_is_stable():
+    ok, bad = (1.2, 1.0), (0.05, 6.0)
+    rows = _rows([ok] * 3 + [bad] * 2 + [ok] + [bad] * 5 + [ok])
+    assert T.instability_onset(rows, k=5) == 7
+    assert T.instability_onset(rows, k=2) == 4
+    assert T.instability_onset(_rows([ok] * 10)) is None
+    assert not T.is_stable(rows, past_epoch=3)
+    assert T.is_stable(_rows([bad] * 5 + [ok] * 5), past_epoch=5)  # early instability tolerated
+    assert not T.is_stable(_rows([ok] * 4), past_epoch=5)  # did not reach epoch 5
+    # D(G(z)) near 0 also counts as G losing, even with a moderate G loss
+    near_zero = [{**r, "g_loss": 2.0, "d_fake": 0.001} for r in _rows([bad] * 5)]
+    assert T.instability_onset(near_zero) == 1
