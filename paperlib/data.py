@@ -740,6 +740,17 @@ def build_all(out, seed: int = 0, res: int = 64, n_shapes: int = 1000,
     }
 
 
+def profile_sets(profile, seed: int = 0) -> dict[str, Path]:
+    """The data sets of a profile under ``data/<profile>/``, built on first use (a second
+    call reuses them); returns set name -> folder."""
+    from .config import data_dir, get_profile
+
+    prof = get_profile(profile)
+    out = data_dir(prof)
+    build_all(out, seed=seed, res=prof.res, n_shapes=prof.n_shapes, n_artist=prof.n_artist)
+    return {name: out / name for name in SET_NAMES}
+
+
 # --------------------------------------------------------------------------------------
 # Writing a set safely
 # --------------------------------------------------------------------------------------

@@ -102,7 +102,8 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
               force: bool = False, progress: bool = True) -> dict:
     """Run the notebooks (all, or those whose names contain one of ``notebooks``) in order.
 
-    ``force`` sets ``PAPERLIB_FORCE=1`` for the kernels so cached runs are redone.
+    ``force`` sets ``PAPERLIB_FORCE`` to a new token for the kernels, so every cached
+    training run is redone once (see :func:`paperlib.train.train_cached`).
     Returns the results manifest, also written to ``figures/<profile>/results_manifest.json``.
     """
     prof = config.get_profile(profile)
@@ -111,8 +112,8 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
         paths = [p for p in paths if any(sel in p.name for sel in notebooks)]
         if not paths:
             raise ValueError(f"no notebook matches {notebooks}")
-    if force:
-        os.environ["PAPERLIB_FORCE"] = "1"
+    if force:  # a fresh token: each cached training run is redone once in this reproduction
+        os.environ["PAPERLIB_FORCE"] = f"force-{time.time_ns()}"
     out_dir = executed_dir(prof.name)
     manifest = {"profile": prof.name, "profile_settings": prof.to_dict(), **environment_info(),
                 "notebooks": [], "status": "running"}

@@ -532,3 +532,102 @@ def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:
         module.load_state_dict(ckpt[key])
         module.to(dev).eval()
     return TrainedGAN(cfg, epoch, latent, G, D, dev)
+
+
+# ----------------------------------------------------------------------------- cached runs
+#: Config fields left out of a run's cache key: more epochs resume the same run folder.
+_NOT_IN_KEY = ("epochs", "device", "inject_nan_at_epoch")
+FORCE_ENV = "PAPERLIB_FORCE"  # set by `reproduce --force`: every cached run is redone once
+
+
+def profile_config(profile, model: str, config: str = "paper", seed: int = 0,
+                   **overrides) -> TrainConfig:
+    """A :class:`TrainConfig` sized by a profile (res, widths, epochs, batch, intervals)."""
+    from .config import get_profile
+
+    prof = get_profile(profile)
+    kw = dict(model=model, epochs=prof.epochs, seed=seed, config=config, res=prof.res,
+              batch_size=prof.batch_size, ngf=prof.ngf, ndf=prof.ndf,
+              sample_every=prof.sample_every, ckpt_every=prof.ckpt_every)
+    return make_config(**{**kw, **overrides})
+
+
+def run_name(cfg: TrainConfig, data_key: str) -> str:
+    """``<model>-<config>-s<seed>-<hash>``: the hash covers every setting that changes the
+    result (all config fields but epochs/device) and the training data's identity."""
+    key = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY}
+    digest = hashlib.sha256(json.dumps([key, data_key], sort_keys=True).encode()).hexdigest()
+    return f"{cfg.model}-{cfg.config}-s{cfg.seed}-{digest[:10]}"
+
+
+def train_cached(cfg: TrainConfig, data_dir, root, progress: bool = True) -> RunResult:
+    """Train ``cfg`` on the folder ``data_dir`` in ``root/<run_name>``, reusing that run when
+    it exists: a finished run returns at once, an interrupted one resumes, a longer
+    ``epochs`` continues it. With ``$PAPERLIB_FORCE`` set to a token (``reproduce --force``)
+    a run not yet redone under that token is retrained from scratch."""
+    from .data import manifest_hash
+
+    out = Path(root) / run_name(cfg, manifest_hash(data_dir))
+    token = os.environ.get(FORCE_ENV)
+    token_file = out / "force_token"
+    redo = bool(token) and (not token_file.exists() or token_file.read_text() != token)
+    result = train(cfg, data_dir, out, progress=progress, resume=not redo)
+    if token:
+        token_file.write_text(token)
+    return result
+
+
+def run_summary(result: RunResult, **extra) -> dict:
+    """One table row for a run: its config, status, instability onset and last epoch."""
+    cfg = json.loads((Path(result.run_dir) / "config.json").read_text())["config"]
+    last = result.rows[-1] if result.rows else {}
+    return {"model": cfg["model"], "config": cfg["config"], "seed": cfg["seed"], **extra,
+            "status": result.status, "epochs": result.epochs_done,
+            "instability_onset": instability_onset(result.rows),
+            "d_loss": last.get("d_loss"), "g_loss": last.get("g_loss"),
+            "d_real": last.get("d_real"), "d_fake": last.get("d_fake"),
+            "run": Path(result.run_dir).name}
+
+
+def stability_report(summaries: list[dict], group: str = "config") -> str:
+    """Markdown lines, one per value of ``group``: how many runs show an instability onset
+    (and at which epochs), how many diverged, and the mean last-epoch losses."""
+    lines = []
+    for value in dict.fromkeys(s[group] for s in summaries):
+        rows = [s for s in summaries if s[group] == value]
+        onsets = sorted(int(s["instability_onset"]) for s in rows
+                        if s["instability_onset"] is not None)
+        diverged = sum(s["status"].startswith("diverged") for s in rows)
+        finite = [s for s in rows if s["d_loss"] is not None and math.isfinite(s["d_loss"])]
+        losses = (f"; last-epoch D loss {np.mean([s['d_loss'] for s in finite]):.3f}, "
+                  f"G loss {np.mean([s['g_loss'] for s in finite]):.3f} (mean over runs)"
+                  if finite else "")
+        lines.append(f"- **{group} {value}**: instability onset in {len(onsets)}/{len(rows)} runs"
+                     + (f" (epochs {onsets})" if onsets else "")
+                     + f"; {diverged} diverged" + losses)
+    return "\n".join(lines)
+
+
+def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
+             progress: bool = True) -> tuple[int, list[dict]]:
+    """Paper A's choice of N for the proposed model: train with N = 1, 2, ... (up to the
+    profile's ``n_search_max``) and stop at the first run that stays stable past the
+    profile's ``stable_epoch`` (the paper's epoch 30, scaled; :func:`is_stable`).
+
+    Returns (chosen N, one summary row per N tried). When no N is stable, the N whose
+    instability started latest is chosen and its row says ``stable: False``. Runs are
+    cached, so calling this again (notebook 06 does) costs nothing.
+    """
+    from .config import get_profile
+
+    prof = get_profile(profile)
+    tried = []
+    for n in range(1, prof.n_search_max + 1):
+        res = train_cached(profile_config(prof, "proposed", config, seed, proposed_N=n),
+                           data_dir, root, progress=progress)
+        tried.append(run_summary(res, N=n, stable=is_stable(res.rows, prof.stable_epoch)))
+        if tried[-1]["stable"]:
+            return n, tried
+    latest = max(tried, key=lambda r: (r["instability_onset"] or math.inf)
+                 if not r["status"].startswith("diverged") else -1)
+    return latest["N"], tried
