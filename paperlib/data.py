@@ -740,6 +740,39 @@ def build_all(out, seed: int = 0, res: int = 64, n_shapes: int = 1000,
     }
 
 
+def build_mixed_set(out, parts: dict, res: int = 64, seed: int = 0,
+                    progress: bool = False) -> dict:
+    """Mix image folders into one set, e.g. paper B's shape learning "artist + shapes".
+
+    ``parts`` maps a name to ``(folder, n)``: ``n`` images drawn without replacement (or
+    all, when ``n`` is None) from that folder with a seeded shuffle. Each image's recipe
+    records its source name, original file and that file's sha256 (the provenance); the
+    label is the source name. Deterministic from the seed like every other set.
+    """
+    rng = np.random.default_rng(seed)
+    items, params = [], {}
+    for name, (folder, n) in parts.items():
+        files = image_files(folder)
+        if not files:
+            raise FileNotFoundError(f"no images in {folder} (part {name!r} of the mix)")
+        take = len(files) if n is None else int(n)
+        if not 0 < take <= len(files):
+            raise ValueError(f"part {name!r} asks for {n} images; {folder} has {len(files)}")
+        chosen = [files[i] for i in sorted(rng.permutation(len(files))[:take])]
+        params[name] = {"folder": str(folder), "n": take}
+        for path in chosen:
+            recipe = {"source": name, "file": path.relative_to(folder).as_posix(),
+                      "path": str(path), "source_sha256": _file_sha256(path)}
+            items.append((f"{len(items):05d}_{name}.png", name, recipe))
+    header = _header("mixed", "mixed", seed, res, items, params,
+                     "mixture of image folders; each recipe names its source file")
+
+    def render(recipe: dict, size: int) -> Image.Image:
+        return Image.fromarray(_read_image(Path(recipe["path"]), size))
+
+    return _write_set(out, header, items, render, progress)
+
+
 def profile_sets(profile, seed: int = 0) -> dict[str, Path]:
     """The data sets of a profile under ``data/<profile>/``, built on first use (a second
     call reuses them); returns set name -> folder."""

@@ -91,6 +91,8 @@ class TrainConfig:
     mean_adjust: bool = True       # proposed: latent mean adjustment
     augment: str = "none"          # none | diffaugment | ada
     device: str = "auto"           # auto = CUDA if available ($PAPERLIB_DEVICE overrides)
+    init_from: str | None = None   # checkpoint whose G, D, latent weights start the run
+                                   # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch
 
     def to_dict(self) -> dict:
@@ -140,6 +142,10 @@ class TrainConfig:
         for name in ("adjust", "mean_adjust"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.init_from is not None:
+            self.init_from = str(self.init_from)
+            if not Path(self.init_from).is_file():
+                raise ValueError(f"init_from checkpoint {self.init_from} does not exist")
         resolve_device(self.device)
         return self
 
@@ -247,6 +253,10 @@ def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = Tru
     g_shuffle = torch.Generator().manual_seed(int(s_shuffle))
     g_noise = torch.Generator(device=device).manual_seed(int(s_noise))
     fixed_noise = latent.sample_noise(N_FIXED, torch.Generator().manual_seed(int(s_fixed)), device)
+    if ckpt is None and cfg.init_from:  # fine-tuning: weights only, fresh optimisers
+        init = torch.load(cfg.init_from, map_location=device, weights_only=True)
+        G.load_state_dict(init["G"]), D.load_state_dict(init["D"])
+        latent.load_state_dict(init["latent"])
     if ckpt is not None:
         G.load_state_dict(ckpt["G"]), D.load_state_dict(ckpt["D"])
         latent.load_state_dict(ckpt["latent"])

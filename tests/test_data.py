@@ -285,3 +285,23 @@ def test_save_images_to_uint8_and_manifest_hash(tmp_path):
     data.build_shape_set(tmp_path / "s", n=6, res=16)
     raw = (tmp_path / "s" / "manifest.json").read_bytes()
     assert data.manifest_hash(tmp_path / "s") == hashlib.sha256(raw).hexdigest()
+
+
+def test_mixed_set_is_deterministic_with_provenance(tmp_path):
+    from paperlib import data as D
+
+    shapes = tmp_path / "shapes"
+    D.build_shape_set(shapes, n=12, res=32, seed=0)
+    art = tmp_path / "art"
+    D.build_artist_set(art, "donglein", n=8, res=32, seed=0)
+    parts = {"artist": (art, None), "shapes": (shapes, 5)}
+    a = D.build_mixed_set(tmp_path / "mix_a", parts, res=32, seed=1)
+    b = D.build_mixed_set(tmp_path / "mix_b", parts, res=32, seed=1)
+    assert a["counts"] == {"artist": 8, "shapes": 5}
+    assert (tmp_path / "mix_a" / "manifest.json").read_bytes() == \
+        (tmp_path / "mix_b" / "manifest.json").read_bytes()
+    for entry in a["images"]:
+        src = Path(entry["recipe"]["path"])
+        assert src.is_file() and entry["label"] == entry["recipe"]["source"]
+    with pytest.raises(ValueError, match="asks for 99"):
+        D.build_mixed_set(tmp_path / "mix_c", {"shapes": (shapes, 99)}, res=32)

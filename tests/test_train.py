@@ -187,3 +187,27 @@ def test_instability_onset_and_is_stable():
     # D(G(z)) near 0 also counts as G losing, even with a moderate G loss
     near_zero = [{**r, "g_loss": 2.0, "d_fake": 0.001} for r in _rows([bad] * 5)]
     assert T.instability_onset(near_zero) == 1
+
+
+def test_init_from_starts_from_checkpoint_weights(tmp_path):
+    from paperlib import train as T
+
+    imgs = torch.rand(20, 3, 32, 32) * 2 - 1
+    base = T.make_config(model="dcgan", epochs=1, res=32, ngf=4, ndf=4, batch_size=10)
+    T.train(base, imgs, tmp_path / "pre", progress=False)
+    ckpt = T.list_checkpoints(tmp_path / "pre")[-1][1]
+    pre = torch.load(ckpt, weights_only=True)["G"]
+    fine = T.make_config(**{**base.to_dict(), "init_from": str(ckpt), "seed": 5})
+    T.train(fine, imgs, tmp_path / "fine", progress=False)
+    # the fine-tuned run's epoch-1 weights moved away from the pre-trained ones by one
+    # epoch of Adam steps, not from a fresh seed-5 init: compare to a from-scratch run
+    scratch = T.make_config(**{**base.to_dict(), "seed": 5})
+    T.train(scratch, imgs, tmp_path / "scratch", progress=False)
+    g_fine = T.load_run(tmp_path / "fine").G.state_dict()
+    g_scratch = T.load_run(tmp_path / "scratch").G.state_dict()
+    key = next(k for k in pre if k.endswith("weight"))
+    d_pre = (g_fine[key] - pre[key]).abs().mean()
+    d_scratch = (g_scratch[key] - pre[key]).abs().mean()
+    assert d_pre < d_scratch
+    with pytest.raises(ValueError, match="does not exist"):
+        T.make_config(**{**base.to_dict(), "init_from": str(tmp_path / "nope.pt")})
