@@ -1,0 +1,357 @@
+"""paperlib.metrics: statistics against closed forms, the Inception extractor, caches, IS."""
+from __future__ import annotations
+
+import math
+import types
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from paperlib import metrics as M
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _spd(d, rng, jitter=0.5):
+    a = rng.normal(size=(d, d))
+    return a @ a.T / d + jitter * np.eye(d)
+
+
+def _fd_numpy(mu1, s1, mu2, s2):
+    """Independent Fréchet distance: symmetric form tr sqrt(S1^1/2 S2 S1^1/2)."""
+    r1 = scipy.linalg.sqrtm(s1).real
+    mid = scipy.linalg.sqrtm(r1 @ s2 @ r1).real
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(mid))
+
+
+# ----------------------------------------------------------------------------- Fréchet / FID
+def test_frechet_equal_covariances_is_mean_distance():
+    rng = np.random.default_rng(0)
+    d = 6
+    s = _spd(d, rng)
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    expected = float(np.sum((mu1 - mu2) ** 2))
+    assert M.frechet_distance(mu1, s, mu2, s) == pytest.approx(expected, rel=1e-8, abs=1e-8)
+    assert M.frechet_distance(mu1, s, mu1, s) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_diagonal_closed_form():
+    rng = np.random.default_rng(1)
+    d = 8
+    a, b = rng.uniform(0.1, 3.0, d), rng.uniform(0.1, 3.0, d)
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    expected = float(np.sum((np.sqrt(a) - np.sqrt(b)) ** 2) + np.sum((mu1 - mu2) ** 2))
+    got = M.frechet_distance(mu1, np.diag(a), mu2, np.diag(b))
+    assert got == pytest.approx(expected, rel=1e-9)
+    # general covariances: official sqrtm route agrees with the symmetric numpy form
+    s1, s2 = _spd(d, rng), _spd(d, rng)
+    assert M.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(_fd_numpy(mu1, s1, mu2, s2), rel=1e-7)
+
+
+def test_frechet_singular_covariances_are_handled():
+    rng = np.random.default_rng(2)
+    d = 12
+    x, y = rng.normal(size=(5, d)), rng.normal(size=(5, d)) + 1   # rank-4 covariances
+    val = M.frechet_distance(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
+    assert math.isfinite(val) and val > 0
+
+
+@pytest.mark.parametrize("n,d", [(300, 16), (40, 64)])   # n > d and rank-deficient n < d
+def test_fid_from_features_matches_sqrtm_and_is_symmetric(n, d):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(n, d))
+    y = rng.normal(size=(n + 7, d)) * 1.3 + 0.4
+    fast = M.fid_from_features(x, y)
+    slow = M.fid_from_features(x, y, method="sqrtm")
+    ref = _fd_numpy(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
+    assert fast == pytest.approx(slow, rel=1e-6)
+    assert fast == pytest.approx(ref, rel=1e-6)
+    assert M.fid_from_features(y, x) == pytest.approx(fast, rel=1e-9)
+    scale = np.trace(np.cov(x, rowvar=False))
+    assert abs(M.fid_from_features(x, x)) < 1e-8 * scale
+    assert abs(M.fid_from_features(x, x, method="sqrtm")) < 1e-6 * scale
+    assert fast > 0.1 * d
+
+
+def test_fid_rejects_bad_shapes():
+    with pytest.raises(ValueError):
+        M.fid_from_features(np.zeros((5, 3)), np.zeros((5, 4)))
+    with pytest.raises(ValueError):
+        M.fid_from_features(np.zeros((1, 3)), np.zeros((5, 3)))
+
+
+# ----------------------------------------------------------------------------- KID
+def test_kid_same_distribution_near_zero_and_shift_positive():
+    rng = np.random.default_rng(4)
+    d = 32
+    x1, x2 = rng.normal(size=(400, d)), rng.normal(size=(300, d))
+    mean, std = M.kid(x1, x2, num_subsets=50, max_subset_size=100, seed=0)
+    assert std > 0
+    assert abs(mean) < std
+    y = rng.normal(size=(300, d)) + 0.5
+    mean_s, std_s = M.kid(x1, y, num_subsets=50, max_subset_size=100, seed=0)
+    assert mean_s > 10 * std_s and mean_s > 10 * abs(mean)
+    # deterministic for a seed; subset size is capped by the smaller set
+    assert M.kid(x1, y, num_subsets=50, max_subset_size=100, seed=0) == (mean_s, std_s)
+    m, s = M.kid(x1[:20], y[:30], num_subsets=5, seed=1)   # m = 20 < max_subset_size
+    assert math.isfinite(m) and m > 0
+
+
+def test_kid_matches_direct_unbiased_mmd():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(30, 8)), rng.normal(size=(30, 8)) + 0.3
+    mean, std = M.kid(x, y, num_subsets=3, max_subset_size=1000, seed=0)   # m = n: whole sets
+    k = lambda a, b: (a @ b.T / 8 + 1) ** 3   # noqa: E731
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    m = 30
+    direct = ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+              - 2 * kxy.mean())
+    assert mean == pytest.approx(direct, rel=1e-10)
+    assert std == pytest.approx(0.0, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- precision / recall
+def test_precision_recall_identical_and_disjoint():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(60, 16))
+    assert M.precision_recall(x, x.copy(), k=3) == (1.0, 1.0)
+    far = rng.normal(size=(50, 16)) + 100.0
+    assert M.precision_recall(x, far, k=3) == (0.0, 0.0)
+    # half of the fakes on the real manifold, half far away; chunking does not matter
+    mixed = np.concatenate([x[:25] + 1e-3, far[:25]])
+    p, r = M.precision_recall(x, mixed, k=3, chunk=7)
+    assert p == pytest.approx(0.5)
+    assert 0.0 < r < 1.0
+    assert (p, r) == M.precision_recall(x, mixed, k=3, chunk=1000)
+
+
+# ----------------------------------------------------------------------------- IS
+def test_inception_score_uniform_confident_and_identical():
+    c = 10
+    onehot = np.eye(c)[np.arange(200) % c]
+    mean, std = M.inception_score(onehot, splits=10)
+    assert mean == pytest.approx(c, rel=1e-9) and std == pytest.approx(0, abs=1e-9)
+    same = np.tile(np.array([[0.7, 0.2, 0.1]]), (50, 1))
+    assert M.inception_score(same, splits=5)[0] == pytest.approx(1.0, abs=1e-12)
+    assert M.inception_score(np.full((40, 7), 1 / 7))[0] == pytest.approx(1.0, abs=1e-12)
+    # half the classes only -> C / 2
+    half = np.eye(c)[np.arange(200) % (c // 2)]
+    assert M.inception_score(half, splits=4)[0] == pytest.approx(c / 2, rel=1e-9)
+
+
+def test_tf_inception_score_needs_its_file(monkeypatch, tmp_path):
+    monkeypatch.delenv(M.INCEPTION_LOGITS_ENV, raising=False)
+    with pytest.raises(FileNotFoundError, match=M.INCEPTION_LOGITS_ENV):
+        M.TFInceptionScorer()
+    with pytest.raises(FileNotFoundError, match="logits"):
+        M._is_scorer("tf-inception", tmp_path, 32, "cpu")
+    missing = tmp_path / "nope.pt"
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        M.TFInceptionScorer(missing)
+    # "auto" with the env var naming a missing file is an error too, not a fallback
+    monkeypatch.setenv(M.INCEPTION_LOGITS_ENV, str(missing))
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        M._is_scorer("auto", tmp_path, 32, "cpu")
+    with pytest.raises(ValueError, match="is_source"):
+        M._is_scorer("bogus", tmp_path, 32, "cpu")
+
+
+class _TinyLogitsNet(torch.nn.Module):
+    """Stand-in with NVlabs' inception-2015-12-05.pt interface (softmax over 1008)."""
+
+    def forward(self, img: torch.Tensor, return_features: bool = False, use_fp16: bool = False,
+                no_output_bias: bool = False) -> torch.Tensor:
+        m = img.mean(dim=(1, 2, 3))                       # in [0, 255]
+        logits = torch.zeros(img.shape[0], 1008)
+        idx = (m / 256 * 1008).long().clamp(0, 1007)
+        logits[torch.arange(img.shape[0]), idx] = 50.0
+        return torch.softmax(logits, dim=1)
+
+
+def test_tf_inception_score_with_supplied_torchscript(monkeypatch, tmp_path):
+    path = tmp_path / "inception_logits.pt"
+    torch.jit.script(_TinyLogitsNet()).save(str(path))
+    monkeypatch.setenv(M.INCEPTION_LOGITS_ENV, str(path))
+    scorer, kind = M._is_scorer("auto", tmp_path, 32, "cpu")
+    assert kind == "tf-inception"
+    imgs = torch.arange(20, dtype=torch.uint8).mul(12).view(20, 1, 1, 1).expand(20, 3, 8, 8)
+    probs = scorer(imgs)
+    assert probs.shape == (20, 1008)
+    assert M.inception_score(probs, splits=1)[0] == pytest.approx(20, rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- extractor
+@pytest.fixture(scope="module")
+def extractor():
+    return M.FeatureExtractor(device="cpu", progress=False)
+
+
+def _tf1_resize_numpy(img, out):
+    """TF1 resize_bilinear(align_corners=False) written out: src = dst * in / out."""
+    c, h, w = img.shape
+
+    def axis(n_in):
+        src = np.arange(out) * (n_in / out)
+        i0 = np.floor(src).astype(int)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        return i0, i1, src - i0
+
+    y0, y1, wy = axis(h)
+    x0, x1, wx = axis(w)
+    top = img[:, y0][:, :, x0] * (1 - wx) + img[:, y0][:, :, x1] * wx
+    bot = img[:, y1][:, :, x0] * (1 - wx) + img[:, y1][:, :, x1] * wx
+    return top * (1 - wy[:, None]) + bot * wy[:, None]
+
+
+def test_tf1_resize_matches_written_out_formula():
+    rng = np.random.default_rng(7)
+    img = rng.integers(0, 256, size=(3, 13, 21)).astype(np.float32)
+    got = M.tf1_bilinear_resize(torch.from_numpy(img)[None], 299)[0].numpy()
+    assert got.shape == (3, 299, 299)
+    np.testing.assert_allclose(got, _tf1_resize_numpy(img.astype(np.float64), 299), atol=2e-3)
+
+
+def test_extractor_features_stable_and_batch_invariant(extractor):
+    gen = torch.Generator().manual_seed(0)
+    imgs = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    f_a = extractor(imgs, batch_size=4)
+    f_b = extractor(imgs, batch_size=4)
+    f_1 = extractor(imgs, batch_size=1)
+    assert f_a.shape == (4, M._FEATURE_DIM) and f_a.dtype == np.float64
+    assert np.isfinite(f_a).all() and (f_a >= 0).all()      # post-ReLU average pool
+    np.testing.assert_array_equal(f_a, f_b)
+    np.testing.assert_allclose(f_1, f_a, atol=1e-4)
+    # float input in [-1, 1] is quantised to the same uint8 images
+    np.testing.assert_allclose(extractor(imgs.float() / 127.5 - 1.0, batch_size=4), f_a, atol=1e-6)
+    # the optimised graph matches the TorchScript as shipped
+    assert extractor.fast
+    with torch.no_grad():
+        plain = extractor._plain(extractor.preprocess(imgs)).double().numpy()
+    np.testing.assert_allclose(f_a, plain, atol=1e-4)
+    assert "tf1-bilinear" in extractor.key and "inception" in extractor.key
+    assert M.get_extractor("cpu") is M.get_extractor("cpu")
+
+
+def test_extractor_takes_no_logits_network():
+    net = torch.jit.load(str(M.inception_torchscript_path()), map_location="cpu")
+    params = list(net.named_parameters())
+    assert params[-1][0].startswith("net.layers.mixed_10.")   # ends at pool3: no logits layer
+    assert not any(d in (1000, 1001, 1008) for _, p in params for d in p.shape)
+    assert not any("logit" in n or "output" in n for n, _ in params)
+
+
+# ----------------------------------------------------------------------------- real-set cache
+class _FakeExtractor:
+    key = "fake-extractor|v1"
+    resize_mode = "none"
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, images, progress=None):
+        self.calls += 1
+        x = M.images_to_uint8(images).double()
+        return x.flatten(1)[:, :16].numpy()
+
+
+def _stub_data(n=12, res_images=None):
+    """A stand-in for paperlib.data over an in-memory 'folder' (manifest hash fixed)."""
+    state = {"loads": 0}
+
+    def load_folder(path, res, strict=False):
+        state["loads"] += 1
+        gen = torch.Generator().manual_seed(123)
+        imgs = torch.rand(n, 3, res, res, generator=gen) * 2 - 1
+        return types.SimpleNamespace(images=imgs, paths=[f"{i}.png" for i in range(n)],
+                                     labels=[None] * n)
+
+    return types.SimpleNamespace(load_folder=load_folder,
+                                 manifest_hash=lambda path: "h-" + str(path), state=state)
+
+
+def test_real_features_cache_is_reused(monkeypatch, tmp_path):
+    stub = _stub_data()
+    monkeypatch.setattr(M, "_data", lambda: stub)
+    ext = _FakeExtractor()
+    cache = tmp_path / "cache"
+    f1 = M.real_features(tmp_path / "set", 16, ext, cache_dir=cache)
+    files = list(cache.glob("real_*.npz"))
+    assert len(files) == 1 and ext.calls == 1 and stub.state["loads"] == 1
+    mtime = files[0].stat().st_mtime_ns
+    f2 = M.real_features(tmp_path / "set", 16, ext, cache_dir=cache)
+    assert ext.calls == 1 and stub.state["loads"] == 1          # no recompute
+    assert files[0].stat().st_mtime_ns == mtime
+    np.testing.assert_array_equal(f1, f2)
+    M.real_features(tmp_path / "set", 32, ext, cache_dir=cache)   # other res -> other key
+    assert ext.calls == 2 and len(list(cache.glob("real_*.npz"))) == 2
+    assert not list(cache.glob("*.tmp"))
+
+
+# ----------------------------------------------------------------------------- runs
+class _FakeRun:
+    def __init__(self, epoch, res=32):
+        self.epoch, self.config = epoch, types.SimpleNamespace(res=res)
+
+    def sample(self, n, seed=0):
+        gen = torch.Generator().manual_seed(seed * 1000 + self.epoch)
+        return torch.rand(n, 3, self.config.res, self.config.res, generator=gen) * 2 - 1
+
+
+def test_evaluate_run_and_metrics_over_training(monkeypatch, tmp_path, extractor):
+    import paperlib.train as train
+
+    monkeypatch.delenv(M.INCEPTION_LOGITS_ENV, raising=False)
+
+    stub = _stub_data(n=8)
+    monkeypatch.setattr(M, "_data", lambda: stub)
+    monkeypatch.setattr(train, "load_run", lambda run_dir, epoch=None, device=None:
+                        _FakeRun(epoch if epoch is not None else 10))
+    monkeypatch.setattr(train, "list_checkpoints",
+                        lambda run_dir: [(5, tmp_path / "a"), (10, tmp_path / "b")])
+    cache = tmp_path / "cache"
+    row = M.evaluate_run(tmp_path / "run", tmp_path / "data", n_fake=8, is_source="none",
+                         extractor=extractor, cache_dir=cache)
+    assert set(row) == {"fid", "kid", "kid_std", "precision", "recall", "is", "is_std",
+                        "is_kind", "n_real", "n_fake", "epoch"}
+    assert row["epoch"] == 10 and row["n_real"] == 8 and row["n_fake"] == 8
+    assert all(math.isfinite(row[k]) for k in ("fid", "kid", "kid_std", "precision", "recall"))
+    assert row["fid"] > 0 and row["is_kind"] == "none" and math.isnan(row["is"])
+    rows = M.metrics_over_training(tmp_path / "run", tmp_path / "data", n_fake=8, epochs=[10],
+                                   is_source="none", extractor=extractor, cache_dir=cache,
+                                   progress=False)
+    assert [r["epoch"] for r in rows] == [10]
+    assert rows[0]["fid"] == pytest.approx(row["fid"], rel=1e-9)      # deterministic
+    assert stub.state["loads"] == 1                                      # real set cached
+    with pytest.raises(ValueError, match="no Inception Score source"):
+        M.evaluate_run(tmp_path / "run", tmp_path / "data", n_fake=8, is_source="auto",
+                       extractor=extractor, cache_dir=cache)
+    with pytest.raises(ValueError, match="epoch"):
+        M.metrics_over_training(tmp_path / "run", tmp_path / "data", n_fake=8, epochs=[7],
+                                is_source="none", extractor=extractor, cache_dir=cache)
+
+
+# ----------------------------------------------------------------------------- part classifier
+def test_part_classifier_on_small_emoji_set(monkeypatch, tmp_path):
+    data = pytest.importorskip("paperlib.data")
+    monkeypatch.delenv(M.INCEPTION_LOGITS_ENV, raising=False)
+    emoji = tmp_path / "emoji"
+    data.build_emoji_set(emoji, seed=0, res=32, n_per_class=100)
+    cache = tmp_path / "cache"
+    model, acc = M.train_part_classifier(emoji, 32, epochs=40, seed=0, cache_dir=cache)
+    assert acc >= 0.25            # joint eyes x mouth over 100 classes: chance is 0.01
+    assert len(model.eyes_classes) == len(data.EMOJI_EYES)
+    assert len(list(cache.glob("partclf_*.pt"))) == 1
+    model2, acc2 = M.train_part_classifier(emoji, 32, epochs=40, seed=0, cache_dir=cache)
+    assert acc2 == acc
+    for a, b in zip(model.state_dict().values(), model2.state_dict().values()):
+        assert torch.equal(a, b)
+    imgs = data.load_folder(emoji, 32).images
+    probs = M.part_probs(model, imgs[:50])
+    assert probs.shape == (50, len(data.EMOJI_EYES) * len(data.EMOJI_MOUTHS))
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
+    scorer, kind = M._is_scorer("auto", emoji, 32, "cpu", classifier_epochs=40, cache_dir=cache)
+    assert kind == f"emoji-parts(classifier acc={acc:.2f})"
+    assert M.inception_score(scorer(imgs), splits=10)[0] > 1.5
