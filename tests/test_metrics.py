@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import types
 
 import numpy as np
 import pytest
@@ -243,94 +242,82 @@ def test_extractor_takes_no_logits_network():
     assert not any("logit" in n or "output" in n for n, _ in params)
 
 
-# ----------------------------------------------------------------------------- real-set cache
-class _FakeExtractor:
-    key = "fake-extractor|v1"
-    resize_mode = "none"
+# ----------------------------------------------------------------------------- real data and runs
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A real 16-image emoji set and a real 2-epoch DCGAN run on it (tiny widths)."""
+    from paperlib import data, train
 
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, images, progress=None):
-        self.calls += 1
-        x = M.images_to_uint8(images).double()
-        return x.flatten(1)[:, :16].numpy()
-
-
-def _stub_data(n=12, res_images=None):
-    """A stand-in for paperlib.data over an in-memory 'folder' (manifest hash fixed)."""
-    state = {"loads": 0}
-
-    def load_folder(path, res, strict=False):
-        state["loads"] += 1
-        gen = torch.Generator().manual_seed(123)
-        imgs = torch.rand(n, 3, res, res, generator=gen) * 2 - 1
-        return types.SimpleNamespace(images=imgs, paths=[f"{i}.png" for i in range(n)],
-                                     labels=[None] * n)
-
-    return types.SimpleNamespace(load_folder=load_folder,
-                                 manifest_hash=lambda path: "h-" + str(path), state=state)
+    root = tmp_path_factory.mktemp("tiny")
+    data.build_emoji_set(root / "emoji", seed=0, res=32, n_per_class=8)
+    cfg = train.make_config(model="dcgan", epochs=2, res=32, ngf=4, ndf=4, batch_size=8,
+                            ckpt_every=1, sample_every=1)
+    train.train(cfg, root / "emoji", root / "run", progress=False)
+    return root
 
 
-def test_real_features_cache_is_reused(monkeypatch, tmp_path):
-    stub = _stub_data()
-    monkeypatch.setattr(M, "_data", lambda: stub)
-    ext = _FakeExtractor()
+def test_real_features_cache_is_reused(tmp_path, tiny_run, extractor):
     cache = tmp_path / "cache"
-    f1 = M.real_features(tmp_path / "set", 16, ext, cache_dir=cache)
+    before = extractor.images_processed
+    f1 = M.real_features(tiny_run / "emoji", 32, extractor, cache_dir=cache)
     files = list(cache.glob("real_*.npz"))
-    assert len(files) == 1 and ext.calls == 1 and stub.state["loads"] == 1
+    assert f1.shape == (16, 2048) and len(files) == 1
+    assert extractor.images_processed == before + 16
     mtime = files[0].stat().st_mtime_ns
-    f2 = M.real_features(tmp_path / "set", 16, ext, cache_dir=cache)
-    assert ext.calls == 1 and stub.state["loads"] == 1          # no recompute
+    f2 = M.real_features(tiny_run / "emoji", 32, extractor, cache_dir=cache)
+    assert extractor.images_processed == before + 16            # no recompute
     assert files[0].stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(f1, f2)
-    M.real_features(tmp_path / "set", 32, ext, cache_dir=cache)   # other res -> other key
-    assert ext.calls == 2 and len(list(cache.glob("real_*.npz"))) == 2
     assert not list(cache.glob("*.tmp"))
 
 
-# ----------------------------------------------------------------------------- runs
-class _FakeRun:
-    def __init__(self, epoch, res=32):
-        self.epoch, self.config = epoch, types.SimpleNamespace(res=res)
-
-    def sample(self, n, seed=0):
-        gen = torch.Generator().manual_seed(seed * 1000 + self.epoch)
-        return torch.rand(n, 3, self.config.res, self.config.res, generator=gen) * 2 - 1
-
-
-def test_evaluate_run_and_metrics_over_training(monkeypatch, tmp_path, extractor):
-    import paperlib.train as train
-
+def test_evaluate_run_and_metrics_over_training(tmp_path, tiny_run, extractor, monkeypatch):
     monkeypatch.delenv(M.INCEPTION_LOGITS_ENV, raising=False)
-
-    stub = _stub_data(n=8)
-    monkeypatch.setattr(M, "_data", lambda: stub)
-    monkeypatch.setattr(train, "load_run", lambda run_dir, epoch=None, device=None:
-                        _FakeRun(epoch if epoch is not None else 10))
-    monkeypatch.setattr(train, "list_checkpoints",
-                        lambda run_dir: [(5, tmp_path / "a"), (10, tmp_path / "b")])
     cache = tmp_path / "cache"
-    row = M.evaluate_run(tmp_path / "run", tmp_path / "data", n_fake=8, is_source="none",
-                         extractor=extractor, cache_dir=cache)
+    row = M.evaluate_run(tiny_run / "run", tiny_run / "emoji", n_fake=16, extractor=extractor,
+                         cache_dir=cache)
     assert set(row) == {"fid", "kid", "kid_std", "precision", "recall", "is", "is_std",
                         "is_kind", "n_real", "n_fake", "epoch"}
-    assert row["epoch"] == 10 and row["n_real"] == 8 and row["n_fake"] == 8
-    assert all(math.isfinite(row[k]) for k in ("fid", "kid", "kid_std", "precision", "recall"))
-    assert row["fid"] > 0 and row["is_kind"] == "none" and math.isnan(row["is"])
-    rows = M.metrics_over_training(tmp_path / "run", tmp_path / "data", n_fake=8, epochs=[10],
-                                   is_source="none", extractor=extractor, cache_dir=cache,
-                                   progress=False)
-    assert [r["epoch"] for r in rows] == [10]
-    assert rows[0]["fid"] == pytest.approx(row["fid"], rel=1e-9)      # deterministic
-    assert stub.state["loads"] == 1                                      # real set cached
-    with pytest.raises(ValueError, match="no Inception Score source"):
-        M.evaluate_run(tmp_path / "run", tmp_path / "data", n_fake=8, is_source="auto",
-                       extractor=extractor, cache_dir=cache)
+    assert row["epoch"] == 2 and row["n_real"] == 16 and row["n_fake"] == 16
+    assert all(math.isfinite(row[k]) for k in ("fid", "kid", "kid_std", "precision", "recall",
+                                                "is", "is_std"))
+    assert row["fid"] > 0 and row["is_kind"].startswith("emoji-parts(classifier acc=")
+    rows = M.metrics_over_training(tiny_run / "run", tiny_run / "emoji", n_fake=16,
+                                   extractor=extractor, cache_dir=cache, progress=False)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[-1]["fid"] == pytest.approx(row["fid"], rel=1e-9)      # deterministic
     with pytest.raises(ValueError, match="epoch"):
-        M.metrics_over_training(tmp_path / "run", tmp_path / "data", n_fake=8, epochs=[7],
+        M.metrics_over_training(tiny_run / "run", tiny_run / "emoji", n_fake=8, epochs=[7],
                                 is_source="none", extractor=extractor, cache_dir=cache)
+
+
+def test_auto_is_on_a_non_emoji_set_is_an_error(tmp_path, tiny_run, extractor, monkeypatch):
+    from paperlib import data
+
+    monkeypatch.delenv(M.INCEPTION_LOGITS_ENV, raising=False)
+    data.build_shape_set(tmp_path / "shapes", n=12, res=32)
+    with pytest.raises(ValueError, match="no Inception Score source"):
+        M.evaluate_run(tiny_run / "run", tmp_path / "shapes", n_fake=8, extractor=extractor,
+                       cache_dir=tmp_path / "cache")
+
+
+def test_cli_evaluate_prints_every_key_finite(tmp_path, tiny_run):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "eval.json"
+    proc = subprocess.run([sys.executable, "-m", "paperlib", "evaluate", "--run",
+                           str(tiny_run / "run"), "--data", str(tiny_run / "emoji"),
+                           "--json", str(out), "--n-fake", "16"], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(out.read_text())
+    for key in ("fid", "kid", "kid_std", "precision", "recall", "is", "is_kind", "n_real",
+                "n_fake"):
+        assert key in res and key in proc.stdout
+        if key != "is_kind":
+            assert math.isfinite(res[key]), key
 
 
 # ----------------------------------------------------------------------------- part classifier
