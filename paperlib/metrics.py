@@ -934,8 +934,12 @@ def _evaluate_fake(fake_u8: torch.Tensor, real_f: np.ndarray, extractor, scorer,
 
 def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None = None,
                  device=None, is_source: str = "auto", seed: int = 0, extractor=None,
-                 tf_inception_path=None, cache_dir=None) -> dict:
+                 tf_inception_path=None, cache_dir=None, use_cache: bool = True) -> dict:
     """FID, KID, precision/recall and IS of a training run's checkpoint against a data set.
+
+    Results are cached in ``run_dir/metrics/`` under a key of the checkpoint (epoch, size,
+    mtime), the data set's manifest hash, ``n_fake``, ``seed``, the IS source and the
+    extractor, so re-evaluating an unchanged run costs nothing; ``use_cache=False`` recomputes.
 
     ``n_fake`` images (default: as many as the real set) are drawn with
     ``load_run(run_dir, epoch).sample(n_fake, seed)``, quantised to uint8 and embedded.
@@ -946,10 +950,18 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     Returns ``{fid, kid, kid_std, precision, recall, is, is_std, is_kind, n_real, n_fake,
     epoch}``.
     """
-    from .train import load_run
+    from .train import list_checkpoints, load_run
 
     extractor = extractor or get_extractor(device)
     run = load_run(run_dir, epoch=epoch, device=device)
+    ckpt = dict(list_checkpoints(run_dir))[run.epoch].stat()
+    key = hashlib.sha256(json.dumps([
+        run.epoch, ckpt.st_size, ckpt.st_mtime_ns, n_fake, seed, str(is_source),
+        str(tf_inception_path or os.environ.get(INCEPTION_LOGITS_ENV) or ""), extractor.key,
+        _data().manifest_hash(data_dir)]).encode()).hexdigest()[:16]
+    cached = Path(run_dir) / "metrics" / f"eval_{run.epoch:04d}_{key}.json"
+    if use_cache and cached.exists():  # same checkpoint, data, sample count, IS and features
+        return json.loads(cached.read_text())
     res = int(run.config.res)
     scorer, is_kind = _is_scorer(is_source, data_dir, res, device, tf_inception_path,
                                  seed=0, cache_dir=cache_dir)
@@ -958,13 +970,19 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     fake_u8 = images_to_uint8(run.sample(n, seed=seed))
     out = _evaluate_fake(fake_u8, real_f, extractor, scorer, is_kind, kid_seed=seed)
     out["epoch"] = int(run.epoch)
+    if use_cache:
+        cached.parent.mkdir(exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out, indent=1) + "\n")
+        os.replace(tmp, cached)
     return out
 
 
 def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
                           epochs: Sequence[int] | None = None, device=None,
                           is_source: str = "auto", seed: int = 0, extractor=None,
-                          progress: bool = True, cache_dir=None) -> list[dict]:
+                          progress: bool = True, cache_dir=None,
+                          use_cache: bool = True) -> list[dict]:
     """:func:`evaluate_run` at every saved checkpoint (or those in ``epochs``), oldest first.
 
     Paper A's Fig. 3 (IS and FID over training). Each row has the keys of
@@ -982,5 +1000,5 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
     for e in _tqdm(wanted, desc="checkpoints", disable=not progress or len(wanted) < 2):
         rows.append(evaluate_run(run_dir, data_dir, n_fake=n_fake, epoch=e, device=device,
                                  is_source=is_source, seed=seed, extractor=extractor,
-                                 cache_dir=cache_dir))
+                                 cache_dir=cache_dir, use_cache=use_cache))
     return rows

@@ -286,6 +286,14 @@ def test_evaluate_run_and_metrics_over_training(tmp_path, tiny_run, extractor, m
                                    extractor=extractor, cache_dir=cache, progress=False)
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[-1]["fid"] == pytest.approx(row["fid"], rel=1e-9)      # deterministic
+    # the second evaluation of an unchanged checkpoint comes from run/metrics/, no extraction
+    before = extractor.images_processed
+    again = M.evaluate_run(tiny_run / "run", tiny_run / "emoji", n_fake=16,
+                           extractor=extractor, cache_dir=cache)
+    assert again == row and extractor.images_processed == before
+    fresh = M.evaluate_run(tiny_run / "run", tiny_run / "emoji", n_fake=16,
+                           extractor=extractor, cache_dir=cache, use_cache=False)
+    assert extractor.images_processed == before + 16 and fresh["fid"] == pytest.approx(row["fid"])
     with pytest.raises(ValueError, match="epoch"):
         M.metrics_over_training(tiny_run / "run", tiny_run / "emoji", n_fake=8, epochs=[7],
                                 is_source="none", extractor=extractor, cache_dir=cache)
