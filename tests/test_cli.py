@@ -56,3 +56,52 @@ def test_build_data_rejects_bad_values(tmp_path, bad):
     proc = _run("build-data", "--out", str(tmp_path / "x"), *bad)
     assert proc.returncode == 2 and proc.stderr.strip()
     assert not (tmp_path / "x" / "emoji" / "manifest.json").exists()
+
+
+@pytest.fixture(scope="module")
+def small_emoji(tmp_path_factory):
+    from paperlib import data
+
+    out = tmp_path_factory.mktemp("cli") / "emoji"
+    data.build_emoji_set(out, seed=0, res=32, n_per_class=20)
+    return out
+
+
+def test_train_resumes_with_more_epochs(tmp_path, small_emoji):
+    run = tmp_path / "run"
+    common = ["train", "--model", "proposed", "--data", str(small_emoji), "--out", str(run),
+              "--res", "32", "--ngf", "8", "--ndf", "8", "--ckpt-every", "1", "--no-progress"]
+    first = _run(*common, "--epochs", "2")
+    assert first.returncode == 0, first.stderr
+    assert "finished (2 epochs)" in first.stdout
+    second = _run(*common, "--epochs", "3")
+    assert second.returncode == 0, second.stderr
+    assert "finished (3 epochs)" in second.stdout
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "finished" and status["epochs_done"] == 3
+    epochs = [line.split(",")[0] for line in (run / "log.csv").read_text().splitlines()[1:]]
+    assert epochs == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("bad, needle", [
+    (["--model", "stylegan"], "stylegan"),
+    (["--config", "fast"], "fast"),
+    (["--res", "48"], "res"),
+    (["--epochs", "0"], "epochs"),
+])
+def test_train_rejects_bad_values_before_training(tmp_path, small_emoji, bad, needle):
+    args = {"--model": "dcgan", "--data": str(small_emoji), "--out": str(tmp_path / "run"),
+            "--epochs": "1", "--res": "32"}
+    args.update(dict(zip(bad[::2], bad[1::2])))
+    assert cli.main(["train", *[x for kv in args.items() for x in kv]]) == 2
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_rejects_a_bad_folder(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder in (empty, tmp_path / "missing"):
+        assert cli.main(["train", "--model", "dcgan", "--data", str(folder), "--out",
+                         str(tmp_path / "run"), "--epochs", "1", "--res", "32"]) == 2
+        assert str(folder) in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
