@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 reproduce: $(STAMP)
-	$(VENV)/bin/python -m paperlib reproduce --profile $(PROFILE) $(if $(FORCE),--force,)
+	$(VENV)/bin/python -m paperlib reproduce --profile $(PROFILE) $(if $(FORCE),--force,) $(if $(PUBLISH),--publish,)
 
 test: $(STAMP)
 	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider

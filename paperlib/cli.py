@@ -82,6 +82,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", default=None, metavar="NAME",
                    help="run only notebooks whose file name contains NAME")
     p.add_argument("--force", action="store_true", help="redo cached training runs")
+    p.add_argument("--publish", action="store_true",
+                   help="afterwards copy the executed notebooks (with outputs) over notebooks/")
     return parser
 
 
@@ -125,7 +127,8 @@ def _cmd_evaluate(args) -> int:
 def _cmd_reproduce(args) -> int:
     from . import reproduce
 
-    reproduce.reproduce(args.profile, notebooks=args.only, force=args.force)
+    reproduce.reproduce(args.profile, notebooks=args.only, force=args.force,
+                        publish=args.publish)
     return 0
 
 

@@ -74,6 +74,29 @@ def environment_info() -> dict:
     }
 
 
+def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR) -> list[Path]:
+    """Copy a profile's executed notebooks over ``notebooks/`` so readers see outputs.
+
+    The cell papermill injected (``profile = '<profile>'``) is dropped, so the published
+    notebooks still take their profile from ``$PAPERLIB_PROFILE`` (nbval runs them with
+    ``smoke``). Used for the committed ``cpu`` reference run.
+    """
+    import nbformat
+
+    written = []
+    for executed in sorted(executed_dir(profile).glob("[0-9][0-9]_*.ipynb")):
+        target = notebooks_dir / executed.name
+        if not target.exists():
+            continue
+        nb = nbformat.read(executed, as_version=4)
+        nb.cells = [c for c in nb.cells
+                    if "injected-parameters" not in c.metadata.get("tags", [])]
+        nb.metadata.get("papermill", {}).pop("parameters", None)
+        nbformat.write(nb, target)
+        written.append(target)
+    return written
+
+
 class NotebookFailed(RuntimeError):
     """A notebook raised; the message names the notebook and the cell."""
 
@@ -99,12 +122,14 @@ def run_notebook(path: Path, profile: str, out_dir: Path, extra_params: dict | N
 
 
 def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
-              force: bool = False, progress: bool = True) -> dict:
+              force: bool = False, progress: bool = True, publish: bool = False) -> dict:
     """Run the notebooks (all, or those whose names contain one of ``notebooks``) in order.
 
     ``force`` sets ``PAPERLIB_FORCE`` to a new token for the kernels, so every cached
     training run is redone once (see :func:`paperlib.train.train_cached`).
-    Returns the results manifest, also written to ``figures/<profile>/results_manifest.json``.
+    ``publish`` copies the executed notebooks over ``notebooks/`` afterwards
+    (:func:`publish_executed`). Returns the results manifest, also written to
+    ``figures/<profile>/results_manifest.json``.
     """
     prof = config.get_profile(profile)
     paths = notebook_paths()
@@ -130,6 +155,8 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
             manifest["notebooks"].append({"name": path.name, "seconds": round(secs, 1)})
             print(f"      done in {secs:.0f} s", flush=True)
         manifest["status"] = "finished"
+        if publish:
+            manifest["published"] = [p.name for p in publish_executed(prof.name)]
     except NotebookFailed as err:
         manifest["status"] = f"failed: {err}"
         raise

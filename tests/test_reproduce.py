@@ -56,3 +56,18 @@ def test_environment_info_names_versions():
 
 def test_figures_dir_is_per_profile():
     assert reproduce.figures_dir("smoke") == config.FIGURES_DIR / "smoke"
+
+
+def test_publish_drops_the_injected_profile(tmp_path, monkeypatch):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    _write_nb(src / "01_ok.ipynb", "import os\nprofile = os.environ.get('PAPERLIB_PROFILE', 'cpu')",
+              "print(profile)")
+    monkeypatch.setattr(reproduce, "executed_dir", lambda profile: tmp_path / "executed")
+    reproduce.run_notebook(src / "01_ok.ipynb", "smoke", tmp_path / "executed", progress=False)
+    executed = nbformat.read(tmp_path / "executed" / "01_ok.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    assert reproduce.publish_executed("smoke", src) == [src / "01_ok.ipynb"]
+    published = nbformat.read(src / "01_ok.ipynb", as_version=4)
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in published.cells)
+    assert published.cells[-1].outputs[0]["text"].strip() == "smoke"   # outputs kept
