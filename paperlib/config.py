@@ -55,6 +55,7 @@ class Profile:
     curation_rounds: int          # rounds of the 60/30/10 loop
     curation_size: int            # size of each curated training set
     curation_generate: int        # M: images generated per curation round
+    n_real: int | None = None     # real images per FID/KID (None: the whole set)
     configs: tuple[str, ...] = ("paper", "conventional")
     extra: dict = field(default_factory=dict)
 
@@ -67,7 +68,7 @@ PROFILES: dict[str, Profile] = {
         name="smoke", res=32, ngf=8, ndf=8, batch_size=35, epochs=2, seeds=(0,),
         sample_every=1, ckpt_every=1, n_shapes=120, n_artist=70, n_fake=70,
         n_search_max=2, stable_epoch=1, shape_epochs=1, curation_rounds=1,
-        curation_size=60, curation_generate=40,
+        curation_size=60, curation_generate=40, n_real=140,
     ),
     "cpu": Profile(
         name="cpu", res=32, ngf=32, ndf=32, batch_size=35, epochs=30, seeds=(0, 1, 2),

@@ -625,25 +625,29 @@ def _atomic_save_npz(path: Path, **arrays) -> None:
         raise
 
 
-def real_cache_key(data_dir, res: int, extractor) -> str:
-    """sha256 of (data manifest hash, extractor key, res + resize mode)."""
+def real_cache_key(data_dir, res: int, extractor, max_images: int | None = None) -> str:
+    """sha256 of (data manifest hash, extractor key, res + resize mode, subset size)."""
     manifest = _data().manifest_hash(data_dir)
     blob = json.dumps({"manifest": manifest, "extractor": extractor.key, "res": int(res),
-                       "resize": getattr(extractor, "resize_mode", "")}, sort_keys=True)
+                       "resize": getattr(extractor, "resize_mode", ""),
+                       **({"max_images": int(max_images)} if max_images else {})},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def real_features(data_dir, res: int, extractor=None, cache_dir=None,
-                  progress: bool | None = None) -> np.ndarray:
+                  progress: bool | None = None, max_images: int | None = None) -> np.ndarray:
     """Inception features (N, 2048) float64 of a data folder loaded at ``res``, cached.
 
     Images come from ``paperlib.data.load_folder(data_dir, res)`` (so the real set is seen
     at the generator's resolution). The cache file ``<cache_dir>/real_<key[:24]>.npz``
     (key: :func:`real_cache_key`) is written atomically and reused by later calls.
+    ``max_images`` uses a fixed random subset of that size (seed 0) instead of the whole
+    set -- the smoke profile's shortcut; ``None`` uses every image.
     """
     extractor = extractor or get_extractor()
     cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
-    key = real_cache_key(data_dir, res, extractor)
+    key = real_cache_key(data_dir, res, extractor, max_images)
     path = cache_dir / f"real_{key[:24]}.npz"
     if path.is_file():
         try:
@@ -652,8 +656,11 @@ def real_features(data_dir, res: int, extractor=None, cache_dir=None,
                     return z["features"].astype(np.float64)
         except (OSError, ValueError, KeyError):
             pass   # unreadable or foreign file: recompute and overwrite
-    loaded = _data().load_folder(data_dir, res)
-    feats = extractor(loaded.images, progress=progress)
+    images = _data().load_folder(data_dir, res).images
+    if max_images and max_images < len(images):
+        keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+        images = images[keep[:max_images].sort().values]
+    feats = extractor(images, progress=progress)
     _atomic_save_npz(path, features=feats, key=np.array(key),
                      data_dir=np.array(str(data_dir)), res=np.array(int(res)),
                      extractor=np.array(extractor.key))
@@ -934,7 +941,8 @@ def _evaluate_fake(fake_u8: torch.Tensor, real_f: np.ndarray, extractor, scorer,
 
 def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None = None,
                  device=None, is_source: str = "auto", seed: int = 0, extractor=None,
-                 tf_inception_path=None, cache_dir=None, use_cache: bool = True) -> dict:
+                 tf_inception_path=None, cache_dir=None, use_cache: bool = True,
+                 n_real: int | None = None) -> dict:
     """FID, KID, precision/recall and IS of a training run's checkpoint against a data set.
 
     Results are cached in ``run_dir/metrics/`` under a key of the checkpoint (epoch, size,
@@ -944,7 +952,7 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     ``n_fake`` images (default: as many as the real set) are drawn with
     ``load_run(run_dir, epoch).sample(n_fake, seed)``, quantised to uint8 and embedded.
     The real set is loaded at the run's ``config.res`` and its features cached
-    (:func:`real_features`). ``is_source``: ``"auto"`` (TF IS when
+    (:func:`real_features`; ``n_real`` limits it to a fixed random subset). ``is_source``: ``"auto"`` (TF IS when
     ``$PAPERLIB_INCEPTION_LOGITS``/``tf_inception_path`` is given, else emoji-parts IS on an
     emoji set, else an error), ``"tf-inception"``, ``"emoji-parts"`` or ``"none"``.
     Returns ``{fid, kid, kid_std, precision, recall, is, is_std, is_kind, n_real, n_fake,
@@ -958,14 +966,14 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     key = hashlib.sha256(json.dumps([
         run.epoch, ckpt.st_size, ckpt.st_mtime_ns, n_fake, seed, str(is_source),
         str(tf_inception_path or os.environ.get(INCEPTION_LOGITS_ENV) or ""), extractor.key,
-        _data().manifest_hash(data_dir)]).encode()).hexdigest()[:16]
+        _data().manifest_hash(data_dir), n_real]).encode()).hexdigest()[:16]
     cached = Path(run_dir) / "metrics" / f"eval_{run.epoch:04d}_{key}.json"
     if use_cache and cached.exists():  # same checkpoint, data, sample count, IS and features
         return json.loads(cached.read_text())
     res = int(run.config.res)
     scorer, is_kind = _is_scorer(is_source, data_dir, res, device, tf_inception_path,
                                  seed=0, cache_dir=cache_dir)
-    real_f = real_features(data_dir, res, extractor, cache_dir=cache_dir)
+    real_f = real_features(data_dir, res, extractor, cache_dir=cache_dir, max_images=n_real)
     n = int(n_fake) if n_fake is not None else int(real_f.shape[0])
     fake_u8 = images_to_uint8(run.sample(n, seed=seed))
     out = _evaluate_fake(fake_u8, real_f, extractor, scorer, is_kind, kid_seed=seed)
@@ -982,7 +990,7 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
                           epochs: Sequence[int] | None = None, device=None,
                           is_source: str = "auto", seed: int = 0, extractor=None,
                           progress: bool = True, cache_dir=None,
-                          use_cache: bool = True) -> list[dict]:
+                          use_cache: bool = True, n_real: int | None = None) -> list[dict]:
     """:func:`evaluate_run` at every saved checkpoint (or those in ``epochs``), oldest first.
 
     Paper A's Fig. 3 (IS and FID over training). Each row has the keys of
@@ -1000,5 +1008,5 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
     for e in _tqdm(wanted, desc="checkpoints", disable=not progress or len(wanted) < 2):
         rows.append(evaluate_run(run_dir, data_dir, n_fake=n_fake, epoch=e, device=device,
                                  is_source=is_source, seed=seed, extractor=extractor,
-                                 cache_dir=cache_dir, use_cache=use_cache))
+                                 cache_dir=cache_dir, use_cache=use_cache, n_real=n_real))
     return rows

@@ -350,3 +350,14 @@ def test_part_classifier_on_small_emoji_set(monkeypatch, tmp_path):
     scorer, kind = M._is_scorer("auto", emoji, 32, "cpu", classifier_epochs=40, cache_dir=cache)
     assert kind == f"emoji-parts(classifier acc={acc:.2f})"
     assert M.inception_score(scorer(imgs), splits=10)[0] > 1.5
+
+
+def test_real_features_subset_is_fixed_and_cached_apart(tmp_path, tiny_run, extractor):
+    cache = tmp_path / "cache"
+    full = M.real_features(tiny_run / "emoji", 32, extractor, cache_dir=cache)
+    sub = M.real_features(tiny_run / "emoji", 32, extractor, cache_dir=cache, max_images=6)
+    again = M.real_features(tiny_run / "emoji", 32, extractor, cache_dir=cache, max_images=6)
+    assert sub.shape == (6, 2048) and len(list(cache.glob("real_*.npz"))) == 2
+    np.testing.assert_array_equal(sub, again)
+    # the subset's rows are rows of the full set's features
+    assert all(np.abs(full - row).max(axis=1).min() < 1e-9 for row in sub)
