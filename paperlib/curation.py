@@ -55,7 +55,15 @@ automatic rating with a warning instead).
 
 **Loop** (:func:`run_curation_loop`): generate -> rate -> plan -> write -> retrain, per
 round, with the training engine passed in as callables; per-round summaries go to
-``run_dir/curation_log.json``.
+``run_dir/curation_log.json``. :func:`curate_and_retrain` runs it on real training runs.
+
+**Paper B stages** (notebooks 01 and 05; all our choices, stated there):
+:func:`shape_learning_runs` trains the artist set alone, shape learning as a mix and as
+shape pre-training + fine-tuning (:func:`stage_epochs`: equal image budgets by default);
+:func:`style_fidelity` scores generated images against the inner-circle counts a style
+allows; :func:`stage_metrics` / :func:`evaluate_stage` give Table 1's numbers (circle
+fidelity, FID, KID, diversity = :func:`mean_pairwise_distance` of Inception features),
+cached per run.
 """
 from __future__ import annotations
 
@@ -93,6 +101,25 @@ __all__ = [
     "selections_or_auto",
     "split_counts",
     "write_curated_set",
+    # paper B stages (notebooks 01 and 05)
+    "EVAL_VERSION",
+    "STAGES",
+    "STAGE_TITLES",
+    "batch_for_round",
+    "cached_features",
+    "curate_and_retrain",
+    "evaluate_stage",
+    "finetune_run",
+    "inner_counts_of",
+    "mean_pairwise_distance",
+    "mix_shape_count",
+    "nearest_count",
+    "real_stage_metrics",
+    "rescore",
+    "shape_learning_runs",
+    "stage_epochs",
+    "stage_metrics",
+    "style_fidelity",
 ]
 
 #: Provenance labels, in the order of the ratios.
@@ -202,13 +229,19 @@ def auto_satisfaction_parts(
     train_feats: Any,
     n_inner_expected: int | None = None,
     weight: float = 0.5,
+    *,
+    inner_counts: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """The pieces of :func:`auto_satisfaction`: ``satisfaction``, ``fidelity``,
     ``realism``, ``nn_dist`` (arrays over generated images) and ``tau`` (float).
 
     ``gen_images=None`` skips the fidelity factor (``fidelity`` = 1 and satisfaction =
-    realism).
+    realism). ``inner_counts`` (instead of ``n_inner_expected``): the inner-circle counts
+    the style allows; each image is scored against the one nearest its found count
+    (:func:`style_fidelity`).
     """
+    if inner_counts is not None and n_inner_expected is not None:
+        raise ValueError("give n_inner_expected or inner_counts, not both")
     if not 0.0 <= weight <= 1.0:
         raise ValueError("weight must be in [0, 1]")
     g = _as_feats(gen_feats, "gen_feats")
@@ -234,10 +267,13 @@ def auto_satisfaction_parts(
             raise ValueError(
                 f"{_n_images(gen_images)} images but {len(g)} feature rows"
             )
-        from .fidelity import batch_circle_fidelity
+        if inner_counts is not None:
+            results = style_fidelity(gen_images, inner_counts)
+        else:
+            from .fidelity import batch_circle_fidelity
 
-        fid = np.array([r.score for r in batch_circle_fidelity(gen_images, n_inner_expected)],
-                       dtype=np.float64)
+            results = batch_circle_fidelity(gen_images, n_inner_expected)
+        fid = np.array([r.score for r in results], dtype=np.float64)
     if gen_images is None:
         sat = realism.copy()
     else:
@@ -251,14 +287,17 @@ def auto_satisfaction(
     train_feats: Any,
     n_inner_expected: int | None = None,
     weight: float = 0.5,
+    *,
+    inner_counts: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Headless satisfaction score in [0, 1] per generated image (higher = better).
 
     ``fidelity ** weight * realism ** (1 - weight)``; see the module docstring for the
     exact definitions of fidelity (circle-fidelity score) and realism (``2 ** (-nn/tau)``).
+    ``inner_counts``: see :func:`auto_satisfaction_parts`.
     """
     return auto_satisfaction_parts(gen_images, gen_feats, train_feats, n_inner_expected,
-                                   weight)["satisfaction"]
+                                   weight, inner_counts=inner_counts)["satisfaction"]
 
 
 # --------------------------------------------------------------------------- plan
@@ -598,6 +637,7 @@ def selections_or_auto(
     top_k: int,
     on_mismatch: str = "error",
     verbose: bool = True,
+    tie_break: Any = None,
 ) -> tuple[np.ndarray, str]:
     """Top-rated indices for a round: the saved human selection when there is one, else
     the ``top_k`` best by ``auto_scores``. Returns ``(top_idx, how)`` with ``how`` in
@@ -608,6 +648,9 @@ def selections_or_auto(
     warns and falls back to the automatic rating (``"warn"``). An empty saved selection
     counts as none. Human picks are ordered best first by ``auto_scores`` (ties by index),
     so the top-copy part cycles through the picks the scorer also likes most.
+    ``tie_break`` (one value per image, higher first) orders images with equal
+    ``auto_scores`` before the index does -- e.g. the realism factor, for a batch in which
+    every image has circle fidelity 0 and so satisfaction 0.
     """
     if on_mismatch not in ("error", "warn"):
         raise ValueError("on_mismatch must be 'error' or 'warn'")
@@ -615,6 +658,10 @@ def selections_or_auto(
     n = _n_images(images)
     if len(scores) != n:
         raise ValueError(f"{len(scores)} auto scores for {n} images")
+    tie = (np.zeros(n) if tie_break is None
+           else np.asarray(tie_break, dtype=np.float64).ravel())
+    if len(tie) != n:
+        raise ValueError(f"{len(tie)} tie_break values for {n} images")
     try:
         sel = selection_for_round(selections_path, round_idx, images)
     except SelectionMismatchError as err:
@@ -624,13 +671,13 @@ def selections_or_auto(
         sel = None
     if sel:
         idx = np.asarray(sel, dtype=np.int64)
-        idx = idx[np.lexsort((idx, -scores[idx]))]
+        idx = idx[np.lexsort((idx, -tie[idx], -scores[idx]))]
         how = "human"
         msg = f"round {round_idx}: using the saved human selection ({len(idx)} images)"
     else:
         if top_k < 1:
             raise ValueError("top_k must be >= 1")
-        idx = np.lexsort((np.arange(n), -scores))[:top_k].astype(np.int64)
+        idx = np.lexsort((np.arange(n), -tie, -scores))[:top_k].astype(np.int64)
         how = "auto"
         msg = (f"round {round_idx}: no saved selection in {selections_path}; using the "
                f"top {len(idx)} by automatic satisfaction")
@@ -646,16 +693,20 @@ def make_selection_rater(
     top_k: int,
     n_inner_expected: int | None = None,
     on_mismatch: str = "error",
+    *,
+    inner_counts: Sequence[int] | None = None,
 ) -> Callable[[Any, int], tuple[np.ndarray, str]]:
     """A ``rate(images, round_idx) -> (top_idx, how)`` callable for
     :func:`run_curation_loop`: the saved human selection of that round when present,
-    else the automatic top ``top_k`` (:func:`selections_or_auto`)."""
+    else the automatic top ``top_k`` (:func:`selections_or_auto`; equal satisfaction is
+    broken by realism, then index)."""
 
     def rate(images: Any, round_idx: int, feats: Any = None) -> tuple[np.ndarray, str]:
         f = features(images) if feats is None else feats
-        sat = auto_satisfaction(images, f, train_feats, n_inner_expected)
-        return selections_or_auto(selections_path, round_idx, images, sat, top_k,
-                                  on_mismatch=on_mismatch)
+        parts = auto_satisfaction_parts(images, f, train_feats, n_inner_expected,
+                                        inner_counts=inner_counts)
+        return selections_or_auto(selections_path, round_idx, images, parts["satisfaction"],
+                                  top_k, on_mismatch=on_mismatch, tie_break=parts["realism"])
 
     rate.accepts_feats = True  # run_curation_loop passes the batch's features
     return rate
@@ -670,16 +721,21 @@ def make_auto_rater(
     top_k: int,
     n_inner_expected: int | None = None,
     weight: float = 0.5,
+    *,
+    inner_counts: Sequence[int] | None = None,
 ) -> Callable[[Any, int], np.ndarray]:
     """A ``rate(images, round_idx) -> top_idx`` callable: the ``top_k`` images by
-    :func:`auto_satisfaction`, best first (ties by index)."""
+    :func:`auto_satisfaction`, best first; equal satisfaction (e.g. 0 for every image of a
+    batch whose circle fidelity is 0 throughout) is broken by realism, then by index."""
     if top_k < 1:
         raise ValueError("top_k must be >= 1")
 
     def rate(images: Any, round_idx: int, feats: Any = None) -> np.ndarray:
         f = features(images) if feats is None else feats
-        sat = auto_satisfaction(images, f, train_feats, n_inner_expected, weight)
-        order = np.lexsort((np.arange(len(sat)), -sat))
+        parts = auto_satisfaction_parts(images, f, train_feats, n_inner_expected, weight,
+                                        inner_counts=inner_counts)
+        sat = parts["satisfaction"]
+        order = np.lexsort((np.arange(len(sat)), -parts["realism"], -sat))
         return order[:top_k]
 
     rate.accepts_feats = True  # run_curation_loop passes the batch's features
@@ -701,6 +757,8 @@ def run_curation_loop(
     n_inner_expected: int | None = None,
     metric: str = "euclidean",
     evaluate_final: bool = True,
+    *,
+    inner_counts: Sequence[int] | None = None,
 ) -> dict:
     """Paper B's loop, ``rounds`` times: generate ``n_generate`` images, rate them
     (``rate(images, r)`` returns the top-rated indices, best first, or a pair
@@ -718,7 +776,8 @@ def run_curation_loop(
     fidelity / realism of the generated batch (and of the top-rated) -- is appended to
     ``run_dir/curation_log.json`` as soon as the round ends. With ``evaluate_final`` one
     more batch is generated after the last retrain and its means are logged as ``final``.
-    Returns the log.
+    ``inner_counts`` (instead of ``n_inner_expected``): the inner-circle counts the style
+    allows, for the logged fidelity (:func:`style_fidelity`). Returns the log.
     """
     if rounds < 1:
         raise ValueError("rounds must be >= 1")
@@ -731,7 +790,9 @@ def run_curation_loop(
     log: dict[str, Any] = {
         "version": 1, "size": int(size), "n_generate": int(n_generate),
         "ratios": [float(r) for r in ratios], "metric": metric,
-        "n_inner_expected": n_inner_expected, "n_human": len(hf),
+        "n_inner_expected": n_inner_expected,
+        "inner_counts": list(inner_counts) if inner_counts is not None else None,
+        "n_human": len(hf),
         "satisfaction": "fidelity**0.5 * realism**0.5, realism = 2**(-nn/tau) "
                         "(paperlib.curation.auto_satisfaction)",
         "rounds": [],
@@ -739,7 +800,8 @@ def run_curation_loop(
     log_path = root / CURATION_LOG
 
     def batch_stats(images: Any, feats: np.ndarray) -> tuple[dict, dict]:
-        parts = auto_satisfaction_parts(images, feats, hf, n_inner_expected)
+        parts = auto_satisfaction_parts(images, feats, hf, n_inner_expected,
+                                        inner_counts=inner_counts)
         return parts, {
             "mean_satisfaction": float(np.mean(parts["satisfaction"])),
             "mean_fidelity": float(np.mean(parts["fidelity"])),
@@ -787,3 +849,425 @@ def run_curation_loop(
         log["final"] = {"after_round": rounds - 1, **stats}
         _atomic_write_json(log_path, log)
     return log
+
+
+# =========================================================================== paper B stages
+# Helpers shared by notebooks 01 (shape learning) and 05 (curation loop, Table 1): the
+# style-aware circle fidelity, the per-stage metrics (cached per run), the shape-learning
+# training runs and the curation loop on real training runs. Decisions are ours (the paper
+# gives no numbers); each is stated where it is made.
+
+#: Stages of notebook 01: the artist set alone (paper B's "1st experiment"), shape learning
+#: by mixing shapes into the training set, and by pre-training on shapes then fine-tuning.
+STAGES = ("alone", "mix", "finetune")
+STAGE_TITLES = {"alone": "artist set alone (1st experiment)",
+                "mix": "shape learning: shapes mixed in",
+                "finetune": "shape learning: shape pre-training + fine-tuning",
+                "pretrain": "shape pre-training only (shapes, no artist images)"}
+#: Bump when :func:`stage_metrics` changes (invalidates cached evaluations).
+EVAL_VERSION = 1
+
+
+def inner_counts_of(data_dir: Any) -> tuple[int, ...] | None:
+    """The inner-circle counts a data set's manifest records (``recipe.n_inner_circles``),
+    sorted and unique -- e.g. ``(2, 4)`` for the ``artist_donglein`` stand-in (two pupils,
+    plus two cheeks on half the faces). None when the folder has no manifest or its recipes
+    record no count (the ``artist_geometric`` stand-in, a user's folder)."""
+    try:
+        manifest = json.loads((Path(data_dir) / "manifest.json").read_text(encoding="utf-8"))
+        counts = {int(e["recipe"]["n_inner_circles"]) for e in manifest["images"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return tuple(sorted(counts)) or None
+
+
+def nearest_count(found: int, counts: Sequence[int]) -> int:
+    """The value of ``counts`` nearest ``found`` (ties: the smaller one)."""
+    if not len(counts):
+        raise ValueError("counts is empty")
+    return int(min(counts, key=lambda c: (abs(int(c) - int(found)), int(c))))
+
+
+def rescore(result: Any, n_inner_expected: int | None) -> Any:
+    """A :class:`paperlib.fidelity.CircleFidelity` re-scored for another expected inner
+    count, by the score formula of :mod:`paperlib.fidelity` (``c * e * f * a * q``) --
+    equal to running ``circle_fidelity(img, n_inner_expected)`` again, without the cost."""
+    import dataclasses
+
+    from .fidelity import RESIDUAL_TOL
+
+    if n_inner_expected is not None:
+        n_inner_expected = int(n_inner_expected)
+        if n_inner_expected < 0:
+            raise ValueError("n_inner_expected must be >= 0")
+    if not result.found_main:
+        return dataclasses.replace(result, n_inner_expected=n_inner_expected, score=0.0)
+    c = min(max(result.main_circularity, 0.0), 1.0)
+    e = min(max(result.main_axis_ratio, 0.0), 1.0)
+    f = 1.0 - min(max(result.main_residual / RESIDUAL_TOL, 0.0), 1.0)
+    a = q = 1.0
+    n = result.n_inner_found
+    if n_inner_expected is not None:
+        a = 1.0 - min(1.0, abs(n - n_inner_expected) / max(n_inner_expected, 1))
+        if n_inner_expected > 0 and n > 0:
+            q = 0.5 + 0.5 * min(max(result.inner_circularity, 0.0), 1.0)
+    score = float(min(max(c * e * f * a * q, 0.0), 1.0))
+    return dataclasses.replace(result, n_inner_expected=n_inner_expected, score=score)
+
+
+def style_fidelity(images: Any, inner_counts: Sequence[int] | None = None) -> list:
+    """Circle fidelity of generated images against a *style*, not a recipe.
+
+    A generated image has no recipe, so its expected inner count is unknown; the style
+    allows a few (``inner_counts``, e.g. ``(2, 4)``: :func:`inner_counts_of`). Each image is
+    scored against the allowed count nearest the count found in it (our choice), so a face
+    with 2 or 4 inner circles is right and one with 3 or 0 is not; its ``n_inner_expected``
+    is that count, so :func:`paperlib.fidelity.summarize`'s ``frac_inner_count_ok`` is the
+    share of images whose count is one the style has. ``inner_counts=None``: the count is
+    left out of the score (``n_inner_expected=None``).
+    """
+    from .fidelity import batch_circle_fidelity
+
+    results = batch_circle_fidelity(images, None)
+    if inner_counts is None:
+        return results
+    counts = [int(c) for c in inner_counts]
+    return [rescore(r, nearest_count(r.n_inner_found, counts)) for r in results]
+
+
+def mean_pairwise_distance(feats: Any, max_n: int | None = 2000, seed: int = 0) -> float:
+    """Diversity of a set: the mean Euclidean distance over all pairs i < j of its feature
+    rows (Inception pool3 features in the notebooks; our measure). 0 for a collapsed set
+    (all rows equal); NaN for fewer than 2 rows. With more than ``max_n`` rows, a seeded
+    random subset of ``max_n`` rows is used."""
+    f = _as_feats(feats, "feats")
+    if len(f) < 2:
+        return math.nan
+    if max_n is not None and len(f) > max_n:
+        f = f[np.sort(np.random.default_rng(seed).choice(len(f), max_n, replace=False))]
+    d = feature_distances(f, f)
+    iu = np.triu_indices(len(f), k=1)
+    return float(d[iu].mean())
+
+
+def stage_metrics(images: Any, feats: Any, real_feats: Any,
+                  inner_counts: Sequence[int] | None = None, kid_seed: int = 0) -> dict:
+    """Table-1 metrics of one set of images against the artist's (real) set.
+
+    ``fidelity`` (mean :func:`style_fidelity` score), ``main_circularity``,
+    ``inner_count_ok`` (share of images with an inner count the style has; NaN without
+    ``inner_counts``), ``n_inner_found`` (mean), ``found_main`` (share with a main form),
+    ``fid`` and ``kid`` / ``kid_std`` (``paperlib.metrics``, features vs ``real_feats``),
+    ``diversity`` (:func:`mean_pairwise_distance` of ``feats``) and ``n``.
+    """
+    from .fidelity import summarize
+    from .metrics import fid_from_features, kid
+
+    f = _as_feats(feats, "feats")
+    r = _as_feats(real_feats, "real_feats")
+    if _n_images(images) != len(f):
+        raise ValueError(f"{_n_images(images)} images but {len(f)} feature rows")
+    s = summarize(style_fidelity(images, inner_counts))
+    kid_mean, kid_std = kid(r, f, seed=kid_seed)
+    return {
+        "n": int(len(f)), "fidelity": s["score"], "main_circularity": s["main_circularity"],
+        "inner_count_ok": s["frac_inner_count_ok"], "n_inner_found": s["n_inner_found"],
+        "found_main": s["frac_found_main"], "fid": fid_from_features(r, f),
+        "kid": float(kid_mean), "kid_std": float(kid_std),
+        "diversity": mean_pairwise_distance(f),
+    }
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
+                   inner_counts: Sequence[int] | None = None, seed: int = 0,
+                   extractor: Any = None, epoch: int | None = None, cache_dir: Any = None,
+                   use_cache: bool = True) -> dict:
+    """:func:`stage_metrics` of ``n`` images sampled (``seed``) from a training run's
+    checkpoint (the latest by default) against the artist set ``artist_dir``.
+
+    The result is cached as JSON in ``run_dir/eval/``, keyed by the checkpoint's sha256, n,
+    seed, inner counts, the artist set's identity and the feature extractor, so notebook
+    05 gets notebook 01's numbers for free. Real-set features come from
+    :func:`paperlib.metrics.real_features` (cached there). Adds ``epoch`` and ``run``.
+    """
+    from .data import manifest_hash
+    from .metrics import get_extractor, real_features
+    from .train import list_checkpoints, load_run
+
+    run_dir = Path(run_dir)
+    ckpts = dict(list_checkpoints(run_dir))
+    if not ckpts:
+        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}")
+    epoch = max(ckpts) if epoch is None else int(epoch)
+    if epoch not in ckpts:
+        raise ValueError(f"{run_dir} has no checkpoint for epoch {epoch}; has {sorted(ckpts)}")
+    extractor = extractor or get_extractor()
+    blob = json.dumps({"ckpt": _file_sha256(ckpts[epoch]), "n": int(n), "seed": int(seed),
+                       "inner_counts": None if inner_counts is None else
+                       [int(c) for c in inner_counts],
+                       "artist": manifest_hash(artist_dir),
+                       "extractor": getattr(extractor, "key", type(extractor).__name__),
+                       "version": EVAL_VERSION}, sort_keys=True)
+    key = hashlib.sha256(blob.encode()).hexdigest()
+    path = run_dir / "eval" / f"paperb_{key[:20]}.json"
+    if use_cache and path.is_file():
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            pass
+    run = load_run(run_dir, epoch=epoch)
+    real_f = real_features(artist_dir, int(run.config.res), extractor, cache_dir=cache_dir)
+    images = run.sample(int(n), seed=int(seed))
+    out = stage_metrics(images, extractor(images), real_f, inner_counts, kid_seed=int(seed))
+    out.update(epoch=int(epoch), run=run_dir.name)
+    _atomic_write_json(path, out)
+    return out
+
+
+def real_stage_metrics(artist_dir: Any, n: int, res: int,
+                       inner_counts: Sequence[int] | None = None, seed: int = 0,
+                       extractor: Any = None, cache_dir: Any = None) -> dict:
+    """The "training data" column: :func:`stage_metrics` of ``n`` images drawn (``seed``)
+    from the artist set itself, against the whole set. Its fidelity is the ceiling the
+    measure reaches on this set at ``res``; its FID/KID the floor a perfect generator would
+    get with ``n`` samples (a subset scored against the set it comes from)."""
+    from .data import load_folder
+    from .metrics import get_extractor, real_features
+
+    extractor = extractor or get_extractor()
+    real_f = real_features(artist_dir, int(res), extractor, cache_dir=cache_dir)
+    loaded = load_folder(artist_dir, int(res))
+    if len(loaded) != len(real_f):
+        raise ValueError(f"{artist_dir}: {len(loaded)} images but {len(real_f)} cached features")
+    k = min(int(n), len(real_f))
+    idx = np.sort(np.random.default_rng(seed).choice(len(real_f), k, replace=False))
+    out = stage_metrics(loaded.images[idx], real_f[idx], real_f, inner_counts, kid_seed=seed)
+    out.update(epoch=None, run="training data")
+    return out
+
+
+def cached_features(extractor: Callable[[Any], np.ndarray], cache_dir: Any
+                    ) -> Callable[[Any], np.ndarray]:
+    """Wrap a feature extractor with a disk cache keyed by the images' uint8 pixels (and
+    the extractor's ``key``): a rerun of the curation loop embeds nothing twice."""
+    cache_dir = Path(cache_dir)
+    name = getattr(extractor, "key", type(extractor).__name__)
+
+    def features(images: Any) -> np.ndarray:
+        from .metrics import images_to_uint8
+
+        u8 = images_to_uint8(images).contiguous()
+        h = hashlib.sha256(f"{name}|{tuple(u8.shape)}|".encode())
+        h.update(u8.numpy().tobytes())
+        path = cache_dir / f"feats_{h.hexdigest()[:24]}.npy"
+        if path.is_file():
+            try:
+                return np.load(path, allow_pickle=False)
+            except (OSError, ValueError):
+                pass
+        out = np.asarray(extractor(u8), dtype=np.float64)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".feats.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, out, allow_pickle=False)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return out
+
+    features.extractor = extractor
+    return features
+
+
+def mix_shape_count(n_artist: int, shape_ratio: float, n_available: int) -> int:
+    """How many shape images to mix into ``n_artist`` artist images so that shapes make up
+    ``shape_ratio`` of the mix (all artist images are kept): ``round(n_artist * ratio /
+    (1 - ratio))``, at least 1 for a ratio > 0. Raises ``ValueError`` when the shape set
+    has fewer images than that or the ratio is outside [0, 1)."""
+    if isinstance(shape_ratio, bool) or not 0.0 <= float(shape_ratio) < 1.0:
+        raise ValueError(f"shape_ratio must be in [0, 1), got {shape_ratio!r}")
+    if n_artist < 1:
+        raise ValueError(f"n_artist must be >= 1, got {n_artist}")
+    if shape_ratio == 0:
+        return 0
+    k = max(1, int(round(n_artist * shape_ratio / (1.0 - shape_ratio))))
+    if k > n_available:
+        raise ValueError(f"shape_ratio {shape_ratio} with {n_artist} artist images needs {k} "
+                         f"shape images; the shape set has {n_available}")
+    return k
+
+
+def stage_epochs(epochs: int, n_artist: int, n_mix: int, n_shapes: int,
+                 pretrain_frac: float = 0.5, budget: str = "images") -> dict[str, int]:
+    """Epochs per stage. ``budget="images"`` (default, our choice): every stage sees the
+    same number of training images as ``epochs`` epochs of the artist set alone (as
+    StyleGAN2-ADA, paper B's model, counts training length in images, not epochs), so a
+    stage is not better merely for training longer: mix ``round(E * n_artist / n_mix)``;
+    pre-training ``round(frac * E * n_artist / n_shapes)`` on the shapes, fine-tuning
+    ``round((1 - frac) * E)`` on the artist set. ``budget="epochs"``: ``epochs`` epochs on
+    each stage's own set; pre-training ``round(frac * E)``, fine-tuning the rest. Every
+    value is at least 1."""
+    if not 0.0 < float(pretrain_frac) < 1.0:
+        raise ValueError(f"pretrain_frac must be in (0, 1), got {pretrain_frac!r}")
+    if budget == "images":
+        total = epochs * n_artist
+        out = {"alone": epochs, "mix": total / n_mix,
+               "pretrain": pretrain_frac * total / n_shapes,
+               "finetune": (1.0 - pretrain_frac) * epochs}
+    elif budget == "epochs":
+        out = {"alone": epochs, "mix": epochs, "pretrain": pretrain_frac * epochs,
+               "finetune": (1.0 - pretrain_frac) * epochs}
+    else:
+        raise ValueError(f"budget must be 'images' or 'epochs', got {budget!r}")
+    return {k: max(1, int(round(v))) for k, v in out.items()}
+
+
+def shape_learning_runs(profile: Any, artist_dir: Any, shapes_dir: Any, seed: int,
+                        root: Any, stages: Sequence[str] = STAGES, shape_ratio: float = 0.5,
+                        pretrain_frac: float = 0.5, budget: str = "images",
+                        augment: str = "none", mixes_dir: Any = None, model: str = "dcgan",
+                        config: str = "conventional", epochs: int | None = None,
+                        progress: bool = False) -> dict:
+    """Paper B's shape learning as cached training runs (``train.train_cached`` under
+    ``root``); returns stage -> ``RunResult`` for the requested ``stages``:
+
+    * ``alone``: the artist set alone, ``epochs`` epochs (default ``profile.shape_epochs``).
+    * ``mix``: the artist set with shape images mixed in so they make up ``shape_ratio``
+      of the set (:func:`mix_shape_count`; built once with
+      :func:`paperlib.data.build_mixed_set` under ``mixes_dir``, default
+      ``data/<profile>/mixes/``, mix seed 0 for every training seed).
+    * ``finetune``: pre-training on the shape set (also returned as ``pretrain``; one run
+      per seed, shared by every artist), then fine-tuning on the artist set starting from
+      the pre-training's last checkpoint (``init_from``).
+
+    Epochs per stage: :func:`stage_epochs`. ``augment`` (none | diffaugment | ada) applies
+    to every requested run. Same arguments -> same runs, so calling this again (notebook
+    05 does) trains nothing.
+    """
+    from .config import data_dir, get_profile
+    from .data import build_mixed_set, image_files, manifest_hash
+    from .train import list_checkpoints, profile_config, train_cached
+
+    prof = get_profile(profile)
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; valid: {STAGES}")
+    artist_dir, shapes_dir, root = Path(artist_dir), Path(shapes_dir), Path(root)
+    n_artist, n_shapes = len(image_files(artist_dir)), len(image_files(shapes_dir))
+    if n_artist == 0:
+        raise FileNotFoundError(f"no images in {artist_dir}")
+    k = mix_shape_count(n_artist, shape_ratio, n_shapes) if "mix" in stages else 0
+    ep = stage_epochs(int(epochs or prof.shape_epochs), n_artist, n_artist + k, n_shapes,
+                      pretrain_frac, budget)
+
+    def run(data, epochs, **kw):
+        cfg = profile_config(prof, model, config, seed, epochs=epochs, augment=augment, **kw)
+        return train_cached(cfg, data, root, progress=progress)
+
+    out: dict = {}
+    if "alone" in stages:
+        out["alone"] = run(artist_dir, ep["alone"])
+    if "mix" in stages:
+        mixes = Path(mixes_dir) if mixes_dir is not None else data_dir(prof) / "mixes"
+        name = (f"{artist_dir.name}-{manifest_hash(artist_dir)[:8]}+shapes-"
+                f"{manifest_hash(shapes_dir)[:8]}-r{shape_ratio:.3f}")
+        build_mixed_set(mixes / name, {"artist": (artist_dir, None), "shapes": (shapes_dir, k)},
+                        res=prof.res, seed=0)
+        out["mix"] = run(mixes / name, ep["mix"])
+    if "finetune" in stages:
+        pre = run(shapes_dir, ep["pretrain"])
+        ckpts = dict(list_checkpoints(pre.run_dir))
+        if pre.diverged or not ckpts:
+            raise RuntimeError(f"shape pre-training {pre.run_dir} ended '{pre.status}'")
+        start = ckpts.get(ep["pretrain"], ckpts[max(ckpts)])
+        out["pretrain"] = pre
+        out["finetune"] = run(artist_dir, ep["finetune"], init_from=str(start))
+    return out
+
+
+def finetune_run(start_run: Any, data_dir: Any, root: Any, epochs: int,
+                 progress: bool = False) -> Any:
+    """Fine-tune a run on ``data_dir`` for ``epochs`` epochs: the start run's config with
+    ``init_from`` its last checkpoint, as a cached run under ``root`` (``train_cached``).
+    Used for every curation round, and for notebook 05's control (the same extra training
+    on the artist set without curation). Raises ``RuntimeError`` when the start run has no
+    checkpoint or the new run diverges."""
+    from .train import list_checkpoints, make_config, train_cached
+
+    start_run = Path(start_run)
+    ckpts = list_checkpoints(start_run)
+    if not ckpts:
+        raise RuntimeError(f"{start_run} has no checkpoint to fine-tune from")
+    saved = json.loads((start_run / "config.json").read_text())["config"]
+    cfg = make_config(**{**saved, "epochs": int(epochs), "init_from": str(ckpts[-1][1]),
+                         "device": "auto", "inject_nan_at_epoch": None})
+    res = train_cached(cfg, data_dir, root, progress=progress)
+    if res.diverged:
+        raise RuntimeError(f"fine-tuning {res.run_dir} {res.status}")
+    return res
+
+
+def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
+                       features: Callable[[Any], np.ndarray], rate: Callable, *,
+                       rounds: int, size: int, n_generate: int, epochs: int,
+                       human_feats: Any = None, inner_counts: Sequence[int] | None = None,
+                       gen_seed: int = 1000, ratios: Sequence[float] = (0.6, 0.3, 0.1),
+                       progress: bool = False) -> dict:
+    """:func:`run_curation_loop` on real training runs (notebook 05).
+
+    Round r generates ``n_generate`` images from the current model (``start_run`` for
+    round 0, else round r-1's run; sampling seed ``gen_seed + r``), rates them, writes the
+    60/30/10 set under ``run_dir/round_r/trainset`` and fine-tunes the current model on it
+    for ``epochs`` epochs (``init_from`` its last checkpoint, the start run's config
+    otherwise; a cached run under ``root``, keyed by the curated images). ``human_dir`` is
+    the human-made training set (the artist set); ``human_feats`` its features in the
+    order of ``paperlib.data.load_folder`` (computed with ``features`` when None).
+
+    Returns ``{"log", "models" (start run + one run folder per round), "runs"
+    (RunResult per round), "gen_seed"}``; :func:`batch_for_round` regenerates any round's
+    batch (e.g. for the selection gallery).
+    """
+    from .data import load_folder
+    from .train import load_run
+
+    start_run = Path(start_run)
+    saved = json.loads((start_run / "config.json").read_text())["config"]
+    human = load_folder(human_dir, int(saved["res"]))
+    hf = features(human.images) if human_feats is None else human_feats
+    models: list[Path] = [start_run]
+    runs: list = []
+
+    def generate(n: int) -> Any:
+        return load_run(models[-1]).sample(n, seed=gen_seed + len(runs))
+
+    def retrain(trainset: Path, r: int) -> None:
+        res = finetune_run(models[-1], trainset, root, epochs, progress=progress)
+        runs.append(res)
+        models.append(Path(res.run_dir))
+
+    log = run_curation_loop(generate, retrain, features, rate, hf, human.paths, run_dir,
+                            rounds=rounds, size=size, n_generate=n_generate, ratios=ratios,
+                            evaluate_final=False, inner_counts=inner_counts)
+    return {"log": log, "models": models, "runs": runs, "gen_seed": int(gen_seed)}
+
+
+def batch_for_round(result: dict, round_idx: int, n: int) -> Any:
+    """The batch round ``round_idx`` of :func:`curate_and_retrain` generated (the same
+    images, regenerated from the model that round started from)."""
+    from .train import load_run
+
+    models = result["models"]
+    if not 0 <= round_idx < len(models):
+        raise ValueError(f"round {round_idx} out of range (0..{len(models) - 1})")
+    return load_run(models[round_idx]).sample(int(n), seed=result["gen_seed"] + round_idx)

@@ -414,3 +414,45 @@ def test_selection_gallery_headless(tmp_path):
     assert g3.selected() == [] and "other images" in g3.status.value
     idx, how = sel_or_auto_w(path, 2, imgs, np.arange(10.0), top_k=3)
     assert how == "human" and idx.tolist() == [7, 3]
+
+
+# --------------------------------------------------------------------------- style counts
+
+
+def test_auto_satisfaction_with_inner_counts():
+    """inner_counts scores each image against the allowed inner count nearest its own."""
+    from paperlib.curation import nearest_count, rescore
+    from paperlib.fidelity import circle_fidelity
+
+    imgs = discs(5, seed=4)
+    rng = np.random.default_rng(0)
+    train, gen = rng.normal(size=(6, 3)), rng.normal(size=(5, 3))
+    parts = auto_satisfaction_parts(imgs, gen, train, inner_counts=(2, 4))
+    want = []
+    for img in imgs:
+        r = circle_fidelity(img)
+        want.append(rescore(r, nearest_count(r.n_inner_found, (2, 4))).score)
+    assert parts["fidelity"] == pytest.approx(want)
+    assert auto_satisfaction(imgs, gen, train, inner_counts=(0,)) == pytest.approx(
+        auto_satisfaction(imgs, gen, train, 0))
+    with pytest.raises(ValueError, match="not both"):
+        auto_satisfaction(imgs, gen, train, 2, inner_counts=(2, 4))
+    rate = make_auto_rater(lambda x: gen, train, top_k=2, inner_counts=(0,))
+    assert list(rate(imgs, 0)) == list(make_auto_rater(lambda x: gen, train, 2, 0)(imgs, 0))
+
+
+def test_equal_satisfaction_is_broken_by_realism(tmp_path):
+    """A batch whose circle fidelity is 0 everywhere has satisfaction 0 everywhere: the
+    raters then prefer the more realistic images (not the first indices)."""
+    blank = torch.ones(6, 3, 16, 16)                     # white images: fidelity 0
+    train = np.array([[0.0, 0.0], [1.0, 0.0]])
+    gen = np.array([[9.0, 0], [5.0, 0], [0.2, 0], [7.0, 0], [0.1, 0], [3.0, 0]])
+    parts = auto_satisfaction_parts(blank, gen, train)
+    assert np.all(parts["satisfaction"] == 0) and np.all(np.diff(parts["realism"][[4, 2]]) < 0)
+    rate = make_auto_rater(lambda x: gen, train, top_k=3)
+    assert list(rate(blank, 0)) == [4, 2, 5]
+    sel = make_selection_rater(tmp_path / "none.json", lambda x: gen, train, top_k=3)
+    idx, how = sel(blank, 0)
+    assert how == "auto" and idx.tolist() == [4, 2, 5]
+    with pytest.raises(ValueError, match="tie_break"):
+        selections_or_auto(tmp_path / "none.json", 0, blank, np.zeros(6), 2, tie_break=[1.0])
