@@ -978,14 +978,6 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
     }
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
                    inner_counts: Sequence[int] | None = None, seed: int = 0,
                    extractor: Any = None, epoch: int | None = None, cache_dir: Any = None,
@@ -998,7 +990,7 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
     05 gets notebook 01's numbers for free. Real-set features come from
     :func:`paperlib.metrics.real_features` (cached there). Adds ``epoch`` and ``run``.
     """
-    from .data import manifest_hash
+    from .data import file_sha256, manifest_hash
     from .metrics import get_extractor, real_features
     from .train import list_checkpoints, load_run
 
@@ -1010,7 +1002,7 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
     if epoch not in ckpts:
         raise ValueError(f"{run_dir} has no checkpoint for epoch {epoch}; has {sorted(ckpts)}")
     extractor = extractor or get_extractor()
-    blob = json.dumps({"ckpt": _file_sha256(ckpts[epoch]), "n": int(n), "seed": int(seed),
+    blob = json.dumps({"ckpt": file_sha256(ckpts[epoch]), "n": int(n), "seed": int(seed),
                        "inner_counts": None if inner_counts is None else
                        [int(c) for c in inner_counts],
                        "artist": manifest_hash(artist_dir),

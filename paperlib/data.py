@@ -762,7 +762,7 @@ def build_mixed_set(out, parts: dict, res: int = 64, seed: int = 0,
         params[name] = {"folder": str(folder), "n": take}
         for path in chosen:
             recipe = {"source": name, "file": path.relative_to(folder).as_posix(),
-                      "path": str(path), "source_sha256": _file_sha256(path)}
+                      "path": str(path), "source_sha256": file_sha256(path)}
             items.append((f"{len(items):05d}_{name}.png", name, recipe))
     header = _header("mixed", "mixed", seed, res, items, params,
                      "mixture of image folders; each recipe names its source file")
@@ -865,7 +865,7 @@ def _same_set(manifest: dict, header: dict, items: list, out: Path) -> bool:
     have = [[e["file"], e["label"], e["recipe"]] for e in manifest["images"]]
     if head != json.loads(json.dumps(header)) or have != wanted:
         return False
-    return all((out / e["file"]).is_file() and _file_sha256(out / e["file"]) == e["sha256"]
+    return all((out / e["file"]).is_file() and file_sha256(out / e["file"]) == e["sha256"]
                for e in manifest["images"])
 
 
@@ -880,7 +880,7 @@ def _move_into_place(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -1023,8 +1023,8 @@ def manifest_hash(path) -> str:
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
     if (root / MANIFEST).is_file():
-        return _file_sha256(root / MANIFEST)
+        return file_sha256(root / MANIFEST)
     h = hashlib.sha256()
     for file in image_files(root):
-        h.update(f"{file.relative_to(root).as_posix()}\t{_file_sha256(file)}\n".encode())
+        h.update(f"{file.relative_to(root).as_posix()}\t{file_sha256(file)}\n".encode())
     return h.hexdigest()
