@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -97,6 +98,34 @@ def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR) -
     return written
 
 
+README = config.ROOT / "README.md"
+_TABLE_BLOCK = re.compile(r"(<!-- table: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+
+
+def readme_tables(text: str) -> dict[str, str]:
+    """The tables the README embeds: ``{name: markdown}`` from its
+    ``<!-- table: NAME -->`` ... ``<!-- /table -->`` blocks."""
+    return {m["name"]: m["body"] for m in _TABLE_BLOCK.finditer(text)}
+
+
+def sync_readme_tables(profile: str = "cpu", readme: Path = README) -> list[str]:
+    """Refill the README's table blocks from ``figures/<profile>/<name>.md`` so the
+    README's results are the committed tables; returns the names updated."""
+    text = readme.read_text()
+    fig = figures_dir(profile)
+    done = []
+
+    def refill(m):
+        table = fig / f"{m['name']}.md"
+        if not table.exists():
+            return m.group(0)
+        done.append(m["name"])
+        return m.group(1) + table.read_text() + m.group(4)
+
+    readme.write_text(_TABLE_BLOCK.sub(refill, text))
+    return done
+
+
 class NotebookFailed(RuntimeError):
     """A notebook raised; the message names the notebook and the cell."""
 
@@ -128,7 +157,8 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
     ``force`` sets ``PAPERLIB_FORCE`` to a new token for the kernels, so every cached
     training run is redone once (see :func:`paperlib.train.train_cached`).
     ``publish`` copies the executed notebooks over ``notebooks/`` afterwards
-    (:func:`publish_executed`). Returns the results manifest, also written to
+    (:func:`publish_executed`) and refills the README's result tables
+    (:func:`sync_readme_tables`). Returns the results manifest, also written to
     ``figures/<profile>/results_manifest.json``.
     """
     prof = config.get_profile(profile)
@@ -157,6 +187,7 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
         manifest["status"] = "finished"
         if publish:
             manifest["published"] = [p.name for p in publish_executed(prof.name)]
+            manifest["readme_tables"] = sync_readme_tables(prof.name)
     except NotebookFailed as err:
         manifest["status"] = f"failed: {err}"
         raise

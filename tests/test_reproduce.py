@@ -71,3 +71,22 @@ def test_publish_drops_the_injected_profile(tmp_path, monkeypatch):
     published = nbformat.read(src / "01_ok.ipynb", as_version=4)
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in published.cells)
     assert published.cells[-1].outputs[0]["text"].strip() == "smoke"   # outputs kept
+
+
+def test_readme_results_are_the_committed_tables():
+    tables = reproduce.readme_tables(reproduce.README.read_text())
+    for name, body in tables.items():
+        committed = config.FIGURES_DIR / "cpu" / f"{name}.md"
+        if committed.exists():
+            assert body == committed.read_text(), f"README table {name} differs from {committed}"
+
+
+def test_sync_readme_tables_refills_blocks(tmp_path, monkeypatch):
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- table: t1 -->\nold\n<!-- /table -->\ny\n")
+    fig = tmp_path / "figs"
+    fig.mkdir()
+    (fig / "t1.md").write_text("| a |\n|---|\n| 1 |\n")
+    monkeypatch.setattr(reproduce, "figures_dir", lambda profile: fig)
+    assert reproduce.sync_readme_tables("cpu", readme) == ["t1"]
+    assert reproduce.readme_tables(readme.read_text()) == {"t1": "| a |\n|---|\n| 1 |\n"}
