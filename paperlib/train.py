@@ -39,6 +39,7 @@ counts, other machines or CUDA (non-deterministic kernels) may differ in the las
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -47,6 +48,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +93,8 @@ class TrainConfig:
     mean_adjust: bool = True       # proposed: latent mean adjustment
     augment: str = "none"          # none | diffaugment | ada
     device: str = "auto"           # auto = CUDA if available ($PAPERLIB_DEVICE overrides)
+    threads: int = 1               # torch CPU threads the run pins (part of the run's identity:
+                                   # a different count changes the losses in the last bits)
     init_from: str | None = None   # checkpoint whose G, D, latent weights start the run
                                    # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch
@@ -131,7 +135,7 @@ class TrainConfig:
         choice("config", tuple(OPTIM_CONFIGS))
         choice("augment", AUGMENT_KINDS)
         for name in ("epochs", "res", "batch_size", "nz", "ngf", "ndf", "sample_every",
-                     "ckpt_every", "deligan_K", "proposed_N"):
+                     "ckpt_every", "deligan_K", "proposed_N", "threads"):
             integer(name, 1)
         choice("res", RES_CHOICES)
         integer("seed", 0)
@@ -238,6 +242,34 @@ def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = Tru
     start, ckpt, done = _prepare_run_dir(out, cfg, data_id, resume)
     if done:  # finished (at >= cfg.epochs) or diverged already
         return _result(out)
+    with pinned_threads(cfg.threads):
+        return _train_loop(cfg, images, out, start, ckpt, progress)
+
+
+@contextlib.contextmanager
+def pinned_threads(n: int):
+    """Run torch CPU ops on ``n`` threads inside the block (the previous count is restored)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def where_executed() -> dict:
+    """Host, pid and (inside a Dask worker) the worker's address: recorded in status.json."""
+    worker = None
+    try:
+        from distributed import get_worker
+        worker = get_worker().address
+    except (ImportError, ValueError):
+        pass
+    return {"host": socket.gethostname(), "pid": os.getpid(), "worker": worker,
+            "threads": torch.get_num_threads()}
+
+
+def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress: bool):
     device = resolve_device(cfg.device)
     images = images.to(device)
 
@@ -268,7 +300,8 @@ def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = Tru
 
     _write_json(out / "status.json", _status(out, "running", start, cfg))
     extra_cols = list(latent.log_stats())
-    columns = ["epoch", "d_loss", "g_loss", "d_real", "d_fake", *extra_cols, "aug_p", "seconds"]
+    columns = ["epoch", "kimg", "d_loss", "g_loss", "d_real", "d_fake", *extra_cols, "aug_p",
+               "seconds"]
     log_file, log = _open_log(out / "log.csv", columns, keep_through=start)
     status, epochs_done = "finished", start
     bar = tqdm(range(start + 1, cfg.epochs + 1), initial=start, total=cfg.epochs,
@@ -281,7 +314,7 @@ def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = Tru
                     next(G.parameters()).fill_(float("nan"))
             d_loss, g_loss, d_real, d_fake = train_epoch(
                 images, cfg.batch_size, G, D, latent, opt_g, opt_d, augment, g_shuffle, g_noise)
-            row = {"epoch": epoch, "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real,
+            row = {"epoch": epoch, "kimg": round(epoch * len(images) / 1000, 3), "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real,
                    "d_fake": d_fake, **latent.log_stats(), "aug_p": augment.p,
                    "seconds": time.perf_counter() - t0}
             log.writerow(row)
@@ -422,7 +455,7 @@ def _status(out: Path, status: str, epochs_done: int, cfg: TrainConfig) -> dict:
     ckpts = list_checkpoints(out)
     return {"status": status, "epochs_done": epochs_done, "epochs_target": cfg.epochs,
             "last_checkpoint": ckpts[-1][0] if ckpts else None, "model": cfg.model,
-            "updated": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "updated": time.strftime("%Y-%m-%d %H:%M:%S"), "executed": where_executed()}
 
 
 def _result(out: Path) -> RunResult:
@@ -550,6 +583,16 @@ _NOT_IN_KEY = ("epochs", "device", "inject_nan_at_epoch")
 FORCE_ENV = "PAPERLIB_FORCE"  # set by `reproduce --force`: every cached run is redone once
 
 
+def epochs_for_kimg(kimg: float, n_images: int) -> int:
+    """Epochs of an ``n_images`` set that show at least ``kimg`` thousand images (budgets
+    are counted in images shown, as StyleGAN2-ADA does; epochs are derived)."""
+    if not (isinstance(kimg, (int, float)) and kimg > 0 and math.isfinite(kimg)):
+        raise ValueError(f"kimg must be a positive number, got {kimg!r}")
+    if int(n_images) < 1:
+        raise ValueError(f"need at least one training image, got {n_images!r}")
+    return max(1, math.ceil(round(kimg * 1000 / int(n_images), 6)))
+
+
 def profile_config(profile, model: str, config: str = "paper", seed: int = 0,
                    **overrides) -> TrainConfig:
     """A :class:`TrainConfig` sized by a profile (res, widths, epochs, batch, intervals)."""
@@ -570,15 +613,17 @@ def run_name(cfg: TrainConfig, data_key: str) -> str:
     return f"{cfg.model}-{cfg.config}-s{cfg.seed}-{digest[:10]}"
 
 
-def train_cached(cfg: TrainConfig, data_dir, root, progress: bool = True) -> RunResult:
+def train_cached(cfg: TrainConfig, data_dir, root, progress: bool = True,
+                 force_token: str | None = None) -> RunResult:
     """Train ``cfg`` on the folder ``data_dir`` in ``root/<run_name>``, reusing that run when
     it exists: a finished run returns at once, an interrupted one resumes, a longer
     ``epochs`` continues it. With ``$PAPERLIB_FORCE`` set to a token (``reproduce --force``)
-    a run not yet redone under that token is retrained from scratch."""
+    a run not yet redone under that token is retrained from scratch (``force_token``
+    passes the token explicitly, as :mod:`paperlib.parallel` does for its workers)."""
     from .data import manifest_hash
 
     out = Path(root) / run_name(cfg, manifest_hash(data_dir))
-    token = os.environ.get(FORCE_ENV)
+    token = force_token if force_token is not None else os.environ.get(FORCE_ENV)
     token_file = out / "force_token"
     redo = bool(token) and (not token_file.exists() or token_file.read_text() != token)
     result = train(cfg, data_dir, out, progress=progress, resume=not redo)

@@ -1,0 +1,170 @@
+"""Convergence calibration: FID/KID against images shown (kimg), to set training budgets.
+
+    python benchmarks/calibrate.py [--profile cpu] [--epochs-a 200] [--kimg-b 200]
+                                   [--every-kimg 16] [--n-fake 200] [--scheduler ADDRESS]
+
+Trains, at the profile's size (resolution, widths, batch), one long run of each paper-A
+model with the paper's optimiser (lr 1e-2, seed 0; the proposed model with N = 1, where
+the paper's N search starts), the DCGAN with the conventional optimiser, and paper B's
+first stage (DCGAN, conventional optimiser, the donglein stand-in artist set alone). All
+runs go side by side through :mod:`paperlib.parallel`. Each run's checkpoints about every
+``--every-kimg`` kimg are scored with ``--n-fake`` generated images:
+
+* paper A: FID and KID against the whole emoji set (KID is unbiased in the sample count,
+  FID is biased upwards at small counts -- compare curves, not absolute values with Table 1);
+* paper B: the same against the artist set, plus the mean main-form circularity of the
+  generated images (the "draws the round face" gate) and the training images' own.
+
+Writes ``figures/<profile>/calibration.csv`` and ``calibration.png`` and prints, per run,
+the best FID and the **plateau**: the first checkpoint after which FID never improves by
+more than ``--tol`` (default 10%) -- where more training stops paying. Profile budgets in
+``paperlib.config`` are set from these numbers (see its docstring).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from paperlib import config, curation, data, metrics, parallel, plots, train  # noqa: E402
+
+
+def _job(spec: dict) -> list[dict]:
+    """Train one calibration run, then score its checkpoints (runs on a worker)."""
+    from paperlib import curation, metrics, train
+
+    t0 = time.perf_counter()
+    res = train.train_cached(spec["cfg"], spec["data"], spec["root"], progress=False)
+    train_s = time.perf_counter() - t0
+    n_images = len(spec["images"]) if "images" in spec else None
+    rows = []
+    ckpts = [e for e, _ in train.list_checkpoints(res.run_dir)]
+    extractor = metrics.get_extractor()
+    extractor.progress = False
+    for e in ckpts:
+        t1 = time.perf_counter()
+        if spec["paper"] == "A":
+            ev = metrics.evaluate_run(res.run_dir, spec["data"], n_fake=spec["n_fake"],
+                                      epoch=e, is_source="none", extractor=extractor)
+            row = {k: ev[k] for k in ("fid", "kid", "precision", "recall")}
+        else:
+            ev = curation.evaluate_stage(res.run_dir, spec["data"], spec["n_fake"],
+                                         spec["inner"], epoch=e, extractor=extractor)
+            row = {k: ev[k] for k in ("fid", "kid", "main_circularity", "fidelity")}
+        log = {r["epoch"]: r for r in res.rows}
+        rows.append({"run": spec["name"], "paper": spec["paper"], "model": spec["cfg"].model,
+                     "config": spec["cfg"].config, "epoch": e, "kimg": log[e]["kimg"], **row,
+                     "d_loss": log[e]["d_loss"], "g_loss": log[e]["g_loss"],
+                     "eval_s": time.perf_counter() - t1, "train_s_total": train_s,
+                     "status": res.status, "n_images": n_images})
+    return rows
+
+
+def plateau(kimg: np.ndarray, fid: np.ndarray, tol: float) -> float:
+    """First kimg after which FID never drops below ``(1 - tol)`` times its value there."""
+    for i in range(len(fid)):
+        if np.nanmin(fid[i:]) >= (1.0 - tol) * fid[i]:
+            return float(kimg[i])
+    return float(kimg[-1])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--epochs-a", type=int, default=200, help="paper-A horizon in epochs")
+    p.add_argument("--kimg-b", type=float, default=200, help="paper-B horizon in kimg")
+    p.add_argument("--every-kimg", type=float, default=16, help="checkpoint spacing")
+    p.add_argument("--n-fake", type=int, default=200, help="generated images per checkpoint")
+    p.add_argument("--tol", type=float, default=0.10, help="plateau tolerance (default 10%%)")
+    p.add_argument("--scheduler", default=None, help="serial, local or a scheduler address")
+    p.add_argument("--only", default=None, help="A or B: calibrate one paper only")
+    args = p.parse_args(argv)
+
+    prof = config.get_profile(args.profile)
+    sets = data.profile_sets(prof)
+    root = config.runs_dir(prof) / "calibration"
+    n_emoji = len(data.image_files(sets["emoji"]))
+    n_artist = len(data.image_files(sets["artist_donglein"]))
+    every_a = max(1, round(args.every_kimg * 1000 / n_emoji))
+    epochs_b = train.epochs_for_kimg(args.kimg_b, n_artist)
+    every_b = max(1, round(args.every_kimg * 1000 / n_artist))
+    base = dict(sample_every=every_a, ckpt_every=every_a, epochs=args.epochs_a)
+    specs = []
+    if args.only in (None, "A"):
+        for model, cfg_name, extra in (("dcgan", "paper", {}), ("deligan", "paper", {}),
+                                       ("proposed", "paper", {"proposed_N": 1}),
+                                       ("dcgan", "conventional", {})):
+            cfg = train.profile_config(prof, model, cfg_name, 0, **base, **extra)
+            specs.append({"name": f"A-{model}-{cfg_name}", "paper": "A", "cfg": cfg,
+                          "data": str(sets["emoji"]), "root": str(root), "n_fake": args.n_fake})
+    if args.only in (None, "B"):
+        cfg = train.profile_config(prof, "dcgan", "conventional", 0, epochs=epochs_b,
+                                   sample_every=every_b, ckpt_every=every_b)
+        specs.append({"name": "B-donglein-alone", "paper": "B", "cfg": cfg,
+                      "data": str(sets["artist_donglein"]), "root": str(root),
+                      "n_fake": args.n_fake,
+                      "inner": curation.inner_counts_of(sets["artist_donglein"])})
+    print(f"calibration, profile {prof.name}: {len(specs)} runs on "
+          f"{parallel.scheduler_spec(args.scheduler)}; paper A {args.epochs_a} epochs of "
+          f"{n_emoji} images, paper B {epochs_b} epochs of {n_artist} images; checkpoints "
+          f"every {every_a}/{every_b} epochs, {args.n_fake} fakes each", flush=True)
+    t0 = time.perf_counter()
+    out = parallel.run_all(_job, specs, args.scheduler, names=[s["name"] for s in specs],
+                           desc="calibration runs")
+    wall = time.perf_counter() - t0
+    df = pd.DataFrame([r for rows in out for r in rows])
+    fig_dir = config.FIGURES_DIR / prof.name
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    df.to_csv(fig_dir / "calibration.csv", index=False)
+
+    # the training images' own main-form circularity (paper B's gate reference)
+    real_b = curation.real_stage_metrics(sets["artist_donglein"], args.n_fake, prof.res,
+                                         curation.inner_counts_of(sets["artist_donglein"]))
+    summary = []
+    for name, g in df.groupby("run", sort=False):
+        g = g.sort_values("kimg")
+        k, f = g.kimg.to_numpy(), g.fid.to_numpy()
+        best = g.loc[g.fid.idxmin()]
+        summary.append({"run": name, "best_fid": best.fid, "best_kimg": best.kimg,
+                        "best_epoch": int(best.epoch), "plateau_kimg": plateau(k, f, args.tol),
+                        "final_fid": f[-1], "final_kimg": k[-1],
+                        "train_s": g.train_s_total.iloc[0], "eval_s": g.eval_s.sum()})
+    summ = pd.DataFrame(summary)
+    plots.save_table(summ, "calibration_summary", prof)
+    print(summ.to_string(index=False))
+    print(f"paper B training images: mean main circularity "
+          f"{real_b['main_circularity']:.3f}, FID floor ({args.n_fake} of them) {real_b['fid']:.1f}")
+    print(f"wall time {wall:.0f} s")
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = ["fid", "kid"] + (["main_circularity"] if (df.paper == "B").any() else [])
+    fig, axes = plt.subplots(1, len(cols), figsize=(5 * len(cols), 3.8))
+    for ax, col in zip(np.atleast_1d(axes), cols):
+        for name, g in df.groupby("run", sort=False):
+            if g[col].notna().any():
+                ax.plot(g.kimg, g[col], marker="o", ms=3, label=name)
+        if col == "main_circularity":
+            ax.axhline(real_b["main_circularity"], color="k", ls="--", lw=1,
+                       label="training images")
+        ax.set(xlabel="kimg (thousands of images shown)", ylabel=col.upper() if col != "main_circularity"
+               else "mean main circularity", title=f"{col} vs kimg ({args.n_fake} fakes)")
+        if col in ("fid", "kid"):
+            ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    plots.save_figure(fig, "calibration", prof)
+    return 0 if math.isfinite(wall) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""Independent training runs side by side, on ``dask.distributed``.
+
+Every notebook has many independent runs (models x configs x seeds). They are submitted all
+at once with :func:`run_all` (or :func:`train_many`) and gathered in the order given, under
+one progress bar. Where they execute is chosen by the scheduler spec (argument, else
+``$PAPERLIB_SCHEDULER``):
+
+* unset / ``"local"`` -- a :class:`distributed.LocalCluster` on this machine: one worker
+  process per core, one thread each (a run pins its own torch thread count, recorded in
+  its ``config.json``), or one worker per GPU when CUDA is present (each worker sees one
+  GPU through ``CUDA_VISIBLE_DEVICES``). The cluster is started on first use and reused by
+  later calls in the same process.
+* ``"serial"`` -- in this process, one run after another (debugging, tests, a profile
+  whose runs are seconds long).
+* ``"tcp://host:port"`` -- an existing Dask scheduler: a cluster started by hand
+  (``dask scheduler`` + ``dask worker --nthreads 1 ...``) or by ``dask-jobqueue`` on Slurm
+  or PBS (see the README). Workers need this package installed and the data/run folders
+  on a shared file system.
+
+A run's numbers depend only on its config (seed and thread count included), never on where
+it ran: the same run gives the same losses serially, on the local cluster or on a remote
+worker (tested). Each run's ``status.json`` records its host, pid and worker address.
+Cached runs, resume after ``kill -9`` and NaN handling are the training engine's
+(:func:`paperlib.train.train_cached`); tasks that fail are reported together after the
+others have finished, each named.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from tqdm.auto import tqdm
+
+SCHEDULER_ENV = "PAPERLIB_SCHEDULER"
+_LOCK = threading.Lock()
+_CLIENTS: dict[str, Any] = {}
+
+
+def scheduler_spec(scheduler: str | None = None) -> str:
+    """``"serial"``, ``"local"`` or a scheduler address, from the argument or the environment.
+
+    Raises ``ValueError`` for anything else (naming the value and the valid forms)."""
+    spec = (scheduler if scheduler is not None else os.environ.get(SCHEDULER_ENV, "")) or "local"
+    spec = str(spec).strip()
+    if spec.lower() in ("serial", "local"):
+        return spec.lower()
+    if "://" in spec and spec.split("://", 1)[1]:
+        return spec
+    raise ValueError(f"unknown scheduler {spec!r} (from {'argument' if scheduler else SCHEDULER_ENV}); "
+                     "use 'serial', 'local' or a Dask scheduler address like tcp://127.0.0.1:8786")
+
+
+def local_workers() -> tuple[int, bool]:
+    """(workers, one per GPU?) for the default local cluster: one per GPU when CUDA is
+    present, else one per core available to this process."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.device_count() > 0:
+        return torch.cuda.device_count(), True
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores), False
+
+
+class _OneGPUPerWorker:
+    """Worker plugin: worker ``i`` of the local cluster sees only GPU ``i``."""
+
+    name = "paperlib-one-gpu-per-worker"
+
+    def __init__(self, n_gpus: int):
+        self.n_gpus = n_gpus
+
+    def setup(self, worker):
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(int(worker.name) % self.n_gpus)
+
+
+def get_client(scheduler: str | None = None, n_workers: int | None = None):
+    """A ``distributed.Client`` for ``scheduler`` (see the module docstring); ``None`` for
+    ``"serial"``. The local cluster is started once per process and per worker count."""
+    spec = scheduler_spec(scheduler)
+    if spec == "serial":
+        return None
+    key = f"{spec}|{n_workers}"
+    with _LOCK:
+        client = _CLIENTS.get(key)
+        if client is not None and client.status == "running":
+            return client
+        from distributed import Client, LocalCluster
+
+        if spec == "local":
+            n, per_gpu = local_workers()
+            n = int(n_workers or n)
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+            if per_gpu:
+                client.register_plugin(_OneGPUPerWorker(n))
+        else:
+            client = Client(spec, timeout="30s")
+        _CLIENTS[key] = client
+        return client
+
+
+def close_clients() -> None:
+    """Close every client (and local cluster) this process opened."""
+    with _LOCK:
+        for client in _CLIENTS.values():
+            cluster = getattr(client, "cluster", None)
+            try:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+            except Exception:  # closing at interpreter exit: nothing left to report to
+                pass
+        _CLIENTS.clear()
+
+
+atexit.register(close_clients)
+
+
+class RunsFailed(RuntimeError):
+    """Some submitted tasks raised; the message names each (the others finished)."""
+
+
+def run_all(fn: Callable, items: Sequence, scheduler: str | None = None,
+            names: Sequence[str] | None = None, desc: str = "runs", progress: bool = True,
+            n_workers: int | None = None) -> list:
+    """``[fn(item) for item in items]``, the calls run side by side on the scheduler.
+
+    All calls are submitted at once; one progress bar counts finished calls; results come
+    back in the order of ``items``. A call that raises does not stop the others: when all
+    are done, :class:`RunsFailed` names every failed item (``names`` or ``repr(item)``)
+    with its error. ``fn`` must be importable by the workers (a module-level function of
+    an installed package)."""
+    items = list(items)
+    names = [str(n) for n in names] if names is not None else [repr(i) for i in items]
+    client = get_client(scheduler, n_workers)
+    bar = tqdm(total=len(items), desc=desc, unit="run", disable=not progress)
+    results: list = [None] * len(items)
+    errors: list[str] = []
+    try:
+        if client is None:
+            for i, item in enumerate(items):
+                try:
+                    results[i] = fn(item)
+                except Exception as err:  # noqa: BLE001 - collected and re-raised below
+                    errors.append(f"{names[i]}: {type(err).__name__}: {err}")
+                bar.update()
+        else:
+            from distributed import as_completed
+
+            futures = client.map(fn, items, pure=False, key=[f"{desc}-{i}-{os.getpid()}-{id(items)}"
+                                                          for i in range(len(items))])
+            index = {f.key: i for i, f in enumerate(futures)}
+            for fut in as_completed(futures):
+                i = index[fut.key]
+                try:
+                    results[i] = fut.result()
+                except Exception as err:  # noqa: BLE001
+                    errors.append(f"{names[i]}: {type(err).__name__}: {err}")
+                bar.update()
+    finally:
+        bar.close()
+    if errors:
+        raise RunsFailed(f"{len(errors)} of {len(items)} {desc} failed:\n  " + "\n  ".join(errors))
+    return results
+
+
+# ----------------------------------------------------------------------------- training runs
+def _train_job(job: tuple) -> Any:
+    """One cached training run (the unit of work a worker executes)."""
+    from .train import train_cached
+
+    cfg, data_dir, root, force_token = job
+    return train_cached(cfg, data_dir, root, progress=False, force_token=force_token)
+
+
+def train_many(jobs: Sequence[tuple], scheduler: str | None = None, desc: str = "training runs",
+               progress: bool = True) -> list:
+    """Train ``(TrainConfig, data_dir, root)`` jobs side by side with
+    :func:`paperlib.train.train_cached` (cached, resumable); returns their ``RunResult`` in
+    order. Each run is named in errors by its model, config and seed."""
+    from .train import FORCE_ENV
+
+    token = os.environ.get(FORCE_ENV) or ""  # reproduce --force reaches remote workers too
+    jobs = [(cfg, str(Path(d).resolve()), str(Path(r).resolve()), token) for cfg, d, r in jobs]
+    names = [f"{c.model}-{c.config}-seed{c.seed}" for c, _, _, _ in jobs]
+    return run_all(_train_job, jobs, scheduler, names=names, desc=desc, progress=progress)
