@@ -16,6 +16,7 @@ environment variable ``PAPERLIB_PROFILE`` (else ``cpu``); see :func:`get_profile
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,26 +36,39 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 
 @dataclass(frozen=True)
 class Profile:
-    """Every size knob the notebooks use. Fields are plain values so they print well."""
+    """Every size knob the notebooks use. Fields are plain values so they print well.
+
+    Training length is counted in images shown (``kimg``, thousands of images, as
+    StyleGAN2-ADA counts it); epochs are derived from the data set's size
+    (:func:`paperlib.train.epochs_for_kimg`), so a user's own folder trains for as many
+    images as the stand-in set. Budgets come from the convergence calibration
+    (``benchmarks/calibrate.py``; see the module docstring)."""
 
     name: str
     res: int                      # image side in pixels (32, 64 or 128)
     ngf: int                      # generator width (DCGAN "ngf")
     ndf: int                      # discriminator width (DCGAN "ndf")
     batch_size: int               # paper A: 35
-    epochs: int                   # epochs per paper-A training run
-    seeds: tuple[int, ...]        # seeds per model/config
+    kimg: float                   # paper-A training length, thousands of images shown
+    seeds: tuple[int, ...]        # seeds of the claims' config (paper A's lr 1e-2): >= 3 on cpu
     sample_every: int             # sample grid every k epochs
-    ckpt_every: int               # checkpoint every k epochs
+    ckpt_every: int               # checkpoint every k epochs (= the evaluated checkpoints)
     n_shapes: int                 # images in the shape set (paper B)
     n_artist: int                 # images per stand-in artist set (paper B)
-    n_fake: int                   # generated images per FID/KID/IS evaluation
+    n_fake: int                   # generated images per Table-1 evaluation
+    n_fake_curve: int             # generated images per checkpoint of a curve (and the gate)
     n_search_max: int             # largest N tried in the proposed model's N search
-    stable_epoch: int             # "no instability past epoch 30", scaled
-    shape_epochs: int             # epochs of shape learning / artist training (paper B)
+    stable_epoch: int             # paper A's "no instability past epoch 30"
+    shape_kimg: float             # paper B: images shown per stage (artist alone, mix, ...)
     curation_rounds: int          # rounds of the 60/30/10 loop
     curation_size: int            # size of each curated training set
     curation_generate: int        # M: images generated per curation round
+    gate_fid: float = math.inf    # quality gate at n_fake_curve (paper A; see report.Gate)
+    gate_kid: float = math.inf
+    conventional_seeds: tuple[int, ...] = (0,)  # secondary config (lr 2e-4): fewer seeds
+    ablation_seeds: tuple[int, ...] = (0,)      # notebook 04's ablation (secondary)
+    artists: tuple[str, ...] = ("artist_donglein", "artist_geometric")  # paper B's sets
+    augments: tuple[str, ...] = ("diffaugment", "ada")  # paper B's augmentation comparison
     n_real: int | None = None     # real images per FID/KID (None: the whole set)
     configs: tuple[str, ...] = ("paper", "conventional")
     extra: dict = field(default_factory=dict)
@@ -63,24 +77,30 @@ class Profile:
         return dataclasses.asdict(self)
 
 
+#: The stand-in emoji set's size (402 + 402): what the profiles' epoch counts refer to.
+EMOJI_SET_SIZE = 804
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", res=32, ngf=8, ndf=8, batch_size=35, epochs=2, seeds=(0,),
-        sample_every=1, ckpt_every=1, n_shapes=120, n_artist=70, n_fake=70,
-        n_search_max=2, stable_epoch=1, shape_epochs=1, curation_rounds=1,
-        curation_size=60, curation_generate=40, n_real=140,
+        name="smoke", res=32, ngf=8, ndf=8, batch_size=35, kimg=2 * EMOJI_SET_SIZE / 1000,
+        seeds=(0,), sample_every=1, ckpt_every=1, n_shapes=120, n_artist=70, n_fake=70,
+        n_fake_curve=40, n_search_max=2, stable_epoch=1, shape_kimg=0.07, curation_rounds=1,
+        curation_size=60, curation_generate=40, n_real=140, gate_fid=150.0, gate_kid=0.1,
     ),
     "cpu": Profile(
-        name="cpu", res=32, ngf=32, ndf=32, batch_size=35, epochs=30, seeds=(0, 1, 2),
-        sample_every=5, ckpt_every=5, n_shapes=1000, n_artist=400, n_fake=500,
-        n_search_max=4, stable_epoch=10, shape_epochs=20, curation_rounds=2,
-        curation_size=400, curation_generate=400,
+        name="cpu", res=32, ngf=32, ndf=32, batch_size=35, kimg=150 * EMOJI_SET_SIZE / 1000,
+        seeds=(0, 1, 2), sample_every=10, ckpt_every=30, n_shapes=1000, n_artist=400,
+        n_fake=500, n_fake_curve=200, n_search_max=4, stable_epoch=30, shape_kimg=60.0,
+        curation_rounds=2, curation_size=400, curation_generate=400,
+        gate_fid=150.0, gate_kid=0.1, conventional_seeds=(0,), ablation_seeds=(),
+        artists=("artist_donglein",), augments=(),
     ),
     "paper": Profile(
-        name="paper", res=64, ngf=64, ndf=64, batch_size=35, epochs=200, seeds=(0, 1, 2, 3, 4),
-        sample_every=10, ckpt_every=10, n_shapes=10000, n_artist=2000, n_fake=5000,
-        n_search_max=8, stable_epoch=30, shape_epochs=100, curation_rounds=3,
-        curation_size=2000, curation_generate=5000,
+        name="paper", res=64, ngf=64, ndf=64, batch_size=35, kimg=200 * EMOJI_SET_SIZE / 1000,
+        seeds=(0, 1, 2, 3, 4), sample_every=10, ckpt_every=10, n_shapes=10000, n_artist=2000,
+        n_fake=5000, n_fake_curve=1000, n_search_max=8, stable_epoch=30, shape_kimg=500.0,
+        curation_rounds=3, curation_size=2000, curation_generate=5000,
+        gate_fid=150.0, gate_kid=0.1, conventional_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2),
     ),
 }
 

@@ -116,6 +116,7 @@ __all__ = [
     "nearest_count",
     "real_stage_metrics",
     "rescore",
+    "shape_learning_many",
     "shape_learning_runs",
     "stage_epochs",
     "stage_metrics",
@@ -1126,65 +1127,101 @@ def stage_epochs(epochs: int, n_artist: int, n_mix: int, n_shapes: int,
 
 
 def shape_learning_runs(profile: Any, artist_dir: Any, shapes_dir: Any, seed: int,
-                        root: Any, stages: Sequence[str] = STAGES, shape_ratio: float = 0.5,
-                        pretrain_frac: float = 0.5, budget: str = "images",
-                        augment: str = "none", mixes_dir: Any = None, model: str = "dcgan",
-                        config: str = "conventional", epochs: int | None = None,
-                        progress: bool = False) -> dict:
-    """Paper B's shape learning as cached training runs (``train.train_cached`` under
-    ``root``); returns stage -> ``RunResult`` for the requested ``stages``:
+                        root: Any, stages: Sequence[str] = STAGES, **kwargs) -> dict:
+    """One artist and seed of :func:`shape_learning_many`: stage -> ``RunResult``."""
+    name = Path(artist_dir).name
+    return shape_learning_many(profile, {name: artist_dir}, shapes_dir, (seed,), root,
+                               stages=stages, **kwargs)[name, seed]
 
-    * ``alone``: the artist set alone, ``epochs`` epochs (default ``profile.shape_epochs``).
+
+def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
+                        seeds: Sequence[int], root: Any, stages: Sequence[str] = STAGES,
+                        shape_ratio: float = 0.5, pretrain_frac: float = 0.5,
+                        budget: str = "images", augment: str = "none", mixes_dir: Any = None,
+                        model: str = "dcgan", config: str = "conventional",
+                        epochs: int | None = None, scheduler: str | None = None,
+                        progress: bool = True) -> dict:
+    """Paper B's shape learning as cached training runs under ``root``, for every artist
+    (``{name: folder}``) and seed, trained side by side (:mod:`paperlib.parallel`); returns
+    ``{(name, seed): {stage: RunResult}}`` for the requested ``stages``:
+
+    * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's
+      ``shape_kimg`` images shown, :func:`paperlib.train.epochs_for_kimg`).
     * ``mix``: the artist set with shape images mixed in so they make up ``shape_ratio``
       of the set (:func:`mix_shape_count`; built once with
       :func:`paperlib.data.build_mixed_set` under ``mixes_dir``, default
       ``data/<profile>/mixes/``, mix seed 0 for every training seed).
     * ``finetune``: pre-training on the shape set (also returned as ``pretrain``; one run
-      per seed, shared by every artist), then fine-tuning on the artist set starting from
-      the pre-training's last checkpoint (``init_from``).
+      per seed, shared by every artist with the same budget), then fine-tuning on the
+      artist set starting from the pre-training's last checkpoint (``init_from``).
 
     Epochs per stage: :func:`stage_epochs`. ``augment`` (none | diffaugment | ada) applies
-    to every requested run. Same arguments -> same runs, so calling this again (notebook
-    05 does) trains nothing.
+    to every requested run. All runs that do not depend on another are submitted at once
+    (the fine-tunings once their pre-trainings are done). Same arguments -> same runs, so
+    calling this again (notebook 05 does) trains nothing.
     """
     from .config import data_dir, get_profile
     from .data import build_mixed_set, image_files, manifest_hash
-    from .train import list_checkpoints, profile_config, train_cached
+    from .parallel import train_many
+    from .train import epochs_for_kimg, list_checkpoints, profile_config
 
     prof = get_profile(profile)
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; valid: {STAGES}")
-    artist_dir, shapes_dir, root = Path(artist_dir), Path(shapes_dir), Path(root)
-    n_artist, n_shapes = len(image_files(artist_dir)), len(image_files(shapes_dir))
-    if n_artist == 0:
-        raise FileNotFoundError(f"no images in {artist_dir}")
-    k = mix_shape_count(n_artist, shape_ratio, n_shapes) if "mix" in stages else 0
-    ep = stage_epochs(int(epochs or prof.shape_epochs), n_artist, n_artist + k, n_shapes,
-                      pretrain_frac, budget)
+    shapes_dir, root = Path(shapes_dir), Path(root)
+    n_shapes = len(image_files(shapes_dir))
+    plans = {}
+    for name, artist_dir in artist_dirs.items():
+        artist_dir = Path(artist_dir)
+        n_artist = len(image_files(artist_dir))
+        if n_artist == 0:
+            raise FileNotFoundError(f"no images in {artist_dir}")
+        k = mix_shape_count(n_artist, shape_ratio, n_shapes) if "mix" in stages else 0
+        ep = stage_epochs(int(epochs or epochs_for_kimg(prof.shape_kimg, n_artist)), n_artist,
+                          n_artist + k, n_shapes, pretrain_frac, budget)
+        mix_dir = None
+        if "mix" in stages:
+            mixes = Path(mixes_dir) if mixes_dir is not None else data_dir(prof) / "mixes"
+            mix_dir = mixes / (f"{artist_dir.name}-{manifest_hash(artist_dir)[:8]}+shapes-"
+                               f"{manifest_hash(shapes_dir)[:8]}-r{shape_ratio:.3f}")
+            build_mixed_set(mix_dir, {"artist": (artist_dir, None), "shapes": (shapes_dir, k)},
+                            res=prof.res, seed=0)
+        plans[name] = (artist_dir, ep, mix_dir)
 
-    def run(data, epochs, **kw):
-        cfg = profile_config(prof, model, config, seed, epochs=epochs, augment=augment, **kw)
-        return train_cached(cfg, data, root, progress=progress)
+    def job(data, n_epochs, seed, **kw):
+        cfg = profile_config(prof, model, config, seed, epochs=n_epochs, augment=augment, **kw)
+        return (cfg, data, root)
 
-    out: dict = {}
-    if "alone" in stages:
-        out["alone"] = run(artist_dir, ep["alone"])
-    if "mix" in stages:
-        mixes = Path(mixes_dir) if mixes_dir is not None else data_dir(prof) / "mixes"
-        name = (f"{artist_dir.name}-{manifest_hash(artist_dir)[:8]}+shapes-"
-                f"{manifest_hash(shapes_dir)[:8]}-r{shape_ratio:.3f}")
-        build_mixed_set(mixes / name, {"artist": (artist_dir, None), "shapes": (shapes_dir, k)},
-                        res=prof.res, seed=0)
-        out["mix"] = run(mixes / name, ep["mix"])
+    first: dict = {}  # (name, seed, stage) -> job; identical jobs (a shared pre-training) once
+    for name, (artist_dir, ep, mix_dir) in plans.items():
+        for s in seeds:
+            if "alone" in stages:
+                first[name, s, "alone"] = job(artist_dir, ep["alone"], s)
+            if "mix" in stages:
+                first[name, s, "mix"] = job(mix_dir, ep["mix"], s)
+            if "finetune" in stages:
+                first[name, s, "pretrain"] = job(shapes_dir, ep["pretrain"], s)
+    unique = list({(repr(j[0]), str(j[1])): j for j in first.values()}.values())
+    done = dict(zip([(repr(j[0]), str(j[1])) for j in unique],
+                    train_many(unique, scheduler, desc="shape learning", progress=progress)))
+    out: dict = {(name, s): {} for name in plans for s in seeds}
+    for (name, s, stage), j in first.items():
+        out[name, s][stage] = done[repr(j[0]), str(j[1])]
     if "finetune" in stages:
-        pre = run(shapes_dir, ep["pretrain"])
-        ckpts = dict(list_checkpoints(pre.run_dir))
-        if pre.diverged or not ckpts:
-            raise RuntimeError(f"shape pre-training {pre.run_dir} ended '{pre.status}'")
-        start = ckpts.get(ep["pretrain"], ckpts[max(ckpts)])
-        out["pretrain"] = pre
-        out["finetune"] = run(artist_dir, ep["finetune"], init_from=str(start))
+        second = {}
+        for name, (artist_dir, ep, _) in plans.items():
+            for s in seeds:
+                pre = out[name, s]["pretrain"]
+                ckpts = dict(list_checkpoints(pre.run_dir))
+                if pre.diverged or not ckpts:
+                    raise RuntimeError(f"shape pre-training {pre.run_dir} ended '{pre.status}'")
+                start = ckpts.get(ep["pretrain"], ckpts[max(ckpts)])
+                second[name, s] = job(artist_dir, ep["finetune"], s, init_from=str(start))
+        for key, res in zip(second, train_many(list(second.values()), scheduler,
+                                               desc="shape learning: fine-tuning",
+                                               progress=progress)):
+            out[key]["finetune"] = res
     return out
 
 

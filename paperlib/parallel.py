@@ -30,6 +30,7 @@ import atexit
 import logging
 import os
 import threading
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -44,13 +45,14 @@ def scheduler_spec(scheduler: str | None = None) -> str:
     """``"serial"``, ``"local"`` or a scheduler address, from the argument or the environment.
 
     Raises ``ValueError`` for anything else (naming the value and the valid forms)."""
-    spec = (scheduler if scheduler is not None else os.environ.get(SCHEDULER_ENV, "")) or "local"
-    spec = str(spec).strip()
+    raw = scheduler if scheduler is not None else os.environ.get(SCHEDULER_ENV, "")
+    spec = str(raw).strip() or "local"
     if spec.lower() in ("serial", "local"):
         return spec.lower()
     if "://" in spec and spec.split("://", 1)[1]:
         return spec
-    raise ValueError(f"unknown scheduler {spec!r} (from {'argument' if scheduler else SCHEDULER_ENV}); "
+    source = "argument" if scheduler is not None else SCHEDULER_ENV
+    raise ValueError(f"unknown scheduler {spec!r} (from {source}); "
                      "use 'serial', 'local' or a Dask scheduler address like tcp://127.0.0.1:8786")
 
 
@@ -68,16 +70,23 @@ def local_workers() -> tuple[int, bool]:
     return max(1, cores), False
 
 
-class _OneGPUPerWorker:
-    """Worker plugin: worker ``i`` of the local cluster sees only GPU ``i``."""
+def _one_gpu_per_worker(n_gpus: int):
+    """Worker plugin: worker ``i`` of the local cluster sees only GPU ``i % n_gpus``.
 
-    name = "paperlib-one-gpu-per-worker"
+    (``distributed`` refuses duck-typed plugins, so the class derives from its
+    ``WorkerPlugin``; it is built here to keep ``distributed`` out of this module's import.)"""
+    from distributed.diagnostics.plugin import WorkerPlugin
 
-    def __init__(self, n_gpus: int):
-        self.n_gpus = n_gpus
+    class OneGPUPerWorker(WorkerPlugin):
+        name = "paperlib-one-gpu-per-worker"
 
-    def setup(self, worker):
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(int(worker.name) % self.n_gpus)
+        def __init__(self, n: int):
+            self.n_gpus = int(n)
+
+        def setup(self, worker):
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(int(worker.name) % self.n_gpus)
+
+    return OneGPUPerWorker(n_gpus)
 
 
 def get_client(scheduler: str | None = None, n_workers: int | None = None):
@@ -94,13 +103,13 @@ def get_client(scheduler: str | None = None, n_workers: int | None = None):
         from distributed import Client, LocalCluster
 
         if spec == "local":
-            n, per_gpu = local_workers()
-            n = int(n_workers or n)
+            n_default, per_gpu = local_workers()
+            n = int(n_workers or n_default)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster)
-            if per_gpu:
-                client.register_plugin(_OneGPUPerWorker(n))
+            if per_gpu:  # n_default GPUs; more workers than GPUs share them round-robin
+                client.register_plugin(_one_gpu_per_worker(n_default))
         else:
             client = Client(spec, timeout="30s")
         _CLIENTS[key] = client
@@ -155,8 +164,11 @@ def run_all(fn: Callable, items: Sequence, scheduler: str | None = None,
         else:
             from distributed import as_completed
 
-            futures = client.map(fn, items, pure=False, key=[f"{desc}-{i}-{os.getpid()}-{id(items)}"
-                                                          for i in range(len(items))])
+            # keys unique across calls, processes and hosts sharing a scheduler (a reused key
+            # would hand back another call's result)
+            batch = uuid.uuid4().hex
+            futures = client.map(fn, items, pure=False,
+                                 key=[f"{desc}-{i}-{batch}" for i in range(len(items))])
             index = {f.key: i for i, f in enumerate(futures)}
             for fut in as_completed(futures):
                 i = index[fut.key]
@@ -182,13 +194,52 @@ def _train_job(job: tuple) -> Any:
 
 
 def train_many(jobs: Sequence[tuple], scheduler: str | None = None, desc: str = "training runs",
-               progress: bool = True) -> list:
+               progress: bool = True, n_workers: int | None = None) -> list:
     """Train ``(TrainConfig, data_dir, root)`` jobs side by side with
     :func:`paperlib.train.train_cached` (cached, resumable); returns their ``RunResult`` in
-    order. Each run is named in errors by its model, config and seed."""
+    order. Each run is named in errors by its model, config and seed. ``n_workers`` sizes
+    the local cluster (default: one per core or GPU; see :func:`get_client`)."""
     from .train import FORCE_ENV
 
     token = os.environ.get(FORCE_ENV) or ""  # reproduce --force reaches remote workers too
     jobs = [(cfg, str(Path(d).resolve()), str(Path(r).resolve()), token) for cfg, d, r in jobs]
     names = [f"{c.model}-{c.config}-seed{c.seed}" for c, _, _, _ in jobs]
-    return run_all(_train_job, jobs, scheduler, names=names, desc=desc, progress=progress)
+    return run_all(_train_job, jobs, scheduler, names=names, desc=desc, progress=progress,
+                   n_workers=n_workers)
+
+
+def n_slots(scheduler: str | None = None) -> int:
+    """How many runs the scheduler executes at once: 1 serially, else its worker threads
+    (the local cluster is started if needed)."""
+    client = get_client(scheduler)
+    if client is None:
+        return 1
+    return max(1, sum(client.nthreads().values()))
+
+
+# ----------------------------------------------------------------------------- evaluations
+def _eval_job(job: dict) -> list[dict]:
+    """Evaluate some checkpoints of one run (:func:`paperlib.metrics.evaluate_run`, cached
+    in the run folder); one worker, one thread."""
+    from .metrics import evaluate_run, get_extractor
+
+    extractor = get_extractor()
+    extractor.progress = False
+    return [evaluate_run(job["run_dir"], job["data_dir"], n_fake=job["n_fake"], epoch=e,
+                         is_source=job.get("is_source", "auto"), seed=job.get("seed", 0),
+                         extractor=extractor, n_real=job.get("n_real"))
+            for e in job["epochs"]]
+
+
+def evaluate_many(jobs: Sequence[dict], scheduler: str | None = None,
+                  desc: str = "evaluations", progress: bool = True) -> list[list[dict]]:
+    """Evaluate checkpoints of several runs side by side. Each job is a dict with
+    ``run_dir``, ``data_dir``, ``epochs`` (checkpoint epochs), ``n_fake`` and optionally
+    ``seed``, ``is_source``, ``n_real``; returns, per job, one metrics dict per epoch.
+    Prepare the shared caches first (real-set features, the part classifier) so the
+    workers do not all compute them at once."""
+    jobs = [{**j, "run_dir": str(Path(j["run_dir"]).resolve()),
+             "data_dir": str(Path(j["data_dir"]).resolve()),
+             "epochs": [int(e) for e in j["epochs"]]} for j in jobs]
+    names = [f"{Path(j['run_dir']).name} epochs {j['epochs']}" for j in jobs]
+    return run_all(_eval_job, jobs, scheduler, names=names, desc=desc, progress=progress)

@@ -9,6 +9,8 @@ from our standard FID and IS, and print the paper's raw values beside ours.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,15 +48,154 @@ def proposed_ratios(means: dict[str, float]) -> dict[str, float]:
             for base in ("dcgan", "deligan")}
 
 
-def verdict(flags: list[bool]) -> str:
-    """``supported`` when every piece of evidence agrees with the claim, ``not supported``
-    when none does, ``mixed`` otherwise (and ``no evidence`` for an empty list)."""
-    flags = [bool(f) for f in flags]
-    if not flags:
-        return "no evidence"
-    if all(flags):
-        return "supported"
-    return "not supported" if not any(flags) else "mixed"
+# ----------------------------------------------------------------------------- gate, verdicts
+#: The three verdicts of a claims audit.
+VERDICTS = ("supported", "not supported", "not testable here")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Quality gate: a run has learned the data when its FID *and* KID (at ``n_fake``
+    generated images against the whole real set) are at or under the thresholds. The
+    thresholds come from the convergence calibration (``benchmarks/calibrate.py``; see
+    :mod:`paperlib.config`); ``floor_fid``/``floor_kid`` are the real-vs-real values of a
+    held-out split at the same count (:func:`held_out_floor`), printed beside them."""
+
+    fid: float
+    kid: float
+    n_fake: int
+    floor_fid: float = math.nan
+    floor_kid: float = math.nan
+
+    def passes(self, fid: float, kid: float) -> bool:
+        return bool(np.isfinite(fid) and np.isfinite(kid) and fid <= self.fid and kid <= self.kid)
+
+    def describe(self) -> str:
+        return (f"FID <= {self.fid:g} and KID <= {self.kid:g} at {self.n_fake} generated images "
+                f"(real-vs-real held-out floor: FID {self.floor_fid:.1f}, KID {self.floor_kid:.4f})")
+
+
+def held_out_floor(data_dir, res: int, n: int, extractor=None, seed: int = 0,
+                   cache_dir=None) -> dict:
+    """Real-vs-real floor on a held-out split: FID/KID of ``n`` real images drawn (``seed``)
+    from the set against the *other* images of the set (never the same images: an in-sample
+    floor would be too low). It is what a perfect generator would score with ``n`` samples,
+    up to the reference being ``n`` images smaller than the full set."""
+    from .metrics import fid_from_features, kid, real_features
+
+    feats = real_features(data_dir, int(res), extractor, cache_dir=cache_dir)
+    if not 1 < n < len(feats) - 1:
+        raise ValueError(f"held-out floor needs 1 < n < {len(feats) - 1}, got n={n}")
+    idx = np.random.default_rng(seed).permutation(len(feats))
+    held, rest = feats[idx[:n]], feats[idx[n:]]
+    k_mean, _ = kid(rest, held, seed=seed)
+    return {"fid": fid_from_features(rest, held), "kid": float(k_mean), "n": int(n),
+            "n_reference": int(len(rest))}
+
+
+def welch_interval(a, b, level: float = 0.95) -> tuple[float, float, float]:
+    """``(mean(a) - mean(b), low, high)``: Welch's t confidence interval of the difference
+    of means (NaN bounds with fewer than 2 values on a side)."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    diff = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return diff, math.nan, math.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return diff, diff, diff
+    dof = (va + vb) ** 2 / ((va ** 2 / (len(a) - 1) if va else 0) + (vb ** 2 / (len(b) - 1) if vb else 0))
+    t = stats.t.ppf(0.5 + level / 2, dof)
+    return diff, diff - t * se, diff + t * se
+
+
+def compare_claim(values: dict[str, list[float]], passed: dict[str, list[bool]],
+                  favoured: str, baselines: Sequence[str], lower_is_better: bool,
+                  level: float = 0.95) -> tuple[str, str]:
+    """Verdict on "``favoured`` scores better than each baseline" from per-seed values.
+
+    A model *passes the gate* when all its runs do. Per baseline: a baseline below the gate
+    makes the comparison untestable; the favoured model below the gate while the baseline
+    passes is evidence *against* the claim; both passing, Welch's ``level`` interval of the
+    difference of means decides: wholly on the claim's side (for), wholly on the other
+    side (against), straddling 0 (the seeds cannot separate the models). Any "against"
+    gives *not supported*, all "for" gives *supported*, anything else *not testable here*
+    with the reasons. Returns ``(verdict, reason)``."""
+    sign = -1.0 if lower_is_better else 1.0
+    ok = {m: bool(passed[m]) and all(passed[m]) for m in (favoured, *baselines)}
+    outcomes, reasons = [], []
+    for b in baselines:
+        if not ok[b]:
+            outcomes.append("untestable")
+            reasons.append(f"{b} below the quality gate")
+        elif not ok[favoured]:
+            outcomes.append("against")
+            reasons.append(f"{favoured} below the quality gate while {b} passes")
+        else:
+            diff, lo, hi = welch_interval(values[favoured], values[b], level)
+            lo_s, hi_s = sorted((sign * lo, sign * hi))
+            if math.isnan(lo):
+                outcomes.append("untestable")
+                reasons.append(f"too few seeds to separate {favoured} from {b}")
+            elif lo_s > 0:
+                outcomes.append("for")
+                reasons.append(f"{favoured} - {b} = {diff:+.3g} [{lo:+.3g}, {hi:+.3g}]")
+            elif hi_s < 0:
+                outcomes.append("against")
+                reasons.append(f"{favoured} - {b} = {diff:+.3g} [{lo:+.3g}, {hi:+.3g}], "
+                               f"{b} better")
+            else:
+                outcomes.append("untestable")
+                reasons.append(f"too few seeds to separate {favoured} from {b}: difference "
+                               f"{diff:+.3g}, {level:.0%} CI [{lo:+.3g}, {hi:+.3g}]")
+    if "against" in outcomes:
+        return "not supported", "; ".join(reasons)
+    if all(o == "for" for o in outcomes):
+        return "supported", "; ".join(reasons)
+    return "not testable here", "; ".join(reasons)
+
+
+def stability_verdict(onsets: list, epochs_done: list[int], required_epoch: int,
+                      expect_unstable: bool, passed: list[bool] | None = None,
+                      baseline_passed: bool | None = None) -> tuple[str, str]:
+    """Verdict on a loss-curve claim from per-seed instability onsets (None = no onset).
+
+    ``expect_unstable``: the claim says the model becomes unstable (supported when most
+    seeds show an onset) or trains stably (supported when no seed does). The runs must
+    reach ``required_epoch`` (the claim's own epoch) -- else *not testable here*. With
+    ``passed`` (per-seed quality gate at the best checkpoint) a model that never learned
+    makes the claim untestable, except that a stably-training model the paper favours
+    failing the gate while its baseline passes (``baseline_passed``) is evidence against it.
+    Returns ``(verdict, reason)``."""
+    n = len(onsets)
+    short = [e for e in epochs_done if e < required_epoch]
+    if not n or short:
+        return "not testable here", (f"runs shorter than the claim's epoch {required_epoch} "
+                                     f"(reached {min(epochs_done) if epochs_done else 0})")
+    if passed is not None and not all(passed):
+        if not expect_unstable and baseline_passed:
+            return "not supported", "below the quality gate while the baseline passes"
+        return "not testable here", f"{n - sum(passed)}/{n} runs below the quality gate"
+    unstable = sum(o is not None for o in onsets)
+    detail = f"{unstable}/{n} seeds unstable" + (
+        f" (onsets at epochs {sorted(o for o in onsets if o is not None)})" if unstable else "")
+    if expect_unstable:
+        return ("supported" if unstable * 2 > n else "not supported"), detail
+    return ("supported" if unstable == 0 else "not supported"), detail
+
+
+def threshold_variants(d_thresh: float, g_thresh: float, fake_thresh: float,
+                       factor: float = 0.5) -> dict[str, dict]:
+    """The instability detector's thresholds each moved by ``-factor`` and ``+factor``
+    (one at a time): ``{"d_thresh x0.5": {...}, ...}``, for the fragility check."""
+    base = {"d_thresh": d_thresh, "g_thresh": g_thresh, "fake_thresh": fake_thresh}
+    out = {}
+    for name in base:
+        for f in (1 - factor, 1 + factor):
+            out[f"{name} x{f:g}"] = {**base, name: base[name] * f}
+    return out
 
 
 def lowest(values: dict) -> str:

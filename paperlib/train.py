@@ -594,15 +594,38 @@ def epochs_for_kimg(kimg: float, n_images: int) -> int:
 
 
 def profile_config(profile, model: str, config: str = "paper", seed: int = 0,
-                   **overrides) -> TrainConfig:
-    """A :class:`TrainConfig` sized by a profile (res, widths, epochs, batch, intervals)."""
+                   n_images: int | None = None, **overrides) -> TrainConfig:
+    """A :class:`TrainConfig` sized by a profile (res, widths, batch, intervals). Its
+    length is ``overrides["epochs"]`` or, given the training set's ``n_images``, the
+    profile's ``kimg`` budget in epochs of that set (:func:`epochs_for_kimg`)."""
     from .config import get_profile
 
     prof = get_profile(profile)
-    kw = dict(model=model, epochs=prof.epochs, seed=seed, config=config, res=prof.res,
+    if "epochs" not in overrides:
+        if n_images is None:
+            raise ValueError("profile_config needs epochs=... or the training set's n_images")
+        overrides["epochs"] = epochs_for_kimg(prof.kimg, n_images)
+    kw = dict(model=model, seed=seed, config=config, res=prof.res,
               batch_size=prof.batch_size, ngf=prof.ngf, ndf=prof.ndf,
               sample_every=prof.sample_every, ckpt_every=prof.ckpt_every)
     return make_config(**{**kw, **overrides})
+
+
+def profile_jobs(profile, model: str, data_dir, root, configs=None, seeds=None,
+                 conventional_seeds=None, **overrides) -> dict:
+    """The runs a paper-A notebook trains for ``model``: ``{(config, seed): (TrainConfig,
+    data_dir, root)}`` -- the claims' config (``"paper"``) with the profile's ``seeds``, the
+    conventional one with its (fewer) ``conventional_seeds``; ready for
+    :func:`paperlib.parallel.train_many`."""
+    from .config import get_profile
+    from .data import image_files
+
+    prof = get_profile(profile)
+    n = len(image_files(data_dir))
+    seeds = tuple(seeds if seeds is not None else prof.seeds)
+    conv = tuple(conventional_seeds if conventional_seeds is not None else prof.conventional_seeds)
+    return {(c, s): (profile_config(prof, model, c, s, n_images=n, **overrides), data_dir, root)
+            for c in (configs or prof.configs) for s in (seeds if c == "paper" else conv)}
 
 
 def run_name(cfg: TrainConfig, data_key: str) -> str:
@@ -638,6 +661,7 @@ def run_summary(result: RunResult, **extra) -> dict:
     last = result.rows[-1] if result.rows else {}
     return {"model": cfg["model"], "config": cfg["config"], "seed": cfg["seed"], **extra,
             "status": result.status, "epochs": result.epochs_done,
+            "kimg": last.get("kimg"), "train_s": round(sum(r["seconds"] for r in result.rows), 1),
             "instability_onset": instability_onset(result.rows),
             "d_loss": last.get("d_loss"), "g_loss": last.get("g_loss"),
             "d_real": last.get("d_real"), "d_fake": last.get("d_fake"),
@@ -664,25 +688,36 @@ def stability_report(summaries: list[dict], group: str = "config") -> str:
 
 
 def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
-             progress: bool = True) -> tuple[int, list[dict]]:
+             progress: bool = True, scheduler: str | None = None) -> tuple[int, list[dict]]:
     """Paper A's choice of N for the proposed model: train with N = 1, 2, ... (up to the
     profile's ``n_search_max``) and stop at the first run that stays stable past the
-    profile's ``stable_epoch`` (the paper's epoch 30, scaled; :func:`is_stable`).
+    profile's ``stable_epoch`` (the paper's epoch 30; :func:`is_stable`), each run as long
+    as the profile's ``kimg`` budget.
 
-    Returns (chosen N, one summary row per N tried). When no N is stable, the N whose
-    instability started latest is chosen and its row says ``stable: False``. Runs are
-    cached, so calling this again (notebook 06 does) costs nothing.
+    Candidates are trained side by side, as many at a time as the scheduler has worker
+    slots (:mod:`paperlib.parallel`): a slot would otherwise idle, so N + 1 is trained
+    speculatively while N is; runs past the chosen N are cached but not listed.
+    Returns (chosen N, one summary row per N up to the chosen one). When no N is stable,
+    the N whose instability started latest is chosen and its row says ``stable: False``.
+    Runs are cached, so calling this again (notebook 06 does) costs nothing.
     """
     from .config import get_profile
+    from .data import image_files
+    from .parallel import n_slots, train_many
 
     prof = get_profile(profile)
+    n_images = len(image_files(data_dir))
+    batch = max(1, n_slots(scheduler))
     tried = []
-    for n in range(1, prof.n_search_max + 1):
-        res = train_cached(profile_config(prof, "proposed", config, seed, proposed_N=n),
-                           data_dir, root, progress=progress)
-        tried.append(run_summary(res, N=n, stable=is_stable(res.rows, prof.stable_epoch)))
-        if tried[-1]["stable"]:
-            return n, tried
+    for first in range(1, prof.n_search_max + 1, batch):
+        ns = list(range(first, min(first + batch, prof.n_search_max + 1)))
+        jobs = [(profile_config(prof, "proposed", config, seed, n_images=n_images, proposed_N=n),
+                 data_dir, root) for n in ns]
+        for n, res in zip(ns, train_many(jobs, scheduler, desc=f"N search {ns}",
+                                         progress=progress)):
+            tried.append(run_summary(res, N=n, stable=is_stable(res.rows, prof.stable_epoch)))
+            if tried[-1]["stable"]:
+                return n, tried
     latest = max(tried, key=lambda r: (r["instability_onset"] or math.inf)
                  if not r["status"].startswith("diverged") else -1)
     return latest["N"], tried

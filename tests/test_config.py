@@ -8,7 +8,11 @@ def test_profiles_exist_with_paper_settings():
     assert set(config.PROFILES) == {"smoke", "cpu", "paper"}
     paper = config.get_profile("paper")
     assert (paper.res, paper.batch_size) == (64, 35)
-    assert config.get_profile("smoke").epochs < config.get_profile("cpu").epochs
+    assert config.get_profile("smoke").kimg < config.get_profile("cpu").kimg
+    cpu = config.get_profile("cpu")
+    # the claims' horizons (issue 9): >= 150 epochs of the 804 emoji, >= 3 seeds, epoch 30 unscaled
+    assert cpu.kimg * 1000 / config.EMOJI_SET_SIZE >= 150
+    assert len(cpu.seeds) >= 3 and cpu.stable_epoch == 30
 
 
 def test_unknown_profile_lists_valid_ones():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from paperlib.curation import (
     nearest_count,
     real_stage_metrics,
     rescore,
+    shape_learning_many,
     shape_learning_runs,
     stage_epochs,
     stage_metrics,
@@ -192,7 +194,7 @@ def test_shape_learning_runs_and_curation_end_to_end(sets, tmp_path):
     prof = "smoke"
     root, mixes = tmp_path / "runs", tmp_path / "mixes"
     artist, shapes = sets / "artist_donglein", sets / "shapes"
-    kw = dict(shape_ratio=0.5, mixes_dir=mixes)
+    kw = dict(shape_ratio=0.5, mixes_dir=mixes, epochs=1, scheduler="serial", progress=False)
     runs = shape_learning_runs(prof, artist, shapes, 0, root, **kw)
     assert set(runs) == set(STAGES) | {"pretrain"}
     for r in runs.values():
@@ -211,6 +213,16 @@ def test_shape_learning_runs_and_curation_end_to_end(sets, tmp_path):
     assert ada["alone"].run_dir != runs["alone"].run_dir
     with pytest.raises(ValueError):
         shape_learning_runs(prof, artist, shapes, 0, root, stages=("bogus",))
+    # several artists/seeds at once: the same runs (cached); one pre-training per seed,
+    # shared by two artist folders of the same size; a copy of the same images is the same run
+    twin = tmp_path / "twin"
+    shutil.copytree(artist, twin)
+    many = shape_learning_many(prof, {"artist_donglein": artist, "twin": twin}, shapes, (0,),
+                               root, **kw)
+    assert {k: r.run_dir for k, r in many["artist_donglein", 0].items()} == \
+        {k: r.run_dir for k, r in runs.items()}
+    assert many["twin", 0]["pretrain"].run_dir == runs["pretrain"].run_dir
+    assert many["twin", 0]["alone"].run_dir == runs["alone"].run_dir  # keyed by content
 
     # cached evaluation
     ex = FakeExtractor()

@@ -71,7 +71,7 @@ def test_run_folder_layout_and_load_run(tmp_path, images):
     status = T.read_status(tmp_path)
     assert status["status"] == "finished" and status["epochs_done"] == 2
     row = res.rows[0]
-    assert list(row) == ["epoch", "d_loss", "g_loss", "d_real", "d_fake", "sigma_mean",
+    assert list(row) == ["epoch", "kimg", "d_loss", "g_loss", "d_real", "d_fake", "sigma_mean",
                          "sigma_min", "sigma_max", "aug_p", "seconds"]
     assert 0 <= row["d_real"] <= 1 and row["sigma_min"] <= row["sigma_mean"] <= row["sigma_max"]
     ckpt = torch.load(T.list_checkpoints(tmp_path)[0][1], weights_only=True)
