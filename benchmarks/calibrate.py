@@ -85,6 +85,8 @@ def main(argv=None) -> int:
     p.add_argument("--tol", type=float, default=0.10, help="plateau tolerance (default 10%%)")
     p.add_argument("--scheduler", default=None, help="serial, local or a scheduler address")
     p.add_argument("--only", default=None, help="A or B: calibrate one paper only")
+    p.add_argument("--skip", default="", help="comma-separated run names to leave out, e.g. "
+                   "A-dcgan-conventional (the secondary config)")
     args = p.parse_args(argv)
 
     prof = config.get_profile(args.profile)
@@ -112,6 +114,12 @@ def main(argv=None) -> int:
             cfg = train.profile_config(prof, model, cfg_name, 0, **base, **extra)
             specs.append({"name": f"A-{model}-{cfg_name}", "paper": "A", "cfg": cfg,
                           "data": str(sets["emoji"]), "root": str(root), "n_fake": args.n_fake})
+    skip = {x.strip() for x in args.skip.split(",") if x.strip()}
+    unknown = skip - {s["name"] for s in specs}
+    if unknown:
+        raise SystemExit(f"--skip: unknown run name(s) {sorted(unknown)}; "
+                         f"valid: {[s['name'] for s in specs]}")
+    specs = [s for s in specs if s["name"] not in skip]
     print(f"calibration, profile {prof.name}: {len(specs)} runs on "
           f"{parallel.scheduler_spec(args.scheduler)}; paper A {args.epochs_a} epochs of "
           f"{n_emoji} images, paper B {epochs_b} epochs of {n_artist} images; checkpoints "
@@ -133,9 +141,12 @@ def main(argv=None) -> int:
         g = g.sort_values("kimg")
         k, f = g.kimg.to_numpy(), g.fid.to_numpy()
         best = g.loc[g.fid.idxmin()]
-        summary.append({"run": name, "best_fid": best.fid, "best_kimg": best.kimg,
+        summary.append({"run": name, "best_fid": best.fid, "best_kid": best.kid,
+                        "best_kimg": best.kimg,
                         "best_epoch": int(best.epoch), "plateau_kimg": plateau(k, f, args.tol),
                         "final_fid": f[-1], "final_kimg": k[-1],
+                        "final_kid": g.kid.iloc[-1],
+                        "main_circularity_at_best": best.get("main_circularity", np.nan),
                         "train_s": g.train_s_total.iloc[0], "eval_s": g.eval_s.sum()})
     summ = pd.DataFrame(summary)
     plots.save_table(summ, "calibration_summary", prof)

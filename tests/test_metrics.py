@@ -127,7 +127,75 @@ def test_precision_recall_identical_and_disjoint():
     assert (p, r) == M.precision_recall(x, mixed, k=3, chunk=1000)
 
 
+# ----------------------------------------------------------------------------- density / coverage
+def _density_coverage_numpy(real, fake, k):
+    """Brute force, as the authors' prdc code: strict balls of the k-th real neighbour."""
+    d_rr = np.sqrt(((real[:, None, :] - real[None, :, :]) ** 2).sum(-1))
+    radii = np.sort(d_rr, axis=1)[:, k]                # index 0 is the point itself
+    d_rf = np.sqrt(((real[:, None, :] - fake[None, :, :]) ** 2).sum(-1))
+    inside = d_rf < radii[:, None]
+    return inside.sum() / (k * fake.shape[0]), (d_rf.min(axis=1) < radii).mean()
+
+
+def test_density_coverage_identical_far_and_collapsed():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(80, 16))
+    density, coverage = M.density_coverage(x, x.copy(), k=5)
+    assert density == pytest.approx(1.0, abs=1e-12) and coverage == 1.0
+    assert M.density_coverage(x, rng.normal(size=(60, 16)) + 100.0, k=5) == (0.0, 0.0)
+    # every fake on one real point: that region is dense, the rest of the reals uncovered
+    collapsed = np.repeat(x[:1] + 1e-6, 50, axis=0)
+    density_c, coverage_c = M.density_coverage(x, collapsed, k=5)
+    assert coverage_c <= 0.15 and coverage_c > 0.0
+    ref = _density_coverage_numpy(x, collapsed, 5)
+    assert (density_c, coverage_c) == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_density_coverage_match_brute_force(k):
+    rng = np.random.default_rng(9 + k)
+    real = rng.normal(size=(70, 12))
+    fake = rng.normal(size=(55, 12)) * 1.2 + 0.3
+    expected = _density_coverage_numpy(real, fake, k)
+    got = M.density_coverage(real, fake, k=k, chunk=13)     # chunking does not matter
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert got == M.density_coverage(real, fake, k=k)
+    assert 0.0 < got[1] < 1.0 and got[0] > 0.0
+
+
+def test_density_coverage_reject_bad_input():
+    with pytest.raises(ValueError):
+        M.density_coverage(np.zeros((10, 3)), np.zeros((10, 4)))
+    with pytest.raises(ValueError, match="k=5"):
+        M.density_coverage(np.random.default_rng(0).normal(size=(5, 3)), np.zeros((4, 3)))
+
+
 # ----------------------------------------------------------------------------- IS
+def test_resolve_is_source(monkeypatch, tmp_path):
+    from paperlib import data
+
+    monkeypatch.delenv(M.INCEPTION_LOGITS_ENV, raising=False)
+    emoji, mine = tmp_path / "emoji", tmp_path / "mine"
+    data.build_emoji_set(emoji, seed=0, res=32, n_per_class=4)
+    mine.mkdir()
+    assert M.resolve_is_source("auto", emoji) == ("emoji-parts", None)
+    assert M.resolve_is_source("emoji-parts", emoji) == ("emoji-parts", None)
+    src, note = M.resolve_is_source("auto", mine)
+    assert src == "none" and "no emoji part labels" in note and "\n" not in note
+    assert M.resolve_is_source("none", emoji)[0] == "none"
+    with pytest.raises(ValueError, match="part labels"):
+        M.resolve_is_source("emoji-parts", mine)
+    with pytest.raises(FileNotFoundError, match=M.INCEPTION_LOGITS_ENV):
+        M.resolve_is_source("tf-inception", mine)
+    with pytest.raises(ValueError, match="is_source"):
+        M.resolve_is_source("bogus", mine)
+    logits = tmp_path / "logits.pt"
+    logits.write_bytes(b"")
+    assert M.resolve_is_source("auto", mine, logits) == ("tf-inception", None)
+    monkeypatch.setenv(M.INCEPTION_LOGITS_ENV, str(logits))
+    assert M.resolve_is_source("tf-inception", mine) == ("tf-inception", None)
+
+
 def test_inception_score_uniform_confident_and_identical():
     c = 10
     onehot = np.eye(c)[np.arange(200) % c]
@@ -276,11 +344,12 @@ def test_evaluate_run_and_metrics_over_training(tmp_path, tiny_run, extractor, m
     cache = tmp_path / "cache"
     row = M.evaluate_run(tiny_run / "run", tiny_run / "emoji", n_fake=16, extractor=extractor,
                          cache_dir=cache)
-    assert set(row) == {"fid", "kid", "kid_std", "precision", "recall", "is", "is_std",
-                        "is_kind", "n_real", "n_fake", "epoch"}
+    assert set(row) == {"fid", "kid", "kid_std", "precision", "recall", "density", "coverage",
+                        "is", "is_std", "is_kind", "is_note", "n_real", "n_fake", "epoch"}
+    assert set(row) == set(M.EVAL_KEYS) and row["is_note"] is None
     assert row["epoch"] == 2 and row["n_real"] == 16 and row["n_fake"] == 16
     assert all(math.isfinite(row[k]) for k in ("fid", "kid", "kid_std", "precision", "recall",
-                                                "is", "is_std"))
+                                                "density", "coverage", "is", "is_std"))
     assert row["fid"] > 0 and row["is_kind"].startswith("emoji-parts(classifier acc=")
     rows = M.metrics_over_training(tiny_run / "run", tiny_run / "emoji", n_fake=16,
                                    extractor=extractor, cache_dir=cache, progress=False)
@@ -299,14 +368,28 @@ def test_evaluate_run_and_metrics_over_training(tmp_path, tiny_run, extractor, m
                                 is_source="none", extractor=extractor, cache_dir=cache)
 
 
-def test_auto_is_on_a_non_emoji_set_is_an_error(tmp_path, tiny_run, extractor, monkeypatch):
+def test_auto_is_on_a_non_emoji_set_gives_no_is(tmp_path, tiny_run, extractor, monkeypatch):
+    import json
+
     from paperlib import data
 
     monkeypatch.delenv(M.INCEPTION_LOGITS_ENV, raising=False)
     data.build_shape_set(tmp_path / "shapes", n=12, res=32)
-    with pytest.raises(ValueError, match="no Inception Score source"):
+    row = M.evaluate_run(tiny_run / "run", tmp_path / "shapes", n_fake=8, extractor=extractor,
+                         cache_dir=tmp_path / "cache")
+    assert row["is"] is None and row["is_std"] is None and row["is_kind"] == "none"
+    assert "no emoji part labels" in row["is_note"]
+    assert all(math.isfinite(row[k]) for k in ("fid", "kid", "precision", "recall", "density",
+                                                "coverage"))
+    assert '"is": null' in json.dumps(row)
+    assert M.evaluate_run(tiny_run / "run", tmp_path / "shapes", n_fake=8, extractor=extractor,
+                          cache_dir=tmp_path / "cache") == row          # from the run's cache
+    # an explicit emoji-parts IS on it is an error, raised before any features are computed
+    before = extractor.images_processed
+    with pytest.raises(ValueError, match="part labels"):
         M.evaluate_run(tiny_run / "run", tmp_path / "shapes", n_fake=8, extractor=extractor,
-                       cache_dir=tmp_path / "cache")
+                       is_source="emoji-parts", cache_dir=tmp_path / "cache")
+    assert extractor.images_processed == before
 
 
 def test_cli_evaluate_prints_every_key_finite(tmp_path, tiny_run):
@@ -321,8 +404,8 @@ def test_cli_evaluate_prints_every_key_finite(tmp_path, tiny_run):
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     res = json.loads(out.read_text())
-    for key in ("fid", "kid", "kid_std", "precision", "recall", "is", "is_kind", "n_real",
-                "n_fake"):
+    for key in ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "is",
+                "is_kind", "n_real", "n_fake"):
         assert key in res and key in proc.stdout
         if key != "is_kind":
             assert math.isfinite(res[key]), key
