@@ -95,7 +95,14 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="run only notebooks whose file name contains NAME")
     p.add_argument("--force", action="store_true", help="redo cached training runs")
     p.add_argument("--publish", action="store_true",
-                   help="afterwards copy the executed notebooks (with outputs) over notebooks/")
+                   help="afterwards copy the executed notebooks (with outputs, widget state "
+                        "stripped, each at most 2 MB) over notebooks/")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="where the notebooks' training runs execute: 'local' (a Dask cluster "
+                        "on this machine, one single-threaded worker per core or GPU), "
+                        "'serial', or a Dask scheduler address such as tcp://host:8786; sets "
+                        "$PAPERLIB_SCHEDULER for the notebooks (default: $PAPERLIB_SCHEDULER, "
+                        "else local)")
     return parser
 
 
@@ -141,7 +148,7 @@ def _cmd_reproduce(args) -> int:
     from . import reproduce
 
     reproduce.reproduce(args.profile, notebooks=args.only, force=args.force,
-                        publish=args.publish)
+                        publish=args.publish, scheduler=args.scheduler)
     return 0
 
 

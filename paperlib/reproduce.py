@@ -2,11 +2,16 @@
 
 Executed copies go to ``runs/<profile>/executed/``; the notebooks themselves regenerate
 ``figures/<profile>/``. A results manifest ``figures/<profile>/results_manifest.json``
-records versions, git commit, profile, machine and each notebook's wall time. A failing
-notebook stops the run with its name and the failing cell, and its executed copy is kept.
+records versions, git commit, profile, machine, the scheduler, each notebook's wall time and
+every training run under ``runs/<profile>/`` (:func:`run_records`: epochs, kimg, training
+seconds, status and where it ran). A failing notebook stops the run with its name and the
+failing cell, and its executed copy is kept. ``reproduce(scheduler=...)`` (CLI
+``--scheduler``) sets ``$PAPERLIB_SCHEDULER`` for the notebooks' kernels, which inherit the
+environment (see :mod:`paperlib.parallel`).
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -17,9 +22,12 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from . import config
+from . import config, parallel
 
 KERNEL_NAME = "paperlib"
+#: Largest executed notebook :func:`publish_executed` copies into the repository (bytes).
+MAX_PUBLISHED_BYTES = 2_000_000
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def notebook_paths(notebooks_dir: Path = config.NOTEBOOKS_DIR) -> list[Path]:
@@ -75,16 +83,137 @@ def environment_info() -> dict:
     }
 
 
-def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR) -> list[Path]:
+# ----------------------------------------------------------------------------- training runs
+def _log_rows(path: Path) -> list[dict]:
+    """log.csv rows, skipping a row a kill cut short (empty fields)."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [r for r in csv.DictReader(f) if None not in r.values() and "" not in r.values()]
+
+
+def run_records(runs_root) -> list[dict]:
+    """One record per training run found under ``runs_root`` (any depth; a run folder holds
+    ``config.json`` and ``log.csv`` or ``status.json``), for the results manifest:
+
+    ``run`` (folder, relative to ``runs_root``), ``model``, ``config``, ``seed``,
+    ``epochs_done``, ``epochs_target``, ``kimg`` (images shown, from log.csv's last row),
+    ``train_seconds`` (sum of log.csv's per-epoch ``seconds``: training time, whichever
+    reproduction spent it), ``status``, ``updated`` and ``executed`` (host, pid, Dask worker,
+    torch threads, from ``status.json``; ``None`` for runs older than that field)."""
+    from .train import read_status
+
+    root = Path(runs_root)
+    if not root.is_dir():
+        return []
+    records = []
+    for cfg_file in sorted(root.rglob("config.json")):
+        run_dir = cfg_file.parent
+        if not ((run_dir / "log.csv").exists() or (run_dir / "status.json").exists()):
+            continue
+        try:
+            saved = json.loads(cfg_file.read_text())
+            cfg = saved["config"]
+            model = cfg["model"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # some other config.json (a cache), not a training run
+        status = read_status(run_dir)
+        rows = _log_rows(run_dir / "log.csv")
+        last = rows[-1] if rows else {}
+        if "kimg" in last:
+            kimg = float(last["kimg"])
+        elif last and saved.get("data", {}).get("n_images"):  # logs older than the column
+            kimg = round(int(last["epoch"]) * int(saved["data"]["n_images"]) / 1000, 3)
+        else:
+            kimg = None
+        records.append({
+            "run": run_dir.relative_to(root).as_posix(), "model": model,
+            "config": cfg.get("config"), "seed": cfg.get("seed"),
+            "epochs_done": status.get("epochs_done"),
+            "epochs_target": status.get("epochs_target", cfg.get("epochs")),
+            "kimg": kimg,
+            "train_seconds": round(sum(float(r.get("seconds") or 0) for r in rows), 2),
+            "status": status.get("status"), "updated": status.get("updated"),
+            "executed": status.get("executed"),
+        })
+    return records
+
+
+# ----------------------------------------------------------------------------- publishing
+class NotebookTooLarge(ValueError):
+    """A notebook to publish is over :data:`MAX_PUBLISHED_BYTES`; the message names it, its
+    size and its largest outputs."""
+
+
+def strip_widget_state(nb) -> int:
+    """Remove saved ipywidgets state from a notebook (in place); return how many items went.
+
+    Drops ``metadata.widgets`` (the saved widget models) and, in every output, the
+    ``application/vnd.jupyter.widget-view+json`` view: its ``text/plain`` (or other)
+    fallback stays; an output left with no data is dropped. A reader of the published
+    notebook sees the fallback (or, for live widgets, reruns the notebook)."""
+    removed = 0
+    if "widgets" in nb.metadata:
+        del nb.metadata["widgets"]
+        removed += 1
+    for cell in nb.cells:
+        cell.metadata.pop("widgets", None)
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if data is not None and WIDGET_MIME in data:
+                del data[WIDGET_MIME]
+                removed += 1
+                if not data:
+                    continue
+            kept.append(out)
+        cell.outputs = kept
+    return removed
+
+
+def _largest_outputs(nb, n: int = 3) -> list[str]:
+    """The ``n`` largest outputs of a notebook, described for an error message."""
+    sizes = []
+    for i, cell in enumerate(nb.cells):
+        for k, out in enumerate(cell.get("outputs", [])):
+            size = len(json.dumps(out))
+            first = next((line for line in cell.source.splitlines() if line.strip()), "")[:60]
+            kinds = ", ".join(sorted(out.get("data", {}))) or out.get("output_type", "?")
+            sizes.append((size, f"cell {i} output {k} ({kinds}; {size / 1e6:.2f} MB; "
+                                f"cell starts {first!r})"))
+    return [text for _, text in sorted(sizes, key=lambda t: -t[0])[:n]]
+
+
+def check_notebook_size(nb, name: str, max_bytes: int = MAX_PUBLISHED_BYTES) -> int:
+    """The notebook's size in bytes as written; :class:`NotebookTooLarge` above
+    ``max_bytes``, naming it, its size and its largest outputs."""
+    import nbformat
+
+    size = len(nbformat.writes(nb).encode())
+    if size > max_bytes:
+        raise NotebookTooLarge(
+            f"{name} is {size / 1e6:.2f} MB with outputs, over the {max_bytes / 1e6:.1f} MB "
+            f"limit for published notebooks; largest outputs: "
+            + "; ".join(_largest_outputs(nb)))
+    return size
+
+
+def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR,
+                     max_bytes: int = MAX_PUBLISHED_BYTES) -> list[Path]:
     """Copy a profile's executed notebooks over ``notebooks/`` so readers see outputs.
 
     The cell papermill injected (``profile = '<profile>'``) is dropped, so the published
     notebooks still take their profile from ``$PAPERLIB_PROFILE`` (nbval runs them with
-    ``smoke``). Used for the committed ``cpu`` reference run.
+    ``smoke``); saved ipywidgets state is stripped (:func:`strip_widget_state`). Every
+    notebook must then be at most ``max_bytes`` (2 MB): otherwise nothing is written and
+    :class:`NotebookTooLarge` names each notebook over the limit, its size and its largest
+    outputs. Used for the committed ``cpu`` reference run.
     """
     import nbformat
 
-    written = []
+    ready, too_large = [], []
     for executed in sorted(executed_dir(profile).glob("[0-9][0-9]_*.ipynb")):
         target = notebooks_dir / executed.name
         if not target.exists():
@@ -93,9 +222,17 @@ def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR) -
         nb.cells = [c for c in nb.cells
                     if "injected-parameters" not in c.metadata.get("tags", [])]
         nb.metadata.get("papermill", {}).pop("parameters", None)
+        strip_widget_state(nb)
+        try:
+            check_notebook_size(nb, executed.name, max_bytes)
+        except NotebookTooLarge as err:
+            too_large.append(str(err))
+        ready.append((nb, target))
+    if too_large:
+        raise NotebookTooLarge("not published (nothing written): " + "\n".join(too_large))
+    for nb, target in ready:
         nbformat.write(nb, target)
-        written.append(target)
-    return written
+    return [target for _, target in ready]
 
 
 README = config.ROOT / "README.md"
@@ -151,17 +288,26 @@ def run_notebook(path: Path, profile: str, out_dir: Path, extra_params: dict | N
 
 
 def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
-              force: bool = False, progress: bool = True, publish: bool = False) -> dict:
+              force: bool = False, progress: bool = True, publish: bool = False,
+              scheduler: str | None = None) -> dict:
     """Run the notebooks (all, or those whose names contain one of ``notebooks``) in order.
+
+    ``scheduler`` (``"serial"``, ``"local"`` or a Dask scheduler address such as
+    ``tcp://host:8786``; see :mod:`paperlib.parallel`) is validated first and passed to the
+    notebooks' kernels as ``$PAPERLIB_SCHEDULER`` (restored afterwards); ``None`` leaves
+    the environment as it is (a bad ``$PAPERLIB_SCHEDULER`` is reported before any
+    notebook runs).
 
     ``force`` sets ``PAPERLIB_FORCE`` to a new token for the kernels, so every cached
     training run is redone once (see :func:`paperlib.train.train_cached`).
     ``publish`` copies the executed notebooks over ``notebooks/`` afterwards
     (:func:`publish_executed`) and refills the README's result tables
     (:func:`sync_readme_tables`). Returns the results manifest, also written to
-    ``figures/<profile>/results_manifest.json``.
+    ``figures/<profile>/results_manifest.json``; it lists each notebook's wall time and
+    every training run of the profile (:func:`run_records`).
     """
     prof = config.get_profile(profile)
+    spec = parallel.scheduler_spec(scheduler)  # ValueError naming the bad value
     paths = notebook_paths()
     if notebooks:
         paths = [p for p in paths if any(sel in p.name for sel in notebooks)]
@@ -171,11 +317,14 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
         os.environ["PAPERLIB_FORCE"] = f"force-{time.time_ns()}"
     out_dir = executed_dir(prof.name)
     manifest = {"profile": prof.name, "profile_settings": prof.to_dict(), **environment_info(),
-                "notebooks": [], "status": "running"}
+                "scheduler": spec, "notebooks": [], "status": "running"}
     fig_dir = figures_dir(prof)
     fig_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = fig_dir / "results_manifest.json"
     t_all = time.perf_counter()
+    old_scheduler = os.environ.get(parallel.SCHEDULER_ENV)
+    if scheduler is not None:  # the kernels papermill starts inherit the environment
+        os.environ[parallel.SCHEDULER_ENV] = spec
     try:
         for i, path in enumerate(paths, 1):
             print(f"[{i}/{len(paths)}] {path.name} (profile {prof.name})", flush=True)
@@ -191,8 +340,20 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
     except NotebookFailed as err:
         manifest["status"] = f"failed: {err}"
         raise
+    except NotebookTooLarge as err:  # the notebooks ran; publishing refused
+        manifest["published"] = f"not published: {err}"
+        raise
     finally:
+        if scheduler is not None:
+            if old_scheduler is None:
+                os.environ.pop(parallel.SCHEDULER_ENV, None)
+            else:
+                os.environ[parallel.SCHEDULER_ENV] = old_scheduler
         manifest["total_seconds"] = round(time.perf_counter() - t_all, 1)
         if manifest["notebooks"] or manifest["status"] != "running":
+            try:
+                manifest["runs"] = run_records(config.runs_dir(prof))
+            except OSError as err:  # a manifest without the runs beats none
+                manifest["runs"] = f"could not list runs: {err}"
             manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest

@@ -1,4 +1,6 @@
 import json
+import os
+import shutil
 
 import nbformat
 import pytest
@@ -90,3 +92,145 @@ def test_sync_readme_tables_refills_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce, "figures_dir", lambda profile: fig)
     assert reproduce.sync_readme_tables("cpu", readme) == ["t1"]
     assert reproduce.readme_tables(readme.read_text()) == {"t1": "| a |\n|---|\n| 1 |\n"}
+
+
+# ----------------------------------------------------------------------------- scheduler
+def test_reproduce_rejects_a_bad_scheduler_before_running(monkeypatch, capsys):
+    from paperlib import cli, parallel
+
+    monkeypatch.delenv(parallel.SCHEDULER_ENV, raising=False)
+    with pytest.raises(ValueError, match="bogus"):
+        reproduce.reproduce("smoke", scheduler="bogus")
+    assert cli.main(["reproduce", "--profile", "smoke", "--scheduler", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "bogus" in err and "tcp://" in err
+    monkeypatch.setenv(parallel.SCHEDULER_ENV, "nonsense")  # a bad environment fails early too
+    with pytest.raises(ValueError, match=parallel.SCHEDULER_ENV):
+        reproduce.reproduce("smoke")
+
+
+def test_reproduce_passes_the_scheduler_to_the_kernels(tmp_path, monkeypatch):
+    from paperlib import parallel
+
+    monkeypatch.delenv(parallel.SCHEDULER_ENV, raising=False)
+    nb = tmp_path / "01_env.ipynb"
+    _write_nb(nb, "profile = 'cpu'",
+              "import os\nfrom pathlib import Path\n"
+              "Path('scheduler.txt').write_text(os.environ.get('PAPERLIB_SCHEDULER', 'unset'))")
+    monkeypatch.setattr(reproduce, "notebook_paths", lambda: [nb])
+    monkeypatch.setattr(reproduce, "executed_dir", lambda profile: tmp_path / "executed")
+    monkeypatch.setattr(reproduce, "figures_dir", lambda profile: tmp_path / "figs")
+    monkeypatch.setattr(config, "runs_dir", lambda profile: tmp_path / "runs")
+    manifest = reproduce.reproduce("smoke", progress=False, scheduler="tcp://10.0.0.1:8786")
+    assert (tmp_path / "scheduler.txt").read_text() == "tcp://10.0.0.1:8786"
+    assert parallel.SCHEDULER_ENV not in os.environ   # restored afterwards
+    saved = json.loads((tmp_path / "figs" / "results_manifest.json").read_text())
+    assert saved["scheduler"] == manifest["scheduler"] == "tcp://10.0.0.1:8786"
+    assert saved["notebooks"][0]["name"] == "01_env.ipynb" and saved["runs"] == []
+
+
+# ----------------------------------------------------------------------------- run records
+def test_run_records_list_each_training_run(tmp_path):
+    import torch
+
+    from paperlib import train as T
+
+    images = torch.rand(20, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    root = tmp_path / "runs"
+    cfg = T.make_config(model="dcgan", epochs=2, seed=3, res=32, ngf=4, ndf=4, nz=16,
+                        batch_size=10, device="cpu")
+    res = T.train(cfg, images, root / "paper_a" / "dcgan-run", progress=False)
+    # an older run: no "executed" in status.json, no kimg column in log.csv
+    old = root / "paper_b" / "old-run"
+    shutil.copytree(root / "paper_a" / "dcgan-run", old)
+    status = json.loads((old / "status.json").read_text())
+    del status["executed"]
+    (old / "status.json").write_text(json.dumps(status))
+    lines = (old / "log.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    k = header.index("kimg")
+    (old / "log.csv").write_text("\n".join(",".join(c for i, c in enumerate(line.split(","))
+                                                    if i != k) for line in lines) + "\n")
+    (root / "paper_a" / "feature_cache").mkdir()
+    (root / "paper_a" / "feature_cache" / "config.json").write_text('{"not": "a run"}')
+
+    records = reproduce.run_records(root)
+    assert [r["run"] for r in records] == ["paper_a/dcgan-run", "paper_b/old-run"]
+    new, older = records
+    assert {k: new[k] for k in ("model", "config", "seed", "epochs_done", "status")} == {
+        "model": "dcgan", "config": "paper", "seed": 3, "epochs_done": 2, "status": "finished"}
+    assert new["kimg"] == older["kimg"] == 0.04          # 2 epochs x 20 images
+    assert new["train_seconds"] == round(sum(r["seconds"] for r in res.rows), 2)
+    assert new["executed"]["pid"] == os.getpid() and new["executed"]["threads"] == 1
+    assert {"host", "worker"} <= set(new["executed"])
+    assert older["executed"] is None
+    json.dumps(records)
+    assert reproduce.run_records(tmp_path / "missing") == []
+
+
+# ----------------------------------------------------------------------------- publishing
+def _widget_nb():
+    from nbformat.v4 import new_output
+
+    nb = new_notebook(cells=[new_code_cell("slider"), new_code_cell("print(1)")])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        "state": {"abc": {"model_name": "IntSliderModel", "state": {"value": 3}}}}}
+    nb.cells[0].outputs = [
+        new_output("display_data", data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2,
+                                                         "version_minor": 0},
+            "text/plain": "IntSlider(value=3)"}),
+        new_output("display_data", data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "def", "version_major": 2,
+                                                         "version_minor": 0}}),
+    ]
+    nb.cells[1].outputs = [new_output("stream", name="stdout", text="1\n")]
+    return nb
+
+
+def test_strip_widget_state_keeps_the_text_fallback():
+    nb = _widget_nb()
+    assert reproduce.strip_widget_state(nb) == 3   # the state and two views
+    assert "widgets" not in nb.metadata
+    assert [o["data"] for o in nb.cells[0].outputs] == [{"text/plain": "IntSlider(value=3)"}]
+    assert nb.cells[1].outputs[0]["text"] == "1\n"
+    nbformat.validate(nb)
+    assert reproduce.strip_widget_state(nb) == 0
+    assert "widget" not in nbformat.writes(nb)
+
+
+def test_publish_strips_widgets_and_refuses_large_notebooks(tmp_path, monkeypatch):
+    from nbformat.v4 import new_output
+
+    src, executed = tmp_path / "notebooks", tmp_path / "executed"
+    src.mkdir(), executed.mkdir()
+    monkeypatch.setattr(reproduce, "executed_dir", lambda profile: executed)
+    nbformat.write(_widget_nb(), executed / "01_small.ipynb")
+    big = new_notebook(cells=[new_code_cell("show_big_picture()"), new_code_cell("x = 1")])
+    big.cells[0].outputs = [new_output("display_data", data={"image/png": "A" * 30_000,
+                                                              "text/plain": "<Figure>"})]
+    nbformat.write(big, executed / "02_big.ipynb")
+    for name in ("01_small.ipynb", "02_big.ipynb"):
+        (src / name).write_text("original")
+
+    with pytest.raises(reproduce.NotebookTooLarge) as err:
+        reproduce.publish_executed("smoke", src, max_bytes=20_000)
+    msg = str(err.value)
+    assert "02_big.ipynb" in msg and "01_small" not in msg and "MB" in msg
+    assert "cell 0 output 0" in msg and "image/png" in msg and "show_big_picture" in msg
+    assert (src / "01_small.ipynb").read_text() == "original"   # nothing written
+
+    assert reproduce.publish_executed("smoke", src) == [src / "01_small.ipynb",
+                                                        src / "02_big.ipynb"]
+    published = nbformat.read(src / "01_small.ipynb", as_version=4)
+    assert "widgets" not in published.metadata
+    assert "application/vnd.jupyter.widget-view+json" not in nbformat.writes(published)
+
+
+def test_plots_sets_inline_and_saved_dpi():
+    import matplotlib
+
+    from paperlib import plots
+
+    assert 80 <= matplotlib.rcParams["figure.dpi"] == plots.INLINE_DPI <= 100
+    assert 120 <= matplotlib.rcParams["savefig.dpi"] == plots.SAVE_DPI <= 150
