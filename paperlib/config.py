@@ -4,8 +4,17 @@ Three profiles size every notebook:
 
 * ``smoke`` -- CI: seconds per notebook, tiny images and 1-2 epochs. Proves the code
   paths run; its numbers mean nothing.
-* ``cpu`` -- the default: the whole pipeline on a 2-core machine without a GPU, small
-  enough for ``make reproduce`` to finish in about an hour.
+* ``cpu`` -- the default: the whole pipeline on a 2-core machine without a GPU. Its budgets
+  come from the convergence calibration (``benchmarks/calibrate.py``; figure and summary in
+  ``figures/cpu/calibration.*`` and notebook 06): paper A's runs train 150 epochs of the
+  804 emoji (120.6 kimg), where the calibration's FID has levelled off and which covers
+  the paper's own horizons (the N search's epoch 30, DeLiGAN's onset near epoch 90);
+  paper B's stages train ``shape_kimg`` with paper A's optimiser settings (lr 1e-2), by
+  which the artist-alone model draws the character's round face. The quality gate
+  (``gate_fid``/``gate_kid``, at ``n_fake_curve`` images) is set from the FID/KID the
+  calibration's learned models reach. Secondary experiments are cut to fit the time:
+  one conventional-config seed, no ablation, no augmentation comparison, one stand-in
+  artist (see the README).
 * ``paper`` -- the papers' settings (64x64, batch 35, paper A's Adam lr 1e-2) and long
   runs; a GPU is recommended. Paper A does not state its epoch count; its Fig. 2 runs
   past epoch 90, so we use 200 (our choice, not the paper's).
@@ -90,7 +99,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu", res=32, ngf=32, ndf=32, batch_size=35, kimg=150 * EMOJI_SET_SIZE / 1000,
         seeds=(0, 1, 2), sample_every=10, ckpt_every=30, n_shapes=1000, n_artist=400,
-        n_fake=500, n_fake_curve=200, n_search_max=4, stable_epoch=30, shape_kimg=60.0,
+        n_fake=400, n_fake_curve=200, n_search_max=4, stable_epoch=30, shape_kimg=64.0,
         curation_rounds=2, curation_size=400, curation_generate=400,
         gate_fid=150.0, gate_kid=0.1, conventional_seeds=(0,), ablation_seeds=(),
         artists=("artist_donglein",), augments=(),

@@ -1138,7 +1138,7 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
                         seeds: Sequence[int], root: Any, stages: Sequence[str] = STAGES,
                         shape_ratio: float = 0.5, pretrain_frac: float = 0.5,
                         budget: str = "images", augment: str = "none", mixes_dir: Any = None,
-                        model: str = "dcgan", config: str = "conventional",
+                        model: str = "dcgan", config: str = "paper",
                         epochs: int | None = None, scheduler: str | None = None,
                         progress: bool = True) -> dict:
     """Paper B's shape learning as cached training runs under ``root``, for every artist
