@@ -40,9 +40,8 @@ def _job(spec: dict) -> list[dict]:
     """Train one calibration run, then score its checkpoints (runs on a worker)."""
     from paperlib import curation, metrics, train
 
-    t0 = time.perf_counter()
     res = train.train_cached(spec["cfg"], spec["data"], spec["root"], progress=False)
-    train_s = time.perf_counter() - t0
+    train_s = sum(r["seconds"] for r in res.rows)  # the run's own training time (cached or not)
     n_images = len(spec["images"]) if "images" in spec else None
     rows = []
     ckpts = [e for e, _ in train.list_checkpoints(res.run_dir)]
@@ -80,6 +79,8 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="cpu")
     p.add_argument("--epochs-a", type=int, default=200, help="paper-A horizon in epochs")
     p.add_argument("--kimg-b", type=float, default=200, help="paper-B horizon in kimg")
+    p.add_argument("--b-runs", default="conventional:200,paper:120",
+                   help="paper-B optimiser configs and their horizons in kimg, CONFIG:KIMG,...")
     p.add_argument("--every-kimg", type=float, default=16, help="checkpoint spacing")
     p.add_argument("--n-fake", type=int, default=200, help="generated images per checkpoint")
     p.add_argument("--tol", type=float, default=0.10, help="plateau tolerance (default 10%%)")
@@ -101,12 +102,16 @@ def main(argv=None) -> int:
     specs = []
     # paper B first: its run is the longest, and the others share the second worker
     if args.only in (None, "B"):
-        cfg = train.profile_config(prof, "dcgan", "conventional", 0, epochs=epochs_b,
-                                   sample_every=every_b, ckpt_every=every_b)
-        specs.append({"name": "B-donglein-alone", "paper": "B", "cfg": cfg,
-                      "data": str(sets["artist_donglein"]), "root": str(root),
-                      "n_fake": args.n_fake,
-                      "inner": curation.inner_counts_of(sets["artist_donglein"])})
+        for item in args.b_runs.split(","):
+            b_cfg, _, b_kimg = item.strip().partition(":")
+            cfg = train.profile_config(prof, "dcgan", b_cfg, 0, sample_every=every_b,
+                                       ckpt_every=every_b,
+                                       epochs=train.epochs_for_kimg(float(b_kimg or args.kimg_b),
+                                                                    n_artist))
+            specs.append({"name": f"B-donglein-alone-{b_cfg}", "paper": "B", "cfg": cfg,
+                          "data": str(sets["artist_donglein"]), "root": str(root),
+                          "n_fake": args.n_fake,
+                          "inner": curation.inner_counts_of(sets["artist_donglein"])})
     if args.only in (None, "A"):
         for model, cfg_name, extra in (("dcgan", "paper", {}), ("deligan", "paper", {}),
                                        ("proposed", "paper", {"proposed_N": 1}),
@@ -147,12 +152,21 @@ def main(argv=None) -> int:
                         "final_fid": f[-1], "final_kimg": k[-1],
                         "final_kid": g.kid.iloc[-1],
                         "main_circularity_at_best": best.get("main_circularity", np.nan),
-                        "train_s": g.train_s_total.iloc[0], "eval_s": g.eval_s.sum()})
+                        "train_s": g.train_s_total.iloc[0]})
     summ = pd.DataFrame(summary)
     plots.save_table(summ, "calibration_summary", prof)
     print(summ.to_string(index=False))
     print(f"paper B training images: mean main circularity "
           f"{real_b['main_circularity']:.3f}, FID floor ({args.n_fake} of them) {real_b['fid']:.1f}")
+    # quality gate: each paper-A model's plateau (median over the second half of the horizon),
+    # the worst of them, with a 25 % margin for seed-to-seed spread (see report.Gate)
+    a = df[df.paper == "A"]
+    late = a[a.epoch > a.epoch.max() / 2].groupby("run")[["fid", "kid"]].median()
+    if len(late):
+        print("paper-A plateaus (median FID/KID over the second half):")
+        print(late.to_string())
+        print(f"suggested gate at {args.n_fake} images: FID <= {1.25 * late.fid.max():.0f}, "
+              f"KID <= {1.25 * late.kid.max():.3f}")
     print(f"wall time {wall:.0f} s")
 
     import matplotlib
