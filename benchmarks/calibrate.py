@@ -186,6 +186,10 @@ def main(argv=None) -> int:
                else "mean main circularity", title=f"{col} vs kimg ({args.n_fake} fakes)")
         if col in ("fid", "kid"):
             ax.set_yscale("log")
+            ax.axhline(prof.gate_fid if col == "fid" else prof.gate_kid, color="gray", ls="--",
+                       lw=1, label=f"gate ({prof.name} profile)")
+        ax.axvline(prof.kimg, color="tab:green", ls=":", lw=1, label="paper-A budget")
+        ax.axvline(prof.shape_kimg, color="tab:orange", ls=":", lw=1, label="paper-B budget")
         ax.legend(fontsize=7)
     fig.tight_layout()
     plots.save_figure(fig, "calibration", prof)
