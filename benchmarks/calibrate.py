@@ -1,6 +1,6 @@
 """Convergence calibration: FID/KID against images shown (kimg), to set training budgets.
 
-    python benchmarks/calibrate.py [--profile cpu] [--epochs-a 200] [--kimg-b 200]
+    python benchmarks/calibrate.py [--profile cpu] [--epochs-a 200] [--b-runs conventional:200,paper:120]
                                    [--every-kimg 16] [--n-fake 200] [--scheduler ADDRESS]
 
 Trains, at the profile's size (resolution, widths, batch), one long run of each paper-A
@@ -78,7 +78,6 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--profile", default="cpu")
     p.add_argument("--epochs-a", type=int, default=200, help="paper-A horizon in epochs")
-    p.add_argument("--kimg-b", type=float, default=200, help="paper-B horizon in kimg")
     p.add_argument("--b-runs", default="conventional:200,paper:120",
                    help="paper-B optimiser configs and their horizons in kimg, CONFIG:KIMG,...")
     p.add_argument("--every-kimg", type=float, default=16, help="checkpoint spacing")
@@ -96,7 +95,6 @@ def main(argv=None) -> int:
     n_emoji = len(data.image_files(sets["emoji"]))
     n_artist = len(data.image_files(sets["artist_donglein"]))
     every_a = max(1, round(args.every_kimg * 1000 / n_emoji))
-    epochs_b = train.epochs_for_kimg(args.kimg_b, n_artist)
     every_b = max(1, round(args.every_kimg * 1000 / n_artist))
     base = dict(sample_every=every_a, ckpt_every=every_a, epochs=args.epochs_a)
     specs = []
@@ -104,9 +102,11 @@ def main(argv=None) -> int:
     if args.only in (None, "B"):
         for item in args.b_runs.split(","):
             b_cfg, _, b_kimg = item.strip().partition(":")
+            if not b_kimg:
+                raise SystemExit(f"--b-runs: {item!r} is not CONFIG:KIMG (e.g. paper:120)")
             cfg = train.profile_config(prof, "dcgan", b_cfg, 0, sample_every=every_b,
                                        ckpt_every=every_b,
-                                       epochs=train.epochs_for_kimg(float(b_kimg or args.kimg_b),
+                                       epochs=train.epochs_for_kimg(float(b_kimg),
                                                                     n_artist))
             specs.append({"name": f"B-donglein-alone-{b_cfg}", "paper": "B", "cfg": cfg,
                           "data": str(sets["artist_donglein"]), "root": str(root),
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     specs = [s for s in specs if s["name"] not in skip]
     print(f"calibration, profile {prof.name}: {len(specs)} runs on "
           f"{parallel.scheduler_spec(args.scheduler)}; paper A {args.epochs_a} epochs of "
-          f"{n_emoji} images, paper B {epochs_b} epochs of {n_artist} images; checkpoints "
+          f"{n_emoji} images, paper B {args.b_runs} kimg of {n_artist} images; checkpoints "
           f"every {every_a}/{every_b} epochs, {args.n_fake} fakes each", flush=True)
     t0 = time.perf_counter()
     out = parallel.run_all(_job, specs, args.scheduler, names=[s["name"] for s in specs],
