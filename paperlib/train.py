@@ -62,11 +62,21 @@ from tqdm.auto import tqdm
 from . import __version__
 from .augment import AUGMENT_KINDS, Augmenter
 from .config import get_device
-from .models import MODEL_NAMES, RES_CHOICES, build_models
+from .models import MODEL_NAMES as DCGAN_FAMILY
+from .models import RES_CHOICES, GaussianLatent, build_models
+
+#: Every model the engine trains: paper A's DCGAN family and paper B's StyleGAN2.
+MODEL_NAMES = (*DCGAN_FAMILY, "stylegan2")
+#: TrainConfig fields only StyleGAN2 reads (left out of other models' run keys).
+STYLEGAN2_FIELDS = ("sg_channels", "sg_map_layers", "r1_gamma", "pl_weight", "ema_kimg",
+                    "mixing_prob")
 
 #: Optimiser per config name (see module docstring for the sources).
 OPTIM_CONFIGS = {"paper": {"lr": 1e-2, "betas": (0.5, 0.999)},
                  "conventional": {"lr": 2e-4, "betas": (0.5, 0.999)}}
+#: StyleGAN2-ADA's own Adam (NVlabs' configs: lr 0.0025, betas (0, 0.99), eps 1e-8), used by
+#: ``model="stylegan2"`` under either config name (paper B trained StyleGAN2-ADA as it comes).
+STYLEGAN2_OPTIM = {"lr": 0.0025, "betas": (0.0, 0.99), "eps": 1e-8}
 N_FIXED = 64  # images in the fixed-noise sample grid
 _RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
 
@@ -75,7 +85,7 @@ _RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
 class TrainConfig:
     """Everything that defines a run. Build it with :func:`make_config` (validates)."""
 
-    model: str                     # dcgan | deligan | proposed
+    model: str                     # dcgan | deligan | proposed | stylegan2
     epochs: int
     seed: int = 0
     config: str = "paper"          # optimiser settings, see OPTIM_CONFIGS
@@ -95,6 +105,15 @@ class TrainConfig:
     device: str = "auto"           # auto = CUDA if available ($PAPERLIB_DEVICE overrides)
     threads: int = 1               # torch CPU threads the run pins (part of the run's identity:
                                    # a different count changes the losses in the last bits)
+    # StyleGAN2 only (paperlib.stylegan2): channel_max (channel_base = 16 x it), mapping
+    # layers, R1 gamma (None: NVlabs' auto 0.0002 res^2 / batch), path-length weight (0: off),
+    # G-EMA half-life in kimg (None: NVlabs' auto batch * 10 / 32), style-mixing probability
+    sg_channels: int = 64
+    sg_map_layers: int = 2
+    r1_gamma: float | None = None
+    pl_weight: float = 0.0
+    ema_kimg: float | None = None
+    mixing_prob: float = 0.0
     init_from: str | None = None   # checkpoint whose G, D, latent weights start the run
                                    # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch
@@ -108,7 +127,7 @@ class TrainConfig:
 
     @property
     def optim(self) -> dict:
-        return OPTIM_CONFIGS[self.config]
+        return STYLEGAN2_OPTIM if self.model == "stylegan2" else OPTIM_CONFIGS[self.config]
 
     def latent_opts(self) -> dict:
         if self.model == "deligan":
@@ -135,8 +154,19 @@ class TrainConfig:
         choice("config", tuple(OPTIM_CONFIGS))
         choice("augment", AUGMENT_KINDS)
         for name in ("epochs", "res", "batch_size", "nz", "ngf", "ndf", "sample_every",
-                     "ckpt_every", "deligan_K", "proposed_N", "threads"):
+                     "ckpt_every", "deligan_K", "proposed_N", "threads", "sg_channels",
+                     "sg_map_layers"):
             integer(name, 1)
+        for name, low_ok in (("r1_gamma", True), ("pl_weight", True), ("ema_kimg", False),
+                             ("mixing_prob", True)):
+            v = getattr(self, name)
+            if v is None and name in ("r1_gamma", "ema_kimg"):
+                continue
+            if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                    or v < 0 or (v == 0 and not low_ok) or (name == "mixing_prob" and v > 1)):
+                raise ValueError(f"{name} must be a finite number "
+                                 + ("in [0, 1]" if name == "mixing_prob" else
+                                    ">= 0" if low_ok else "> 0") + f", got {v!r}")
         choice("res", RES_CHOICES)
         integer("seed", 0)
         integer("inject_nan_at_epoch", 1, allow_none=True)
@@ -214,15 +244,70 @@ def train_step(real, G, D, latent, opt_g, opt_d, augment, generator,
                         torch.sigmoid(out_fake).mean()]).detach()
 
 
-def train_epoch(images, batch_size, G, D, latent, opt_g, opt_d, augment, g_shuffle,
-                g_noise) -> list[float]:
+class DCGANStep:
+    """What a paper-A model adds to the loop: its latent module, G, D, two Adams and
+    :func:`train_step`. The engine sees only ``modules`` and ``optimizers`` (checkpointed
+    by name), ``step``, ``sampler`` (the (latent, G) pair grids and metrics sample from)
+    and ``extra_state`` -- the interface :class:`paperlib.stylegan2.StyleGAN2Step` shares."""
+
+    def __init__(self, latent, G, D, optim: dict):
+        self.latent, self.G, self.D = latent, G, D
+        self.opt_g = torch.optim.Adam(list(G.parameters()) + list(latent.parameters()), **optim)
+        self.opt_d = torch.optim.Adam(D.parameters(), **optim)
+        self.modules = {"G": G, "D": D, "latent": latent}
+        self.optimizers = {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def step(self, real, augment, generator) -> torch.Tensor:
+        return train_step(real, self.G, self.D, self.latent, self.opt_g, self.opt_d, augment,
+                          generator)
+
+    def sampler(self):
+        return self.latent, self.G
+
+    def train(self) -> None:
+        self.G.train(), self.D.train(), self.latent.train()
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+
+def build_networks(cfg: TrainConfig):
+    """``(latent, G, D)`` of ``cfg``'s model, initialised from torch's global RNG."""
+    if cfg.model == "stylegan2":
+        from . import stylegan2 as sg
+        kw = dict(channel_base=16 * cfg.sg_channels, channel_max=cfg.sg_channels)
+        return (GaussianLatent(cfg.nz),
+                sg.Generator(cfg.res, cfg.nz, cfg.nz, map_layers=cfg.sg_map_layers, **kw),
+                sg.Discriminator(cfg.res, **kw))
+    return build_models(cfg.model, cfg.res, cfg.nz, cfg.ngf, cfg.ndf, **cfg.latent_opts())
+
+
+def build_trainer(cfg: TrainConfig, device):
+    """The model-specific part of a run, seeded by ``cfg.seed`` (in a forked RNG)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        latent, G, D = (m.to(device) for m in build_networks(cfg))
+        if cfg.model != "stylegan2":
+            return DCGANStep(latent, G, D, cfg.optim)
+        from . import stylegan2 as sg
+        gamma = cfg.r1_gamma if cfg.r1_gamma is not None else sg.auto_r1_gamma(cfg.res, cfg.batch_size)
+        ema = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch_size * 10 / 32
+        return sg.StyleGAN2Step(latent, G, D, r1_gamma=gamma, pl_weight=cfg.pl_weight,
+                                ema_kimg=ema, mixing_prob=cfg.mixing_prob, **cfg.optim)
+
+
+def train_epoch(images, batch_size, trainer, augment, g_shuffle, g_noise) -> list[float]:
     """One pass over ``images`` in an order drawn from ``g_shuffle`` (the last batch may be
-    smaller); returns the epoch means ``[d_loss, g_loss, d_real, d_fake]``."""
-    G.train(), D.train(), latent.train()
+    smaller), one ``trainer.step`` per batch; returns the epoch means ``[d_loss, g_loss,
+    d_real, d_fake]``."""
+    trainer.train()
     sums = torch.zeros(4, device=images.device)
     batches = torch.randperm(len(images), generator=g_shuffle).to(images.device).split(batch_size)
     for idx in batches:
-        sums += train_step(images[idx], G, D, latent, opt_g, opt_d, augment, g_noise)
+        sums += trainer.step(images[idx], augment, g_noise)
     return (sums / len(batches)).tolist()
 
 
@@ -273,13 +358,8 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
     device = resolve_device(cfg.device)
     images = images.to(device)
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        latent, G, D = build_models(cfg.model, cfg.res, cfg.nz, cfg.ngf, cfg.ndf,
-                                    **cfg.latent_opts())
-    latent, G, D = latent.to(device), G.to(device), D.to(device)
-    opt_g = torch.optim.Adam(list(G.parameters()) + list(latent.parameters()), **cfg.optim)
-    opt_d = torch.optim.Adam(D.parameters(), **cfg.optim)
+    trainer = build_trainer(cfg, device)
+    latent, G = trainer.sampler()
     augment = Augmenter(cfg.augment)
     s_shuffle, s_noise, s_fixed = np.random.SeedSequence(cfg.seed).generate_state(3)
     g_shuffle = torch.Generator().manual_seed(int(s_shuffle))
@@ -287,12 +367,12 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
     fixed_noise = latent.sample_noise(N_FIXED, torch.Generator().manual_seed(int(s_fixed)), device)
     if ckpt is None and cfg.init_from:  # fine-tuning: weights only, fresh optimisers
         init = torch.load(cfg.init_from, map_location=device, weights_only=True)
-        G.load_state_dict(init["G"]), D.load_state_dict(init["D"])
-        latent.load_state_dict(init["latent"])
+        _load_modules(trainer.modules, init, cfg.init_from)
     if ckpt is not None:
-        G.load_state_dict(ckpt["G"]), D.load_state_dict(ckpt["D"])
-        latent.load_state_dict(ckpt["latent"])
-        opt_g.load_state_dict(ckpt["opt_g"]), opt_d.load_state_dict(ckpt["opt_d"])
+        _load_modules(trainer.modules, ckpt, "checkpoint")
+        for name, opt in trainer.optimizers.items():
+            opt.load_state_dict(ckpt[name])
+        trainer.load_extra_state(ckpt.get("extra", {}))
         augment.load_state_dict(ckpt["augment"])
         g_shuffle.set_state(ckpt["rng"]["shuffle"].cpu())
         g_noise.set_state(ckpt["rng"]["noise"].cpu())
@@ -311,9 +391,9 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
             t0 = time.perf_counter()
             if epoch == cfg.inject_nan_at_epoch:  # test hook: poison G
                 with torch.no_grad():
-                    next(G.parameters()).fill_(float("nan"))
+                    next(trainer.G.parameters()).fill_(float("nan"))
             d_loss, g_loss, d_real, d_fake = train_epoch(
-                images, cfg.batch_size, G, D, latent, opt_g, opt_d, augment, g_shuffle, g_noise)
+                images, cfg.batch_size, trainer, augment, g_shuffle, g_noise)
             row = {"epoch": epoch, "kimg": round(epoch * len(images) / 1000, 3), "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real,
                    "d_fake": d_fake, **latent.log_stats(), "aug_p": augment.p,
                    "seconds": time.perf_counter() - t0}
@@ -328,9 +408,9 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
                 _save_samples(out / "samples" / f"epoch_{epoch:04d}.png", G, latent, fixed_noise)
             if epoch % cfg.ckpt_every == 0 or epoch == cfg.epochs:
                 _atomic_torch_save({
-                    "epoch": epoch, "G": G.state_dict(), "D": D.state_dict(),
-                    "latent": latent.state_dict(), "opt_g": opt_g.state_dict(),
-                    "opt_d": opt_d.state_dict(), "augment": augment.state_dict(),
+                    "epoch": epoch, **{k: m.state_dict() for k, m in trainer.modules.items()},
+                    **{k: o.state_dict() for k, o in trainer.optimizers.items()},
+                    "extra": trainer.extra_state(), "augment": augment.state_dict(),
                     "rng": {"shuffle": g_shuffle.get_state(), "noise": g_noise.get_state()},
                     "fixed_noise": [t.cpu() for t in fixed_noise], "config": cfg.to_dict(),
                 }, out / "checkpoints" / f"epoch_{epoch:04d}.pt")
@@ -340,6 +420,17 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
         log_file.close()
     _write_json(out / "status.json", _status(out, status, epochs_done, cfg))
     return _result(out)
+
+
+def _load_modules(modules: dict, state: dict, source) -> None:
+    """Load every module's weights from a checkpoint dict (a StyleGAN2 checkpoint without
+    ``G_ema`` -- none exists -- or a DCGAN one into StyleGAN2 is refused by name)."""
+    missing = [k for k in modules if k not in state]
+    if missing:
+        raise ValueError(f"{source} has no weights for {missing}: a checkpoint of another "
+                         "model family?")
+    for k, m in modules.items():
+        m.load_state_dict(state[k])
 
 
 # ----------------------------------------------------------------------------- run folder
@@ -377,8 +468,11 @@ def _prepare_run_dir(out: Path, cfg: TrainConfig, data_id: dict, resume: bool):
     if cfg_file.exists():
         saved = json.loads(cfg_file.read_text())
         new = cfg.to_dict()
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        # a field added after the run was made reads as its default
         diff = sorted(k for k in set(saved["config"]) | set(new) if k not in _RESUMABLE
-                      and saved["config"].get(k, "<missing>") != new.get(k, "<missing>"))
+                      and saved["config"].get(k, defaults.get(k, "<missing>"))
+                      != new.get(k, "<missing>"))
         if diff:
             details = ", ".join(f"{k}: {saved['config'].get(k)!r} -> {new.get(k)!r}" for k in diff)
             raise ValueError(f"{out} holds a run with a different configuration ({details}); "
@@ -570,8 +664,10 @@ def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:
     cfg = make_config(**{**saved, "device": "auto"})
     dev = resolve_device(device)
     ckpt = torch.load(ckpts[epoch], map_location=dev, weights_only=True)
-    latent, G, D = build_models(cfg.model, cfg.res, cfg.nz, cfg.ngf, cfg.ndf, **cfg.latent_opts())
-    for module, key in ((latent, "latent"), (G, "G"), (D, "D")):
+    latent, G, D = build_networks(cfg)
+    # StyleGAN2 samples and is evaluated with its EMA generator (NVlabs' G_ema)
+    g_key = "G_ema" if cfg.model == "stylegan2" else "G"
+    for module, key in ((latent, "latent"), (G, g_key), (D, "D")):
         module.load_state_dict(ckpt[key])
         module.to(dev).eval()
     return TrainedGAN(cfg, epoch, latent, G, D, dev)
@@ -597,17 +693,21 @@ def profile_config(profile, model: str, config: str = "paper", seed: int = 0,
                    n_images: int | None = None, **overrides) -> TrainConfig:
     """A :class:`TrainConfig` sized by a profile (res, widths, batch, intervals). Its
     length is ``overrides["epochs"]`` or, given the training set's ``n_images``, the
-    profile's ``kimg`` budget in epochs of that set (:func:`epochs_for_kimg`)."""
+    profile's ``kimg`` budget (``sg_kimg`` for StyleGAN2) in epochs of that set
+    (:func:`epochs_for_kimg`). StyleGAN2 takes the profile's ``sg_*`` sizes."""
     from .config import get_profile
 
     prof = get_profile(profile)
+    sg = model == "stylegan2"
     if "epochs" not in overrides:
         if n_images is None:
             raise ValueError("profile_config needs epochs=... or the training set's n_images")
-        overrides["epochs"] = epochs_for_kimg(prof.kimg, n_images)
+        overrides["epochs"] = epochs_for_kimg(prof.sg_kimg if sg else prof.kimg, n_images)
     kw = dict(model=model, seed=seed, config=config, res=prof.res,
-              batch_size=prof.batch_size, ngf=prof.ngf, ndf=prof.ndf,
+              batch_size=prof.sg_batch if sg else prof.batch_size, ngf=prof.ngf, ndf=prof.ndf,
               sample_every=prof.sample_every, ckpt_every=prof.ckpt_every)
+    if sg:
+        kw.update(nz=prof.sg_nz, sg_channels=prof.sg_channels)
     return make_config(**{**kw, **overrides})
 
 
@@ -631,7 +731,8 @@ def profile_jobs(profile, model: str, data_dir, root, configs=None, seeds=None,
 def run_name(cfg: TrainConfig, data_key: str) -> str:
     """``<model>-<config>-s<seed>-<hash>``: the hash covers every setting that changes the
     result (all config fields but epochs/device) and the training data's identity."""
-    key = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY}
+    key = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY
+           and (cfg.model == "stylegan2" or k not in STYLEGAN2_FIELDS)}
     digest = hashlib.sha256(json.dumps([key, data_key], sort_keys=True).encode()).hexdigest()
     return f"{cfg.model}-{cfg.config}-s{cfg.seed}-{digest[:10]}"
 

@@ -1,0 +1,480 @@
+"""A compact StyleGAN2 (Karras et al. 2020) in pure PyTorch: paper B's model family.
+
+The mathematics follows NVlabs' ``stylegan2-ada-pytorch`` (``training/networks.py``,
+``training/loss.py``, the reference -- non-CUDA -- paths of its ``bias_act`` and
+``upfirdn2d`` ops); the code is our own and small:
+
+* **Mapping network** ``z -> w``: 2nd-moment normalisation of ``z``, ``map_layers``
+  fully-connected layers with leaky ReLU (gain sqrt 2) and learning-rate multiplier 0.01,
+  a tracked ``w_avg`` for the truncation trick.
+* **Synthesis network**, *skip* architecture: a learned 4x4 constant, then per resolution
+  two 3x3 **modulated convolutions** (weights scaled per sample by a style ``A(w)`` and
+  **demodulated** to unit norm per output channel) with per-pixel **noise inputs** (learned
+  strength, zero init), and a 1x1 ``toRGB`` (modulated, not demodulated) whose output is
+  added to the 2x-upsampled image of the previous resolution.
+* **Residual discriminator**: ``fromRGB`` at the top resolution, per resolution two 3x3
+  convolutions (the second downsampling) plus a 1x1 downsampling skip, both scaled by
+  sqrt(0.5); a minibatch-standard-deviation layer (group 4, 1 channel), a 3x3 convolution
+  and two fully-connected layers to one logit.
+* Equalised learning rate everywhere (weights N(0, 1) scaled by 1/sqrt(fan_in) at run
+  time); resampling with the [1, 3, 3, 1] FIR filter (upsample: zero-insertion + filter,
+  gain 4; downsample: filter + stride 2).
+
+Training (:class:`StyleGAN2Step`): the non-saturating logistic loss, lazy R1 on reals every
+``r1_interval = 16`` minibatches (weighted by the interval), optional path-length
+regularisation every ``pl_interval = 4`` minibatches (batch shrink 2, decay 0.01), Adam
+with betas (0, 0.99) and eps 1e-8 whose lr and betas are adjusted for the lazy intervals
+(``mb_ratio = interval / (interval + 1)``), and an exponential moving average of G
+(``ema_kimg`` half-life in thousands of images, ramped up over the first 5 % of training as
+``min(ema_kimg, rampup * images seen)``) that is used for samples and evaluation.
+
+Simplifications (ours): the upsampling convolution upsamples with the FIR filter and then
+convolves (NVlabs fuses a transposed convolution with the filter: same receptive field,
+slightly different filter placement); no mixed precision or ``conv_clamp``; noise for the
+training forward passes is drawn from an explicit ``torch.Generator`` (so runs are
+reproducible and resumable); in eval mode the noise inputs use fixed per-layer buffers
+(NVlabs' ``noise_mode="const"``). The style-mixing regulariser is available
+(``mixing_prob``) and off on the ``cpu`` profile.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+RES_CHOICES = (32, 64, 128)
+SQRT2 = math.sqrt(2.0)
+_FIR = (1.0, 3.0, 3.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- reference ops
+def _fir_kernel(channels: int, like: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    f = torch.tensor(_FIR, dtype=like.dtype, device=like.device)
+    f = torch.outer(f, f)
+    f = f / f.sum() * gain
+    return f.expand(channels, 1, 4, 4)
+
+
+def upsample2d(x: torch.Tensor) -> torch.Tensor:
+    """2x upsampling: insert zeros, pad (2, 1), filter with [1,3,3,1] (gain 4); NVlabs'
+    ``upfirdn2d.upsample2d`` with its reference implementation."""
+    b, c, h, w = x.shape
+    y = x.new_zeros(b, c, h, 2, w, 2)
+    y[:, :, :, 0, :, 0] = x
+    y = F.pad(y.reshape(b, c, 2 * h, 2 * w), (2, 1, 2, 1))
+    return F.conv2d(y, _fir_kernel(c, x, gain=4.0), groups=c)
+
+
+def downsample2d(x: torch.Tensor) -> torch.Tensor:
+    """2x downsampling: pad 1, filter with [1,3,3,1], keep every second pixel
+    (``upfirdn2d.downsample2d``)."""
+    c = x.shape[1]
+    return F.conv2d(F.pad(x, (1, 1, 1, 1)), _fir_kernel(c, x), stride=2, groups=c)
+
+
+def lrelu(x: torch.Tensor, gain: float = SQRT2) -> torch.Tensor:
+    """``bias_act``'s "lrelu": leaky ReLU (slope 0.2) times sqrt 2."""
+    return F.leaky_relu(x, 0.2) * gain
+
+
+def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
+
+
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
+                     demodulate: bool = True, up: bool = False) -> torch.Tensor:
+    """Modulated (and demodulated) convolution.
+
+    ``w'_{b,o,i,k} = weight_{o,i,k} * styles_{b,i}``; with ``demodulate``
+    ``w''_{b,o,i,k} = w'_{b,o,i,k} / sqrt(sum_{i,k} w'^2_{b,o,i,k} + 1e-8)`` (unit norm per
+    output channel and sample, see :func:`demodulated_weights`). ``up``: 2x FIR upsampling
+    first. Padding keeps the size (``k // 2``).
+    """
+    if up:
+        x = upsample2d(x)
+    # NVlabs' non-fused path (what it trains with): scale the input channels by the style,
+    # convolve with the shared weight, scale the output channels by the demodulation
+    # coefficients -- equal to convolving with demodulated_weights(), and much faster on CPU.
+    x = x * styles[:, :, None, None]
+    x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
+    if demodulate:
+        w = weight[None] * styles[:, None, :, None, None]
+        x = x * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()[:, :, None, None]
+    return x
+
+
+def demodulated_weights(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """Per-sample weights ``(B, O, I, k, k)``: modulated by ``styles`` (B, I), then scaled to
+    unit L2 norm over (I, k, k) for every sample and output channel."""
+    w = weight[None] * styles[:, None, :, None, None]
+    return w * (w.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
+
+
+# ----------------------------------------------------------------------------- layers
+class FullyConnected(nn.Module):
+    """Equalised-lr linear layer: weight N(0, 1/lr_mul^2) used as ``W * lr_mul/sqrt(in)``,
+    bias ``b * lr_mul`` (init ``bias_init``); optional lrelu."""
+
+    def __init__(self, in_f: int, out_f: int, activation: bool = False, lr_mul: float = 1.0,
+                 bias_init: float = 0.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_f, in_f) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_f,), float(bias_init)))
+        self.activation, self.w_gain, self.b_gain = activation, lr_mul / math.sqrt(in_f), lr_mul
+
+    def forward(self, x):
+        x = F.linear(x, self.weight * self.w_gain, self.bias * self.b_gain)
+        return lrelu(x) if self.activation else x
+
+
+class Conv(nn.Module):
+    """Equalised-lr convolution for D (optional FIR 2x downsampling first, optional lrelu)."""
+
+    def __init__(self, in_c: int, out_c: int, k: int, bias: bool = True,
+                 activation: bool = True, down: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_c, in_c, k, k))
+        self.bias = nn.Parameter(torch.zeros(out_c)) if bias else None
+        self.activation, self.down, self.gain = activation, down, 1.0 / math.sqrt(in_c * k * k)
+
+    def forward(self, x, gain: float = 1.0):
+        if self.down:
+            x = downsample2d(x)
+        x = F.conv2d(x, self.weight * self.gain, self.bias, padding=self.weight.shape[-1] // 2)
+        return (lrelu(x, SQRT2 * gain) if self.activation else x * gain)
+
+
+class MappingNetwork(nn.Module):
+    def __init__(self, z_dim: int, w_dim: int, num_ws: int, layers: int = 2,
+                 lr_mul: float = 0.01, w_avg_beta: float = 0.995):
+        super().__init__()
+        self.z_dim, self.w_dim, self.num_ws, self.w_avg_beta = z_dim, w_dim, num_ws, w_avg_beta
+        dims = [z_dim] + [w_dim] * layers
+        self.fcs = nn.ModuleList(FullyConnected(a, b, True, lr_mul) for a, b in zip(dims, dims[1:]))
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+
+    def forward(self, z, truncation_psi: float = 1.0):
+        x = normalize_2nd_moment(z)
+        for fc in self.fcs:
+            x = fc(x)
+        if self.training:  # track the mean w (for truncation), as NVlabs does while training
+            with torch.no_grad():
+                self.w_avg.copy_(x.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
+        if truncation_psi != 1.0:
+            x = self.w_avg.lerp(x, truncation_psi)
+        return x.unsqueeze(1).repeat(1, self.num_ws, 1)
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv (+ optional 2x up) + noise + bias + lrelu."""
+
+    def __init__(self, in_c: int, out_c: int, w_dim: int, res: int, up: bool = False):
+        super().__init__()
+        self.affine = FullyConnected(w_dim, in_c, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_c, in_c, 3, 3))
+        self.bias = nn.Parameter(torch.zeros(out_c))
+        self.noise_strength = nn.Parameter(torch.zeros(()))
+        self.register_buffer("noise_const", torch.randn(res, res))
+        self.up, self.res = up, res
+
+    def forward(self, x, w, noise_gen: torch.Generator | None = None):
+        x = modulated_conv2d(x, self.weight, self.affine(w), demodulate=True, up=self.up)
+        if self.training:  # noise_mode "random", drawn from the trainer's generator
+            gen = noise_gen
+            shape = (x.shape[0], 1, self.res, self.res)
+            noise = (torch.randn(shape, generator=gen, device=gen.device).to(x.device)
+                     if gen is not None else torch.randn(shape, device=x.device))
+        else:              # noise_mode "const"
+            noise = self.noise_const
+        x = x + noise * self.noise_strength
+        return lrelu(x + self.bias.view(1, -1, 1, 1))
+
+
+class ToRGB(nn.Module):
+    def __init__(self, in_c: int, w_dim: int, nc: int = 3):
+        super().__init__()
+        self.affine = FullyConnected(w_dim, in_c, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(nc, in_c, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(nc))
+        self.gain = 1.0 / math.sqrt(in_c)
+
+    def forward(self, x, w):
+        x = modulated_conv2d(x, self.weight, self.affine(w) * self.gain, demodulate=False)
+        return x + self.bias.view(1, -1, 1, 1)
+
+
+def channels_at(res: int, channel_base: int, channel_max: int) -> int:
+    """Feature maps at resolution ``res``: ``min(channel_base // res, channel_max)``."""
+    return min(channel_base // res, channel_max)
+
+
+def _check_res(res: int) -> int:
+    if res not in RES_CHOICES:
+        raise ValueError(f"res must be one of {RES_CHOICES}, got {res!r}")
+    return int(math.log2(res))
+
+
+class Generator(nn.Module):
+    """``G(z) -> (B, 3, res, res)`` (about [-1, 1]): mapping network + skip synthesis.
+
+    ``G.mapping(z)`` gives ``ws`` (B, num_ws, w_dim); ``G.synthesis(ws)`` the image. During
+    training ``G.noise_gen`` (a ``torch.Generator``, set by the trainer) supplies the noise
+    inputs; in eval mode the noise is constant.
+    """
+
+    def __init__(self, res: int = 32, z_dim: int = 128, w_dim: int = 128, channel_base: int = 4096,
+                 channel_max: int = 128, map_layers: int = 2, nc: int = 3):
+        super().__init__()
+        log2 = _check_res(res)
+        self.res, self.z_dim, self.in_dim, self.nc = res, z_dim, z_dim, nc
+        self.resolutions = [2 ** i for i in range(2, log2 + 1)]
+        ch = {r: channels_at(r, channel_base, channel_max) for r in self.resolutions}
+        self.const = nn.Parameter(torch.randn(ch[4], 4, 4))
+        self.convs = nn.ModuleList()
+        self.torgbs = nn.ModuleList()
+        for r in self.resolutions:
+            if r > 4:
+                self.convs.append(SynthesisLayer(ch[r // 2], ch[r], w_dim, r, up=True))
+            self.convs.append(SynthesisLayer(ch[r], ch[r], w_dim, r))
+            self.torgbs.append(ToRGB(ch[r], w_dim, nc))
+        self.num_ws = len(self.convs) + 1  # NVlabs: conv layers + the last toRGB
+        self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, map_layers)
+        self.noise_gen: torch.Generator | None = None
+
+    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
+        x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+        img, k = None, 0
+        for j, r in enumerate(self.resolutions):
+            for _ in range(1 if r == 4 else 2):
+                x = self.convs[k](x, ws[:, k], self.noise_gen)
+                k += 1
+            y = self.torgbs[j](x, ws[:, k])
+            img = y if img is None else upsample2d(img) + y
+        return img
+
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        return self.synthesis(self.mapping(z, truncation_psi))
+
+
+def minibatch_std(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
+    """Append the mean over channels/pixels of the per-group std of features (1 channel).
+    The group is the largest divisor of the batch not above ``group_size``."""
+    b, c, h, w = x.shape
+    g = max(d for d in range(1, min(group_size, b) + 1) if b % d == 0)
+    y = x.reshape(g, -1, c, h, w)
+    y = (y - y.mean(0)).square().mean(0).add(1e-8).sqrt()
+    y = y.mean(dim=[1, 2, 3]).reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
+    return torch.cat([x, y], dim=1)
+
+
+class DiscriminatorBlock(nn.Module):
+    def __init__(self, in_c: int, out_c: int):
+        super().__init__()
+        self.conv0 = Conv(in_c, in_c, 3)
+        self.conv1 = Conv(in_c, out_c, 3, down=True)
+        self.skip = Conv(in_c, out_c, 1, bias=False, activation=False, down=True)
+
+    def forward(self, x):
+        y = self.skip(x, gain=math.sqrt(0.5))
+        return y + self.conv1(self.conv0(x), gain=math.sqrt(0.5))
+
+
+class Discriminator(nn.Module):
+    """Residual discriminator: ``D(img) -> (B,)`` logits."""
+
+    def __init__(self, res: int = 32, channel_base: int = 4096, channel_max: int = 128,
+                 nc: int = 3, mbstd_group: int = 4):
+        super().__init__()
+        log2 = _check_res(res)
+        self.res, self.mbstd_group = res, mbstd_group
+        ch = {2 ** i: channels_at(2 ** i, channel_base, channel_max) for i in range(2, log2 + 1)}
+        self.fromrgb = Conv(nc, ch[res], 1)
+        self.blocks = nn.Sequential(*[DiscriminatorBlock(ch[2 ** i], ch[2 ** (i - 1)])
+                                      for i in range(log2, 2, -1)])
+        self.conv = Conv(ch[4] + 1, ch[4], 3)
+        self.fc = FullyConnected(ch[4] * 16, ch[4], activation=True)
+        self.out = FullyConnected(ch[4], 1)
+
+    def features(self, img: torch.Tensor) -> torch.Tensor:
+        """The penultimate (fully-connected) features, (B, ch[4])."""
+        x = self.blocks(self.fromrgb(img))
+        x = self.conv(minibatch_std(x, self.mbstd_group))
+        return self.fc(x.flatten(1))
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(img)).view(-1)
+
+
+# ----------------------------------------------------------------------------- training
+@torch.no_grad()
+def ema_update(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
+    """``p_ema <- p + beta * (p_ema - p)`` for every parameter; buffers are copied."""
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.copy_(p.detach().lerp(p_ema, beta))
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b.detach())
+
+
+def ema_beta(batch_size: int, ema_kimg: float, images_seen: int, rampup: float | None = 0.05) -> float:
+    """NVlabs' EMA decay per step: half-life ``ema_kimg`` thousand images, ramped up to
+    ``rampup * images_seen`` early in training."""
+    ema_nimg = ema_kimg * 1000
+    if rampup is not None:
+        ema_nimg = min(ema_nimg, images_seen * rampup)
+    return 0.5 ** (batch_size / max(ema_nimg, 1e-8))
+
+
+def r1_penalty(D: nn.Module, real: torch.Tensor, augment=None, generator=None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample ``||grad_x D(x)||^2`` on reals (x = the un-augmented batch, as NVlabs
+    differentiates through the augmentation), and the logits."""
+    x = real.detach().requires_grad_(True)
+    logits = D(augment(x, generator) if augment is not None else x)
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    return grad.square().sum(dim=[1, 2, 3]), logits
+
+
+def path_length(G: Generator, z: torch.Tensor, generator: torch.Generator | None = None
+                ) -> torch.Tensor:
+    """Per-sample path lengths ``||J_w^T y||`` with ``y ~ N(0, I) / sqrt(H*W)``."""
+    ws = G.mapping(z)
+    img = G.synthesis(ws)
+    gen = generator
+    noise = (torch.randn(img.shape, generator=gen, device=gen.device).to(img.device)
+             if gen is not None else torch.randn_like(img)) / math.sqrt(img.shape[2] * img.shape[3])
+    (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+    return grad.square().sum(2).mean(1).sqrt()
+
+
+class StyleGAN2Step:
+    """What StyleGAN2 adds to the shared training loop: its modules, optimisers and step.
+
+    ``modules``: ``latent`` (z ~ N(0, I)), ``G``, ``D``, ``G_ema``; ``optimizers``:
+    ``opt_g``, ``opt_d``. :meth:`step` runs NVlabs' phases Gmain, Greg (every
+    ``pl_interval`` steps when ``pl_weight > 0``), Dmain, Dreg (every ``r1_interval``) on
+    one real batch, then the EMA update; it returns ``[d_loss, g_loss, d_real, d_fake]``
+    with the same meaning as the DCGAN loop's (softplus losses = BCE on logits).
+    """
+
+    r1_interval = 16
+    pl_interval = 4
+    pl_decay = 0.01
+    pl_batch_shrink = 2
+
+    def __init__(self, latent, G: Generator, D: Discriminator, lr: float, betas, eps: float,
+                 r1_gamma: float, pl_weight: float, ema_kimg: float, mixing_prob: float):
+        self.latent, self.G, self.D = latent, G, D
+        self.G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        self.r1_gamma, self.pl_weight = float(r1_gamma), float(pl_weight)
+        self.ema_kimg, self.mixing_prob = float(ema_kimg), float(mixing_prob)
+        self.pl_mean = torch.zeros(())
+        self.n_steps, self.n_images = 0, 0
+
+        def adam(params, interval):
+            ratio = interval / (interval + 1) if interval else 1.0
+            return torch.optim.Adam(params, lr=lr * ratio, eps=eps,
+                                    betas=tuple(b ** ratio for b in betas))
+
+        self.opt_g = adam(G.parameters(), self.pl_interval if self.pl_weight > 0 else 0)
+        self.opt_d = adam(D.parameters(), self.r1_interval)
+
+    # -- what the engine sees
+    @property
+    def modules(self) -> dict:
+        return {"latent": self.latent, "G": self.G, "D": self.D, "G_ema": self.G_ema}
+
+    @property
+    def optimizers(self) -> dict:
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def sampler(self):
+        """(latent, generator) used for sample grids and evaluation: the EMA generator."""
+        return self.latent, self.G_ema
+
+    def extra_state(self) -> dict:
+        return {"pl_mean": self.pl_mean.clone(), "n_steps": self.n_steps,
+                "n_images": self.n_images}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.pl_mean = state["pl_mean"].to(self.pl_mean.device)
+        self.n_steps, self.n_images = int(state["n_steps"]), int(state["n_images"])
+
+    def train(self) -> None:
+        self.G.train(), self.D.train(), self.latent.train()
+
+    def _ws(self, z, generator):
+        """Mapping with style mixing: with probability ``mixing_prob`` the layers from a random
+        cutoff on take the w of a second z."""
+        ws = self.G.mapping(z)
+        if self.mixing_prob > 0:
+            b, n = ws.shape[:2]
+            u = torch.rand((2, b), generator=generator, device=generator.device).to(ws.device)
+            cut = (u[0] * (n - 1) + 1).long()
+            cut = torch.where(u[1] < self.mixing_prob, cut, torch.full_like(cut, n))
+            z2 = self.latent(*self.latent.sample_noise(b, generator, z.device))
+            ws2 = self.G.mapping(z2)
+            layer = torch.arange(n, device=ws.device).view(1, n, 1)
+            ws = torch.where(layer < cut.view(b, 1, 1), ws, ws2)
+        return ws
+
+    def _fake(self, b, device, generator):
+        z = self.latent(*self.latent.sample_noise(b, generator, device))
+        return self.G.synthesis(self._ws(z, generator))
+
+    def step(self, real: torch.Tensor, augment, generator: torch.Generator) -> torch.Tensor:
+        G, D = self.G, self.D
+        G.noise_gen = generator
+        b = real.size(0)
+        # Gmain: maximise log D(G(z)) -- softplus(-D(G(z)))
+        D.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        fake_logits_g = D(augment(self._fake(b, real.device, generator), generator))
+        loss_g = F.softplus(-fake_logits_g).mean()
+        loss_g.backward()
+        self.opt_g.step()
+        # Greg: path-length regularisation, lazily
+        if self.pl_weight > 0 and self.n_steps % self.pl_interval == 0:
+            self.opt_g.zero_grad(set_to_none=True)
+            nb = max(1, b // self.pl_batch_shrink)
+            z = self.latent(*self.latent.sample_noise(nb, generator, real.device))
+            lengths = path_length(G, z, generator)
+            self.pl_mean = self.pl_mean.to(lengths.device).lerp(lengths.mean().detach(),
+                                                                 self.pl_decay)
+            ((lengths - self.pl_mean).square().mean() * self.pl_weight * self.pl_interval).backward()
+            self.opt_g.step()
+        D.requires_grad_(True)
+        # Dmain: softplus(D(G(z))) + softplus(-D(x))
+        self.opt_d.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake = self._fake(b, real.device, generator)
+        fake_logits = D(augment(fake, generator))
+        real_logits = D(augment(real, generator))
+        loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+        loss_d.backward()
+        self.opt_d.step()
+        augment.update(real_logits)
+        # Dreg: lazy R1 on reals, weighted by the interval
+        if self.r1_gamma > 0 and self.n_steps % self.r1_interval == 0:
+            self.opt_d.zero_grad(set_to_none=True)
+            penalty, _ = r1_penalty(D, real, augment, generator)
+            (penalty.mean() * (self.r1_gamma / 2) * self.r1_interval).backward()
+            self.opt_d.step()
+        self.n_steps += 1
+        self.n_images += b
+        ema_update(self.G_ema, G, ema_beta(b, self.ema_kimg, self.n_images))
+        G.noise_gen = None
+        return torch.stack([loss_d, loss_g, torch.sigmoid(real_logits).mean(),
+                            torch.sigmoid(fake_logits).mean()]).detach()
+
+
+def auto_r1_gamma(res: int, batch_size: int) -> float:
+    """NVlabs' "auto" config: ``gamma = 0.0002 * res^2 / batch``."""
+    return 0.0002 * res ** 2 / batch_size
+
+
+def param_count(module: nn.Module) -> int:
+    return int(sum(np.prod(p.shape) for p in module.parameters()))

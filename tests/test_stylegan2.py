@@ -1,0 +1,204 @@
+"""StyleGAN2 (paper B's model family): networks, regularisers, EMA and the shared engine."""
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from paperlib import stylegan2 as sg
+from paperlib import train as T
+
+TINY = dict(model="stylegan2", res=32, nz=16, sg_channels=16, batch_size=8, sample_every=1,
+            ckpt_every=1, device="cpu")
+
+
+@pytest.mark.parametrize("res", [32, 64, 128])
+def test_output_shapes(res):
+    torch.manual_seed(0)
+    G = sg.Generator(res, z_dim=16, w_dim=16, channel_base=256, channel_max=16)
+    D = sg.Discriminator(res, channel_base=256, channel_max=16)
+    z = torch.randn(4, 16)
+    ws = G.mapping(z)
+    assert ws.shape == (4, G.num_ws, 16) and G.num_ws == 2 * int(math.log2(res)) - 2
+    img = G(z)
+    assert img.shape == (4, 3, res, res) and torch.isfinite(img).all()
+    assert D(img).shape == (4,)
+    G.eval()  # constant noise in eval mode: the same z gives the same image
+    assert torch.equal(G(z), G(z))
+
+
+def test_resampling_keeps_constants_and_sizes():
+    x = torch.full((2, 3, 8, 8), 0.7)
+    up, down = sg.upsample2d(x), sg.downsample2d(x)
+    assert up.shape == (2, 3, 16, 16) and down.shape == (2, 3, 4, 4)
+    # FIR [1,3,3,1] with unit DC gain: a constant stays constant away from the padded border
+    assert torch.allclose(up[:, :, 2:-2, 2:-2], x[:, :, :1, :1].expand(2, 3, 12, 12), atol=1e-6)
+    assert torch.allclose(down[:, :, 1:-1, 1:-1], torch.full((2, 3, 2, 2), 0.7), atol=1e-6)
+
+
+def test_demodulated_weights_have_unit_norm_per_output_channel():
+    torch.manual_seed(0)
+    weight = torch.randn(8, 5, 3, 3) * 3.0
+    styles = torch.rand(4, 5) * 4 + 0.1
+    w = sg.demodulated_weights(weight, styles)
+    norms = w.square().sum(dim=[2, 3, 4]).sqrt()
+    assert norms.shape == (4, 8)
+    assert torch.allclose(norms, torch.ones(4, 8), atol=1e-4)
+    # the fast path used in training equals a convolution with these weights, per sample
+    x = torch.randn(4, 5, 6, 6)
+    y = sg.modulated_conv2d(x, weight, styles, demodulate=True)
+    direct = torch.stack([nn.functional.conv2d(x[i:i + 1], w[i], padding=1)[0] for i in range(4)])
+    assert torch.allclose(y, direct, atol=1e-4)
+
+
+def test_r1_penalty_is_zero_on_a_constant_discriminator():
+    class ConstantD(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Parameter(torch.tensor(0.3))
+
+        def forward(self, x):
+            return x.sum(dim=[1, 2, 3]) * 0.0 + self.c
+
+    real = torch.randn(5, 3, 32, 32)
+    penalty, logits = sg.r1_penalty(ConstantD(), real)
+    assert torch.equal(penalty, torch.zeros(5)) and torch.allclose(logits, torch.full((5,), 0.3))
+    # and positive on a real discriminator
+    torch.manual_seed(0)
+    penalty, _ = sg.r1_penalty(sg.Discriminator(32, channel_base=256, channel_max=16), real)
+    assert (penalty > 0).all()
+
+
+def test_ema_update_and_beta():
+    torch.manual_seed(0)
+    G = sg.Generator(32, 8, 8, channel_base=128, channel_max=8)
+    G_ema = sg.Generator(32, 8, 8, channel_base=128, channel_max=8)
+    before = [p.detach().clone() for p in G_ema.parameters()]
+    sg.ema_update(G_ema, G, beta=0.75)
+    for p_ema, p, b in zip(G_ema.parameters(), G.parameters(), before):
+        assert torch.allclose(p_ema, 0.25 * p + 0.75 * b, atol=1e-6)
+    sg.ema_update(G_ema, G, beta=0.0)   # beta 0: a copy
+    assert all(torch.equal(a, b) for a, b in zip(G_ema.parameters(), G.parameters()))
+    # half-life: after ema_kimg thousand images the old weights count one half
+    beta = sg.ema_beta(32, ema_kimg=10, images_seen=10 ** 9)
+    assert math.isclose(beta ** (10_000 / 32), 0.5, rel_tol=1e-9)
+    assert sg.ema_beta(32, 10, images_seen=320) < beta   # ramp-up: shorter early on
+
+
+def test_path_length_is_finite_and_positive():
+    torch.manual_seed(0)
+    G = sg.Generator(32, 8, 8, channel_base=128, channel_max=8)
+    lengths = sg.path_length(G, torch.randn(3, 8), torch.Generator().manual_seed(0))
+    assert lengths.shape == (3,) and (lengths > 0).all() and torch.isfinite(lengths).all()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def _strip(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_resume_equals_uninterrupted_and_checkpoint_has_ema(tmp_path, images):
+    # r1 every 16 steps and pl every 4: 2 steps per epoch, so 3 epochs cross both
+    c3 = T.make_config(**TINY, epochs=3, augment="ada", pl_weight=2.0, mixing_prob=0.5)
+    full = T.train(c3, images, tmp_path / "full", progress=False)
+    assert full.status == "finished" and len(full.rows) == 3
+    T.train(T.make_config(**{**c3.to_dict(), "epochs": 1}), images, tmp_path / "resumed",
+            progress=False)
+    resumed = T.train(c3, images, tmp_path / "resumed", progress=False)
+    assert _strip(resumed.rows) == _strip(full.rows)
+    a = torch.load(T.list_checkpoints(tmp_path / "full")[-1][1], weights_only=True)
+    b = torch.load(T.list_checkpoints(tmp_path / "resumed")[-1][1], weights_only=True)
+    for key in ("G", "G_ema", "D", "latent"):
+        for name in a[key]:
+            assert torch.equal(a[key][name], b[key][name]), (key, name)
+    assert a["extra"]["n_steps"] == 6 and a["extra"]["n_images"] == 48
+    # sampling and evaluation use the EMA generator
+    gan = T.load_run(tmp_path / "full")
+    for name, p in gan.G.state_dict().items():
+        assert torch.equal(p, a["G_ema"][name])
+    assert not all(torch.equal(a["G"][k], a["G_ema"][k]) for k in a["G"])
+    s = gan.sample(5, seed=3)
+    assert s.shape == (5, 3, 32, 32) and torch.equal(s, gan.sample(5, seed=3))
+
+
+def test_nan_ends_a_stylegan2_run_as_diverged(tmp_path, images):
+    res = T.train(T.make_config(**TINY, epochs=3, inject_nan_at_epoch=2), images, tmp_path,
+                  progress=False)
+    assert res.status == "diverged at epoch 2" and res.epochs_done == 1
+
+
+def test_stylegan2_options_are_validated_and_keyed():
+    for bad in (dict(r1_gamma=-1.0), dict(pl_weight=math.nan), dict(mixing_prob=1.5),
+                dict(ema_kimg=0), dict(sg_channels=0)):
+        with pytest.raises(ValueError):
+            T.make_config(**{**TINY, **bad}, epochs=1)
+    a = T.make_config(**TINY, epochs=1)
+    assert T.run_name(a, "x") != T.run_name(T.make_config(**TINY, epochs=1, r1_gamma=1.0), "x")
+    # StyleGAN2-only fields do not enter a DCGAN run's key (paper-A caches stay valid)
+    d = dict(model="dcgan", epochs=1, res=32)
+    assert T.run_name(T.make_config(**d), "x") == T.run_name(T.make_config(**d, r1_gamma=9.0), "x")
+    assert a.optim["lr"] == 0.0025 and a.optim["betas"] == (0.0, 0.99)
+
+
+def test_short_training_lowers_fid_and_kid(tmp_path):
+    """A tiny set of red discs on white: 60 StyleGAN2 steps move the samples towards it."""
+    from paperlib import metrics
+
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    imgs = []
+    for _ in range(32):
+        cx, cy, r = (8 + 16 * torch.rand(3, generator=g)).tolist()
+        disc = ((xx - cx) ** 2 + (yy - cy) ** 2 < (r / 2 + 4) ** 2).float()
+        img = torch.ones(3, 32, 32)
+        img[1] -= disc
+        img[2] -= disc
+        imgs.append(img * 2 - 1)
+    real = torch.stack(imgs)
+    cfg = T.make_config(**{**TINY, "batch_size": 16, "sg_channels": 32, "sample_every": 30,
+                           "ckpt_every": 30}, epochs=30, threads=2)
+    trainer = T.build_trainer(cfg, "cpu")
+    latent, G_init = trainer.sampler()
+    G_init.eval()
+    with torch.no_grad():
+        before = G_init(latent(*latent.sample_noise(64, torch.Generator().manual_seed(1))))
+    res = T.train(cfg, real, tmp_path / "run", progress=False)
+    assert res.status == "finished"
+    after = T.load_run(tmp_path / "run").sample(64, seed=1)
+    ex = metrics.get_extractor()
+    ex.progress = False
+    fr = ex(real)
+    fb, fa = ex(before), ex(after)
+    fid_b, fid_a = metrics.fid_from_features(fr, fb), metrics.fid_from_features(fr, fa)
+    kid_b, kid_a = metrics.kid(fr, fb, seed=0)[0], metrics.kid(fr, fa, seed=0)[0]
+    assert fid_a < 0.7 * fid_b, (fid_b, fid_a)
+    assert kid_a < 0.7 * kid_b, (kid_b, kid_a)
+
+
+def test_cli_trains_resumes_and_evaluates_stylegan2(tmp_path):
+    from paperlib import data
+    from paperlib.cli import main
+
+    folder = tmp_path / "set"
+    data.build_all(tmp_path / "built", seed=0, res=32, n_shapes=8, n_artist=12)
+    folder = next(p for p in (tmp_path / "built").iterdir() if p.name.startswith("artist_"))
+    out = tmp_path / "run"
+    common = ["train", "--model", "stylegan2", "--data", str(folder), "--out", str(out),
+              "--res", "32", "--augment", "ada", "--channels", "16", "--nz", "16",
+              "--batch-size", "6", "--no-progress"]
+    assert main([*common, "--epochs", "1"]) == 0
+    assert json.loads((out / "status.json").read_text())["epochs_done"] == 1
+    assert main([*common, "--epochs", "2"]) == 0
+    st = json.loads((out / "status.json").read_text())
+    assert st["status"] == "finished" and st["epochs_done"] == 2
+    assert len(T.read_log(out)) == 2
+    assert main(["evaluate", "--run", str(out), "--data", str(folder), "--n-fake", "12",
+                 "--json", str(tmp_path / "m.json")]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert math.isfinite(m["fid"]) and math.isfinite(m["kid"])
+    assert main([*common[:-1], "--epochs", "2", "--model", "nosuch"]) == 2
