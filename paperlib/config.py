@@ -79,6 +79,15 @@ class Profile:
     artists: tuple[str, ...] = ("artist_donglein", "artist_geometric")  # paper B's sets
     augments: tuple[str, ...] = ("diffaugment", "ada")  # paper B's augmentation comparison
     n_real: int | None = None     # real images per FID/KID (None: the whole set)
+    # paper B on its own model family, StyleGAN2-ADA (paperlib.stylegan2; notebooks 01, 05)
+    b_model: str = "stylegan2"    # "dcgan": the fast option (paper A's engine, shape_kimg)
+    b_seeds: tuple[int, ...] = (0, 1, 2)  # seeds of every paper-B Table-1 column
+    b_augment: str = "ada"        # StyleGAN2-ADA's adaptive augmentation
+    sg_channels: int = 32         # StyleGAN2 feature maps per layer at most
+    sg_nz: int = 128              # StyleGAN2 z and w size
+    sg_batch: int = 32            # StyleGAN2 minibatch
+    sg_kimg: float = 50.0         # StyleGAN2 artist-alone stage: thousands of images shown
+    held_out_frac: float = 0.2    # share of each artist set held out from every model
     configs: tuple[str, ...] = ("paper", "conventional")
     extra: dict = field(default_factory=dict)
 
@@ -95,6 +104,7 @@ PROFILES: dict[str, Profile] = {
         seeds=(0,), sample_every=1, ckpt_every=1, n_shapes=120, n_artist=70, n_fake=70,
         n_fake_curve=40, n_search_max=2, stable_epoch=1, shape_kimg=0.07, curation_rounds=1,
         curation_size=60, curation_generate=40, n_real=140, gate_fid=150.0, gate_kid=0.1,
+        b_seeds=(0,), sg_channels=8, sg_nz=16, sg_batch=16, sg_kimg=0.07,
     ),
     "cpu": Profile(
         name="cpu", res=32, ngf=32, ndf=32, batch_size=35, kimg=150 * EMOJI_SET_SIZE / 1000,
@@ -105,6 +115,11 @@ PROFILES: dict[str, Profile] = {
         # proposed KID 0.16, at 200 images), which all draw emoji (figures/cpu/calibration.*)
         gate_fid=220.0, gate_kid=0.20, conventional_seeds=(0,), ablation_seeds=(),
         artists=("artist_donglein",), augments=(),
+        # paper B, StyleGAN2-ADA: 64 kimg from benchmarks/calibrate_stylegan2.py -- the
+        # artist-alone model draws the round face from ~48 kimg (median main circularity
+        # >= 0.8 x the training images'), FID reaches its 115-150 band at 64 kimg
+        # (figures/cpu/calibration_stylegan2.*)
+        sg_channels=32, sg_nz=128, sg_batch=32, sg_kimg=64.0,
     ),
     "paper": Profile(
         name="paper", res=64, ngf=64, ndf=64, batch_size=35, kimg=200 * EMOJI_SET_SIZE / 1000,
@@ -113,6 +128,9 @@ PROFILES: dict[str, Profile] = {
         curation_rounds=3, curation_size=2000, curation_generate=5000,
         # gate: not calibrated here (no GPU); rerun benchmarks/calibrate.py --profile paper
         gate_fid=150.0, gate_kid=0.1, conventional_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2),
+        # StyleGAN2 at 64 px, 256 maps (NVlabs: 512), z/w 512; budget not calibrated here
+        # (no GPU): rerun benchmarks/calibrate_stylegan2.py --profile paper
+        sg_channels=256, sg_nz=512, sg_batch=32, sg_kimg=2000.0,
     ),
 }
 

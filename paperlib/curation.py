@@ -866,7 +866,7 @@ STAGE_TITLES = {"alone": "artist set alone (1st experiment)",
                 "finetune": "shape learning: shape pre-training + fine-tuning",
                 "pretrain": "shape pre-training only (shapes, no artist images)"}
 #: Bump when :func:`stage_metrics` changes (invalidates cached evaluations).
-EVAL_VERSION = 1
+EVAL_VERSION = 2  # 2: form parts, median circularity, reference_dir
 
 
 def inner_counts_of(data_dir: Any) -> tuple[int, ...] | None:
@@ -891,29 +891,28 @@ def nearest_count(found: int, counts: Sequence[int]) -> int:
 
 def rescore(result: Any, n_inner_expected: int | None) -> Any:
     """A :class:`paperlib.fidelity.CircleFidelity` re-scored for another expected inner
-    count, by the score formula of :mod:`paperlib.fidelity` (``c * e * f * a * q``) --
-    equal to running ``circle_fidelity(img, n_inner_expected)`` again, without the cost."""
+    count, by the score formula of :mod:`paperlib.fidelity` (:func:`~paperlib.fidelity.
+    score_parts`: ``main_score = c * e * f``, ``inner_score = a * q`` or NaN without an
+    expected count, ``score`` their product) -- equal to running
+    ``circle_fidelity(img, n_inner_expected)`` again, without the cost. ``main_score``
+    does not depend on the count; ``inner_score`` and ``score`` are set anew."""
     import dataclasses
 
-    from .fidelity import RESIDUAL_TOL
+    from .fidelity import score_parts
 
     if n_inner_expected is not None:
         n_inner_expected = int(n_inner_expected)
         if n_inner_expected < 0:
             raise ValueError("n_inner_expected must be >= 0")
     if not result.found_main:
-        return dataclasses.replace(result, n_inner_expected=n_inner_expected, score=0.0)
-    c = min(max(result.main_circularity, 0.0), 1.0)
-    e = min(max(result.main_axis_ratio, 0.0), 1.0)
-    f = 1.0 - min(max(result.main_residual / RESIDUAL_TOL, 0.0), 1.0)
-    a = q = 1.0
-    n = result.n_inner_found
-    if n_inner_expected is not None:
-        a = 1.0 - min(1.0, abs(n - n_inner_expected) / max(n_inner_expected, 1))
-        if n_inner_expected > 0 and n > 0:
-            q = 0.5 + 0.5 * min(max(result.inner_circularity, 0.0), 1.0)
-    score = float(min(max(c * e * f * a * q, 0.0), 1.0))
-    return dataclasses.replace(result, n_inner_expected=n_inner_expected, score=score)
+        return dataclasses.replace(
+            result, n_inner_expected=n_inner_expected, score=0.0, main_score=0.0,
+            inner_score=math.nan if n_inner_expected is None else 0.0)
+    main_score, inner_score, score = score_parts(
+        result.main_circularity, result.main_axis_ratio, result.main_residual,
+        result.n_inner_found, result.inner_circularity, n_inner_expected)
+    return dataclasses.replace(result, n_inner_expected=n_inner_expected, score=score,
+                               main_score=main_score, inner_score=inner_score)
 
 
 def style_fidelity(images: Any, inner_counts: Sequence[int] | None = None) -> list:
@@ -925,7 +924,9 @@ def style_fidelity(images: Any, inner_counts: Sequence[int] | None = None) -> li
     with 2 or 4 inner circles is right and one with 3 or 0 is not; its ``n_inner_expected``
     is that count, so :func:`paperlib.fidelity.summarize`'s ``frac_inner_count_ok`` is the
     share of images whose count is one the style has. ``inner_counts=None``: the count is
-    left out of the score (``n_inner_expected=None``).
+    left out of the score (``n_inner_expected=None``, ``inner_score`` NaN). Each result
+    reports its parts apart: ``main_score`` (the main form, whatever the count) and
+    ``inner_score`` (the inner forms against that count); ``score`` is their product.
     """
     from .fidelity import batch_circle_fidelity
 
@@ -955,7 +956,9 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
                   inner_counts: Sequence[int] | None = None, kid_seed: int = 0) -> dict:
     """Table-1 metrics of one set of images against the artist's (real) set.
 
-    ``fidelity`` (mean :func:`style_fidelity` score), ``main_circularity``,
+    ``fidelity`` (mean :func:`style_fidelity` score), its parts ``main_score`` (main form)
+    and ``inner_score`` (inner forms), ``main_circularity`` (mean) and
+    ``main_circularity_median`` (the gate's statistic, :mod:`paperlib.paperb`),
     ``inner_count_ok`` (share of images with an inner count the style has; NaN without
     ``inner_counts``), ``n_inner_found`` (mean), ``found_main`` (share with a main form),
     ``fid`` and ``kid`` / ``kid_std`` (``paperlib.metrics``, features vs ``real_feats``),
@@ -968,10 +971,14 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
     r = _as_feats(real_feats, "real_feats")
     if _n_images(images) != len(f):
         raise ValueError(f"{_n_images(images)} images but {len(f)} feature rows")
-    s = summarize(style_fidelity(images, inner_counts))
+    results = style_fidelity(images, inner_counts)
+    s = summarize(results)
     kid_mean, kid_std = kid(r, f, seed=kid_seed)
     return {
-        "n": int(len(f)), "fidelity": s["score"], "main_circularity": s["main_circularity"],
+        "n": int(len(f)), "fidelity": s["score"], "main_score": s["main_score"],
+        "inner_score": s["inner_score"], "main_circularity": s["main_circularity"],
+        "main_circularity_median": float(np.median([x.main_circularity for x in results]))
+        if results else math.nan,
         "inner_count_ok": s["frac_inner_count_ok"], "n_inner_found": s["n_inner_found"],
         "found_main": s["frac_found_main"], "fid": fid_from_features(r, f),
         "kid": float(kid_mean), "kid_std": float(kid_std),
@@ -982,9 +989,11 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
 def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
                    inner_counts: Sequence[int] | None = None, seed: int = 0,
                    extractor: Any = None, epoch: int | None = None, cache_dir: Any = None,
-                   use_cache: bool = True) -> dict:
+                   use_cache: bool = True, reference_dir: Any = None) -> dict:
     """:func:`stage_metrics` of ``n`` images sampled (``seed``) from a training run's
-    checkpoint (the latest by default) against the artist set ``artist_dir``.
+    checkpoint (the latest by default) against the artist set ``artist_dir`` -- or, given
+    ``reference_dir`` (notebooks 01/05: the artist's held-out part,
+    :func:`paperlib.data.split_held_out`), against that folder for FID/KID.
 
     The result is cached as JSON in ``run_dir/eval/``, keyed by the checkpoint's sha256, n,
     seed, inner counts, the artist set's identity and the feature extractor, so notebook
@@ -1007,6 +1016,7 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
                        "inner_counts": None if inner_counts is None else
                        [int(c) for c in inner_counts],
                        "artist": manifest_hash(artist_dir),
+                       "reference": None if reference_dir is None else manifest_hash(reference_dir),
                        "extractor": getattr(extractor, "key", type(extractor).__name__),
                        "version": EVAL_VERSION}, sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()
@@ -1017,7 +1027,8 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
         except ValueError:
             pass
     run = load_run(run_dir, epoch=epoch)
-    real_f = real_features(artist_dir, int(run.config.res), extractor, cache_dir=cache_dir)
+    ref_dir = artist_dir if reference_dir is None else reference_dir
+    real_f = real_features(ref_dir, int(run.config.res), extractor, cache_dir=cache_dir)
     images = run.sample(int(n), seed=int(seed))
     out = stage_metrics(images, extractor(images), real_f, inner_counts, kid_seed=int(seed))
     out.update(epoch=int(epoch), run=run_dir.name)
@@ -1045,6 +1056,79 @@ def real_stage_metrics(artist_dir: Any, n: int, res: int,
     out = stage_metrics(loaded.images[idx], real_f[idx], real_f, inner_counts, kid_seed=seed)
     out.update(epoch=None, run="training data")
     return out
+
+
+def held_out_floor_metrics(train_dir: Any, held_out_dir: Any, n: int, res: int,
+                           inner_counts: Sequence[int] | None = None, seed: int = 0,
+                           extractor: Any = None, cache_dir: Any = None) -> dict:
+    """Table 1's "training data" column as a held-out floor: :func:`stage_metrics` of ``n``
+    images drawn (``seed``) from the **training part** against the **held-out part** (two
+    disjoint sets of real images; :func:`paperlib.data.split_held_out`). Its FID/KID are
+    what a generator that reproduced its training data would score against the held-out
+    part with ``n`` samples; its form scores are the ceiling of the fidelity measure."""
+    from .data import load_folder
+    from .metrics import get_extractor, real_features
+
+    extractor = extractor or get_extractor()
+    train_f = real_features(train_dir, int(res), extractor, cache_dir=cache_dir)
+    held_f = real_features(held_out_dir, int(res), extractor, cache_dir=cache_dir)
+    loaded = load_folder(train_dir, int(res))
+    if len(loaded) != len(train_f):
+        raise ValueError(f"{train_dir}: {len(loaded)} images but {len(train_f)} cached features")
+    k = min(int(n), len(train_f))
+    idx = np.sort(np.random.default_rng(seed).choice(len(train_f), k, replace=False))
+    out = stage_metrics(loaded.images[idx], train_f[idx], held_f, inner_counts, kid_seed=seed)
+    out.update(epoch=None, run="training data (held-out floor)", n_reference=int(len(held_f)))
+    return out
+
+
+class PixelPCAFeatures:
+    """Selection features for the curation loop that are *not* FID's: images area-downsampled
+    to ``res`` x ``res`` RGB, flattened, centred and projected on the first ``dim``
+    principal components of the **artist's training part** (numpy SVD; each component's
+    sign fixed so its largest coefficient is positive), divided by the component's
+    standard deviation on that set (whitened: every direction counts alike).
+
+    Why this and not the Inception features: FID, KID and diversity are measured in
+    Inception features, so selecting in them would let the selection optimise the metric
+    that judges it; pixel PCA is fitted only on the training part (never the held-out
+    part), deterministic, needs no download and costs nothing on a CPU. ``key`` (a hash of
+    the fitted components) names it in caches."""
+
+    def __init__(self, fit_images: Any, dim: int = 32, res: int = 16):
+        x = self._flat(fit_images, res)
+        if len(x) < 2:
+            raise ValueError("pixel PCA needs at least 2 images to fit")
+        self.res, self.dim = int(res), int(min(dim, len(x) - 1, x.shape[1]))
+        self.mean = x.mean(axis=0)
+        _, sv, vt = np.linalg.svd(x - self.mean, full_matrices=False)
+        comps = vt[:self.dim]
+        signs = np.sign(comps[np.arange(self.dim), np.abs(comps).argmax(axis=1)])
+        self.components = comps * signs[:, None]
+        self.scale = sv[:self.dim] / math.sqrt(len(x) - 1) + 1e-12
+        h = hashlib.sha256(self.components.tobytes() + self.mean.tobytes())
+        self.key = f"pixel-pca-{self.res}-{self.dim}-{h.hexdigest()[:16]}"
+
+    @staticmethod
+    def _flat(images: Any, res: int) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        t = images if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
+        if t.dtype == torch.uint8:
+            t = t.float() / 127.5 - 1.0
+        t = t.float()
+        if t.ndim != 4 or t.shape[1] != 3:
+            raise ValueError(f"expected images (N, 3, H, W), got {tuple(t.shape)}")
+        return F.adaptive_avg_pool2d(t, res).flatten(1).double().numpy()
+
+    def __call__(self, images: Any) -> np.ndarray:
+        return ((self._flat(images, self.res) - self.mean) @ self.components.T) / self.scale
+
+
+def pixel_pca_features(fit_images: Any, dim: int = 32, res: int = 16) -> PixelPCAFeatures:
+    """:class:`PixelPCAFeatures` fitted on ``fit_images`` (the artist's training part)."""
+    return PixelPCAFeatures(fit_images, dim, res)
 
 
 def cached_features(extractor: Callable[[Any], np.ndarray], cache_dir: Any
@@ -1126,6 +1210,16 @@ def stage_epochs(epochs: int, n_artist: int, n_mix: int, n_shapes: int,
     return {k: max(1, int(round(v))) for k, v in out.items()}
 
 
+def stage_kimg(profile: Any, model: str) -> float:
+    """Images shown (thousands) in paper B's artist-alone stage: the profile's ``sg_kimg``
+    for StyleGAN2, its ``shape_kimg`` for the DCGAN fast option (both from the convergence
+    calibration)."""
+    from .config import get_profile
+
+    prof = get_profile(profile)
+    return prof.sg_kimg if model == "stylegan2" else prof.shape_kimg
+
+
 def shape_learning_runs(profile: Any, artist_dir: Any, shapes_dir: Any, seed: int,
                         root: Any, stages: Sequence[str] = STAGES, **kwargs) -> dict:
     """One artist and seed of :func:`shape_learning_many`: stage -> ``RunResult``."""
@@ -1178,7 +1272,7 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
         if n_artist == 0:
             raise FileNotFoundError(f"no images in {artist_dir}")
         k = mix_shape_count(n_artist, shape_ratio, n_shapes) if "mix" in stages else 0
-        ep = stage_epochs(int(epochs or epochs_for_kimg(prof.shape_kimg, n_artist)), n_artist,
+        ep = stage_epochs(int(epochs or epochs_for_kimg(stage_kimg(prof, model), n_artist)), n_artist,
                           n_artist + k, n_shapes, pretrain_frac, budget)
         mix_dir = None
         if "mix" in stages:

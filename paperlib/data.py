@@ -773,6 +773,81 @@ def build_mixed_set(out, parts: dict, res: int = 64, seed: int = 0,
     return _write_set(out, header, items, render, progress)
 
 
+@dataclass
+class HeldOutSplit:
+    """A set split by :func:`split_held_out`: ``train`` and ``held_out`` folders."""
+
+    source: Path
+    train: Path
+    held_out: Path
+    n_train: int
+    n_held_out: int
+
+
+#: Default share of an artist set held out from every model (our choice): 20 % of the
+#: 400-image stand-ins is 80 images -- enough for KID and a real-vs-real FID floor,
+#: while training keeps 320.
+HELD_OUT_FRAC = 0.2
+
+
+def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
+                   out_root=None) -> HeldOutSplit:
+    """Split an image folder into a training part and a held-out part no model trains on.
+
+    ``round(frac * n)`` images (at least 1, leaving at least 1) drawn with a seeded shuffle
+    of the sorted files go to ``<folder>_heldout``, the rest to ``<folder>_train`` (or
+    ``<out_root>/<name>_heldout`` / ``_train``). Both are sets in the usual form (PNG +
+    ``manifest.json``); each image's recipe keeps the source manifest's recipe (e.g. the
+    inner-circle count) and records its source file and that file's sha256. The source is
+    only read; the folders are written atomically and reused when the source, fraction and
+    seed are the same (rebuilt when the source changed). Images keep the source's
+    resolution (its manifest's ``res``, else the first image's width)."""
+    src = Path(folder)
+    if not src.is_dir():
+        raise FileNotFoundError(f"data folder not found: {src}")
+    if isinstance(held_out_frac, bool) or not 0.0 < float(held_out_frac) < 1.0:
+        raise ValueError(f"held_out_frac must be in (0, 1), got {held_out_frac!r}")
+    files = image_files(src)
+    if len(files) < 2:
+        raise ValueError(f"{src} has {len(files)} image(s): a held-out split needs at least 2")
+    k = min(len(files) - 1, max(1, int(round(float(held_out_frac) * len(files)))))
+    try:
+        manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
+        by_file = {e["file"]: e for e in manifest["images"]}
+        res = int(manifest["res"])
+    except (OSError, ValueError, KeyError, TypeError):
+        by_file = {}
+        with Image.open(files[0]) as im:
+            res = int(im.size[0])
+    order = np.random.default_rng(seed).permutation(len(files))
+    held_idx = set(order[:k].tolist())
+    root = Path(out_root) if out_root is not None else src.parent
+    params = {"source": str(src.resolve()), "source_hash": manifest_hash(src),
+              "held_out_frac": float(held_out_frac), "seed": int(seed)}
+    out = {}
+    for part, wanted in (("train", False), ("heldout", True)):
+        items = []
+        for i, path in enumerate(files):
+            if (i in held_idx) != wanted:
+                continue
+            rel = path.relative_to(src).as_posix()
+            entry = by_file.get(rel, {})
+            recipe = {**entry.get("recipe", {}), "source_file": rel, "path": str(path),
+                      "source_sha256": file_sha256(path)}
+            items.append((f"{len(items):05d}.png", entry.get("label", "image"), recipe))
+        header = _header(f"{src.name}_{part}", "held-out split", seed, res, items,
+                         {**params, "part": part},
+                         f"{part} part of {src.name}: a seeded split, {k} of {len(files)} "
+                         "images held out from every model")
+
+        def render(recipe: dict, size: int) -> Image.Image:
+            return Image.fromarray(_read_image(Path(recipe["path"]), size))
+
+        _write_set(root / f"{src.name}_{part}", header, items, render, False)
+        out[part] = root / f"{src.name}_{part}"
+    return HeldOutSplit(src, out["train"], out["heldout"], len(files) - k, k)
+
+
 def profile_sets(profile, seed: int = 0) -> dict[str, Path]:
     """The data sets of a profile under ``data/<profile>/``, built on first use (a second
     call reuses them); returns set name -> folder."""

@@ -704,10 +704,12 @@ def profile_config(profile, model: str, config: str = "paper", seed: int = 0,
             raise ValueError("profile_config needs epochs=... or the training set's n_images")
         overrides["epochs"] = epochs_for_kimg(prof.sg_kimg if sg else prof.kimg, n_images)
     kw = dict(model=model, seed=seed, config=config, res=prof.res,
-              batch_size=prof.sg_batch if sg else prof.batch_size, ngf=prof.ngf, ndf=prof.ndf,
+              batch_size=prof.sg_batch if sg else prof.batch_size,
               sample_every=prof.sample_every, ckpt_every=prof.ckpt_every)
-    if sg:
+    if sg:   # (ngf/ndf are DCGAN widths: left at their defaults)
         kw.update(nz=prof.sg_nz, sg_channels=prof.sg_channels)
+    else:
+        kw.update(ngf=prof.ngf, ndf=prof.ndf)
     return make_config(**{**kw, **overrides})
 
 

@@ -136,8 +136,10 @@ def test_stage_metrics(faces64):
     real = rng.normal(size=(40, 6))
     feats = real[:12]
     m = stage_metrics(faces64, feats, real, (2, 4))
-    assert set(m) == {"n", "fidelity", "main_circularity", "inner_count_ok", "n_inner_found",
+    assert set(m) == {"n", "fidelity", "main_score", "inner_score", "main_circularity",
+                      "main_circularity_median", "inner_count_ok", "n_inner_found",
                       "found_main", "fid", "kid", "kid_std", "diversity"}
+    assert m["fidelity"] <= m["main_score"] and 0 <= m["inner_score"] <= 1
     assert m["n"] == 12 and 0 < m["fidelity"] <= 1 and m["found_main"] == 1.0
     assert m["diversity"] == pytest.approx(mean_pairwise_distance(feats))
     far = stage_metrics(faces64, feats + 5.0, real, (2, 4))

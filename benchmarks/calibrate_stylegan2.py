@@ -1,0 +1,107 @@
+"""Convergence calibration of paper B's StyleGAN2-ADA: FID/KID and form against kimg.
+
+    python benchmarks/calibrate_stylegan2.py [--profile cpu] [--kimg 100] [--every 10]
+                                             [--n-fake 200] [--run DIR]
+
+Trains one StyleGAN2 at the profile's size (``sg_channels``, ``sg_nz``, ``sg_batch``,
+``res``; augment ``ada``; seed 0; one thread) on the donglein stand-in artist set alone --
+paper B's 1st experiment -- for ``--kimg`` thousand images, with a checkpoint every
+``--every`` epochs, and scores every checkpoint with ``--n-fake`` images of the EMA
+generator: FID and KID against the whole artist set (in-sample: a calibration of *when*
+the model draws, not a Table-1 number), and the median main-form circularity
+(:mod:`paperlib.fidelity`) against the training images' own (the gate of notebooks 01/05).
+Scores are cached per checkpoint in ``<run>/cal_scores.jsonl``, so an interrupted
+calibration resumes. Writes ``figures/<profile>/calibration_stylegan2.{csv,png}`` and
+prints the table. ``Profile.sg_kimg`` is set from it (see ``paperlib.config``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from paperlib import config, data, fidelity, metrics, plots, train  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--kimg", type=float, default=100.0)
+    ap.add_argument("--every", type=int, default=10, help="checkpoint every k epochs")
+    ap.add_argument("--n-fake", type=int, default=200)
+    ap.add_argument("--run", type=Path, default=None,
+                    help="run folder (default runs/<profile>/calibration/stylegan2-donglein)")
+    args = ap.parse_args(argv)
+    prof = config.get_profile(args.profile)
+    artist = data.profile_sets(prof)["artist_donglein"]
+    n = len(data.image_files(artist))
+    run = args.run or config.runs_dir(prof) / "calibration" / "stylegan2-donglein"
+    cfg = train.profile_config(prof, "stylegan2", epochs=train.epochs_for_kimg(args.kimg, n),
+                               augment="ada", threads=1, sample_every=args.every,
+                               ckpt_every=args.every, seed=0)
+    res = train.train(cfg, artist, run, progress=True)
+    print(f"{run}: {res.status}, {res.epochs_done} epochs")
+
+    extractor = metrics.get_extractor()
+    extractor.progress = False
+    reals = data.load_folder(artist, prof.res).images
+    real_f = metrics.real_features(artist, prof.res, extractor)
+    ref_circ = float(np.median([r.main_circularity
+                                for r in fidelity.batch_circle_fidelity(reals, None)]))
+    cache = run / "cal_scores.jsonl"
+    done = {}
+    if cache.is_file():
+        for line in cache.read_text().splitlines():
+            row = json.loads(line)
+            done[row["epoch"]] = row
+    for epoch, _ in train.list_checkpoints(run):
+        if epoch in done:
+            continue
+        fake = train.load_run(run, epoch).sample(args.n_fake, seed=1)
+        f = extractor(fake)
+        circ = [r.main_circularity for r in fidelity.batch_circle_fidelity(fake, None)]
+        row = {"epoch": epoch, "kimg": round(epoch * n / 1000, 3),
+               "fid": metrics.fid_from_features(real_f, f),
+               "kid": float(metrics.kid(real_f, f, seed=0)[0]),
+               "main_circ_median": float(np.median(circ))}
+        done[epoch] = row
+        with open(cache, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        print(row, flush=True)
+    df = pd.DataFrame([done[e] for e in sorted(done)])
+    df["form_ratio"] = df.main_circ_median / ref_circ
+    df["train_s"] = [sum(r["seconds"] for r in res.rows if r["epoch"] <= e) for e in df.epoch]
+    plots.save_table(df, "calibration_stylegan2", prof)
+
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+    axes[0].plot(df.kimg, df.fid, "o-")
+    axes[0].set_title("FID (200 fakes vs the artist set)")
+    axes[1].plot(df.kimg, df.kid, "o-")
+    axes[1].set_title("KID")
+    axes[2].plot(df.kimg, df.form_ratio, "o-")
+    axes[2].axhline(0.8, color="tab:red", ls="--", lw=1, label="gate (0.8)")
+    axes[2].set_title("median main circularity / training images'")
+    axes[2].legend(fontsize=8)
+    for ax in axes:
+        ax.axvline(prof.sg_kimg, color="k", ls=":", lw=1)
+        ax.set_xlabel("kimg (thousands of images shown)")
+    fig.suptitle(f"StyleGAN2-ADA calibration, donglein alone ({prof.name} profile: {prof.res} px, "
+                 f"{prof.sg_channels} maps, batch {prof.sg_batch}; dotted: chosen sg_kimg "
+                 f"{prof.sg_kimg:g})", fontsize=10)
+    fig.tight_layout()
+    plots.save_figure(fig, "calibration_stylegan2", prof)
+    print(df.to_string(index=False))
+    print(f"training images' median main circularity: {ref_circ:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

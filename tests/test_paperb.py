@@ -1,0 +1,142 @@
+"""Paper B measured apart from selection: held-out split, floor, selection features, gate,
+Table 1 and verdicts."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from paperlib import curation, data, paperb, report
+
+
+@pytest.fixture(scope="module")
+def artist(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sets")
+    data.build_artist_set(root / "artist_donglein", "donglein", n=30, res=32, seed=0)
+    return root / "artist_donglein"
+
+
+def _tree(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_split_is_deterministic_disjoint_complete_and_reused(artist, tmp_path):
+    before = _tree(artist)
+    sp = data.split_held_out(artist, 0.2, seed=0, out_root=tmp_path)
+    assert (sp.n_train, sp.n_held_out) == (24, 6)
+    assert _tree(artist) == before                       # the source is only read
+    man = {part: json.loads((d / "manifest.json").read_text())
+           for part, d in (("train", sp.train), ("held", sp.held_out))}
+    src = {part: {e["recipe"]["source_file"] for e in m["images"]} for part, m in man.items()}
+    assert not (src["train"] & src["held"])
+    assert src["train"] | src["held"] == {p.name for p in data.image_files(artist)}
+    # per-image metadata survives (the inner-circle counts the fidelity measure needs)
+    assert curation.inner_counts_of(sp.train) == curation.inner_counts_of(artist)
+    assert len(data.load_folder(sp.held_out, 32)) == 6
+    # reused: same call, same files, nothing rewritten
+    mtime = (sp.train / "manifest.json").stat().st_mtime_ns
+    again = data.split_held_out(artist, 0.2, seed=0, out_root=tmp_path)
+    assert again == sp and (sp.train / "manifest.json").stat().st_mtime_ns == mtime
+    # another seed holds out other images
+    other = data.split_held_out(artist, 0.2, seed=1, out_root=tmp_path / "s1")
+    held1 = {e["recipe"]["source_file"] for e in
+             json.loads((other.held_out / "manifest.json").read_text())["images"]}
+    assert held1 != src["held"]
+
+
+def test_split_rebuilds_when_the_source_changes(tmp_path):
+    src = tmp_path / "mine"
+    data.save_images(torch.rand(10, 3, 16, 16) * 2 - 1, src)
+    sp = data.split_held_out(src, 0.3, out_root=tmp_path / "out")
+    assert (sp.n_train, sp.n_held_out) == (7, 3)
+    data.save_images(torch.rand(2, 3, 16, 16) * 2 - 1, src, prefix="more")
+    sp2 = data.split_held_out(src, 0.3, out_root=tmp_path / "out")
+    assert sp2.n_train + sp2.n_held_out == 12
+
+
+@pytest.mark.parametrize("frac", [0, 1, 1.5, -0.1, True])
+def test_split_rejects_bad_fraction(artist, tmp_path, frac):
+    with pytest.raises(ValueError, match="held_out_frac"):
+        data.split_held_out(artist, frac, out_root=tmp_path)
+
+
+def test_split_rejects_empty_and_missing_folders(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="at least 2"):
+        data.split_held_out(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError):
+        data.split_held_out(tmp_path / "nope")
+
+
+def test_pixel_pca_features_are_independent_deterministic_and_find_copies(artist):
+    imgs = data.load_folder(artist, 32).images
+    f = curation.pixel_pca_features(imgs[:20], dim=8)
+    a, b = f(imgs), curation.pixel_pca_features(imgs[:20], dim=8)(imgs)
+    assert a.shape == (30, 8) and np.array_equal(a, b) and f.key.startswith("pixel-pca-16-8-")
+    # whitened on the fitting set: unit variance per component
+    assert np.allclose(a[:20].std(axis=0, ddof=1), 1.0, atol=1e-6)
+    # nearest neighbour of an exact copy is the image itself
+    d = curation.feature_distances(f(imgs[25:26]), a)
+    assert int(np.argmin(d)) == 25
+    # uint8 input reads like the same images in [-1, 1]
+    u8 = ((imgs + 1) * 127.5).round().to(torch.uint8)
+    assert np.allclose(f(u8), a, atol=0.05)
+    with pytest.raises(ValueError):
+        curation.pixel_pca_features(imgs[:1])
+
+
+def test_held_out_floor_uses_disjoint_sets(artist, tmp_path):
+    from paperlib import metrics
+
+    sp = data.split_held_out(artist, 0.2, out_root=tmp_path)
+    ex = metrics.get_extractor()
+    ex.progress = False
+    floor = curation.held_out_floor_metrics(sp.train, sp.held_out, 10, 32, (2, 4), extractor=ex,
+                                            cache_dir=tmp_path / "cache")
+    assert floor["n"] == 10 and floor["n_reference"] == 6
+    assert floor["run"].startswith("training data") and floor["fid"] > 0
+    assert 0.5 < floor["main_score"] <= 1 and np.isfinite(floor["main_circularity_median"])
+
+
+def test_draws_form_gate():
+    assert paperb.draws_form(0.8, 1.0) and paperb.draws_form(0.95, 0.98)
+    assert not paperb.draws_form(0.79, 1.0)
+    assert not paperb.draws_form(math.nan, 1.0) and not paperb.draws_form(0.9, 0.0)
+
+
+def _per_seed(shift_tech=0.2, draws=True):
+    rows = []
+    rng = np.random.default_rng(0)
+    for col, base in (("1st result", 0.5), ("shape learning", 0.6),
+                      ("shape learning + technique", 0.6 + shift_tech), ("control", 0.6)):
+        for s in range(3):
+            rows.append({"artist": "a", "column": col, "seed": s, "model": "m",
+                         "main_score": base + 0.01 * rng.standard_normal(),
+                         "inner_score": 0.3, "diversity": 10 + base,
+                         "draws": draws})
+    return pd.DataFrame(rows)
+
+
+def test_table1_has_mean_sd_and_per_seed_values():
+    df = _per_seed()
+    t = paperb.table1(df, ["main_score", "diversity"])
+    row = t[t.column == "control"].iloc[0]
+    vals = df[df.column == "control"].main_score.to_numpy()
+    assert row.n_seeds == 3 and row.model == "m"
+    assert math.isclose(row.main_score, vals.mean()) and math.isclose(row.main_score_sd, vals.std(ddof=1))
+    assert row.main_score_seeds == "; ".join(f"{v:.4g}" for v in vals)
+
+
+def test_claims_give_three_way_verdicts():
+    out = paperb.claims(_per_seed(shift_tech=0.2), "a")
+    assert list(out.verdict) == ["supported", "supported", "supported"]
+    out = paperb.claims(_per_seed(shift_tech=-0.2), "a")
+    assert out.verdict.iloc[1] == "not supported"
+    # a column below the gate makes its comparisons untestable
+    out = paperb.claims(_per_seed(draws=False), "a")
+    assert set(out.verdict) == {"not testable here"}
+    assert set(out.verdict) <= set(report.VERDICTS)
