@@ -801,7 +801,9 @@ def _emoji_parts(data_dir) -> tuple[list[str], list[str], dict[str, tuple[str, s
         parts = {e["file"]: (e["recipe"]["eyes"], e["recipe"]["mouth"]) for e in manifest["images"]}
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not parts:
+    # only the emoji set's parts are style names; other sets' recipes (e.g. the donglein
+    # stand-in's "eyes": a list of circles) are not part labels
+    if not parts or not all(isinstance(a, str) and isinstance(b, str) for a, b in parts.values()):
         return None
     eyes = sorted({v[0] for v in parts.values()})
     mouths = sorted({v[1] for v in parts.values()})
