@@ -116,8 +116,8 @@ PROFILES: dict[str, Profile] = {
         gate_fid=220.0, gate_kid=0.20, conventional_seeds=(0,), ablation_seeds=(),
         artists=("artist_donglein",), augments=(),
         # paper B, StyleGAN2-ADA: 64 kimg from benchmarks/calibrate_stylegan2.py -- the
-        # artist-alone model draws the round face from ~48 kimg (median main circularity
-        # >= 0.8 x the training images'), FID reaches its 115-150 band at 64 kimg
+        # artist-alone model passes the form gate (median main circularity >= 0.8 x the
+        # training images') from 36 kimg, FID reaches its 115-150 band at 64 kimg
         # (figures/cpu/calibration_stylegan2.*)
         sg_channels=32, sg_nz=128, sg_batch=32, sg_kimg=64.0,
     ),

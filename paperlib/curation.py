@@ -6,10 +6,28 @@ them (30 %), and copy the most satisfying images (10 %); train again on that set
 gives no similarity measure, no satisfaction measure and no rounding rule; the choices
 below are ours.
 
-**Similarity.** Images are compared in a feature space (``paperlib.metrics``' Inception
-pool features in the notebooks). The distance of a candidate to the top-rated set is its
-*minimum* distance to any top-rated feature; ``metric="euclidean"`` (default) or
-``"cosine"`` (1 - cosine similarity).
+**Selection is apart from measurement.** The loop selects in one feature space and the
+results are measured in another, against images the loop never sees:
+
+* *selection features* (similarity, realism, the human set's features): the caller's
+  ``features`` callable; notebook 05 uses :class:`PixelPCAFeatures`
+  (:func:`pixel_pca_features`: area-downsampled 16 x 16 RGB pixels projected on the
+  first 32 whitened principal components of the artist's **training part**), never
+  Inception;
+* *measurement* (:func:`evaluate_stage`, :func:`held_out_floor_metrics`): FID, KID and
+  diversity in ``paperlib.metrics``' Inception pool features, against the artist's
+  **held-out part** (:func:`paperlib.data.split_held_out`), which no model trains on and
+  which is not among the loop's human images.
+
+So the loop cannot optimise FID/KID/diversity by ranking in their own features against
+their own reference (the circularity the issue names). The satisfaction's fidelity factor
+*is* the circle-fidelity measure Table 1 also reports (the artist's judgement of the
+form, by design): a gain in fidelity after curation is partly selected for, and only
+FID/KID/diversity are measured apart from the selection.
+
+**Similarity.** Images are compared in the selection feature space. The distance of a
+candidate to the top-rated set is its *minimum* distance to any top-rated feature;
+``metric="euclidean"`` (default) or ``"cosine"`` (1 - cosine similarity).
 
 **Automatic satisfaction** (the headless stand-in for the artist's judgement),
 :func:`auto_satisfaction`::
@@ -17,7 +35,7 @@ pool features in the notebooks). The distance of a candidate to the top-rated se
     satisfaction_i = fidelity_i ** w * realism_i ** (1 - w)          (w = 0.5: geometric mean)
     fidelity_i     = circle_fidelity(image_i, n_inner_expected).score     in [0, 1]
     realism_i      = 2 ** (-nn_i / tau)                                  in (0, 1]
-    nn_i           = min_j || f(gen_i) - f(train_j) ||                  (Euclidean, features)
+    nn_i           = min_j || f(gen_i) - f(train_j) ||       (Euclidean, selection features)
     tau            = median over training images j of min_{k != j} || f(train_j) - f(train_k) ||
 
 i.e. realism is 1 on a training image, 1/2 at the typical spacing of the training set
@@ -62,8 +80,10 @@ round, with the training engine passed in as callables; per-round summaries go t
 shape pre-training + fine-tuning (:func:`stage_epochs`: equal image budgets by default);
 :func:`style_fidelity` scores generated images against the inner-circle counts a style
 allows; :func:`stage_metrics` / :func:`evaluate_stage` give Table 1's numbers (circle
-fidelity, FID, KID, diversity = :func:`mean_pairwise_distance` of Inception features),
-cached per run.
+fidelity, FID, KID, diversity = :func:`mean_pairwise_distance` of Inception features;
+FID/KID against the held-out part via ``reference_dir``), cached per run; the "training
+data" row is :func:`held_out_floor_metrics` (training part vs held-out part: the
+real-vs-real floor; :func:`real_stage_metrics` is the older in-sample version).
 """
 from __future__ import annotations
 
@@ -110,10 +130,13 @@ __all__ = [
     "curate_and_retrain",
     "evaluate_stage",
     "finetune_run",
+    "held_out_floor_metrics",
     "inner_counts_of",
     "mean_pairwise_distance",
     "mix_shape_count",
     "nearest_count",
+    "PixelPCAFeatures",
+    "pixel_pca_features",
     "real_stage_metrics",
     "rescore",
     "shape_learning_many",
@@ -996,8 +1019,10 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
     :func:`paperlib.data.split_held_out`), against that folder for FID/KID.
 
     The result is cached as JSON in ``run_dir/eval/``, keyed by the checkpoint's sha256, n,
-    seed, inner counts, the artist set's identity and the feature extractor, so notebook
-    05 gets notebook 01's numbers for free. Real-set features come from
+    seed, inner counts, the artist set's and the reference folder's identities
+    (:func:`paperlib.data.manifest_hash`) and the feature extractor, so notebook 05 gets
+    notebook 01's numbers for free and a held-out evaluation never returns an in-sample
+    one. Real-set features come from
     :func:`paperlib.metrics.real_features` (cached there). Adds ``epoch`` and ``run``.
     """
     from .data import file_sha256, manifest_hash
@@ -1042,7 +1067,9 @@ def real_stage_metrics(artist_dir: Any, n: int, res: int,
     """The "training data" column: :func:`stage_metrics` of ``n`` images drawn (``seed``)
     from the artist set itself, against the whole set. Its fidelity is the ceiling the
     measure reaches on this set at ``res``; its FID/KID the floor a perfect generator would
-    get with ``n`` samples (a subset scored against the set it comes from)."""
+    get with ``n`` samples (a subset scored against the set it comes from). That reference
+    contains the scored images themselves (an in-sample floor, too low); Table 1 uses
+    :func:`held_out_floor_metrics` instead."""
     from .data import load_folder
     from .metrics import get_extractor, real_features
 
@@ -1087,7 +1114,10 @@ class PixelPCAFeatures:
     to ``res`` x ``res`` RGB, flattened, centred and projected on the first ``dim``
     principal components of the **artist's training part** (numpy SVD; each component's
     sign fixed so its largest coefficient is positive), divided by the component's
-    standard deviation on that set (whitened: every direction counts alike).
+    standard deviation on that set (whitened: every direction counts alike). ``dim`` is
+    capped at ``n - 1`` for ``n`` fitting images and at the directions they vary along.
+    Calling it on a tensor (N, 3, H, W) in [-1, 1] (or uint8 in [0, 255], as
+    :func:`cached_features` passes) returns float64 (N, dim).
 
     Why this and not the Inception features: FID, KID and diversity are measured in
     Inception features, so selecting in them would let the selection optimise the metric
@@ -1096,12 +1126,20 @@ class PixelPCAFeatures:
     the fitted components) names it in caches."""
 
     def __init__(self, fit_images: Any, dim: int = 32, res: int = 16):
+        if int(dim) < 1 or int(res) < 1:
+            raise ValueError(f"dim and res must be >= 1, got dim={dim!r}, res={res!r}")
         x = self._flat(fit_images, res)
         if len(x) < 2:
             raise ValueError("pixel PCA needs at least 2 images to fit")
-        self.res, self.dim = int(res), int(min(dim, len(x) - 1, x.shape[1]))
+        self.res = int(res)
         self.mean = x.mean(axis=0)
         _, sv, vt = np.linalg.svd(x - self.mean, full_matrices=False)
+        # at most n - 1 components, and none the fitting set does not vary along (whitening
+        # would blow rounding noise up to unit variance there)
+        rank = int(np.sum(sv > 1e-9 * sv[0])) if sv.size and sv[0] > 0 else 0
+        self.dim = int(min(dim, len(x) - 1, rank))
+        if self.dim < 1:
+            raise ValueError("pixel PCA needs fitting images that differ; these are all equal")
         comps = vt[:self.dim]
         signs = np.sign(comps[np.arange(self.dim), np.abs(comps).argmax(axis=1)])
         self.components = comps * signs[:, None]
@@ -1114,7 +1152,8 @@ class PixelPCAFeatures:
         import torch
         import torch.nn.functional as F
 
-        t = images if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
+        t = (images.detach().cpu() if isinstance(images, torch.Tensor)
+             else torch.as_tensor(np.asarray(images)))
         if t.dtype == torch.uint8:
             t = t.float() / 127.5 - 1.0
         t = t.float()

@@ -40,6 +40,7 @@ import hashlib
 import io
 import json
 import math
+import numbers
 import shutil
 import tempfile
 import warnings
@@ -784,9 +785,11 @@ class HeldOutSplit:
     n_held_out: int
 
 
-#: Default share of an artist set held out from every model (our choice): 20 % of the
-#: 400-image stand-ins is 80 images -- enough for KID and a real-vs-real FID floor,
-#: while training keeps 320.
+#: Default share of an artist set held out from every model (our choice). 20 % of the
+#: 400-image stand-ins is 80 images: KID is unbiased at that size and FID, though biased
+#: upward at small n, is compared only with the real-vs-real floor measured against the same
+#: 80 images at the same sample count. A larger share takes more images away from training
+#: (320 of 400 stay); a smaller one (40 images at 10 %) leaves a noisier reference.
 HELD_OUT_FRAC = 0.2
 
 
@@ -794,22 +797,42 @@ def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
                    out_root=None) -> HeldOutSplit:
     """Split an image folder into a training part and a held-out part no model trains on.
 
-    ``round(frac * n)`` images (at least 1, leaving at least 1) drawn with a seeded shuffle
-    of the sorted files go to ``<folder>_heldout``, the rest to ``<folder>_train`` (or
-    ``<out_root>/<name>_heldout`` / ``_train``). Both are sets in the usual form (PNG +
-    ``manifest.json``); each image's recipe keeps the source manifest's recipe (e.g. the
-    inner-circle count) and records its source file and that file's sha256. The source is
-    only read; the folders are written atomically and reused when the source, fraction and
-    seed are the same (rebuilt when the source changed). Images keep the source's
-    resolution (its manifest's ``res``, else the first image's width)."""
+    ``k = round(frac * n)`` images (at least 1, leaving at least 1) chosen by a seeded
+    permutation of the sorted files (:func:`image_files`) go to ``<folder>_heldout``, the
+    other ``n - k`` to ``<folder>_train`` -- sibling folders of ``folder``, or
+    ``<out_root>/<name>_heldout`` / ``_train``. The two are disjoint and together hold
+    every image once. Both are sets in the usual form (``NNNNN.png`` + ``manifest.json``,
+    read by :func:`load_folder`, :func:`image_files`, :func:`manifest_hash`): each image
+    keeps the source manifest's label and recipe (e.g. ``n_inner_circles``, which
+    :func:`paperlib.curation.inner_counts_of` reads) -- without a manifest, the sub-folder
+    name (else ``"image"``) is the label -- and its recipe adds ``source_file``, ``path``
+    and ``source_sha256`` (the provenance). Pixels are copied unchanged at the source's
+    resolution (its manifest's ``res``, else the first image's width; other sizes are
+    centre-cropped and resized like :func:`load_folder` does).
+
+    The source is only read. Each part is written to a temporary folder renamed into place
+    (:func:`build_mixed_set` does the same), so an interrupted run leaves no half-written
+    part; a second call with the same source (manifest and file hashes), fraction and seed
+    reuses both parts without writing, and a changed source rebuilds them.
+
+    Raises ``FileNotFoundError`` for a missing folder, ``ValueError`` for a fraction not in
+    (0, 1), fewer than 2 images, an image that cannot be read (named; nothing is written)
+    or an ``out_root`` inside ``folder``.
+    """
     src = Path(folder)
     if not src.is_dir():
         raise FileNotFoundError(f"data folder not found: {src}")
-    if isinstance(held_out_frac, bool) or not 0.0 < float(held_out_frac) < 1.0:
+    if isinstance(held_out_frac, bool) or not isinstance(held_out_frac, numbers.Real) \
+            or not 0.0 < float(held_out_frac) < 1.0:
         raise ValueError(f"held_out_frac must be in (0, 1), got {held_out_frac!r}")
+    root = Path(out_root) if out_root is not None else src.parent
+    if root.resolve() == src.resolve() or src.resolve() in root.resolve().parents:
+        raise ValueError(f"out_root {root} is inside the folder being split ({src}); "
+                         "the parts would become part of the source")
     files = image_files(src)
     if len(files) < 2:
-        raise ValueError(f"{src} has {len(files)} image(s): a held-out split needs at least 2")
+        raise ValueError(f"{src} has {len(files)} image(s): a held-out split needs at least 2 "
+                         "(one to train on, one to hold out)")
     k = min(len(files) - 1, max(1, int(round(float(held_out_frac) * len(files)))))
     try:
         manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
@@ -817,11 +840,22 @@ def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
         res = int(manifest["res"])
     except (OSError, ValueError, KeyError, TypeError):
         by_file = {}
-        with Image.open(files[0]) as im:
-            res = int(im.size[0])
+        try:
+            with Image.open(files[0]) as im:
+                res = int(im.size[0])
+        except (OSError, SyntaxError, ValueError) as err:
+            raise ValueError(f"cannot split {src}: image {files[0].name} cannot be read "
+                             f"({type(err).__name__}: {err})") from err
+    pixels = {}
+    for path in files:  # read everything first: a bad file stops the split before any write
+        try:
+            pixels[str(path.absolute())] = _read_image(path, res)
+        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+            raise ValueError(f"cannot split {src}: image {path.relative_to(src).as_posix()} "
+                             f"cannot be read ({type(err).__name__}: {err}); fix or remove it"
+                             ) from err
     order = np.random.default_rng(seed).permutation(len(files))
     held_idx = set(order[:k].tolist())
-    root = Path(out_root) if out_root is not None else src.parent
     params = {"source": str(src.resolve()), "source_hash": manifest_hash(src),
               "held_out_frac": float(held_out_frac), "seed": int(seed)}
     out = {}
@@ -830,18 +864,19 @@ def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
         for i, path in enumerate(files):
             if (i in held_idx) != wanted:
                 continue
-            rel = path.relative_to(src).as_posix()
-            entry = by_file.get(rel, {})
-            recipe = {**entry.get("recipe", {}), "source_file": rel, "path": str(path),
-                      "source_sha256": file_sha256(path)}
-            items.append((f"{len(items):05d}.png", entry.get("label", "image"), recipe))
+            rel = path.relative_to(src)
+            entry = by_file.get(rel.as_posix(), {})
+            label = entry.get("label", rel.parts[0] if len(rel.parts) > 1 else "image")
+            recipe = {**entry.get("recipe", {}), "source_file": rel.as_posix(),
+                      "path": str(path.absolute()), "source_sha256": file_sha256(path)}
+            items.append((f"{len(items):05d}.png", label, recipe))
         header = _header(f"{src.name}_{part}", "held-out split", seed, res, items,
                          {**params, "part": part},
                          f"{part} part of {src.name}: a seeded split, {k} of {len(files)} "
                          "images held out from every model")
 
         def render(recipe: dict, size: int) -> Image.Image:
-            return Image.fromarray(_read_image(Path(recipe["path"]), size))
+            return Image.fromarray(pixels[recipe["path"]])
 
         _write_set(root / f"{src.name}_{part}", header, items, render, False)
         out[part] = root / f"{src.name}_{part}"

@@ -287,6 +287,18 @@ def run_notebook(path: Path, profile: str, out_dir: Path, extra_params: dict | N
     return out
 
 
+def earlier_invocations(manifest_path: Path, keep: int = 10) -> list[dict]:
+    """The previous manifest's invocation (commit, notebooks and their wall times, total)
+    prepended to its own ``earlier`` list, the newest first, at most ``keep``: a run of
+    some notebooks (``--only``) keeps the times of the others' last run."""
+    try:
+        prev = json.loads(Path(manifest_path).read_text())
+    except (OSError, ValueError):
+        return []
+    entry = {k: prev.get(k) for k in ("git_commit", "notebooks", "total_seconds", "status")}
+    return ([entry] + list(prev.get("earlier") or []))[:keep]
+
+
 def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
               force: bool = False, progress: bool = True, publish: bool = False,
               scheduler: str | None = None) -> dict:
@@ -321,6 +333,7 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
     fig_dir = figures_dir(prof)
     fig_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = fig_dir / "results_manifest.json"
+    manifest["earlier"] = earlier_invocations(manifest_path)
     t_all = time.perf_counter()
     old_scheduler = os.environ.get(parallel.SCHEDULER_ENV)
     if scheduler is not None:  # the kernels papermill starts inherit the environment

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -456,3 +457,139 @@ def test_equal_satisfaction_is_broken_by_realism(tmp_path):
     assert how == "auto" and idx.tolist() == [4, 2, 5]
     with pytest.raises(ValueError, match="tie_break"):
         selections_or_auto(tmp_path / "none.json", 0, blank, np.zeros(6), 2, tie_break=[1.0])
+
+
+# --------------------------------------------------------------------------- held-out, selection
+
+
+class RecordingExtractor:
+    """A cheap stand-in for the Inception extractor (4x4 average-pooled pixels, 48-D) that
+    records the sha256 of every image it embeds, call by call."""
+
+    key = "test-avgpool4"
+
+    def __init__(self):
+        self.seen: list[set[str]] = []
+
+    def __call__(self, images, progress=None):
+        from paperlib.metrics import images_to_uint8
+
+        u8 = images_to_uint8(images)
+        self.seen.append({hashlib.sha256(x.numpy().tobytes()).hexdigest() for x in u8})
+        return torch.nn.functional.adaptive_avg_pool2d(u8.float() / 127.5 - 1, 4) \
+            .flatten(1).double().numpy()
+
+
+@pytest.fixture(scope="module")
+def artist_split(tmp_path_factory):
+    """A 30-image donglein stand-in at 32 px split 21 train / 9 held out."""
+    from paperlib import data
+
+    root = tmp_path_factory.mktemp("split")
+    data.build_artist_set(root / "artist_donglein", "donglein", n=30, res=32, seed=0)
+    return data.split_held_out(root / "artist_donglein", 0.3, seed=0)
+
+
+def test_pixel_pca_features_shape_determinism_and_copies(artist_split):
+    from paperlib import data
+    from paperlib.curation import PixelPCAFeatures, feature_distances, pixel_pca_features
+
+    train = data.load_folder(artist_split.train, 32).images
+    held = data.load_folder(artist_split.held_out, 32).images
+    f = pixel_pca_features(train, dim=8, res=16)
+    assert isinstance(f, PixelPCAFeatures) and f.dim == 8
+    a = f(train)
+    assert a.shape == (21, 8) and a.dtype == np.float64
+    # deterministic: a refit gives the same key and features; so does the reversed order
+    g = pixel_pca_features(train, dim=8, res=16)
+    assert g.key == f.key and np.array_equal(g(train), a)
+    assert np.allclose(pixel_pca_features(train.flip(0), dim=8)(train), a, atol=1e-8)
+    # the key names the fitting set: fitting on other images is another feature space
+    assert pixel_pca_features(held, dim=8).key != f.key
+    # an exact copy (also one of a held-out image) is its own nearest neighbour
+    both = torch.cat([train, held])
+    fb = f(both)
+    assert (feature_distances(fb, fb).argmin(axis=1) == np.arange(len(both))).all()
+    assert np.allclose(f(both[[3, 25]]), fb[[3, 25]])
+    # dim is capped by what the fitting set can give; bad inputs are named
+    assert pixel_pca_features(train[:5], dim=32).dim == 4
+    for bad in (train[:1], train[:1].repeat(4, 1, 1, 1), train[:, :1], torch.zeros(3, 32, 32)):
+        with pytest.raises(ValueError):
+            pixel_pca_features(bad)
+    with pytest.raises(ValueError, match="dim"):
+        pixel_pca_features(train, dim=0)
+
+
+def test_curation_selection_with_pixel_pca_never_uses_inception(artist_split, tmp_path,
+                                                                monkeypatch):
+    """Selection features, cached and rated as notebook 05 does, with the Inception
+    extractor made unavailable: nothing in the selection path asks for it."""
+    from paperlib import data, metrics
+    from paperlib.curation import cached_features, pixel_pca_features
+
+    def no_inception(*a, **k):
+        raise AssertionError("selection asked for the Inception extractor")
+
+    monkeypatch.setattr(metrics, "get_extractor", no_inception)
+    train = data.load_folder(artist_split.train, 32).images
+    pca = pixel_pca_features(train)
+    features = cached_features(pca, tmp_path / "feats")
+    human = features(train)
+    assert np.allclose(human, pca(train))        # PNG pixels are exact uint8
+    batch = torch.cat([train[[4, 9]], torch.rand(6, 3, 32, 32) * 2 - 1])
+    parts = auto_satisfaction_parts(batch, features(batch), human, inner_counts=(2, 4))
+    assert np.allclose(parts["nn_dist"][:2], 0, atol=1e-6)   # float32 pooling only
+    assert (parts["realism"][:2] > parts["realism"][2:].max()).all()
+    top = make_auto_rater(features, human, top_k=2, inner_counts=(2, 4))(batch, 0)
+    assert sorted(top.tolist()) == [0, 1]     # the training copies beat noise
+
+
+def test_held_out_floor_scores_training_part_against_disjoint_held_out_part(artist_split,
+                                                                           tmp_path):
+    from paperlib.curation import held_out_floor_metrics, real_stage_metrics
+
+    ex = RecordingExtractor()
+    floor = held_out_floor_metrics(artist_split.train, artist_split.held_out, 12, 32, (2, 4),
+                                   seed=0, extractor=ex, cache_dir=tmp_path / "cache")
+    assert len(ex.seen) == 2
+    train_seen, held_seen = ex.seen
+    assert (len(train_seen), len(held_seen)) == (21, 9) and not train_seen & held_seen
+    assert floor["n"] == 12 and floor["n_reference"] == 9 and floor["epoch"] is None
+    assert floor["run"] == "training data (held-out floor)"
+    assert np.isfinite(floor["fid"]) and floor["fid"] > 0 and floor["fidelity"] > 0.3
+    # the same call again is the same numbers, from the feature cache
+    assert held_out_floor_metrics(artist_split.train, artist_split.held_out, 12, 32, (2, 4),
+                                  seed=0, extractor=ex, cache_dir=tmp_path / "cache") == floor
+    assert len(ex.seen) == 2
+    # the old in-sample floor scores a subset against the set holding it: lower
+    inside = real_stage_metrics(artist_split.train, 12, 32, (2, 4), extractor=ex,
+                                cache_dir=tmp_path / "cache")
+    assert inside["fid"] < floor["fid"]
+
+
+def test_evaluate_stage_scores_against_reference_dir(artist_split, tmp_path):
+    from paperlib import train
+    from paperlib.curation import evaluate_stage
+    from paperlib.metrics import fid_from_features, real_features
+
+    cfg = train.make_config(model="dcgan", epochs=1, res=32, ngf=8, ndf=8, batch_size=7,
+                            device="cpu")
+    run = train.train(cfg, artist_split.train, tmp_path / "run", progress=False)
+    assert run.status == "finished"
+    ex, cache = RecordingExtractor(), tmp_path / "cache"
+    source = artist_split.source
+    m_all = evaluate_stage(run.run_dir, source, 10, (2, 4), extractor=ex, cache_dir=cache)
+    m_held = evaluate_stage(run.run_dir, source, 10, (2, 4), extractor=ex, cache_dir=cache,
+                            reference_dir=artist_split.held_out)
+    assert len(list((run.run_dir / "eval").glob("paperb_*.json"))) == 2   # two cache keys
+    gen = ex(train.load_run(run.run_dir).sample(10, seed=0))
+    held_f = real_features(artist_split.held_out, 32, ex, cache_dir=cache)
+    all_f = real_features(source, 32, ex, cache_dir=cache)
+    assert math.isclose(m_held["fid"], fid_from_features(held_f, gen), rel_tol=1e-9)
+    assert math.isclose(m_all["fid"], fid_from_features(all_f, gen), rel_tol=1e-9)
+    assert m_held["fid"] != m_all["fid"]
+    # cached: the same call embeds nothing
+    n = len(ex.seen)
+    assert evaluate_stage(run.run_dir, source, 10, (2, 4), extractor=ex, cache_dir=cache,
+                          reference_dir=artist_split.held_out) == m_held
+    assert len(ex.seen) == n

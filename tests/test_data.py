@@ -305,3 +305,137 @@ def test_mixed_set_is_deterministic_with_provenance(tmp_path):
         assert src.is_file() and entry["label"] == entry["recipe"]["source"]
     with pytest.raises(ValueError, match="asks for 99"):
         D.build_mixed_set(tmp_path / "mix_c", {"shapes": (shapes, 99)}, res=32)
+
+
+# ----------------------------------------------------------------------------- held-out split
+@pytest.fixture()
+def artist20(tmp_path):
+    """A 20-image donglein stand-in at 32 px in tmp/sets/artist_donglein."""
+    data.build_artist_set(tmp_path / "sets" / "artist_donglein", "donglein", n=20, res=32, seed=0)
+    return tmp_path / "sets" / "artist_donglein"
+
+
+def _split_sources(folder: Path) -> list[str]:
+    man = json.loads((folder / "manifest.json").read_text())
+    return [e["recipe"]["source_file"] for e in man["images"]]
+
+
+def test_split_held_out_default_location_copies_pixels_and_metadata(artist20, monkeypatch):
+    from paperlib.curation import inner_counts_of
+
+    before = _snapshot(artist20)
+    sp = data.split_held_out(artist20)                       # default: 20 %, seed 0
+    assert data.HELD_OUT_FRAC == 0.2 and (sp.n_train, sp.n_held_out) == (16, 4)
+    assert sp.train == artist20.parent / "artist_donglein_train"
+    assert sp.held_out == artist20.parent / "artist_donglein_heldout"
+    assert _snapshot(artist20) == before                     # the source is only read
+    # nothing else was left beside them (no temporary folders)
+    assert sorted(p.name for p in artist20.parent.iterdir()) == \
+        ["artist_donglein", "artist_donglein_heldout", "artist_donglein_train"]
+    train, held = _split_sources(sp.train), _split_sources(sp.held_out)
+    assert not set(train) & set(held) and len(train) + len(held) == 20
+    assert sorted(train + held) == [p.name for p in data.image_files(artist20)]
+    # pixels copied unchanged, labels and recipes (inner-circle counts) kept in both parts
+    src_man = {e["file"]: e for e in json.loads((artist20 / "manifest.json").read_text())["images"]}
+    src_imgs = dict(zip([p.name for p in data.image_files(artist20)],
+                        data.load_folder(artist20, 32).images))
+    for part, names in ((sp.train, train), (sp.held_out, held)):
+        loaded = data.load_folder(part, 32, strict=True)
+        assert len(loaded) == len(names) and set(loaded.labels) == {"donglein"}
+        assert data.manifest_hash(part) == data.file_sha256(part / "manifest.json")
+        man = json.loads((part / "manifest.json").read_text())
+        for img, entry in zip(loaded.images, man["images"]):
+            name = entry["recipe"]["source_file"]
+            assert torch.equal(img, src_imgs[name])
+            assert entry["recipe"]["n_inner_circles"] == \
+                src_man[name]["recipe"]["n_inner_circles"]
+        counts = {src_man[n]["recipe"]["n_inner_circles"] for n in names}
+        assert inner_counts_of(part) == tuple(sorted(counts))
+    # a second call, also with a relative path, reuses both parts without writing
+    snap = {p: _snapshot(p) for p in (sp.train, sp.held_out)}
+    monkeypatch.chdir(artist20.parent)
+    again = data.split_held_out(Path("artist_donglein"))
+    assert (again.n_train, again.n_held_out) == (16, 4)
+    assert {p: _snapshot(p) for p in (sp.train, sp.held_out)} == snap
+
+
+def test_split_held_out_is_deterministic_and_seed_dependent(artist20, tmp_path):
+    a = data.split_held_out(artist20, 0.25, seed=3, out_root=tmp_path / "a")
+    b = data.split_held_out(artist20, 0.25, seed=3, out_root=tmp_path / "b")
+    c = data.split_held_out(artist20, 0.25, seed=4, out_root=tmp_path / "c")
+    assert (a.n_train, a.n_held_out) == (15, 5)
+    assert a.train == tmp_path / "a" / "artist_donglein_train"
+    assert _tree(a.train) == _tree(b.train) and _tree(a.held_out) == _tree(b.held_out)
+    assert set(_split_sources(a.held_out)) != set(_split_sources(c.held_out))
+
+
+def test_split_held_out_rebuilds_when_an_image_changes(tmp_path):
+    src = tmp_path / "mine"
+    data.save_images(torch.rand(10, 3, 16, 16) * 2 - 1, src)   # a user folder, no manifest
+    sp = data.split_held_out(src, 0.3, out_root=tmp_path / "out")
+    assert (sp.n_train, sp.n_held_out) == (7, 3)
+    changed = sorted(src.glob("*.png"))[0]
+    part = sp.held_out if changed.name in _split_sources(sp.held_out) else sp.train
+    old = _tree(part)
+    data.save_images(torch.zeros(1, 3, 16, 16), tmp_path / "z")
+    changed.write_bytes((tmp_path / "z" / "img_00000.png").read_bytes())   # same count
+    sp2 = data.split_held_out(src, 0.3, out_root=tmp_path / "out")
+    assert (sp2.n_train, sp2.n_held_out) == (7, 3)
+    assert _tree(part) != old
+    man = json.loads((part / "manifest.json").read_text())
+    i = [e["recipe"]["source_file"] for e in man["images"]].index(changed.name)
+    assert man["images"][i]["recipe"]["source_sha256"] == data.file_sha256(changed)
+    assert torch.equal(data.load_folder(part, 16).images[i],
+                       data.load_folder(tmp_path / "z", 16).images[0])
+
+
+@pytest.mark.parametrize("frac", [0, 0.0, 1, 1.0, -0.2, 1.5, float("nan"), True, None, "0.2"])
+def test_split_held_out_rejects_bad_fractions(artist20, tmp_path, frac):
+    with pytest.raises(ValueError, match=r"held_out_frac must be in \(0, 1\)"):
+        data.split_held_out(artist20, frac, out_root=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_split_held_out_rejects_bad_folders(tmp_path, artist20):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        data.split_held_out(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="has 0 image"):
+        data.split_held_out(tmp_path / "empty")
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "README.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="has 0 image"):
+        data.split_held_out(tmp_path / "texts")
+    data.save_images(torch.zeros(1, 3, 16, 16), tmp_path / "one")
+    with pytest.raises(ValueError, match="has 1 image.*at least 2"):
+        data.split_held_out(tmp_path / "one")
+    with pytest.raises(ValueError, match="inside the folder"):
+        data.split_held_out(artist20, out_root=artist20 / "parts")
+    assert not (artist20 / "parts").exists()
+
+
+def test_split_held_out_small_sets_keep_one_image_each_side(tmp_path):
+    data.save_images(torch.rand(2, 3, 16, 16) * 2 - 1, tmp_path / "two")
+    data.save_images(torch.rand(3, 3, 16, 16) * 2 - 1, tmp_path / "three")
+    sp = data.split_held_out(tmp_path / "two", 0.01, out_root=tmp_path / "o")
+    assert (sp.n_train, sp.n_held_out) == (1, 1)
+    sp = data.split_held_out(tmp_path / "three", 0.99, out_root=tmp_path / "o")
+    assert (sp.n_train, sp.n_held_out) == (1, 2)
+
+
+def test_split_held_out_with_an_unreadable_image_writes_nothing(tmp_path):
+    src = tmp_path / "src"
+    data.save_images(torch.rand(5, 3, 16, 16) * 2 - 1, src)
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(ValueError, match="broken.png"):
+        data.split_held_out(src, 0.4, out_root=tmp_path / "out")
+    assert not (tmp_path / "out").exists()              # checked before any write
+
+
+def test_split_held_out_labels_sub_folders_without_manifest(tmp_path):
+    src = tmp_path / "src"
+    data.save_images(torch.rand(4, 3, 16, 16) * 2 - 1, src / "cats")
+    data.save_images(torch.rand(4, 3, 16, 16) * 2 - 1, src / "dogs")
+    sp = data.split_held_out(src, 0.5, out_root=tmp_path / "out")
+    labels = data.load_folder(sp.train, 16).labels + data.load_folder(sp.held_out, 16).labels
+    assert sorted(labels) == ["cats"] * 4 + ["dogs"] * 4

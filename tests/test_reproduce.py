@@ -234,3 +234,21 @@ def test_plots_sets_inline_and_saved_dpi():
 
     assert 80 <= matplotlib.rcParams["figure.dpi"] == plots.INLINE_DPI <= 100
     assert 120 <= matplotlib.rcParams["savefig.dpi"] == plots.SAVE_DPI <= 150
+
+
+def test_earlier_invocations_keep_the_other_notebooks_times(tmp_path):
+    from paperlib.reproduce import earlier_invocations
+
+    path = tmp_path / "results_manifest.json"
+    assert earlier_invocations(path) == []
+    first = {"git_commit": "a", "notebooks": [{"name": "00.ipynb", "seconds": 11.0}],
+             "total_seconds": 11.0, "status": "finished"}
+    path.write_text(json.dumps(first))
+    one = earlier_invocations(path)
+    assert one == [first]
+    second = {"git_commit": "b", "notebooks": [{"name": "05.ipynb", "seconds": 5.0}],
+              "total_seconds": 5.0, "status": "finished", "earlier": one}
+    path.write_text(json.dumps(second))
+    two = earlier_invocations(path)
+    assert [e["git_commit"] for e in two] == ["b", "a"] and two[1]["notebooks"][0]["seconds"] == 11.0
+    assert len(earlier_invocations(path, keep=1)) == 1
