@@ -1061,6 +1061,27 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
     return out
 
 
+def _real_sample_metrics(sample_dir: Any, reference_dir: Any, n: int, res: int,
+                         inner_counts: Sequence[int] | None, seed: int, extractor: Any,
+                         cache_dir: Any) -> dict:
+    """:func:`stage_metrics` of ``n`` real images drawn (``seed``) from ``sample_dir``
+    against the features of ``reference_dir`` (the same folder or another)."""
+    from .data import load_folder
+    from .metrics import get_extractor, real_features
+
+    extractor = extractor or get_extractor()
+    sample_f = real_features(sample_dir, int(res), extractor, cache_dir=cache_dir)
+    ref_f = real_features(reference_dir, int(res), extractor, cache_dir=cache_dir)
+    loaded = load_folder(sample_dir, int(res))
+    if len(loaded) != len(sample_f):
+        raise ValueError(f"{sample_dir}: {len(loaded)} images but {len(sample_f)} cached features")
+    k = min(int(n), len(sample_f))
+    idx = np.sort(np.random.default_rng(seed).choice(len(sample_f), k, replace=False))
+    out = stage_metrics(loaded.images[idx], sample_f[idx], ref_f, inner_counts, kid_seed=seed)
+    out.update(epoch=None, n_reference=int(len(ref_f)))
+    return out
+
+
 def real_stage_metrics(artist_dir: Any, n: int, res: int,
                        inner_counts: Sequence[int] | None = None, seed: int = 0,
                        extractor: Any = None, cache_dir: Any = None) -> dict:
@@ -1070,18 +1091,9 @@ def real_stage_metrics(artist_dir: Any, n: int, res: int,
     get with ``n`` samples (a subset scored against the set it comes from). That reference
     contains the scored images themselves (an in-sample floor, too low); Table 1 uses
     :func:`held_out_floor_metrics` instead."""
-    from .data import load_folder
-    from .metrics import get_extractor, real_features
-
-    extractor = extractor or get_extractor()
-    real_f = real_features(artist_dir, int(res), extractor, cache_dir=cache_dir)
-    loaded = load_folder(artist_dir, int(res))
-    if len(loaded) != len(real_f):
-        raise ValueError(f"{artist_dir}: {len(loaded)} images but {len(real_f)} cached features")
-    k = min(int(n), len(real_f))
-    idx = np.sort(np.random.default_rng(seed).choice(len(real_f), k, replace=False))
-    out = stage_metrics(loaded.images[idx], real_f[idx], real_f, inner_counts, kid_seed=seed)
-    out.update(epoch=None, run="training data")
+    out = _real_sample_metrics(artist_dir, artist_dir, n, res, inner_counts, seed, extractor,
+                               cache_dir)
+    out.update(run="training data")
     return out
 
 
@@ -1093,19 +1105,9 @@ def held_out_floor_metrics(train_dir: Any, held_out_dir: Any, n: int, res: int,
     disjoint sets of real images; :func:`paperlib.data.split_held_out`). Its FID/KID are
     what a generator that reproduced its training data would score against the held-out
     part with ``n`` samples; its form scores are the ceiling of the fidelity measure."""
-    from .data import load_folder
-    from .metrics import get_extractor, real_features
-
-    extractor = extractor or get_extractor()
-    train_f = real_features(train_dir, int(res), extractor, cache_dir=cache_dir)
-    held_f = real_features(held_out_dir, int(res), extractor, cache_dir=cache_dir)
-    loaded = load_folder(train_dir, int(res))
-    if len(loaded) != len(train_f):
-        raise ValueError(f"{train_dir}: {len(loaded)} images but {len(train_f)} cached features")
-    k = min(int(n), len(train_f))
-    idx = np.sort(np.random.default_rng(seed).choice(len(train_f), k, replace=False))
-    out = stage_metrics(loaded.images[idx], train_f[idx], held_f, inner_counts, kid_seed=seed)
-    out.update(epoch=None, run="training data (held-out floor)", n_reference=int(len(held_f)))
+    out = _real_sample_metrics(train_dir, held_out_dir, n, res, inner_counts, seed, extractor,
+                               cache_dir)
+    out.update(run="training data (held-out floor)")
     return out
 
 

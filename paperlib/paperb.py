@@ -15,6 +15,7 @@ and the curation loops run side by side (notebooks 01 and 05).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -101,9 +102,66 @@ def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
                                         lower_is_better=False, level=level)
         rows.append({"artist": artist, "claim": claim, "metric": metric, "verdict": verdict,
                      "reason": reason,
-                     **{f"{m} ({metric})": "; ".join(f"{x:.3f}" for x in values[m])
-                        for m in names}})
+                     "per seed": " | ".join(f"{m}: " + "; ".join(f"{x:.3f}" for x in values[m])
+                                            for m in names)})
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- set-up
+@dataclass
+class Setup:
+    """What notebooks 01 and 05 share: the model, its augmentation, seeds, evaluation size,
+    the artist sets with their held-out splits, and the artist-alone stage's epochs."""
+
+    model: str
+    augment: str
+    seeds: tuple
+    n_eval: int
+    artist_dirs: dict
+    splits: dict          # name -> data.HeldOutSplit
+    train_dirs: dict      # name -> the split's training part (the only part models see)
+    inner: dict           # name -> the inner-circle counts the style allows (or None)
+    n_train: dict
+    epochs: int
+
+
+def setup(profile: Any, model: str | None = None, augment: str | None = None,
+          seeds: Sequence[int] | None = None, artists: Sequence[str] | None = None,
+          artist_folder: Any = None, epochs: int | None = None,
+          n_eval: int | None = None) -> Setup:
+    """Resolve notebook 01/05's parameters (None: the profile's value): ``model`` the
+    profile's ``b_model``; ``augment`` ``b_augment`` for StyleGAN2, "none" for the DCGAN;
+    ``seeds`` ``b_seeds``; ``n_eval`` 8 on smoke, 200 on cpu, else ``n_fake``; the artist
+    sets (``artist_folder`` replaces the stand-ins), each split once
+    (:func:`paperlib.data.split_held_out`, the profile's ``held_out_frac``, seed 0); and
+    ``epochs``, the artist-alone stage's image budget
+    (:func:`paperlib.curation.stage_kimg`) in epochs of the training part."""
+    from pathlib import Path
+
+    from . import curation, data
+    from .config import get_profile
+    from .train import epochs_for_kimg
+
+    prof = get_profile(profile)
+    model = model or prof.b_model
+    augment = augment or (prof.b_augment if model == "stylegan2" else "none")
+    if artist_folder:
+        artist_dirs = {Path(artist_folder).name: Path(artist_folder)}
+    else:
+        sets = data.profile_sets(prof)
+        artist_dirs = {name: sets[name] for name in (prof.artists if artists is None else artists)}
+    splits = {name: data.split_held_out(d, prof.held_out_frac, seed=0)
+              for name, d in artist_dirs.items()}
+    train_dirs = {name: sp.train for name, sp in splits.items()}
+    n_train = {name: len(data.image_files(d)) for name, d in train_dirs.items()}
+    if epochs is None and len(set(n_train.values())) > 1:
+        raise ValueError(f"artist sets of different sizes {n_train}: pass epochs=...")
+    epochs = int(epochs or epochs_for_kimg(curation.stage_kimg(prof, model),
+                                           next(iter(n_train.values()))))
+    n_eval = int(n_eval or min(prof.n_fake, {"smoke": 8, "cpu": 200}.get(prof.name, prof.n_fake)))
+    return Setup(model, augment, tuple(seeds or prof.b_seeds), n_eval, artist_dirs, splits,
+                 train_dirs, {name: curation.inner_counts_of(d) for name, d in train_dirs.items()},
+                 n_train, epochs)
 
 
 # ----------------------------------------------------------------------------- curation jobs

@@ -201,7 +201,8 @@ def check_notebook_size(nb, name: str, max_bytes: int = MAX_PUBLISHED_BYTES) -> 
 
 
 def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR,
-                     max_bytes: int = MAX_PUBLISHED_BYTES) -> list[Path]:
+                     max_bytes: int = MAX_PUBLISHED_BYTES,
+                     names: list[str] | None = None) -> list[Path]:
     """Copy a profile's executed notebooks over ``notebooks/`` so readers see outputs.
 
     The cell papermill injected (``profile = '<profile>'``) is dropped, so the published
@@ -209,14 +210,16 @@ def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR,
     ``smoke``); saved ipywidgets state is stripped (:func:`strip_widget_state`). Every
     notebook must then be at most ``max_bytes`` (2 MB): otherwise nothing is written and
     :class:`NotebookTooLarge` names each notebook over the limit, its size and its largest
-    outputs. Used for the committed ``cpu`` reference run.
+    outputs. ``names``: only these executed notebooks (``reproduce --only`` publishes what
+    it ran, never an older executed copy over a notebook edited since). Used for the
+    committed ``cpu`` reference run.
     """
     import nbformat
 
     ready, too_large = [], []
     for executed in sorted(executed_dir(profile).glob("[0-9][0-9]_*.ipynb")):
         target = notebooks_dir / executed.name
-        if not target.exists():
+        if not target.exists() or (names is not None and executed.name not in names):
             continue
         nb = nbformat.read(executed, as_version=4)
         nb.cells = [c for c in nb.cells
@@ -348,7 +351,8 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
             print(f"      done in {secs:.0f} s", flush=True)
         manifest["status"] = "finished"
         if publish:
-            manifest["published"] = [p.name for p in publish_executed(prof.name)]
+            manifest["published"] = [p.name for p in publish_executed(
+                prof.name, names=[p.name for p in paths])]
             manifest["readme_tables"] = sync_readme_tables(prof.name)
     except NotebookFailed as err:
         manifest["status"] = f"failed: {err}"

@@ -140,3 +140,20 @@ def test_claims_give_three_way_verdicts():
     out = paperb.claims(_per_seed(draws=False), "a")
     assert set(out.verdict) == {"not testable here"}
     assert set(out.verdict) <= set(report.VERDICTS)
+
+
+def test_setup_resolves_the_notebooks_parameters(artist, tmp_path):
+    import shutil
+
+    from paperlib import train
+
+    folder = tmp_path / "mine"
+    shutil.copytree(artist, folder)
+    b = paperb.setup("smoke", artist_folder=folder)
+    assert (b.model, b.augment, b.seeds, b.n_eval) == ("stylegan2", "ada", (0,), 8)
+    sp = b.splits["mine"]
+    assert b.train_dirs["mine"] == sp.train and (sp.n_train, sp.n_held_out) == (24, 6)
+    assert b.inner["mine"] == curation.inner_counts_of(artist)
+    assert b.epochs == train.epochs_for_kimg(0.07, 24)
+    d = paperb.setup("smoke", model="dcgan", artist_folder=folder, epochs=3, seeds=(1, 2))
+    assert (d.augment, d.epochs, d.seeds) == ("none", 3, (1, 2))

@@ -220,6 +220,10 @@ def test_publish_strips_widgets_and_refuses_large_notebooks(tmp_path, monkeypatc
     assert "cell 0 output 0" in msg and "image/png" in msg and "show_big_picture" in msg
     assert (src / "01_small.ipynb").read_text() == "original"   # nothing written
 
+    # only the notebooks this invocation ran: an older executed copy is not published
+    (src / "01_small.ipynb").write_text("edited since")
+    assert reproduce.publish_executed("smoke", src, names=["02_big.ipynb"]) == [src / "02_big.ipynb"]
+    assert (src / "01_small.ipynb").read_text() == "edited since"
     assert reproduce.publish_executed("smoke", src) == [src / "01_small.ipynb",
                                                         src / "02_big.ipynb"]
     published = nbformat.read(src / "01_small.ipynb", as_version=4)
