@@ -40,28 +40,40 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-artist", type=_positive_int, default=400,
                    help="images per stand-in artist set (default 400)")
 
-    p = sub.add_parser("train", help="train dcgan, deligan, proposed or stylegan2 on a folder "
-                                     "of images",
+    p = sub.add_parser("train", help="train dcgan, deligan, proposed, stylegan2 or pix2pixhd "
+                                     "on a folder of images",
                        description="Train one GAN with the shared engine. Rerunning the same "
                                    "command (with the same or more --epochs) resumes from the "
                                    "last checkpoint in --out.")
     p.add_argument("--model", required=True,
-                   help="dcgan, deligan, proposed (paper A) or stylegan2 (paper B)")
+                   help="dcgan, deligan, proposed (paper A), stylegan2 or pix2pixhd (paper B; "
+                        "conditional: learns map -> image, see --maps)")
     p.add_argument("--data", required=True, type=Path,
                    help="folder of images (a built set or your own; png/jpg/webp/bmp)")
+    p.add_argument("--maps", dest="map_source", default=None,
+                   help="pix2pixhd: where each image's input map comes from: auto (default: "
+                        "recipe for a stand-in artist set, else edges), recipe, forms (the "
+                        "fidelity form finder), edges (Sobel), or a folder of your own maps "
+                        "named like the images (outside --data)")
+    p.add_argument("--vgg-weights", type=Path, default=None, metavar="PATH",
+                   help="pix2pixhd: a torchvision vgg19 state-dict file; turns on the VGG "
+                        "perceptual loss (default: not used; nothing is downloaded)")
     p.add_argument("--out", required=True, type=Path, help="run folder (created or resumed)")
     p.add_argument("--epochs", required=True, type=int, help="total epochs")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--config", default="paper",
                    help="optimiser settings: paper (Adam lr 1e-2) or conventional (lr 2e-4); "
-                        "stylegan2 always uses StyleGAN2-ADA's Adam (lr 0.0025, betas 0, 0.99)")
+                        "stylegan2 always uses StyleGAN2-ADA's Adam (lr 0.0025, betas 0, 0.99), "
+                        "pix2pixhd pix2pixHD's (lr 2e-4, betas 0.5, 0.999)")
     p.add_argument("--res", type=int, default=64, help="32, 64 or 128 (default 64)")
     p.add_argument("--batch-size", type=int, default=None,
-                   help="default 35 (paper A), 32 for stylegan2")
+                   help="default 35 (paper A), 32 for stylegan2, 16 for pix2pixhd")
     p.add_argument("--nz", type=int, default=None,
                    help="latent size (default 100; stylegan2: z and w size, default 128)")
-    p.add_argument("--ngf", type=int, default=64, help="generator width (default 64)")
-    p.add_argument("--ndf", type=int, default=64, help="discriminator width (default 64)")
+    p.add_argument("--ngf", type=int, default=None,
+                   help="generator width (default 64; pix2pixhd 32)")
+    p.add_argument("--ndf", type=int, default=None,
+                   help="discriminator width (default 64; pix2pixhd 32)")
     p.add_argument("--N", dest="proposed_N", type=int, default=None,
                    help="proposed model: latent expansion factor N")
     p.add_argument("--channels", dest="sg_channels", type=int, default=None,
@@ -131,17 +143,19 @@ def _cmd_build_data(args) -> int:
 def _cmd_train(args) -> int:
     from . import train
 
-    sg = args.model == "stylegan2"
+    sg, p2p = args.model == "stylegan2", args.model == "pix2pixhd"
     opts = {k: v for k, v in dict(sample_every=args.sample_every, ckpt_every=args.ckpt_every,
                                   proposed_N=args.proposed_N, device=args.device,
                                   sg_channels=args.sg_channels, r1_gamma=args.r1_gamma,
-                                  pl_weight=args.pl_weight).items()
+                                  pl_weight=args.pl_weight, map_source=args.map_source,
+                                  vgg_weights=args.vgg_weights).items()
             if v is not None}
     cfg = train.make_config(model=args.model, epochs=args.epochs, seed=args.seed,
                             config=args.config, res=args.res,
-                            batch_size=args.batch_size or (32 if sg else 35),
+                            batch_size=args.batch_size or (32 if sg else 16 if p2p else 35),
                             nz=args.nz or (128 if sg else 100),
-                            ngf=args.ngf, ndf=args.ndf, augment=args.augment, **opts)
+                            ngf=args.ngf or (32 if p2p else 64),
+                            ndf=args.ndf or (32 if p2p else 64), augment=args.augment, **opts)
     result = train.train(cfg, args.data, args.out, progress=not args.no_progress)
     print(f"{args.out}: {result.status} ({result.epochs_done} epochs)")
     return 0

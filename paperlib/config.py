@@ -88,6 +88,12 @@ class Profile:
     sg_batch: int = 32            # StyleGAN2 minibatch
     sg_kimg: float = 50.0         # StyleGAN2 artist-alone stage: thousands of images shown
     held_out_frac: float = 0.2    # share of each artist set held out from every model
+    # paper B's conditional route, Pix2pixHD (paperlib.pix2pixhd; notebook 01b)
+    p2p_ngf: int = 16             # generator width (first layer; doubles per downsampling)
+    p2p_ndf: int = 16             # discriminator width
+    p2p_blocks: int = 6           # residual blocks
+    p2p_batch: int = 16           # minibatch
+    p2p_kimg: float = 16.0        # thousands of (map, image) pairs shown
     configs: tuple[str, ...] = ("paper", "conventional")
     extra: dict = field(default_factory=dict)
 

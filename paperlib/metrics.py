@@ -1036,7 +1036,9 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     extractor, so re-evaluating an unchanged run costs nothing; ``use_cache=False`` recomputes.
 
     ``n_fake`` images (default: as many as the real set) are drawn with
-    ``load_run(run_dir, epoch).sample(n_fake, seed)``, quantised to uint8 and embedded.
+    ``load_run(run_dir, epoch).sample(n_fake, seed)``, quantised to uint8 and embedded. A
+    Pix2pixHD run translates ``data_dir``'s maps (:func:`paperlib.paired.load_pairs`, the
+    run's ``map_source``) in order, cycling past the last: evaluate it on held-out pairs.
     The real set is loaded at the run's ``config.res`` and its features cached
     (:func:`real_features`; ``n_real`` limits it to a fixed random subset). ``is_source``
     (:func:`resolve_is_source`): ``"auto"`` (TF IS when
@@ -1052,6 +1054,10 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     is_resolved, is_note = resolve_is_source(is_source, data_dir, tf_inception_path)
     extractor = extractor or get_extractor(device)
     run = load_run(run_dir, epoch=epoch, device=device)
+    if run.config.model == "pix2pixhd":  # conditional: translate data_dir's own maps, in order
+        from .paired import load_pairs
+        run.latent.set_bank(load_pairs(data_dir, int(run.config.res),
+                                       run.config.map_source).maps.to(run.device))
     ckpt = dict(list_checkpoints(run_dir))[run.epoch].stat()
     key = hashlib.sha256(json.dumps([
         run.epoch, ckpt.st_size, ckpt.st_mtime_ns, n_fake, seed, str(is_source),

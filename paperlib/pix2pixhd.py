@@ -15,10 +15,19 @@ The networks follow NVIDIA's ``pix2pixHD`` (``models/networks.py``); the code is
 * **Losses**: LSGAN (least squares) adversarial loss on each discriminator's last output, and
   the discriminator feature-matching loss ``lambda_feat * sum_D sum_l (4 / (n_layers + 1)) /
   num_d * L1(D_l(map, fake), D_l(map, real))`` with ``lambda_feat = 10`` (pix2pixHD's
-  weights). The VGG perceptual loss is not part of this module: it needs weights a user
-  supplies (nothing is downloaded).
+  weights). The VGG perceptual loss (pix2pixHD's ``VGGLoss``: L1 between VGG19 relu1_1 ...
+  relu5_1 features, weights 1/32 ... 1, times ``lambda_vgg = 10``) is used only when the
+  user supplies VGG19 weights (a torchvision ``vgg19`` state dict file, ``vgg_weights``):
+  nothing is downloaded, and the run's config records the file (None: not used).
 
-Training through the shared engine (paired data, runs, CLI) is not wired yet.
+Training goes through the shared engine (:mod:`paperlib.train`, ``model="pix2pixhd"``):
+:class:`Pix2PixHDStep` is what this model adds to it. Its data are (map, image) pairs
+(:mod:`paperlib.paired`): each training item is one tensor, the image's 3 channels then the
+map's; its "latent" is a :class:`paperlib.paired.MapSource` (the fixed grid and the metrics
+translate maps from its bank). Optimiser: pix2pixHD's Adam, lr 2e-4, betas (0.5, 0.999).
+One step follows pix2pixHD's ``train.py``: all losses from the current D, then G's update,
+then D's. Augmentation (ADA/DiffAugment) is not supported: it would have to transform map
+and image alike.
 """
 from __future__ import annotations
 
@@ -144,6 +153,109 @@ def feature_matching_loss(fake_outputs: list, real_outputs: list, n_layers: int,
     return loss
 
 
+def init_weights(module: nn.Module) -> None:
+    """pix2pixHD's ``weights_init``: convolutions N(0, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class VGGLoss(nn.Module):
+    """pix2pixHD's perceptual loss on VGG19 features from a user-supplied weights file: a
+    torchvision ``vgg19`` state dict (only its ``features.*`` entries up to relu5_1 are
+    read; loaded with ``weights_only=True``)."""
+
+    SLICES = (2, 7, 12, 21, 30)        # ends of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
+    WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+
+    def __init__(self, weights_path):
+        super().__init__()
+        from torchvision.models.vgg import cfgs, make_layers
+
+        self.features = make_layers(cfgs["E"])[:self.SLICES[-1]]
+        try:
+            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+            wanted = self.features.state_dict()
+            self.features.load_state_dict({k: state[f"features.{k}"] for k in wanted})
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError,
+                AttributeError) as err:
+            raise ValueError(f"cannot load VGG19 weights from {weights_path} (a torchvision "
+                             f"vgg19 state dict is needed): {err!r}") from None
+        self.features.eval()
+        for p in self.features.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x, y):
+        loss, start = x.new_zeros(()), 0
+        for end, w in zip(self.SLICES, self.WEIGHTS):
+            block = self.features[start:end]
+            x, y = block(x), block(y)
+            loss = loss + w * F.l1_loss(x, y.detach())
+            start = end
+        return loss
+
+
+class Pix2PixHDStep:
+    """Pix2pixHD's part of the shared engine (the interface of
+    :class:`paperlib.train.DCGANStep`). ``step(batch, augment, generator)``: ``batch`` holds
+    images then maps along channels; returns ``[d_loss, g_loss, d_real, d_fake]`` with
+    ``d_loss = (LSGAN(D(map, fake), 0) + LSGAN(D(map, real), 1)) / 2``, ``g_loss`` the
+    adversarial + feature-matching (+ VGG) loss, ``d_real``/``d_fake`` D's mean last-layer
+    output on reals/fakes over the scales (LSGAN targets 1 and 0)."""
+
+    def __init__(self, maps, G, D, lr: float = 2e-4, betas=(0.5, 0.999),
+                 lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0):
+        self.latent, self.G, self.D = maps, G, D
+        self.opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
+        self.modules = {"G": G, "D": D, "latent": maps}
+        self.optimizers = {"opt_g": self.opt_g, "opt_d": self.opt_d}
+        self.lambda_feat, self.vgg, self.lambda_vgg = lambda_feat, vgg, lambda_vgg
+
+    def bind_data(self, data: torch.Tensor) -> None:
+        """The engine's training pairs: their maps are what the fixed grid translates."""
+        self.latent.set_bank(data[:, 3:])
+
+    def step(self, batch, augment, generator) -> torch.Tensor:
+        if augment.kind != "none":
+            raise ValueError("pix2pixhd does not support augmentation (map and image would "
+                             "have to be transformed alike); use augment='none'")
+        real, maps = batch[:, :3], batch[:, 3:]
+        fake = self.G(maps)
+        pred_fake_d = self.D(torch.cat([maps, fake.detach()], 1))
+        pred_real = self.D(torch.cat([maps, real], 1))
+        pred_fake = self.D(torch.cat([maps, fake], 1))
+        loss_d = 0.5 * (lsgan_loss(pred_fake_d, False) + lsgan_loss(pred_real, True))
+        loss_g = lsgan_loss(pred_fake, True) + feature_matching_loss(
+            pred_fake, pred_real, self.D.n_layers, self.lambda_feat)
+        if self.vgg is not None:
+            loss_g = loss_g + self.lambda_vgg * self.vgg(fake, real)
+        self.opt_g.zero_grad()
+        loss_g.backward()
+        self.opt_g.step()
+        self.opt_d.zero_grad()
+        loss_d.backward()
+        self.opt_d.step()
+        with torch.no_grad():
+            d_real = torch.stack([p[-1].mean() for p in pred_real]).mean()
+            d_fake = torch.stack([p[-1].mean() for p in pred_fake_d]).mean()
+        return torch.stack([loss_d, loss_g, d_real, d_fake]).detach()
+
+    def sampler(self):
+        return self.latent, self.G
+
+    def train(self) -> None:
+        self.G.train(), self.D.train()
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+
 def build(res: int, in_c: int, ngf: int = 32, ndf: int = 32, n_blocks: int = 6,
           num_d: int = 2) -> tuple[GlobalGenerator, MultiscaleDiscriminator]:
     """``(G, D)`` for ``res`` px maps with ``in_c`` channels: 2 downsamplings at 32 px, 3 at
@@ -152,3 +264,35 @@ def build(res: int, in_c: int, ngf: int = 32, ndf: int = 32, n_blocks: int = 6,
     n_down = 2 if res == 32 else 3
     return (GlobalGenerator(in_c, 3, ngf, n_down, n_blocks),
             MultiscaleDiscriminator(in_c + 3, ndf, 3, num_d))
+
+
+def networks(cfg) -> tuple:
+    """``(MapSource, G, D)`` of a :class:`paperlib.train.TrainConfig` with
+    ``model="pix2pixhd"`` (widths ``ngf``/``ndf``, ``p2p_blocks``, ``p2p_num_d``; the maps'
+    channels ``map_channels``, which :func:`paperlib.train.train` takes from the data),
+    initialised from torch's global RNG with pix2pixHD's ``weights_init``."""
+    from .paired import MapSource
+
+    if cfg.map_channels is None:
+        raise ValueError("pix2pixhd needs map_channels (train() takes it from the data)")
+    G, D = build(cfg.res, cfg.map_channels, cfg.ngf, cfg.ndf, cfg.p2p_blocks, cfg.p2p_num_d)
+    init_weights(G), init_weights(D)
+    return MapSource(cfg.map_channels), G, D
+
+
+def step_for(cfg, maps, G, D, device) -> Pix2PixHDStep:
+    """The engine's model step for ``cfg`` (with the VGG loss when ``cfg.vgg_weights``)."""
+    vgg = VGGLoss(cfg.vgg_weights).to(device) if cfg.vgg_weights else None
+    return Pix2PixHDStep(maps, G, D, **cfg.optim, lambda_feat=cfg.fm_lambda, vgg=vgg,
+                         lambda_vgg=cfg.vgg_lambda)
+
+
+@torch.no_grad()
+def translate(run, maps: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """A loaded Pix2pixHD run's (:func:`paperlib.train.load_run`) images for ``maps``
+    (N, C, res, res): (N, 3, res, res) in [-1, 1] on the CPU, in the maps' order."""
+    if run.config.model != "pix2pixhd":
+        raise ValueError(f"{run.config.model} is not a conditional model: it has no maps to "
+                         "translate")
+    run.latent.set_bank(maps.to(run.device))
+    return run.sample(len(maps), batch_size=batch_size)

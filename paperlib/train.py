@@ -65,11 +65,18 @@ from .config import get_device
 from .models import MODEL_NAMES as DCGAN_FAMILY
 from .models import RES_CHOICES, GaussianLatent, build_models
 
-#: Every model the engine trains: paper A's DCGAN family and paper B's StyleGAN2.
-MODEL_NAMES = (*DCGAN_FAMILY, "stylegan2")
-#: TrainConfig fields only StyleGAN2 reads (left out of other models' run keys).
-STYLEGAN2_FIELDS = ("sg_channels", "sg_map_layers", "r1_gamma", "pl_weight", "ema_kimg",
-                    "mixing_prob")
+#: Every model the engine trains: paper A's DCGAN family and paper B's StyleGAN2 and
+#: Pix2pixHD (conditional: trained on (map, image) pairs, :mod:`paperlib.paired`).
+MODEL_NAMES = (*DCGAN_FAMILY, "stylegan2", "pix2pixhd")
+#: TrainConfig fields only one model reads (left out of every other model's run key, so
+#: adding a model leaves the others' run names alone).
+MODEL_FIELDS = {
+    "stylegan2": ("sg_channels", "sg_map_layers", "r1_gamma", "pl_weight", "ema_kimg",
+                  "mixing_prob"),
+    "pix2pixhd": ("map_source", "map_channels", "p2p_blocks", "p2p_num_d", "fm_lambda",
+                  "vgg_weights", "vgg_lambda"),
+}
+STYLEGAN2_FIELDS = MODEL_FIELDS["stylegan2"]
 
 #: Optimiser per config name (see module docstring for the sources).
 OPTIM_CONFIGS = {"paper": {"lr": 1e-2, "betas": (0.5, 0.999)},
@@ -77,6 +84,8 @@ OPTIM_CONFIGS = {"paper": {"lr": 1e-2, "betas": (0.5, 0.999)},
 #: StyleGAN2-ADA's own Adam (NVlabs' configs: lr 0.0025, betas (0, 0.99), eps 1e-8), used by
 #: ``model="stylegan2"`` under either config name (paper B trained StyleGAN2-ADA as it comes).
 STYLEGAN2_OPTIM = {"lr": 0.0025, "betas": (0.0, 0.99), "eps": 1e-8}
+#: pix2pixHD's Adam (lr 2e-4, betas (0.5, 0.999)), used by ``model="pix2pixhd"``.
+PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 N_FIXED = 64  # images in the fixed-noise sample grid
 _RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
 
@@ -85,7 +94,7 @@ _RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
 class TrainConfig:
     """Everything that defines a run. Build it with :func:`make_config` (validates)."""
 
-    model: str                     # dcgan | deligan | proposed | stylegan2
+    model: str                     # dcgan | deligan | proposed | stylegan2 | pix2pixhd
     epochs: int
     seed: int = 0
     config: str = "paper"          # optimiser settings, see OPTIM_CONFIGS
@@ -114,6 +123,17 @@ class TrainConfig:
     pl_weight: float = 0.0
     ema_kimg: float | None = None
     mixing_prob: float = 0.0
+    # Pix2pixHD only (paperlib.pix2pixhd; widths are ngf/ndf): what makes the maps
+    # (paperlib.paired: auto | recipe | forms | edges | a folder of maps), their channels
+    # (None: taken from the data), residual blocks, discriminator scales, feature-matching
+    # weight, a VGG19 weights file for the perceptual loss (None: not used) and its weight
+    map_source: str = "auto"
+    map_channels: int | None = None
+    p2p_blocks: int = 6
+    p2p_num_d: int = 2
+    fm_lambda: float = 10.0
+    vgg_weights: str | None = None
+    vgg_lambda: float = 10.0
     init_from: str | None = None   # checkpoint whose G, D, latent weights start the run
                                    # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch
@@ -127,7 +147,8 @@ class TrainConfig:
 
     @property
     def optim(self) -> dict:
-        return STYLEGAN2_OPTIM if self.model == "stylegan2" else OPTIM_CONFIGS[self.config]
+        return {"stylegan2": STYLEGAN2_OPTIM, "pix2pixhd": PIX2PIXHD_OPTIM}.get(
+            self.model, OPTIM_CONFIGS[self.config])
 
     def latent_opts(self) -> dict:
         if self.model == "deligan":
@@ -155,10 +176,11 @@ class TrainConfig:
         choice("augment", AUGMENT_KINDS)
         for name in ("epochs", "res", "batch_size", "nz", "ngf", "ndf", "sample_every",
                      "ckpt_every", "deligan_K", "proposed_N", "threads", "sg_channels",
-                     "sg_map_layers"):
+                     "sg_map_layers", "p2p_blocks", "p2p_num_d"):
             integer(name, 1)
+        integer("map_channels", 1, allow_none=True)
         for name, low_ok in (("r1_gamma", True), ("pl_weight", True), ("ema_kimg", False),
-                             ("mixing_prob", True)):
+                             ("mixing_prob", True), ("fm_lambda", True), ("vgg_lambda", True)):
             v = getattr(self, name)
             if v is None and name in ("r1_gamma", "ema_kimg"):
                 continue
@@ -176,6 +198,19 @@ class TrainConfig:
         for name in ("adjust", "mean_adjust"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.model == "pix2pixhd":
+            if self.augment != "none":
+                raise ValueError("pix2pixhd does not support augmentation (map and image "
+                                 f"would have to be transformed alike); got augment={self.augment!r}")
+            from .paired import MAP_SOURCES
+            if not isinstance(self.map_source, str) or not (
+                    self.map_source in MAP_SOURCES or Path(self.map_source).is_dir()):
+                raise ValueError(f"map_source must be one of {MAP_SOURCES} or an existing "
+                                 f"folder of maps, got {self.map_source!r}")
+        if self.vgg_weights is not None:
+            self.vgg_weights = str(self.vgg_weights)
+            if not Path(self.vgg_weights).is_file():
+                raise ValueError(f"vgg_weights file {self.vgg_weights} does not exist")
         if self.init_from is not None:
             self.init_from = str(self.init_from)
             if not Path(self.init_from).is_file():
@@ -276,6 +311,9 @@ class DCGANStep:
 
 def build_networks(cfg: TrainConfig):
     """``(latent, G, D)`` of ``cfg``'s model, initialised from torch's global RNG."""
+    if cfg.model == "pix2pixhd":
+        from . import pix2pixhd
+        return pix2pixhd.networks(cfg)
     if cfg.model == "stylegan2":
         from . import stylegan2 as sg
         kw = dict(channel_base=16 * cfg.sg_channels, channel_max=cfg.sg_channels)
@@ -290,6 +328,9 @@ def build_trainer(cfg: TrainConfig, device):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         latent, G, D = (m.to(device) for m in build_networks(cfg))
+        if cfg.model == "pix2pixhd":
+            from . import pix2pixhd
+            return pix2pixhd.step_for(cfg, latent, G, D, device)
         if cfg.model != "stylegan2":
             return DCGANStep(latent, G, D, cfg.optim)
         from . import stylegan2 as sg
@@ -322,7 +363,13 @@ def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = Tru
     run with status ``"diverged at epoch E"`` (no exception).
     """
     cfg = make_config(**cfg.to_dict())
-    images, data_id = _load_data(data, cfg.res)
+    images, data_id = _load_data(data, cfg)
+    if cfg.model == "pix2pixhd":   # the maps' channels come from the data
+        n_map = images.shape[1] - 3
+        if cfg.map_channels not in (None, n_map):
+            raise ValueError(f"map_channels={cfg.map_channels} but the data's maps have "
+                             f"{n_map} channels")
+        cfg = dataclasses.replace(cfg, map_channels=n_map)
     out = Path(out)
     start, ckpt, done = _prepare_run_dir(out, cfg, data_id, resume)
     if done:  # finished (at >= cfg.epochs) or diverged already
@@ -359,6 +406,8 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
     images = images.to(device)
 
     trainer = build_trainer(cfg, device)
+    if hasattr(trainer, "bind_data"):   # a conditional model draws its grid's maps from the data
+        trainer.bind_data(images)
     latent, G = trainer.sampler()
     augment = Augmenter(cfg.augment)
     s_shuffle, s_noise, s_fixed = np.random.SeedSequence(cfg.seed).generate_state(3)
@@ -434,27 +483,43 @@ def _load_modules(modules: dict, state: dict, source) -> None:
 
 
 # ----------------------------------------------------------------------------- run folder
-def _load_data(data, res: int) -> tuple[torch.Tensor, dict]:
+def _load_data(data, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """The training tensor and its identity. Pix2pixHD trains on (map, image) pairs
+    (:func:`paperlib.paired.load_pairs`): one tensor per pair, image channels then map's."""
+    res, paired = cfg.res, cfg.model == "pix2pixhd"
+    extra = {}
     if isinstance(data, (str, os.PathLike)):
         path = Path(data)
         if not path.exists():
             raise FileNotFoundError(f"data folder {path} does not exist")
         if not path.is_dir():
             raise NotADirectoryError(f"data {path} is not a folder")
-        from .data import load_folder  # lazy: only needed for folders
-        images, source = load_folder(path, res, strict=False).images, str(path)
+        source = str(path)
+        if paired:
+            from .paired import load_pairs
+            pairs = load_pairs(path, res, cfg.map_source)
+            images, extra = pairs.joined(), {"map_source": pairs.map_source}
+        else:
+            from .data import load_folder  # lazy: only needed for folders
+            images = load_folder(path, res, strict=False).images
         if len(images) == 0:
             raise ValueError(f"no usable images found in {path}")
     else:
         images, source = getattr(data, "images", data), "tensor"
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (3, res, res):
+        if paired and hasattr(data, "joined"):
+            images = data.joined()
+    channels_ok = (images.ndim == 4 and images.shape[1] > 3) if paired else \
+        (images.ndim == 4 and images.shape[1] == 3) if isinstance(images, torch.Tensor) else False
+    if not isinstance(images, torch.Tensor) or not channels_ok or tuple(images.shape[2:]) != (res, res):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"data must be a folder or a float tensor (N, 3, {res}, {res}); got {shape}")
+        what = "(N, 3 + map channels" if paired else "(N, 3"
+        raise ValueError(f"data must be a folder or a float tensor {what}, {res}, {res}); "
+                         f"got {shape}")
     if len(images) == 0:
         raise ValueError("data holds no images")
     images = images.detach().float().cpu().contiguous()
     sha1 = hashlib.sha1(images.numpy().tobytes()).hexdigest()
-    return images, {"source": source, "n_images": len(images), "sha1": sha1}
+    return images, {"source": source, "n_images": len(images), "sha1": sha1, **extra}
 
 
 def _prepare_run_dir(out: Path, cfg: TrainConfig, data_id: dict, resume: bool):
@@ -694,20 +759,24 @@ def profile_config(profile, model: str, config: str = "paper", seed: int = 0,
     """A :class:`TrainConfig` sized by a profile (res, widths, batch, intervals). Its
     length is ``overrides["epochs"]`` or, given the training set's ``n_images``, the
     profile's ``kimg`` budget (``sg_kimg`` for StyleGAN2) in epochs of that set
-    (:func:`epochs_for_kimg`). StyleGAN2 takes the profile's ``sg_*`` sizes."""
+    (:func:`epochs_for_kimg`). StyleGAN2 takes the profile's ``sg_*`` sizes, Pix2pixHD its
+    ``p2p_*`` sizes and budget."""
     from .config import get_profile
 
     prof = get_profile(profile)
-    sg = model == "stylegan2"
+    sg, p2p = model == "stylegan2", model == "pix2pixhd"
     if "epochs" not in overrides:
         if n_images is None:
             raise ValueError("profile_config needs epochs=... or the training set's n_images")
-        overrides["epochs"] = epochs_for_kimg(prof.sg_kimg if sg else prof.kimg, n_images)
+        kimg = prof.sg_kimg if sg else prof.p2p_kimg if p2p else prof.kimg
+        overrides["epochs"] = epochs_for_kimg(kimg, n_images)
     kw = dict(model=model, seed=seed, config=config, res=prof.res,
-              batch_size=prof.sg_batch if sg else prof.batch_size,
+              batch_size=prof.sg_batch if sg else prof.p2p_batch if p2p else prof.batch_size,
               sample_every=prof.sample_every, ckpt_every=prof.ckpt_every)
     if sg:   # (ngf/ndf are DCGAN widths: left at their defaults)
         kw.update(nz=prof.sg_nz, sg_channels=prof.sg_channels)
+    elif p2p:
+        kw.update(ngf=prof.p2p_ngf, ndf=prof.p2p_ndf, p2p_blocks=prof.p2p_blocks)
     else:
         kw.update(ngf=prof.ngf, ndf=prof.ndf)
     return make_config(**{**kw, **overrides})
@@ -733,8 +802,8 @@ def profile_jobs(profile, model: str, data_dir, root, configs=None, seeds=None,
 def run_name(cfg: TrainConfig, data_key: str) -> str:
     """``<model>-<config>-s<seed>-<hash>``: the hash covers every setting that changes the
     result (all config fields but epochs/device) and the training data's identity."""
-    key = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY
-           and (cfg.model == "stylegan2" or k not in STYLEGAN2_FIELDS)}
+    others = {f for m, fields in MODEL_FIELDS.items() if m != cfg.model for f in fields}
+    key = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY and k not in others}
     digest = hashlib.sha256(json.dumps([key, data_key], sort_keys=True).encode()).hexdigest()
     return f"{cfg.model}-{cfg.config}-s{cfg.seed}-{digest[:10]}"
 

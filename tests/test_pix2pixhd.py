@@ -47,3 +47,142 @@ def test_lsgan_loss():
 def test_bad_resolution_is_refused():
     with pytest.raises(ValueError, match="res must be one of"):
         P.build(48, in_c=3)
+
+
+# ----------------------------------------------------------------------------- engine
+import json  # noqa: E402
+import math  # noqa: E402
+
+from paperlib import paired  # noqa: E402
+from paperlib import train as T  # noqa: E402
+
+TINY = dict(model="pix2pixhd", res=32, batch_size=4, ngf=4, ndf=4, p2p_blocks=1,
+            sample_every=1, ckpt_every=1, seed=3)
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    from paperlib import data
+
+    folder = tmp_path_factory.mktemp("p2p") / "artist_donglein"
+    data.build_artist_set(folder, "donglein", n=10, res=32, seed=0)
+    return paired.load_pairs(folder, 32)
+
+
+def _strip(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_resume_equals_uninterrupted(tmp_path, pairs):
+    c3 = T.make_config(**TINY, epochs=3)
+    full = T.train(c3, pairs, tmp_path / "full", progress=False)
+    assert full.status == "finished" and len(full.rows) == 3
+    T.train(T.make_config(**{**c3.to_dict(), "epochs": 1}), pairs, tmp_path / "resumed",
+            progress=False)
+    resumed = T.train(c3, pairs, tmp_path / "resumed", progress=False)
+    assert _strip(resumed.rows) == _strip(full.rows)
+    a = torch.load(T.list_checkpoints(tmp_path / "full")[-1][1], weights_only=True)
+    b = torch.load(T.list_checkpoints(tmp_path / "resumed")[-1][1], weights_only=True)
+    for key in ("G", "D"):
+        for name in a[key]:
+            assert torch.equal(a[key][name], b[key][name]), (key, name)
+    # the map channels come from the data; the fixed grid's "noise" is map indices only
+    assert a["config"]["map_channels"] == len(paired.MAP_CLASSES)
+    assert a["fixed_noise"][0].dtype == torch.int64
+    # a loaded run translates maps deterministically, each map once, in order
+    run = T.load_run(tmp_path / "full")
+    out = P.translate(run, pairs.maps[:6])
+    assert out.shape == (6, 3, 32, 32) and torch.equal(out, P.translate(run, pairs.maps[:6]))
+    assert torch.allclose(out[2:3], P.translate(run, pairs.maps[2:3]), atol=1e-6)
+    with pytest.raises(ValueError, match="no maps"):
+        T.load_run(tmp_path / "full").sample(2)
+
+
+def test_training_lowers_the_reconstruction_error(tmp_path, pairs):
+    # the model learns its pairs: after 30 epochs its outputs are much closer (L1) to the
+    # targets of their maps than at initialisation
+    cfg = T.make_config(**{**TINY, "ngf": 8, "ndf": 8, "p2p_blocks": 2, "ckpt_every": 30,
+                           "sample_every": 30}, epochs=30)
+    res = T.train(cfg, pairs, tmp_path / "run", progress=False)
+    assert res.status == "finished"
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        maps, G0, _ = P.networks(T.dataclasses.replace(cfg, map_channels=pairs.maps.shape[1]))
+    P.init_weights(G0)
+    with torch.no_grad():
+        before = (G0.eval()(pairs.maps) - pairs.images).abs().mean().item()
+    after = (P.translate(T.load_run(tmp_path / "run"), pairs.maps) - pairs.images).abs().mean().item()
+    assert after < 0.6 * before, (before, after)
+
+
+def test_nan_ends_a_pix2pixhd_run_as_diverged(tmp_path, pairs):
+    res = T.train(T.make_config(**TINY, epochs=3, inject_nan_at_epoch=2), pairs, tmp_path,
+                  progress=False)
+    assert res.status == "diverged at epoch 2" and res.epochs_done == 1
+
+
+def test_pix2pixhd_options_are_validated_and_keyed(tmp_path, pairs):
+    with pytest.raises(ValueError, match="augmentation"):
+        T.make_config(**TINY, epochs=1, augment="ada")
+    with pytest.raises(ValueError, match="map_source"):
+        T.make_config(**TINY, epochs=1, map_source="nosuch")
+    with pytest.raises(ValueError, match="vgg_weights"):
+        T.make_config(**TINY, epochs=1, vgg_weights=str(tmp_path / "none.pt"))
+    with pytest.raises(ValueError, match="map_channels=3"):
+        T.train(T.make_config(**TINY, epochs=1, map_channels=3), pairs, tmp_path / "r",
+                progress=False)
+    with pytest.raises(ValueError, match="3 \\+ map channels"):
+        T.train(T.make_config(**TINY, epochs=1), pairs.images, tmp_path / "r2", progress=False)
+    # pix2pixhd's fields are in its run key and in no other model's
+    a, b = T.make_config(**TINY, epochs=1), T.make_config(**{**TINY, "p2p_blocks": 2}, epochs=1)
+    assert T.run_name(a, "k") != T.run_name(b, "k")
+    d1 = T.make_config(model="dcgan", epochs=1)
+    d2 = T.make_config(model="dcgan", epochs=1, p2p_blocks=2, fm_lambda=1.0)
+    assert T.run_name(d1, "k") == T.run_name(d2, "k")
+    s1 = T.make_config(model="stylegan2", epochs=1)
+    s2 = T.make_config(model="stylegan2", epochs=1, map_source="edges")
+    assert T.run_name(s1, "k") == T.run_name(s2, "k")
+
+
+def test_vgg_loss_needs_user_weights_and_is_recorded(tmp_path, pairs):
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(0)
+    feats = make_layers(cfgs["E"])[:30]
+    path = tmp_path / "vgg19.pt"
+    torch.save({f"features.{k}": v for k, v in feats.state_dict().items()}, path)
+    vgg = P.VGGLoss(path)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert vgg(x, x).item() == 0.0 and vgg(x, x.flip(-1)).item() > 0
+    bad = tmp_path / "bad.pt"
+    torch.save({"x": torch.zeros(1)}, bad)
+    with pytest.raises(ValueError, match="VGG19 weights"):
+        P.VGGLoss(bad)
+    res = T.train(T.make_config(**TINY, epochs=1, vgg_weights=str(path)), pairs,
+                  tmp_path / "run", progress=False)
+    assert res.status == "finished"
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
+    assert saved["vgg_weights"] == str(path)
+
+
+def test_cli_trains_resumes_and_evaluates_pix2pixhd(tmp_path):
+    from paperlib import data
+    from paperlib.cli import main
+
+    folder = tmp_path / "artist_geometric"
+    data.build_artist_set(folder, "geometric", n=10, res=32, seed=0)
+    out = tmp_path / "run"
+    common = ["train", "--model", "pix2pixhd", "--data", str(folder), "--out", str(out),
+              "--res", "32", "--ngf", "4", "--ndf", "4", "--batch-size", "5", "--no-progress"]
+    assert main([*common, "--epochs", "1"]) == 0
+    assert json.loads((out / "status.json").read_text())["epochs_done"] == 1
+    assert main([*common, "--epochs", "2"]) == 0
+    st = json.loads((out / "status.json").read_text())
+    assert st["status"] == "finished" and st["epochs_done"] == 2 and len(T.read_log(out)) == 2
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["data"]["map_source"] == "recipe" and saved["config"]["vgg_weights"] is None
+    assert main(["evaluate", "--run", str(out), "--data", str(folder), "--json",
+                 str(tmp_path / "m.json")]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert math.isfinite(m["fid"]) and m["n_fake"] == 10
+    assert main([*common, "--epochs", "2", "--augment", "ada"]) == 2

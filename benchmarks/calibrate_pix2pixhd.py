@@ -1,0 +1,125 @@
+"""Convergence calibration of paper B's conditional route (Pix2pixHD): FID/KID and form
+against kimg, on both stand-in artists.
+
+    python benchmarks/calibrate_pix2pixhd.py [--profile cpu] [--kimg 64] [--every 10]
+                                             [--n-fake 200] [--scheduler ADDR]
+
+Trains one Pix2pixHD per stand-in artist (donglein, geometric) at the profile's size
+(``p2p_ngf``, ``p2p_ndf``, ``p2p_blocks``, ``p2p_batch``, ``res``; seed 0; one thread) on the
+artist's *training part* (recipe maps -> images, :mod:`paperlib.paired`), side by side on
+Dask, for ``--kimg`` thousand pairs, with a checkpoint every ``--every`` epochs. Every
+checkpoint translates the first ``--n-fake`` training maps and is scored against the
+training part: FID and KID (in-sample: a calibration of *when* the model paints, not a
+result -- the held-out maps are left for notebook 01b), and the median main-form
+circularity (:mod:`paperlib.fidelity`) against the training images' own. Scores are cached
+per checkpoint in ``<run>/cal_scores.jsonl`` (an interrupted calibration resumes). Writes
+``figures/<profile>/calibration_pix2pixhd.{csv,md,png}``. ``Profile.p2p_kimg`` is set from
+it (see ``paperlib.config``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from paperlib import config, data, fidelity, metrics, paired, parallel, pix2pixhd, plots, train  # noqa: E402,E501
+
+ARTISTS = ("artist_donglein", "artist_geometric")
+
+
+def score(run: Path, train_dir: Path, res: int, n_fake: int, extractor) -> pd.DataFrame:
+    pairs = paired.load_pairs(train_dir, res)
+    k = min(n_fake, len(pairs))
+    reals, maps = pairs.images[:k], pairs.maps[:k]
+    real_f = metrics.real_features(train_dir, res, extractor)
+    ref_circ = float(np.median([r.main_circularity
+                                for r in fidelity.batch_circle_fidelity(reals, None)]))
+    cache, done = run / "cal_scores.jsonl", {}
+    if cache.is_file():
+        for line in cache.read_text().splitlines():
+            row = json.loads(line)
+            done[row["epoch"]] = row
+    for epoch, _ in train.list_checkpoints(run):
+        if epoch in done:
+            continue
+        fake = pix2pixhd.translate(train.load_run(run, epoch), maps)
+        f = extractor(fake)
+        circ = [r.main_circularity for r in fidelity.batch_circle_fidelity(fake, None)]
+        row = {"epoch": epoch, "kimg": round(epoch * len(pairs) / 1000, 3),
+               "fid": metrics.fid_from_features(real_f, f),
+               "kid": float(metrics.kid(real_f, f, seed=0)[0]),
+               "main_circ_median": float(np.median(circ)), "ref_circ_median": ref_circ}
+        done[epoch] = row
+        with open(cache, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        print(run.name, row, flush=True)
+    df = pd.DataFrame([done[e] for e in sorted(done)])
+    df["form_ratio"] = df.main_circ_median / df.ref_circ_median
+    return df
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--kimg", type=float, default=64.0)
+    ap.add_argument("--every", type=int, default=10, help="checkpoint every k epochs")
+    ap.add_argument("--n-fake", type=int, default=200)
+    ap.add_argument("--scheduler", default=None)
+    args = ap.parse_args(argv)
+    prof = config.get_profile(args.profile)
+    sets = data.profile_sets(prof)
+    root = config.runs_dir(prof) / "calibration"
+    jobs, train_dirs = [], {}
+    for name in ARTISTS:
+        train_dirs[name] = data.split_held_out(sets[name], prof.held_out_frac, seed=0).train
+        n = len(data.image_files(train_dirs[name]))
+        cfg = train.profile_config(prof, "pix2pixhd", epochs=train.epochs_for_kimg(args.kimg, n),
+                                   threads=1, sample_every=args.every, ckpt_every=args.every)
+        jobs.append((cfg, train_dirs[name], root))
+    results = parallel.train_many(jobs, args.scheduler, desc="pix2pixhd calibration")
+    extractor = metrics.get_extractor()
+    extractor.progress = False
+    frames = []
+    for name, res in zip(ARTISTS, results):
+        print(f"{res.run_dir}: {res.status}, {res.epochs_done} epochs")
+        df = score(Path(res.run_dir), train_dirs[name], prof.res, args.n_fake, extractor)
+        df["train_s"] = [round(sum(r["seconds"] for r in res.rows if r["epoch"] <= e), 1)
+                         for e in df.epoch]
+        df.insert(0, "artist", name.replace("artist_", ""))
+        frames.append(df)
+    df = pd.concat(frames, ignore_index=True)
+    plots.save_table(df, "calibration_pix2pixhd", prof)
+
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+    for artist, g in df.groupby("artist", sort=False):
+        axes[0].plot(g.kimg, g.fid, "o-", ms=3, label=artist)
+        axes[1].plot(g.kimg, g.kid, "o-", ms=3, label=artist)
+        axes[2].plot(g.kimg, g.form_ratio, "o-", ms=3, label=artist)
+    axes[0].set_title(f"FID ({args.n_fake} translated training maps vs the training part)",
+                      fontsize=9)
+    axes[1].set_title("KID", fontsize=9)
+    axes[2].axhline(0.8, color="tab:red", ls="--", lw=1, label="gate (0.8)")
+    axes[2].set_title("median main circularity / training images'", fontsize=9)
+    for ax in axes:
+        ax.axvline(prof.p2p_kimg, color="k", ls=":", lw=1)
+        ax.set_xlabel("kimg (thousands of pairs shown)")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Pix2pixHD calibration ({prof.name} profile: {prof.res} px, ngf {prof.p2p_ngf}, "
+                 f"ndf {prof.p2p_ndf}, {prof.p2p_blocks} blocks, batch {prof.p2p_batch}; "
+                 f"dotted: chosen p2p_kimg {prof.p2p_kimg:g})", fontsize=10)
+    fig.tight_layout()
+    plots.save_figure(fig, "calibration_pix2pixhd", prof)
+    print(df.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

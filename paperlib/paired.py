@@ -1,0 +1,319 @@
+"""Paired data for paper B's conditional route (Pix2pixHD): one *map* per image.
+
+Paper B's second model family, Pix2pixHD, translates an input map into an image. The paper
+does not say what its maps were; **our interpretation**: the map is the layout of the
+artwork's exact forms (its circles and planes), and the model paints it in the artist's
+style. Three kinds of map (``map_source``):
+
+* ``"recipe"`` -- for the stand-in artist sets (:func:`paperlib.data.build_artist_set`): a
+  label map rendered from each image's recipe, one channel per class of
+  :data:`MAP_CLASSES` (one-hot; the value of a pixel is the share of its 4x4 sub-pixels in
+  that class, so a pupil smaller than a pixel is still there). Forms are painted in the
+  order the renderer draws them (a later form covers an earlier one): donglein -- face
+  (``main form``), eyes, pupils/cheeks; geometric -- planes, then discs and rings. The
+  mouth and the colours are not in the map: the model has to paint them.
+* ``"forms"`` -- for a user's own folder: what :mod:`paperlib.fidelity`'s form finder sees
+  in each image: background, the main form (filled) and the marks inside it (pixels whose
+  colour differs from the form's median colour), 3 one-hot channels.
+* ``"edges"`` -- for a user's own folder: the Sobel gradient magnitude of the grey image,
+  scaled to [0, 1] per image, 1 channel.
+* a **folder path** -- a user's own maps: for every image ``<data>/a/b.png`` a map
+  ``<maps>/a/b.png`` (same relative name, any size; resized with nearest-neighbour). An RGB
+  map is read as 3 channels in [0, 1] (colour-coded classes: draw each class in one flat
+  colour). The map folder must be *outside* the image folder (image folders are read
+  recursively).
+
+``"auto"`` takes ``"recipe"`` when the folder is a stand-in artist set (or a split of one)
+and ``"edges"`` otherwise.
+
+Held-out maps: :func:`paperlib.data.split_held_out` splits images *with their recipes*, so
+the held-out part's maps are maps the model never saw.
+
+In training a pair is one tensor: the image's 3 channels in [-1, 1] followed by the map's
+channels (:func:`load_pairs`); :class:`MapSource` plays the latent's part in the shared
+engine (what the fixed sample grid and the metrics feed the generator).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+#: Classes of a recipe map (channel order).
+MAP_CLASSES = ("background", "plane", "disc", "ring", "main form", "eye", "pupil", "cheek")
+FORM_CLASSES = ("background", "main form", "inner marks")
+MAP_SOURCES = ("auto", "recipe", "forms", "edges")
+SUPERSAMPLE = 4
+
+
+def _class(name: str) -> int:
+    return MAP_CLASSES.index(name)
+
+
+def recipe_style(recipe: dict) -> str | None:
+    """``"donglein"`` or ``"geometric"`` for a stand-in artist recipe, else None."""
+    if isinstance(recipe, dict) and "main_circle" in recipe:
+        if isinstance(recipe.get("eyes"), list) and "inner_circles" in recipe:
+            return "donglein"
+        if isinstance(recipe.get("circles"), list) and "planes" in recipe:
+            return "geometric"
+    return None
+
+
+def _forms(recipe: dict) -> list[tuple]:
+    """The recipe's forms in drawing order: ``("circle", class, cx, cy, r, width)`` or
+    ``("polygon", class, vertices)`` (coordinates in the recipe's pixels)."""
+    style = recipe_style(recipe)
+    if style == "donglein":
+        m = recipe["main_circle"]
+        forms = [("circle", _class("main form"), m["cx"], m["cy"], m["r"], 0.0)]
+        forms += [("circle", _class("eye"), e["cx"], e["cy"], e["r"], 0.0) for e in recipe["eyes"]]
+        forms += [("circle", _class("pupil" if c.get("role") == "pupil" else "cheek"),
+                   c["cx"], c["cy"], c["r"], 0.0) for c in recipe["inner_circles"]]
+        return forms
+    if style == "geometric":
+        forms = [("polygon", _class("plane"), p["vertices"]) for p in recipe["planes"]]
+        forms += [("circle", _class("ring" if c["kind"] == "ring" else "disc"), c["cx"], c["cy"],
+                   c["r"], float(c["width"]) if c["kind"] == "ring" else 0.0)
+                  for c in recipe["circles"]]
+        return forms
+    raise ValueError("not a stand-in artist recipe (no donglein or geometric layout): "
+                     f"keys {sorted(recipe) if isinstance(recipe, dict) else type(recipe)}")
+
+
+def render_label(recipe: dict, res: int, recipe_res: int | None = None,
+                 supersample: int = SUPERSAMPLE) -> np.ndarray:
+    """The class index (into :data:`MAP_CLASSES`) of every sub-pixel: an int array
+    ``(res * supersample,) * 2``. Coordinates are scaled by ``res / recipe_res`` (the
+    resolution the recipe was made at; default ``res``). A sub-pixel belongs to a circle
+    when its centre lies within ``r`` of the centre (a ring: between ``r - width`` and
+    ``r``), to a plane when its centre is inside the polygon."""
+    from matplotlib.path import Path as MplPath
+
+    n = int(res) * int(supersample)
+    k = (res / float(recipe_res or res)) * supersample   # recipe px -> sub-pixels
+    c = np.arange(n) + 0.5
+    gy, gx = np.meshgrid(c, c, indexing="ij")
+    label = np.zeros((n, n), dtype=np.int64)
+    for form in _forms(recipe):
+        if form[0] == "circle":
+            _, cls, cx, cy, r, width = form
+            d = np.hypot(gx - cx * k, gy - cy * k)
+            inside = d <= r * k
+            if width > 0:
+                inside &= d >= (r - width) * k
+        else:
+            _, cls, vertices = form
+            poly = MplPath(np.asarray(vertices, dtype=np.float64) * k)
+            inside = poly.contains_points(np.c_[gx.ravel(), gy.ravel()]).reshape(n, n)
+        label[inside] = cls
+    return label
+
+
+def render_map(recipe: dict, res: int, recipe_res: int | None = None,
+               supersample: int = SUPERSAMPLE) -> torch.Tensor:
+    """A recipe's map: float tensor ``(len(MAP_CLASSES), res, res)``, each pixel the share
+    of its sub-pixels in each class (sums to 1; deterministic, pure numpy)."""
+    label = render_label(recipe, res, recipe_res, supersample)
+    onehot = np.eye(len(MAP_CLASSES), dtype=np.float32)[label]          # (n, n, C)
+    s = int(supersample)
+    pooled = onehot.reshape(res, s, res, s, -1).mean(axis=(1, 3))
+    return torch.from_numpy(np.ascontiguousarray(pooled.transpose(2, 0, 1)))
+
+
+def edge_map(image: torch.Tensor) -> torch.Tensor:
+    """``(1, H, W)`` Sobel gradient magnitude of an image in [-1, 1] (3, H, W), grey =
+    channel mean, scaled to [0, 1] by the image's own maximum (0 for a flat image)."""
+    from scipy import ndimage as ndi
+
+    g = image.float().mean(0).numpy().astype(np.float64)
+    mag = np.hypot(ndi.sobel(g, axis=0, mode="nearest"), ndi.sobel(g, axis=1, mode="nearest"))
+    top = mag.max()
+    return torch.from_numpy((mag / top if top > 0 else mag).astype(np.float32))[None]
+
+
+def form_map(image: torch.Tensor, inner_contrast: float = 0.15) -> torch.Tensor:
+    """``(3, H, W)`` one-hot map of :data:`FORM_CLASSES` from :mod:`paperlib.fidelity`'s
+    form finder: the filled main form, and inside it the pixels whose colour is more than
+    ``inner_contrast`` (RGB distance in [0, 1]) from the form's median colour. An image in
+    which no main form is found is all background."""
+    from .fidelity import _main_form, to_rgb01
+
+    x = to_rgb01(image)
+    H, W, _ = x.shape
+    label = np.zeros((H, W), dtype=np.int64)
+    found = _main_form(x, 0.1, 9, 0.7)
+    if found is not None:
+        xc, filled, _, (oy, ox) = found
+        med = np.median(xc[filled], axis=0)
+        marks = filled & (np.sqrt(((xc - med) ** 2).sum(-1)) > inner_contrast)
+        win = label[oy:oy + filled.shape[0], ox:ox + filled.shape[1]]
+        win[filled] = 1
+        win[marks] = 2
+    return torch.from_numpy(np.eye(3, dtype=np.float32)[label].transpose(2, 0, 1).copy())
+
+
+def _read_map(path: Path, res: int) -> torch.Tensor:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB").resize((res, res), Image.NEAREST)
+            arr = np.asarray(im, dtype=np.float32) / 255.0
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read map {path}: {err}") from None
+    return torch.from_numpy(arr.transpose(2, 0, 1).copy())
+
+
+@dataclass
+class Pairs:
+    """A folder's (map, image) pairs: ``images`` (N, 3, res, res) in [-1, 1], ``maps``
+    (N, C, res, res) in [0, 1], ``files`` (relative names), ``map_source`` (what made the
+    maps: recipe | forms | edges | a folder)."""
+
+    images: torch.Tensor
+    maps: torch.Tensor
+    files: list
+    map_source: str
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def joined(self) -> torch.Tensor:
+        """One tensor per pair (what the engine trains on): image channels, then the map's."""
+        return torch.cat([self.images, self.maps], 1)
+
+
+def _recipes(folder: Path) -> dict:
+    """Relative file name -> recipe from the folder's manifest (empty without one)."""
+    from .data import MANIFEST
+
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {e["file"]: (e.get("recipe"), manifest.get("res")) for e in manifest.get("images", [])
+            if isinstance(e, dict) and "file" in e}
+
+
+def resolve_map_source(folder, map_source: str = "auto") -> str:
+    """``map_source`` made concrete for ``folder``: "auto" -> "recipe" when every image has
+    a stand-in recipe in the folder's manifest, else "edges"; a folder path is checked."""
+    folder = Path(folder)
+    if map_source not in MAP_SOURCES:
+        maps = Path(map_source)
+        if not maps.is_dir():
+            raise ValueError(f"map_source {map_source!r} is neither one of {MAP_SOURCES} nor "
+                             "an existing folder of maps")
+        if maps.resolve() == folder.resolve() or folder.resolve() in maps.resolve().parents:
+            raise ValueError(f"the map folder {maps} lies inside the image folder {folder}: "
+                             "images are read recursively, so the maps would be trained on "
+                             "as images; put them beside it")
+        return str(maps)
+    if map_source != "auto":
+        return map_source
+    recipes = _recipes(folder)
+    ok = recipes and all(recipe_style(r) for r, _ in recipes.values())
+    return "recipe" if ok else "edges"
+
+
+def load_pairs(folder, res: int, map_source: str = "auto") -> Pairs:
+    """Every image of ``folder`` (:func:`paperlib.data.load_folder`, strict: a broken image
+    is an error here) with its map (module docstring). Raises ``ValueError`` naming the
+    problem: no images, an image without a recipe (``"recipe"``), a missing map file."""
+    from .data import image_files, load_folder
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"data {folder} is not a folder")
+    source = resolve_map_source(folder, map_source)
+    loaded = load_folder(folder, res)
+    if len(loaded.images) == 0:
+        raise ValueError(f"no usable images found in {folder}")
+    files = [p.relative_to(folder).as_posix() for p in image_files(folder)]
+    if len(files) != len(loaded.images):
+        raise ValueError(f"{folder}: {len(files)} image files but {len(loaded.images)} loaded")
+    images = loaded.images.float()
+    if source == "recipe":
+        recipes = _recipes(folder)
+        missing = [f for f in files if f not in recipes or not recipe_style(recipes[f][0])]
+        if missing:
+            raise ValueError(f"{folder}: {len(missing)} image(s) have no stand-in recipe in "
+                             f"its manifest (e.g. {missing[0]}); use map_source='edges', "
+                             "'forms' or a folder of maps")
+        maps = torch.stack([render_map(recipes[f][0], res, recipes[f][1]) for f in files])
+    elif source == "edges":
+        maps = torch.stack([edge_map(im) for im in images])
+    elif source == "forms":
+        maps = torch.stack([form_map(im) for im in images])
+    else:
+        paths = [Path(source) / f for f in files]
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"{len(missing)} image(s) of {folder} have no map in {source} "
+                             f"(e.g. {missing[0]}): a map needs the image's relative name")
+        maps = torch.stack([_read_map(p, res) for p in paths])
+    return Pairs(images, maps.float().contiguous(), files, source)
+
+
+class MapSource(nn.Module):
+    """What a conditional generator is fed instead of noise: maps from a bank.
+
+    Its "noise" is map indices: ``sample_noise(n, generator, device)`` returns
+    ``(indices,)``, the bank's maps in order, cycling when ``n`` exceeds it -- so a grid or
+    an evaluation translates each map once and the same call gives the same maps (the
+    generator is not used: a Pix2pixHD output is a function of its map); ``forward(indices)``
+    returns those maps. The bank is not saved in checkpoints (the engine's fixed grid keeps
+    only indices); set it with :meth:`set_bank` (the engine: the training maps; an
+    evaluation: held-out maps)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.channels = int(channels)
+        self.register_buffer("bank", torch.empty(0, self.channels, 1, 1), persistent=False)
+
+    def set_bank(self, maps: torch.Tensor) -> "MapSource":
+        if maps.ndim != 4 or maps.shape[1] != self.channels:
+            raise ValueError(f"maps must be (N, {self.channels}, H, W); got {tuple(maps.shape)}")
+        self.bank = maps.detach().float().to(self.bank.device)
+        return self
+
+    def sample_noise(self, n: int, generator=None, device="cpu") -> tuple[torch.Tensor]:
+        if len(self.bank) == 0:
+            raise ValueError("this Pix2pixHD model has no maps to translate: give it maps "
+                             "(MapSource.set_bank, or evaluate it on a paired folder)")
+        return ((torch.arange(int(n)) % len(self.bank)).to(device),)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.bank[idx.to(self.bank.device)]
+
+    def extra_loss(self) -> torch.Tensor:
+        return self.bank.new_zeros(())
+
+    def log_stats(self) -> dict:
+        return {}
+
+
+def map_to_rgb(maps: torch.Tensor) -> torch.Tensor:
+    """Maps (N, C, H, W) as viewable images in [-1, 1]: a recipe map in one colour per
+    class (a fixed palette; soft maps blended), a 1-channel map as grey, a 3-channel map
+    (forms, a user's RGB maps) as RGB."""
+    maps = maps.float()
+    c = maps.shape[1]
+    if c == len(MAP_CLASSES):
+        rgb = torch.einsum("nchw,cd->ndhw", maps, _PALETTE)
+    elif c in (1, 3):
+        rgb = maps.expand(-1, 3, -1, -1)
+    else:
+        raise ValueError(f"cannot show a {c}-channel map")
+    return rgb * 2 - 1
+
+
+_PALETTE = torch.tensor([[1.0, 1.0, 1.0], [0.55, 0.75, 0.95], [0.95, 0.55, 0.25],
+                         [0.35, 0.75, 0.4], [0.98, 0.85, 0.3], [0.85, 0.85, 0.85],
+                         [0.1, 0.1, 0.35], [0.95, 0.45, 0.6]])

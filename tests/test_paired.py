@@ -1,0 +1,130 @@
+"""Paired data for the conditional route: maps rendered from recipes, user maps."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from paperlib import data, paired
+
+DONGLEIN = {"main_circle": {"cx": 16.0, "cy": 16.0, "r": 12.0},
+            "eyes": [{"cx": 11.0, "cy": 13.0, "r": 3.0}, {"cx": 21.0, "cy": 13.0, "r": 3.0}],
+            "inner_circles": [{"cx": 11.0, "cy": 13.0, "r": 1.5, "role": "pupil"},
+                              {"cx": 21.0, "cy": 13.0, "r": 1.5, "role": "pupil"},
+                              {"cx": 9.0, "cy": 20.0, "r": 1.5, "role": "cheek"}]}
+GEOMETRIC = {"main_circle": {"cx": 10.0, "cy": 10.0, "r": 6.0},
+             "planes": [{"vertices": [[0, 24], [32, 24], [32, 32], [0, 32]]}],
+             "circles": [{"cx": 10.0, "cy": 10.0, "r": 6.0, "kind": "disc", "width": 0.0},
+                         {"cx": 22.0, "cy": 22.0, "r": 7.0, "kind": "ring", "width": 2.5}]}
+
+
+def _label(recipe, res=32):
+    return paired.render_map(recipe, res).argmax(0).numpy()
+
+
+def _cls(name):
+    return paired.MAP_CLASSES.index(name)
+
+
+def _dist(cx, cy, res=32):
+    c = np.arange(res) + 0.5
+    gy, gx = np.meshgrid(c, c, indexing="ij")
+    return np.hypot(gx - cx, gy - cy)
+
+
+def test_maps_are_deterministic_and_sum_to_one():
+    for recipe in (DONGLEIN, GEOMETRIC):
+        a, b = paired.render_map(recipe, 32), paired.render_map(recipe, 32)
+        assert torch.equal(a, b) and a.shape == (len(paired.MAP_CLASSES), 32, 32)
+        assert torch.allclose(a.sum(0), torch.ones(32, 32))
+
+
+def test_each_circle_pixels_are_in_its_class():
+    lab = _label(DONGLEIN)
+    face, eye_l = _dist(16, 16), _dist(11, 13)
+    # pixels well inside each circle (and outside the forms drawn over it) carry its class
+    assert (lab[(face < 11) & (_dist(11, 13) > 4) & (_dist(21, 13) > 4) & (_dist(9, 20) > 2.5)]
+            == _cls("main form")).all()
+    assert (lab[(eye_l < 2.5) & (eye_l > 2.3)] == _cls("eye")).all()
+    assert (lab[_dist(11, 13) < 0.8] == _cls("pupil")).all()
+    assert (lab[_dist(9, 20) < 0.8] == _cls("cheek")).all()
+    assert (lab[face > 13] == _cls("background")).all()
+    g = _label(GEOMETRIC)
+    disc, ring = _dist(10, 10), _dist(22, 22)
+    assert (g[disc < 5] == _cls("disc")).all()
+    assert (g[(ring > 5.2) & (ring < 6.3)] == _cls("ring")).all()     # the ring's band
+    hole = ring < 3.5
+    assert not (g[hole] == _cls("ring")).any()                            # its hole is not ring
+    assert (g[hole & (np.arange(32)[:, None] + 0.5 > 24.5)] == _cls("plane")).all()
+    assert (g[(disc > 7) & (ring > 8) & (np.arange(32)[:, None] < 23)] == _cls("background")).all()
+
+
+def test_maps_scale_with_the_recipe_resolution():
+    small = paired.render_map(DONGLEIN, 32)
+    big = paired.render_map(DONGLEIN, 64, recipe_res=32)
+    # 2x2 average of the 64 px map equals the 32 px map (same sub-pixel grid density x 2)
+    pooled = torch.nn.functional.avg_pool2d(big[None], 2)[0]
+    assert (pooled - small).abs().max() < 0.2
+    assert pooled.argmax(0).eq(small.argmax(0)).float().mean() > 0.97
+
+
+def test_stand_in_sets_pair_each_image_with_its_recipe_map(tmp_path):
+    folder = tmp_path / "artist_geometric"
+    man = data.build_artist_set(folder, "geometric", n=6, res=32, seed=1)
+    p = paired.load_pairs(folder, 32)
+    assert p.map_source == "recipe" and len(p) == 6 and p.maps.shape == (6, 8, 32, 32)
+    rec = {e["file"]: e["recipe"] for e in man["images"]}
+    for f, m in zip(p.files, p.maps):
+        assert torch.equal(m, paired.render_map(rec[f], 32))
+    # a held-out split keeps the recipes: its maps are the held-out images' own
+    split = data.split_held_out(folder, 0.5, seed=0, out_root=tmp_path / "split")
+    held = paired.load_pairs(split.held_out, 32)
+    assert held.map_source == "recipe" and len(held) == 3
+    assert joined_ok(held)
+
+
+def joined_ok(p):
+    j = p.joined()
+    return torch.equal(j[:, :3], p.images) and torch.equal(j[:, 3:], p.maps)
+
+
+def test_user_folders_get_edge_or_form_maps_and_own_maps(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        arr = np.full((40, 40, 3), 250, np.uint8)
+        yy, xx = np.mgrid[:40, :40]
+        arr[(yy - 20) ** 2 + (xx - 20) ** 2 < (10 + 3 * i) ** 2] = rng.integers(0, 200, 3)
+        Image.fromarray(arr).save(folder / f"{i}.png")
+    edges = paired.load_pairs(folder, 32)
+    assert edges.map_source == "edges" and edges.maps.shape == (3, 1, 32, 32)
+    assert edges.maps.max() == 1 and edges.maps[:, :, 16, 16].max() == 0   # flat inside
+    forms = paired.load_pairs(folder, 32, "forms")
+    assert forms.maps.shape == (3, 3, 32, 32)
+    assert forms.maps[:, 1, 16, 16].eq(1).all() and forms.maps[:, 0, 0, 0].eq(1).all()
+    with pytest.raises(ValueError, match="no stand-in recipe"):
+        paired.load_pairs(folder, 32, "recipe")
+    maps = tmp_path / "mine_maps"
+    maps.mkdir()
+    for i in range(2):
+        Image.new("RGB", (64, 64), (255, 0, 0)).save(maps / f"{i}.png")
+    with pytest.raises(ValueError, match="have no map"):
+        paired.load_pairs(folder, 32, str(maps))
+    Image.new("RGB", (64, 64), (0, 0, 255)).save(maps / "2.png")
+    own = paired.load_pairs(folder, 32, str(maps))
+    assert own.maps.shape == (3, 3, 32, 32) and own.maps[2, 2].eq(1).all()
+    inside = folder / "maps"
+    inside.mkdir()
+    with pytest.raises(ValueError, match="inside the image folder"):
+        paired.load_pairs(folder, 32, str(inside))
+    with pytest.raises(ValueError, match="neither"):
+        paired.load_pairs(folder, 32, "nosuch")
+
+
+def test_map_to_rgb_shows_every_kind():
+    m = paired.render_map(DONGLEIN, 32)[None]
+    rgb = paired.map_to_rgb(m)
+    assert rgb.shape == (1, 3, 32, 32) and rgb.min() >= -1 and rgb.max() <= 1
+    assert paired.map_to_rgb(torch.rand(2, 1, 8, 8)).shape == (2, 3, 8, 8)
+    with pytest.raises(ValueError):
+        paired.map_to_rgb(torch.rand(1, 5, 8, 8))
