@@ -111,6 +111,7 @@ PROFILES: dict[str, Profile] = {
         n_fake_curve=40, n_search_max=2, stable_epoch=1, shape_kimg=0.07, curation_rounds=1,
         curation_size=60, curation_generate=40, n_real=140, gate_fid=150.0, gate_kid=0.1,
         b_seeds=(0,), sg_channels=8, sg_nz=16, sg_batch=16, sg_kimg=0.07,
+        p2p_ngf=4, p2p_ndf=4, p2p_blocks=1, p2p_batch=16, p2p_kimg=0.07,
     ),
     "cpu": Profile(
         name="cpu", res=32, ngf=32, ndf=32, batch_size=35, kimg=150 * EMOJI_SET_SIZE / 1000,
@@ -126,6 +127,9 @@ PROFILES: dict[str, Profile] = {
         # training images') from 36 kimg, FID reaches its 115-150 band at 64 kimg
         # (figures/cpu/calibration_stylegan2.*)
         sg_channels=32, sg_nz=128, sg_batch=32, sg_kimg=64.0,
+        # the conditional route (notebook 01b): 64 kimg, the StyleGAN2 stage's budget; from
+        # benchmarks/calibrate_pix2pixhd.py -- form is there from 3 kimg, FID still falls at 26
+        p2p_kimg=64.0,
     ),
     "paper": Profile(
         name="paper", res=64, ngf=64, ndf=64, batch_size=35, kimg=200 * EMOJI_SET_SIZE / 1000,

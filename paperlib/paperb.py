@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -136,7 +137,6 @@ def setup(profile: Any, model: str | None = None, augment: str | None = None,
     (:func:`paperlib.data.split_held_out`, the profile's ``held_out_frac``, seed 0); and
     ``epochs``, the artist-alone stage's image budget
     (:func:`paperlib.curation.stage_kimg`) in epochs of the training part."""
-    from pathlib import Path
 
     from . import curation, data
     from .config import get_profile
@@ -227,10 +227,84 @@ def run_b_jobs(jobs: Sequence[dict], scheduler: str | None = None, progress: boo
 def as_paths(result: dict) -> dict:
     """A :func:`curation_job` result with ``models`` as ``Path`` (what
     :func:`paperlib.curation.batch_for_round` takes)."""
-    from pathlib import Path
 
     return {**result, "models": [Path(m) for m in result["models"]]}
 
 
 def fmt(x: Any, nd: int = 3) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"
+
+
+# ----------------------------------------------------------------------------- conditional route
+def layout_errors(images: Any, pairs_dir: Any, res: int) -> dict:
+    """How exactly ``images`` (one per image of the paired folder ``pairs_dir``, in its
+    order) keep the main circle their maps give: the form finder's main circle
+    (:mod:`paperlib.fidelity`) against the recipe's ``main_circle``; median centre offset and
+    median absolute radius error, both as a share of the recipe's radius, and the share of
+    images with a main form found. NaN without stand-in recipes."""
+    from .data import image_files
+    from .fidelity import batch_circle_fidelity
+    from .paired import _recipes, recipe_style
+
+    recipes = _recipes(Path(pairs_dir))
+    files = [p.relative_to(pairs_dir).as_posix() for p in image_files(pairs_dir)]
+    results = batch_circle_fidelity(images, None)
+    if len(results) != len(files):
+        raise ValueError(f"{len(results)} images for {len(files)} maps in {pairs_dir}")
+    centre, radius = [], []
+    for f, r in zip(files, results):
+        rec, rec_res = recipes.get(f, (None, None))
+        if not recipe_style(rec):
+            return {"centre_err": math.nan, "radius_err": math.nan, "found": math.nan}
+        k = res / float(rec_res or res)
+        m = rec["main_circle"]
+        if r.found_main:
+            centre.append(math.hypot(r.main_center[0] - m["cx"] * k,
+                                     r.main_center[1] - m["cy"] * k) / (m["r"] * k))
+            radius.append(abs(r.main_radius - m["r"] * k) / (m["r"] * k))
+    return {"centre_err": float(np.median(centre)) if centre else math.nan,
+            "radius_err": float(np.median(radius)) if radius else math.nan,
+            "found": len(centre) / len(files)}
+
+
+def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[int] | None = None,
+                         extractor: Any = None, cache_dir: Any = None,
+                         use_cache: bool = True) -> dict:
+    """The conditional route's Table-1 metrics: a Pix2pixHD run's latest checkpoint
+    translates every map of the paired folder ``pairs_dir`` (the held-out part: maps the
+    model never saw) once; :func:`paperlib.curation.stage_metrics` of those outputs against
+    that folder's images (FID/KID), plus :func:`layout_errors`. Cached as JSON in
+    ``run_dir/eval/`` under the checkpoint's and the folder's identities."""
+    import hashlib
+    import json
+
+    from .curation import _atomic_write_json, stage_metrics
+    from .data import file_sha256, manifest_hash
+    from .metrics import get_extractor, real_features
+    from .paired import load_pairs
+    from .pix2pixhd import translate
+    from .train import list_checkpoints, load_run
+
+    run_dir = Path(run_dir)
+    ckpts = list_checkpoints(run_dir)
+    if not ckpts:
+        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}")
+    extractor = extractor or get_extractor()
+    key = hashlib.sha256(json.dumps({
+        "ckpt": file_sha256(ckpts[-1][1]), "pairs": manifest_hash(pairs_dir),
+        "inner": None if inner_counts is None else [int(c) for c in inner_counts],
+        "extractor": getattr(extractor, "key", type(extractor).__name__), "version": 1},
+        sort_keys=True).encode()).hexdigest()
+    path = run_dir / "eval" / f"conditional_{key[:20]}.json"
+    if use_cache and path.is_file():
+        return json.loads(path.read_text())
+    run = load_run(run_dir)
+    res = int(run.config.res)
+    pairs = load_pairs(pairs_dir, res, run.config.map_source)
+    fake = translate(run, pairs.maps)
+    out = stage_metrics(fake, extractor(fake), real_features(pairs_dir, res, extractor,
+                                                             cache_dir=cache_dir), inner_counts)
+    out.update({f"layout_{k}": v for k, v in layout_errors(fake, pairs_dir, res).items()})
+    out.update(epoch=int(ckpts[-1][0]), run=run_dir.name, map_source=pairs.map_source)
+    _atomic_write_json(path, out)
+    return out

@@ -32,7 +32,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 def notebook_paths(notebooks_dir: Path = config.NOTEBOOKS_DIR) -> list[Path]:
     """The numbered notebooks (``NN_name.ipynb``) in run order."""
-    paths = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    paths = sorted(p for p in notebooks_dir.glob("[0-9][0-9]*_*.ipynb"))
     if not paths:
         raise FileNotFoundError(f"no numbered notebooks found in {notebooks_dir}")
     return paths
@@ -217,7 +217,7 @@ def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR,
     import nbformat
 
     ready, too_large = [], []
-    for executed in sorted(executed_dir(profile).glob("[0-9][0-9]_*.ipynb")):
+    for executed in sorted(executed_dir(profile).glob("[0-9][0-9]*_*.ipynb")):
         target = notebooks_dir / executed.name
         if not target.exists() or (names is not None and executed.name not in names):
             continue

@@ -22,6 +22,9 @@ def test_notebooks_are_numbered_and_ordered():
     paths = reproduce.notebook_paths()
     names = [p.name for p in paths]
     assert names == sorted(names) and names[0].startswith("00_")
+    # 01b (the conditional route) runs right after 01 and before 02
+    i = names.index("01b_conditional_route.ipynb")
+    assert names[i - 1].startswith("01_") and names[i + 1].startswith("02_")
 
 
 def test_every_notebook_has_a_profile_parameter_cell():
