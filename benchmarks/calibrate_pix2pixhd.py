@@ -19,7 +19,6 @@ it (see ``paperlib.config``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from calibrate_stylegan2 import score_checkpoints  # noqa: E402
 from paperlib import config, data, fidelity, metrics, paired, parallel, pix2pixhd, plots, train  # noqa: E402,E501
 
 ARTISTS = ("artist_donglein", "artist_geometric")
@@ -40,27 +40,11 @@ def score(run: Path, train_dir: Path, res: int, n_fake: int, extractor) -> pd.Da
     real_f = metrics.real_features(train_dir, res, extractor)
     ref_circ = float(np.median([r.main_circularity
                                 for r in fidelity.batch_circle_fidelity(reals, None)]))
-    cache, done = run / "cal_scores.jsonl", {}
-    if cache.is_file():
-        for line in cache.read_text().splitlines():
-            row = json.loads(line)
-            done[row["epoch"]] = row
-    for epoch, _ in train.list_checkpoints(run):
-        if epoch in done:
-            continue
-        fake = pix2pixhd.translate(train.load_run(run, epoch), maps)
-        f = extractor(fake)
-        circ = [r.main_circularity for r in fidelity.batch_circle_fidelity(fake, None)]
-        row = {"epoch": epoch, "kimg": round(epoch * len(pairs) / 1000, 3),
-               "fid": metrics.fid_from_features(real_f, f),
-               "kid": float(metrics.kid(real_f, f, seed=0)[0]),
-               "main_circ_median": float(np.median(circ)), "ref_circ_median": ref_circ}
-        done[epoch] = row
-        with open(cache, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        print(run.name, row, flush=True)
+    done = score_checkpoints(run, lambda epoch: pix2pixhd.translate(train.load_run(run, epoch), maps),
+                             real_f, len(pairs), extractor)
     df = pd.DataFrame([done[e] for e in sorted(done)])
-    df["form_ratio"] = df.main_circ_median / df.ref_circ_median
+    df["ref_circ_median"] = ref_circ
+    df["form_ratio"] = df.main_circ_median / ref_circ
     return df
 
 

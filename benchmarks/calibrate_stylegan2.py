@@ -29,6 +29,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from paperlib import config, data, fidelity, metrics, plots, train  # noqa: E402
 
 
+def score_checkpoints(run: Path, images_at, real_f, n_train: int, extractor) -> dict:
+    """Score every checkpoint of ``run``: ``images_at(epoch)`` gives its images; FID/KID
+    against ``real_f`` and their median main circularity. Rows are cached in
+    ``<run>/cal_scores.jsonl`` (an interrupted calibration resumes); returns epoch -> row.
+    (Shared with ``calibrate_pix2pixhd.py``.)"""
+    cache, done = run / "cal_scores.jsonl", {}
+    if cache.is_file():
+        for line in cache.read_text().splitlines():
+            row = json.loads(line)
+            done[row["epoch"]] = row
+    for epoch, _ in train.list_checkpoints(run):
+        if epoch in done:
+            continue
+        fake = images_at(epoch)
+        f = extractor(fake)
+        circ = [r.main_circularity for r in fidelity.batch_circle_fidelity(fake, None)]
+        row = {"epoch": epoch, "kimg": round(epoch * n_train / 1000, 3),
+               "fid": metrics.fid_from_features(real_f, f),
+               "kid": float(metrics.kid(real_f, f, seed=0)[0]),
+               "main_circ_median": float(np.median(circ))}
+        done[epoch] = row
+        with open(cache, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        print(run.name, row, flush=True)
+    return done
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")
@@ -54,26 +81,8 @@ def main(argv=None) -> int:
     real_f = metrics.real_features(artist, prof.res, extractor)
     ref_circ = float(np.median([r.main_circularity
                                 for r in fidelity.batch_circle_fidelity(reals, None)]))
-    cache = run / "cal_scores.jsonl"
-    done = {}
-    if cache.is_file():
-        for line in cache.read_text().splitlines():
-            row = json.loads(line)
-            done[row["epoch"]] = row
-    for epoch, _ in train.list_checkpoints(run):
-        if epoch in done:
-            continue
-        fake = train.load_run(run, epoch).sample(args.n_fake, seed=1)
-        f = extractor(fake)
-        circ = [r.main_circularity for r in fidelity.batch_circle_fidelity(fake, None)]
-        row = {"epoch": epoch, "kimg": round(epoch * n / 1000, 3),
-               "fid": metrics.fid_from_features(real_f, f),
-               "kid": float(metrics.kid(real_f, f, seed=0)[0]),
-               "main_circ_median": float(np.median(circ))}
-        done[epoch] = row
-        with open(cache, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        print(row, flush=True)
+    done = score_checkpoints(run, lambda epoch: train.load_run(run, epoch).sample(args.n_fake, seed=1),
+                             real_f, n, extractor)
     df = pd.DataFrame([done[e] for e in sorted(done)])
     df["form_ratio"] = df.main_circ_median / ref_circ
     df["train_s"] = [sum(r["seconds"] for r in res.rows if r["epoch"] <= e) for e in df.epoch]
