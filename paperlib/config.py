@@ -141,6 +141,9 @@ PROFILES: dict[str, Profile] = {
         # StyleGAN2 at 64 px, 256 maps (NVlabs: 512), z/w 512; budget not calibrated here
         # (no GPU): rerun benchmarks/calibrate_stylegan2.py --profile paper
         sg_channels=256, sg_nz=512, sg_batch=32, sg_kimg=2000.0,
+        # Pix2pixHD with pix2pixHD's widths (ngf/ndf 64, 9 blocks); budget not calibrated here
+        # (no GPU): rerun benchmarks/calibrate_pix2pixhd.py --profile paper
+        p2p_ngf=64, p2p_ndf=64, p2p_blocks=9, p2p_batch=8, p2p_kimg=500.0,
     ),
 }
 
