@@ -425,7 +425,12 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
         augment.load_state_dict(ckpt["augment"])
         g_shuffle.set_state(ckpt["rng"]["shuffle"].cpu())
         g_noise.set_state(ckpt["rng"]["noise"].cpu())
-        fixed_noise = tuple(t.to(device) for t in ckpt["fixed_noise"])
+        saved = tuple(t.to(device) for t in ckpt["fixed_noise"])
+        # a checkpoint whose grid noise no longer fits the latent (written by an older
+        # version of it) keeps the seed's fresh grid
+        if all(a.dtype == b.dtype and a.shape == b.shape for a, b in zip(saved, fixed_noise)) \
+                and len(saved) == len(fixed_noise):
+            fixed_noise = saved
 
     _write_json(out / "status.json", _status(out, "running", start, cfg))
     extra_cols = list(latent.log_stats())

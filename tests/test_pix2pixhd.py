@@ -98,6 +98,22 @@ def test_resume_equals_uninterrupted(tmp_path, pairs):
         T.load_run(tmp_path / "full").sample(2)
 
 
+def test_resume_from_a_checkpoint_with_an_outdated_grid(tmp_path, pairs):
+    # a checkpoint written when the fixed grid's "noise" was the maps themselves (float)
+    # still resumes: the run keeps the seed's own index grid and trains on
+    c2 = T.make_config(**TINY, epochs=2)
+    T.train(T.make_config(**{**c2.to_dict(), "epochs": 1}), pairs, tmp_path / "run",
+            progress=False)
+    path = T.list_checkpoints(tmp_path / "run")[-1][1]
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["fixed_noise"] = [pairs.maps[:64].float()]
+    torch.save(ckpt, path)
+    res = T.train(c2, pairs, tmp_path / "run", progress=False)
+    assert res.status == "finished" and res.epochs_done == 2
+    last = torch.load(T.list_checkpoints(tmp_path / "run")[-1][1], weights_only=True)
+    assert last["fixed_noise"][0].dtype == torch.int64
+
+
 def test_training_lowers_the_reconstruction_error(tmp_path, pairs):
     # the model learns its pairs: after 30 epochs its outputs are much closer (L1) to the
     # targets of their maps than at initialisation
