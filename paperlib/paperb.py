@@ -63,6 +63,19 @@ def table1(per_seed: pd.DataFrame, cols: Sequence[str], keys: Sequence[str] = ("
     return pd.DataFrame(rows)
 
 
+def summary(table: pd.DataFrame, cols: Sequence[str], keep: Sequence[str]) -> pd.DataFrame:
+    """The README's compact form of a :func:`table1` table: the ``keep`` columns, then each
+    of ``cols`` as ``"mean ± sd"`` (4 decimals for KID, 1 for FID and diversity, else 3;
+    no ``± sd`` for a single value, ``n/a`` where there is no value)."""
+    out = table[list(keep)].copy()
+    for c in cols:
+        nd = 4 if c == "kid" else 1 if c in ("fid", "diversity") else 3
+        out[c] = [fmt(m, nd) + ("" if not np.isfinite(sd) or not np.isfinite(m)
+                                else f" ± {sd:.{nd}f}")
+                  for m, sd in zip(table[c], table[f"{c}_sd"])]
+    return out
+
+
 def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
            level: float = 0.95) -> pd.DataFrame:
     """Paper B's claims for one artist, each with a verdict from :data:`report.VERDICTS`.

@@ -193,3 +193,18 @@ def test_evaluate_conditional_scores_held_out_maps_and_caches(artist, tmp_path):
     again = paperb.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=Feats(),
                                         cache_dir=tmp_path / "cache")
     assert again == json.loads(json.dumps(m))
+
+
+def test_summary_formats_mean_and_sd_per_metric():
+    per_seed = pd.DataFrame({"artist": ["a"] * 4, "column": ["x", "x", "x", "floor"],
+                             "seed": [0, 1, 2, None], "fid": [100.0, 110.0, 120.0, 20.0],
+                             "kid": [0.1, 0.2, 0.3, 0.0], "main_score": [0.5, 0.7, math.nan, 0.9]})
+    t = paperb.table1(per_seed, ["fid", "kid", "main_score"])
+    s = paperb.summary(t, ["fid", "kid", "main_score"], keep=("column", "n_seeds"))
+    assert list(s.columns) == ["column", "n_seeds", "fid", "kid", "main_score"]
+    x, floor = s.iloc[0], s.iloc[1]
+    assert x.fid == "110.0 ± 10.0" and x.kid == "0.2000 ± 0.1000"
+    assert x.main_score == "0.600 ± 0.141"            # the missing seed is left out
+    assert floor.fid == "20.0" and floor.main_score == "0.900"   # one value: no sd
+    t.loc[0, "main_score"] = math.nan
+    assert paperb.summary(t, ["main_score"], keep=("column",)).iloc[0].main_score == "n/a"
