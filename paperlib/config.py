@@ -129,8 +129,8 @@ PROFILES: dict[str, Profile] = {
         sg_channels=32, sg_nz=128, sg_batch=32, sg_kimg=64.0,
         # the conditional route (notebook 01b): 128 kimg (400 epochs of the training part),
         # from benchmarks/calibrate_pix2pixhd.py -- the form is there from 3 kimg, but the
-        # in-sample FID falls 295 -> 208 by 64 kimg and still to ~180 at 128 (slowing: -0.6 per
-        # kimg past 96); the speckled texture of 64 kimg fades (figures/cpu/calibration_pix2pixhd.*)
+        # in-sample FID falls 295 -> 208 by 64 kimg and on to 177 at 128 (slowing: -0.3 per kimg
+        # over the last 16); the speckle of 64 kimg fades (figures/cpu/calibration_pix2pixhd.*)
         p2p_kimg=128.0,
     ),
     "paper": Profile(
