@@ -1,7 +1,7 @@
 """Convergence calibration of paper B's conditional route (Pix2pixHD): FID/KID and form
 against kimg, on both stand-in artists.
 
-    python benchmarks/calibrate_pix2pixhd.py [--profile cpu] [--kimg 64] [--every 10]
+    python benchmarks/calibrate_pix2pixhd.py [--profile cpu] [--kimg 128] [--every 10]
                                              [--n-fake 200] [--scheduler ADDR]
 
 Trains one Pix2pixHD per stand-in artist (donglein, geometric) at the profile's size
@@ -51,7 +51,8 @@ def score(run: Path, train_dir: Path, res: int, n_fake: int, extractor) -> pd.Da
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")
-    ap.add_argument("--kimg", type=float, default=64.0)
+    ap.add_argument("--kimg", type=float, default=128.0,
+                    help="training length (default 128: the committed cpu calibration)")
     ap.add_argument("--every", type=int, default=10, help="checkpoint every k epochs")
     ap.add_argument("--n-fake", type=int, default=200)
     ap.add_argument("--scheduler", default=None)

@@ -1025,9 +1025,34 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
     one. Real-set features come from
     :func:`paperlib.metrics.real_features` (cached there). Adds ``epoch`` and ``run``.
     """
-    from .data import file_sha256, manifest_hash
-    from .metrics import get_extractor, real_features
-    from .train import list_checkpoints, load_run
+    from .data import manifest_hash
+    from .metrics import real_features
+    from .train import load_run
+
+    def compute(epoch: int, extractor) -> dict:
+        run = load_run(run_dir, epoch=epoch)
+        ref_dir = artist_dir if reference_dir is None else reference_dir
+        real_f = real_features(ref_dir, int(run.config.res), extractor, cache_dir=cache_dir)
+        images = run.sample(int(n), seed=int(seed))
+        return stage_metrics(images, extractor(images), real_f, inner_counts, kid_seed=int(seed))
+
+    return cached_run_eval(run_dir, "paperb", {
+        "n": int(n), "seed": int(seed),
+        "inner_counts": None if inner_counts is None else [int(c) for c in inner_counts],
+        "artist": manifest_hash(artist_dir),
+        "reference": None if reference_dir is None else manifest_hash(reference_dir)},
+        compute, extractor=extractor, epoch=epoch, use_cache=use_cache)
+
+
+def cached_run_eval(run_dir: Any, prefix: str, key: dict, compute: Any, extractor: Any = None,
+                    epoch: int | None = None, use_cache: bool = True) -> dict:
+    """``compute(epoch, extractor)`` for a run's checkpoint (the latest by default), cached
+    as JSON at ``run_dir/eval/<prefix>_<hash>.json``; the hash covers ``key``, the
+    checkpoint's sha256, the feature extractor and :data:`EVAL_VERSION`. Adds ``epoch`` and
+    ``run``. An unreadable cache file is recomputed."""
+    from .data import file_sha256
+    from .metrics import get_extractor
+    from .train import list_checkpoints
 
     run_dir = Path(run_dir)
     ckpts = dict(list_checkpoints(run_dir))
@@ -1037,25 +1062,16 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
     if epoch not in ckpts:
         raise ValueError(f"{run_dir} has no checkpoint for epoch {epoch}; has {sorted(ckpts)}")
     extractor = extractor or get_extractor()
-    blob = json.dumps({"ckpt": file_sha256(ckpts[epoch]), "n": int(n), "seed": int(seed),
-                       "inner_counts": None if inner_counts is None else
-                       [int(c) for c in inner_counts],
-                       "artist": manifest_hash(artist_dir),
-                       "reference": None if reference_dir is None else manifest_hash(reference_dir),
+    blob = json.dumps({"ckpt": file_sha256(ckpts[epoch]), **key,
                        "extractor": getattr(extractor, "key", type(extractor).__name__),
                        "version": EVAL_VERSION}, sort_keys=True)
-    key = hashlib.sha256(blob.encode()).hexdigest()
-    path = run_dir / "eval" / f"paperb_{key[:20]}.json"
+    path = run_dir / "eval" / f"{prefix}_{hashlib.sha256(blob.encode()).hexdigest()[:20]}.json"
     if use_cache and path.is_file():
         try:
             return json.loads(path.read_text())
         except ValueError:
             pass
-    run = load_run(run_dir, epoch=epoch)
-    ref_dir = artist_dir if reference_dir is None else reference_dir
-    real_f = real_features(ref_dir, int(run.config.res), extractor, cache_dir=cache_dir)
-    images = run.sample(int(n), seed=int(seed))
-    out = stage_metrics(images, extractor(images), real_f, inner_counts, kid_seed=int(seed))
+    out = compute(epoch, extractor)
     out.update(epoch=int(epoch), run=run_dir.name)
     _atomic_write_json(path, out)
     return out

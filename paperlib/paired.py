@@ -189,7 +189,7 @@ class Pairs:
         return torch.cat([self.images, self.maps], 1)
 
 
-def _recipes(folder: Path) -> dict:
+def folder_recipes(folder: Path) -> dict:
     """Relative file name -> recipe from the folder's manifest (empty without one)."""
     from .data import MANIFEST
 
@@ -217,7 +217,7 @@ def resolve_map_source(folder, map_source: str = "auto") -> str:
         return str(maps)
     if map_source != "auto":
         return map_source
-    recipes = _recipes(folder)
+    recipes = folder_recipes(folder)
     ok = recipes and all(recipe_style(r) for r, _ in recipes.values())
     return "recipe" if ok else "edges"
 
@@ -240,7 +240,7 @@ def load_pairs(folder, res: int, map_source: str = "auto") -> Pairs:
         raise ValueError(f"{folder}: {len(files)} image files but {len(loaded.images)} loaded")
     images = loaded.images.float()
     if source == "recipe":
-        recipes = _recipes(folder)
+        recipes = folder_recipes(folder)
         missing = [f for f in files if f not in recipes or not recipe_style(recipes[f][0])]
         if missing:
             raise ValueError(f"{folder}: {len(missing)} image(s) have no stand-in recipe in "

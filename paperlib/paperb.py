@@ -150,7 +150,6 @@ def setup(profile: Any, model: str | None = None, augment: str | None = None,
     (:func:`paperlib.data.split_held_out`, the profile's ``held_out_frac``, seed 0); and
     ``epochs``, the artist-alone stage's image budget
     (:func:`paperlib.curation.stage_kimg`) in epochs of the training part."""
-
     from . import curation, data
     from .config import get_profile
     from .train import epochs_for_kimg
@@ -240,7 +239,6 @@ def run_b_jobs(jobs: Sequence[dict], scheduler: str | None = None, progress: boo
 def as_paths(result: dict) -> dict:
     """A :func:`curation_job` result with ``models`` as ``Path`` (what
     :func:`paperlib.curation.batch_for_round` takes)."""
-
     return {**result, "models": [Path(m) for m in result["models"]]}
 
 
@@ -257,9 +255,9 @@ def layout_errors(images: Any, pairs_dir: Any, res: int) -> dict:
     images with a main form found. NaN without stand-in recipes."""
     from .data import image_files
     from .fidelity import batch_circle_fidelity
-    from .paired import _recipes, recipe_style
+    from .paired import folder_recipes, recipe_style
 
-    recipes = _recipes(Path(pairs_dir))
+    recipes = folder_recipes(Path(pairs_dir))
     files = [p.relative_to(pairs_dir).as_posix() for p in image_files(pairs_dir)]
     results = batch_circle_fidelity(images, None)
     if len(results) != len(files):
@@ -288,36 +286,25 @@ def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[in
     model never saw) once; :func:`paperlib.curation.stage_metrics` of those outputs against
     that folder's images (FID/KID), plus :func:`layout_errors`. Cached as JSON in
     ``run_dir/eval/`` under the checkpoint's and the folder's identities."""
-    import hashlib
-    import json
-
-    from .curation import _atomic_write_json, stage_metrics
-    from .data import file_sha256, manifest_hash
-    from .metrics import get_extractor, real_features
+    from .curation import cached_run_eval, stage_metrics
+    from .data import manifest_hash
+    from .metrics import real_features
     from .paired import load_pairs
     from .pix2pixhd import translate
-    from .train import list_checkpoints, load_run
+    from .train import load_run
 
-    run_dir = Path(run_dir)
-    ckpts = list_checkpoints(run_dir)
-    if not ckpts:
-        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}")
-    extractor = extractor or get_extractor()
-    key = hashlib.sha256(json.dumps({
-        "ckpt": file_sha256(ckpts[-1][1]), "pairs": manifest_hash(pairs_dir),
-        "inner": None if inner_counts is None else [int(c) for c in inner_counts],
-        "extractor": getattr(extractor, "key", type(extractor).__name__), "version": 1},
-        sort_keys=True).encode()).hexdigest()
-    path = run_dir / "eval" / f"conditional_{key[:20]}.json"
-    if use_cache and path.is_file():
-        return json.loads(path.read_text())
-    run = load_run(run_dir)
-    res = int(run.config.res)
-    pairs = load_pairs(pairs_dir, res, run.config.map_source)
-    fake = translate(run, pairs.maps)
-    out = stage_metrics(fake, extractor(fake), real_features(pairs_dir, res, extractor,
-                                                             cache_dir=cache_dir), inner_counts)
-    out.update({f"layout_{k}": v for k, v in layout_errors(fake, pairs_dir, res).items()})
-    out.update(epoch=int(ckpts[-1][0]), run=run_dir.name, map_source=pairs.map_source)
-    _atomic_write_json(path, out)
-    return out
+    def compute(epoch: int, extractor) -> dict:
+        run = load_run(run_dir, epoch=epoch)
+        res = int(run.config.res)
+        pairs = load_pairs(pairs_dir, res, run.config.map_source)
+        fake = translate(run, pairs.maps)
+        out = stage_metrics(fake, extractor(fake), real_features(pairs_dir, res, extractor,
+                                                                 cache_dir=cache_dir),
+                            inner_counts)
+        out.update({f"layout_{k}": v for k, v in layout_errors(fake, pairs_dir, res).items()})
+        return {**out, "map_source": pairs.map_source}
+
+    return cached_run_eval(run_dir, "conditional", {
+        "pairs": manifest_hash(pairs_dir),
+        "inner": None if inner_counts is None else [int(c) for c in inner_counts]},
+        compute, extractor=extractor, use_cache=use_cache)

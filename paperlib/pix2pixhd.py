@@ -203,7 +203,8 @@ class Pix2PixHDStep:
     images then maps along channels; returns ``[d_loss, g_loss, d_real, d_fake]`` with
     ``d_loss = (LSGAN(D(map, fake), 0) + LSGAN(D(map, real), 1)) / 2``, ``g_loss`` the
     adversarial + feature-matching (+ VGG) loss, ``d_real``/``d_fake`` D's mean last-layer
-    output on reals/fakes over the scales (LSGAN targets 1 and 0)."""
+    output on reals/fakes over the scales (LSGAN targets 1 and 0). ``augment`` goes unused:
+    :func:`paperlib.train.make_config` refuses augmentation for pix2pixhd."""
 
     def __init__(self, maps, G, D, lr: float = 2e-4, betas=(0.5, 0.999),
                  lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0):
@@ -219,9 +220,6 @@ class Pix2PixHDStep:
         self.latent.set_bank(data[:, 3:])
 
     def step(self, batch, augment, generator) -> torch.Tensor:
-        if augment.kind != "none":
-            raise ValueError("pix2pixhd does not support augmentation (map and image would "
-                             "have to be transformed alike); use augment='none'")
         real, maps = batch[:, :3], batch[:, 3:]
         fake = self.G(maps)
         pred_fake_d = self.D(torch.cat([maps, fake.detach()], 1))

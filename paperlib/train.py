@@ -413,6 +413,8 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
     s_shuffle, s_noise, s_fixed = np.random.SeedSequence(cfg.seed).generate_state(3)
     g_shuffle = torch.Generator().manual_seed(int(s_shuffle))
     g_noise = torch.Generator(device=device).manual_seed(int(s_noise))
+    # the sample grid's noise follows from the seed alone, so a resumed run rebuilds it (the
+    # copy in each checkpoint is a record; an older latent's copy may no longer fit)
     fixed_noise = latent.sample_noise(N_FIXED, torch.Generator().manual_seed(int(s_fixed)), device)
     if ckpt is None and cfg.init_from:  # fine-tuning: weights only, fresh optimisers
         init = torch.load(cfg.init_from, map_location=device, weights_only=True)
@@ -425,12 +427,6 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
         augment.load_state_dict(ckpt["augment"])
         g_shuffle.set_state(ckpt["rng"]["shuffle"].cpu())
         g_noise.set_state(ckpt["rng"]["noise"].cpu())
-        saved = tuple(t.to(device) for t in ckpt["fixed_noise"])
-        # a checkpoint whose grid noise no longer fits the latent (written by an older
-        # version of it) keeps the seed's fresh grid
-        if all(a.dtype == b.dtype and a.shape == b.shape for a, b in zip(saved, fixed_noise)) \
-                and len(saved) == len(fixed_noise):
-            fixed_noise = saved
 
     _write_json(out / "status.json", _status(out, "running", start, cfg))
     extra_cols = list(latent.log_stats())
@@ -513,9 +509,9 @@ def _load_data(data, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
         images, source = getattr(data, "images", data), "tensor"
         if paired and hasattr(data, "joined"):
             images = data.joined()
-    channels_ok = (images.ndim == 4 and images.shape[1] > 3) if paired else \
-        (images.ndim == 4 and images.shape[1] == 3) if isinstance(images, torch.Tensor) else False
-    if not isinstance(images, torch.Tensor) or not channels_ok or tuple(images.shape[2:]) != (res, res):
+    if not (isinstance(images, torch.Tensor) and images.ndim == 4
+            and tuple(images.shape[2:]) == (res, res)
+            and (images.shape[1] > 3 if paired else images.shape[1] == 3)):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         what = "(N, 3 + map channels" if paired else "(N, 3"
         raise ValueError(f"data must be a folder or a float tensor {what}, {res}, {res}); "
