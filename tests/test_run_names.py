@@ -1,0 +1,65 @@
+"""Run names are cache keys: the re-layout of paperlib must find every existing run.
+
+The expected names were computed with the flat-module paperlib at 76c3a63 (before the
+re-layout into subpackages). A change here orphans every cached run of that config."""
+import pytest
+
+from paperlib import config, train
+
+PINNED = {
+    "smoke/dcgan/paper": "dcgan-paper-s1-6a28d59818",
+    "smoke/dcgan/conventional": "dcgan-conventional-s1-8fbb060f52",
+    "smoke/deligan/paper": "deligan-paper-s1-22164333f2",
+    "smoke/deligan/conventional": "deligan-conventional-s1-9227884c27",
+    "smoke/proposed/paper": "proposed-paper-s1-572642b5db",
+    "smoke/proposed/conventional": "proposed-conventional-s1-ac319de53e",
+    "smoke/stylegan2/paper": "stylegan2-paper-s1-3e9df13133",
+    "smoke/stylegan2/conventional": "stylegan2-conventional-s1-0c6971394d",
+    "smoke/pix2pixhd/paper": "pix2pixhd-paper-s1-1ea0607bac",
+    "smoke/pix2pixhd/conventional": "pix2pixhd-conventional-s1-71436013c7",
+    "cpu/dcgan/paper": "dcgan-paper-s1-3123743a51",
+    "cpu/dcgan/conventional": "dcgan-conventional-s1-cd94e16393",
+    "cpu/deligan/paper": "deligan-paper-s1-5bbed4fbb6",
+    "cpu/deligan/conventional": "deligan-conventional-s1-282e863972",
+    "cpu/proposed/paper": "proposed-paper-s1-ee5b975f4c",
+    "cpu/proposed/conventional": "proposed-conventional-s1-e3c3a18dd4",
+    "cpu/stylegan2/paper": "stylegan2-paper-s1-c5531a3906",
+    "cpu/stylegan2/conventional": "stylegan2-conventional-s1-fcbdde58a3",
+    "cpu/pix2pixhd/paper": "pix2pixhd-paper-s1-0f99ae1202",
+    "cpu/pix2pixhd/conventional": "pix2pixhd-conventional-s1-95a2e31a2e",
+    "paper/dcgan/paper": "dcgan-paper-s1-6e068fe254",
+    "paper/dcgan/conventional": "dcgan-conventional-s1-e20ef3dd11",
+    "paper/deligan/paper": "deligan-paper-s1-11a219962f",
+    "paper/deligan/conventional": "deligan-conventional-s1-61fc34e5f4",
+    "paper/proposed/paper": "proposed-paper-s1-31739e5f27",
+    "paper/proposed/conventional": "proposed-conventional-s1-c41d3f9bfb",
+    "paper/stylegan2/paper": "stylegan2-paper-s1-3d19355778",
+    "paper/stylegan2/conventional": "stylegan2-conventional-s1-70769f6070",
+    "paper/pix2pixhd/paper": "pix2pixhd-paper-s1-4f6aefaefc",
+    "paper/pix2pixhd/conventional": "pix2pixhd-conventional-s1-dd38cc4982",
+    "cpu/proposed/paper/N3-ada": "proposed-paper-s2-5a43a3c965",
+    "cpu/stylegan2/paper/ada-r1": "stylegan2-paper-s0-47d1a4816b",
+}
+
+EXTRA = {"cpu/proposed/paper/N3-ada": dict(profile="cpu", model="proposed", config="paper", seed=2,
+                                          n_images=320, proposed_N=3, augment="ada", key="datakey1"),
+         "cpu/stylegan2/paper/ada-r1": dict(profile="cpu", model="stylegan2", config="paper", seed=0,
+                                            n_images=320, augment="ada", r1_gamma=0.5, key="datakey1")}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_run_name_unchanged(name):
+    if name in EXTRA:
+        kw = dict(EXTRA[name])
+        prof, model, cfgname, seed, key = (kw.pop(k) for k in ("profile", "model", "config", "seed", "key"))
+    else:
+        prof, model, cfgname = name.split("/")
+        seed, key, kw = 1, "datakey0", {"n_images": 400}
+    cfg = train.profile_config(prof, model, cfgname, seed=seed, **kw)
+    assert train.run_name(cfg, key) == PINNED[name]
+
+
+def test_every_profile_and_model_is_pinned():
+    models = {"dcgan", "deligan", "proposed", "stylegan2", "pix2pixhd"}
+    assert {k for k in PINNED if k.count("/") == 2} == {f"{p}/{m}/{c}" for p in config.PROFILES
+                                                       for m in models for c in ("paper", "conventional")}
