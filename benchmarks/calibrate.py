@@ -33,18 +33,18 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paperlib import config, curation, data, metrics, parallel, plots, train  # noqa: E402
+from paperlib import config, data, engine, metrics, paper_b, plots
 
 
 def _job(spec: dict) -> list[dict]:
     """Train one calibration run, then score its checkpoints (runs on a worker)."""
-    from paperlib import curation, metrics, train
 
-    res = train.train_cached(spec["cfg"], spec["data"], spec["root"], progress=False)
+
+    res = engine.train_cached(spec["cfg"], spec["data"], spec["root"], progress=False)
     train_s = sum(r["seconds"] for r in res.rows)  # the run's own training time (cached or not)
     n_images = len(spec["images"]) if "images" in spec else None
     rows = []
-    ckpts = [e for e, _ in train.list_checkpoints(res.run_dir)]
+    ckpts = [e for e, _ in engine.list_checkpoints(res.run_dir)]
     extractor = metrics.get_extractor()
     extractor.progress = False
     for e in ckpts:
@@ -54,7 +54,7 @@ def _job(spec: dict) -> list[dict]:
                                       epoch=e, is_source="none", extractor=extractor)
             row = {k: ev[k] for k in ("fid", "kid", "precision", "recall")}
         else:
-            ev = curation.evaluate_stage(res.run_dir, spec["data"], spec["n_fake"],
+            ev = paper_b.evaluate_stage(res.run_dir, spec["data"], spec["n_fake"],
                                          spec["inner"], epoch=e, extractor=extractor)
             row = {k: ev[k] for k in ("fid", "kid", "main_circularity", "fidelity")}
         log = {r["epoch"]: r for r in res.rows}
@@ -104,19 +104,19 @@ def main(argv=None) -> int:
             b_cfg, _, b_kimg = item.strip().partition(":")
             if not b_kimg:
                 raise SystemExit(f"--b-runs: {item!r} is not CONFIG:KIMG (e.g. paper:120)")
-            cfg = train.profile_config(prof, "dcgan", b_cfg, 0, sample_every=every_b,
+            cfg = engine.profile_config(prof, "dcgan", b_cfg, 0, sample_every=every_b,
                                        ckpt_every=every_b,
-                                       epochs=train.epochs_for_kimg(float(b_kimg),
+                                       epochs=engine.epochs_for_kimg(float(b_kimg),
                                                                     n_artist))
             specs.append({"name": f"B-donglein-alone-{b_cfg}", "paper": "B", "cfg": cfg,
                           "data": str(sets["artist_donglein"]), "root": str(root),
                           "n_fake": args.n_fake,
-                          "inner": curation.inner_counts_of(sets["artist_donglein"])})
+                          "inner": metrics.inner_counts_of(sets["artist_donglein"])})
     if args.only in (None, "A"):
         for model, cfg_name, extra in (("dcgan", "paper", {}), ("deligan", "paper", {}),
                                        ("proposed", "paper", {"proposed_N": 1}),
                                        ("dcgan", "conventional", {})):
-            cfg = train.profile_config(prof, model, cfg_name, 0, **base, **extra)
+            cfg = engine.profile_config(prof, model, cfg_name, 0, **base, **extra)
             specs.append({"name": f"A-{model}-{cfg_name}", "paper": "A", "cfg": cfg,
                           "data": str(sets["emoji"]), "root": str(root), "n_fake": args.n_fake})
     skip = {x.strip() for x in args.skip.split(",") if x.strip()}
@@ -126,11 +126,11 @@ def main(argv=None) -> int:
                          f"valid: {[s['name'] for s in specs]}")
     specs = [s for s in specs if s["name"] not in skip]
     print(f"calibration, profile {prof.name}: {len(specs)} runs on "
-          f"{parallel.scheduler_spec(args.scheduler)}; paper A {args.epochs_a} epochs of "
+          f"{engine.scheduler_spec(args.scheduler)}; paper A {args.epochs_a} epochs of "
           f"{n_emoji} images, paper B {args.b_runs} kimg of {n_artist} images; checkpoints "
           f"every {every_a}/{every_b} epochs, {args.n_fake} fakes each", flush=True)
     t0 = time.perf_counter()
-    out = parallel.run_all(_job, specs, args.scheduler, names=[s["name"] for s in specs],
+    out = engine.run_all(_job, specs, args.scheduler, names=[s["name"] for s in specs],
                            desc="calibration runs")
     wall = time.perf_counter() - t0
     df = pd.DataFrame([r for rows in out for r in rows])
@@ -139,8 +139,8 @@ def main(argv=None) -> int:
     df.to_csv(fig_dir / "calibration.csv", index=False)
 
     # the training images' own main-form circularity (paper B's gate reference)
-    real_b = curation.real_stage_metrics(sets["artist_donglein"], args.n_fake, prof.res,
-                                         curation.inner_counts_of(sets["artist_donglein"]))
+    real_b = paper_b.real_stage_metrics(sets["artist_donglein"], args.n_fake, prof.res,
+                                         metrics.inner_counts_of(sets["artist_donglein"]))
     summary = []
     for name, g in df.groupby("run", sort=False):
         g = g.sort_values("kimg")

@@ -28,7 +28,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from calibrate_stylegan2 import score_checkpoints  # noqa: E402
-from paperlib import config, data, fidelity, metrics, paired, parallel, pix2pixhd, plots, train  # noqa: E402,E501
+from paperlib import config, data, engine, metrics, plots
+from paperlib.data import paired
+from paperlib.models import pix2pixhd
 
 ARTISTS = ("artist_donglein", "artist_geometric")
 
@@ -39,8 +41,8 @@ def score(run: Path, train_dir: Path, res: int, n_fake: int, extractor) -> pd.Da
     reals, maps = pairs.images[:k], pairs.maps[:k]
     real_f = metrics.real_features(train_dir, res, extractor)
     ref_circ = float(np.median([r.main_circularity
-                                for r in fidelity.batch_circle_fidelity(reals, None)]))
-    done = score_checkpoints(run, lambda epoch: pix2pixhd.translate(train.load_run(run, epoch), maps),
+                                for r in metrics.batch_circle_fidelity(reals, None)]))
+    done = score_checkpoints(run, lambda epoch: pix2pixhd.translate(engine.load_run(run, epoch), maps),
                              real_f, len(pairs), extractor)
     df = pd.DataFrame([done[e] for e in sorted(done)])
     df["ref_circ_median"] = ref_circ
@@ -64,10 +66,10 @@ def main(argv=None) -> int:
     for name in ARTISTS:
         train_dirs[name] = data.split_held_out(sets[name], prof.held_out_frac, seed=0).train
         n = len(data.image_files(train_dirs[name]))
-        cfg = train.profile_config(prof, "pix2pixhd", epochs=train.epochs_for_kimg(args.kimg, n),
+        cfg = engine.profile_config(prof, "pix2pixhd", epochs=engine.epochs_for_kimg(args.kimg, n),
                                    threads=1, sample_every=args.every, ckpt_every=args.every)
         jobs.append((cfg, train_dirs[name], root))
-    results = parallel.train_many(jobs, args.scheduler, desc="pix2pixhd calibration")
+    results = engine.train_many(jobs, args.scheduler, desc="pix2pixhd calibration")
     extractor = metrics.get_extractor()
     extractor.progress = False
     frames = []

@@ -26,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paperlib import config, data, fidelity, metrics, plots, train  # noqa: E402
+from paperlib import config, data, engine, metrics, plots
 
 
 def score_checkpoints(run: Path, images_at, real_f, n_train: int, extractor) -> dict:
@@ -39,12 +39,12 @@ def score_checkpoints(run: Path, images_at, real_f, n_train: int, extractor) -> 
         for line in cache.read_text().splitlines():
             row = json.loads(line)
             done[row["epoch"]] = row
-    for epoch, _ in train.list_checkpoints(run):
+    for epoch, _ in engine.list_checkpoints(run):
         if epoch in done:
             continue
         fake = images_at(epoch)
         f = extractor(fake)
-        circ = [r.main_circularity for r in fidelity.batch_circle_fidelity(fake, None)]
+        circ = [r.main_circularity for r in metrics.batch_circle_fidelity(fake, None)]
         row = {"epoch": epoch, "kimg": round(epoch * n_train / 1000, 3),
                "fid": metrics.fid_from_features(real_f, f),
                "kid": float(metrics.kid(real_f, f, seed=0)[0]),
@@ -69,10 +69,10 @@ def main(argv=None) -> int:
     artist = data.profile_sets(prof)["artist_donglein"]
     n = len(data.image_files(artist))
     run = args.run or config.runs_dir(prof) / "calibration" / "stylegan2-donglein"
-    cfg = train.profile_config(prof, "stylegan2", epochs=train.epochs_for_kimg(args.kimg, n),
+    cfg = engine.profile_config(prof, "stylegan2", epochs=engine.epochs_for_kimg(args.kimg, n),
                                augment="ada", threads=1, sample_every=args.every,
                                ckpt_every=args.every, seed=0)
-    res = train.train(cfg, artist, run, progress=True)
+    res = engine.train(cfg, artist, run, progress=True)
     print(f"{run}: {res.status}, {res.epochs_done} epochs")
 
     extractor = metrics.get_extractor()
@@ -80,8 +80,8 @@ def main(argv=None) -> int:
     reals = data.load_folder(artist, prof.res).images
     real_f = metrics.real_features(artist, prof.res, extractor)
     ref_circ = float(np.median([r.main_circularity
-                                for r in fidelity.batch_circle_fidelity(reals, None)]))
-    done = score_checkpoints(run, lambda epoch: train.load_run(run, epoch).sample(args.n_fake, seed=1),
+                                for r in metrics.batch_circle_fidelity(reals, None)]))
+    done = score_checkpoints(run, lambda epoch: engine.load_run(run, epoch).sample(args.n_fake, seed=1),
                              real_f, n, extractor)
     df = pd.DataFrame([done[e] for e in sorted(done)])
     df["form_ratio"] = df.main_circ_median / ref_circ

@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paperlib.metrics import FeatureExtractor  # noqa: E402
+from paperlib.metrics import FeatureExtractor
 
 
 def main(argv=None) -> int:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from paperlib import config, parallel, train
+from paperlib import config, engine, engine as parallel, engine as train
 from paperlib.data import image_files
 
 PROFILE = "cpu"
@@ -49,8 +49,8 @@ OPT_CONFIG = "paper"
 #: One serial run: a fresh interpreter trains one config (JSON) on a folder into a root.
 CHILD = ("import json, sys\n"
          "from paperlib import train\n"
-         "cfg = train.make_config(**json.loads(sys.argv[1]))\n"
-         "res = train.train_cached(cfg, sys.argv[2], sys.argv[3], progress=False)\n"
+         "cfg = engine.make_config(**json.loads(sys.argv[1]))\n"
+         "res = engine.train_cached(cfg, sys.argv[2], sys.argv[3], progress=False)\n"
          "print(json.dumps({'status': res.status, 'epochs': res.epochs_done}))\n")
 
 
@@ -66,8 +66,8 @@ def emoji_folder(path: Path | None) -> Path:
     return folder
 
 
-def configs(seeds, epochs: int, threads: int) -> list[train.TrainConfig]:
-    return [train.profile_config(PROFILE, MODEL, OPT_CONFIG, seed=s, epochs=epochs,
+def configs(seeds, epochs: int, threads: int) -> list[engine.TrainConfig]:
+    return [engine.profile_config(PROFILE, MODEL, OPT_CONFIG, seed=s, epochs=epochs,
                                  threads=threads) for s in seeds]
 
 
@@ -97,12 +97,12 @@ def time_serial(cfgs, data: Path, root: Path) -> float:
 def time_parallel(cfgs, data: Path, root: Path, workers: int) -> float:
     """All runs at once on a fresh LocalCluster of ``workers`` single-threaded workers
     (cluster start included, shutdown not); wall seconds."""
-    parallel.close_clients()  # a fresh cluster: its start is part of the timing
+    engine.close_clients()  # a fresh cluster: its start is part of the timing
     t0 = time.perf_counter()
-    runs = parallel.train_many([(c, data, root) for c in cfgs], scheduler="local",
+    runs = engine.train_many([(c, data, root) for c in cfgs], scheduler="local",
                                desc=f"{workers} workers", progress=False, n_workers=workers)
     secs = time.perf_counter() - t0
-    parallel.close_clients()
+    engine.close_clients()
     check([{"status": r.status, "epochs": r.epochs_done} for r in runs], cfgs[0].epochs,
           f"parallel ({workers} workers)")
     return secs
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
 
     data = emoji_folder(args.data).resolve()
     n_images = len(image_files(data))
-    default_workers, per_gpu = parallel.local_workers()
+    default_workers, per_gpu = engine.local_workers()
     serial_threads = torch.get_num_threads()  # torch's default in a fresh process
     seeds = list(range(args.runs))
     prof = config.get_profile(PROFILE)

@@ -28,10 +28,12 @@ import time
 import torch
 from torch import nn
 
-from paperlib.augment import Augmenter
+from paperlib.engine.augment import Augmenter
 from paperlib.config import get_device
-from paperlib.models import MODEL_NAMES, Discriminator, Generator, build_models
-from paperlib.train import OPTIM_CONFIGS, train_epoch
+from paperlib.models.dcgan import MODEL_NAMES
+from paperlib.models import Discriminator, Generator, build_models
+from paperlib.models import OPTIM_CONFIGS
+from paperlib.engine import train_epoch
 
 NZ = 100
 

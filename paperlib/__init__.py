@@ -1,10 +1,25 @@
 """paperlib: the helper library behind the notebooks.
 
-One module per concern: ``config`` (profiles, device), ``data`` (data sets and the
-folder loader), ``models`` (DCGAN, DeLiGAN, proposed latent adjustment), ``train``
-(the shared training engine), ``metrics`` (FID/KID/PR/IS), ``fidelity`` (circle
-fidelity), ``curation`` (paper B's 60/30/10 loop), ``augment`` (DiffAugment/ADA),
-``plots``, ``widgets``, ``reproduce`` (papermill runner) and ``cli``.
+Layers, lowest first; a module imports from its own layer and the ones below it only
+(``tests/test_architecture.py`` checks this on the source, lazy imports included)::
+
+    0  config.py, utils/   profiles, paths, device; atomic writes, the thread pinner, image
+                           conversions and the resolution check, the form finder
+    1  data/               stand-in sets (emoji, shapes, artists), folders and manifests,
+                           held-out splits, paired (map, image) data
+    2  models/             the registry (base.py: name -> ModelSpec, the step interface);
+                           dcgan.py (DCGAN, DeLiGAN, proposed), stylegan2.py, pix2pixhd.py,
+                           each registering itself
+    3  engine/             the run config, the training loop, run folders and checkpoints,
+                           cached runs, augmentation, runs side by side on Dask
+    4  metrics/            features (Inception, cached), statistics (FID/KID/PR/DC/IS), IS
+                           sources, circle fidelity, the cached evaluation of a run, gate and
+                           verdict statistics
+    5  paper_a/, paper_b/  each paper's experiments (they do not import each other)
+    6  plots.py, reproduce.py, cli.py   and, above them, the notebooks
+
+The engine, the evaluation and the CLI build models by name from the registry and never
+branch on one; adding a model is adding one module to ``models/``.
 """
 
 __version__ = "0.1.0"

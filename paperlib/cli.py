@@ -10,7 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from . import config
+from . import config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401 (paper_a/b
+from .data import build_all                                           # register IS sources)
+from .models import get_model, model_names
 from .reproduce import NotebookFailed
 
 
@@ -40,14 +42,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-artist", type=_positive_int, default=400,
                    help="images per stand-in artist set (default 400)")
 
-    p = sub.add_parser("train", help="train dcgan, deligan, proposed, stylegan2 or pix2pixhd "
-                                     "on a folder of images",
+    names = model_names()
+    p = sub.add_parser("train", help=f"train {', '.join(names)} on a folder of images",
                        description="Train one GAN with the shared engine. Rerunning the same "
                                    "command (with the same or more --epochs) resumes from the "
                                    "last checkpoint in --out.")
-    p.add_argument("--model", required=True,
-                   help="dcgan, deligan, proposed (paper A), stylegan2 or pix2pixhd (paper B; "
-                        "conditional: learns map -> image, see --maps)")
+    p.add_argument("--model", required=True, choices=names, metavar="MODEL",
+                   help="; ".join(f"{n}: {get_model(n).help}" for n in names))
     p.add_argument("--data", required=True, type=Path,
                    help="folder of images (a built set or your own; png/jpg/webp/bmp)")
     p.add_argument("--maps", dest="map_source", default=None,
@@ -66,14 +67,13 @@ def _build_parser() -> argparse.ArgumentParser:
                         "stylegan2 always uses StyleGAN2-ADA's Adam (lr 0.0025, betas 0, 0.99), "
                         "pix2pixhd pix2pixHD's (lr 2e-4, betas 0.5, 0.999)")
     p.add_argument("--res", type=int, default=64, help="32, 64 or 128 (default 64)")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="default 35 (paper A), 32 for stylegan2, 16 for pix2pixhd")
-    p.add_argument("--nz", type=int, default=None,
-                   help="latent size (default 100; stylegan2: z and w size, default 128)")
-    p.add_argument("--ngf", type=int, default=None,
-                   help="generator width (default 64; pix2pixhd 32)")
-    p.add_argument("--ndf", type=int, default=None,
-                   help="discriminator width (default 64; pix2pixhd 32)")
+    for flag, what in (("batch-size", "batch size"), ("nz", "latent size"),
+                       ("ngf", "generator width"), ("ndf", "discriminator width")):
+        key = flag.replace("-", "_")
+        defaults = ", ".join(f"{n} {get_model(n).cli_defaults[key]}" for n in names
+                             if key in get_model(n).cli_defaults)
+        p.add_argument(f"--{flag}", type=int, default=None,
+                       help=f"{what} (default per model: {defaults}; else the engine's)")
     p.add_argument("--N", dest="proposed_N", type=int, default=None,
                    help="proposed model: latent expansion factor N")
     p.add_argument("--channels", dest="sg_channels", type=int, default=None,
@@ -100,7 +100,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default latest)")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     p.add_argument("--is", dest="is_source", default="auto",
-                   choices=("auto", "emoji-parts", "tf-inception", "none"),
+                   choices=metrics.is_sources(),
                    help="Inception Score: emoji-parts (part classifier; needs the emoji set's "
                         "part labels), tf-inception (standard IS; needs --inception-logits or "
                         "$PAPERLIB_INCEPTION_LOGITS), none; auto (default): tf-inception when "
@@ -131,39 +131,29 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_build_data(args) -> int:
-    from . import data
-
-    manifests = data.build_all(args.out, seed=args.seed, res=args.res,
-                               n_shapes=args.n_shapes, n_artist=args.n_artist)
+    manifests = build_all(args.out, seed=args.seed, res=args.res,
+                          n_shapes=args.n_shapes, n_artist=args.n_artist)
     for name, man in manifests.items():
         print(f"{name:20s} {man['count']:6d} images  {man['counts']}")
     return 0
 
 
 def _cmd_train(args) -> int:
-    from . import train
-
-    sg, p2p = args.model == "stylegan2", args.model == "pix2pixhd"
-    opts = {k: v for k, v in dict(sample_every=args.sample_every, ckpt_every=args.ckpt_every,
-                                  proposed_N=args.proposed_N, device=args.device,
-                                  sg_channels=args.sg_channels, r1_gamma=args.r1_gamma,
-                                  pl_weight=args.pl_weight, map_source=args.map_source,
-                                  vgg_weights=args.vgg_weights).items()
-            if v is not None}
-    cfg = train.make_config(model=args.model, epochs=args.epochs, seed=args.seed,
-                            config=args.config, res=args.res,
-                            batch_size=args.batch_size or (32 if sg else 16 if p2p else 35),
-                            nz=args.nz or (128 if sg else 100),
-                            ngf=args.ngf or (32 if p2p else 64),
-                            ndf=args.ndf or (32 if p2p else 64), augment=args.augment, **opts)
-    result = train.train(cfg, args.data, args.out, progress=not args.no_progress)
+    defaults = get_model(args.model).cli_defaults
+    given = dict(batch_size=args.batch_size, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
+                 sample_every=args.sample_every, ckpt_every=args.ckpt_every,
+                 proposed_N=args.proposed_N, device=args.device, sg_channels=args.sg_channels,
+                 r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, map_source=args.map_source,
+                 vgg_weights=args.vgg_weights)
+    opts = {**defaults, **{k: v for k, v in given.items() if v is not None}}
+    cfg = engine.make_config(model=args.model, epochs=args.epochs, seed=args.seed,
+                             config=args.config, res=args.res, augment=args.augment, **opts)
+    result = engine.train(cfg, args.data, args.out, progress=not args.no_progress)
     print(f"{args.out}: {result.status} ({result.epochs_done} epochs)")
     return 0
 
 
 def _cmd_evaluate(args) -> int:
-    from . import metrics
-
     res = metrics.evaluate_run(args.run, args.data, n_fake=args.n_fake, epoch=args.epoch,
                                device=args.device, is_source=args.is_source,
                                tf_inception_path=args.inception_logits)
@@ -176,8 +166,6 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from . import reproduce
-
     reproduce.reproduce(args.profile, notebooks=args.only, force=args.force,
                         publish=args.publish, scheduler=args.scheduler)
     return 0

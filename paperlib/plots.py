@@ -7,16 +7,19 @@ figure as a PNG, stay small enough to publish) and saved figures at :data:`SAVE_
 from __future__ import annotations
 
 from pathlib import Path
-
 import matplotlib
 import matplotlib.pyplot as plt
 import torch
 from torchvision.utils import make_grid
+from .config import figures_dir
+from .engine.runs import load_run
+from .paper_a.instability import instability_onset
 
-from .reproduce import figures_dir
 
 #: Inline (notebook) figure resolution: Jupyter's inline backend renders at ``figure.dpi``.
 INLINE_DPI = 80
+
+
 #: Resolution of the PNGs :func:`save_figure` writes under ``figures/<profile>/``.
 SAVE_DPI = 130
 
@@ -87,7 +90,6 @@ def loss_curves(ax, rows: list[dict], title: str = "", onset: int | None = None,
 def loss_grid(results: dict, title: str = ""):
     """One loss panel per run: ``results`` maps a panel title to a ``RunResult``; panels
     are laid out one row per first word of the title (the config)."""
-    from .train import instability_onset
 
     keys = list(results)
     rows_of = sorted({k.split()[0] for k in keys}, key=[k.split()[0] for k in keys].index)
@@ -112,7 +114,6 @@ def loss_grid(results: dict, title: str = ""):
 
 def samples_figure(runs: dict, n: int = 64, seed: int = 0):
     """Side-by-side sample grids: ``runs`` maps a title to a run folder (latest checkpoint)."""
-    from .train import load_run
 
     fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 6.3), squeeze=False)
     for ax, (title, run_dir) in zip(axes[0], runs.items()):

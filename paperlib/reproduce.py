@@ -11,6 +11,8 @@ environment (see :mod:`paperlib.parallel`).
 """
 from __future__ import annotations
 
+import torch
+
 import csv
 import json
 import os
@@ -21,12 +23,19 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
+from . import config
+from .config import figures_dir
+from .engine import parallel
+from .engine.runs import read_status
 
-from . import config, parallel
 
 KERNEL_NAME = "paperlib"
+
+
 #: Largest executed notebook :func:`publish_executed` copies into the repository (bytes).
 MAX_PUBLISHED_BYTES = 2_000_000
+
+
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
@@ -42,11 +51,6 @@ def executed_dir(profile: str) -> Path:
     return config.runs_dir(profile) / "executed"
 
 
-def figures_dir(profile: str | config.Profile) -> Path:
-    """Where a profile's figures and tables go: ``figures/<profile>/``."""
-    return config.FIGURES_DIR / config.get_profile(profile).name
-
-
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True,
@@ -60,7 +64,6 @@ def _git_commit() -> str | None:
 
 def environment_info() -> dict:
     """Versions, commit and machine, for the results manifest."""
-    import torch
 
     versions = {}
     for pkg in ("paperlib", "torch", "torchvision", "numpy", "scipy", "papermill",
@@ -101,7 +104,6 @@ def run_records(runs_root) -> list[dict]:
     ``train_seconds`` (sum of log.csv's per-epoch ``seconds``: training time, whichever
     reproduction spent it), ``status``, ``updated`` and ``executed`` (host, pid, Dask worker,
     torch threads, from ``status.json``; ``None`` for runs older than that field)."""
-    from .train import read_status
 
     root = Path(runs_root)
     if not root.is_dir():
@@ -239,6 +241,8 @@ def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR,
 
 
 README = config.ROOT / "README.md"
+
+
 _TABLE_BLOCK = re.compile(r"(<!-- table: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
 
 

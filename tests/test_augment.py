@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from paperlib.augment import Augmenter, diff_augment
+from paperlib.engine.augment import Augmenter, diff_augment
 
 
 def _x(seed=0, n=6, res=32):

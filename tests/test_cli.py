@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from paperlib import cli
+from paperlib import cli, data, engine, engine as train, metrics
 
 SUBCOMMANDS = ("build-data", "train", "evaluate", "reproduce")
 
@@ -60,7 +60,7 @@ def test_build_data_rejects_bad_values(tmp_path, bad):
 
 @pytest.fixture(scope="module")
 def small_emoji(tmp_path_factory):
-    from paperlib import data
+
 
     out = tmp_path_factory.mktemp("cli") / "emoji"
     data.build_emoji_set(out, seed=0, res=32, n_per_class=20)
@@ -113,7 +113,7 @@ def own_images(tmp_path_factory):
     import numpy as np
     from PIL import Image
 
-    from paperlib import train
+
 
     root = tmp_path_factory.mktemp("own")
     folder = root / "photos"
@@ -129,14 +129,14 @@ def own_images(tmp_path_factory):
         img[y0:y0 + 8, x0:x0 + 8] = rng.uniform(0, 255, 3)
         img += rng.normal(0, 12, img.shape)
         Image.fromarray(np.clip(img, 0, 255).astype("uint8")).save(folder / f"img_{i:02d}.png")
-    cfg = train.make_config(model="dcgan", epochs=1, res=32, ngf=4, ndf=4, batch_size=8)
-    train.train(cfg, folder, root / "run", progress=False)
+    cfg = engine.make_config(model="dcgan", epochs=1, res=32, ngf=4, ndf=4, batch_size=8)
+    engine.train(cfg, folder, root / "run", progress=False)
     return root
 
 
 def test_evaluate_own_images_without_labels_gives_no_is(own_images, tmp_path, capsys,
                                                         monkeypatch):
-    from paperlib import metrics
+
 
     monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
     monkeypatch.setattr(metrics, "DEFAULT_CACHE_DIR", tmp_path / "cache")
@@ -157,7 +157,7 @@ def test_evaluate_own_images_without_labels_gives_no_is(own_images, tmp_path, ca
                                             ("tf-inception", "PAPERLIB_INCEPTION_LOGITS")])
 def test_evaluate_unsatisfiable_is_choice_is_an_error(own_images, tmp_path, capsys,
                                                       monkeypatch, choice, needle):
-    from paperlib import metrics
+
 
     monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
     monkeypatch.setattr(metrics, "DEFAULT_CACHE_DIR", tmp_path / "cache")

@@ -12,25 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from paperlib.curation import (
-    CURATION_LOG,
-    SOURCES,
-    SelectionMismatchError,
-    auto_satisfaction,
-    auto_satisfaction_parts,
-    image_sha256,
-    load_selections,
-    make_auto_rater,
-    make_selection_rater,
-    plan_curated_set,
-    run_curation_loop,
-    save_selections,
-    selection_for_round,
-    selections_or_auto,
-    split_counts,
-    write_curated_set,
-)
-from paperlib.fidelity import to_uint8_hwc
+from paperlib.paper_b import CURATION_LOG, SOURCES, SelectionMismatchError, auto_satisfaction, auto_satisfaction_parts, image_sha256, load_selections, make_auto_rater, make_selection_rater, plan_curated_set, run_curation_loop, save_selections, selection_for_round, selections_or_auto, split_counts, write_curated_set
+from paperlib.utils.images import to_uint8_hwc
 
 
 # --------------------------------------------------------------------------- helpers
@@ -389,8 +372,8 @@ def test_run_curation_loop_two_rounds(tmp_path, human_set):
 def test_selection_gallery_headless(tmp_path):
     import ipywidgets as W
 
-    from paperlib.widgets import selection_gallery
-    from paperlib.widgets import selections_or_auto as sel_or_auto_w
+    from paperlib.paper_b import selection_gallery
+    from paperlib.paper_b import selections_or_auto as sel_or_auto_w
 
     imgs = discs(10)
     path = tmp_path / "selections.json"
@@ -422,8 +405,8 @@ def test_selection_gallery_headless(tmp_path):
 
 def test_auto_satisfaction_with_inner_counts():
     """inner_counts scores each image against the allowed inner count nearest its own."""
-    from paperlib.curation import nearest_count, rescore
-    from paperlib.fidelity import circle_fidelity
+    from paperlib.metrics import nearest_count, rescore
+    from paperlib.metrics import circle_fidelity
 
     imgs = discs(5, seed=4)
     rng = np.random.default_rng(0)
@@ -483,7 +466,8 @@ class RecordingExtractor:
 @pytest.fixture(scope="module")
 def artist_split(tmp_path_factory):
     """A 30-image donglein stand-in at 32 px split 21 train / 9 held out."""
-    from paperlib import data
+    from paperlib import data, engine, engine as train, metrics
+    from paperlib.engine import loop
 
     root = tmp_path_factory.mktemp("split")
     data.build_artist_set(root / "artist_donglein", "donglein", n=30, res=32, seed=0)
@@ -491,8 +475,8 @@ def artist_split(tmp_path_factory):
 
 
 def test_pixel_pca_features_shape_determinism_and_copies(artist_split):
-    from paperlib import data
-    from paperlib.curation import PixelPCAFeatures, feature_distances, pixel_pca_features
+
+    from paperlib.paper_b import PixelPCAFeatures, feature_distances, pixel_pca_features
 
     train = data.load_folder(artist_split.train, 32).images
     held = data.load_folder(artist_split.held_out, 32).images
@@ -503,7 +487,7 @@ def test_pixel_pca_features_shape_determinism_and_copies(artist_split):
     # deterministic: a refit gives the same key and features; so does the reversed order
     g = pixel_pca_features(train, dim=8, res=16)
     assert g.key == f.key and np.array_equal(g(train), a)
-    assert np.allclose(pixel_pca_features(train.flip(0), dim=8)(train), a, atol=1e-8)
+    assert np.allclose(pixel_pca_features(loop.flip(0), dim=8)(train), a, atol=1e-8)
     # the key names the fitting set: fitting on other images is another feature space
     assert pixel_pca_features(held, dim=8).key != f.key
     # an exact copy (also one of a held-out image) is its own nearest neighbour
@@ -524,8 +508,8 @@ def test_curation_selection_with_pixel_pca_never_uses_inception(artist_split, tm
                                                                 monkeypatch):
     """Selection features, cached and rated as notebook 05 does, with the Inception
     extractor made unavailable: nothing in the selection path asks for it."""
-    from paperlib import data, metrics
-    from paperlib.curation import cached_features, pixel_pca_features
+
+    from paperlib.paper_b import cached_features, pixel_pca_features
 
     def no_inception(*a, **k):
         raise AssertionError("selection asked for the Inception extractor")
@@ -546,7 +530,7 @@ def test_curation_selection_with_pixel_pca_never_uses_inception(artist_split, tm
 
 def test_held_out_floor_scores_training_part_against_disjoint_held_out_part(artist_split,
                                                                            tmp_path):
-    from paperlib.curation import held_out_floor_metrics, real_stage_metrics
+    from paperlib.paper_b import held_out_floor_metrics, real_stage_metrics
 
     ex = RecordingExtractor()
     floor = held_out_floor_metrics(artist_split.train, artist_split.held_out, 12, 32, (2, 4),
@@ -568,13 +552,13 @@ def test_held_out_floor_scores_training_part_against_disjoint_held_out_part(arti
 
 
 def test_evaluate_stage_scores_against_reference_dir(artist_split, tmp_path):
-    from paperlib import train
-    from paperlib.curation import evaluate_stage
+
+    from paperlib.paper_b import evaluate_stage
     from paperlib.metrics import fid_from_features, real_features
 
-    cfg = train.make_config(model="dcgan", epochs=1, res=32, ngf=8, ndf=8, batch_size=7,
+    cfg = engine.make_config(model="dcgan", epochs=1, res=32, ngf=8, ndf=8, batch_size=7,
                             device="cpu")
-    run = train.train(cfg, artist_split.train, tmp_path / "run", progress=False)
+    run = engine.train(cfg, artist_split.train, tmp_path / "run", progress=False)
     assert run.status == "finished"
     ex, cache = RecordingExtractor(), tmp_path / "cache"
     source = artist_split.source
@@ -582,7 +566,7 @@ def test_evaluate_stage_scores_against_reference_dir(artist_split, tmp_path):
     m_held = evaluate_stage(run.run_dir, source, 10, (2, 4), extractor=ex, cache_dir=cache,
                             reference_dir=artist_split.held_out)
     assert len(list((run.run_dir / "eval").glob("paperb_*.json"))) == 2   # two cache keys
-    gen = ex(train.load_run(run.run_dir).sample(10, seed=0))
+    gen = ex(engine.load_run(run.run_dir).sample(10, seed=0))
     held_f = real_features(artist_split.held_out, 32, ex, cache_dir=cache)
     all_f = real_features(source, 32, ex, cache_dir=cache)
     assert math.isclose(m_held["fid"], fid_from_features(held_f, gen), rel_tol=1e-9)

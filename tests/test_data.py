@@ -288,15 +288,15 @@ def test_save_images_to_uint8_and_manifest_hash(tmp_path):
 
 
 def test_mixed_set_is_deterministic_with_provenance(tmp_path):
-    from paperlib import data as D
+
 
     shapes = tmp_path / "shapes"
-    D.build_shape_set(shapes, n=12, res=32, seed=0)
+    data.build_shape_set(shapes, n=12, res=32, seed=0)
     art = tmp_path / "art"
-    D.build_artist_set(art, "donglein", n=8, res=32, seed=0)
+    data.build_artist_set(art, "donglein", n=8, res=32, seed=0)
     parts = {"artist": (art, None), "shapes": (shapes, 5)}
-    a = D.build_mixed_set(tmp_path / "mix_a", parts, res=32, seed=1)
-    b = D.build_mixed_set(tmp_path / "mix_b", parts, res=32, seed=1)
+    a = data.build_mixed_set(tmp_path / "mix_a", parts, res=32, seed=1)
+    b = data.build_mixed_set(tmp_path / "mix_b", parts, res=32, seed=1)
     assert a["counts"] == {"artist": 8, "shapes": 5}
     assert (tmp_path / "mix_a" / "manifest.json").read_bytes() == \
         (tmp_path / "mix_b" / "manifest.json").read_bytes()
@@ -304,7 +304,7 @@ def test_mixed_set_is_deterministic_with_provenance(tmp_path):
         src = Path(entry["recipe"]["path"])
         assert src.is_file() and entry["label"] == entry["recipe"]["source"]
     with pytest.raises(ValueError, match="asks for 99"):
-        D.build_mixed_set(tmp_path / "mix_c", {"shapes": (shapes, 99)}, res=32)
+        data.build_mixed_set(tmp_path / "mix_c", {"shapes": (shapes, 99)}, res=32)
 
 
 # ----------------------------------------------------------------------------- held-out split
@@ -321,7 +321,7 @@ def _split_sources(folder: Path) -> list[str]:
 
 
 def test_split_held_out_default_location_copies_pixels_and_metadata(artist20, monkeypatch):
-    from paperlib.curation import inner_counts_of
+    from paperlib.metrics import inner_counts_of
 
     before = _snapshot(artist20)
     sp = data.split_held_out(artist20)                       # default: 20 %, seed 0

@@ -14,17 +14,11 @@ import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
-from paperlib.curation import rescore
+from paperlib.metrics import rescore
 from paperlib.data import DONGLEIN_FACE_COLORS
-from paperlib.fidelity import (
-    CircleFidelity,
-    batch_circle_fidelity,
-    circle_fidelity,
-    form_shape,
-    score_parts,
-    summarize,
-    to_uint8_hwc,
-)
+from paperlib.metrics import CircleFidelity, batch_circle_fidelity, circle_fidelity, score_parts, summarize
+from paperlib.utils.forms import form_shape
+from paperlib.utils.images import to_uint8_hwc
 
 SS = 4
 FACE = (240, 200, 40)

@@ -4,7 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from paperlib import data, paired
+from paperlib import data
+from paperlib.data import paired
 
 DONGLEIN = {"main_circle": {"cx": 16.0, "cy": 16.0, "r": 12.0},
             "eyes": [{"cx": 11.0, "cy": 13.0, "r": 3.0}, {"cx": 21.0, "cy": 13.0, "r": 3.0}],

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from paperlib import curation, data, paperb, report
+from paperlib import data, engine, engine as train, metrics, paper_b
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_split_is_deterministic_disjoint_complete_and_reused(artist, tmp_path):
     assert not (src["train"] & src["held"])
     assert src["train"] | src["held"] == {p.name for p in data.image_files(artist)}
     # per-image metadata survives (the inner-circle counts the fidelity measure needs)
-    assert curation.inner_counts_of(sp.train) == curation.inner_counts_of(artist)
+    assert metrics.inner_counts_of(sp.train) == metrics.inner_counts_of(artist)
     assert len(data.load_folder(sp.held_out, 32)) == 6
     # reused: same call, same files, nothing rewritten
     mtime = (sp.train / "manifest.json").stat().st_mtime_ns
@@ -74,28 +74,28 @@ def test_split_rejects_empty_and_missing_folders(tmp_path):
 
 def test_pixel_pca_features_are_independent_deterministic_and_find_copies(artist):
     imgs = data.load_folder(artist, 32).images
-    f = curation.pixel_pca_features(imgs[:20], dim=8)
-    a, b = f(imgs), curation.pixel_pca_features(imgs[:20], dim=8)(imgs)
+    f = paper_b.pixel_pca_features(imgs[:20], dim=8)
+    a, b = f(imgs), paper_b.pixel_pca_features(imgs[:20], dim=8)(imgs)
     assert a.shape == (30, 8) and np.array_equal(a, b) and f.key.startswith("pixel-pca-16-8-")
     # whitened on the fitting set: unit variance per component
     assert np.allclose(a[:20].std(axis=0, ddof=1), 1.0, atol=1e-6)
     # nearest neighbour of an exact copy is the image itself
-    d = curation.feature_distances(f(imgs[25:26]), a)
+    d = paper_b.feature_distances(f(imgs[25:26]), a)
     assert int(np.argmin(d)) == 25
     # uint8 input reads like the same images in [-1, 1]
     u8 = ((imgs + 1) * 127.5).round().to(torch.uint8)
     assert np.allclose(f(u8), a, atol=0.05)
     with pytest.raises(ValueError):
-        curation.pixel_pca_features(imgs[:1])
+        paper_b.pixel_pca_features(imgs[:1])
 
 
 def test_held_out_floor_uses_disjoint_sets(artist, tmp_path):
-    from paperlib import metrics
+
 
     sp = data.split_held_out(artist, 0.2, out_root=tmp_path)
     ex = metrics.get_extractor()
     ex.progress = False
-    floor = curation.held_out_floor_metrics(sp.train, sp.held_out, 10, 32, (2, 4), extractor=ex,
+    floor = paper_b.held_out_floor_metrics(sp.train, sp.held_out, 10, 32, (2, 4), extractor=ex,
                                             cache_dir=tmp_path / "cache")
     assert floor["n"] == 10 and floor["n_reference"] == 6
     assert floor["run"].startswith("training data") and floor["fid"] > 0
@@ -103,9 +103,9 @@ def test_held_out_floor_uses_disjoint_sets(artist, tmp_path):
 
 
 def test_draws_form_gate():
-    assert paperb.draws_form(0.8, 1.0) and paperb.draws_form(0.95, 0.98)
-    assert not paperb.draws_form(0.79, 1.0)
-    assert not paperb.draws_form(math.nan, 1.0) and not paperb.draws_form(0.9, 0.0)
+    assert paper_b.draws_form(0.8, 1.0) and paper_b.draws_form(0.95, 0.98)
+    assert not paper_b.draws_form(0.79, 1.0)
+    assert not paper_b.draws_form(math.nan, 1.0) and not paper_b.draws_form(0.9, 0.0)
 
 
 def _per_seed(shift_tech=0.2, draws=True):
@@ -123,7 +123,7 @@ def _per_seed(shift_tech=0.2, draws=True):
 
 def test_table1_has_mean_sd_and_per_seed_values():
     df = _per_seed()
-    t = paperb.table1(df, ["main_score", "diversity"])
+    t = paper_b.table1(df, ["main_score", "diversity"])
     row = t[t.column == "control"].iloc[0]
     vals = df[df.column == "control"].main_score.to_numpy()
     assert row.n_seeds == 3 and row.model == "m"
@@ -132,51 +132,51 @@ def test_table1_has_mean_sd_and_per_seed_values():
 
 
 def test_claims_give_three_way_verdicts():
-    out = paperb.claims(_per_seed(shift_tech=0.2), "a")
+    out = paper_b.claims(_per_seed(shift_tech=0.2), "a")
     assert list(out.verdict) == ["supported", "supported", "supported"]
-    out = paperb.claims(_per_seed(shift_tech=-0.2), "a")
+    out = paper_b.claims(_per_seed(shift_tech=-0.2), "a")
     assert out.verdict.iloc[1] == "not supported"
     # a column below the gate makes its comparisons untestable
-    out = paperb.claims(_per_seed(draws=False), "a")
+    out = paper_b.claims(_per_seed(draws=False), "a")
     assert set(out.verdict) == {"not testable here"}
-    assert set(out.verdict) <= set(report.VERDICTS)
+    assert set(out.verdict) <= set(metrics.VERDICTS)
 
 
 def test_setup_resolves_the_notebooks_parameters(artist, tmp_path):
     import shutil
 
-    from paperlib import train
+
 
     folder = tmp_path / "mine"
     shutil.copytree(artist, folder)
-    b = paperb.setup("smoke", artist_folder=folder)
+    b = paper_b.setup("smoke", artist_folder=folder)
     assert (b.model, b.augment, b.seeds, b.n_eval) == ("stylegan2", "ada", (0,), 8)
     sp = b.splits["mine"]
     assert b.train_dirs["mine"] == sp.train and (sp.n_train, sp.n_held_out) == (24, 6)
-    assert b.inner["mine"] == curation.inner_counts_of(artist)
-    assert b.epochs == train.epochs_for_kimg(0.07, 24)
-    d = paperb.setup("smoke", model="dcgan", artist_folder=folder, epochs=3, seeds=(1, 2))
+    assert b.inner["mine"] == metrics.inner_counts_of(artist)
+    assert b.epochs == engine.epochs_for_kimg(0.07, 24)
+    d = paper_b.setup("smoke", model="dcgan", artist_folder=folder, epochs=3, seeds=(1, 2))
     assert (d.augment, d.epochs, d.seeds) == ("none", 3, (1, 2))
 
 
 def test_layout_errors_measure_how_far_the_main_circle_moved(artist):
     imgs = data.load_folder(artist, 32).images
-    real = paperb.layout_errors(imgs, artist, 32)
+    real = paper_b.layout_errors(imgs, artist, 32)
     assert real["found"] == 1.0 and real["centre_err"] < 0.05 and real["radius_err"] < 0.12
     # the same images shifted by 4 px: the centre error grows by about 4 / r
-    shifted = paperb.layout_errors(torch.roll(imgs, 4, dims=-1), artist, 32)
+    shifted = paper_b.layout_errors(torch.roll(imgs, 4, dims=-1), artist, 32)
     assert shifted["centre_err"] > real["centre_err"] + 0.2
     with pytest.raises(ValueError, match="maps"):
-        paperb.layout_errors(imgs[:3], artist, 32)
+        paper_b.layout_errors(imgs[:3], artist, 32)
 
 
 def test_evaluate_conditional_scores_held_out_maps_and_caches(artist, tmp_path):
-    from paperlib import train
+
 
     split = data.split_held_out(artist, 0.2, seed=0, out_root=tmp_path)
-    cfg = train.make_config(model="pix2pixhd", epochs=1, res=32, batch_size=8, ngf=4, ndf=4,
+    cfg = engine.make_config(model="pix2pixhd", epochs=1, res=32, batch_size=8, ngf=4, ndf=4,
                             p2p_blocks=1)
-    res = train.train(cfg, split.train, tmp_path / "run", progress=False)
+    res = engine.train(cfg, split.train, tmp_path / "run", progress=False)
 
     class Feats:  # a cheap stand-in extractor (Inception is tested in test_metrics)
         key = "mean-pixels"
@@ -185,12 +185,12 @@ def test_evaluate_conditional_scores_held_out_maps_and_caches(artist, tmp_path):
             x = torch.as_tensor(x).float()
             return torch.nn.functional.adaptive_avg_pool2d(x, 4).flatten(1).numpy()
 
-    m = paperb.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=Feats(),
+    m = paper_b.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=Feats(),
                                     cache_dir=tmp_path / "cache")
     assert m["n"] == split.n_held_out == 6 and m["map_source"] == "recipe"
     assert 0 <= m["layout_found"] <= 1 and math.isfinite(m["fid"])
     assert list((res.run_dir / "eval").glob("conditional_*.json"))
-    again = paperb.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=Feats(),
+    again = paper_b.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=Feats(),
                                         cache_dir=tmp_path / "cache")
     assert again == json.loads(json.dumps(m))
 
@@ -199,12 +199,12 @@ def test_summary_formats_mean_and_sd_per_metric():
     per_seed = pd.DataFrame({"artist": ["a"] * 4, "column": ["x", "x", "x", "floor"],
                              "seed": [0, 1, 2, None], "fid": [100.0, 110.0, 120.0, 20.0],
                              "kid": [0.1, 0.2, 0.3, 0.0], "main_score": [0.5, 0.7, math.nan, 0.9]})
-    t = paperb.table1(per_seed, ["fid", "kid", "main_score"])
-    s = paperb.summary(t, ["fid", "kid", "main_score"], keep=("column", "n_seeds"))
+    t = paper_b.table1(per_seed, ["fid", "kid", "main_score"])
+    s = paper_b.summary(t, ["fid", "kid", "main_score"], keep=("column", "n_seeds"))
     assert list(s.columns) == ["column", "n_seeds", "fid", "kid", "main_score"]
     x, floor = s.iloc[0], s.iloc[1]
     assert x.fid == "110.0 ± 10.0" and x.kid == "0.2000 ± 0.1000"
     assert x.main_score == "0.600 ± 0.141"            # the missing seed is left out
     assert floor.fid == "20.0" and floor.main_score == "0.900"   # one value: no sd
     t.loc[0, "main_score"] = math.nan
-    assert paperb.summary(t, ["main_score"], keep=("column",)).iloc[0].main_score == "n/a"
+    assert paper_b.summary(t, ["main_score"], keep=("column",)).iloc[0].main_score == "n/a"

@@ -19,16 +19,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from paperlib import parallel as P
-from paperlib import train as T
+from paperlib import engine
+from paperlib.engine import parallel
+
 from paperlib.data import manifest_hash
 
 DASK = Path(sys.executable).with_name("dask")  # the CLI of the environment running the tests
 LOSSES = ("epoch", "kimg", "d_loss", "g_loss", "d_real", "d_fake")
 
 
-def cfg(seed: int = 0) -> T.TrainConfig:
-    return T.profile_config("smoke", "dcgan", "paper", seed, epochs=2, batch_size=10, threads=1,
+def cfg(seed: int = 0) -> engine.TrainConfig:
+    return engine.profile_config("smoke", "dcgan", "paper", seed, epochs=2, batch_size=10, threads=1,
                             device="cpu")
 
 
@@ -47,21 +48,21 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module", autouse=True)
 def _close_clients():
     yield
-    P.close_clients()
+    engine.close_clients()
 
 
 @pytest.fixture(scope="module")
 def local():
     """The shared 2-worker LocalCluster (train_many(..., n_workers=2) reuses it)."""
-    return P.get_client("local", n_workers=2)
+    return engine.get_client("local", n_workers=2)
 
 
-def run_dir(c: T.TrainConfig, data, root) -> Path:
-    return Path(root) / T.run_name(c, manifest_hash(data))
+def run_dir(c: engine.TrainConfig, data, root) -> Path:
+    return Path(root) / engine.run_name(c, manifest_hash(data))
 
 
 def executed(path: Path) -> dict:
-    return T.read_status(path)["executed"]
+    return engine.read_status(path)["executed"]
 
 
 def loss_columns(path: Path) -> list[tuple[str, ...]]:
@@ -71,33 +72,33 @@ def loss_columns(path: Path) -> list[tuple[str, ...]]:
 
 
 def final_weights(path: Path) -> dict:
-    ckpt = torch.load(T.list_checkpoints(path)[-1][1], weights_only=True)
+    ckpt = torch.load(engine.list_checkpoints(path)[-1][1], weights_only=True)
     return {f"{part}.{k}": v for part in ("G", "D", "latent") for k, v in ckpt[part].items()}
 
 
 # ----------------------------------------------------------------------------- scheduler spec
 def test_scheduler_spec(monkeypatch):
-    monkeypatch.delenv(P.SCHEDULER_ENV, raising=False)
-    assert P.scheduler_spec() == "local"
-    assert P.scheduler_spec("serial") == "serial"
-    assert P.scheduler_spec(" Local ") == "local"
-    assert P.scheduler_spec("tcp://127.0.0.1:8786") == "tcp://127.0.0.1:8786"
+    monkeypatch.delenv(engine.SCHEDULER_ENV, raising=False)
+    assert engine.scheduler_spec() == "local"
+    assert engine.scheduler_spec("serial") == "serial"
+    assert engine.scheduler_spec(" Local ") == "local"
+    assert engine.scheduler_spec("tcp://127.0.0.1:8786") == "tcp://127.0.0.1:8786"
     for bad in ("bogus", "tcp://", "127.0.0.1"):
         with pytest.raises(ValueError, match="unknown scheduler") as err:
-            P.scheduler_spec(bad)
+            engine.scheduler_spec(bad)
         assert repr(bad) in str(err.value) and "argument" in str(err.value)
 
-    monkeypatch.setenv(P.SCHEDULER_ENV, "serial")
-    assert P.scheduler_spec() == "serial"
-    assert P.get_client() is None  # serial: no client, no cluster
-    assert P.scheduler_spec("local") == "local"  # the argument wins over the environment
-    monkeypatch.setenv(P.SCHEDULER_ENV, "tcp://10.1.2.3:8786")
-    assert P.scheduler_spec() == "tcp://10.1.2.3:8786"
-    monkeypatch.setenv(P.SCHEDULER_ENV, "  ")
-    assert P.scheduler_spec() == "local"
-    monkeypatch.setenv(P.SCHEDULER_ENV, "bogus")
-    with pytest.raises(ValueError, match=f"'bogus'.*{P.SCHEDULER_ENV}"):
-        P.scheduler_spec()
+    monkeypatch.setenv(engine.SCHEDULER_ENV, "serial")
+    assert engine.scheduler_spec() == "serial"
+    assert engine.get_client() is None  # serial: no client, no cluster
+    assert engine.scheduler_spec("local") == "local"  # the argument wins over the environment
+    monkeypatch.setenv(engine.SCHEDULER_ENV, "tcp://10.1.2.3:8786")
+    assert engine.scheduler_spec() == "tcp://10.1.2.3:8786"
+    monkeypatch.setenv(engine.SCHEDULER_ENV, "  ")
+    assert engine.scheduler_spec() == "local"
+    monkeypatch.setenv(engine.SCHEDULER_ENV, "bogus")
+    with pytest.raises(ValueError, match=f"'bogus'.*{engine.SCHEDULER_ENV}"):
+        engine.scheduler_spec()
 
 
 # ----------------------------------------------------------------------------- run_all
@@ -105,10 +106,10 @@ def test_scheduler_spec(monkeypatch):
 def test_run_all_order_and_failures(scheduler, local):
     import math
 
-    assert P.run_all(math.sqrt, [16.0, 1.0, 9.0, 4.0], scheduler, n_workers=2,
+    assert engine.run_all(math.sqrt, [16.0, 1.0, 9.0, 4.0], scheduler, n_workers=2,
                      progress=False) == [4.0, 1.0, 3.0, 2.0]
-    with pytest.raises(P.RunsFailed) as err:
-        P.run_all(math.sqrt, [4.0, -1.0, 9.0], scheduler, names=["four", "minus-one", "nine"],
+    with pytest.raises(engine.RunsFailed) as err:
+        engine.run_all(math.sqrt, [4.0, -1.0, 9.0], scheduler, names=["four", "minus-one", "nine"],
                   n_workers=2, progress=False)
     msg = str(err.value)
     assert "1 of 3" in msg and "minus-one: ValueError" in msg
@@ -120,7 +121,7 @@ def test_local_workers_keep_the_default_malloc_trim(local):
     StyleGAN2 epoch); the local cluster leaves it out and keeps the other settings."""
     import os
 
-    env = P.run_all(os.environ.get, ["MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS"], "local",
+    env = engine.run_all(os.environ.get, ["MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS"], "local",
                     n_workers=2, progress=False)
     assert env[0] is None and env[1] == "1"
 
@@ -130,8 +131,8 @@ def test_failed_run_is_named_and_the_others_finish(tmp_path, data, local):
     good = [cfg(1), cfg(3)]
     jobs = [(good[0], data, root), (cfg(2), tmp_path / "no-such-folder", root),
             (good[1], data, root)]
-    with pytest.raises(P.RunsFailed) as err:
-        P.train_many(jobs, scheduler="local", n_workers=2, progress=False)
+    with pytest.raises(engine.RunsFailed) as err:
+        engine.train_many(jobs, scheduler="local", n_workers=2, progress=False)
     msg = str(err.value)
     # raised inside the worker (train_cached reads the missing folder), reported by name
     assert "1 of 3 training runs failed" in msg
@@ -139,7 +140,7 @@ def test_failed_run_is_named_and_the_others_finish(tmp_path, data, local):
     assert "seed1" not in msg and "seed3" not in msg
     workers = set(local.scheduler_info()["workers"])
     for c in good:
-        status = T.read_status(run_dir(c, data, root))
+        status = engine.read_status(run_dir(c, data, root))
         assert status["status"] == "finished" and status["epochs_done"] == 2
         assert status["executed"]["worker"] in workers
 
@@ -147,7 +148,7 @@ def test_failed_run_is_named_and_the_others_finish(tmp_path, data, local):
 def test_second_call_is_cached(tmp_path, data, local):
     root = tmp_path / "runs"
     jobs = [(cfg(0), data, root), (cfg(1), data, root)]
-    first = P.train_many(jobs, scheduler="local", n_workers=2, progress=False)
+    first = engine.train_many(jobs, scheduler="local", n_workers=2, progress=False)
     assert [r.status for r in first] == ["finished", "finished"]
     assert [r.run_dir for r in first] == [run_dir(c, data, root) for c, _, _ in jobs]
 
@@ -158,8 +159,8 @@ def test_second_call_is_cached(tmp_path, data, local):
     before = snapshot()
     assert len(before) >= 2 * 5  # config, status, log, samples, checkpoints of each run
     # again on the cluster, then serially: the finished runs are found, nothing is retrained
-    assert P.train_many(jobs, scheduler="local", n_workers=2, progress=False) == first
-    assert P.train_many(jobs, scheduler="serial", progress=False) == first
+    assert engine.train_many(jobs, scheduler="local", n_workers=2, progress=False) == first
+    assert engine.train_many(jobs, scheduler="serial", progress=False) == first
     assert snapshot() == before
     assert all(executed(r.run_dir)["worker"].startswith("tcp://") for r in first)
 
@@ -167,7 +168,7 @@ def test_second_call_is_cached(tmp_path, data, local):
 def test_gpu_plugin_registers_and_pins_one_gpu_per_worker(local):
     """The local cluster's one-GPU-per-worker plugin (used when CUDA is present) is accepted by
     distributed and gives worker i CUDA_VISIBLE_DEVICES = i mod n_gpus."""
-    plugin = P._one_gpu_per_worker(1)
+    plugin = parallel._one_gpu_per_worker(1)
     local.register_plugin(plugin)
     try:
         seen = local.run(os.getenv, "CUDA_VISIBLE_DEVICES")
@@ -227,7 +228,7 @@ def remote(tmp_path):
             workers = set(client.scheduler_info()["workers"])
         yield address, workers
     finally:
-        P.close_clients()  # before the scheduler goes: no reconnect attempts
+        engine.close_clients()  # before the scheduler goes: no reconnect attempts
         for proc in reversed(procs):
             _stop(proc)
 
@@ -237,7 +238,7 @@ def test_same_numbers_serial_local_and_remote(tmp_path, data, local, remote):
     assert address.startswith("tcp://127.0.0.1:")
     c = cfg(5)
     where = {"serial": "serial", "local": "local", "remote": address}
-    results = {name: P.train_many([(c, data, tmp_path / name)], scheduler=spec, n_workers=2,
+    results = {name: engine.train_many([(c, data, tmp_path / name)], scheduler=spec, n_workers=2,
                                   progress=False)[0]
                for name, spec in where.items()}
     runs = {name: r.run_dir for name, r in results.items()}
@@ -260,4 +261,4 @@ def test_same_numbers_serial_local_and_remote(tmp_path, data, local, remote):
     assert ex["remote"]["worker"] not in local_workers
     assert ex["remote"]["pid"] not in (os.getpid(), ex["local"]["pid"])
     # the scheduler the client used lists that worker too
-    assert ex["remote"]["worker"] in P.get_client(address).scheduler_info()["workers"]
+    assert ex["remote"]["worker"] in engine.get_client(address).scheduler_info()["workers"]

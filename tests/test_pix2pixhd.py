@@ -2,13 +2,16 @@
 import pytest
 import torch
 
-from paperlib import pix2pixhd as P
+from paperlib import data, engine
+from paperlib.data import paired
+from paperlib.engine import loop
+from paperlib.models import pix2pixhd
 
 
 @pytest.mark.parametrize("res", [32, 64, 128])
 def test_generator_and_discriminator_shapes(res):
     torch.manual_seed(0)
-    G, D = P.build(res, in_c=4, ngf=8, ndf=8, n_blocks=2)
+    G, D = pix2pixhd.build(res, in_c=4, ngf=8, ndf=8, n_blocks=2)
     maps = torch.rand(2, 4, res, res)
     img = G(maps)
     assert img.shape == (2, 3, res, res) and img.abs().max() <= 1
@@ -20,7 +23,7 @@ def test_generator_and_discriminator_shapes(res):
 
 
 def test_discriminators_see_two_scales():
-    D = P.MultiscaleDiscriminator(3, ndf=4)
+    D = pix2pixhd.MultiscaleDiscriminator(3, ndf=4)
     seen = []
     for d in D.ds:
         d.layers[0].register_forward_hook(lambda m, i, o: seen.append(i[0].shape[-1]))
@@ -30,31 +33,31 @@ def test_discriminators_see_two_scales():
 
 def test_feature_matching_is_zero_for_identical_inputs_and_positive_otherwise():
     torch.manual_seed(0)
-    D = P.MultiscaleDiscriminator(7, ndf=8)
+    D = pix2pixhd.MultiscaleDiscriminator(7, ndf=8)
     x = torch.rand(2, 7, 32, 32)
-    same = P.feature_matching_loss(D(x), D(x), D.n_layers)
+    same = pix2pixhd.feature_matching_loss(D(x), D(x), D.n_layers)
     assert same.item() == 0.0
-    other = P.feature_matching_loss(D(x + 0.5), D(x), D.n_layers)
+    other = pix2pixhd.feature_matching_loss(D(x + 0.5), D(x), D.n_layers)
     assert other.item() > 0
 
 
 def test_lsgan_loss():
     outs = [[torch.ones(1, 1, 3, 3)], [torch.ones(1, 1, 2, 2)]]
-    assert P.lsgan_loss(outs, True).item() == 0.0
-    assert P.lsgan_loss(outs, False).item() == 2.0
+    assert pix2pixhd.lsgan_loss(outs, True).item() == 0.0
+    assert pix2pixhd.lsgan_loss(outs, False).item() == 2.0
 
 
 def test_bad_resolution_is_refused():
     with pytest.raises(ValueError, match="res must be one of"):
-        P.build(48, in_c=3)
+        pix2pixhd.build(48, in_c=3)
 
 
 # ----------------------------------------------------------------------------- engine
 import json  # noqa: E402
 import math  # noqa: E402
 
-from paperlib import paired  # noqa: E402
-from paperlib import train as T  # noqa: E402
+
+
 
 TINY = dict(model="pix2pixhd", res=32, batch_size=4, ngf=4, ndf=4, p2p_blocks=1,
             sample_every=1, ckpt_every=1, seed=3)
@@ -62,7 +65,7 @@ TINY = dict(model="pix2pixhd", res=32, batch_size=4, ngf=4, ndf=4, p2p_blocks=1,
 
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
-    from paperlib import data
+
 
     folder = tmp_path_factory.mktemp("p2p") / "artist_donglein"
     data.build_artist_set(folder, "donglein", n=10, res=32, seed=0)
@@ -74,15 +77,15 @@ def _strip(rows):
 
 
 def test_resume_equals_uninterrupted(tmp_path, pairs):
-    c3 = T.make_config(**TINY, epochs=3)
-    full = T.train(c3, pairs, tmp_path / "full", progress=False)
+    c3 = engine.make_config(**TINY, epochs=3)
+    full = engine.train(c3, pairs, tmp_path / "full", progress=False)
     assert full.status == "finished" and len(full.rows) == 3
-    T.train(T.make_config(**{**c3.to_dict(), "epochs": 1}), pairs, tmp_path / "resumed",
+    engine.train(engine.make_config(**{**c3.to_dict(), "epochs": 1}), pairs, tmp_path / "resumed",
             progress=False)
-    resumed = T.train(c3, pairs, tmp_path / "resumed", progress=False)
+    resumed = engine.train(c3, pairs, tmp_path / "resumed", progress=False)
     assert _strip(resumed.rows) == _strip(full.rows)
-    a = torch.load(T.list_checkpoints(tmp_path / "full")[-1][1], weights_only=True)
-    b = torch.load(T.list_checkpoints(tmp_path / "resumed")[-1][1], weights_only=True)
+    a = torch.load(engine.list_checkpoints(tmp_path / "full")[-1][1], weights_only=True)
+    b = torch.load(engine.list_checkpoints(tmp_path / "resumed")[-1][1], weights_only=True)
     for key in ("G", "D"):
         for name in a[key]:
             assert torch.equal(a[key][name], b[key][name]), (key, name)
@@ -90,74 +93,74 @@ def test_resume_equals_uninterrupted(tmp_path, pairs):
     assert a["config"]["map_channels"] == len(paired.MAP_CLASSES)
     assert a["fixed_noise"][0].dtype == torch.int64
     # a loaded run translates maps deterministically, each map once, in order
-    run = T.load_run(tmp_path / "full")
-    out = P.translate(run, pairs.maps[:6])
-    assert out.shape == (6, 3, 32, 32) and torch.equal(out, P.translate(run, pairs.maps[:6]))
-    assert torch.allclose(out[2:3], P.translate(run, pairs.maps[2:3]), atol=1e-6)
+    run = engine.load_run(tmp_path / "full")
+    out = pix2pixhd.translate(run, pairs.maps[:6])
+    assert out.shape == (6, 3, 32, 32) and torch.equal(out, pix2pixhd.translate(run, pairs.maps[:6]))
+    assert torch.allclose(out[2:3], pix2pixhd.translate(run, pairs.maps[2:3]), atol=1e-6)
     with pytest.raises(ValueError, match="no maps"):
-        T.load_run(tmp_path / "full").sample(2)
+        engine.load_run(tmp_path / "full").sample(2)
 
 
 def test_resume_from_a_checkpoint_with_an_outdated_grid(tmp_path, pairs):
     # a checkpoint written when the fixed grid's "noise" was the maps themselves (float)
     # still resumes: the run keeps the seed's own index grid and trains on
-    c2 = T.make_config(**TINY, epochs=2)
-    T.train(T.make_config(**{**c2.to_dict(), "epochs": 1}), pairs, tmp_path / "run",
+    c2 = engine.make_config(**TINY, epochs=2)
+    engine.train(engine.make_config(**{**c2.to_dict(), "epochs": 1}), pairs, tmp_path / "run",
             progress=False)
-    path = T.list_checkpoints(tmp_path / "run")[-1][1]
+    path = engine.list_checkpoints(tmp_path / "run")[-1][1]
     ckpt = torch.load(path, weights_only=True)
     ckpt["fixed_noise"] = [pairs.maps[:64].float()]
     torch.save(ckpt, path)
-    res = T.train(c2, pairs, tmp_path / "run", progress=False)
+    res = engine.train(c2, pairs, tmp_path / "run", progress=False)
     assert res.status == "finished" and res.epochs_done == 2
-    last = torch.load(T.list_checkpoints(tmp_path / "run")[-1][1], weights_only=True)
+    last = torch.load(engine.list_checkpoints(tmp_path / "run")[-1][1], weights_only=True)
     assert last["fixed_noise"][0].dtype == torch.int64
 
 
 def test_training_lowers_the_reconstruction_error(tmp_path, pairs):
     # the model learns its pairs: after 30 epochs its outputs are much closer (L1) to the
     # targets of their maps than at initialisation
-    cfg = T.make_config(**{**TINY, "ngf": 8, "ndf": 8, "p2p_blocks": 2, "ckpt_every": 30,
+    cfg = engine.make_config(**{**TINY, "ngf": 8, "ndf": 8, "p2p_blocks": 2, "ckpt_every": 30,
                            "sample_every": 30}, epochs=30)
-    res = T.train(cfg, pairs, tmp_path / "run", progress=False)
+    res = engine.train(cfg, pairs, tmp_path / "run", progress=False)
     assert res.status == "finished"
     with torch.random.fork_rng():
         torch.manual_seed(cfg.seed)
-        maps, G0, _ = P.networks(T.dataclasses.replace(cfg, map_channels=pairs.maps.shape[1]))
-    P.init_weights(G0)
+        maps, G0, _ = pix2pixhd.networks(loop.dataclasses.replace(cfg, map_channels=pairs.maps.shape[1]))
+    pix2pixhd.init_weights(G0)
     with torch.no_grad():
         before = (G0.eval()(pairs.maps) - pairs.images).abs().mean().item()
-    after = (P.translate(T.load_run(tmp_path / "run"), pairs.maps) - pairs.images).abs().mean().item()
+    after = (pix2pixhd.translate(engine.load_run(tmp_path / "run"), pairs.maps) - pairs.images).abs().mean().item()
     assert after < 0.6 * before, (before, after)
 
 
 def test_nan_ends_a_pix2pixhd_run_as_diverged(tmp_path, pairs):
-    res = T.train(T.make_config(**TINY, epochs=3, inject_nan_at_epoch=2), pairs, tmp_path,
+    res = engine.train(engine.make_config(**TINY, epochs=3, inject_nan_at_epoch=2), pairs, tmp_path,
                   progress=False)
     assert res.status == "diverged at epoch 2" and res.epochs_done == 1
 
 
 def test_pix2pixhd_options_are_validated_and_keyed(tmp_path, pairs):
     with pytest.raises(ValueError, match="augmentation"):
-        T.make_config(**TINY, epochs=1, augment="ada")
+        engine.make_config(**TINY, epochs=1, augment="ada")
     with pytest.raises(ValueError, match="map_source"):
-        T.make_config(**TINY, epochs=1, map_source="nosuch")
+        engine.make_config(**TINY, epochs=1, map_source="nosuch")
     with pytest.raises(ValueError, match="vgg_weights"):
-        T.make_config(**TINY, epochs=1, vgg_weights=str(tmp_path / "none.pt"))
+        engine.make_config(**TINY, epochs=1, vgg_weights=str(tmp_path / "none.pt"))
     with pytest.raises(ValueError, match="map_channels=3"):
-        T.train(T.make_config(**TINY, epochs=1, map_channels=3), pairs, tmp_path / "r",
+        engine.train(engine.make_config(**TINY, epochs=1, map_channels=3), pairs, tmp_path / "r",
                 progress=False)
     with pytest.raises(ValueError, match="3 \\+ map channels"):
-        T.train(T.make_config(**TINY, epochs=1), pairs.images, tmp_path / "r2", progress=False)
+        engine.train(engine.make_config(**TINY, epochs=1), pairs.images, tmp_path / "r2", progress=False)
     # pix2pixhd's fields are in its run key and in no other model's
-    a, b = T.make_config(**TINY, epochs=1), T.make_config(**{**TINY, "p2p_blocks": 2}, epochs=1)
-    assert T.run_name(a, "k") != T.run_name(b, "k")
-    d1 = T.make_config(model="dcgan", epochs=1)
-    d2 = T.make_config(model="dcgan", epochs=1, p2p_blocks=2, fm_lambda=1.0)
-    assert T.run_name(d1, "k") == T.run_name(d2, "k")
-    s1 = T.make_config(model="stylegan2", epochs=1)
-    s2 = T.make_config(model="stylegan2", epochs=1, map_source="edges")
-    assert T.run_name(s1, "k") == T.run_name(s2, "k")
+    a, b = engine.make_config(**TINY, epochs=1), engine.make_config(**{**TINY, "p2p_blocks": 2}, epochs=1)
+    assert engine.run_name(a, "k") != engine.run_name(b, "k")
+    d1 = engine.make_config(model="dcgan", epochs=1)
+    d2 = engine.make_config(model="dcgan", epochs=1, p2p_blocks=2, fm_lambda=1.0)
+    assert engine.run_name(d1, "k") == engine.run_name(d2, "k")
+    s1 = engine.make_config(model="stylegan2", epochs=1)
+    s2 = engine.make_config(model="stylegan2", epochs=1, map_source="edges")
+    assert engine.run_name(s1, "k") == engine.run_name(s2, "k")
 
 
 def test_vgg_loss_needs_user_weights_and_is_recorded(tmp_path, pairs):
@@ -167,14 +170,14 @@ def test_vgg_loss_needs_user_weights_and_is_recorded(tmp_path, pairs):
     feats = make_layers(cfgs["E"])[:30]
     path = tmp_path / "vgg19.pt"
     torch.save({f"features.{k}": v for k, v in feats.state_dict().items()}, path)
-    vgg = P.VGGLoss(path)
+    vgg = pix2pixhd.VGGLoss(path)
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     assert vgg(x, x).item() == 0.0 and vgg(x, x.flip(-1)).item() > 0
     bad = tmp_path / "bad.pt"
     torch.save({"x": torch.zeros(1)}, bad)
     with pytest.raises(ValueError, match="VGG19 weights"):
-        P.VGGLoss(bad)
-    res = T.train(T.make_config(**TINY, epochs=1, vgg_weights=str(path)), pairs,
+        pix2pixhd.VGGLoss(bad)
+    res = engine.train(engine.make_config(**TINY, epochs=1, vgg_weights=str(path)), pairs,
                   tmp_path / "run", progress=False)
     assert res.status == "finished"
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
@@ -182,7 +185,7 @@ def test_vgg_loss_needs_user_weights_and_is_recorded(tmp_path, pairs):
 
 
 def test_cli_trains_resumes_and_evaluates_pix2pixhd(tmp_path):
-    from paperlib import data
+
     from paperlib.cli import main
 
     folder = tmp_path / "artist_geometric"
@@ -194,7 +197,7 @@ def test_cli_trains_resumes_and_evaluates_pix2pixhd(tmp_path):
     assert json.loads((out / "status.json").read_text())["epochs_done"] == 1
     assert main([*common, "--epochs", "2"]) == 0
     st = json.loads((out / "status.json").read_text())
-    assert st["status"] == "finished" and st["epochs_done"] == 2 and len(T.read_log(out)) == 2
+    assert st["status"] == "finished" and st["epochs_done"] == 2 and len(engine.read_log(out)) == 2
     saved = json.loads((out / "config.json").read_text())
     assert saved["data"]["map_source"] == "recipe" and saved["config"]["vgg_weights"] is None
     assert main(["evaluate", "--run", str(out), "--data", str(folder), "--json",

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from paperlib import config, reproduce
+from paperlib import cli, config, engine, plots, reproduce
 
 
 def _write_nb(path, *sources):
@@ -99,23 +99,23 @@ def test_sync_readme_tables_refills_blocks(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- scheduler
 def test_reproduce_rejects_a_bad_scheduler_before_running(monkeypatch, capsys):
-    from paperlib import cli, parallel
 
-    monkeypatch.delenv(parallel.SCHEDULER_ENV, raising=False)
+
+    monkeypatch.delenv(engine.SCHEDULER_ENV, raising=False)
     with pytest.raises(ValueError, match="bogus"):
         reproduce.reproduce("smoke", scheduler="bogus")
     assert cli.main(["reproduce", "--profile", "smoke", "--scheduler", "bogus"]) == 2
     err = capsys.readouterr().err
     assert "bogus" in err and "tcp://" in err
-    monkeypatch.setenv(parallel.SCHEDULER_ENV, "nonsense")  # a bad environment fails early too
-    with pytest.raises(ValueError, match=parallel.SCHEDULER_ENV):
+    monkeypatch.setenv(engine.SCHEDULER_ENV, "nonsense")  # a bad environment fails early too
+    with pytest.raises(ValueError, match=engine.SCHEDULER_ENV):
         reproduce.reproduce("smoke")
 
 
 def test_reproduce_passes_the_scheduler_to_the_kernels(tmp_path, monkeypatch):
-    from paperlib import parallel
 
-    monkeypatch.delenv(parallel.SCHEDULER_ENV, raising=False)
+
+    monkeypatch.delenv(engine.SCHEDULER_ENV, raising=False)
     nb = tmp_path / "01_env.ipynb"
     _write_nb(nb, "profile = 'cpu'",
               "import os\nfrom pathlib import Path\n"
@@ -126,7 +126,7 @@ def test_reproduce_passes_the_scheduler_to_the_kernels(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "runs_dir", lambda profile: tmp_path / "runs")
     manifest = reproduce.reproduce("smoke", progress=False, scheduler="tcp://10.0.0.1:8786")
     assert (tmp_path / "scheduler.txt").read_text() == "tcp://10.0.0.1:8786"
-    assert parallel.SCHEDULER_ENV not in os.environ   # restored afterwards
+    assert engine.SCHEDULER_ENV not in os.environ   # restored afterwards
     saved = json.loads((tmp_path / "figs" / "results_manifest.json").read_text())
     assert saved["scheduler"] == manifest["scheduler"] == "tcp://10.0.0.1:8786"
     assert saved["notebooks"][0]["name"] == "01_env.ipynb" and saved["runs"] == []
@@ -136,13 +136,13 @@ def test_reproduce_passes_the_scheduler_to_the_kernels(tmp_path, monkeypatch):
 def test_run_records_list_each_training_run(tmp_path):
     import torch
 
-    from paperlib import train as T
+
 
     images = torch.rand(20, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     root = tmp_path / "runs"
-    cfg = T.make_config(model="dcgan", epochs=2, seed=3, res=32, ngf=4, ndf=4, nz=16,
+    cfg = engine.make_config(model="dcgan", epochs=2, seed=3, res=32, ngf=4, ndf=4, nz=16,
                         batch_size=10, device="cpu")
-    res = T.train(cfg, images, root / "paper_a" / "dcgan-run", progress=False)
+    res = engine.train(cfg, images, root / "paper_a" / "dcgan-run", progress=False)
     # an older run: no "executed" in status.json, no kimg column in log.csv
     old = root / "paper_b" / "old-run"
     shutil.copytree(root / "paper_a" / "dcgan-run", old)
@@ -237,7 +237,7 @@ def test_publish_strips_widgets_and_refuses_large_notebooks(tmp_path, monkeypatc
 def test_plots_sets_inline_and_saved_dpi():
     import matplotlib
 
-    from paperlib import plots
+
 
     assert 80 <= matplotlib.rcParams["figure.dpi"] == plots.INLINE_DPI <= 100
     assert 120 <= matplotlib.rcParams["savefig.dpi"] == plots.SAVE_DPI <= 150

@@ -4,7 +4,7 @@ The expected names were computed with the flat-module paperlib at 76c3a63 (befor
 re-layout into subpackages). A change here orphans every cached run of that config."""
 import pytest
 
-from paperlib import config, train
+from paperlib import config, engine
 
 PINNED = {
     "smoke/dcgan/paper": "dcgan-paper-s1-6a28d59818",
@@ -55,8 +55,8 @@ def test_run_name_unchanged(name):
     else:
         prof, model, cfgname = name.split("/")
         seed, key, kw = 1, "datakey0", {"n_images": 400}
-    cfg = train.profile_config(prof, model, cfgname, seed=seed, **kw)
-    assert train.run_name(cfg, key) == PINNED[name]
+    cfg = engine.profile_config(prof, model, cfgname, seed=seed, **kw)
+    assert engine.run_name(cfg, key) == PINNED[name]
 
 
 def test_every_profile_and_model_is_pinned():

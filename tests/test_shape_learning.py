@@ -12,28 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib import data, train
-from paperlib.curation import (
-    STAGES,
-    batch_for_round,
-    cached_features,
-    curate_and_retrain,
-    evaluate_stage,
-    finetune_run,
-    inner_counts_of,
-    make_auto_rater,
-    mean_pairwise_distance,
-    mix_shape_count,
-    nearest_count,
-    real_stage_metrics,
-    rescore,
-    shape_learning_many,
-    shape_learning_runs,
-    stage_epochs,
-    stage_metrics,
-    style_fidelity,
-)
-from paperlib.fidelity import circle_fidelity, summarize
+from paperlib import data, engine
+from paperlib.paper_b import STAGES, batch_for_round, cached_features, curate_and_retrain, evaluate_stage, finetune_run, make_auto_rater, mean_pairwise_distance, mix_shape_count, real_stage_metrics, shape_learning_many, shape_learning_runs, stage_epochs, stage_metrics
+from paperlib.metrics import inner_counts_of, nearest_count, rescore, style_fidelity
+from paperlib.metrics import circle_fidelity, summarize
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +256,7 @@ def test_shape_learning_runs_and_curation_end_to_end(sets, tmp_path):
     assert out2["models"] == out["models"]
     with pytest.raises(ValueError):
         batch_for_round(out, 3, 5)
-    assert train.list_checkpoints(out["models"][-1])
+    assert engine.list_checkpoints(out["models"][-1])
     # the control: the same start fine-tuned on the plain artist set
     ctrl = finetune_run(runs["mix"].run_dir, artist, root, 2)
     cfg = json.loads((ctrl.run_dir / "config.json").read_text())

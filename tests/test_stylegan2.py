@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from paperlib import stylegan2 as sg
-from paperlib import train as T
+from paperlib import data, engine, metrics
+from paperlib.models import stylegan2
+
 
 TINY = dict(model="stylegan2", res=32, nz=16, sg_channels=16, batch_size=8, sample_every=1,
             ckpt_every=1, device="cpu")
@@ -16,8 +17,8 @@ TINY = dict(model="stylegan2", res=32, nz=16, sg_channels=16, batch_size=8, samp
 @pytest.mark.parametrize("res", [32, 64, 128])
 def test_output_shapes(res):
     torch.manual_seed(0)
-    G = sg.Generator(res, z_dim=16, w_dim=16, channel_base=256, channel_max=16)
-    D = sg.Discriminator(res, channel_base=256, channel_max=16)
+    G = stylegan2.Generator(res, z_dim=16, w_dim=16, channel_base=256, channel_max=16)
+    D = stylegan2.Discriminator(res, channel_base=256, channel_max=16)
     z = torch.randn(4, 16)
     ws = G.mapping(z)
     assert ws.shape == (4, G.num_ws, 16) and G.num_ws == 2 * int(math.log2(res)) - 2
@@ -30,7 +31,7 @@ def test_output_shapes(res):
 
 def test_resampling_keeps_constants_and_sizes():
     x = torch.full((2, 3, 8, 8), 0.7)
-    up, down = sg.upsample2d(x), sg.downsample2d(x)
+    up, down = stylegan2.upsample2d(x), stylegan2.downsample2d(x)
     assert up.shape == (2, 3, 16, 16) and down.shape == (2, 3, 4, 4)
     # FIR [1,3,3,1] with unit DC gain: a constant stays constant away from the padded border
     assert torch.allclose(up[:, :, 2:-2, 2:-2], x[:, :, :1, :1].expand(2, 3, 12, 12), atol=1e-6)
@@ -41,13 +42,13 @@ def test_demodulated_weights_have_unit_norm_per_output_channel():
     torch.manual_seed(0)
     weight = torch.randn(8, 5, 3, 3) * 3.0
     styles = torch.rand(4, 5) * 4 + 0.1
-    w = sg.demodulated_weights(weight, styles)
+    w = stylegan2.demodulated_weights(weight, styles)
     norms = w.square().sum(dim=[2, 3, 4]).sqrt()
     assert norms.shape == (4, 8)
     assert torch.allclose(norms, torch.ones(4, 8), atol=1e-4)
     # the fast path used in training equals a convolution with these weights, per sample
     x = torch.randn(4, 5, 6, 6)
-    y = sg.modulated_conv2d(x, weight, styles, demodulate=True)
+    y = stylegan2.modulated_conv2d(x, weight, styles, demodulate=True)
     direct = torch.stack([nn.functional.conv2d(x[i:i + 1], w[i], padding=1)[0] for i in range(4)])
     assert torch.allclose(y, direct, atol=1e-4)
 
@@ -62,34 +63,34 @@ def test_r1_penalty_is_zero_on_a_constant_discriminator():
             return x.sum(dim=[1, 2, 3]) * 0.0 + self.c
 
     real = torch.randn(5, 3, 32, 32)
-    penalty, logits = sg.r1_penalty(ConstantD(), real)
+    penalty, logits = stylegan2.r1_penalty(ConstantD(), real)
     assert torch.equal(penalty, torch.zeros(5)) and torch.allclose(logits, torch.full((5,), 0.3))
     # and positive on a real discriminator
     torch.manual_seed(0)
-    penalty, _ = sg.r1_penalty(sg.Discriminator(32, channel_base=256, channel_max=16), real)
+    penalty, _ = stylegan2.r1_penalty(stylegan2.Discriminator(32, channel_base=256, channel_max=16), real)
     assert (penalty > 0).all()
 
 
 def test_ema_update_and_beta():
     torch.manual_seed(0)
-    G = sg.Generator(32, 8, 8, channel_base=128, channel_max=8)
-    G_ema = sg.Generator(32, 8, 8, channel_base=128, channel_max=8)
+    G = stylegan2.Generator(32, 8, 8, channel_base=128, channel_max=8)
+    G_ema = stylegan2.Generator(32, 8, 8, channel_base=128, channel_max=8)
     before = [p.detach().clone() for p in G_ema.parameters()]
-    sg.ema_update(G_ema, G, beta=0.75)
+    stylegan2.ema_update(G_ema, G, beta=0.75)
     for p_ema, p, b in zip(G_ema.parameters(), G.parameters(), before):
         assert torch.allclose(p_ema, 0.25 * p + 0.75 * b, atol=1e-6)
-    sg.ema_update(G_ema, G, beta=0.0)   # beta 0: a copy
+    stylegan2.ema_update(G_ema, G, beta=0.0)   # beta 0: a copy
     assert all(torch.equal(a, b) for a, b in zip(G_ema.parameters(), G.parameters()))
     # half-life: after ema_kimg thousand images the old weights count one half
-    beta = sg.ema_beta(32, ema_kimg=10, images_seen=10 ** 9)
+    beta = stylegan2.ema_beta(32, ema_kimg=10, images_seen=10 ** 9)
     assert math.isclose(beta ** (10_000 / 32), 0.5, rel_tol=1e-9)
-    assert sg.ema_beta(32, 10, images_seen=320) < beta   # ramp-up: shorter early on
+    assert stylegan2.ema_beta(32, 10, images_seen=320) < beta   # ramp-up: shorter early on
 
 
 def test_path_length_is_finite_and_positive():
     torch.manual_seed(0)
-    G = sg.Generator(32, 8, 8, channel_base=128, channel_max=8)
-    lengths = sg.path_length(G, torch.randn(3, 8), torch.Generator().manual_seed(0))
+    G = stylegan2.Generator(32, 8, 8, channel_base=128, channel_max=8)
+    lengths = stylegan2.path_length(G, torch.randn(3, 8), torch.Generator().manual_seed(0))
     assert lengths.shape == (3,) and (lengths > 0).all() and torch.isfinite(lengths).all()
 
 
@@ -104,21 +105,21 @@ def _strip(rows):
 
 def test_resume_equals_uninterrupted_and_checkpoint_has_ema(tmp_path, images):
     # r1 every 16 steps and pl every 4: 2 steps per epoch, so 3 epochs cross both
-    c3 = T.make_config(**TINY, epochs=3, augment="ada", pl_weight=2.0, mixing_prob=0.5)
-    full = T.train(c3, images, tmp_path / "full", progress=False)
+    c3 = engine.make_config(**TINY, epochs=3, augment="ada", pl_weight=2.0, mixing_prob=0.5)
+    full = engine.train(c3, images, tmp_path / "full", progress=False)
     assert full.status == "finished" and len(full.rows) == 3
-    T.train(T.make_config(**{**c3.to_dict(), "epochs": 1}), images, tmp_path / "resumed",
+    engine.train(engine.make_config(**{**c3.to_dict(), "epochs": 1}), images, tmp_path / "resumed",
             progress=False)
-    resumed = T.train(c3, images, tmp_path / "resumed", progress=False)
+    resumed = engine.train(c3, images, tmp_path / "resumed", progress=False)
     assert _strip(resumed.rows) == _strip(full.rows)
-    a = torch.load(T.list_checkpoints(tmp_path / "full")[-1][1], weights_only=True)
-    b = torch.load(T.list_checkpoints(tmp_path / "resumed")[-1][1], weights_only=True)
+    a = torch.load(engine.list_checkpoints(tmp_path / "full")[-1][1], weights_only=True)
+    b = torch.load(engine.list_checkpoints(tmp_path / "resumed")[-1][1], weights_only=True)
     for key in ("G", "G_ema", "D", "latent"):
         for name in a[key]:
             assert torch.equal(a[key][name], b[key][name]), (key, name)
     assert a["extra"]["n_steps"] == 6 and a["extra"]["n_images"] == 48
     # sampling and evaluation use the EMA generator
-    gan = T.load_run(tmp_path / "full")
+    gan = engine.load_run(tmp_path / "full")
     for name, p in gan.G.state_dict().items():
         assert torch.equal(p, a["G_ema"][name])
     assert not all(torch.equal(a["G"][k], a["G_ema"][k]) for k in a["G"])
@@ -127,7 +128,7 @@ def test_resume_equals_uninterrupted_and_checkpoint_has_ema(tmp_path, images):
 
 
 def test_nan_ends_a_stylegan2_run_as_diverged(tmp_path, images):
-    res = T.train(T.make_config(**TINY, epochs=3, inject_nan_at_epoch=2), images, tmp_path,
+    res = engine.train(engine.make_config(**TINY, epochs=3, inject_nan_at_epoch=2), images, tmp_path,
                   progress=False)
     assert res.status == "diverged at epoch 2" and res.epochs_done == 1
 
@@ -136,19 +137,19 @@ def test_stylegan2_options_are_validated_and_keyed():
     for bad in (dict(r1_gamma=-1.0), dict(pl_weight=math.nan), dict(mixing_prob=1.5),
                 dict(ema_kimg=0), dict(sg_channels=0)):
         with pytest.raises(ValueError):
-            T.make_config(**{**TINY, **bad}, epochs=1)
-    a = T.make_config(**TINY, epochs=1)
-    assert T.run_name(a, "x") != T.run_name(T.make_config(**TINY, epochs=1, r1_gamma=1.0), "x")
+            engine.make_config(**{**TINY, **bad}, epochs=1)
+    a = engine.make_config(**TINY, epochs=1)
+    assert engine.run_name(a, "x") != engine.run_name(engine.make_config(**TINY, epochs=1, r1_gamma=1.0), "x")
     # StyleGAN2-only fields do not enter a DCGAN run's key (paper-A caches stay valid)
     d = dict(model="dcgan", epochs=1, res=32)
-    assert T.run_name(T.make_config(**d), "x") == T.run_name(T.make_config(**d, r1_gamma=9.0), "x")
+    assert engine.run_name(engine.make_config(**d), "x") == engine.run_name(engine.make_config(**d, r1_gamma=9.0), "x")
     assert a.optim["lr"] == 0.0025 and a.optim["betas"] == (0.0, 0.99)
 
 
 def test_short_training_lowers_fid_and_kid(tmp_path):
     """A tiny set of red discs on white: 160 StyleGAN2 steps move the samples towards it
     (measured: FID 343 -> 277, KID 0.456 -> 0.284 on this machine)."""
-    from paperlib import metrics
+
 
     g = torch.Generator().manual_seed(0)
     yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
@@ -161,15 +162,15 @@ def test_short_training_lowers_fid_and_kid(tmp_path):
         img[2] -= disc
         imgs.append(img * 2 - 1)
     real = torch.stack(imgs)
-    cfg = T.make_config(**{**TINY, "sample_every": 40, "ckpt_every": 40}, epochs=40, threads=1)
-    trainer = T.build_trainer(cfg, "cpu")
+    cfg = engine.make_config(**{**TINY, "sample_every": 40, "ckpt_every": 40}, epochs=40, threads=1)
+    trainer = engine.build_trainer(cfg, "cpu")
     latent, G_init = trainer.sampler()
     G_init.eval()
     with torch.no_grad():
         before = G_init(latent(*latent.sample_noise(64, torch.Generator().manual_seed(1))))
-    res = T.train(cfg, real, tmp_path / "run", progress=False)
+    res = engine.train(cfg, real, tmp_path / "run", progress=False)
     assert res.status == "finished"
-    after = T.load_run(tmp_path / "run").sample(64, seed=1)
+    after = engine.load_run(tmp_path / "run").sample(64, seed=1)
     ex = metrics.get_extractor()
     ex.progress = False
     fr = ex(real)
@@ -181,7 +182,7 @@ def test_short_training_lowers_fid_and_kid(tmp_path):
 
 
 def test_cli_trains_resumes_and_evaluates_stylegan2(tmp_path):
-    from paperlib import data
+
     from paperlib.cli import main
 
     # the donglein stand-in: its recipes have "eyes"/"mouth" that are not emoji part labels
@@ -196,7 +197,7 @@ def test_cli_trains_resumes_and_evaluates_stylegan2(tmp_path):
     assert main([*common, "--epochs", "2"]) == 0
     st = json.loads((out / "status.json").read_text())
     assert st["status"] == "finished" and st["epochs_done"] == 2
-    assert len(T.read_log(out)) == 2
+    assert len(engine.read_log(out)) == 2
     assert main(["evaluate", "--run", str(out), "--data", str(folder), "--n-fake", "12",
                  "--json", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())

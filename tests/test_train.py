@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from paperlib import train as T
+from paperlib import engine, paper_a
 
 SMALL = dict(res=32, ngf=4, ndf=4, nz=16, batch_size=10, sample_every=1, ckpt_every=1,
              device="cpu")
@@ -17,7 +17,7 @@ def images():
 
 
 def cfg(**kw):
-    return T.make_config(**{"model": "dcgan", "epochs": 3, **SMALL, **kw})
+    return engine.make_config(**{"model": "dcgan", "epochs": 3, **SMALL, **kw})
 
 
 def strip(rows):
@@ -25,7 +25,7 @@ def strip(rows):
 
 
 def final_state(run_dir):
-    ckpt = T.list_checkpoints(run_dir)[-1][1]
+    ckpt = engine.list_checkpoints(run_dir)[-1][1]
     return torch.load(ckpt, weights_only=True)
 
 
@@ -40,11 +40,11 @@ def assert_same_state(a, b):
                                          ("proposed", {"augment": "diffaugment"})])
 def test_resumed_run_equals_uninterrupted(tmp_path, images, model, extra):
     c3 = cfg(model=model, **extra)
-    full = T.train(c3, images, tmp_path / "full", progress=False)
+    full = engine.train(c3, images, tmp_path / "full", progress=False)
     assert full.status == "finished" and full.epochs_done == 3
-    part = T.train(cfg(model=model, epochs=2, **extra), images, tmp_path / "resumed", progress=False)
+    part = engine.train(cfg(model=model, epochs=2, **extra), images, tmp_path / "resumed", progress=False)
     assert part.epochs_done == 2
-    resumed = T.train(c3, images, tmp_path / "resumed", progress=False)
+    resumed = engine.train(c3, images, tmp_path / "resumed", progress=False)
     assert resumed.status == "finished" and resumed.epochs_done == 3
     assert strip(resumed.rows) == strip(full.rows) and len(full.rows) == 3
     assert_same_state(final_state(tmp_path / "full"), final_state(tmp_path / "resumed"))
@@ -56,28 +56,28 @@ def test_resumed_run_equals_uninterrupted(tmp_path, images, model, extra):
     (crashed / "checkpoints" / "epoch_0003.pt.tmp").write_bytes(b"half-written")
     status = json.loads((crashed / "status.json").read_text())
     (crashed / "status.json").write_text(json.dumps({**status, "status": "running"}))
-    again = T.train(c3, images, crashed, progress=False)
+    again = engine.train(c3, images, crashed, progress=False)
     assert strip(again.rows) == strip(full.rows)  # the stale epoch-3 row was replaced
     assert_same_state(final_state(tmp_path / "full"), final_state(crashed))
     assert not list((crashed / "checkpoints").glob("*.tmp"))
 
 
 def test_run_folder_layout_and_load_run(tmp_path, images):
-    res = T.train(cfg(epochs=2, ckpt_every=5, sample_every=5, model="deligan"), images,
+    res = engine.train(cfg(epochs=2, ckpt_every=5, sample_every=5, model="deligan"), images,
                   tmp_path, progress=False)
     assert (tmp_path / "config.json").exists() and (tmp_path / "log.csv").exists()
-    assert [e for e, _ in T.list_checkpoints(tmp_path)] == [2]  # final epoch only
+    assert [e for e, _ in engine.list_checkpoints(tmp_path)] == [2]  # final epoch only
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_0002.png"]
-    status = T.read_status(tmp_path)
+    status = engine.read_status(tmp_path)
     assert status["status"] == "finished" and status["epochs_done"] == 2
     row = res.rows[0]
     assert list(row) == ["epoch", "kimg", "d_loss", "g_loss", "d_real", "d_fake", "sigma_mean",
                          "sigma_min", "sigma_max", "aug_p", "seconds"]
     assert 0 <= row["d_real"] <= 1 and row["sigma_min"] <= row["sigma_mean"] <= row["sigma_max"]
-    ckpt = torch.load(T.list_checkpoints(tmp_path)[0][1], weights_only=True)
+    ckpt = torch.load(engine.list_checkpoints(tmp_path)[0][1], weights_only=True)
     assert {"G", "D", "latent", "opt_g", "opt_d", "augment", "rng", "epoch",
             "fixed_noise"} <= set(ckpt)
-    gan = T.load_run(tmp_path, device="cpu")
+    gan = engine.load_run(tmp_path, device="cpu")
     assert gan.epoch == 2 and gan.config.model == "deligan"
     x = gan.sample(7, seed=3, batch_size=3)
     assert x.shape == (7, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
@@ -85,41 +85,41 @@ def test_run_folder_layout_and_load_run(tmp_path, images):
     assert torch.allclose(x, gan.sample(7, seed=3), atol=1e-5)
     assert not torch.equal(x, gan.sample(7, seed=4))
     with pytest.raises(ValueError, match="epoch 1"):
-        T.load_run(tmp_path, epoch=1)
+        engine.load_run(tmp_path, epoch=1)
 
 
 def test_finished_run_returns_at_once_and_other_config_is_refused(tmp_path, images):
-    T.train(cfg(epochs=2), images, tmp_path, progress=False)
+    engine.train(cfg(epochs=2), images, tmp_path, progress=False)
     mtime = (tmp_path / "log.csv").stat().st_mtime_ns
-    again = T.train(cfg(epochs=1), images, tmp_path, progress=False)
+    again = engine.train(cfg(epochs=1), images, tmp_path, progress=False)
     assert again.status == "finished" and again.epochs_done == 2
     assert (tmp_path / "log.csv").stat().st_mtime_ns == mtime
     with pytest.raises(ValueError, match="another out folder"):
-        T.train(cfg(epochs=2, config="conventional"), images, tmp_path, progress=False)
+        engine.train(cfg(epochs=2, config="conventional"), images, tmp_path, progress=False)
     with pytest.raises(ValueError, match="different images"):
-        T.train(cfg(epochs=2), images.flip(0), tmp_path, progress=False)
-    fresh = T.train(cfg(epochs=1, seed=5), images, tmp_path, progress=False, resume=False)
+        engine.train(cfg(epochs=2), images.flip(0), tmp_path, progress=False)
+    fresh = engine.train(cfg(epochs=1, seed=5), images, tmp_path, progress=False, resume=False)
     assert fresh.epochs_done == 1 and len(fresh.rows) == 1
-    assert [e for e, _ in T.list_checkpoints(tmp_path)] == [1]
+    assert [e for e, _ in engine.list_checkpoints(tmp_path)] == [1]
 
 
 def test_injected_nan_ends_run_as_diverged(tmp_path, images):
-    res = T.train(cfg(epochs=4, inject_nan_at_epoch=3), images, tmp_path, progress=False)
+    res = engine.train(cfg(epochs=4, inject_nan_at_epoch=3), images, tmp_path, progress=False)
     assert res.status == "diverged at epoch 3" and res.diverged
-    assert T.read_status(tmp_path)["status"] == "diverged at epoch 3"
-    assert [e for e, _ in T.list_checkpoints(tmp_path)] == [1, 2]
+    assert engine.read_status(tmp_path)["status"] == "diverged at epoch 3"
+    assert [e for e, _ in engine.list_checkpoints(tmp_path)] == [1, 2]
     assert len(res.rows) == 3 and math.isnan(res.rows[-1]["d_loss"])
-    assert not T.is_stable(res.rows, past_epoch=1)
-    again = T.train(cfg(epochs=4, inject_nan_at_epoch=3), images, tmp_path, progress=False)
+    assert not paper_a.is_stable(res.rows, past_epoch=1)
+    again = engine.train(cfg(epochs=4, inject_nan_at_epoch=3), images, tmp_path, progress=False)
     assert again.status == "diverged at epoch 3"
 
 
 def test_same_seed_same_losses_other_seed_differs(tmp_path, images):
-    a = T.train(cfg(epochs=2, seed=1, ckpt_every=9, sample_every=9), images, tmp_path / "a",
+    a = engine.train(cfg(epochs=2, seed=1, ckpt_every=9, sample_every=9), images, tmp_path / "a",
                 progress=False)
-    b = T.train(cfg(epochs=2, seed=1, ckpt_every=9, sample_every=9), images, tmp_path / "b",
+    b = engine.train(cfg(epochs=2, seed=1, ckpt_every=9, sample_every=9), images, tmp_path / "b",
                 progress=False)
-    c = T.train(cfg(epochs=2, seed=2, ckpt_every=9, sample_every=9), images, tmp_path / "c",
+    c = engine.train(cfg(epochs=2, seed=2, ckpt_every=9, sample_every=9), images, tmp_path / "c",
                 progress=False)
     assert strip(a.rows) == strip(b.rows)
     assert strip(a.rows) != strip(c.rows)
@@ -134,14 +134,14 @@ def test_same_seed_same_losses_other_seed_differs(tmp_path, images):
 ])
 def test_make_config_rejects_bad_values(bad, tmp_path):
     with pytest.raises(ValueError):
-        T.make_config(**{"model": "dcgan", "epochs": 3, **bad})
+        engine.make_config(**{"model": "dcgan", "epochs": 3, **bad})
 
 
 def test_bad_data_fails_before_training(tmp_path, images):
     with pytest.raises(FileNotFoundError):
-        T.train(cfg(), tmp_path / "missing", tmp_path / "run")
+        engine.train(cfg(), tmp_path / "missing", tmp_path / "run")
     with pytest.raises(ValueError, match="32"):
-        T.train(cfg(), torch.zeros(4, 3, 64, 64), tmp_path / "run")
+        engine.train(cfg(), torch.zeros(4, 3, 64, 64), tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
@@ -153,21 +153,21 @@ def test_train_from_a_folder(tmp_path):
     for i in range(12):
         arr = (torch.rand(40, 40, 3, generator=rng) * 255).to(torch.uint8).numpy()
         Image.fromarray(arr).save(folder / f"{i:02d}.png")
-    res = T.train(cfg(epochs=1), folder, tmp_path / "run", progress=False)
+    res = engine.train(cfg(epochs=1), folder, tmp_path / "run", progress=False)
     assert res.status == "finished" and len(res.rows) == 1
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
     assert saved["n_images"] == 12 and saved["source"] == str(folder)
     (tmp_path / "empty").mkdir()
     with pytest.raises((FileNotFoundError, ValueError)):
-        T.train(cfg(), tmp_path / "empty", tmp_path / "run2")
+        engine.train(cfg(), tmp_path / "empty", tmp_path / "run2")
     assert not (tmp_path / "run2").exists()
 
 
 def test_config_round_trip():
     c = cfg(model="proposed", proposed_N=3, adjust=False)
-    assert T.TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
-    assert T.make_config(model="dcgan", epochs=1).optim == {"lr": 1e-2, "betas": (0.5, 0.999)}
-    assert T.make_config(model="dcgan", epochs=1, config="conventional").optim["lr"] == 2e-4
+    assert engine.TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    assert engine.make_config(model="dcgan", epochs=1).optim == {"lr": 1e-2, "betas": (0.5, 0.999)}
+    assert engine.make_config(model="dcgan", epochs=1, config="conventional").optim["lr"] == 2e-4
 
 
 def _rows(pairs):
@@ -178,36 +178,36 @@ def _rows(pairs):
 def test_instability_onset_and_is_stable():
     ok, bad = (1.2, 1.0), (0.05, 6.0)
     rows = _rows([ok] * 3 + [bad] * 2 + [ok] + [bad] * 5 + [ok])
-    assert T.instability_onset(rows, k=5) == 7
-    assert T.instability_onset(rows, k=2) == 4
-    assert T.instability_onset(_rows([ok] * 10)) is None
-    assert not T.is_stable(rows, past_epoch=3)
-    assert T.is_stable(_rows([bad] * 5 + [ok] * 5), past_epoch=5)  # early instability tolerated
-    assert not T.is_stable(_rows([ok] * 4), past_epoch=5)  # did not reach epoch 5
+    assert paper_a.instability_onset(rows, k=5) == 7
+    assert paper_a.instability_onset(rows, k=2) == 4
+    assert paper_a.instability_onset(_rows([ok] * 10)) is None
+    assert not paper_a.is_stable(rows, past_epoch=3)
+    assert paper_a.is_stable(_rows([bad] * 5 + [ok] * 5), past_epoch=5)  # early instability tolerated
+    assert not paper_a.is_stable(_rows([ok] * 4), past_epoch=5)  # did not reach epoch 5
     # D(G(z)) near 0 also counts as G losing, even with a moderate G loss
     near_zero = [{**r, "g_loss": 2.0, "d_fake": 0.001} for r in _rows([bad] * 5)]
-    assert T.instability_onset(near_zero) == 1
+    assert paper_a.instability_onset(near_zero) == 1
 
 
 def test_init_from_starts_from_checkpoint_weights(tmp_path):
-    from paperlib import train as T
+
 
     imgs = torch.rand(20, 3, 32, 32) * 2 - 1
-    base = T.make_config(model="dcgan", epochs=1, res=32, ngf=4, ndf=4, batch_size=10)
-    T.train(base, imgs, tmp_path / "pre", progress=False)
-    ckpt = T.list_checkpoints(tmp_path / "pre")[-1][1]
+    base = engine.make_config(model="dcgan", epochs=1, res=32, ngf=4, ndf=4, batch_size=10)
+    engine.train(base, imgs, tmp_path / "pre", progress=False)
+    ckpt = engine.list_checkpoints(tmp_path / "pre")[-1][1]
     pre = torch.load(ckpt, weights_only=True)["G"]
-    fine = T.make_config(**{**base.to_dict(), "init_from": str(ckpt), "seed": 5})
-    T.train(fine, imgs, tmp_path / "fine", progress=False)
+    fine = engine.make_config(**{**base.to_dict(), "init_from": str(ckpt), "seed": 5})
+    engine.train(fine, imgs, tmp_path / "fine", progress=False)
     # the fine-tuned run's epoch-1 weights moved away from the pre-trained ones by one
     # epoch of Adam steps, not from a fresh seed-5 init: compare to a from-scratch run
-    scratch = T.make_config(**{**base.to_dict(), "seed": 5})
-    T.train(scratch, imgs, tmp_path / "scratch", progress=False)
-    g_fine = T.load_run(tmp_path / "fine").G.state_dict()
-    g_scratch = T.load_run(tmp_path / "scratch").G.state_dict()
+    scratch = engine.make_config(**{**base.to_dict(), "seed": 5})
+    engine.train(scratch, imgs, tmp_path / "scratch", progress=False)
+    g_fine = engine.load_run(tmp_path / "fine").G.state_dict()
+    g_scratch = engine.load_run(tmp_path / "scratch").G.state_dict()
     key = next(k for k in pre if k.endswith("weight"))
     d_pre = (g_fine[key] - pre[key]).abs().mean()
     d_scratch = (g_scratch[key] - pre[key]).abs().mean()
     assert d_pre < d_scratch
     with pytest.raises(ValueError, match="does not exist"):
-        T.make_config(**{**base.to_dict(), "init_from": str(tmp_path / "nope.pt")})
+        engine.make_config(**{**base.to_dict(), "init_from": str(tmp_path / "nope.pt")})

@@ -6,24 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib import train
-from paperlib.fidelity import to_uint8_hwc
-from paperlib.widgets import (
-    LatentExplorer,
-    component_images,
-    default_controls,
-    interpolate,
-    interpolation_strip,
-    latent_explorer,
-    latent_vector,
-    mean_adjustment,
-    mu_sweep,
-    pca_directions,
-    pca_sweep,
-    render,
-    seed_noise,
-    tile,
-)
+from paperlib import engine
+from paperlib.utils.images import to_uint8_hwc
+from paperlib.paper_a import LatentExplorer, component_images, default_controls, interpolate, interpolation_strip, latent_explorer, latent_vector, mean_adjustment, mu_sweep, pca_directions, pca_sweep, render, seed_noise
+from paperlib.utils.images import tile
 
 MODELS = ("dcgan", "deligan", "proposed")
 OPTS = {"dcgan": {}, "deligan": {"deligan_K": 6}, "proposed": {"proposed_N": 2}}
@@ -46,9 +32,9 @@ def runs(tmp_path_factory):
     images = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     out = {}
     for model in MODELS:
-        cfg = train.make_config(model=model, epochs=1, res=32, ngf=4, ndf=4, batch_size=8,
+        cfg = engine.make_config(model=model, epochs=1, res=32, ngf=4, ndf=4, batch_size=8,
                                 device="cpu", **OPTS[model])
-        res = train.train(cfg, images, root / model, progress=False)
+        res = engine.train(cfg, images, root / model, progress=False)
         assert res.status == "finished"
         out[model] = res.run_dir
     return out
@@ -56,7 +42,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gans(runs):
-    return {m: train.load_run(p, device="cpu") for m, p in runs.items()}
+    return {m: engine.load_run(p, device="cpu") for m, p in runs.items()}
 
 
 @pytest.fixture(scope="module")

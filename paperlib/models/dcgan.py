@@ -25,12 +25,16 @@ The discriminator returns logits (no sigmoid): train it with ``BCEWithLogitsLoss
 """
 from __future__ import annotations
 
-import math
+from .base import ModelSpec, register
 
+import math
 import torch
 from torch import nn
 
+
 MODEL_NAMES = ("dcgan", "deligan", "proposed")
+
+
 RES_CHOICES = (32, 64, 128)
 
 
@@ -245,3 +249,89 @@ def build_models(model: str, res: int, nz: int = 100, ngf: int = 64, ndf: int = 
     G.apply(weights_init)
     D.apply(weights_init)
     return latent, G, D
+
+
+# ----------------------------------------------------------------------------- the step
+def train_step(real, G, D, latent, opt_g, opt_d, augment, generator,
+               criterion=nn.BCEWithLogitsLoss()) -> torch.Tensor:
+    """One DCGAN step on a real batch; returns detached ``[d_loss, g_loss, d_real, d_fake]``."""
+    b = real.size(0)
+    ones = torch.ones(b, device=real.device)
+    zeros = torch.zeros(b, device=real.device)
+    # (1) Update D: maximise log D(x) + log(1 - D(G(z)))
+    opt_d.zero_grad()
+    out_real = D(augment(real, generator))
+    err_d_real = criterion(out_real, ones)
+    err_d_real.backward()
+    fake = G(latent(*latent.sample_noise(b, generator, real.device)))
+    out_fake = D(augment(fake.detach(), generator))
+    err_d_fake = criterion(out_fake, zeros)
+    err_d_fake.backward()
+    opt_d.step()
+    augment.update(out_real)
+    # (2) Update G (and the latent's parameters): maximise log D(G(z)), plus the regulariser
+    opt_g.zero_grad()
+    err_g = criterion(D(augment(fake, generator)), ones)
+    (err_g + latent.extra_loss()).backward()
+    opt_g.step()
+    return torch.stack([err_d_real + err_d_fake, err_g, torch.sigmoid(out_real).mean(),
+                        torch.sigmoid(out_fake).mean()]).detach()
+
+
+class DCGANStep:
+    """What a paper-A model adds to the loop: its latent module, G, D, two Adams and
+    :func:`train_step`. The engine sees only ``modules`` and ``optimizers`` (checkpointed
+    by name), ``step``, ``sampler`` (the (latent, G) pair grids and metrics sample from)
+    and ``extra_state`` -- the interface :class:`paperlib.stylegan2.StyleGAN2Step` shares."""
+
+    def __init__(self, latent, G, D, optim: dict):
+        self.latent, self.G, self.D = latent, G, D
+        self.opt_g = torch.optim.Adam(list(G.parameters()) + list(latent.parameters()), **optim)
+        self.opt_d = torch.optim.Adam(D.parameters(), **optim)
+        self.modules = {"G": G, "D": D, "latent": latent}
+        self.optimizers = {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def step(self, real, augment, generator) -> torch.Tensor:
+        return train_step(real, self.G, self.D, self.latent, self.opt_g, self.opt_d, augment,
+                          generator)
+
+    def sampler(self):
+        return self.latent, self.G
+
+    def train(self) -> None:
+        self.G.train(), self.D.train(), self.latent.train()
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+
+# ----------------------------------------------------------------------------- registry
+def _dcgan_sizes(prof) -> dict:
+    return {"kimg": prof.kimg, "batch_size": prof.batch_size, "ngf": prof.ngf, "ndf": prof.ndf}
+
+
+def _latent_opts(cfg) -> dict:
+    if cfg.model == "deligan":
+        return {"K": cfg.deligan_K, "lam": cfg.deligan_lambda}
+    if cfg.model == "proposed":
+        return {"N": cfg.proposed_N, "adjust": cfg.adjust, "mean_adjust": cfg.mean_adjust}
+    return {}
+
+
+def _networks(cfg) -> tuple:
+    return build_models(cfg.model, cfg.res, cfg.nz, cfg.ngf, cfg.ndf, **_latent_opts(cfg))
+
+
+def _step(cfg, latent, G, D, device) -> DCGANStep:
+    return DCGANStep(latent, G, D, cfg.optim)
+
+
+for _name, _help in (("dcgan", "DCGAN baseline (paper A)"),
+                     ("deligan", "DeLiGAN: a learned mixture-of-Gaussians latent (paper A)"),
+                     ("proposed", "paper A's latent distribution + mean adjustment")):
+    register(ModelSpec(name=_name, networks=_networks, step=_step, profile_sizes=_dcgan_sizes,
+                       cli_defaults={"batch_size": 35, "nz": 100, "ngf": 64, "ndf": 64},
+                       family="DCGAN", help=_help))

@@ -119,173 +119,11 @@ largest form only.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Sequence
-
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = [
-    "CircleFidelity",
-    "RESIDUAL_TOL",
-    "batch_circle_fidelity",
-    "circle_fidelity",
-    "score_parts",
-    "form_shape",
-    "summarize",
-    "to_rgb01",
-    "to_uint8_hwc",
-]
-
-#: A circle-fit residual (RMS radial error / radius) at or above this gives factor f = 0.
-RESIDUAL_TOL = 0.25
 
 _EIGHT = np.ones((3, 3), dtype=bool)
-
-
-# --------------------------------------------------------------------------- result
-
-
-@dataclass
-class CircleFidelity:
-    """Circle fidelity of one image.
-
-    ``main_*`` describe the largest foreground form; ``inner_*`` the forms inside it.
-    ``inner_circularity`` is the mean over inner forms (NaN when there is none).
-
-    Scores (see :func:`score_parts`), all in [0, 1]:
-
-    * ``main_score = c * e * f``: the main form alone, with ``c = clip(main_circularity,
-      0, 1)``, ``e = main_axis_ratio``, ``f = 1 - clip(main_residual / 0.25, 0, 1)``;
-    * ``inner_score = a * q``: the inner forms alone, with ``a`` the count agreement
-      ``1 - min(1, |found - expected| / max(expected, 1))`` and ``q = 0.5 + 0.5 *
-      clip(inner_circularity, 0, 1)`` when inner forms are expected and found (else 1);
-      NaN when ``n_inner_expected`` is None;
-    * ``score = main_score * inner_score`` (``= main_score`` when ``n_inner_expected`` is
-      None): the combined value, kept for compatibility (``c * e * f * a * q``).
-
-    A blank image (no main form): ``found_main=False``, ``main_circularity=0``,
-    ``main_axis_ratio=0``, ``main_residual=1`` (the worst value the score uses),
-    ``main_score=0``, ``score=0`` and ``inner_score`` 0 (NaN when ``n_inner_expected`` is
-    None): where no form is drawn, no inner form is right either.
-    """
-
-    main_circularity: float
-    main_residual: float
-    main_axis_ratio: float
-    n_inner_found: int
-    n_inner_expected: int | None
-    inner_circularity: float
-    score: float
-    main_score: float = math.nan     # NaN only for results built without it
-    inner_score: float = math.nan
-    found_main: bool = True
-    main_area: float = 0.0
-    main_radius: float = 0.0
-    #: (x, y) of the fitted circle in continuous image coordinates: pixel (i, j) covers
-    #: [j, j+1) x [i, i+1), so a disc drawn centred in the frame has centre (W/2, H/2).
-    main_center: tuple[float, float] = (math.nan, math.nan)
-    n_inner_other: int = 0        # inner regions too elongated to be round forms
-    inner_circularities: list[float] = field(default_factory=list)
-    inner_areas: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def score_parts(main_circularity: float, main_axis_ratio: float, main_residual: float,
-                n_inner_found: int, inner_circularity: float,
-                n_inner_expected: int | None) -> tuple[float, float, float]:
-    """``(main_score, inner_score, score)`` from the measured parts (see
-    :class:`CircleFidelity`); the single place of the score formula."""
-    c = min(max(main_circularity, 0.0), 1.0)
-    e = min(max(main_axis_ratio, 0.0), 1.0)
-    f = 1.0 - min(max(main_residual / RESIDUAL_TOL, 0.0), 1.0)
-    main_score = float(min(max(c * e * f, 0.0), 1.0))
-    if n_inner_expected is None:
-        return main_score, math.nan, main_score
-    a = 1.0 - min(1.0, abs(n_inner_found - n_inner_expected) / max(n_inner_expected, 1))
-    q = 1.0
-    if n_inner_expected > 0 and n_inner_found > 0:
-        q = 0.5 + 0.5 * min(max(inner_circularity, 0.0), 1.0)
-    inner_score = float(min(max(a * q, 0.0), 1.0))
-    return main_score, inner_score, main_score * inner_score
-
-
-def _blank(n_inner_expected: int | None) -> CircleFidelity:
-    return CircleFidelity(
-        main_circularity=0.0, main_residual=1.0, main_axis_ratio=0.0, n_inner_found=0,
-        n_inner_expected=n_inner_expected, inner_circularity=math.nan, score=0.0,
-        main_score=0.0, inner_score=math.nan if n_inner_expected is None else 0.0,
-        found_main=False,
-    )
-
-
-# --------------------------------------------------------------------------- input conversion
-
-
-def to_rgb01(img: Any) -> np.ndarray:
-    """One image -> float64 (H, W, 3) RGB in [0, 1].
-
-    Accepts a torch tensor or numpy array, channels-first (C, H, W) or channels-last
-    (H, W, C) or grey (H, W), with 1, 3 or 4 channels (alpha is dropped). Integer arrays
-    are read as 0..255; **float arrays and tensors as [-1, 1]** (the generator's range).
-    """
-    if hasattr(img, "detach"):  # torch tensor, without importing torch
-        img = img.detach().cpu().numpy()
-    a = np.asarray(img)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3:
-        raise ValueError(f"expected one image with 2 or 3 dims, got shape {a.shape}")
-    if a.shape[-1] not in (1, 3, 4) and a.shape[0] in (1, 3, 4):
-        a = np.moveaxis(a, 0, -1)
-    if a.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"cannot find the channel axis in shape {a.shape}")
-    if np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
-        x = a.astype(np.float64) / (1.0 if a.dtype == bool else 255.0)
-    else:
-        x = (a.astype(np.float64) + 1.0) * 0.5
-    x = np.nan_to_num(x, nan=0.0)
-    if x.shape[-1] == 1:
-        x = np.repeat(x, 3, axis=-1)
-    elif x.shape[-1] == 4:
-        x = x[..., :3]
-    return np.clip(x, 0.0, 1.0)
-
-
-def to_uint8_hwc(img: Any) -> np.ndarray:
-    """One image -> uint8 (H, W, 3) using the conventions of :func:`to_rgb01`.
-
-    Floats map by ``round((x + 1) * 127.5)``; uint8 input is returned unchanged (as RGB).
-    """
-    if hasattr(img, "detach"):
-        img = img.detach().cpu().numpy()
-    a = np.asarray(img)
-    if a.dtype == np.uint8:
-        x = a if a.ndim == 3 else a[..., None]
-        if x.shape[-1] not in (1, 3, 4) and x.shape[0] in (1, 3, 4):
-            x = np.moveaxis(x, 0, -1)
-        if x.shape[-1] == 1:
-            x = np.repeat(x, 3, axis=-1)
-        return np.ascontiguousarray(x[..., :3])
-    return np.round(to_rgb01(a) * 255.0).astype(np.uint8)
-
-
-def _iter_images(images: Any) -> list:
-    """A batch -> list of single images. Batch = 4-D array/tensor or a sequence."""
-    if hasattr(images, "detach"):
-        images = images.detach().cpu().numpy()
-    if isinstance(images, np.ndarray):
-        if images.ndim == 4:
-            return list(images)
-        if images.ndim in (2, 3):
-            return [images]
-        raise ValueError(f"expected a batch (N, C, H, W) / (N, H, W, C), got {images.shape}")
-    return list(images)
-
-
-# --------------------------------------------------------------------------- geometry helpers
 
 
 def _otsu(values: np.ndarray, bins: int = 128) -> float:
@@ -318,6 +156,8 @@ def _otsu(values: np.ndarray, bins: int = 128) -> float:
 # corners are joined). -1 = no segment.
 _SEG_A = np.array([[-1, -1], [0, 3], [0, 1], [3, 1], [1, 2], [-1, -1], [0, 2], [3, 2],
                    [3, 2], [0, 2], [-1, -1], [1, 2], [3, 1], [0, 1], [0, 3], [-1, -1]])
+
+
 _SADDLE = {  # case -> (segments when centre above, segments when centre below)
     5: (((0, 1), (2, 3)), ((0, 3), (1, 2))),
     10: (((0, 3), (1, 2)), ((0, 1), (2, 3))),
@@ -341,6 +181,8 @@ def _orient(case: int, e0: int, e1: int) -> tuple[int, int]:
 
 _SEG_A = np.array([list(_orient(c, *e)) if e[0] >= 0 else [-1, -1]
                    for c, e in enumerate(_SEG_A.tolist())])
+
+
 _SADDLE = {c: tuple(tuple(_orient(c, e0, e1) for e0, e1 in segs) for segs in pair)
            for c, pair in _SADDLE.items()}
 
@@ -661,12 +503,25 @@ def _inner_forms(x, filled, main_area, min_contrast, min_px, min_frac, max_rim_f
 
 #: Main-form segmentation constants (step 1 of the module docstring).
 _PIECE_FRAC = 0.1        # pieces >= this share of the largest one join the main form
+
+
 _LINK_FRAC = 0.2         # pieces this share of their half-size apart are one form
+
+
 _GAP_HI, _GAP_LO = 0.9, 0.6   # ray radius / fitted ellipse's: bridged not / fully
+
+
 _N_RAYS = 128
+
+
 _OUTSIDE_FRAC = 1.15     # a piece mostly beyond this share of the radius is apart
+
+
 _BRIDGE_SIGMA = 0.5      # px: edge of a bridged gap = the filled mask smoothed by this
+
+
 _MAX_BORDER_FG = 0.35    # more of the image border than this in the foreground: blank
+
 
 _DIRS8 = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
 
@@ -845,126 +700,3 @@ def _main_form(x: np.ndarray, min_contrast: float, min_main_area: int,
         near = ndi.binary_dilation(bridged, _disk(1))
         s = np.where(near, np.maximum(s, s_mask), s)
     return x, filled, s, (y0, x0)
-
-
-# --------------------------------------------------------------------------- main API
-
-
-def circle_fidelity(
-    img: Any,
-    n_inner_expected: int | None = None,
-    *,
-    min_contrast: float = 0.1,
-    min_main_area: int = 9,
-    min_inner_contrast: float = 0.15,
-    min_inner_px: int = 4,
-    min_inner_frac: float = 0.003,
-    max_rim_frac: float = 0.1,
-    min_inner_circularity: float = 0.7,
-    smooth_sigma: float = 0.7,
-) -> CircleFidelity:
-    """Circle fidelity of one image (see the module docstring for the method and score).
-
-    ``img``: uint8 (H, W, 3) array, or a float [-1, 1] (C, H, W) tensor/array.
-    ``n_inner_expected``: number of inner circles the image should show (e.g. a stand-in
-    recipe's ``n_inner_circles``); None leaves the count out of the score (``inner_score``
-    is then NaN and ``score == main_score``). ``smooth_sigma``: the Gaussian (px) the
-    image is smoothed with to find and measure the main form (0: none).
-    """
-    if n_inner_expected is not None:
-        n_inner_expected = int(n_inner_expected)
-        if n_inner_expected < 0:
-            raise ValueError("n_inner_expected must be >= 0")
-    x = to_rgb01(img)
-    H, W, _ = x.shape
-    if H < 3 or W < 3:
-        return _blank(n_inner_expected)
-    mf = _main_form(x, min_contrast, min_main_area, smooth_sigma)
-    if mf is None:
-        return _blank(n_inner_expected)
-    x, filled, s_main, (oy, ox) = mf
-    main = form_shape(s_main, contour_area=True)
-
-    inner_circs, inner_areas, n_other = _inner_forms(
-        x, filled, main["area"], min_inner_contrast, min_inner_px, min_inner_frac,
-        max_rim_frac, min_inner_circularity)
-
-    n_found = len(inner_circs)
-    inner_circ = float(np.mean(inner_circs)) if inner_circs else math.nan
-
-    main_score, inner_score, score = score_parts(
-        main["circularity"], main["axis_ratio"], main["residual"], n_found, inner_circ,
-        n_inner_expected)
-    return CircleFidelity(
-        main_circularity=float(main["circularity"]),
-        main_residual=float(main["residual"]),
-        main_axis_ratio=float(main["axis_ratio"]),
-        n_inner_found=n_found,
-        n_inner_expected=n_inner_expected,
-        inner_circularity=inner_circ,
-        score=score,
-        main_score=main_score,
-        inner_score=inner_score,
-        found_main=True,
-        main_area=float(main["area"]),
-        main_radius=float(main["r"]),
-        main_center=(float(main["cx"]) + ox + 0.5, float(main["cy"]) + oy + 0.5),
-        n_inner_other=n_other,
-        inner_circularities=[float(v) for v in inner_circs],
-        inner_areas=[float(v) for v in inner_areas],
-    )
-
-
-def batch_circle_fidelity(
-    images: Any, n_inner_expected: int | Sequence[int | None] | None = None, **kwargs
-) -> list[CircleFidelity]:
-    """:func:`circle_fidelity` of every image of a batch (4-D array/tensor or a list).
-
-    ``n_inner_expected`` is one value for all images or one per image.
-    """
-    imgs = _iter_images(images)
-    if n_inner_expected is None or np.isscalar(n_inner_expected):
-        expected: Iterable = [n_inner_expected] * len(imgs)
-    else:
-        expected = list(n_inner_expected)  # type: ignore[arg-type]
-        if len(expected) != len(imgs):
-            raise ValueError(
-                f"n_inner_expected has {len(expected)} values for {len(imgs)} images"
-            )
-    return [circle_fidelity(im, ne, **kwargs) for im, ne in zip(imgs, expected)]
-
-
-def summarize(results: Sequence[CircleFidelity]) -> dict:
-    """Means over a list of results.
-
-    ``score``, ``main_score``, ``main_circularity``, ``main_residual``, ``main_axis_ratio``
-    and ``n_inner_found`` average over all images (blank ones count with their worst
-    values); ``inner_score`` over the images with an expected inner count (NaN if none has
-    one); ``inner_circularity`` over images with at least one inner form (NaN if none);
-    ``frac_found_main`` is the share of non-blank images; ``frac_inner_count_ok`` the share
-    whose inner count equals the expected one (only over images with an expectation).
-    """
-    n = len(results)
-    out: dict[str, float] = {"n": n}
-    keys = ["score", "main_score", "main_circularity", "main_residual", "main_axis_ratio",
-            "n_inner_found"]
-    if n == 0:
-        out.update({k: math.nan for k in keys})
-        out.update(inner_score=math.nan, inner_circularity=math.nan,
-                   frac_found_main=math.nan, frac_inner_count_ok=math.nan)
-        return out
-    for k in keys:
-        out[k] = float(np.mean([getattr(r, k) for r in results]))
-
-    def nanmean(values: list[float]) -> float:
-        v = [x for x in values if np.isfinite(x)]
-        return float(np.mean(v)) if v else math.nan
-
-    out["inner_score"] = nanmean([r.inner_score for r in results])
-    out["inner_circularity"] = nanmean([r.inner_circularity for r in results])
-    out["frac_found_main"] = float(np.mean([r.found_main for r in results]))
-    exp = [r for r in results if r.n_inner_expected is not None]
-    out["frac_inner_count_ok"] = (
-        float(np.mean([r.n_inner_found == r.n_inner_expected for r in exp])) if exp else math.nan
-    )
-    return out

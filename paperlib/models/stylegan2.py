@@ -40,14 +40,21 @@ from __future__ import annotations
 
 import copy
 import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import ModelSpec, register
+from .dcgan import GaussianLatent
+
+
 RES_CHOICES = (32, 64, 128)
+
+
 SQRT2 = math.sqrt(2.0)
+
+
 _FIR = (1.0, 3.0, 3.0, 1.0)
 
 
@@ -478,3 +485,39 @@ def auto_r1_gamma(res: int, batch_size: int) -> float:
 
 def param_count(module: nn.Module) -> int:
     return int(sum(np.prod(p.shape) for p in module.parameters()))
+
+
+# ----------------------------------------------------------------------------- registry
+#: StyleGAN2-ADA's own Adam (NVlabs' configs: lr 0.0025, betas (0, 0.99), eps 1e-8), used
+#: under either config name (paper B trained StyleGAN2-ADA as it comes).
+STYLEGAN2_OPTIM = {"lr": 0.0025, "betas": (0.0, 0.99), "eps": 1e-8}
+#: TrainConfig fields only StyleGAN2 reads: channel_max (channel_base = 16 x it), mapping
+#: layers, R1 gamma (None: NVlabs' auto 0.0002 res^2 / batch), path-length weight (0: off),
+#: G-EMA half-life in kimg (None: NVlabs' auto batch * 10 / 32), style-mixing probability.
+STYLEGAN2_FIELDS = ("sg_channels", "sg_map_layers", "r1_gamma", "pl_weight", "ema_kimg",
+                    "mixing_prob")
+
+
+def _networks(cfg) -> tuple:
+    kw = dict(channel_base=16 * cfg.sg_channels, channel_max=cfg.sg_channels)
+    return (GaussianLatent(cfg.nz),
+            Generator(cfg.res, cfg.nz, cfg.nz, map_layers=cfg.sg_map_layers, **kw),
+            Discriminator(cfg.res, **kw))
+
+
+def _step(cfg, latent, G, D, device) -> StyleGAN2Step:
+    gamma = cfg.r1_gamma if cfg.r1_gamma is not None else auto_r1_gamma(cfg.res, cfg.batch_size)
+    ema = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch_size * 10 / 32
+    return StyleGAN2Step(latent, G, D, r1_gamma=gamma, pl_weight=cfg.pl_weight,
+                         ema_kimg=ema, mixing_prob=cfg.mixing_prob, **cfg.optim)
+
+
+def _sizes(prof) -> dict:   # (ngf/ndf are DCGAN widths: left at their defaults)
+    return {"kimg": prof.sg_kimg, "batch_size": prof.sg_batch, "nz": prof.sg_nz,
+            "sg_channels": prof.sg_channels}
+
+
+register(ModelSpec(name="stylegan2", networks=_networks, step=_step, profile_sizes=_sizes,
+                   optim=lambda cfg: STYLEGAN2_OPTIM, fields=STYLEGAN2_FIELDS,
+                   sample_module="G_ema", cli_defaults={"batch_size": 32, "nz": 128},
+                   family="StyleGAN2-ADA", help="StyleGAN2 with ADA (paper B)"))

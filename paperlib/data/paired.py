@@ -35,19 +35,29 @@ engine (what the fixed sample grid and the metrics feed the generator).
 """
 from __future__ import annotations
 
+from PIL import Image
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
+from .folders import MANIFEST, image_files, load_folder
+from ..utils.forms import _main_form
+from ..utils.images import to_rgb01
+
 
 #: Classes of a recipe map (channel order).
 MAP_CLASSES = ("background", "plane", "disc", "ring", "main form", "eye", "pupil", "cheek")
+
+
 FORM_CLASSES = ("background", "main form", "inner marks")
+
+
 MAP_SOURCES = ("auto", "recipe", "forms", "edges")
+
+
 SUPERSAMPLE = 4
 
 
@@ -142,7 +152,6 @@ def form_map(image: torch.Tensor, inner_contrast: float = 0.15) -> torch.Tensor:
     form finder: the filled main form, and inside it the pixels whose colour is more than
     ``inner_contrast`` (RGB distance in [0, 1]) from the form's median colour. An image in
     which no main form is found is all background."""
-    from .fidelity import _main_form, to_rgb01
 
     x = to_rgb01(image)
     H, W, _ = x.shape
@@ -159,7 +168,6 @@ def form_map(image: torch.Tensor, inner_contrast: float = 0.15) -> torch.Tensor:
 
 
 def _read_map(path: Path, res: int) -> torch.Tensor:
-    from PIL import Image
 
     try:
         with Image.open(path) as im:
@@ -191,7 +199,6 @@ class Pairs:
 
 def folder_recipes(folder: Path) -> dict:
     """Relative file name -> recipe from the folder's manifest (empty without one)."""
-    from .data import MANIFEST
 
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
@@ -226,7 +233,6 @@ def load_pairs(folder, res: int, map_source: str = "auto") -> Pairs:
     """Every image of ``folder`` (:func:`paperlib.data.load_folder`, strict: a broken image
     is an error here) with its map (module docstring). Raises ``ValueError`` naming the
     problem: no images, an image without a recipe (``"recipe"``), a missing map file."""
-    from .data import image_files, load_folder
 
     folder = Path(folder)
     if not folder.is_dir():

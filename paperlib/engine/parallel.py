@@ -26,6 +26,8 @@ others have finished, each named.
 """
 from __future__ import annotations
 
+import torch
+
 import atexit
 import logging
 import os
@@ -33,11 +35,17 @@ import threading
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence
-
 from tqdm.auto import tqdm
+from .loop import train_cached
+from .runs import FORCE_ENV
+
 
 SCHEDULER_ENV = "PAPERLIB_SCHEDULER"
+
+
 _LOCK = threading.Lock()
+
+
 _CLIENTS: dict[str, Any] = {}
 
 
@@ -59,7 +67,6 @@ def scheduler_spec(scheduler: str | None = None) -> str:
 def local_workers() -> tuple[int, bool]:
     """(workers, one per GPU?) for the default local cluster: one per GPU when CUDA is
     present, else one per core available to this process."""
-    import torch
 
     if torch.cuda.is_available() and torch.cuda.device_count() > 0:
         return torch.cuda.device_count(), True
@@ -196,7 +203,6 @@ def run_all(fn: Callable, items: Sequence, scheduler: str | None = None,
 # ----------------------------------------------------------------------------- training runs
 def _train_job(job: tuple) -> Any:
     """One cached training run (the unit of work a worker executes)."""
-    from .train import train_cached
 
     cfg, data_dir, root, force_token = job
     return train_cached(cfg, data_dir, root, progress=False, force_token=force_token)
@@ -208,7 +214,6 @@ def train_many(jobs: Sequence[tuple], scheduler: str | None = None, desc: str = 
     :func:`paperlib.train.train_cached` (cached, resumable); returns their ``RunResult`` in
     order. Each run is named in errors by its model, config and seed. ``n_workers`` sizes
     the local cluster (default: one per core or GPU; see :func:`get_client`)."""
-    from .train import FORCE_ENV
 
     token = os.environ.get(FORCE_ENV) or ""  # reproduce --force reaches remote workers too
     jobs = [(cfg, str(Path(d).resolve()), str(Path(r).resolve()), token) for cfg, d, r in jobs]
@@ -224,31 +229,3 @@ def n_slots(scheduler: str | None = None) -> int:
     if client is None:
         return 1
     return max(1, sum(client.nthreads().values()))
-
-
-# ----------------------------------------------------------------------------- evaluations
-def _eval_job(job: dict) -> list[dict]:
-    """Evaluate some checkpoints of one run (:func:`paperlib.metrics.evaluate_run`, cached
-    in the run folder); one worker, one thread."""
-    from .metrics import evaluate_run, get_extractor
-
-    extractor = get_extractor()
-    extractor.progress = False
-    return [evaluate_run(job["run_dir"], job["data_dir"], n_fake=job["n_fake"], epoch=e,
-                         is_source=job.get("is_source", "auto"), seed=job.get("seed", 0),
-                         extractor=extractor, n_real=job.get("n_real"))
-            for e in job["epochs"]]
-
-
-def evaluate_many(jobs: Sequence[dict], scheduler: str | None = None,
-                  desc: str = "evaluations", progress: bool = True) -> list[list[dict]]:
-    """Evaluate checkpoints of several runs side by side. Each job is a dict with
-    ``run_dir``, ``data_dir``, ``epochs`` (checkpoint epochs), ``n_fake`` and optionally
-    ``seed``, ``is_source``, ``n_real``; returns, per job, one metrics dict per epoch.
-    Prepare the shared caches first (real-set features, the part classifier) so the
-    workers do not all compute them at once."""
-    jobs = [{**j, "run_dir": str(Path(j["run_dir"]).resolve()),
-             "data_dir": str(Path(j["data_dir"]).resolve()),
-             "epochs": [int(e) for e in j["epochs"]]} for j in jobs]
-    names = [f"{Path(j['run_dir']).name} epochs {j['epochs']}" for j in jobs]
-    return run_all(_eval_job, jobs, scheduler, names=names, desc=desc, progress=progress)

@@ -31,11 +31,15 @@ and image alike.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-
+from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from ..data.paired import MAP_SOURCES, MapSource, load_pairs
+from .base import ModelSpec, register
+
 
 RES_CHOICES = (32, 64, 128)
 
@@ -269,7 +273,6 @@ def networks(cfg) -> tuple:
     ``model="pix2pixhd"`` (widths ``ngf``/``ndf``, ``p2p_blocks``, ``p2p_num_d``; the maps'
     channels ``map_channels``, which :func:`paperlib.train.train` takes from the data),
     initialised from torch's global RNG with pix2pixHD's ``weights_init``."""
-    from .paired import MapSource
 
     if cfg.map_channels is None:
         raise ValueError("pix2pixhd needs map_channels (train() takes it from the data)")
@@ -289,8 +292,62 @@ def step_for(cfg, maps, G, D, device) -> Pix2PixHDStep:
 def translate(run, maps: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """A loaded Pix2pixHD run's (:func:`paperlib.train.load_run`) images for ``maps``
     (N, C, res, res): (N, 3, res, res) in [-1, 1] on the CPU, in the maps' order."""
-    if run.config.model != "pix2pixhd":
+    if not hasattr(run.latent, "set_bank"):
         raise ValueError(f"{run.config.model} is not a conditional model: it has no maps to "
                          "translate")
     run.latent.set_bank(maps.to(run.device))
     return run.sample(len(maps), batch_size=batch_size)
+
+
+# ----------------------------------------------------------------------------- registry
+#: pix2pixHD's Adam (lr 2e-4, betas (0.5, 0.999)), under either config name.
+PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
+#: TrainConfig fields only Pix2pixHD reads (widths are ngf/ndf): what makes the maps
+#: (paperlib.data.paired: auto | recipe | forms | edges | a folder of maps), their channels
+#: (None: taken from the data), residual blocks, discriminator scales, feature-matching
+#: weight, a VGG19 weights file for the perceptual loss (None: not used) and its weight.
+PIX2PIXHD_FIELDS = ("map_source", "map_channels", "p2p_blocks", "p2p_num_d", "fm_lambda",
+                    "vgg_weights", "vgg_lambda")
+
+
+def _load_folder(path, cfg) -> tuple:
+    pairs = load_pairs(path, cfg.res, cfg.map_source)
+    return pairs.joined(), {"map_source": pairs.map_source}
+
+
+def _prepare(cfg, images):
+    """The maps' channels come from the data (image channels first, then the map's)."""
+    n_map = images.shape[1] - 3
+    if cfg.map_channels not in (None, n_map):
+        raise ValueError(f"map_channels={cfg.map_channels} but the data's maps have "
+                         f"{n_map} channels")
+    return dataclasses.replace(cfg, map_channels=n_map)
+
+
+def _validate(cfg) -> None:
+    if cfg.augment != "none":
+        raise ValueError("pix2pixhd does not support augmentation (map and image "
+                         f"would have to be transformed alike); got augment={cfg.augment!r}")
+    if not isinstance(cfg.map_source, str) or not (
+            cfg.map_source in MAP_SOURCES or Path(cfg.map_source).is_dir()):
+        raise ValueError(f"map_source must be one of {MAP_SOURCES} or an existing "
+                         f"folder of maps, got {cfg.map_source!r}")
+
+
+def _bind_eval_data(run, data_dir) -> None:
+    """Evaluation translates ``data_dir``'s own maps, in order (cycling past the last)."""
+    run.latent.set_bank(load_pairs(data_dir, int(run.config.res),
+                                   run.config.map_source).maps.to(run.device))
+
+
+def _sizes(prof) -> dict:
+    return {"kimg": prof.p2p_kimg, "batch_size": prof.p2p_batch, "ngf": prof.p2p_ngf,
+            "ndf": prof.p2p_ndf, "p2p_blocks": prof.p2p_blocks}
+
+
+register(ModelSpec(name="pix2pixhd", networks=networks, step=step_for, profile_sizes=_sizes,
+                   optim=lambda cfg: PIX2PIXHD_OPTIM, fields=PIX2PIXHD_FIELDS,
+                   data_kind="pairs", load_folder=_load_folder, prepare=_prepare,
+                   validate=_validate, bind_eval_data=_bind_eval_data,
+                   cli_defaults={"batch_size": 16, "ngf": 32, "ndf": 32},
+                   family="Pix2pixHD", help="Pix2pixHD, conditional: map -> image (paper B)"))

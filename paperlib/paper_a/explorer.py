@@ -20,219 +20,32 @@ from __future__ import annotations
 
 import contextlib
 import html
-import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
 import ipywidgets as W
 import numpy as np
 import torch
+from ..engine.runs import list_checkpoints, load_run
+from ..utils.images import png_bytes, to_uint8_hwc
+from ..utils.threads import pinned_threads
 
-from .curation import (
-    SelectionMismatchError,
-    image_sha256,
-    save_selections,
-    selection_for_round,
-    selections_or_auto,
-)
-
-__all__ = ["SelectionGallery", "selection_gallery", "selections_or_auto",
-           "LatentExplorer", "latent_explorer", "PCADirections", "pca_directions",
-           "default_controls", "seed_noise", "interpolate", "mean_adjustment",
-           "latent_vector", "render", "pca_sweep", "interpolation_strip",
-           "component_images", "mu_sweep", "tile", "png_bytes", "run_label"]
-
-
-# --------------------------------------------------------------------------- curation gallery
-
-
-def _png_thumb(img: Any, thumb_px: int) -> bytes:
-    from PIL import Image
-
-    from .fidelity import to_uint8_hwc
-
-    pil = Image.fromarray(to_uint8_hwc(img), mode="RGB")
-    if max(pil.size) != thumb_px:
-        # nearest keeps small (32 px) samples crisp instead of blurring them
-        resample = Image.NEAREST if max(pil.size) < thumb_px else Image.LANCZOS
-        pil = pil.resize((thumb_px, thumb_px), resample)
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-class SelectionGallery(W.VBox):
-    """The widget :func:`selection_gallery` returns (a ``VBox``; display it).
-
-    Attributes: ``image_widgets`` (one ``ipywidgets.Image`` per image), ``toggles`` (the
-    "like" ``ToggleButton`` of each), ``save_button``, ``status`` (an ``HTML`` line),
-    ``hashes`` (sha256 per image), ``selections_path``, ``round_idx``, ``last_error``.
-    """
-
-    def __init__(self, images: Any, selections_path: Any, round_idx: int, n_cols: int = 8,
-                 thumb_px: int = 96, title: str | None = None):
-        if n_cols < 1:
-            raise ValueError("n_cols must be >= 1")
-        n = int(images.shape[0]) if hasattr(images, "shape") else len(images)
-        self.selections_path = Path(selections_path)
-        self.round_idx = int(round_idx)
-        self.n_shown = n
-        self.last_error: Exception | None = None
-        self.hashes = [image_sha256(images[i]) for i in range(n)]
-        self.image_widgets = [
-            W.Image(value=_png_thumb(images[i], thumb_px), format="png",
-                    width=thumb_px, height=thumb_px)
-            for i in range(n)
-        ]
-        self.toggles = [
-            W.ToggleButton(value=False, description=f"like #{i}", icon="heart",
-                           tooltip=f"image {i}: I am satisfied with this one",
-                           layout=W.Layout(width=f"{thumb_px}px"))
-            for i in range(n)
-        ]
-        cells = [W.VBox([im, tg]) for im, tg in zip(self.image_widgets, self.toggles)]
-        grid = W.GridBox(cells, layout=W.Layout(
-            grid_template_columns=f"repeat({n_cols}, {thumb_px + 8}px)", grid_gap="4px"))
-        self.save_button = W.Button(description="Save selections", button_style="success",
-                                    icon="save")
-        self.clear_button = W.Button(description="Clear", icon="times")
-        self.status = W.HTML()
-        self.counter = W.HTML()
-        header = W.HTML(
-            f"<b>{html.escape(title or f'Curation round {self.round_idx}')}</b>: "
-            "toggle <i>like</i> on the images you are satisfied with, then "
-            f"<i>Save selections</i> (written to <code>{html.escape(str(selections_path))}"
-            "</code>). Unsaved clicks are ignored by later cells."
-        )
-        self.save_button.on_click(self._on_save)
-        self.clear_button.on_click(self._on_clear)
-        for t in self.toggles:
-            t.observe(self._on_toggle, names="value")
-        super().__init__([header, grid, W.HBox([self.save_button, self.clear_button,
-                                                  self.counter]), self.status])
-        self._preload(images)
-        self._on_toggle()
-
-    # -- state
-    def selected(self) -> list[int]:
-        """Indices whose "like" toggle is on."""
-        return [i for i, t in enumerate(self.toggles) if t.value]
-
-    def save(self) -> dict:
-        """Write the current selection (what the Save button does); returns the file."""
-        data = save_selections(
-            self.selections_path, self.round_idx, self.selected(),
-            meta={"n_shown": self.n_shown, "image_hashes": self.hashes,
-                  "source": "selection_gallery"},
-        )
-        self.status.value = (f"Saved {len(self.selected())} of {self.n_shown} images for "
-                             f"round {self.round_idx} to <code>"
-                             f"{html.escape(str(self.selections_path))}</code>.")
-        return data
-
-    # -- callbacks
-    def _preload(self, images: Any) -> None:
-        try:
-            sel = selection_for_round(self.selections_path, self.round_idx, images)
-        except SelectionMismatchError as err:
-            self.status.value = ("<span style='color:#b00'>The saved selection for this "
-                                 f"round was made on other images; not loaded. "
-                                 f"{html.escape(str(err))}</span>")
-            return
-        except (ValueError, OSError) as err:
-            self.status.value = (f"<span style='color:#b00'>Could not read "
-                                 f"{html.escape(str(self.selections_path))}: "
-                                 f"{html.escape(str(err))}</span>")
-            return
-        if sel:
-            for i in sel:
-                self.toggles[i].value = True
-            self.status.value = f"Loaded the saved selection ({len(sel)} images)."
-
-    def _on_toggle(self, change: Any = None) -> None:
-        self.counter.value = f"{len(self.selected())} liked"
-
-    def _on_save(self, _button: Any = None) -> None:
-        try:
-            self.save()
-            self.last_error = None
-        except Exception as err:  # a widget callback must not die silently
-            self.last_error = err
-            self.status.value = (f"<span style='color:#b00'>Saving failed: "
-                                 f"{html.escape(str(err))}</span>")
-
-    def _on_clear(self, _button: Any = None) -> None:
-        for t in self.toggles:
-            t.value = False
-
-
-def selection_gallery(
-    images: Any,
-    selections_path: Any,
-    round_idx: int,
-    n_cols: int = 8,
-    thumb_px: int = 96,
-    title: str | None = None,
-) -> SelectionGallery:
-    """Build the "like" gallery for one curation round and return it at once (display it).
-
-    ``images``: the generated batch (float [-1, 1] (N, 3, H, W) tensor/array or uint8
-    (N, H, W, 3)). A selection already saved for this round on the same images (checked
-    by sha256) is pre-loaded. "Save selections" writes
-    ``{"version": 1, "rounds": {"<r>": {"selected", "n_shown", "image_hashes", ...}}}``
-    via :func:`paperlib.curation.save_selections`; other rounds in the file are kept.
-    """
-    return SelectionGallery(images, selections_path, round_idx, n_cols=n_cols,
-                            thumb_px=thumb_px, title=title)
-
-
-# --------------------------------------------------------------------------- latent explorer
-#
-# Controls (a plain dict; :func:`default_controls` gives the neutral ones of a run):
-#
-#   seed_a, seed_b  ints >= 0: the two noise draws (``latent.sample_noise(1, Generator(seed))``)
-#   t               float in [0, 1]: interpolation between them (0 = seed A, 1 = seed B)
-#   interp          "slerp" | "linear": how the Gaussian noise eps is interpolated
-#   mode            "pca" | "raw": what ``offsets`` move along
-#   offsets         floats, one per slider: in "pca" mode z += o_i * std_i * v_i along the
-#                   i-th principal direction v_i of the mapped latent z = latent(*noise); in
-#                   "raw" mode eps[raw_start + i] += o_i (eps ~ N(0, I), so both are in stds)
-#   raw_start       first raw noise dimension the sliders move ("raw" mode)
-#   k               DeLiGAN only: mixture component (0..K-1), or None = each seed's own draw
-#                   (between two different components z blends mu and sigma linearly in t)
-#   mu_offset       proposed (mean_adjust) only, in [-1, 1]: added to every component of mu
-#   mu_scale        proposed only, in [0, 1]: multiplies the drawn mu first
-#   mu_seed         proposed only: None = the seeds' own mu (linearly interpolated in t), or
-#                   an int whose draw gives mu ("resample mu");
-#                   mu = clamp(mu_scale * mu_drawn + mu_offset, -1, 1), so it stays in
-#                   paper A's U(-1, 1) range.
-#
-# With neutral controls, render(gan, {"seed_a": s}) is exactly ``gan.sample(1, seed=s)[0]``.
 
 EXPLORER_MODES = ("pca", "raw")
+
+
 INTERP_KINDS = ("slerp", "linear")
+
+
 N_DIRECTIONS = 4          # sliders shown by the explorer
+
+
 SLIDER_RANGE = 3.0        # sliders move -3..+3 std
+
+
 _MU_RESAMPLE_BASE = 10_000  # first mu_seed the "resample mu" button uses
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Run the enclosed torch CPU work on one thread, then restore the setting. Single
-    images through small nets gain nothing from more threads, and on a shared CPU the
-    OpenMP barriers of several threads can make each render 10-100x slower."""
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def _model(gan) -> str:
@@ -365,7 +178,7 @@ def pca_directions(gan, n: int = 2048, seed: int = 0, k: int = 8) -> PCADirectio
         raise ValueError(f"pca_directions needs n >= 2 samples, got {n}")
     gan.latent.eval()
     noise = gan.latent.sample_noise(n, torch.Generator().manual_seed(int(seed)), "cpu")
-    with _one_thread():
+    with pinned_threads(1):
         z = gan.latent(*(t.to(gan.device) for t in noise)).double().cpu()
         mean = z.mean(0)
         _, s, vt = torch.linalg.svd(z - mean, full_matrices=False)
@@ -435,9 +248,8 @@ def latent_vector(gan, controls: dict | None = None, pca: PCADirections | None =
 def render(gan, controls: dict | None = None, pca: PCADirections | None = None) -> np.ndarray:
     """The image ``controls`` give: uint8 (H, W, 3), G in eval mode, no grad; deterministic
     (same run + controls -> the same array)."""
-    from .fidelity import to_uint8_hwc
 
-    with _one_thread():
+    with pinned_threads(1):
         z = latent_vector(gan, controls, pca)
         gan.G.eval()
         return to_uint8_hwc(gan.G(z.to(gan.device))[0].float().cpu())
@@ -479,29 +291,9 @@ def mu_sweep(gan, offsets=(-1.0, -0.5, 0.0, 0.5, 1.0), controls: dict | None = N
     return np.stack([render(gan, {**(controls or {}), "mu_offset": float(o)}) for o in offsets])
 
 
-def tile(images: np.ndarray, pad: int = 2, pad_value: int = 255) -> np.ndarray:
-    """One uint8 canvas from (R, C, H, W, 3) or (N, H, W, 3) (one row), ``pad`` px apart."""
-    a = np.asarray(images)
-    if a.ndim == 4:
-        a = a[None]
-    r, c, h, w, ch = a.shape
-    out = np.full((r * h + (r - 1) * pad, c * w + (c - 1) * pad, ch), pad_value, np.uint8)
-    for i in range(r):
-        for j in range(c):
-            out[i * (h + pad):i * (h + pad) + h, j * (w + pad):j * (w + pad) + w] = a[i, j]
-    return out
-
-
-def png_bytes(img: np.ndarray, px: int = 256) -> bytes:
-    """PNG of a uint8 (H, W, 3) image scaled to ``px`` (nearest-neighbour when enlarging,
-    so 32 px samples stay crisp)."""
-    return _png_thumb(img, px)
-
-
 # -- the widget
 def run_label(run_dir) -> str:
     """``model · config · seed s[ · N=n][ · ablation] · epoch e`` from a run folder."""
-    from .train import list_checkpoints
 
     cfg = json.loads((Path(run_dir) / "config.json").read_text())["config"]
     parts = [cfg["model"], cfg.get("config", "?"), f"seed {cfg.get('seed', '?')}"]
@@ -616,7 +408,6 @@ class LatentExplorer(W.VBox):
     def gan(self):
         key = self.run_dropdown.value
         if key not in self._gans:
-            from .train import load_run
 
             self._gans[key] = load_run(self.runs[key], epoch=self.epoch, device=self.device)
         return self._gans[key]

@@ -26,9 +26,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+
 AUGMENT_KINDS = ("none", "diffaugment", "ada")
+
+
 ADA_TARGET = 0.6
+
+
 ADA_INTERVAL = 4
+
+
 ADA_KIMG = 5.0
 
 

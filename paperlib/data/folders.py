@@ -1,0 +1,317 @@
+"""Synthetic data sets and the user-folder loader.
+
+Neither paper's data is public, so every training set here is drawn by code, deterministically
+from a seed (same seed and arguments -> byte-identical PNGs and ``manifest.json``):
+
+* ``emoji`` -- a **synthetic stand-in** for paper A's 804 crawled "Emoji Generator" emojis
+  (402 positive + 402 negative). Each emoji is composed from parts the way an emoji-maker
+  site does it: face (shape, colour, flat or radial gradient), eyes, brows, mouth and
+  extras. **Label rule:** every part style has a valence (:data:`EYE_VALENCE`,
+  :data:`BROW_VALENCE`, :data:`MOUTH_VALENCE`, :data:`EXTRA_VALENCE`); the score is their
+  sum (eyes + brows + mouth + each extra) and the label is its sign: ``positive`` when
+  > 0, ``negative`` when < 0. Recipes scoring 0 are ambiguous and never drawn. Smiles,
+  grins, heart/star eyes, blush and hearts push positive; frowns, grimaces, X eyes, angry
+  or sad brows, tears, sweat and anger marks push negative (:func:`emoji_score`).
+  Sampling draws recipes until each class is full; no two emojis share a part combination.
+* ``shapes`` -- paper B's "shape learning" images: circles, ellipses, rings, concentric
+  circles, planes (half-planes / large polygons) and rectangles, balanced across kinds;
+  the label is the kind.
+* ``artist_donglein`` and ``artist_geometric`` -- **synthetic stand-ins** for paper B's
+  unpublished artworks (manifest ``kind`` is ``"artist-standin"`` and ``note`` says so): a
+  round character in the spirit of Yang Dae-won's "Donglein", and a geometric abstraction
+  of circles and planes. Recipes record the main circle and the small inner circles so a
+  circle-fidelity measure can compare generated images against them.
+
+All images are RGB, drawn at 4x the output size and downsampled with Lanczos
+(anti-aliased). Geometry in the shape and artist recipes is in pixels of the output
+``res``; the emoji jitter values are fractions of the face radius or of the frame.
+
+Each set is a folder of PNGs plus ``manifest.json`` (see :func:`build_emoji_set`). Writing
+goes to a temporary sibling folder that is renamed into place; a non-empty folder that is
+not one of our data sets is never overwritten.
+
+:func:`load_folder` reads any folder of images (png, jpg/jpeg, webp, bmp; other files are
+ignored, hidden files and folders are skipped) into a tensor in [-1, 1].
+"""
+from __future__ import annotations
+
+from .. import __version__
+
+import hashlib
+import json
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from tqdm.auto import tqdm
+from .draw import WHITE, _png_bytes, _sha256
+
+
+#: Bump whenever rendering or the manifest layout changes (invalidates reuse of old sets).
+DATA_FORMAT_VERSION = 1
+
+
+CODE_VERSION = f"{__version__}+data{DATA_FORMAT_VERSION}"
+
+
+ARTIST_STYLES = ("donglein", "geometric")
+
+
+SHAPE_KINDS = ("circle", "ellipse", "ring", "concentric", "plane", "rectangle")
+
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+MANIFEST = "manifest.json"
+
+
+# --------------------------------------------------------------------------------------
+# Writing a set safely
+# --------------------------------------------------------------------------------------
+def _header(name: str, kind: str, seed: int, res: int, items: list, params: dict,
+            note: str) -> dict:
+    counts: dict[str, int] = {}
+    for _, label, _ in items:
+        counts[label] = counts.get(label, 0) + 1
+    return {"name": name, "kind": kind, "note": note, "params": params, "count": len(items),
+            "counts": counts, "seed": int(seed), "res": res, "code_version": CODE_VERSION}
+
+
+def _dumps(manifest: dict) -> str:
+    return json.dumps(manifest, sort_keys=True, indent=1) + "\n"
+
+
+def _write_set(out, header: dict, items: list, render: Callable[[dict, int], Image.Image],
+               progress: bool) -> dict:
+    """Render ``items`` (file, label, recipe) into ``out`` unless an identical set is there."""
+    out = Path(out)
+    previous = _previous_set(out)
+    if previous is not None and _same_set(previous, header, items, out):
+        return previous
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        images = []
+        for file, label, recipe in tqdm(items, desc=header["name"], unit="img",
+                                        disable=not progress):
+            data = _png_bytes(render(recipe, header["res"]))
+            (tmp / file).write_bytes(data)
+            images.append({"file": file, "sha256": _sha256(data), "label": label,
+                           "recipe": recipe})
+        text = _dumps({**header, "images": sorted(images, key=lambda e: e["file"])})
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        tmp.chmod(0o755)
+        _move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return json.loads(text)
+
+
+def _previous_set(out: Path) -> dict | None:
+    """The manifest of the set already in ``out``; None if ``out`` is missing or empty.
+
+    Raises ``FileExistsError`` for anything that is not one of our sets, so user data is
+    never replaced: a file, a non-empty folder without a readable manifest of ours, or a
+    set folder holding files its manifest does not list.
+    """
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder; refusing to replace it")
+    if not any(out.iterdir()):
+        return None
+    refuse = f"refusing to write into {out}: it is not empty and"
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise FileExistsError(f"{refuse} has no readable {MANIFEST} ({err}), so it is not "
+                              "a data set built by paperlib.data") from None
+    if not (isinstance(manifest, dict) and "code_version" in manifest
+            and isinstance(manifest.get("images"), list)):
+        raise FileExistsError(f"{refuse} its {MANIFEST} was not written by paperlib.data")
+    listed = {e["file"] for e in manifest["images"]} | {MANIFEST}
+    unknown = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                     if not p.is_dir() and p.relative_to(out).as_posix() not in listed)
+    if unknown:
+        raise FileExistsError(f"{refuse} holds files its {MANIFEST} does not list: "
+                              f"{', '.join(unknown[:5])}")
+    return manifest
+
+
+def _same_set(manifest: dict, header: dict, items: list, out: Path) -> bool:
+    """Whether ``manifest`` is exactly what building ``items`` would write, files intact."""
+    head = {k: v for k, v in manifest.items() if k != "images"}
+    wanted = json.loads(json.dumps([[f, label, r] for f, label, r in items]))
+    have = [[e["file"], e["label"], e["recipe"]] for e in manifest["images"]]
+    if head != json.loads(json.dumps(header)) or have != wanted:
+        return False
+    return all((out / e["file"]).is_file() and file_sha256(out / e["file"]) == e["sha256"]
+               for e in manifest["images"])
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``, replacing an empty folder or a previous set of ours."""
+    if out.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        out.rename(trash / out.name)
+        tmp.rename(out)
+        shutil.rmtree(trash)
+    else:
+        tmp.rename(out)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# Loading a user folder
+# --------------------------------------------------------------------------------------
+@dataclass
+class LoadedImages:
+    """Images loaded by :func:`load_folder`."""
+
+    images: torch.Tensor                 # float32 (N, 3, res, res) in [-1, 1]
+    paths: list[Path]                    # the loaded files, sorted
+    labels: list[str | None]             # manifest label, else sub-folder name, else None
+    skipped: list[tuple[Path, str]]      # (file, reason) for files that could not be read
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def image_files(path, recursive: bool = True) -> list[Path]:
+    """Sorted files under ``path`` with an image extension; hidden files/folders skipped."""
+    root = Path(path)
+    found = root.rglob("*") if recursive else root.glob("*")
+    return sorted(p for p in found if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """RGB; transparency composited on white, 16-bit and float greyscale scaled to 8 bits."""
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, WHITE + (255,)),
+                                     rgba).convert("RGB")
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        return Image.fromarray((arr.clip(0, top) / top * 255).round().astype(np.uint8), "L") \
+            .convert("RGB")
+    return im.convert("RGB")
+
+
+def _read_image(path: Path, res: int) -> np.ndarray:
+    """(res, res, 3) uint8 from an image file, opened read-only; raises on bad files."""
+    if path.stat().st_size == 0:
+        raise ValueError("empty file (0 bytes)")
+    with open(path, "rb") as f:
+        with Image.open(f) as im:
+            im.verify()
+        f.seek(0)
+        with Image.open(f) as im:
+            im.load()
+            rgb = _to_rgb(ImageOps.exif_transpose(im))
+    return np.asarray(ImageOps.fit(rgb, (res, res), Image.LANCZOS, centering=(0.5, 0.5)))
+
+
+def _manifest_labels(root: Path) -> dict[str, str] | None:
+    try:
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        return {e["file"]: e["label"] for e in manifest["images"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def load_folder(path, res: int = 64, strict: bool = False,
+                recursive: bool = True) -> LoadedImages:
+    """Load every image under ``path`` as a float tensor (N, 3, res, res) in [-1, 1].
+
+    Files with extensions png, jpg, jpeg, webp or bmp (any case) are read; other files
+    (``manifest.json``, ``README.txt``, ...) and hidden files or folders (``.name``) are
+    ignored without a warning. Transparency is composited on white, greyscale becomes RGB,
+    and every image is centre-cropped to a square and resized to ``res`` with Lanczos.
+    Files that cannot be decoded (empty, truncated, corrupt, not an image) are skipped with
+    one warning naming each and why; ``strict=True`` raises ``ValueError`` on the first.
+    A missing path, or one with no image files, raises ``FileNotFoundError``; a folder
+    whose image files all fail raises ``ValueError``. The folder is only read.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise FileNotFoundError(f"image folder not found: {root}")
+    if not root.is_dir():
+        raise ValueError(f"not a folder: {root}")
+    files = image_files(root, recursive)
+    if not files:
+        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {root}")
+    arrays, paths, skipped = [], [], []
+    for file in files:
+        try:
+            arrays.append(_read_image(file, res))
+            paths.append(file)
+        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+            reason = f"{type(err).__name__}: {err}"
+            if strict:
+                raise ValueError(f"cannot load image {file}: {reason}") from err
+            skipped.append((file, reason))
+    report = "\n".join(f"  {p}: {why}" for p, why in skipped)
+    if not paths:
+        raise ValueError(f"no loadable images in {root}; every image file failed:\n{report}")
+    if skipped:
+        warnings.warn(f"load_folder({root}): skipped {len(skipped)} unreadable file(s):\n"
+                      f"{report}", stacklevel=2)
+    by_file = _manifest_labels(root)
+    rels = [p.relative_to(root) for p in paths]
+    labels = ([by_file.get(r.as_posix()) for r in rels] if by_file is not None
+              else [r.parts[0] if len(r.parts) > 1 else None for r in rels])
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return LoadedImages(images.contiguous(), paths, labels, skipped)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] (any shape) to uint8 in [0, 255], clamped and rounded."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def save_images(x: torch.Tensor, folder, prefix: str = "img") -> list[Path]:
+    """Save (N, C, H, W) or (C, H, W) images in [-1, 1] (C = 1 or 3) as numbered PNGs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    batch = to_uint8(x if x.dim() == 4 else x.unsqueeze(0)).cpu()
+    paths = []
+    for i, img in enumerate(batch):
+        arr = img.permute(1, 2, 0).numpy()
+        pil = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
+        path = folder / f"{prefix}_{i:05d}.png"
+        path.write_bytes(_png_bytes(pil))
+        paths.append(path)
+    return paths
+
+
+def manifest_hash(path) -> str:
+    """Identity of a data folder (the FID cache key).
+
+    sha256 of ``manifest.json`` when present, else of the sorted (relative path, file
+    sha256) list of the folder's image files.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder not found: {root}")
+    if (root / MANIFEST).is_file():
+        return file_sha256(root / MANIFEST)
+    h = hashlib.sha256()
+    for file in image_files(root):
+        h.update(f"{file.relative_to(root).as_posix()}\t{file_sha256(file)}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,59 @@
+"""The training engine: a run's configuration (:mod:`.config`), the loop (:mod:`.loop`), run
+folders, checkpoints and loading (:mod:`.runs`), augmentation (:mod:`.augment`) and runs side
+by side on Dask (:mod:`.parallel`). It builds a model by name from the registry
+(:mod:`paperlib.models`) and never names one."""
+
+from . import augment, config, runs, loop, parallel
+from .augment import (  # noqa: F401
+    ADA_INTERVAL,
+    ADA_KIMG,
+    ADA_TARGET,
+    AUGMENT_KINDS,
+    Augmenter,
+    DIFFAUGMENT_OPS,
+    diff_augment,
+    rand_brightness,
+    rand_contrast,
+    rand_cutout,
+    rand_saturation,
+    rand_translation,
+)
+from .config import (  # noqa: F401
+    TrainConfig,
+    epochs_for_kimg,
+    make_config,
+    profile_config,
+    profile_jobs,
+    resolve_device,
+    run_name,
+)
+from .runs import (  # noqa: F401
+    FORCE_ENV,
+    RunResult,
+    TrainedGAN,
+    atomic_torch_save,
+    build_networks,
+    build_trainer,
+    list_checkpoints,
+    load_run,
+    read_log,
+    read_status,
+    where_executed,
+)
+from .loop import (  # noqa: F401
+    N_FIXED,
+    train,
+    train_cached,
+    train_epoch,
+)
+from .parallel import (  # noqa: F401
+    RunsFailed,
+    SCHEDULER_ENV,
+    close_clients,
+    get_client,
+    local_workers,
+    n_slots,
+    run_all,
+    scheduler_spec,
+    train_many,
+)

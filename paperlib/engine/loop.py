@@ -1,0 +1,300 @@
+"""The training loop: one loop for every registered model (:mod:`paperlib.models`).
+
+The loop is the PyTorch examples' ``dcgan/main.py`` loop, with the model's step behind the
+step interface (:mod:`paperlib.models.base`): each epoch shuffles the data, calls
+``trainer.step`` per batch (for paper A's models that is
+:func:`paperlib.models.dcgan.train_step`: a D step on a real and a fake batch, then a
+non-saturating G step), logs the epoch means, saves a sample grid and a checkpoint. The
+networks, the step and the optimiser come from the model's registry entry, built by name
+from the :class:`~paperlib.engine.config.TrainConfig`. Optional DiffAugment/ADA
+(:mod:`paperlib.engine.augment`) wraps every D call.
+
+Run folder written by :func:`train`::
+
+    out/
+      config.json              TrainConfig + identity (size, sha1) of the training images
+      status.json              {"status": "running" | "finished" | "diverged at epoch E",
+                                "epochs_done", "epochs_target", "last_checkpoint", ...}
+                               ("running" is also what a killed run leaves: rerun to resume)
+      log.csv                  one row per epoch: epoch, d_loss, g_loss, d_real, d_fake
+                               [, the latent's log_stats() columns], aug_p, seconds
+      samples/epoch_0005.png   8x8 grid of a FIXED noise batch (G in eval mode), every
+                               sample_every epochs and at the last epoch
+      checkpoints/epoch_0005.pt  every ckpt_every epochs and at the last epoch, all kept:
+                               G, D, latent, both optimisers, augmenter, generator states,
+                               epoch, fixed noise (plain tensors/dicts: weights_only-loadable)
+
+``d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0)``; ``g_loss = BCE(D(G(z)), 1)`` (G's adversarial
+loss; DeLiGAN's regulariser is optimised but not included -- see its sigma columns);
+``d_real``/``d_fake`` are mean ``sigmoid(D(.))`` in the D step. All are epoch means.
+
+Reproducibility: parameters are initialised from ``torch.manual_seed(seed)`` (in a forked
+RNG, leaving the caller's global RNG alone); shuffling, noise and augmentation draw only
+from two explicit ``torch.Generator`` whose states are checkpointed. So on CPU the same
+seed gives identical losses, and a run killed at any point and resumed from its last
+checkpoint ends with exactly the numbers of an uninterrupted run. Different CPU thread
+counts, other machines or CUDA (non-deterministic kernels) may differ in the last bits.
+"""
+from __future__ import annotations
+
+from .. import __version__
+
+import csv
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+import numpy as np
+import torch
+from torchvision.utils import save_image
+from tqdm.auto import tqdm
+from ..data.folders import load_folder
+from .augment import Augmenter
+from .config import TrainConfig, _RESUMABLE, make_config, resolve_device
+from ..data.folders import manifest_hash
+from .config import run_name
+from .runs import FORCE_ENV, RunResult, _read_csv, _result, _status, build_trainer, list_checkpoints, read_status
+from ..utils.io import atomic_torch_save, atomic_write, atomic_write_json
+from ..utils.threads import pinned_threads
+
+
+N_FIXED = 64  # images in the fixed-noise sample grid
+
+
+def train_epoch(images, batch_size, trainer, augment, g_shuffle, g_noise) -> list[float]:
+    """One pass over ``images`` in an order drawn from ``g_shuffle`` (the last batch may be
+    smaller), one ``trainer.step`` per batch; returns the epoch means ``[d_loss, g_loss,
+    d_real, d_fake]``."""
+    trainer.train()
+    sums = torch.zeros(4, device=images.device)
+    batches = torch.randperm(len(images), generator=g_shuffle).to(images.device).split(batch_size)
+    for idx in batches:
+        sums += trainer.step(images[idx], augment, g_noise)
+    return (sums / len(batches)).tolist()
+
+
+# ----------------------------------------------------------------------------- the loop
+def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = True) -> RunResult:
+    """Train ``cfg`` on ``data`` (an image tensor (N,3,res,res) in [-1,1], or a folder) into
+    the run folder ``out`` (layout: module docstring); returns a :class:`RunResult`.
+
+    Resumes from the last checkpoint when ``out`` holds a run of the same config (only
+    ``epochs`` and ``device`` may differ); a finished or diverged run returns at once.
+    ``resume=False`` deletes the run files in ``out`` and starts over. NaN/inf losses end the
+    run with status ``"diverged at epoch E"`` (no exception).
+    """
+    cfg = make_config(**cfg.to_dict())
+    images, data_id = _load_data(data, cfg)
+    if cfg.spec.prepare is not None:   # settings taken from the data (e.g. map channels)
+        cfg = cfg.spec.prepare(cfg, images)
+    out = Path(out)
+    start, ckpt, done = _prepare_run_dir(out, cfg, data_id, resume)
+    if done:  # finished (at >= cfg.epochs) or diverged already
+        return _result(out)
+    with pinned_threads(cfg.threads):
+        return _train_loop(cfg, images, out, start, ckpt, progress)
+
+
+def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress: bool):
+    device = resolve_device(cfg.device)
+    images = images.to(device)
+
+    trainer = build_trainer(cfg, device)
+    if hasattr(trainer, "bind_data"):   # a conditional model draws its grid's maps from the data
+        trainer.bind_data(images)
+    latent, G = trainer.sampler()
+    augment = Augmenter(cfg.augment)
+    s_shuffle, s_noise, s_fixed = np.random.SeedSequence(cfg.seed).generate_state(3)
+    g_shuffle = torch.Generator().manual_seed(int(s_shuffle))
+    g_noise = torch.Generator(device=device).manual_seed(int(s_noise))
+    # the sample grid's noise follows from the seed alone, so a resumed run rebuilds it (the
+    # copy in each checkpoint is a record; an older latent's copy may no longer fit)
+    fixed_noise = latent.sample_noise(N_FIXED, torch.Generator().manual_seed(int(s_fixed)), device)
+    if ckpt is None and cfg.init_from:  # fine-tuning: weights only, fresh optimisers
+        init = torch.load(cfg.init_from, map_location=device, weights_only=True)
+        _load_modules(trainer.modules, init, cfg.init_from)
+    if ckpt is not None:
+        _load_modules(trainer.modules, ckpt, "checkpoint")
+        for name, opt in trainer.optimizers.items():
+            opt.load_state_dict(ckpt[name])
+        trainer.load_extra_state(ckpt.get("extra", {}))
+        augment.load_state_dict(ckpt["augment"])
+        g_shuffle.set_state(ckpt["rng"]["shuffle"].cpu())
+        g_noise.set_state(ckpt["rng"]["noise"].cpu())
+
+    atomic_write_json(out / "status.json", _status(out, "running", start, cfg), indent=1)
+    extra_cols = list(latent.log_stats())
+    columns = ["epoch", "kimg", "d_loss", "g_loss", "d_real", "d_fake", *extra_cols, "aug_p",
+               "seconds"]
+    log_file, log = _open_log(out / "log.csv", columns, keep_through=start)
+    status, epochs_done = "finished", start
+    bar = tqdm(range(start + 1, cfg.epochs + 1), initial=start, total=cfg.epochs,
+               desc=cfg.model, unit="epoch", disable=not progress)
+    try:
+        for epoch in bar:
+            t0 = time.perf_counter()
+            if epoch == cfg.inject_nan_at_epoch:  # test hook: poison G
+                with torch.no_grad():
+                    next(trainer.G.parameters()).fill_(float("nan"))
+            d_loss, g_loss, d_real, d_fake = train_epoch(
+                images, cfg.batch_size, trainer, augment, g_shuffle, g_noise)
+            row = {"epoch": epoch, "kimg": round(epoch * len(images) / 1000, 3), "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real,
+                   "d_fake": d_fake, **latent.log_stats(), "aug_p": augment.p,
+                   "seconds": time.perf_counter() - t0}
+            log.writerow(row)
+            log_file.flush()
+            bar.set_postfix(d_loss=f"{d_loss:.3f}", g_loss=f"{g_loss:.3f}")
+            if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+                status = f"diverged at epoch {epoch}"
+                break
+            epochs_done = epoch
+            if epoch % cfg.sample_every == 0 or epoch == cfg.epochs:
+                _save_samples(out / "samples" / f"epoch_{epoch:04d}.png", G, latent, fixed_noise)
+            if epoch % cfg.ckpt_every == 0 or epoch == cfg.epochs:
+                atomic_torch_save({
+                    "epoch": epoch, **{k: m.state_dict() for k, m in trainer.modules.items()},
+                    **{k: o.state_dict() for k, o in trainer.optimizers.items()},
+                    "extra": trainer.extra_state(), "augment": augment.state_dict(),
+                    "rng": {"shuffle": g_shuffle.get_state(), "noise": g_noise.get_state()},
+                    "fixed_noise": [t.cpu() for t in fixed_noise], "config": cfg.to_dict(),
+                }, out / "checkpoints" / f"epoch_{epoch:04d}.pt")
+                atomic_write_json(out / "status.json", _status(out, "running", epoch, cfg), indent=1)
+    finally:
+        bar.close()
+        log_file.close()
+    atomic_write_json(out / "status.json", _status(out, status, epochs_done, cfg), indent=1)
+    return _result(out)
+
+
+def _load_modules(modules: dict, state: dict, source) -> None:
+    """Load every module's weights from a checkpoint dict (a checkpoint of another model
+    family lacks some module and is refused by name)."""
+    missing = [k for k in modules if k not in state]
+    if missing:
+        raise ValueError(f"{source} has no weights for {missing}: a checkpoint of another "
+                         "model family?")
+    for k, m in modules.items():
+        m.load_state_dict(state[k])
+
+
+# ----------------------------------------------------------------------------- run folder
+def _load_data(data, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """The training tensor and its identity. A conditional model (``data_kind`` "pairs")
+    trains on (map, image) pairs: one tensor per pair, image channels then the map's."""
+    res, paired = cfg.res, cfg.spec.data_kind == "pairs"
+    extra = {}
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        if not path.exists():
+            raise FileNotFoundError(f"data folder {path} does not exist")
+        if not path.is_dir():
+            raise NotADirectoryError(f"data {path} is not a folder")
+        source = str(path)
+        if cfg.spec.load_folder is not None:
+            images, extra = cfg.spec.load_folder(path, cfg)
+        else:
+            images = load_folder(path, res, strict=False).images
+        if len(images) == 0:
+            raise ValueError(f"no usable images found in {path}")
+    else:
+        images, source = getattr(data, "images", data), "tensor"
+        if paired and hasattr(data, "joined"):
+            images = data.joined()
+    if not (isinstance(images, torch.Tensor) and images.ndim == 4
+            and tuple(images.shape[2:]) == (res, res)
+            and (images.shape[1] > 3 if paired else images.shape[1] == 3)):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        what = "(N, 3 + map channels" if paired else "(N, 3"
+        raise ValueError(f"data must be a folder or a float tensor {what}, {res}, {res}); "
+                         f"got {shape}")
+    if len(images) == 0:
+        raise ValueError("data holds no images")
+    images = images.detach().float().cpu().contiguous()
+    sha1 = hashlib.sha1(images.numpy().tobytes()).hexdigest()
+    return images, {"source": source, "n_images": len(images), "sha1": sha1, **extra}
+
+
+def _prepare_run_dir(out: Path, cfg: TrainConfig, data_id: dict, resume: bool):
+    """Check/create ``out``; return (start epoch, checkpoint or None, nothing to do)."""
+    cfg_file = out / "config.json"
+    if cfg_file.exists() and not resume:
+        for name in ("config.json", "status.json", "log.csv"):
+            (out / name).unlink(missing_ok=True)
+        for sub in ("samples", "checkpoints"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+    if cfg_file.exists():
+        saved = json.loads(cfg_file.read_text())
+        new = cfg.to_dict()
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        # a field added after the run was made reads as its default
+        diff = sorted(k for k in set(saved["config"]) | set(new) if k not in _RESUMABLE
+                      and saved["config"].get(k, defaults.get(k, "<missing>"))
+                      != new.get(k, "<missing>"))
+        if diff:
+            details = ", ".join(f"{k}: {saved['config'].get(k)!r} -> {new.get(k)!r}" for k in diff)
+            raise ValueError(f"{out} holds a run with a different configuration ({details}); "
+                             f"pick another out folder (or pass resume=False to start over)")
+        if saved["data"]["sha1"] != data_id["sha1"]:
+            raise ValueError(f"{out} was trained on different images ({saved['data']}); "
+                             f"pick another out folder")
+        status = read_status(out)
+        if status["status"].startswith("diverged") or (
+                status["status"] == "finished" and status["epochs_done"] >= cfg.epochs):
+            return status["epochs_done"], None, True
+        ckpts = list_checkpoints(out)
+        for tmp in (out / "checkpoints").glob("*.tmp"):
+            tmp.unlink()
+        if ckpts:
+            ckpt = torch.load(ckpts[-1][1], map_location="cpu", weights_only=True)
+            return ckpt["epoch"], ckpt, False
+        return 0, None, False
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(cfg_file, {"config": cfg.to_dict(), "data": data_id,
+                           "versions": {"paperlib": __version__, "torch": torch.__version__}}, indent=1)
+    return 0, None, False
+
+
+def _open_log(path: Path, columns: list[str], keep_through: int):
+    """Rewrite log.csv keeping rows with epoch <= keep_through; return (file, appending writer)."""
+    rows = [r for r in _read_csv(path)  # (a row cut short by a kill has empty fields)
+            if None not in r.values() and "" not in r.values() and int(r["epoch"]) <= keep_through]
+
+    def write(f):
+        writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    atomic_write(path, write, binary=False)
+    f = open(path, "a", newline="")
+    return f, csv.DictWriter(f, fieldnames=columns)
+
+
+def _save_samples(path: Path, G, latent, fixed_noise) -> None:
+    G.eval(), latent.eval()
+    with torch.no_grad():
+        fake = G(latent(*fixed_noise))
+    G.train(), latent.train()
+    atomic_write(path, lambda f: save_image(fake.cpu(), f, format="png", nrow=8,
+                                            normalize=True, value_range=(-1, 1)))
+
+
+def train_cached(cfg: TrainConfig, data_dir, root, progress: bool = True,
+                 force_token: str | None = None) -> RunResult:
+    """Train ``cfg`` on the folder ``data_dir`` in ``root/<run_name>``, reusing that run when
+    it exists: a finished run returns at once, an interrupted one resumes, a longer
+    ``epochs`` continues it. With ``$PAPERLIB_FORCE`` set to a token (``reproduce --force``)
+    a run not yet redone under that token is retrained from scratch (``force_token``
+    passes the token explicitly, as :mod:`paperlib.parallel` does for its workers)."""
+
+    out = Path(root) / run_name(cfg, manifest_hash(data_dir))
+    token = force_token if force_token is not None else os.environ.get(FORCE_ENV)
+    token_file = out / "force_token"
+    redo = bool(token) and (not token_file.exists() or token_file.read_text() != token)
+    result = train(cfg, data_dir, out, progress=progress, resume=not redo)
+    if token:
+        token_file.write_text(token)
+    return result

@@ -1,0 +1,155 @@
+"""TODO docstring."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+import torch
+from torch import nn
+from .config import TrainConfig, make_config, resolve_device
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str                    # finished | diverged at epoch E
+    epochs_done: int
+    rows: list                     # log.csv rows (see read_log)
+
+    @property
+    def diverged(self) -> bool:
+        return self.status.startswith("diverged")
+
+
+def where_executed() -> dict:
+    """Host, pid and (inside a Dask worker) the worker's address: recorded in status.json."""
+    worker = None
+    try:
+        from distributed import get_worker
+        worker = get_worker().address
+    except (ImportError, ValueError):
+        pass
+    return {"host": socket.gethostname(), "pid": os.getpid(), "worker": worker,
+            "threads": torch.get_num_threads()}
+
+
+def _read_csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _status(out: Path, status: str, epochs_done: int, cfg: TrainConfig) -> dict:
+    ckpts = list_checkpoints(out)
+    return {"status": status, "epochs_done": epochs_done, "epochs_target": cfg.epochs,
+            "last_checkpoint": ckpts[-1][0] if ckpts else None, "model": cfg.model,
+            "updated": time.strftime("%Y-%m-%d %H:%M:%S"), "executed": where_executed()}
+
+
+def _result(out: Path) -> RunResult:
+    st = read_status(out)
+    return RunResult(out, st["status"], st["epochs_done"], read_log(out))
+
+
+# ----------------------------------------------------------------------------- reading runs
+def read_status(run_dir) -> dict:
+    """status.json; a run killed before writing it reads as running with 0 epochs done."""
+    path = Path(run_dir) / "status.json"
+    if not path.exists():
+        return {"status": "running", "epochs_done": 0}
+    return json.loads(path.read_text())
+
+
+def read_log(run_dir) -> list[dict]:
+    """log.csv rows as dicts: ``epoch`` int, every other column float."""
+    return [{k: int(v) if k == "epoch" else float(v) for k, v in r.items()}
+            for r in _read_csv(Path(run_dir) / "log.csv")]
+
+
+def list_checkpoints(run_dir) -> list[tuple[int, Path]]:
+    """``[(epoch, path), ...]`` of a run's checkpoints, oldest first."""
+    found = []
+    for p in (Path(run_dir) / "checkpoints").glob("epoch_*.pt"):
+        m = re.fullmatch(r"epoch_(\d+)\.pt", p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+# ----------------------------------------------------------------------------- trained models
+@dataclass
+class TrainedGAN:
+    """A checkpoint loaded for use (eval mode). ``sample`` is what the metrics call."""
+
+    config: TrainConfig
+    epoch: int
+    latent: nn.Module
+    G: nn.Module
+    D: nn.Module
+    device: torch.device
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
+        """``n`` images (n,3,res,res) in [-1,1] on the CPU, determined by ``seed`` (all noise
+        is drawn first, so ``batch_size`` changes nothing beyond float rounding)."""
+        self.G.eval(), self.latent.eval()
+        noise = self.latent.sample_noise(n, torch.Generator().manual_seed(seed), "cpu")
+        out = [self.G(self.latent(*(t[i:i + batch_size].to(self.device) for t in noise))).cpu()
+               for i in range(0, n, batch_size)]
+        res = self.config.res
+        return torch.cat(out).float() if out else torch.empty(0, 3, res, res)
+
+
+def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:
+    """Load a run's checkpoint (the latest by default) as a :class:`TrainedGAN`."""
+    run_dir = Path(run_dir)
+    ckpts = dict(list_checkpoints(run_dir))
+    if not ckpts:
+        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}")
+    if epoch is None:
+        epoch = max(ckpts)
+    if epoch not in ckpts:
+        raise ValueError(f"{run_dir} has no checkpoint for epoch {epoch}; has {sorted(ckpts)}")
+    saved = json.loads((run_dir / "config.json").read_text())["config"]
+    cfg = make_config(**{**saved, "device": "auto"})
+    dev = resolve_device(device)
+    ckpt = torch.load(ckpts[epoch], map_location=dev, weights_only=True)
+    latent, G, D = build_networks(cfg)
+    g_key = cfg.spec.sample_module   # the generator that samples (an EMA copy for some models)
+    for module, key in ((latent, "latent"), (G, g_key), (D, "D")):
+        module.load_state_dict(ckpt[key])
+        module.to(dev).eval()
+    return TrainedGAN(cfg, epoch, latent, G, D, dev)
+
+
+FORCE_ENV = "PAPERLIB_FORCE"  # set by `reproduce --force`: every cached run is redone once
+
+
+def build_networks(cfg: TrainConfig):
+    """``(latent, G, D)`` of ``cfg``'s model, initialised from torch's global RNG."""
+    return cfg.spec.networks(cfg)
+
+
+def build_trainer(cfg: TrainConfig, device):
+    """The model-specific part of a run (its step object), seeded by ``cfg.seed`` (in a
+    forked RNG)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        latent, G, D = (m.to(device) for m in build_networks(cfg))
+        return cfg.spec.step(cfg, latent, G, D, device)

@@ -1,0 +1,65 @@
+"""Evaluation: features (:mod:`.features`, Inception, cached), statistics (:mod:`.stats`:
+FID, KID, precision/recall, density/coverage, IS), Inception-Score sources
+(:mod:`.inception_score`), circle fidelity (:mod:`.fidelity`), the cached evaluation of a
+run (:mod:`.evaluate`) and the gate and verdict statistics (:mod:`.verdicts`)."""
+
+from . import features, stats, inception_score, fidelity, evaluate, verdicts
+from .features import (  # noqa: F401
+    DEFAULT_BATCH,
+    DEFAULT_CACHE_DIR,
+    FeatureExtractor,
+    InceptionFeatures,
+    get_extractor,
+    images_to_uint8,
+    inception_torchscript_path,
+    optimise_inception,
+    real_cache_key,
+    real_features,
+    tf1_bilinear_resize,
+)
+from .stats import (  # noqa: F401
+    density_coverage,
+    feature_stats,
+    fid_from_features,
+    frechet_distance,
+    kid,
+    precision_recall,
+)
+from .inception_score import (  # noqa: F401
+    INCEPTION_LOGITS_ENV,
+    TFInceptionScorer,
+    is_sources,
+    register_is_source,
+    resolve_is_source,
+    resolve_tf_logits_path,
+)
+from .fidelity import (  # noqa: F401
+    CircleFidelity,
+    RESIDUAL_TOL,
+    batch_circle_fidelity,
+    circle_fidelity,
+    inner_counts_of,
+    nearest_count,
+    rescore,
+    score_parts,
+    style_fidelity,
+    summarize,
+)
+from .evaluate import (  # noqa: F401
+    EVAL_KEYS,
+    cached_json,
+    cached_run_eval,
+    checkpoint_path,
+    evaluate_many,
+    evaluate_run,
+    metrics_over_training,
+)
+from .verdicts import (  # noqa: F401
+    Gate,
+    VERDICTS,
+    compare_claim,
+    fmt_mean_std,
+    held_out_floor,
+    mean_std,
+    welch_interval,
+)

@@ -1,0 +1,29 @@
+"""Models, each registered by name (:mod:`paperlib.models.base`): paper A's DCGAN family
+(:mod:`~paperlib.models.dcgan`: ``dcgan``, ``deligan``, ``proposed``) and paper B's
+StyleGAN2-ADA (:mod:`~paperlib.models.stylegan2`) and Pix2pixHD
+(:mod:`~paperlib.models.pix2pixhd`). Importing this package registers every module in it;
+a new model is one new module that calls :func:`~paperlib.models.base.register`."""
+
+import importlib
+import pkgutil
+
+from . import dcgan  # registration order: the CLI's and error messages' model order
+from . import stylegan2  # noqa: I001
+from . import pix2pixhd  # noqa: I001
+from .base import OPTIM_CONFIGS, ModelSpec, get_model, model_fields, model_names, register
+from .dcgan import (
+    RES_CHOICES,
+    DCGANStep,
+    DeLiGANLatent,
+    Discriminator,
+    GaussianLatent,
+    Generator,
+    ProposedLatent,
+    build_latent,
+    build_models,
+    train_step,
+    weights_init,
+)
+
+for _m in pkgutil.iter_modules(__path__):  # a model module added later registers itself too
+    importlib.import_module(f"{__name__}.{_m.name}")

@@ -1,0 +1,127 @@
+"""TODO docstring."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+import numpy as np
+from ..config import get_profile
+from ..data.folders import image_files
+from ..engine.config import profile_config
+from ..engine.parallel import n_slots, train_many
+from ..engine.runs import RunResult
+
+
+# ----------------------------------------------------------------------------- instability
+#: Paper A's "instability": D converges much faster than G and G stops learning. Per epoch,
+#: "D wins" when D's loss BCE(D(x),1) + BCE(D(G(z)),0) is under D_WIN_LOSS = 0.1 -- D gives
+#: reals and fakes their right label with confidence ~0.95 or more (2 * -log 0.95 = 0.10);
+#: at the 2 log 2 = 1.39 equilibrium D cannot tell them apart -- AND G is losing: G's loss
+#: -log D(G(z)) above G_LOSE_LOSS = 4 (D(G(z)) below e^-4 = 0.018, G fools D on under 2%)
+#: or mean D(G(z)) under D_FAKE_NEAR_ZERO = 0.02. An onset is INSTABILITY_EPOCHS = 5
+#: consecutive such epochs (one bad epoch can be a transient; G that "stops learning" stays
+#: beaten).
+D_WIN_LOSS = 0.1
+
+
+G_LOSE_LOSS = 4.0
+
+
+D_FAKE_NEAR_ZERO = 0.02
+
+
+INSTABILITY_EPOCHS = 5
+
+
+def d_wins(row: dict, d_thresh: float = D_WIN_LOSS, g_thresh: float = G_LOSE_LOSS,
+           fake_thresh: float = D_FAKE_NEAR_ZERO) -> bool:
+    """One epoch's log row shows D winning (see the constants above)."""
+    return row["d_loss"] < d_thresh and (row["g_loss"] > g_thresh or row["d_fake"] < fake_thresh)
+
+
+def instability_onset(rows: list[dict], d_thresh: float = D_WIN_LOSS,
+                      g_thresh: float = G_LOSE_LOSS, k: int = INSTABILITY_EPOCHS,
+                      fake_thresh: float = D_FAKE_NEAR_ZERO) -> int | None:
+    """First epoch starting ``k`` consecutive D-wins epochs (:func:`d_wins`), else None."""
+    streak = 0
+    for i, row in enumerate(rows):
+        streak = streak + 1 if d_wins(row, d_thresh, g_thresh, fake_thresh) else 0
+        if streak == k:
+            return rows[i - k + 1]["epoch"]
+    return None
+
+
+def is_stable(rows: list[dict], past_epoch: int, **thresholds) -> bool:
+    """Paper A's N-search test "no instability past epoch 30" (``past_epoch``): the run
+    reached ``past_epoch``, every loss is finite, and the epochs after ``past_epoch`` hold no
+    instability onset (a streak that began earlier and goes on past it counts)."""
+    if not rows or rows[-1]["epoch"] < past_epoch:
+        return False
+    if not all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows):
+        return False
+    return instability_onset([r for r in rows if r["epoch"] > past_epoch], **thresholds) is None
+
+
+def run_summary(result: RunResult, **extra) -> dict:
+    """One table row for a run: its config, status, instability onset and last epoch."""
+    cfg = json.loads((Path(result.run_dir) / "config.json").read_text())["config"]
+    last = result.rows[-1] if result.rows else {}
+    return {"model": cfg["model"], "config": cfg["config"], "seed": cfg["seed"], **extra,
+            "status": result.status, "epochs": result.epochs_done,
+            "kimg": last.get("kimg"), "train_s": round(sum(r["seconds"] for r in result.rows), 1),
+            "instability_onset": instability_onset(result.rows),
+            "d_loss": last.get("d_loss"), "g_loss": last.get("g_loss"),
+            "d_real": last.get("d_real"), "d_fake": last.get("d_fake"),
+            "run": Path(result.run_dir).name}
+
+
+def stability_report(summaries: list[dict], group: str = "config") -> str:
+    """Markdown lines, one per value of ``group``: how many runs show an instability onset
+    (and at which epochs), how many diverged, and the mean last-epoch losses."""
+    lines = []
+    for value in dict.fromkeys(s[group] for s in summaries):
+        rows = [s for s in summaries if s[group] == value]
+        onsets = sorted(int(s["instability_onset"]) for s in rows
+                        if s["instability_onset"] is not None)
+        diverged = sum(s["status"].startswith("diverged") for s in rows)
+        finite = [s for s in rows if s["d_loss"] is not None and math.isfinite(s["d_loss"])]
+        losses = (f"; last-epoch D loss {np.mean([s['d_loss'] for s in finite]):.3f}, "
+                  f"G loss {np.mean([s['g_loss'] for s in finite]):.3f} (mean over runs)"
+                  if finite else "")
+        lines.append(f"- **{group} {value}**: instability onset in {len(onsets)}/{len(rows)} runs"
+                     + (f" (epochs {onsets})" if onsets else "")
+                     + f"; {diverged} diverged" + losses)
+    return "\n".join(lines)
+
+
+def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
+             progress: bool = True, scheduler: str | None = None) -> tuple[int, list[dict]]:
+    """Paper A's choice of N for the proposed model: train with N = 1, 2, ... (up to the
+    profile's ``n_search_max``) and stop at the first run that stays stable past the
+    profile's ``stable_epoch`` (the paper's epoch 30; :func:`is_stable`), each run as long
+    as the profile's ``kimg`` budget.
+
+    Candidates are trained side by side, as many at a time as the scheduler has worker
+    slots (:mod:`paperlib.parallel`): a slot would otherwise idle, so N + 1 is trained
+    speculatively while N is; runs past the chosen N are cached but not listed.
+    Returns (chosen N, one summary row per N up to the chosen one). When no N is stable,
+    the N whose instability started latest is chosen and its row says ``stable: False``.
+    Runs are cached, so calling this again (notebook 06 does) costs nothing.
+    """
+
+    prof = get_profile(profile)
+    n_images = len(image_files(data_dir))
+    batch = max(1, n_slots(scheduler))
+    tried = []
+    for first in range(1, prof.n_search_max + 1, batch):
+        ns = list(range(first, min(first + batch, prof.n_search_max + 1)))
+        jobs = [(profile_config(prof, "proposed", config, seed, n_images=n_images, proposed_N=n),
+                 data_dir, root) for n in ns]
+        for n, res in zip(ns, train_many(jobs, scheduler, desc=f"N search {ns}",
+                                         progress=progress)):
+            tried.append(run_summary(res, N=n, stable=is_stable(res.rows, prof.stable_epoch)))
+            if tried[-1]["stable"]:
+                return n, tried
+    latest = max(tried, key=lambda r: (r["instability_onset"] or math.inf)
+                 if not r["status"].startswith("diverged") else -1)
+    return latest["N"], tried

@@ -1,0 +1,81 @@
+"""Paper B (training-data production): shape learning (:mod:`.shape_learning`), the 60/30/10
+curation loop (:mod:`.curation`, selections in :mod:`.selections`, selection features in
+:mod:`.features`), Table 1, the gate and the claims (:mod:`.table1`), the conditional route
+(:mod:`.conditional`), the Dask job units (:mod:`.jobs`) and the selection gallery
+(:mod:`.gallery`)."""
+
+from . import features, selections, curation, table1, shape_learning, conditional, jobs, gallery
+from .features import (  # noqa: F401
+    PixelPCAFeatures,
+    cached_features,
+    feature_distances,
+    image_sha256,
+    mean_pairwise_distance,
+    pixel_pca_features,
+)
+from .selections import (  # noqa: F401
+    SELECTIONS_VERSION,
+    SelectionMismatchError,
+    load_selections,
+    make_auto_rater,
+    make_selection_rater,
+    save_selections,
+    selection_for_round,
+    selections_or_auto,
+)
+from .curation import (  # noqa: F401
+    CURATION_LOG,
+    CurationEntry,
+    CurationPlan,
+    PROVENANCE,
+    SOURCES,
+    auto_satisfaction,
+    auto_satisfaction_parts,
+    plan_curated_set,
+    run_curation_loop,
+    split_counts,
+    write_curated_set,
+)
+from .table1 import (  # noqa: F401
+    COLUMNS,
+    EVAL_VERSION,
+    FORM_GATE,
+    claims,
+    draws_form,
+    evaluate_stage,
+    fmt,
+    held_out_floor_metrics,
+    real_stage_metrics,
+    stage_metrics,
+    summary,
+)
+from .shape_learning import (  # noqa: F401
+    STAGES,
+    STAGE_TITLES,
+    batch_for_round,
+    curate_and_retrain,
+    finetune_run,
+    mix_shape_count,
+    shape_learning_many,
+    shape_learning_runs,
+    stage_epochs,
+    stage_kimg,
+)
+from .conditional import (  # noqa: F401
+    conditional_verdicts,
+    evaluate_conditional,
+    layout_errors,
+)
+from .jobs import (  # noqa: F401
+    Setup,
+    as_paths,
+    b_job,
+    control_job,
+    curation_job,
+    run_b_jobs,
+    setup,
+)
+from .gallery import (  # noqa: F401
+    SelectionGallery,
+    selection_gallery,
+)

@@ -1,0 +1,134 @@
+"""TODO docstring."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+import numpy as np
+import pandas as pd
+from ..data.folders import image_files, manifest_hash
+from ..data.paired import folder_recipes, load_pairs, recipe_style
+from ..engine.runs import load_run
+from ..metrics.evaluate import cached_run_eval
+from ..metrics.features import real_features
+from ..metrics.fidelity import batch_circle_fidelity
+from ..metrics.verdicts import compare_claim
+from ..models.pix2pixhd import translate
+from .table1 import stage_metrics
+from .table1 import EVAL_VERSION
+from .table1 import fmt
+
+
+# ----------------------------------------------------------------------------- conditional route
+def layout_errors(images: Any, pairs_dir: Any, res: int) -> dict:
+    """How exactly ``images`` (one per image of the paired folder ``pairs_dir``, in its
+    order) keep the main circle their maps give: the form finder's main circle
+    (:mod:`paperlib.fidelity`) against the recipe's ``main_circle``; median centre offset and
+    median absolute radius error, both as a share of the recipe's radius, and the share of
+    images with a main form found. NaN without stand-in recipes."""
+
+    recipes = folder_recipes(Path(pairs_dir))
+    files = [p.relative_to(pairs_dir).as_posix() for p in image_files(pairs_dir)]
+    results = batch_circle_fidelity(images, None)
+    if len(results) != len(files):
+        raise ValueError(f"{len(results)} images for {len(files)} maps in {pairs_dir}")
+    centre, radius = [], []
+    for f, r in zip(files, results):
+        rec, rec_res = recipes.get(f, (None, None))
+        if not recipe_style(rec):
+            return {"centre_err": math.nan, "radius_err": math.nan, "found": math.nan}
+        k = res / float(rec_res or res)
+        m = rec["main_circle"]
+        if r.found_main:
+            centre.append(math.hypot(r.main_center[0] - m["cx"] * k,
+                                     r.main_center[1] - m["cy"] * k) / (m["r"] * k))
+            radius.append(abs(r.main_radius - m["r"] * k) / (m["r"] * k))
+    return {"centre_err": float(np.median(centre)) if centre else math.nan,
+            "radius_err": float(np.median(radius)) if radius else math.nan,
+            "found": len(centre) / len(files)}
+
+
+def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[int] | None = None,
+                         extractor: Any = None, cache_dir: Any = None,
+                         use_cache: bool = True) -> dict:
+    """The conditional route's Table-1 metrics: a Pix2pixHD run's latest checkpoint
+    translates every map of the paired folder ``pairs_dir`` (the held-out part: maps the
+    model never saw) once; :func:`paperlib.curation.stage_metrics` of those outputs against
+    that folder's images (FID/KID), plus :func:`layout_errors`. Cached as JSON in
+    ``run_dir/eval/`` under the checkpoint's and the folder's identities."""
+
+    def compute(epoch: int, extractor) -> dict:
+        run = load_run(run_dir, epoch=epoch)
+        res = int(run.config.res)
+        pairs = load_pairs(pairs_dir, res, run.config.map_source)
+        fake = translate(run, pairs.maps)
+        out = stage_metrics(fake, extractor(fake), real_features(pairs_dir, res, extractor,
+                                                                 cache_dir=cache_dir),
+                            inner_counts)
+        out.update({f"layout_{k}": v for k, v in layout_errors(fake, pairs_dir, res).items()})
+        return {**out, "map_source": pairs.map_source}
+
+    return cached_run_eval(run_dir, "conditional", {
+        "pairs": manifest_hash(pairs_dir),
+        "inner": None if inner_counts is None else [int(c) for c in inner_counts]},
+        compute, extractor=extractor, use_cache=use_cache, version=EVAL_VERSION)
+
+
+def conditional_verdicts(per_seed: pd.DataFrame, order: list[str],
+                         favoured: str) -> tuple[pd.DataFrame, list[str]]:
+    """Notebook 01b's verdicts and the per-stand-in lines of its report.
+
+    ``per_seed`` holds one row per artist and column: the held-out floor (``model ==
+    "real"``, one row per artist) and one row per seed of each generated column, with
+    ``main_score``, ``inner_score``, ``main_circularity_median``, ``fid``, ``kid``,
+    ``layout_centre_err``, ``layout_radius_err``, ``layout_found`` and ``draws`` (notebook
+    01's form gate per run; None where undefined). ``order`` names the generated columns,
+    ``favoured`` (the conditional route, one of them) first; the others are the baselines.
+
+    Per artist (in ``per_seed``'s order) and per metric (``main_score``, higher better;
+    ``fid``, lower better): :func:`paperlib.metrics.compare_claim` of ``favoured`` against
+    the baselines with the gate as ``passed``; where the floor's median main circularity is
+    0 there is no gate, and every verdict is "not testable here". Returns the verdicts
+    table (columns ``artist``, ``claim``, ``metric``, ``verdict``, ``reason``, ``per seed``)
+    and the report's markdown lines (per artist: the floor, then per column its gate count
+    and mean ± sd)."""
+
+    baselines = [c for c in order if c != favoured]
+    verdicts, lines = [], []
+    for name in dict.fromkeys(per_seed.artist):
+        sub = per_seed[per_seed.artist == name]
+        fl = sub[sub.model == "real"].iloc[0]
+        passed = {c: [bool(x) for x in sub[sub.column == c].draws] for c in order}
+        for metric, lower in (("main_score", False), ("fid", True)):
+            values = {c: list(sub[sub.column == c][metric]) for c in order}
+            if fl.main_circularity_median > 0:
+                verdict, reason = compare_claim(values, passed, favoured, baselines,
+                                                lower_is_better=lower)
+            else:  # no gate, so no model can be shown to have learned: no verdict
+                verdict = "not testable here"
+                reason = (f"no quality gate: the form finder finds no main form in the "
+                          f"artist's own images (median main circularity "
+                          f"{fl.main_circularity_median:.2f}; it finds the map's main circle "
+                          f"in {fl.layout_found:.0%} of the held-out images), so neither "
+                          f"circle fidelity nor a learned model can be shown")
+            verdicts.append({"artist": name, "claim": f"conditional route better {metric} than "
+                             "StyleGAN2's shape learning and 1st result", "metric": metric,
+                             "verdict": verdict, "reason": reason,
+                             "per seed": " | ".join(f"{c.split(' (')[0]}: " + "; ".join(
+                                 f"{x:.3f}" for x in values[c]) for c in order)})
+        lines.append(f"- **{name}** (training data: main-form {fmt(fl.main_score)}, inner-form "
+                     f"{fmt(fl.inner_score)}, floor FID {fmt(fl.fid, 1)}; layout error of the "
+                     f"measure on real images: centre {fmt(fl.layout_centre_err)}, radius "
+                     f"{fmt(fl.layout_radius_err)}):")
+        for c in order:
+            r = sub[sub.column == c]
+            gate = (f"gate {int(r.draws.sum())}/{len(r)}" if r.draws.notna().all()
+                    else "gate undefined")
+            lines.append(f"    - {c}: {gate}; main-form "
+                         f"{fmt(r.main_score.mean())} ± {fmt(r.main_score.std())}, inner-form "
+                         f"{fmt(r.inner_score.mean())} ± {fmt(r.inner_score.std())}, FID "
+                         f"{fmt(r.fid.mean(), 1)} ± {fmt(r.fid.std(), 1)}, KID "
+                         f"{fmt(r.kid.mean(), 3)}"
+                         + (f"; layout centre {fmt(r.layout_centre_err.mean())}, radius "
+                            f"{fmt(r.layout_radius_err.mean())}" if c == favoured else ""))
+    return pd.DataFrame(verdicts), lines

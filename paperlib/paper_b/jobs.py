@@ -1,0 +1,143 @@
+"""Paper B's experiment around the curation loop: the gate, Table 1 and the claims' verdicts,
+and the curation loops run side by side (notebooks 01 and 05).
+
+* **Gate** (:func:`draws_form`): a model "draws the character" when the median main-form
+  circularity of its images is at least ``FORM_GATE`` (80 %, our choice) of the training
+  images' median. Paper B's claims are about *exact* form and variety beyond that point,
+  so a column whose models do not pass is not evidence either way.
+* **Table 1** (:func:`table1`): per artist and column, the mean, standard deviation and
+  per-seed values of every metric; the "training data" column is the held-out
+  real-vs-real floor (:func:`paperlib.curation.held_out_floor_metrics`).
+* **Verdicts** (:func:`claims`): paper B's two claims in the three-way form of
+  :mod:`paperlib.report` (supported / not supported / not testable here), from per-seed
+  values with Welch intervals (:func:`paperlib.report.compare_claim`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+from ..config import get_profile
+from ..data.folders import load_folder
+from ..engine.config import epochs_for_kimg
+from ..engine.parallel import run_all
+from .shape_learning import finetune_run
+from ..data.folders import image_files
+from ..data.sets import profile_sets, split_held_out
+from ..metrics.fidelity import inner_counts_of
+from .features import pixel_pca_features
+from .selections import make_selection_rater
+from .shape_learning import curate_and_retrain, stage_kimg
+from ..utils.threads import pinned_threads
+
+
+# ----------------------------------------------------------------------------- set-up
+@dataclass
+class Setup:
+    """What notebooks 01 and 05 share: the model, its augmentation, seeds, evaluation size,
+    the artist sets with their held-out splits, and the artist-alone stage's epochs."""
+
+    model: str
+    augment: str
+    seeds: tuple
+    n_eval: int
+    artist_dirs: dict
+    splits: dict          # name -> data.HeldOutSplit
+    train_dirs: dict      # name -> the split's training part (the only part models see)
+    inner: dict           # name -> the inner-circle counts the style allows (or None)
+    n_train: dict
+    epochs: int
+
+
+def setup(profile: Any, model: str | None = None, augment: str | None = None,
+          seeds: Sequence[int] | None = None, artists: Sequence[str] | None = None,
+          artist_folder: Any = None, epochs: int | None = None,
+          n_eval: int | None = None) -> Setup:
+    """Resolve notebook 01/05's parameters (None: the profile's value): ``model`` the
+    profile's ``b_model``; ``augment`` ``b_augment`` for StyleGAN2, "none" for the DCGAN;
+    ``seeds`` ``b_seeds``; ``n_eval`` 8 on smoke, 200 on cpu, else ``n_fake``; the artist
+    sets (``artist_folder`` replaces the stand-ins), each split once
+    (:func:`paperlib.data.split_held_out`, the profile's ``held_out_frac``, seed 0); and
+    ``epochs``, the artist-alone stage's image budget
+    (:func:`paperlib.curation.stage_kimg`) in epochs of the training part."""
+
+    prof = get_profile(profile)
+    model = model or prof.b_model
+    augment = augment or (prof.b_augment if model == "stylegan2" else "none")
+    if artist_folder:
+        artist_dirs = {Path(artist_folder).name: Path(artist_folder)}
+    else:
+        sets = profile_sets(prof)
+        artist_dirs = {name: sets[name] for name in (prof.artists if artists is None else artists)}
+    splits = {name: split_held_out(d, prof.held_out_frac, seed=0)
+              for name, d in artist_dirs.items()}
+    train_dirs = {name: sp.train for name, sp in splits.items()}
+    n_train = {name: len(image_files(d)) for name, d in train_dirs.items()}
+    if epochs is None and len(set(n_train.values())) > 1:
+        raise ValueError(f"artist sets of different sizes {n_train}: pass epochs=...")
+    epochs = int(epochs or epochs_for_kimg(stage_kimg(prof, model),
+                                           next(iter(n_train.values()))))
+    n_eval = int(n_eval or min(prof.n_fake, {"smoke": 8, "cpu": 200}.get(prof.name, prof.n_fake)))
+    return Setup(model, augment, tuple(seeds or prof.b_seeds), n_eval, artist_dirs, splits,
+                 train_dirs, {name: inner_counts_of(d) for name, d in train_dirs.items()},
+                 n_train, epochs)
+
+
+# ----------------------------------------------------------------------------- curation jobs
+def curation_job(job: dict) -> dict:
+    """One artist and seed of notebook 05's curation loop, as a unit of work a Dask worker
+    runs (:func:`curate_many`): selection features fitted on the artist's training part
+    (:func:`paperlib.curation.pixel_pca_features`, never Inception), the automatic or human
+    rater, and :func:`paperlib.curation.curate_and_retrain`. Returns its result with the
+    run folders as strings."""
+
+    with pinned_threads(int(job.get("threads", 1))):
+        train_dir = job["train_dir"]
+        res = int(job["res"])
+        human = load_folder(train_dir, res)
+        features = pixel_pca_features(human.images)
+        human_feats = features(human.images)
+        rate = make_selection_rater(job["selections"], features, human_feats,
+                                             int(job["top_k"]), inner_counts=job["inner"])
+        out = curate_and_retrain(
+            job["start_run"], train_dir, job["loop_dir"], job["root"], features, rate,
+            rounds=int(job["rounds"]), size=int(job["size"]), n_generate=int(job["n_generate"]),
+            epochs=int(job["epochs"]), human_feats=human_feats, inner_counts=job["inner"])
+    return {"log": out["log"], "models": [str(m) for m in out["models"]],
+            "runs": [str(r.run_dir) for r in out["runs"]], "gen_seed": out["gen_seed"],
+            "statuses": [r.status for r in out["runs"]],
+            "epochs_done": [r.epochs_done for r in out["runs"]]}
+
+
+def control_job(job: dict) -> dict:
+    """Notebook 05's control: the start run fine-tuned on the plain training part for
+    ``epochs`` epochs (:func:`paperlib.curation.finetune_run`), as a worker's unit of work."""
+
+    with pinned_threads(int(job.get("threads", 1))):
+        res = finetune_run(job["start_run"], job["data_dir"], job["root"], int(job["epochs"]))
+    return {"run_dir": res.run_dir, "status": res.status, "epochs_done": res.epochs_done}
+
+
+def b_job(job: dict) -> dict:
+    """Dispatch one of notebook 05's jobs: ``kind`` "curation" or "control"."""
+    kinds = {"curation": curation_job, "control": control_job}
+    if job.get("kind") not in kinds:
+        raise ValueError(f"unknown job kind {job.get('kind')!r}; valid: {sorted(kinds)}")
+    return kinds[job["kind"]](job)
+
+
+def run_b_jobs(jobs: Sequence[dict], scheduler: str | None = None, progress: bool = True
+               ) -> list[dict]:
+    """Run curation loops and control runs side by side on the Dask scheduler
+    (:func:`paperlib.parallel.run_all`): one job per worker, the rounds within a loop in
+    order. Results come back in the order of ``jobs``."""
+
+    names = [f"{j.get('kind')} {j.get('name', 'artist')} seed {j.get('seed')}" for j in jobs]
+    return run_all(b_job, list(jobs), scheduler, names=names, desc="curation loops + controls",
+                   progress=progress)
+
+
+def as_paths(result: dict) -> dict:
+    """A :func:`curation_job` result with ``models`` as ``Path`` (what
+    :func:`paperlib.curation.batch_for_round` takes)."""
+    return {**result, "models": [Path(m) for m in result["models"]]}

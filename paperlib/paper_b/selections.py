@@ -1,0 +1,228 @@
+"""TODO docstring."""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+import numpy as np
+from .curation import auto_satisfaction_parts
+from .features import _image_at, _n_images, image_sha256
+from ..utils.io import atomic_write_json
+
+
+SELECTIONS_VERSION = 1
+
+
+class SelectionMismatchError(ValueError):
+    """Saved selections were made on different images than the ones given now."""
+
+
+def _empty_selections() -> dict:
+    return {"version": SELECTIONS_VERSION, "rounds": {}}
+
+
+def load_selections(path: Any) -> dict:
+    """Read a selections file: ``{"version": 1, "rounds": {"0": {"selected": [...],
+    "n_shown": M, "image_hashes": [...], ...}}}``. Raises FileNotFoundError / ValueError."""
+    p = Path(path)
+    with open(p) as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or data.get("version") != SELECTIONS_VERSION \
+            or not isinstance(data.get("rounds"), dict):
+        raise ValueError(f"{p} is not a version-{SELECTIONS_VERSION} selections file")
+    for key, entry in data["rounds"].items():
+        if not isinstance(entry, dict) or "selected" not in entry or "n_shown" not in entry:
+            raise ValueError(f"{p}: round {key!r} lacks 'selected' / 'n_shown'")
+    return data
+
+
+def save_selections(
+    path: Any,
+    round_idx: int,
+    selected_indices: Sequence[int],
+    meta: dict | None = None,
+    *,
+    images: Any = None,
+) -> dict:
+    """Record a human selection for one round (other rounds in the file are kept).
+
+    ``meta`` may give ``n_shown`` and ``image_hashes`` (sha256 per shown image, see
+    :func:`image_sha256`) and any extra keys (kept as they are); or pass ``images`` (the
+    shown images) and both are computed. Indices are stored sorted and unique. Writes
+    atomically and returns the whole file's content.
+    """
+    meta = dict(meta or {})
+    if images is not None:
+        hashes = [image_sha256(_image_at(images, i)) for i in range(_n_images(images))]
+        meta.setdefault("image_hashes", hashes)
+        meta.setdefault("n_shown", len(hashes))
+    if "n_shown" not in meta:
+        if "image_hashes" in meta:
+            meta["n_shown"] = len(meta["image_hashes"])
+        else:
+            raise ValueError("give meta['n_shown'] (and 'image_hashes') or images=")
+    n_shown = int(meta["n_shown"])
+    hashes = meta.get("image_hashes")
+    if hashes is not None and len(hashes) != n_shown:
+        raise ValueError(f"{len(hashes)} image hashes for n_shown={n_shown}")
+    sel = sorted({int(i) for i in selected_indices})
+    if any(i < 0 or i >= n_shown for i in sel):
+        raise ValueError(f"selected indices out of range for {n_shown} shown images: {sel}")
+    p = Path(path)
+    data = load_selections(p) if p.exists() else _empty_selections()
+    entry = {k: v for k, v in meta.items() if k not in ("selected", "n_shown", "image_hashes")}
+    entry.update({"selected": sel, "n_shown": n_shown,
+                  "image_hashes": list(hashes) if hashes is not None else None,
+                  "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    data["rounds"][str(int(round_idx))] = entry
+    atomic_write_json(p, data)
+    return data
+
+
+def selection_for_round(path: Any, round_idx: int, images: Any = None) -> list[int] | None:
+    """The saved selection for ``round_idx`` (sorted indices), or None when the file or
+    the round is absent.
+
+    With ``images``, verifies the round was made on these images: same count and, when
+    hashes were stored, the same sha256 per image -- else :class:`SelectionMismatchError`
+    (our decision: reusing a selection for different images would silently train on the
+    wrong set, so it is an error; :func:`selections_or_auto` can turn it
+    into a warning and an automatic fallback).
+    """
+    p = Path(path)
+    if not p.exists():
+        return None
+    entry = load_selections(p)["rounds"].get(str(int(round_idx)))
+    if entry is None:
+        return None
+    if images is not None:
+        n = _n_images(images)
+        if n != int(entry["n_shown"]):
+            raise SelectionMismatchError(
+                f"{p}, round {round_idx}: the selection was made on {entry['n_shown']} "
+                f"images but {n} are given now"
+            )
+        stored = entry.get("image_hashes")
+        if stored:
+            now = [image_sha256(_image_at(images, i)) for i in range(n)]
+            bad = [i for i, (a, b) in enumerate(zip(stored, now)) if a != b]
+            if bad:
+                raise SelectionMismatchError(
+                    f"{p}, round {round_idx}: {len(bad)} of {n} images differ from the ones "
+                    f"shown when the selection was saved (first: index {bad[0]}); the "
+                    f"generator or its seed changed. Re-select, or delete round "
+                    f"{round_idx} from the file to use the automatic rating."
+                )
+    return [int(i) for i in entry["selected"]]
+
+
+def selections_or_auto(
+    selections_path: Any,
+    round_idx: int,
+    images: Any,
+    auto_scores: Any,
+    top_k: int,
+    on_mismatch: str = "error",
+    verbose: bool = True,
+    tie_break: Any = None,
+) -> tuple[np.ndarray, str]:
+    """Top-rated indices for a round: the saved human selection when there is one, else
+    the ``top_k`` best by ``auto_scores``. Returns ``(top_idx, how)`` with ``how`` in
+    ``{"human", "auto"}`` and (with ``verbose``) prints which one it used.
+
+    The human selection is verified against ``images`` (:func:`selection_for_round`); a
+    mismatch raises :class:`SelectionMismatchError` (``on_mismatch="error"``, default) or
+    warns and falls back to the automatic rating (``"warn"``). An empty saved selection
+    counts as none. Human picks are ordered best first by ``auto_scores`` (ties by index),
+    so the top-copy part cycles through the picks the scorer also likes most.
+    ``tie_break`` (one value per image, higher first) orders images with equal
+    ``auto_scores`` before the index does -- e.g. the realism factor, for a batch in which
+    every image has circle fidelity 0 and so satisfaction 0.
+    """
+    if on_mismatch not in ("error", "warn"):
+        raise ValueError("on_mismatch must be 'error' or 'warn'")
+    scores = np.asarray(auto_scores, dtype=np.float64).ravel()
+    n = _n_images(images)
+    if len(scores) != n:
+        raise ValueError(f"{len(scores)} auto scores for {n} images")
+    tie = (np.zeros(n) if tie_break is None
+           else np.asarray(tie_break, dtype=np.float64).ravel())
+    if len(tie) != n:
+        raise ValueError(f"{len(tie)} tie_break values for {n} images")
+    try:
+        sel = selection_for_round(selections_path, round_idx, images)
+    except SelectionMismatchError as err:
+        if on_mismatch == "error":
+            raise
+        warnings.warn(f"{err} -- using the automatic rating instead", stacklevel=2)
+        sel = None
+    if sel:
+        idx = np.asarray(sel, dtype=np.int64)
+        idx = idx[np.lexsort((idx, -tie[idx], -scores[idx]))]
+        how = "human"
+        msg = f"round {round_idx}: using the saved human selection ({len(idx)} images)"
+    else:
+        if top_k < 1:
+            raise ValueError("top_k must be >= 1")
+        idx = np.lexsort((np.arange(n), -tie, -scores))[:top_k].astype(np.int64)
+        how = "auto"
+        msg = (f"round {round_idx}: no saved selection in {selections_path}; using the "
+               f"top {len(idx)} by automatic satisfaction")
+    if verbose:
+        print(msg)
+    return idx, how
+
+
+def make_selection_rater(
+    selections_path: Any,
+    features: Callable[[Any], np.ndarray],
+    train_feats: Any,
+    top_k: int,
+    n_inner_expected: int | None = None,
+    on_mismatch: str = "error",
+    *,
+    inner_counts: Sequence[int] | None = None,
+) -> Callable[[Any, int], tuple[np.ndarray, str]]:
+    """A ``rate(images, round_idx) -> (top_idx, how)`` callable for
+    :func:`run_curation_loop`: the saved human selection of that round when present,
+    else the automatic top ``top_k`` (:func:`selections_or_auto`; equal satisfaction is
+    broken by realism, then index)."""
+
+    def rate(images: Any, round_idx: int, feats: Any = None) -> tuple[np.ndarray, str]:
+        f = features(images) if feats is None else feats
+        parts = auto_satisfaction_parts(images, f, train_feats, n_inner_expected,
+                                        inner_counts=inner_counts)
+        return selections_or_auto(selections_path, round_idx, images, parts["satisfaction"],
+                                  top_k, on_mismatch=on_mismatch, tie_break=parts["realism"])
+
+    rate.accepts_feats = True  # run_curation_loop passes the batch's features
+    return rate
+
+
+def make_auto_rater(
+    features: Callable[[Any], np.ndarray],
+    train_feats: Any,
+    top_k: int,
+    n_inner_expected: int | None = None,
+    weight: float = 0.5,
+    *,
+    inner_counts: Sequence[int] | None = None,
+) -> Callable[[Any, int], np.ndarray]:
+    """A ``rate(images, round_idx) -> top_idx`` callable: the ``top_k`` images by
+    :func:`auto_satisfaction`, best first; equal satisfaction (e.g. 0 for every image of a
+    batch whose circle fidelity is 0 throughout) is broken by realism, then by index."""
+    if top_k < 1:
+        raise ValueError("top_k must be >= 1")
+
+    def rate(images: Any, round_idx: int, feats: Any = None) -> np.ndarray:
+        f = features(images) if feats is None else feats
+        parts = auto_satisfaction_parts(images, f, train_feats, n_inner_expected, weight,
+                                        inner_counts=inner_counts)
+        sat = parts["satisfaction"]
+        order = np.lexsort((np.arange(len(sat)), -parts["realism"], -sat))
+        return order[:top_k]
+
+    rate.accepts_feats = True  # run_curation_loop passes the batch's features
+    return rate

@@ -1,0 +1,246 @@
+"""TODO docstring."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+import numpy as np
+from ..config import data_dir, get_profile
+from ..data.folders import image_files, load_folder, manifest_hash
+from ..data.sets import build_mixed_set
+from ..engine.config import epochs_for_kimg, make_config, profile_config
+from ..engine.parallel import train_many
+from ..engine.loop import train_cached
+from ..engine.runs import list_checkpoints, load_run
+from .curation import run_curation_loop
+
+
+#: Stages of notebook 01: the artist set alone (paper B's "1st experiment"), shape learning
+#: by mixing shapes into the training set, and by pre-training on shapes then fine-tuning.
+STAGES = ("alone", "mix", "finetune")
+
+
+STAGE_TITLES = {"alone": "artist set alone (1st experiment)",
+                "mix": "shape learning: shapes mixed in",
+                "finetune": "shape learning: shape pre-training + fine-tuning",
+                "pretrain": "shape pre-training only (shapes, no artist images)"}
+
+
+def mix_shape_count(n_artist: int, shape_ratio: float, n_available: int) -> int:
+    """How many shape images to mix into ``n_artist`` artist images so that shapes make up
+    ``shape_ratio`` of the mix (all artist images are kept): ``round(n_artist * ratio /
+    (1 - ratio))``, at least 1 for a ratio > 0. Raises ``ValueError`` when the shape set
+    has fewer images than that or the ratio is outside [0, 1)."""
+    if isinstance(shape_ratio, bool) or not 0.0 <= float(shape_ratio) < 1.0:
+        raise ValueError(f"shape_ratio must be in [0, 1), got {shape_ratio!r}")
+    if n_artist < 1:
+        raise ValueError(f"n_artist must be >= 1, got {n_artist}")
+    if shape_ratio == 0:
+        return 0
+    k = max(1, int(round(n_artist * shape_ratio / (1.0 - shape_ratio))))
+    if k > n_available:
+        raise ValueError(f"shape_ratio {shape_ratio} with {n_artist} artist images needs {k} "
+                         f"shape images; the shape set has {n_available}")
+    return k
+
+
+def stage_epochs(epochs: int, n_artist: int, n_mix: int, n_shapes: int,
+                 pretrain_frac: float = 0.5, budget: str = "images") -> dict[str, int]:
+    """Epochs per stage. ``budget="images"`` (default, our choice): every stage sees the
+    same number of training images as ``epochs`` epochs of the artist set alone (as
+    StyleGAN2-ADA, paper B's model, counts training length in images, not epochs), so a
+    stage is not better merely for training longer: mix ``round(E * n_artist / n_mix)``;
+    pre-training ``round(frac * E * n_artist / n_shapes)`` on the shapes, fine-tuning
+    ``round((1 - frac) * E)`` on the artist set. ``budget="epochs"``: ``epochs`` epochs on
+    each stage's own set; pre-training ``round(frac * E)``, fine-tuning the rest. Every
+    value is at least 1."""
+    if not 0.0 < float(pretrain_frac) < 1.0:
+        raise ValueError(f"pretrain_frac must be in (0, 1), got {pretrain_frac!r}")
+    if budget == "images":
+        total = epochs * n_artist
+        out = {"alone": epochs, "mix": total / n_mix,
+               "pretrain": pretrain_frac * total / n_shapes,
+               "finetune": (1.0 - pretrain_frac) * epochs}
+    elif budget == "epochs":
+        out = {"alone": epochs, "mix": epochs, "pretrain": pretrain_frac * epochs,
+               "finetune": (1.0 - pretrain_frac) * epochs}
+    else:
+        raise ValueError(f"budget must be 'images' or 'epochs', got {budget!r}")
+    return {k: max(1, int(round(v))) for k, v in out.items()}
+
+
+def stage_kimg(profile: Any, model: str) -> float:
+    """Images shown (thousands) in paper B's artist-alone stage: the profile's ``sg_kimg``
+    for StyleGAN2, its ``shape_kimg`` for the DCGAN fast option (both from the convergence
+    calibration)."""
+
+    prof = get_profile(profile)
+    return prof.sg_kimg if model == "stylegan2" else prof.shape_kimg
+
+
+def shape_learning_runs(profile: Any, artist_dir: Any, shapes_dir: Any, seed: int,
+                        root: Any, stages: Sequence[str] = STAGES, **kwargs) -> dict:
+    """One artist and seed of :func:`shape_learning_many`: stage -> ``RunResult``."""
+    name = Path(artist_dir).name
+    return shape_learning_many(profile, {name: artist_dir}, shapes_dir, (seed,), root,
+                               stages=stages, **kwargs)[name, seed]
+
+
+def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
+                        seeds: Sequence[int], root: Any, stages: Sequence[str] = STAGES,
+                        shape_ratio: float = 0.5, pretrain_frac: float = 0.5,
+                        budget: str = "images", augment: str = "none", mixes_dir: Any = None,
+                        model: str = "dcgan", config: str = "paper",
+                        epochs: int | None = None, scheduler: str | None = None,
+                        progress: bool = True) -> dict:
+    """Paper B's shape learning as cached training runs under ``root``, for every artist
+    (``{name: folder}``) and seed, trained side by side (:mod:`paperlib.parallel`); returns
+    ``{(name, seed): {stage: RunResult}}`` for the requested ``stages``:
+
+    * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's
+      ``shape_kimg`` images shown, :func:`paperlib.train.epochs_for_kimg`).
+    * ``mix``: the artist set with shape images mixed in so they make up ``shape_ratio``
+      of the set (:func:`mix_shape_count`; built once with
+      :func:`paperlib.data.build_mixed_set` under ``mixes_dir``, default
+      ``data/<profile>/mixes/``, mix seed 0 for every training seed).
+    * ``finetune``: pre-training on the shape set (also returned as ``pretrain``; one run
+      per seed, shared by every artist with the same budget), then fine-tuning on the
+      artist set starting from the pre-training's last checkpoint (``init_from``).
+
+    Epochs per stage: :func:`stage_epochs`. ``augment`` (none | diffaugment | ada) applies
+    to every requested run. All runs that do not depend on another are submitted at once
+    (the fine-tunings once their pre-trainings are done). Same arguments -> same runs, so
+    calling this again (notebook 05 does) trains nothing.
+    """
+
+    prof = get_profile(profile)
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; valid: {STAGES}")
+    shapes_dir, root = Path(shapes_dir), Path(root)
+    n_shapes = len(image_files(shapes_dir))
+    plans = {}
+    for name, artist_dir in artist_dirs.items():
+        artist_dir = Path(artist_dir)
+        n_artist = len(image_files(artist_dir))
+        if n_artist == 0:
+            raise FileNotFoundError(f"no images in {artist_dir}")
+        k = mix_shape_count(n_artist, shape_ratio, n_shapes) if "mix" in stages else 0
+        ep = stage_epochs(int(epochs or epochs_for_kimg(stage_kimg(prof, model), n_artist)), n_artist,
+                          n_artist + k, n_shapes, pretrain_frac, budget)
+        mix_dir = None
+        if "mix" in stages:
+            mixes = Path(mixes_dir) if mixes_dir is not None else data_dir(prof) / "mixes"
+            mix_dir = mixes / (f"{artist_dir.name}-{manifest_hash(artist_dir)[:8]}+shapes-"
+                               f"{manifest_hash(shapes_dir)[:8]}-r{shape_ratio:.3f}")
+            build_mixed_set(mix_dir, {"artist": (artist_dir, None), "shapes": (shapes_dir, k)},
+                            res=prof.res, seed=0)
+        plans[name] = (artist_dir, ep, mix_dir)
+
+    def job(data, n_epochs, seed, **kw):
+        cfg = profile_config(prof, model, config, seed, epochs=n_epochs, augment=augment, **kw)
+        return (cfg, data, root)
+
+    first: dict = {}  # (name, seed, stage) -> job; identical jobs (a shared pre-training) once
+    for name, (artist_dir, ep, mix_dir) in plans.items():
+        for s in seeds:
+            if "alone" in stages:
+                first[name, s, "alone"] = job(artist_dir, ep["alone"], s)
+            if "mix" in stages:
+                first[name, s, "mix"] = job(mix_dir, ep["mix"], s)
+            if "finetune" in stages:
+                first[name, s, "pretrain"] = job(shapes_dir, ep["pretrain"], s)
+    unique = list({(repr(j[0]), str(j[1])): j for j in first.values()}.values())
+    done = dict(zip([(repr(j[0]), str(j[1])) for j in unique],
+                    train_many(unique, scheduler, desc="shape learning", progress=progress)))
+    out: dict = {(name, s): {} for name in plans for s in seeds}
+    for (name, s, stage), j in first.items():
+        out[name, s][stage] = done[repr(j[0]), str(j[1])]
+    if "finetune" in stages:
+        second = {}
+        for name, (artist_dir, ep, _) in plans.items():
+            for s in seeds:
+                pre = out[name, s]["pretrain"]
+                ckpts = dict(list_checkpoints(pre.run_dir))
+                if pre.diverged or not ckpts:
+                    raise RuntimeError(f"shape pre-training {pre.run_dir} ended '{pre.status}'")
+                start = ckpts.get(ep["pretrain"], ckpts[max(ckpts)])
+                second[name, s] = job(artist_dir, ep["finetune"], s, init_from=str(start))
+        for key, res in zip(second, train_many(list(second.values()), scheduler,
+                                               desc="shape learning: fine-tuning",
+                                               progress=progress)):
+            out[key]["finetune"] = res
+    return out
+
+
+def finetune_run(start_run: Any, data_dir: Any, root: Any, epochs: int,
+                 progress: bool = False) -> Any:
+    """Fine-tune a run on ``data_dir`` for ``epochs`` epochs: the start run's config with
+    ``init_from`` its last checkpoint, as a cached run under ``root`` (``train_cached``).
+    Used for every curation round, and for notebook 05's control (the same extra training
+    on the artist set without curation). Raises ``RuntimeError`` when the start run has no
+    checkpoint or the new run diverges."""
+
+    start_run = Path(start_run)
+    ckpts = list_checkpoints(start_run)
+    if not ckpts:
+        raise RuntimeError(f"{start_run} has no checkpoint to fine-tune from")
+    saved = json.loads((start_run / "config.json").read_text())["config"]
+    cfg = make_config(**{**saved, "epochs": int(epochs), "init_from": str(ckpts[-1][1]),
+                         "device": "auto", "inject_nan_at_epoch": None})
+    res = train_cached(cfg, data_dir, root, progress=progress)
+    if res.diverged:
+        raise RuntimeError(f"fine-tuning {res.run_dir} {res.status}")
+    return res
+
+
+def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
+                       features: Callable[[Any], np.ndarray], rate: Callable, *,
+                       rounds: int, size: int, n_generate: int, epochs: int,
+                       human_feats: Any = None, inner_counts: Sequence[int] | None = None,
+                       gen_seed: int = 1000, ratios: Sequence[float] = (0.6, 0.3, 0.1),
+                       progress: bool = False) -> dict:
+    """:func:`run_curation_loop` on real training runs (notebook 05).
+
+    Round r generates ``n_generate`` images from the current model (``start_run`` for
+    round 0, else round r-1's run; sampling seed ``gen_seed + r``), rates them, writes the
+    60/30/10 set under ``run_dir/round_r/trainset`` and fine-tunes the current model on it
+    for ``epochs`` epochs (``init_from`` its last checkpoint, the start run's config
+    otherwise; a cached run under ``root``, keyed by the curated images). ``human_dir`` is
+    the human-made training set (the artist set); ``human_feats`` its features in the
+    order of ``paperlib.data.load_folder`` (computed with ``features`` when None).
+
+    Returns ``{"log", "models" (start run + one run folder per round), "runs"
+    (RunResult per round), "gen_seed"}``; :func:`batch_for_round` regenerates any round's
+    batch (e.g. for the selection gallery).
+    """
+
+    start_run = Path(start_run)
+    saved = json.loads((start_run / "config.json").read_text())["config"]
+    human = load_folder(human_dir, int(saved["res"]))
+    hf = features(human.images) if human_feats is None else human_feats
+    models: list[Path] = [start_run]
+    runs: list = []
+
+    def generate(n: int) -> Any:
+        return load_run(models[-1]).sample(n, seed=gen_seed + len(runs))
+
+    def retrain(trainset: Path, r: int) -> None:
+        res = finetune_run(models[-1], trainset, root, epochs, progress=progress)
+        runs.append(res)
+        models.append(Path(res.run_dir))
+
+    log = run_curation_loop(generate, retrain, features, rate, hf, human.paths, run_dir,
+                            rounds=rounds, size=size, n_generate=n_generate, ratios=ratios,
+                            evaluate_final=False, inner_counts=inner_counts)
+    return {"log": log, "models": models, "runs": runs, "gen_seed": int(gen_seed)}
+
+
+def batch_for_round(result: dict, round_idx: int, n: int) -> Any:
+    """The batch round ``round_idx`` of :func:`curate_and_retrain` generated (the same
+    images, regenerated from the model that round started from)."""
+
+    models = result["models"]
+    if not 0 <= round_idx < len(models):
+        raise ValueError(f"round {round_idx} out of range (0..{len(models) - 1})")
+    return load_run(models[round_idx]).sample(int(n), seed=result["gen_seed"] + round_idx)

@@ -1,0 +1,235 @@
+"""TODO docstring."""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+import numpy as np
+import pandas as pd
+from ..data.folders import load_folder, manifest_hash
+from ..engine.runs import load_run
+from ..metrics.evaluate import cached_run_eval
+from ..metrics.features import get_extractor, real_features
+from ..metrics.fidelity import style_fidelity, summarize
+from ..metrics.stats import fid_from_features, kid
+from ..metrics.verdicts import compare_claim
+from .features import _as_feats, _n_images, mean_pairwise_distance
+
+
+#: Bump when :func:`stage_metrics` changes (invalidates cached evaluations).
+EVAL_VERSION = 2  # 2: form parts, median circularity, reference_dir
+
+
+def stage_metrics(images: Any, feats: Any, real_feats: Any,
+                  inner_counts: Sequence[int] | None = None, kid_seed: int = 0) -> dict:
+    """Table-1 metrics of one set of images against the artist's (real) set.
+
+    ``fidelity`` (mean :func:`style_fidelity` score), its parts ``main_score`` (main form)
+    and ``inner_score`` (inner forms), ``main_circularity`` (mean) and
+    ``main_circularity_median`` (the gate's statistic, :mod:`paperlib.paperb`),
+    ``inner_count_ok`` (share of images with an inner count the style has; NaN without
+    ``inner_counts``), ``n_inner_found`` (mean), ``found_main`` (share with a main form),
+    ``fid`` and ``kid`` / ``kid_std`` (``paperlib.metrics``, features vs ``real_feats``),
+    ``diversity`` (:func:`mean_pairwise_distance` of ``feats``) and ``n``.
+    """
+
+    f = _as_feats(feats, "feats")
+    r = _as_feats(real_feats, "real_feats")
+    if _n_images(images) != len(f):
+        raise ValueError(f"{_n_images(images)} images but {len(f)} feature rows")
+    results = style_fidelity(images, inner_counts)
+    s = summarize(results)
+    kid_mean, kid_std = kid(r, f, seed=kid_seed)
+    return {
+        "n": int(len(f)), "fidelity": s["score"], "main_score": s["main_score"],
+        "inner_score": s["inner_score"], "main_circularity": s["main_circularity"],
+        "main_circularity_median": float(np.median([x.main_circularity for x in results]))
+        if results else math.nan,
+        "inner_count_ok": s["frac_inner_count_ok"], "n_inner_found": s["n_inner_found"],
+        "found_main": s["frac_found_main"], "fid": fid_from_features(r, f),
+        "kid": float(kid_mean), "kid_std": float(kid_std),
+        "diversity": mean_pairwise_distance(f),
+    }
+
+
+def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
+                   inner_counts: Sequence[int] | None = None, seed: int = 0,
+                   extractor: Any = None, epoch: int | None = None, cache_dir: Any = None,
+                   use_cache: bool = True, reference_dir: Any = None) -> dict:
+    """:func:`stage_metrics` of ``n`` images sampled (``seed``) from a training run's
+    checkpoint (the latest by default) against the artist set ``artist_dir`` -- or, given
+    ``reference_dir`` (notebooks 01/05: the artist's held-out part,
+    :func:`paperlib.data.split_held_out`), against that folder for FID/KID.
+
+    The result is cached as JSON in ``run_dir/eval/``, keyed by the checkpoint's sha256, n,
+    seed, inner counts, the artist set's and the reference folder's identities
+    (:func:`paperlib.data.manifest_hash`) and the feature extractor, so notebook 05 gets
+    notebook 01's numbers for free and a held-out evaluation never returns an in-sample
+    one. Real-set features come from
+    :func:`paperlib.metrics.real_features` (cached there). Adds ``epoch`` and ``run``.
+    """
+
+    def compute(epoch: int, extractor) -> dict:
+        run = load_run(run_dir, epoch=epoch)
+        ref_dir = artist_dir if reference_dir is None else reference_dir
+        real_f = real_features(ref_dir, int(run.config.res), extractor, cache_dir=cache_dir)
+        images = run.sample(int(n), seed=int(seed))
+        return stage_metrics(images, extractor(images), real_f, inner_counts, kid_seed=int(seed))
+
+    return cached_run_eval(run_dir, "paperb", {
+        "n": int(n), "seed": int(seed),
+        "inner_counts": None if inner_counts is None else [int(c) for c in inner_counts],
+        "artist": manifest_hash(artist_dir),
+        "reference": None if reference_dir is None else manifest_hash(reference_dir)},
+        compute, extractor=extractor, epoch=epoch, use_cache=use_cache,
+        version=EVAL_VERSION)
+
+
+def _real_sample_metrics(sample_dir: Any, reference_dir: Any, n: int, res: int,
+                         inner_counts: Sequence[int] | None, seed: int, extractor: Any,
+                         cache_dir: Any) -> dict:
+    """:func:`stage_metrics` of ``n`` real images drawn (``seed``) from ``sample_dir``
+    against the features of ``reference_dir`` (the same folder or another)."""
+
+    extractor = extractor or get_extractor()
+    sample_f = real_features(sample_dir, int(res), extractor, cache_dir=cache_dir)
+    ref_f = real_features(reference_dir, int(res), extractor, cache_dir=cache_dir)
+    loaded = load_folder(sample_dir, int(res))
+    if len(loaded) != len(sample_f):
+        raise ValueError(f"{sample_dir}: {len(loaded)} images but {len(sample_f)} cached features")
+    k = min(int(n), len(sample_f))
+    idx = np.sort(np.random.default_rng(seed).choice(len(sample_f), k, replace=False))
+    out = stage_metrics(loaded.images[idx], sample_f[idx], ref_f, inner_counts, kid_seed=seed)
+    out.update(epoch=None, n_reference=int(len(ref_f)))
+    return out
+
+
+def real_stage_metrics(artist_dir: Any, n: int, res: int,
+                       inner_counts: Sequence[int] | None = None, seed: int = 0,
+                       extractor: Any = None, cache_dir: Any = None) -> dict:
+    """The "training data" column: :func:`stage_metrics` of ``n`` images drawn (``seed``)
+    from the artist set itself, against the whole set. Its fidelity is the ceiling the
+    measure reaches on this set at ``res``; its FID/KID the floor a perfect generator would
+    get with ``n`` samples (a subset scored against the set it comes from). That reference
+    contains the scored images themselves (an in-sample floor, too low); Table 1 uses
+    :func:`held_out_floor_metrics` instead."""
+    out = _real_sample_metrics(artist_dir, artist_dir, n, res, inner_counts, seed, extractor,
+                               cache_dir)
+    out.update(run="training data")
+    return out
+
+
+def held_out_floor_metrics(train_dir: Any, held_out_dir: Any, n: int, res: int,
+                           inner_counts: Sequence[int] | None = None, seed: int = 0,
+                           extractor: Any = None, cache_dir: Any = None) -> dict:
+    """Table 1's "training data" column as a held-out floor: :func:`stage_metrics` of ``n``
+    images drawn (``seed``) from the **training part** against the **held-out part** (two
+    disjoint sets of real images; :func:`paperlib.data.split_held_out`). Its FID/KID are
+    what a generator that reproduced its training data would score against the held-out
+    part with ``n`` samples; its form scores are the ceiling of the fidelity measure."""
+    out = _real_sample_metrics(train_dir, held_out_dir, n, res, inner_counts, seed, extractor,
+                               cache_dir)
+    out.update(run="training data (held-out floor)")
+    return out
+
+
+#: A run draws the character's main form when its median main circularity is at least
+#: this share of the training images' (our choice; the issue asks for "close to").
+FORM_GATE = 0.8
+
+
+#: Table 1's columns (paper B: training data | 1st result | shape learning | + technique),
+#: and our control.
+COLUMNS = ("training data", "1st result", "shape learning", "shape learning + technique",
+           "control")
+
+
+def draws_form(median_circularity: float, reference_median: float,
+               gate: float = FORM_GATE) -> bool:
+    """The gate: ``median_circularity >= gate * reference_median`` (both finite)."""
+    return bool(np.isfinite(median_circularity) and np.isfinite(reference_median)
+                and reference_median > 0 and median_circularity >= gate * reference_median)
+
+
+def table1(per_seed: pd.DataFrame, cols: Sequence[str], keys: Sequence[str] = ("artist", "column")
+           ) -> pd.DataFrame:
+    """One row per ``keys`` group: ``n_seeds``, ``<col>`` (mean), ``<col>_sd`` (sample sd;
+    NaN for one value) and ``<col>_seeds`` (the per-seed values, ``"; "``-joined, in seed
+    order) for every metric in ``cols``. Extra non-metric columns that are constant within a
+    group (e.g. ``model``) are kept."""
+    keys = list(keys)
+    rows = []
+    for key, g in per_seed.groupby(keys, sort=False):
+        g = g.sort_values("seed") if "seed" in g else g
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        for extra in g.columns:
+            if extra not in (*keys, *cols, "seed") and g[extra].nunique(dropna=False) == 1:
+                row[extra] = g[extra].iloc[0]
+        row["n_seeds"] = int(len(g))
+        for c in cols:
+            v = g[c].astype(float).to_numpy()
+            row[c] = float(np.nanmean(v)) if np.isfinite(v).any() else math.nan
+            row[f"{c}_sd"] = float(np.nanstd(v, ddof=1)) if np.isfinite(v).sum() > 1 else math.nan
+            row[f"{c}_seeds"] = "; ".join("n/a" if not np.isfinite(x) else f"{x:.4g}" for x in v)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary(table: pd.DataFrame, cols: Sequence[str], keep: Sequence[str]) -> pd.DataFrame:
+    """The README's compact form of a :func:`table1` table: the ``keep`` columns, then each
+    of ``cols`` as ``"mean ± sd"`` (4 decimals for KID, 1 for FID and diversity, else 3;
+    no ``± sd`` for a single value, ``n/a`` where there is no value)."""
+    out = table[list(keep)].copy()
+    for c in cols:
+        nd = 4 if c == "kid" else 1 if c in ("fid", "diversity") else 3
+        out[c] = [fmt(m, nd) + ("" if not np.isfinite(sd) or not np.isfinite(m)
+                                else f" ± {sd:.{nd}f}")
+                  for m, sd in zip(table[c], table[f"{c}_sd"])]
+    return out
+
+
+def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
+           level: float = 0.95) -> pd.DataFrame:
+    """Paper B's claims for one artist, each with a verdict from :data:`report.VERDICTS`.
+
+    ``per_seed`` holds one row per (column, seed) with ``main_score``, ``inner_score``,
+    ``diversity`` and the gate flag ``draws``. Claims:
+
+    1. *shape learning draws more exact form than the 1st result* (main-form score);
+    2. *+ technique gives more exact form* than shape learning and than the control
+       (main-form score; the inner-form score is reported beside it);
+    3. *+ technique gives more varied images* than shape learning and than the control
+       (diversity: mean pairwise Inception-feature distance, measured apart from the
+       selection's features).
+
+    A comparison whose models do not all pass the gate is "not testable here"
+    (:func:`paperlib.report.compare_claim`)."""
+
+    sub = per_seed[per_seed.artist == artist]
+
+    def col(name, metric):
+        return sub[sub.column == name].sort_values("seed")[metric].astype(float).tolist()
+
+    def gate(name):
+        return [bool(x) for x in sub[sub.column == name].sort_values("seed")["draws"]]
+
+    tech = "shape learning + technique"
+    bases = ["shape learning"] + (["control"] if control else [])
+    specs = [("shape learning draws more exact form than the 1st result (Fig. 1, Table 1)",
+              "main_score", "shape learning", ["1st result"]),
+             ("+ technique: more exact form (Table 1, Figs. 2-3)", "main_score", tech, bases),
+             ("+ technique: more varied images (Table 1, Figs. 2-3)", "diversity", tech, bases)]
+    rows = []
+    for claim, metric, fav, baselines in specs:
+        names = [fav, *baselines]
+        values = {m: col(m, metric) for m in names}
+        verdict, reason = compare_claim(values, {m: gate(m) for m in names}, fav, baselines,
+                                        lower_is_better=False, level=level)
+        rows.append({"artist": artist, "claim": claim, "metric": metric, "verdict": verdict,
+                     "reason": reason,
+                     "per seed": " | ".join(f"{m}: " + "; ".join(f"{x:.3f}" for x in values[m])
+                                            for m in names)})
+    return pd.DataFrame(rows)
+
+
+def fmt(x: Any, nd: int = 3) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"

@@ -1,0 +1,120 @@
+"""Notebook 01b's verdicts and report lines (:func:`paperlib.paper_b.conditional_verdicts`) on
+hand-built per-seed tables: no training, no features."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from paperlib import paper_b
+
+P2P = "conditional (Pix2pixHD)"
+ALONE = "1st result (StyleGAN2 alone)"
+MIX = "shape learning (StyleGAN2 mix)"
+FLOOR = "training data (held-out floor)"
+ORDER = [P2P, ALONE, MIX]
+VERDICT_COLUMNS = ["artist", "claim", "metric", "verdict", "reason", "per seed"]
+FIGURES = Path(__file__).resolve().parents[1] / "figures" / "cpu"
+
+
+def floor_row(artist: str, circularity: float) -> dict:
+    return {"artist": artist, "column": FLOOR, "model": "real", "seed": None,
+            "main_score": 0.95, "inner_score": 0.80, "main_circularity_median": circularity,
+            "fid": 25.0, "kid": 0.001, "layout_centre_err": 0.01, "layout_radius_err": 0.05,
+            "layout_found": 0.5, "draws": None}
+
+
+def column_rows(artist: str, column: str, main: list[float], fid: list[float],
+                draws: list) -> list[dict]:
+    model = "Pix2pixHD" if column == P2P else "StyleGAN2-ADA"
+    return [{"artist": artist, "column": column, "model": model, "seed": s,
+             "main_score": m, "inner_score": 0.7, "main_circularity_median": 0.9, "fid": f,
+             "kid": 0.2, "layout_centre_err": 0.02, "layout_radius_err": 0.06,
+             "layout_found": 1.0, "draws": d}
+            for s, (m, f, d) in enumerate(zip(main, fid, draws))]
+
+
+def per_seed_table(artist: str = "artist_a", circularity: float = 0.9,
+                   p2p_draws=(True, True, True), base_draws=(True, True, True)) -> pd.DataFrame:
+    """One stand-in: the floor, then three seeds per column; the conditional route clearly
+    best on both metrics (higher main-form score, lower FID, small spread)."""
+    rows = [floor_row(artist, circularity)]
+    rows += column_rows(artist, P2P, [0.90, 0.91, 0.92], [100.0, 101.0, 102.0], list(p2p_draws))
+    rows += column_rows(artist, ALONE, [0.60, 0.61, 0.62], [200.0, 201.0, 202.0],
+                        list(base_draws))
+    rows += column_rows(artist, MIX, [0.40, 0.41, 0.42], [300.0, 301.0, 302.0],
+                        list(base_draws))
+    return pd.DataFrame(rows)
+
+
+def test_clear_win_with_all_gates_passed_is_supported():
+    verdicts, _ = paper_b.conditional_verdicts(per_seed_table(), ORDER, P2P)
+    assert list(verdicts.columns) == VERDICT_COLUMNS
+    assert list(verdicts.metric) == ["main_score", "fid"]
+    main = verdicts.set_index("metric").loc["main_score"]
+    assert main.verdict == "supported"
+    assert main.claim == ("conditional route better main_score than StyleGAN2's shape "
+                          "learning and 1st result")
+    assert main.reason.startswith(f"{P2P} - {ALONE} = +0.3 [")
+    assert f"{P2P} - {MIX} = +0.5 [" in main.reason
+    assert main["per seed"] == ("conditional: 0.900; 0.910; 0.920 | 1st result: 0.600; 0.610; "
+                                "0.620 | shape learning: 0.400; 0.410; 0.420")
+    assert verdicts.set_index("metric").loc["fid"].verdict == "supported"  # lower FID wins
+
+
+def test_favoured_below_gate_while_baselines_pass_is_not_supported():
+    verdicts, lines = paper_b.conditional_verdicts(
+        per_seed_table(p2p_draws=(True, False, True)), ORDER, P2P)
+    assert set(verdicts.verdict) == {"not supported"}
+    for reason in verdicts.reason:
+        assert reason == (f"{P2P} below the quality gate while {ALONE} passes; "
+                          f"{P2P} below the quality gate while {MIX} passes")
+    assert any(line.startswith(f"    - {P2P}: gate 2/3;") for line in lines)
+
+
+def test_floor_without_main_form_is_not_testable_with_no_gate_reason():
+    per_seed = per_seed_table(circularity=0.0, p2p_draws=(None,) * 3, base_draws=(None,) * 3)
+    verdicts, lines = paper_b.conditional_verdicts(per_seed, ORDER, P2P)
+    assert len(verdicts) == 2
+    assert set(verdicts.verdict) == {"not testable here"}
+    expected = ("no quality gate: the form finder finds no main form in the artist's own "
+                "images (median main circularity 0.00; it finds the map's main circle in 50% "
+                "of the held-out images), so neither circle fidelity nor a learned model can "
+                "be shown")
+    assert list(verdicts.reason) == [expected, expected]
+    assert all(f"    - {c}: gate undefined;" in "\n".join(lines) for c in ORDER)
+
+
+def test_markdown_lines_name_every_column_with_its_gate_count():
+    per_seed = pd.concat([per_seed_table("artist_a", base_draws=(True, False, False)),
+                          per_seed_table("artist_b", circularity=0.0, p2p_draws=(None,) * 3,
+                                         base_draws=(None,) * 3)], ignore_index=True)
+    verdicts, lines = paper_b.conditional_verdicts(per_seed, ORDER, P2P)
+    # artists in the table's order, two metrics each
+    assert list(verdicts.artist) == ["artist_a"] * 2 + ["artist_b"] * 2
+    assert lines[0] == ("- **artist_a** (training data: main-form 0.950, inner-form 0.800, "
+                        "floor FID 25.0; layout error of the measure on real images: centre "
+                        "0.010, radius 0.050):")
+    assert lines[1] == ("    - conditional (Pix2pixHD): gate 3/3; main-form 0.910 ± 0.010, "
+                        "inner-form 0.700 ± 0.000, FID 101.0 ± 1.0, KID 0.200; layout centre "
+                        "0.020, radius 0.060")
+    assert lines[2].startswith(f"    - {ALONE}: gate 1/3; main-form 0.610 ± 0.010")
+    assert lines[3].startswith(f"    - {MIX}: gate 1/3; main-form 0.410 ± 0.010")
+    assert "layout" not in lines[2] and "layout" not in lines[3]  # only the conditional route
+    assert lines[4].startswith("- **artist_b** (training data:")
+    assert [line.split(":")[0] for line in lines[5:]] == [f"    - {c}" for c in ORDER]
+    assert all("gate undefined" in line for line in lines[5:])
+    assert len(lines) == 2 * (1 + len(ORDER))
+
+
+@pytest.mark.skipif(not (FIGURES / "01b_pix2pixhd_per_seed.csv").is_file()
+                    or not (FIGURES / "01b_pix2pixhd_verdicts.csv").is_file(),
+                    reason="no committed cpu tables of notebook 01b")
+def test_committed_cpu_verdicts_are_regenerated_identically():
+    per_seed = pd.read_csv(FIGURES / "01b_pix2pixhd_per_seed.csv")
+    verdicts, _ = paper_b.conditional_verdicts(per_seed, ORDER, P2P)
+    out = io.StringIO()
+    verdicts.to_csv(out, index=False)  # as plots.save_table writes it
+    assert out.getvalue() == (FIGURES / "01b_pix2pixhd_verdicts.csv").read_text()
