@@ -7,7 +7,7 @@ Trains, at the profile's size (resolution, widths, batch), one long run of each 
 model with the paper's optimiser (lr 1e-2, seed 0; the proposed model with N = 1, where
 the paper's N search starts), the DCGAN with the conventional optimiser, and paper B's
 first stage (DCGAN, conventional optimiser, the donglein stand-in artist set alone). All
-runs go side by side through :mod:`paperlib.parallel`. Each run's checkpoints about every
+runs go side by side through :mod:`paperlib.engine.parallel`. Each run's checkpoints about every
 ``--every-kimg`` kimg are scored with ``--n-fake`` generated images:
 
 * paper A: FID and KID against the whole emoji set (KID is unbiased in the sample count,

@@ -6,12 +6,12 @@ against kimg, on both stand-in artists.
 
 Trains one Pix2pixHD per stand-in artist (donglein, geometric) at the profile's size
 (``p2p_ngf``, ``p2p_ndf``, ``p2p_blocks``, ``p2p_batch``, ``res``; seed 0; one thread) on the
-artist's *training part* (recipe maps -> images, :mod:`paperlib.paired`), side by side on
+artist's *training part* (recipe maps -> images, :mod:`paperlib.data.paired`), side by side on
 Dask, for ``--kimg`` thousand pairs, with a checkpoint every ``--every`` epochs. Every
 checkpoint translates the first ``--n-fake`` training maps and is scored against the
 training part: FID and KID (in-sample: a calibration of *when* the model paints, not a
 result -- the held-out maps are left for notebook 01b), and the median main-form
-circularity (:mod:`paperlib.fidelity`) against the training images' own. Scores are cached
+circularity (:mod:`paperlib.metrics.fidelity`) against the training images' own. Scores are cached
 per checkpoint in ``<run>/cal_scores.jsonl`` (an interrupted calibration resumes). Writes
 ``figures/<profile>/calibration_pix2pixhd.{csv,md,png}``. ``Profile.p2p_kimg`` is set from
 it (see ``paperlib.config``).

@@ -9,7 +9,7 @@ paper B's 1st experiment -- for ``--kimg`` thousand images, with a checkpoint ev
 ``--every`` epochs, and scores every checkpoint with ``--n-fake`` images of the EMA
 generator: FID and KID against the whole artist set (in-sample: a calibration of *when*
 the model draws, not a Table-1 number), and the median main-form circularity
-(:mod:`paperlib.fidelity`) against the training images' own (the gate of notebooks 01/05).
+(:mod:`paperlib.metrics.fidelity`) against the training images' own (the gate of notebooks 01/05).
 Scores are cached per checkpoint in ``<run>/cal_scores.jsonl``, so an interrupted
 calibration resumes. Writes ``figures/<profile>/calibration_stylegan2.{csv,png}`` and
 prints the table. ``Profile.sg_kimg`` is set from it (see ``paperlib.config``).

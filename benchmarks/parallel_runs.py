@@ -9,8 +9,8 @@ run roots (nothing is cached between the two):
 
 * **serial** -- one run after another, each in a fresh ``python`` process with torch's
   default CPU thread count (``threads`` = what ``torch.get_num_threads()`` gives a fresh
-  process, normally the number of cores): what you get without ``paperlib.parallel``;
-* **parallel** -- all runs at once through :func:`paperlib.parallel.train_many` on the
+  process, normally the number of cores): what you get without ``paperlib.engine.parallel``;
+* **parallel** -- all runs at once through :func:`paperlib.engine.parallel.train_many` on the
   default ``LocalCluster``: one single-threaded worker per core (``threads=1`` in each
   run's config), or one per GPU when CUDA is present.
 

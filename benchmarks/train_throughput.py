@@ -6,7 +6,7 @@
 
 Times, in one process on the same random images:
 
-* ``engine <model>`` -- :func:`paperlib.train.train_epoch`, the code path ``train()`` runs
+* ``engine <model>`` -- :func:`paperlib.engine.train_epoch`, the code path ``train()`` runs
   each epoch (shuffle from a torch.Generator, latent module, augmenter hook, per-step loss
   stats, one sync per epoch); only train()'s per-epoch I/O (log row, sample grid,
   checkpoint) is left out.

@@ -57,7 +57,7 @@ class Profile:
 
     Training length is counted in images shown (``kimg``, thousands of images, as
     StyleGAN2-ADA counts it); epochs are derived from the data set's size
-    (:func:`paperlib.train.epochs_for_kimg`), so a user's own folder trains for as many
+    (:func:`paperlib.engine.epochs_for_kimg`), so a user's own folder trains for as many
     images as the stand-in set. Budgets come from the convergence calibration
     (``benchmarks/calibrate.py``; see the module docstring)."""
 
@@ -87,7 +87,7 @@ class Profile:
     artists: tuple[str, ...] = ("artist_donglein", "artist_geometric")  # paper B's sets
     augments: tuple[str, ...] = ("diffaugment", "ada")  # paper B's augmentation comparison
     n_real: int | None = None     # real images per FID/KID (None: the whole set)
-    # paper B on its own model family, StyleGAN2-ADA (paperlib.stylegan2; notebooks 01, 05)
+    # paper B on its own model family, StyleGAN2-ADA (paperlib.models.stylegan2; notebooks 01, 05)
     b_model: str = "stylegan2"    # "dcgan": the fast option (paper A's engine, shape_kimg)
     b_seeds: tuple[int, ...] = (0, 1, 2)  # seeds of every paper-B Table-1 column
     b_augment: str = "ada"        # StyleGAN2-ADA's adaptive augmentation
@@ -96,7 +96,7 @@ class Profile:
     sg_batch: int = 32            # StyleGAN2 minibatch
     sg_kimg: float = 50.0         # StyleGAN2 artist-alone stage: thousands of images shown
     held_out_frac: float = 0.2    # share of each artist set held out from every model
-    # paper B's conditional route, Pix2pixHD (paperlib.pix2pixhd; notebook 01b)
+    # paper B's conditional route, Pix2pixHD (paperlib.models.pix2pixhd; notebook 01b)
     p2p_ngf: int = 16             # generator width (first layer; doubles per downsampling)
     p2p_ndf: int = 16             # discriminator width
     p2p_blocks: int = 6           # residual blocks

@@ -7,7 +7,7 @@ every training run under ``runs/<profile>/`` (:func:`run_records`: epochs, kimg,
 seconds, status and where it ran). A failing notebook stops the run with its name and the
 failing cell, and its executed copy is kept. ``reproduce(scheduler=...)`` (CLI
 ``--scheduler``) sets ``$PAPERLIB_SCHEDULER`` for the notebooks' kernels, which inherit the
-environment (see :mod:`paperlib.parallel`).
+environment (see :mod:`paperlib.engine.parallel`).
 """
 from __future__ import annotations
 
@@ -312,13 +312,13 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
     """Run the notebooks (all, or those whose names contain one of ``notebooks``) in order.
 
     ``scheduler`` (``"serial"``, ``"local"`` or a Dask scheduler address such as
-    ``tcp://host:8786``; see :mod:`paperlib.parallel`) is validated first and passed to the
+    ``tcp://host:8786``; see :mod:`paperlib.engine.parallel`) is validated first and passed to the
     notebooks' kernels as ``$PAPERLIB_SCHEDULER`` (restored afterwards); ``None`` leaves
     the environment as it is (a bad ``$PAPERLIB_SCHEDULER`` is reported before any
     notebook runs).
 
     ``force`` sets ``PAPERLIB_FORCE`` to a new token for the kernels, so every cached
-    training run is redone once (see :func:`paperlib.train.train_cached`).
+    training run is redone once (see :func:`paperlib.engine.train_cached`).
     ``publish`` copies the executed notebooks over ``notebooks/`` afterwards
     (:func:`publish_executed`) and refills the README's result tables
     (:func:`sync_readme_tables`). Returns the results manifest, also written to

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from paperlib import cli, data, engine, engine as train, metrics
+from paperlib import cli, data, engine, metrics
 
 SUBCOMMANDS = ("build-data", "train", "evaluate", "reproduce")
 
@@ -139,7 +139,7 @@ def test_evaluate_own_images_without_labels_gives_no_is(own_images, tmp_path, ca
 
 
     monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
-    monkeypatch.setattr(metrics, "DEFAULT_CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(metrics.features, "DEFAULT_CACHE_DIR", tmp_path / "cache")
     out = tmp_path / "eval.json"
     assert cli.main(["evaluate", "--run", str(own_images / "run"), "--data",
                      str(own_images / "photos"), "--json", str(out)]) == 0
@@ -160,7 +160,7 @@ def test_evaluate_unsatisfiable_is_choice_is_an_error(own_images, tmp_path, caps
 
 
     monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
-    monkeypatch.setattr(metrics, "DEFAULT_CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(metrics.features, "DEFAULT_CACHE_DIR", tmp_path / "cache")
     out = tmp_path / "eval.json"
     assert cli.main(["evaluate", "--run", str(own_images / "run"), "--data",
                      str(own_images / "photos"), "--is", choice, "--json", str(out)]) == 2

@@ -14,6 +14,7 @@ from PIL import Image
 
 from paperlib.paper_b import CURATION_LOG, SOURCES, SelectionMismatchError, auto_satisfaction, auto_satisfaction_parts, image_sha256, load_selections, make_auto_rater, make_selection_rater, plan_curated_set, run_curation_loop, save_selections, selection_for_round, selections_or_auto, split_counts, write_curated_set
 from paperlib.utils.images import to_uint8_hwc
+from paperlib import metrics
 
 
 # --------------------------------------------------------------------------- helpers
@@ -466,7 +467,7 @@ class RecordingExtractor:
 @pytest.fixture(scope="module")
 def artist_split(tmp_path_factory):
     """A 30-image donglein stand-in at 32 px split 21 train / 9 held out."""
-    from paperlib import data, engine, engine as train, metrics
+    from paperlib import data, engine, metrics
     from paperlib.engine import loop
 
     root = tmp_path_factory.mktemp("split")
@@ -514,7 +515,9 @@ def test_curation_selection_with_pixel_pca_never_uses_inception(artist_split, tm
     def no_inception(*a, **k):
         raise AssertionError("selection asked for the Inception extractor")
 
-    monkeypatch.setattr(metrics, "get_extractor", no_inception)
+    # every Inception feature goes through the extractor's __call__ (and get_extractor)
+    monkeypatch.setattr(metrics.features.FeatureExtractor, "__call__", no_inception)
+    monkeypatch.setattr(metrics.features, "get_extractor", no_inception)
     train = data.load_folder(artist_split.train, 32).images
     pca = pixel_pca_features(train)
     features = cached_features(pca, tmp_path / "feats")

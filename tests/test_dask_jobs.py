@@ -1,4 +1,4 @@
-"""The Dask path of paperlib.parallel with real work: evaluations (evaluate_many), paper B's
+"""The Dask path of paperlib.engine.parallel with real work: evaluations (evaluate_many), paper B's
 job units (curation loop, control) and a run interrupted on one worker and resumed on the
 other -- each giving the numbers a serial call gives.
 
@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from paperlib import data, metrics, paperb, parallel, train
+from paperlib import data, engine, metrics, paper_b
+from paperlib.metrics import features
+from paperlib.utils import threads
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -29,7 +31,7 @@ LOSSES = ("epoch", "kimg", "d_loss", "g_loss", "d_real", "d_fake")
 def cluster(tmp_path_factory):
     """(client, scheduler address, sorted worker addresses) of a 2-worker LocalCluster.
 
-    evaluate_many's workers cache real-set features in metrics.DEFAULT_CACHE_DIR (the job
+    evaluate_many's workers cache real-set features in features.DEFAULT_CACHE_DIR (the job
     has no cache_dir), i.e. the repository's runs/ folder: redirected here to a temporary
     folder, on the workers and in this process."""
     cache = tmp_path_factory.mktemp("metric_cache")
@@ -39,20 +41,20 @@ def cluster(tmp_path_factory):
 
         import paperlib.metrics
 
-        paperlib.metrics.DEFAULT_CACHE_DIR = pathlib.Path(path)
+        paperlib.metrics.features.DEFAULT_CACHE_DIR = pathlib.Path(path)
 
-    client = parallel.get_client("local", n_workers=2)
-    old = metrics.DEFAULT_CACHE_DIR
+    client = engine.get_client("local", n_workers=2)
+    old = features.DEFAULT_CACHE_DIR
     try:
         client.wait_for_workers(2, timeout=120)
         client.run(redirect, str(cache))
-        metrics.DEFAULT_CACHE_DIR = cache
+        features.DEFAULT_CACHE_DIR = cache
         workers = sorted(client.scheduler_info()["workers"])
         assert len(workers) == 2
         yield client, client.scheduler.address, workers
     finally:
-        metrics.DEFAULT_CACHE_DIR = old
-        parallel.close_clients()
+        features.DEFAULT_CACHE_DIR = old
+        engine.close_clients()
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +65,8 @@ def artist(tmp_path_factory):
     return data.split_held_out(root / "artist_donglein", 0.2, seed=0, out_root=root)
 
 
-def dcgan(seed: int = 0, epochs: int = 2) -> train.TrainConfig:
-    return train.profile_config("smoke", "dcgan", "paper", seed, epochs=epochs, batch_size=8,
+def dcgan(seed: int = 0, epochs: int = 2) -> engine.TrainConfig:
+    return engine.profile_config("smoke", "dcgan", "paper", seed, epochs=epochs, batch_size=8,
                                 threads=1, device="cpu")
 
 
@@ -93,13 +95,13 @@ def assert_same_weights(a, b):
 
 
 def executed(run_dir) -> dict:
-    return train.read_status(run_dir)["executed"]
+    return engine.read_status(run_dir)["executed"]
 
 
 # ----------------------------------------------------------------------------- evaluations
 def test_evaluate_many_on_dask_equals_serial_evaluate_run(cluster, artist, tmp_path):
     client, address, workers = cluster
-    runs = [train.train(dcgan(seed), artist.train, tmp_path / f"run{seed}", progress=False)
+    runs = [engine.train(dcgan(seed), artist.train, tmp_path / f"run{seed}", progress=False)
             for seed in (0, 1)]
     assert all(r.status == "finished" for r in runs)
     jobs = [{"run_dir": r.run_dir, "data_dir": artist.train, "epochs": epochs, "n_fake": 8,
@@ -108,7 +110,7 @@ def test_evaluate_many_on_dask_equals_serial_evaluate_run(cluster, artist, tmp_p
     # serially, in this process, on one torch thread as a worker has; no cache written
     ex = metrics.get_extractor("cpu")
     ex.progress = False
-    with train.pinned_threads(1):
+    with threads.pinned_threads(1):
         serial = [[metrics.evaluate_run(j["run_dir"], j["data_dir"], n_fake=8, epoch=e,
                                         is_source="none", seed=3, extractor=ex,
                                         use_cache=False)
@@ -117,8 +119,8 @@ def test_evaluate_many_on_dask_equals_serial_evaluate_run(cluster, artist, tmp_p
 
     # (the serial call left the real set's features in the shared cache, as evaluate_many
     # asks; the workers generate and embed the fake images themselves)
-    assert len(list(metrics.DEFAULT_CACHE_DIR.glob("real_*.npz"))) == 1
-    on_dask = parallel.evaluate_many(jobs, scheduler=address, progress=False)
+    assert len(list(features.DEFAULT_CACHE_DIR.glob("real_*.npz"))) == 1
+    on_dask = metrics.evaluate_many(jobs, scheduler=address, progress=False)
     assert [[row["epoch"] for row in rows] for rows in on_dask] == [[1, 2], [2]]
     assert on_dask == serial
     row = on_dask[0][0]
@@ -135,8 +137,8 @@ def test_evaluate_many_on_dask_equals_serial_evaluate_run(cluster, artist, tmp_p
 @pytest.fixture(scope="module")
 def start_run(artist, tmp_path_factory):
     """Paper B's model (StyleGAN2, smoke sizes) trained 1 epoch on the training part."""
-    cfg = train.profile_config("smoke", "stylegan2", seed=0, epochs=1, threads=1, device="cpu")
-    res = train.train(cfg, artist.train, tmp_path_factory.mktemp("start") / "sg2",
+    cfg = engine.profile_config("smoke", "stylegan2", seed=0, epochs=1, threads=1, device="cpu")
+    res = engine.train(cfg, artist.train, tmp_path_factory.mktemp("start") / "sg2",
                       progress=False)
     assert res.status == "finished"
     return res.run_dir
@@ -163,9 +165,9 @@ def strip_seconds(log: dict) -> dict:
 
 def test_paper_b_jobs_on_dask_equal_serial(cluster, artist, start_run, tmp_path):
     client, address, workers = cluster
-    serial = paperb.run_b_jobs(b_jobs(start_run, artist, tmp_path / "serial"), "serial",
+    serial = paper_b.run_b_jobs(b_jobs(start_run, artist, tmp_path / "serial"), "serial",
                                progress=False)
-    on_dask = paperb.run_b_jobs(b_jobs(start_run, artist, tmp_path / "dask"), address,
+    on_dask = paper_b.run_b_jobs(b_jobs(start_run, artist, tmp_path / "dask"), address,
                                 progress=False)
     (s_loop, s_ctrl), (d_loop, d_ctrl) = serial, on_dask
 
@@ -179,8 +181,8 @@ def test_paper_b_jobs_on_dask_equal_serial(cluster, artist, start_run, tmp_path)
     for s_run, d_run in zip(s_loop["runs"], d_loop["runs"]):
         assert Path(d_run).is_relative_to(tmp_path / "dask")
         assert loss_columns(d_run) == loss_columns(s_run)
-        assert_same_weights(train.list_checkpoints(d_run)[-1][1],
-                            train.list_checkpoints(s_run)[-1][1])
+        assert_same_weights(engine.list_checkpoints(d_run)[-1][1],
+                            engine.list_checkpoints(s_run)[-1][1])
         assert executed(d_run)["worker"] in workers and executed(s_run)["worker"] is None
     # round 1 fine-tuned round 0's model, in the same job (one worker, rounds in order)
     cfg1 = json.loads((Path(d_loop["runs"][1]) / "config.json").read_text())["config"]
@@ -198,13 +200,13 @@ def test_paper_b_jobs_on_dask_equal_serial(cluster, artist, start_run, tmp_path)
         == ("finished", 2)
     assert Path(d_ctrl["run_dir"]).name == Path(s_ctrl["run_dir"]).name
     assert loss_columns(d_ctrl["run_dir"]) == loss_columns(s_ctrl["run_dir"])
-    assert_same_weights(train.list_checkpoints(d_ctrl["run_dir"])[-1][1],
-                        train.list_checkpoints(s_ctrl["run_dir"])[-1][1])
+    assert_same_weights(engine.list_checkpoints(d_ctrl["run_dir"])[-1][1],
+                        engine.list_checkpoints(s_ctrl["run_dir"])[-1][1])
     assert executed(d_ctrl["run_dir"])["worker"] in workers
 
     # a second call finds every run finished: nothing retrained, the same results
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "dask").rglob("*.pt")}
-    again = paperb.run_b_jobs(b_jobs(start_run, artist, tmp_path / "dask"), address,
+    again = paper_b.run_b_jobs(b_jobs(start_run, artist, tmp_path / "dask"), address,
                               progress=False)
     assert again[1] == d_ctrl and again[0]["runs"] == d_loop["runs"]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "dask").rglob("*.pt")} == before
@@ -213,13 +215,13 @@ def test_paper_b_jobs_on_dask_equal_serial(cluster, artist, start_run, tmp_path)
 def test_bad_b_job_is_named_and_the_other_finishes(cluster, artist, start_run, tmp_path):
     client, address, workers = cluster
     good, bad = b_jobs(start_run, artist, tmp_path)[1], {"kind": "bogus", "seed": 7}
-    with pytest.raises(parallel.RunsFailed) as err:
-        paperb.run_b_jobs([bad, good], address, progress=False)
+    with pytest.raises(engine.RunsFailed) as err:
+        paper_b.run_b_jobs([bad, good], address, progress=False)
     msg = str(err.value)
     assert "1 of 2" in msg and "bogus artist seed 7: ValueError: unknown job kind 'bogus'" in msg
     control_runs = list(tmp_path.glob("stylegan2-*"))
     assert len(control_runs) == 1
-    status = train.read_status(control_runs[0])
+    status = engine.read_status(control_runs[0])
     assert status["status"] == "finished" and status["executed"]["worker"] in workers
 
 
@@ -232,7 +234,7 @@ def test_run_interrupted_on_one_worker_resumes_on_the_other(cluster, artist, tmp
     pids = client.run(os.getpid)
     root = tmp_path / "dask"
 
-    first = client.submit(train.train_cached, dcgan(seed=4, epochs=2), str(artist.train),
+    first = client.submit(engine.train_cached, dcgan(seed=4, epochs=2), str(artist.train),
                           str(root), progress=False, workers=[a], pure=False).result()
     assert (first.status, first.epochs_done) == ("finished", 2)
     ex = executed(first.run_dir)
@@ -241,7 +243,7 @@ def test_run_interrupted_on_one_worker_resumes_on_the_other(cluster, artist, tmp
     ckpt2 = first.run_dir / "checkpoints" / "epoch_0002.pt"
     ckpt2_state = (ckpt2.stat().st_mtime_ns, ckpt2.read_bytes())
 
-    second = client.submit(train.train_cached, dcgan(seed=4, epochs=4), str(artist.train),
+    second = client.submit(engine.train_cached, dcgan(seed=4, epochs=4), str(artist.train),
                            str(root), progress=False, workers=[b], pure=False).result()
     assert second.run_dir == first.run_dir                 # the same run folder, continued
     assert (second.status, second.epochs_done) == ("finished", 4)
@@ -252,11 +254,11 @@ def test_run_interrupted_on_one_worker_resumes_on_the_other(cluster, artist, tmp
     assert rows[:2] == rows_a             # epochs 1-2 kept as worker A wrote them (seconds too)
     assert (ckpt2.stat().st_mtime_ns, ckpt2.read_bytes()) == ckpt2_state
 
-    full = train.train_cached(dcgan(seed=4, epochs=4), artist.train, tmp_path / "serial",
+    full = engine.train_cached(dcgan(seed=4, epochs=4), artist.train, tmp_path / "serial",
                               progress=False)
     assert full.run_dir.name == second.run_dir.name and executed(full.run_dir)["worker"] is None
     assert loss_columns(second.run_dir) == loss_columns(full.run_dir)
-    assert [e for e, _ in train.list_checkpoints(second.run_dir)] == [1, 2, 3, 4]
-    for (e, p), (_, q) in zip(train.list_checkpoints(second.run_dir),
-                              train.list_checkpoints(full.run_dir)):
+    assert [e for e, _ in engine.list_checkpoints(second.run_dir)] == [1, 2, 3, 4]
+    for (e, p), (_, q) in zip(engine.list_checkpoints(second.run_dir),
+                              engine.list_checkpoints(full.run_dir)):
         assert_same_weights(p, q)

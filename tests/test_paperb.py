@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from paperlib import data, engine, engine as train, metrics, paper_b
+from paperlib import data, engine, metrics, paper_b
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""paperlib.parallel: scheduler specs, failures, caching, and the same run giving the same
+"""paperlib.engine.parallel: scheduler specs, failures, caching, and the same run giving the same
 numbers serially, on a LocalCluster and on a Dask scheduler + worker started by hand.
 
 Real dask.distributed and real (tiny) training runs throughout: smoke widths, 32 px, 2 epochs

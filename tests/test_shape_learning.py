@@ -1,4 +1,4 @@
-"""Paper B helpers of notebooks 01 and 05 (in paperlib.curation): style-aware circle
+"""Paper B helpers of notebooks 01 and 05 (in paperlib.paper_b): style-aware circle
 fidelity, Table-1 metrics, stage epochs, cached features, and the shape-learning runs plus
 the curation loop on real (tiny) training runs."""
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Drawing primitives shared by the stand-in sets: a supersampled canvas, shapes, colours and
+the seeded pickers the recipes use."""
 from __future__ import annotations
 
 import colorsys

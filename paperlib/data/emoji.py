@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The emoji stand-in set (paper A): recipes (eyes, brows, mouth, extras; a valence score and
+its positive/negative label), rendering, and the 804-image two-class set."""
 from __future__ import annotations
 
 import math

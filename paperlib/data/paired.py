@@ -12,7 +12,7 @@ style. Three kinds of map (``map_source``):
   order the renderer draws them (a later form covers an earlier one): donglein -- face
   (``main form``), eyes, pupils/cheeks; geometric -- planes, then discs and rings. The
   mouth and the colours are not in the map: the model has to paint them.
-* ``"forms"`` -- for a user's own folder: what :mod:`paperlib.fidelity`'s form finder sees
+* ``"forms"`` -- for a user's own folder: what :mod:`paperlib.metrics.fidelity`'s form finder sees
   in each image: background, the main form (filled) and the marks inside it (pixels whose
   colour differs from the form's median colour), 3 one-hot channels.
 * ``"edges"`` -- for a user's own folder: the Sobel gradient magnitude of the grey image,
@@ -148,7 +148,7 @@ def edge_map(image: torch.Tensor) -> torch.Tensor:
 
 
 def form_map(image: torch.Tensor, inner_contrast: float = 0.15) -> torch.Tensor:
-    """``(3, H, W)`` one-hot map of :data:`FORM_CLASSES` from :mod:`paperlib.fidelity`'s
+    """``(3, H, W)`` one-hot map of :data:`FORM_CLASSES` from :mod:`paperlib.metrics.fidelity`'s
     form finder: the filled main form, and inside it the pixels whose colour is more than
     ``inner_contrast`` (RGB distance in [0, 1]) from the form's median colour. An image in
     which no main form is found is all background."""

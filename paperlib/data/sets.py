@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Every stand-in set at once (:func:`build_all`, :func:`profile_sets`), mixes of folders
+(:func:`build_mixed_set`) and seeded held-out splits (:func:`split_held_out`)."""
 from __future__ import annotations
 
 import json
@@ -93,7 +94,7 @@ def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
     every image once. Both are sets in the usual form (``NNNNN.png`` + ``manifest.json``,
     read by :func:`load_folder`, :func:`image_files`, :func:`manifest_hash`): each image
     keeps the source manifest's label and recipe (e.g. ``n_inner_circles``, which
-    :func:`paperlib.curation.inner_counts_of` reads) -- without a manifest, the sub-folder
+    :func:`paperlib.paper_b.inner_counts_of` reads) -- without a manifest, the sub-folder
     name (else ``"image"``) is the label -- and its recipe adds ``source_file``, ``path``
     and ``source_sha256`` (the provenance). Pixels are copied unchanged at the source's
     resolution (its manifest's ``res``, else the first image's width; other sizes are

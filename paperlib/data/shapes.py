@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The shape set (circles, rings, planes: paper B's shape learning) and the two stand-in
+artist sets (donglein faces, geometric compositions)."""
 from __future__ import annotations
 
 import math

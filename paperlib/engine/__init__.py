@@ -31,7 +31,6 @@ from .runs import (  # noqa: F401
     FORCE_ENV,
     RunResult,
     TrainedGAN,
-    atomic_torch_save,
     build_networks,
     build_trainer,
     list_checkpoints,

@@ -15,6 +15,7 @@ import torch
 from ..config import get_device, get_profile
 from ..data.folders import image_files
 from .augment import AUGMENT_KINDS
+from ..utils.images import check_res
 from ..models import RES_CHOICES, ModelSpec, get_model, model_fields, model_names
 from ..models.base import OPTIM_CONFIGS
 
@@ -113,7 +114,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a finite number "
                                  + ("in [0, 1]" if name == "mixing_prob" else
                                     ">= 0" if low_ok else "> 0") + f", got {v!r}")
-        choice("res", RES_CHOICES)
+        check_res(self.res, RES_CHOICES)
         integer("seed", 0)
         integer("inject_nan_at_epoch", 1, allow_none=True)
         lam = self.deligan_lambda
@@ -196,7 +197,7 @@ def profile_jobs(profile, model: str, data_dir, root, configs=None, seeds=None,
     """The runs a paper-A notebook trains for ``model``: ``{(config, seed): (TrainConfig,
     data_dir, root)}`` -- the claims' config (``"paper"``) with the profile's ``seeds``, the
     conventional one with its (fewer) ``conventional_seeds``; ready for
-    :func:`paperlib.parallel.train_many`."""
+    :func:`paperlib.engine.parallel.train_many`."""
 
     prof = get_profile(profile)
     n = len(image_files(data_dir))

@@ -288,7 +288,7 @@ def train_cached(cfg: TrainConfig, data_dir, root, progress: bool = True,
     it exists: a finished run returns at once, an interrupted one resumes, a longer
     ``epochs`` continues it. With ``$PAPERLIB_FORCE`` set to a token (``reproduce --force``)
     a run not yet redone under that token is retrained from scratch (``force_token``
-    passes the token explicitly, as :mod:`paperlib.parallel` does for its workers)."""
+    passes the token explicitly, as :mod:`paperlib.engine.parallel` does for its workers)."""
 
     out = Path(root) / run_name(cfg, manifest_hash(data_dir))
     token = force_token if force_token is not None else os.environ.get(FORCE_ENV)

@@ -21,7 +21,7 @@ A run's numbers depend only on its config (seed and thread count included), neve
 it ran: the same run gives the same losses serially, on the local cluster or on a remote
 worker (tested). Each run's ``status.json`` records its host, pid and worker address.
 Cached runs, resume after ``kill -9`` and NaN handling are the training engine's
-(:func:`paperlib.train.train_cached`); tasks that fail are reported together after the
+(:func:`paperlib.engine.train_cached`); tasks that fail are reported together after the
 others have finished, each named.
 """
 from __future__ import annotations
@@ -211,7 +211,7 @@ def _train_job(job: tuple) -> Any:
 def train_many(jobs: Sequence[tuple], scheduler: str | None = None, desc: str = "training runs",
                progress: bool = True, n_workers: int | None = None) -> list:
     """Train ``(TrainConfig, data_dir, root)`` jobs side by side with
-    :func:`paperlib.train.train_cached` (cached, resumable); returns their ``RunResult`` in
+    :func:`paperlib.engine.train_cached` (cached, resumable); returns their ``RunResult`` in
     order. Each run is named in errors by its model, config and seed. ``n_workers`` sizes
     the local cluster (default: one per core or GPU; see :func:`get_client`)."""
 

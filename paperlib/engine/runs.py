@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Run folders: reading a run's status, log and checkpoints, building a model's networks and
+step from its config by name, and loading a checkpoint for use (:func:`load_run`)."""
 from __future__ import annotations
 
 import csv
@@ -43,16 +44,6 @@ def _read_csv(path: Path) -> list[dict]:
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def atomic_torch_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _status(out: Path, status: str, epochs_done: int, cfg: TrainConfig) -> dict:

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""The evaluation of a run's checkpoint: FID/KID/PR/DC/IS against a folder
+(:func:`evaluate_run`), over training (:func:`metrics_over_training`), side by side on Dask
+(:func:`evaluate_many`), and the one evaluation cache behind them and the papers' own
+measures (:func:`cached_json`, :func:`cached_run_eval`)."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Circle fidelity: how exactly an image draws its round forms (the main form and the inner
+forms), scored from the form finder (:mod:`paperlib.utils.forms`), and its style-aware
+variant for generated images that have no recipe."""
 from __future__ import annotations
 
 import dataclasses
@@ -224,8 +226,8 @@ def nearest_count(found: int, counts: Sequence[int]) -> int:
 
 
 def rescore(result: Any, n_inner_expected: int | None) -> Any:
-    """A :class:`paperlib.fidelity.CircleFidelity` re-scored for another expected inner
-    count, by the score formula of :mod:`paperlib.fidelity` (:func:`~paperlib.fidelity.
+    """A :class:`paperlib.metrics.fidelity.CircleFidelity` re-scored for another expected inner
+    count, by the score formula of :mod:`paperlib.metrics.fidelity` (:func:`~paperlib.metrics.fidelity.
     score_parts`: ``main_score = c * e * f``, ``inner_score = a * q`` or NaN without an
     expected count, ``score`` their product) -- equal to running
     ``circle_fidelity(img, n_inner_expected)`` again, without the cost. ``main_score``
@@ -254,7 +256,7 @@ def style_fidelity(images: Any, inner_counts: Sequence[int] | None = None) -> li
     allows a few (``inner_counts``, e.g. ``(2, 4)``: :func:`inner_counts_of`). Each image is
     scored against the allowed count nearest the count found in it (our choice), so a face
     with 2 or 4 inner circles is right and one with 3 or 0 is not; its ``n_inner_expected``
-    is that count, so :func:`paperlib.fidelity.summarize`'s ``frac_inner_count_ok`` is the
+    is that count, so :func:`paperlib.metrics.fidelity.summarize`'s ``frac_inner_count_ok`` is the
     share of images whose count is one the style has. ``inner_counts=None``: the count is
     left out of the score (``n_inner_expected=None``, ``inner_score`` NaN). Each result
     reports its parts apart: ``main_score`` (the main form, whatever the count) and

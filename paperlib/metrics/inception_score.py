@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Inception-Score sources: the standard TF-Inception IS (with a user-supplied logits
+TorchScript; nothing is downloaded), labelled sources registered by the paper modules (paper
+A's emoji-parts IS), and the choice between them (:func:`resolve_is_source`)."""
 from __future__ import annotations
 
 import os

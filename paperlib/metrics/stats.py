@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Statistics of feature sets (after NVlabs' stylegan2-ada ``metrics/``: apart from the
+extractor): FID, KID, precision/recall, density/coverage and the Inception Score."""
 from __future__ import annotations
 
 import warnings

@@ -1,11 +1,6 @@
-"""Paper A's reported values and the small pieces of logic behind notebook 06's tables.
-
-Paper A's Table 1 values (FID 0.30/0.34/0.24, IS 0.12/0.15/0.16) are far outside the usual
-ranges, so the paper normalised them in some unstated way; its text states changes of
-"81% and 71%" (FID) and "129% and 106%" (IS), which match the ratios Proposed/DCGAN and
-Proposed/DeLiGAN (see ``PAPERS.md``). We therefore compare *ratios*, computed the same way
-from our standard FID and IS, and print the paper's raw values beside ours.
-"""
+"""The gate and the verdict statistics: a quality gate on FID and KID (:class:`Gate`), the
+real-vs-real held-out floor (:func:`held_out_floor`), mean and sd tables, Welch intervals and
+the three-way verdict of a claim from per-seed values (:func:`compare_claim`)."""
 from __future__ import annotations
 
 import math

@@ -26,6 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+#: Image sizes every model is built for.
+RES_CHOICES = (32, 64, 128)
+
 #: Optimiser settings per config name, for models that follow the config: ``"paper"`` --
 #: Adam lr 1e-2, betas (0.5, 0.999) (paper A states only "Adam, learning rate 1e-2, batch
 #: size 35"; the betas are DCGAN's, Radford et al. -- our assumption); ``"conventional"`` --

@@ -25,7 +25,8 @@ The discriminator returns logits (no sigmoid): train it with ``BCEWithLogitsLoss
 """
 from __future__ import annotations
 
-from .base import ModelSpec, register
+from ..utils.images import check_res
+from .base import RES_CHOICES, ModelSpec, register
 
 import math
 import torch
@@ -35,14 +36,11 @@ from torch import nn
 MODEL_NAMES = ("dcgan", "deligan", "proposed")
 
 
-RES_CHOICES = (32, 64, 128)
 
 
 def _n_up(res: int) -> int:
     """Number of stride-2 (de)convolutions after/before the 4x4 stage: 3, 4, 5 for 32/64/128."""
-    if res not in RES_CHOICES:
-        raise ValueError(f"res must be one of {RES_CHOICES}, got {res!r}")
-    return int(math.log2(res)) - 2
+    return int(math.log2(check_res(res, RES_CHOICES))) - 2
 
 
 def weights_init(m: nn.Module) -> None:
@@ -282,7 +280,7 @@ class DCGANStep:
     """What a paper-A model adds to the loop: its latent module, G, D, two Adams and
     :func:`train_step`. The engine sees only ``modules`` and ``optimizers`` (checkpointed
     by name), ``step``, ``sampler`` (the (latent, G) pair grids and metrics sample from)
-    and ``extra_state`` -- the interface :class:`paperlib.stylegan2.StyleGAN2Step` shares."""
+    and ``extra_state`` -- the interface :class:`paperlib.models.stylegan2.StyleGAN2Step` shares."""
 
     def __init__(self, latent, G, D, optim: dict):
         self.latent, self.G, self.D = latent, G, D

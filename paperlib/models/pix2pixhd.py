@@ -20,10 +20,10 @@ The networks follow NVIDIA's ``pix2pixHD`` (``models/networks.py``); the code is
   user supplies VGG19 weights (a torchvision ``vgg19`` state dict file, ``vgg_weights``):
   nothing is downloaded, and the run's config records the file (None: not used).
 
-Training goes through the shared engine (:mod:`paperlib.train`, ``model="pix2pixhd"``):
+Training goes through the shared engine (:mod:`paperlib.engine`, ``model="pix2pixhd"``):
 :class:`Pix2PixHDStep` is what this model adds to it. Its data are (map, image) pairs
-(:mod:`paperlib.paired`): each training item is one tensor, the image's 3 channels then the
-map's; its "latent" is a :class:`paperlib.paired.MapSource` (the fixed grid and the metrics
+(:mod:`paperlib.data.paired`): each training item is one tensor, the image's 3 channels then the
+map's; its "latent" is a :class:`paperlib.data.paired.MapSource` (the fixed grid and the metrics
 translate maps from its bank). Optimiser: pix2pixHD's Adam, lr 2e-4, betas (0.5, 0.999).
 One step follows pix2pixHD's ``train.py``: all losses from the current D, then G's update,
 then D's. Augmentation (ADA/DiffAugment) is not supported: it would have to transform map
@@ -38,16 +38,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from ..data.paired import MAP_SOURCES, MapSource, load_pairs
-from .base import ModelSpec, register
+from ..utils.images import check_res
+from .base import RES_CHOICES, ModelSpec, register
 
 
-RES_CHOICES = (32, 64, 128)
 
 
 def _check_res(res: int) -> int:
-    if res not in RES_CHOICES:
-        raise ValueError(f"res must be one of {RES_CHOICES}, got {res!r}")
-    return res
+    return check_res(res, RES_CHOICES)
 
 
 def _norm(c: int) -> nn.Module:
@@ -203,12 +201,12 @@ class VGGLoss(nn.Module):
 
 class Pix2PixHDStep:
     """Pix2pixHD's part of the shared engine (the interface of
-    :class:`paperlib.train.DCGANStep`). ``step(batch, augment, generator)``: ``batch`` holds
+    :class:`paperlib.engine.DCGANStep`). ``step(batch, augment, generator)``: ``batch`` holds
     images then maps along channels; returns ``[d_loss, g_loss, d_real, d_fake]`` with
     ``d_loss = (LSGAN(D(map, fake), 0) + LSGAN(D(map, real), 1)) / 2``, ``g_loss`` the
     adversarial + feature-matching (+ VGG) loss, ``d_real``/``d_fake`` D's mean last-layer
     output on reals/fakes over the scales (LSGAN targets 1 and 0). ``augment`` goes unused:
-    :func:`paperlib.train.make_config` refuses augmentation for pix2pixhd."""
+    :func:`paperlib.engine.make_config` refuses augmentation for pix2pixhd."""
 
     def __init__(self, maps, G, D, lr: float = 2e-4, betas=(0.5, 0.999),
                  lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0):
@@ -269,9 +267,9 @@ def build(res: int, in_c: int, ngf: int = 32, ndf: int = 32, n_blocks: int = 6,
 
 
 def networks(cfg) -> tuple:
-    """``(MapSource, G, D)`` of a :class:`paperlib.train.TrainConfig` with
+    """``(MapSource, G, D)`` of a :class:`paperlib.engine.TrainConfig` with
     ``model="pix2pixhd"`` (widths ``ngf``/``ndf``, ``p2p_blocks``, ``p2p_num_d``; the maps'
-    channels ``map_channels``, which :func:`paperlib.train.train` takes from the data),
+    channels ``map_channels``, which :func:`paperlib.engine.train` takes from the data),
     initialised from torch's global RNG with pix2pixHD's ``weights_init``."""
 
     if cfg.map_channels is None:
@@ -290,7 +288,7 @@ def step_for(cfg, maps, G, D, device) -> Pix2PixHDStep:
 
 @torch.no_grad()
 def translate(run, maps: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """A loaded Pix2pixHD run's (:func:`paperlib.train.load_run`) images for ``maps``
+    """A loaded Pix2pixHD run's (:func:`paperlib.engine.load_run`) images for ``maps``
     (N, C, res, res): (N, 3, res, res) in [-1, 1] on the CPU, in the maps' order."""
     if not hasattr(run.latent, "set_bank"):
         raise ValueError(f"{run.config.model} is not a conditional model: it has no maps to "

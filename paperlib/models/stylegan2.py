@@ -45,11 +45,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import ModelSpec, register
+from ..utils.images import check_res
+from .base import RES_CHOICES, ModelSpec, register
 from .dcgan import GaussianLatent
 
 
-RES_CHOICES = (32, 64, 128)
 
 
 SQRT2 = math.sqrt(2.0)
@@ -220,9 +220,7 @@ def channels_at(res: int, channel_base: int, channel_max: int) -> int:
 
 
 def _check_res(res: int) -> int:
-    if res not in RES_CHOICES:
-        raise ValueError(f"res must be one of {RES_CHOICES}, got {res!r}")
-    return int(math.log2(res))
+    return int(math.log2(check_res(res, RES_CHOICES)))
 
 
 class Generator(nn.Module):

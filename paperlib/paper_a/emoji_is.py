@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Paper A's Inception Score on the emoji set: a small eyes/mouth part classifier trained on
+the set's own labels (cached), registered as the ``emoji-parts`` IS source."""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +9,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ..metrics.features import DEFAULT_CACHE_DIR, _tqdm, images_to_uint8
+from ..metrics import features as _features
+from ..metrics.features import _tqdm, images_to_uint8
 from ..data.emoji import EMOJI_EYES, EMOJI_MOUTHS
 from ..data.folders import load_folder, manifest_hash
 from ..utils.io import atomic_torch_save
@@ -73,7 +75,7 @@ def train_part_classifier(emoji_dir, res: int, epochs: int = 30, seed: int = 0,
     with ``torch.load(weights_only=True)``. ``model.eyes_classes`` / ``model.mouth_classes``
     name the outputs.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+    cache_dir = Path(cache_dir) if cache_dir is not None else _features.DEFAULT_CACHE_DIR
     info = _emoji_parts(emoji_dir)
     if info is None:
         raise ValueError(f"{emoji_dir} is not an emoji set: its manifest.json has no "

@@ -2,9 +2,9 @@
 
 * :func:`selection_gallery` -- paper B's human-in-the-loop step: a grid of generated images,
   each with a "like" toggle, and a button that saves the liked indices (with a sha256 of
-  every shown image) through :func:`paperlib.curation.save_selections`.
+  every shown image) through :func:`paperlib.paper_b.save_selections`.
 * :func:`selections_or_auto` -- the saved human selection for a round when there is one,
-  else the automatic top-k (re-exported from :mod:`paperlib.curation`, so headless code
+  else the automatic top-k (re-exported from :mod:`paperlib.paper_b`, so headless code
   need not import ipywidgets).
 * :func:`latent_explorer` -- paper A's latent space, interactively: pick a trained run,
   move along the leading principal directions of its mapped latent (or along raw noise

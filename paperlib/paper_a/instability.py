@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Paper A's instability: the per-epoch "D wins" test, the onset of a streak, the N search
+of the proposed model, and one table row per run."""
 from __future__ import annotations
 
 import json
@@ -102,7 +103,7 @@ def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
     as the profile's ``kimg`` budget.
 
     Candidates are trained side by side, as many at a time as the scheduler has worker
-    slots (:mod:`paperlib.parallel`): a slot would otherwise idle, so N + 1 is trained
+    slots (:mod:`paperlib.engine.parallel`): a slot would otherwise idle, so N + 1 is trained
     speculatively while N is; runs past the chosen N are cached but not listed.
     Returns (chosen N, one summary row per N up to the chosen one). When no N is stable,
     the N whose instability started latest is chosen and its row says ``stable: False``.

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Paper B's conditional route (Pix2pixHD on maps): evaluation on held-out maps (cached), the
+layout errors of the painted main circle against its map, and the route's verdicts."""
 from __future__ import annotations
 
 import math
@@ -23,7 +24,7 @@ from .table1 import fmt
 def layout_errors(images: Any, pairs_dir: Any, res: int) -> dict:
     """How exactly ``images`` (one per image of the paired folder ``pairs_dir``, in its
     order) keep the main circle their maps give: the form finder's main circle
-    (:mod:`paperlib.fidelity`) against the recipe's ``main_circle``; median centre offset and
+    (:mod:`paperlib.metrics.fidelity`) against the recipe's ``main_circle``; median centre offset and
     median absolute radius error, both as a share of the recipe's radius, and the share of
     images with a main form found. NaN without stand-in recipes."""
 
@@ -53,7 +54,7 @@ def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[in
                          use_cache: bool = True) -> dict:
     """The conditional route's Table-1 metrics: a Pix2pixHD run's latest checkpoint
     translates every map of the paired folder ``pairs_dir`` (the held-out part: maps the
-    model never saw) once; :func:`paperlib.curation.stage_metrics` of those outputs against
+    model never saw) once; :func:`paperlib.paper_b.stage_metrics` of those outputs against
     that folder's images (FID/KID), plus :func:`layout_errors`. Cached as JSON in
     ``run_dir/eval/`` under the checkpoint's and the folder's identities."""
 

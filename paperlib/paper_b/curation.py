@@ -60,7 +60,7 @@ renamed into place; nothing is written outside ``run_dir`` and human source file
 only read (copied).
 
 **Human-in-the-loop selections** (:func:`save_selections`, :func:`load_selections`,
-:func:`selections_or_auto`; the gallery is :func:`paperlib.widgets.selection_gallery`)::
+:func:`selections_or_auto`; the gallery is :func:`paperlib.paper_b.selection_gallery`)::
 
     {"version": 1, "rounds": {"0": {"selected": [3, 7], "n_shown": 40,
                                     "image_hashes": ["<sha256>", ...], "saved_at": ...}}}
@@ -462,7 +462,7 @@ def run_curation_loop(
         "inner_counts": list(inner_counts) if inner_counts is not None else None,
         "n_human": len(hf),
         "satisfaction": "fidelity**0.5 * realism**0.5, realism = 2**(-nn/tau) "
-                        "(paperlib.curation.auto_satisfaction)",
+                        "(paperlib.paper_b.auto_satisfaction)",
         "rounds": [],
     }
     log_path = root / CURATION_LOG

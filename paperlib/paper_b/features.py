@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Selection features of the curation loop (never Inception: the selection must not optimise
+the metric that judges it): whitened pixel PCA fitted on the artist's training part,
+feature caches, distances and the diversity measure."""
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -63,7 +65,7 @@ def image_sha256(img: Any) -> str:
     """sha256 of an image's uint8 RGB pixels (shape included).
 
     A float [-1, 1] tensor and its uint8 rendering hash the same (see
-    :func:`paperlib.fidelity.to_uint8_hwc`), so a gallery and a later headless run agree.
+    :func:`paperlib.metrics.fidelity.to_uint8_hwc`), so a gallery and a later headless run agree.
     """
 
     u = to_uint8_hwc(img)

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The selection gallery of notebook 05: thumbnails with like toggles, saved as a selections
+JSON (:func:`paperlib.paper_b.save_selections`) that the curation loop reads on the rerun."""
 from __future__ import annotations
 
 import html
@@ -129,7 +130,7 @@ def selection_gallery(
     (N, H, W, 3)). A selection already saved for this round on the same images (checked
     by sha256) is pre-loaded. "Save selections" writes
     ``{"version": 1, "rounds": {"<r>": {"selected", "n_shown", "image_hashes", ...}}}``
-    via :func:`paperlib.curation.save_selections`; other rounds in the file are kept.
+    via :func:`paperlib.paper_b.save_selections`; other rounds in the file are kept.
     """
     return SelectionGallery(images, selections_path, round_idx, n_cols=n_cols,
                             thumb_px=thumb_px, title=title)

@@ -7,10 +7,10 @@ and the curation loops run side by side (notebooks 01 and 05).
   so a column whose models do not pass is not evidence either way.
 * **Table 1** (:func:`table1`): per artist and column, the mean, standard deviation and
   per-seed values of every metric; the "training data" column is the held-out
-  real-vs-real floor (:func:`paperlib.curation.held_out_floor_metrics`).
+  real-vs-real floor (:func:`paperlib.paper_b.held_out_floor_metrics`).
 * **Verdicts** (:func:`claims`): paper B's two claims in the three-way form of
-  :mod:`paperlib.report` (supported / not supported / not testable here), from per-seed
-  values with Welch intervals (:func:`paperlib.report.compare_claim`).
+  :mod:`paperlib.metrics.verdicts` (supported / not supported / not testable here), from per-seed
+  values with Welch intervals (:func:`paperlib.metrics.compare_claim`).
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def setup(profile: Any, model: str | None = None, augment: str | None = None,
     sets (``artist_folder`` replaces the stand-ins), each split once
     (:func:`paperlib.data.split_held_out`, the profile's ``held_out_frac``, seed 0); and
     ``epochs``, the artist-alone stage's image budget
-    (:func:`paperlib.curation.stage_kimg`) in epochs of the training part."""
+    (:func:`paperlib.paper_b.stage_kimg`) in epochs of the training part."""
 
     prof = get_profile(profile)
     model = model or prof.b_model
@@ -87,8 +87,8 @@ def setup(profile: Any, model: str | None = None, augment: str | None = None,
 def curation_job(job: dict) -> dict:
     """One artist and seed of notebook 05's curation loop, as a unit of work a Dask worker
     runs (:func:`curate_many`): selection features fitted on the artist's training part
-    (:func:`paperlib.curation.pixel_pca_features`, never Inception), the automatic or human
-    rater, and :func:`paperlib.curation.curate_and_retrain`. Returns its result with the
+    (:func:`paperlib.paper_b.pixel_pca_features`, never Inception), the automatic or human
+    rater, and :func:`paperlib.paper_b.curate_and_retrain`. Returns its result with the
     run folders as strings."""
 
     with pinned_threads(int(job.get("threads", 1))):
@@ -111,7 +111,7 @@ def curation_job(job: dict) -> dict:
 
 def control_job(job: dict) -> dict:
     """Notebook 05's control: the start run fine-tuned on the plain training part for
-    ``epochs`` epochs (:func:`paperlib.curation.finetune_run`), as a worker's unit of work."""
+    ``epochs`` epochs (:func:`paperlib.paper_b.finetune_run`), as a worker's unit of work."""
 
     with pinned_threads(int(job.get("threads", 1))):
         res = finetune_run(job["start_run"], job["data_dir"], job["root"], int(job["epochs"]))
@@ -129,7 +129,7 @@ def b_job(job: dict) -> dict:
 def run_b_jobs(jobs: Sequence[dict], scheduler: str | None = None, progress: bool = True
                ) -> list[dict]:
     """Run curation loops and control runs side by side on the Dask scheduler
-    (:func:`paperlib.parallel.run_all`): one job per worker, the rounds within a loop in
+    (:func:`paperlib.engine.parallel.run_all`): one job per worker, the rounds within a loop in
     order. Results come back in the order of ``jobs``."""
 
     names = [f"{j.get('kind')} {j.get('name', 'artist')} seed {j.get('seed')}" for j in jobs]
@@ -139,5 +139,5 @@ def run_b_jobs(jobs: Sequence[dict], scheduler: str | None = None, progress: boo
 
 def as_paths(result: dict) -> dict:
     """A :func:`curation_job` result with ``models`` as ``Path`` (what
-    :func:`paperlib.curation.batch_for_round` takes)."""
+    :func:`paperlib.paper_b.batch_for_round` takes)."""
     return {**result, "models": [Path(m) for m in result["models"]]}

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Human selections for the curation loop: the selections JSON (load, save, per round), and the
+raters that turn a selection or the automatic satisfaction into the images the next round
+keeps."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Paper B's shape learning: the stages (artist alone, shapes mixed in, shape pre-training then
+fine-tuning), their budgets in kimg and epochs, the cached training runs side by side, and
+the fine-tuning / retraining rounds the curation loop uses."""
 from __future__ import annotations
 
 import json
@@ -94,11 +96,11 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
                         epochs: int | None = None, scheduler: str | None = None,
                         progress: bool = True) -> dict:
     """Paper B's shape learning as cached training runs under ``root``, for every artist
-    (``{name: folder}``) and seed, trained side by side (:mod:`paperlib.parallel`); returns
+    (``{name: folder}``) and seed, trained side by side (:mod:`paperlib.engine.parallel`); returns
     ``{(name, seed): {stage: RunResult}}`` for the requested ``stages``:
 
     * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's
-      ``shape_kimg`` images shown, :func:`paperlib.train.epochs_for_kimg`).
+      ``shape_kimg`` images shown, :func:`paperlib.engine.epochs_for_kimg`).
     * ``mix``: the artist set with shape images mixed in so they make up ``shape_ratio``
       of the set (:func:`mix_shape_count`; built once with
       :func:`paperlib.data.build_mixed_set` under ``mixes_dir``, default

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Paper B's Table 1: the per-stage metrics of a run (:func:`stage_metrics`, cached per
+checkpoint by :func:`evaluate_stage`), the held-out real-vs-real floor, the form gate
+(:func:`draws_form`), the table over seeds (:func:`table1`, :func:`summary`) and the claims'
+three-way verdicts (:func:`claims`)."""
 from __future__ import annotations
 
 import math
@@ -25,7 +28,7 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
 
     ``fidelity`` (mean :func:`style_fidelity` score), its parts ``main_score`` (main form)
     and ``inner_score`` (inner forms), ``main_circularity`` (mean) and
-    ``main_circularity_median`` (the gate's statistic, :mod:`paperlib.paperb`),
+    ``main_circularity_median`` (the gate's statistic, :mod:`paperlib.paper_b`),
     ``inner_count_ok`` (share of images with an inner count the style has; NaN without
     ``inner_counts``), ``n_inner_found`` (mean), ``found_main`` (share with a main form),
     ``fid`` and ``kid`` / ``kid_std`` (``paperlib.metrics``, features vs ``real_feats``),
@@ -202,7 +205,7 @@ def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
        selection's features).
 
     A comparison whose models do not all pass the gate is "not testable here"
-    (:func:`paperlib.report.compare_claim`)."""
+    (:func:`paperlib.metrics.compare_claim`)."""
 
     sub = per_seed[per_seed.artist == artist]
 
