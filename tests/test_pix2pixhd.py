@@ -53,6 +53,8 @@ def test_bad_resolution_is_refused():
 import json  # noqa: E402
 import math  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 from paperlib import paired  # noqa: E402
 from paperlib import train as T  # noqa: E402
 
@@ -98,20 +100,57 @@ def test_resume_equals_uninterrupted(tmp_path, pairs):
         T.load_run(tmp_path / "full").sample(2)
 
 
-def test_resume_from_a_checkpoint_with_an_outdated_grid(tmp_path, pairs):
-    # a checkpoint written when the fixed grid's "noise" was the maps themselves (float)
-    # still resumes: the run keeps the seed's own index grid and trains on
+def _grid(run_dir, epoch):
+    """A run's sample grid of ``epoch`` as decoded pixels."""
+    from PIL import Image
+
+    with Image.open(run_dir / "samples" / f"epoch_{epoch:04d}.png") as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, pairs):
+    out = tmp_path_factory.mktemp("p2p_full") / "run"
+    res = T.train(T.make_config(**TINY, epochs=2), pairs, out, progress=False)
+    assert res.status == "finished"
+    return out
+
+
+# what a checkpoint's "fixed_noise" record is replaced with before resuming: None keeps it;
+# "other maps" has the record's dtype and shape but names other maps (an engine that read it
+# would draw another grid); the others no longer fit the latent (wrong length; the float
+# maps themselves, as checkpoints written when the grid held maps had)
+_GRID_RECORDS = {
+    "as written": None,
+    "other maps": lambda n: [(torch.arange(T.N_FIXED) + 1) % n],
+    "wrong length": lambda n: [torch.arange(5)],
+    "float maps (old format)": lambda n: [torch.rand(n, 8, 32, 32)],
+}
+
+
+@pytest.mark.parametrize("record", list(_GRID_RECORDS))
+def test_resumed_sample_grid_is_rebuilt_from_the_seed(tmp_path, pairs, uninterrupted, record):
+    # the grid's noise (for pix2pixhd: map indices) follows from the seed alone: a resumed
+    # run draws the uninterrupted run's grid whatever its checkpoint's copy holds
     c2 = T.make_config(**TINY, epochs=2)
     T.train(T.make_config(**{**c2.to_dict(), "epochs": 1}), pairs, tmp_path / "run",
             progress=False)
     path = T.list_checkpoints(tmp_path / "run")[-1][1]
     ckpt = torch.load(path, weights_only=True)
-    ckpt["fixed_noise"] = [pairs.maps[:64].float()]
-    torch.save(ckpt, path)
+    assert torch.equal(ckpt["fixed_noise"][0], torch.arange(T.N_FIXED) % len(pairs))
+    if _GRID_RECORDS[record] is not None:
+        ckpt["fixed_noise"] = _GRID_RECORDS[record](len(pairs))
+        assert not torch.equal(ckpt["fixed_noise"][0].float(),
+                               (torch.arange(T.N_FIXED) % len(pairs)).float())
+        torch.save(ckpt, path)
     res = T.train(c2, pairs, tmp_path / "run", progress=False)
     assert res.status == "finished" and res.epochs_done == 2
+    # the epoch-2 grid (drawn after the resume) is the uninterrupted run's, pixel for pixel
+    assert np.array_equal(_grid(tmp_path / "run", 2), _grid(uninterrupted, 2))
+    # and the new checkpoint records the seed's grid again, not the copy it resumed from
     last = torch.load(T.list_checkpoints(tmp_path / "run")[-1][1], weights_only=True)
-    assert last["fixed_noise"][0].dtype == torch.int64
+    full = torch.load(T.list_checkpoints(uninterrupted)[-1][1], weights_only=True)
+    assert torch.equal(last["fixed_noise"][0], full["fixed_noise"][0])
 
 
 def test_training_lowers_the_reconstruction_error(tmp_path, pairs):
