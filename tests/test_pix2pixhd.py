@@ -1,4 +1,6 @@
 """The compact Pix2pixHD networks and losses (paper B's conditional model family)."""
+import math
+
 import pytest
 import torch
 
@@ -38,6 +40,37 @@ def test_feature_matching_is_zero_for_identical_inputs_and_positive_otherwise():
     assert other.item() > 0
 
 
+@pytest.mark.parametrize("n_layers,num_d,lam", [(3, 2, 10.0), (2, 3, 1.0), (1, 1, 2.5)])
+def test_feature_matching_weights_each_layer_and_scale_and_skips_the_output(n_layers, num_d, lam):
+    # hand-built D outputs: per scale n_layers + 1 intermediate features and the output;
+    # fake = real + a constant per layer, so each layer's L1 is that constant's magnitude
+    g = torch.Generator().manual_seed(0)
+    diffs = [[(-1) ** (d + l) * 0.25 * (1 + d + 2 * l) for l in range(n_layers + 1)]
+             for d in range(num_d)]
+    real = [[torch.randn(2, 3, 5 - l, 5 - l, generator=g).requires_grad_(True)
+             for l in range(n_layers + 2)] for _ in range(num_d)]
+    fake = [[(r + c).detach().requires_grad_(True) for r, c in zip(rs, cs)]
+            + [(rs[-1] + 1000.0).detach().requires_grad_(True)]     # D's output: left out
+            for rs, cs in zip(real, diffs)]
+    loss = P.feature_matching_loss(fake, real, n_layers, lam)
+    # pix2pixHD: lambda_feat * D_weights (1 / num_D) * feat_weights (4 / (n_layers_D + 1))
+    w = lam * (1.0 / num_d) * (4.0 / (n_layers + 1))
+    want = w * sum(abs(c) for cs in diffs for c in cs)
+    assert loss.item() == pytest.approx(want, rel=1e-5)
+    loss.backward()
+    for fs, rs, cs in zip(fake, real, diffs):
+        for f, c in zip(fs, cs):    # d/df of w * mean|f - r|: w * sign(c) / numel
+            assert torch.allclose(f.grad, torch.full_like(f, w * math.copysign(1, c) / f.numel()))
+        assert fs[-1].grad is None                         # the output takes no part
+        assert all(r.grad is None for r in rs)             # the real features are detached
+    # the output layer's difference changes nothing; an intermediate layer's does
+    fake[0][-1] = real[0][-1] - 50.0
+    assert P.feature_matching_loss(fake, real, n_layers, lam).item() == pytest.approx(want, rel=1e-5)
+    fake[0][0] = real[0][0]
+    assert P.feature_matching_loss(fake, real, n_layers, lam).item() == pytest.approx(
+        want - w * abs(diffs[0][0]), rel=1e-5)
+
+
 def test_lsgan_loss():
     outs = [[torch.ones(1, 1, 3, 3)], [torch.ones(1, 1, 2, 2)]]
     assert P.lsgan_loss(outs, True).item() == 0.0
@@ -51,7 +84,6 @@ def test_bad_resolution_is_refused():
 
 # ----------------------------------------------------------------------------- engine
 import json  # noqa: E402
-import math  # noqa: E402
 
 import numpy as np  # noqa: E402
 
