@@ -252,6 +252,54 @@ def test_vgg_loss_needs_user_weights_and_is_recorded(tmp_path, pairs):
     assert saved["vgg_weights"] == str(path)
 
 
+def _random_vgg19(path):
+    """A randomly initialised VGG19 ``features`` state dict (torchvision's keys), saved.
+    He-initialised, so the features keep their scale through the 16 convolutions."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        feats = make_layers(cfgs["E"])[:30]
+        for m in feats.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                torch.nn.init.zeros_(m.bias)
+    torch.save({f"features.{k}": v for k, v in feats.state_dict().items()}, path)
+    return path
+
+
+def _flat_grads(module):
+    return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel())
+                      for p in module.parameters()])
+
+
+def test_vgg_loss_adds_vgg_lambda_times_its_gradient_to_the_generators(tmp_path, pairs):
+    # one engine step from the same initial weights without VGG, with VGG at the default
+    # vgg_lambda (10) and at 2.5: G's gradient (what the step's G update used; D's update
+    # does not touch it) is G's adversarial + feature-matching gradient plus vgg_lambda
+    # times the gradient of the VGG loss alone
+    vgg_path = _random_vgg19(tmp_path / "vgg19.pt")
+    base = {**TINY, "epochs": 1, "map_channels": pairs.maps.shape[1]}
+    batch = pairs.joined()[:2]
+
+    def g_grad(**kw):
+        trainer = T.build_trainer(T.make_config(**base, **kw), torch.device("cpu"))
+        assert isinstance(trainer.vgg, P.VGGLoss) == ("vgg_weights" in kw)
+        trainer.step(batch, None, torch.Generator().manual_seed(0))
+        return _flat_grads(trainer.G)
+
+    g0 = g_grad()
+    g10 = g_grad(vgg_weights=str(vgg_path))
+    g25 = g_grad(vgg_weights=str(vgg_path), vgg_lambda=2.5)
+    # the VGG loss's own gradient at G's initial weights, computed apart from the step
+    G = T.build_trainer(T.make_config(**base), torch.device("cpu")).G
+    P.VGGLoss(vgg_path)(G(batch[:, 3:]), batch[:, :3]).backward()
+    gv = _flat_grads(G)
+    assert gv.norm() > 0 and (g10 - g0).norm() > 0.05 * g0.norm()   # VGG changes G's gradient
+    for lam, g in ((10.0, g10), (2.5, g25)):   # (float32 rounding: ~1e-6 of the gradient)
+        assert (g - g0 - lam * gv).norm() <= 1e-5 * (g0.norm() + lam * gv.norm()), lam
+
+
 def test_cli_trains_resumes_and_evaluates_pix2pixhd(tmp_path):
     from paperlib import data
     from paperlib.cli import main
