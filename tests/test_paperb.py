@@ -230,14 +230,22 @@ def test_evaluate_conditional_scores_held_out_maps_and_caches(artist, tmp_path):
                             p2p_blocks=1)
     res = train.train(cfg, split.train, tmp_path / "run", progress=False)
 
-    m = paperb.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=_MeanPixels(),
+    feats = _MeanPixels()
+    m = paperb.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=feats,
                                     cache_dir=tmp_path / "cache")
     assert m["n"] == split.n_held_out == 6 and m["map_source"] == "recipe"
     assert 0 <= m["layout_found"] <= 1 and math.isfinite(m["fid"])
     assert list((res.run_dir / "eval").glob("conditional_*.json"))
-    again = paperb.evaluate_conditional(res.run_dir, split.held_out, (2, 4),
-                                        extractor=_MeanPixels(), cache_dir=tmp_path / "cache")
+    assert feats.calls == 2            # the translated held-out maps, and the held-out images
+    # a cache hit: the same result, and no image goes through the extractor
+    again = paperb.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=feats,
+                                        cache_dir=tmp_path / "cache")
     assert again == json.loads(json.dumps(m))
+    assert feats.calls == 2
+    # without the cache the outputs are extracted again (the reals' features stay cached)
+    fresh = paperb.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=feats,
+                                        cache_dir=tmp_path / "cache", use_cache=False)
+    assert feats.calls == 3 and fresh == again
 
 
 def test_summary_formats_mean_and_sd_per_metric():
