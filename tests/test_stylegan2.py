@@ -70,6 +70,52 @@ def test_r1_penalty_is_zero_on_a_constant_discriminator():
     assert (penalty > 0).all()
 
 
+class _LinearD(nn.Module):
+    """D(x) = w . x + b on flattened 3 x 32 x 32 images: grad_x D = w for every sample."""
+
+    def __init__(self):
+        super().__init__()
+        # squares 1, 4, 0.25, 9 repeated: ||w||^2 = 14.25 * 768 = 10944, exact in float32
+        self.weight = nn.Parameter(torch.tensor([1.0, -2.0, 0.5, 3.0]).repeat(768))
+        self.bias = nn.Parameter(torch.tensor(0.7))
+
+    def forward(self, x):
+        return x.flatten(1) @ self.weight + self.bias
+
+
+def _tiny_step(D=None, **kw):
+    """A StyleGAN2Step on TINY's networks (seeded); ``D`` replaces its discriminator."""
+    cfg = T.make_config(**{**TINY, **kw}, epochs=1)
+    trainer = T.build_trainer(cfg, torch.device("cpu"))
+    if D is not None:
+        trainer = sg.StyleGAN2Step(trainer.latent, trainer.G, D, **cfg.optim,
+                                   r1_gamma=trainer.r1_gamma, pl_weight=trainer.pl_weight,
+                                   ema_kimg=trainer.ema_kimg, mixing_prob=trainer.mixing_prob)
+    return trainer
+
+
+def test_r1_penalty_of_a_linear_discriminator_is_its_squared_weight_norm():
+    # r1_penalty is per sample ||grad_x D(x)||^2: no batch mean, no 1/2, no gamma
+    D = _LinearD()
+    real = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    penalty, logits = sg.r1_penalty(D, real)
+    assert torch.equal(penalty, torch.full((5,), 10944.0))
+    assert torch.allclose(logits, real.flatten(1) @ D.weight.detach() + 0.7, atol=1e-4)
+    # the step's lazy R1 (Dreg, at step 0 of every r1_interval) minimises
+    # mean(penalty) * gamma / 2 * r1_interval: D's gradient is gamma * r1_interval * w
+    gamma = 0.3
+    trainer = _tiny_step(D, r1_gamma=gamma, sg_channels=8, batch_size=4)
+    for group in trainer.opt_d.param_groups:   # lr 0: w stays put through Dmain and Dreg
+        group["lr"] = 0.0
+    from paperlib.augment import Augmenter
+
+    trainer.step(real[:4].clamp(-1, 1), Augmenter("none"), torch.Generator().manual_seed(0))
+    assert trainer.n_steps == 1
+    assert torch.allclose(D.weight.grad, gamma * trainer.r1_interval * D.weight.detach(),
+                          rtol=1e-6)
+    assert D.bias.grad is None or D.bias.grad.item() == 0.0
+
+
 def test_ema_update_and_beta():
     torch.manual_seed(0)
     G = sg.Generator(32, 8, 8, channel_base=128, channel_max=8)
@@ -91,6 +137,7 @@ def test_path_length_is_finite_and_positive():
     G = sg.Generator(32, 8, 8, channel_base=128, channel_max=8)
     lengths = sg.path_length(G, torch.randn(3, 8), torch.Generator().manual_seed(0))
     assert lengths.shape == (3,) and (lengths > 0).all() and torch.isfinite(lengths).all()
+
 
 
 @pytest.fixture(scope="module")
