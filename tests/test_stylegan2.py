@@ -139,6 +139,36 @@ def test_path_length_is_finite_and_positive():
     assert lengths.shape == (3,) and (lengths > 0).all() and torch.isfinite(lengths).all()
 
 
+def test_path_length_mean_is_the_moving_average_of_observed_lengths(monkeypatch):
+    # Greg runs every pl_interval (4) steps on batch // 2 latents; after each it moves
+    # pl_mean 1 % (pl_decay 0.01) of the way to the batch's mean path length, from 0
+    observed = []
+    real_path_length = sg.path_length
+
+    def recording(G, z, generator=None):
+        lengths = real_path_length(G, z, generator)
+        observed.append(lengths.detach().clone())
+        return lengths
+
+    monkeypatch.setattr(sg, "path_length", recording)
+    from paperlib.augment import Augmenter
+
+    trainer = _tiny_step(pl_weight=2.0, sg_channels=8, batch_size=4)
+    real = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    g = torch.Generator().manual_seed(0)
+    want, means = 0.0, []
+    for step in range(5):
+        trainer.step(real, Augmenter("none"), g)
+        if step % 4 == 0:
+            assert len(observed) == step // 4 + 1 and observed[-1].shape == (2,)
+            means.append(observed[-1].double().mean().item())
+            want += 0.01 * (means[-1] - want)
+        assert len(observed) == step // 4 + 1
+        assert trainer.pl_mean.item() == pytest.approx(want, rel=1e-6), step
+    assert len(observed) == 2 and want > 0
+    # (a plain mean, or the last length, would be two orders of magnitude larger)
+    assert want < 0.05 * min(means)
+
 
 @pytest.fixture(scope="module")
 def images():
