@@ -132,6 +132,53 @@ def test_ema_update_and_beta():
     assert sg.ema_beta(32, 10, images_seen=320) < beta   # ramp-up: shorter early on
 
 
+def _nvlabs_ema_beta(batch_size, ema_kimg, cur_nimg, ema_rampup=0.05):
+    """stylegan2-ada-pytorch's training_loop.py, "Update G_ema" (cur_nimg: the images shown
+    before this step -- NVlabs adds the batch after the EMA update)."""
+    ema_nimg = ema_kimg * 1000
+    if ema_rampup is not None:
+        ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)
+    return 0.5 ** (batch_size / max(ema_nimg, 1e-8))
+
+
+@pytest.mark.parametrize("batch,kimg,nimg,rampup", [
+    (8, 2.5, 0, 0.05), (8, 2.5, 8, 0.05), (8, 2.5, 800, 0.05), (8, 2.5, 50_000, 0.05),
+    (8, 2.5, 10 ** 6, 0.05), (32, 10, 10 ** 6, None), (4, 0.0015, 28, 0.05),
+    (4, 0.0015, 32, 0.05), (4, 0.0015, 4, 0.1)])
+def test_ema_beta_is_nvlabs_formula(batch, kimg, nimg, rampup):
+    want = _nvlabs_ema_beta(batch, kimg, nimg, rampup)
+    assert sg.ema_beta(batch, kimg, nimg, rampup) == pytest.approx(want, rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.xfail(strict=True, reason="paperlib bug: StyleGAN2Step.step adds the batch to "
+                   "n_images before calling ema_beta, so the ramp-up uses the images seen after "
+                   "the step; NVlabs uses cur_nimg before it (NVlabs' beta at step k is "
+                   "paperlib's at step k-1; at step 0 NVlabs' beta is 0, a copy of G)")
+def test_g_ema_follows_nvlabs_beta_at_every_step():
+    # ema_kimg 0.001 (1 image) at batch 4: the ramp-up (5 % of the images seen) caps at
+    # step 5, so the 7 steps cover the ramp and the plateau. After each step G_ema must be
+    # G.lerp(G_ema_before, beta_k) with NVlabs' beta_k, rebuilt here from the weights; a
+    # wrong beta leaves G_ema off by |beta - beta_k| * |G_ema_before - G|
+    from paperlib.augment import Augmenter
+
+    trainer = _tiny_step(sg_channels=8, batch_size=4, ema_kimg=0.001)
+    assert trainer.ema_kimg == 0.001
+    real = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    g = torch.Generator().manual_seed(0)
+    off = []
+    for k in range(7):
+        before = [p.detach().clone() for p in trainer.G_ema.parameters()]
+        trainer.step(real, Augmenter("none"), g)
+        beta = _nvlabs_ema_beta(4, 0.001, 4 * k)
+        want = [p.detach().lerp(b, beta) for p, b in zip(trainer.G.parameters(), before)]
+        err = sum((e - w).double().square().sum() for e, w in zip(trainer.G_ema.parameters(), want))
+        gap = sum((b - p.detach()).double().square().sum()
+                  for b, p in zip(before, trainer.G.parameters()))
+        off.append((k, beta, float((err / gap).sqrt())))     # = |beta used - beta|
+    assert off[0][1] == 0.0 and off[-1][1] == off[-2][1] == 0.5 ** 4
+    assert all(e <= 1e-5 for _, _, e in off), off
+
+
 def test_path_length_is_finite_and_positive():
     torch.manual_seed(0)
     G = sg.Generator(32, 8, 8, channel_base=128, channel_max=8)
