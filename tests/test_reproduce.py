@@ -100,7 +100,7 @@ def _readme_table_problems(text, fig_dir, repo_root=None):
             problems.append(f"{name}: README block differs from {path}")
         elif repo_root is not None and subprocess.run(
                 ["git", "-C", str(repo_root), "ls-files", "--error-unmatch", str(path)],
-                capture_output=True).returncode != 0:
+                check=False, capture_output=True).returncode != 0:
             problems.append(f"{name}: {path} is not committed")
     return problems
 
