@@ -1,4 +1,6 @@
 """Paired data for the conditional route: maps rendered from recipes, user maps."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -76,16 +78,35 @@ def test_stand_in_sets_pair_each_image_with_its_recipe_map(tmp_path):
     rec = {e["file"]: e["recipe"] for e in man["images"]}
     for f, m in zip(p.files, p.maps):
         assert torch.equal(m, paired.render_map(rec[f], 32))
-    # a held-out split keeps the recipes: its maps are the held-out images' own
+
+
+def test_held_out_maps_are_rendered_from_the_held_out_images_own_recipes(tmp_path):
+    # a held-out split keeps the recipes: load_pairs on the held-out part gives, for each of
+    # its images, the map rendered from that image's recipe -- the one the source set's
+    # manifest holds for the image it was copied from
+    folder = tmp_path / "artist_donglein"
+    src_man = data.build_artist_set(folder, "donglein", n=8, res=32, seed=2)
+    src_recipes = {e["file"]: e["recipe"] for e in src_man["images"]}
+    assert len({json.dumps(r, sort_keys=True) for r in src_recipes.values()}) == 8
     split = data.split_held_out(folder, 0.5, seed=0, out_root=tmp_path / "split")
     held = paired.load_pairs(split.held_out, 32)
-    assert held.map_source == "recipe" and len(held) == 3
-    assert joined_ok(held)
-
-
-def joined_ok(p):
-    j = p.joined()
-    return torch.equal(j[:, :3], p.images) and torch.equal(j[:, 3:], p.maps)
+    assert held.map_source == "recipe" and len(held) == 4
+    held_man = json.loads((split.held_out / data.MANIFEST).read_text())
+    entries = {e["file"]: e for e in held_man["images"]}
+    assert sorted(held.files) == sorted(entries)
+    source_images = data.load_folder(folder, 32).images
+    source_files = [f.relative_to(folder).as_posix() for f in data.image_files(folder)]
+    for f, m, img in zip(held.files, held.maps, held.images):
+        recipe = entries[f]["recipe"]
+        # rendered here from the held-out manifest's recipe, at its resolution
+        assert torch.equal(m, paired.render_map(recipe, 32, held_man["res"])), f
+        # and from the source recipe of the image it came from: the same map, and that
+        # image is the held-out image (pixels copied unchanged)
+        source = recipe["source_file"]
+        assert torch.equal(m, paired.render_map(src_recipes[source], 32, src_man["res"])), f
+        assert torch.equal(img, source_images[source_files.index(source)]), f
+    # the maps are each image's own: no two held-out images share one
+    assert len({m.numpy().tobytes() for m in held.maps}) == 4
 
 
 def test_user_folders_get_edge_or_form_maps_and_own_maps(tmp_path):

@@ -2,6 +2,7 @@
 Table 1 and verdicts."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -89,16 +90,67 @@ def test_pixel_pca_features_are_independent_deterministic_and_find_copies(artist
         paper_b.pixel_pca_features(imgs[:1])
 
 
+class _MeanPixels:
+    """A cheap stand-in feature extractor (Inception is tested in test_metrics) that counts
+    its calls."""
+
+    key = "mean-pixels"
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x, progress=False):
+        self.calls += 1
+        x = torch.as_tensor(x).float()
+        return torch.nn.functional.adaptive_avg_pool2d(x, 4).flatten(1).numpy().astype(np.float64)
+
+
+_PROVENANCE = ("source_file", "path", "source_sha256")
+
+
+def _pixel_hashes(folder):
+    from PIL import Image
+
+    out = []
+    for p in data.image_files(folder):
+        with Image.open(p) as im:
+            out.append(hashlib.sha256(np.asarray(im.convert("RGB")).tobytes()).hexdigest())
+    return out
+
+
+def _recipe_hashes(folder):
+    images = json.loads((folder / "manifest.json").read_text())["images"]
+    return [hashlib.sha256(json.dumps({k: v for k, v in e["recipe"].items()
+                                       if k not in _PROVENANCE}, sort_keys=True).encode()
+                           ).hexdigest() for e in images]
+
+
 def test_held_out_floor_uses_disjoint_sets(artist, tmp_path):
 
 
     sp = data.split_held_out(artist, 0.2, out_root=tmp_path)
-    ex = metrics.get_extractor()
-    ex.progress = False
-    floor = paper_b.held_out_floor_metrics(sp.train, sp.held_out, 10, 32, (2, 4), extractor=ex,
-                                            cache_dir=tmp_path / "cache")
-    assert floor["n"] == 10 and floor["n_reference"] == 6
+    # identities, not counts: by pixels, by recipe and by the recorded source file hash the
+    # training and held-out parts share no image and together are the source set
+    for ident in (_pixel_hashes, _recipe_hashes):
+        src, tr, ho = ident(artist), ident(sp.train), ident(sp.held_out)
+        assert len(set(src)) == len(src) == 30               # identities tell images apart
+        assert not set(tr) & set(ho), ident.__name__
+        assert sorted(tr + ho) == sorted(src), ident.__name__
+    recorded = {part: [e["recipe"]["source_sha256"] for e in json.loads(
+        (d / "manifest.json").read_text())["images"]] for part, d in (("tr", sp.train),
+                                                                       ("ho", sp.held_out))}
+    source_sha = [data.file_sha256(p) for p in data.image_files(artist)]
+    assert not set(recorded["tr"]) & set(recorded["ho"])
+    assert sorted(recorded["tr"] + recorded["ho"]) == sorted(source_sha)
+    # the floor samples the training part (all 24 images with n=100) against the held-out
+    # part: its FID is that of the two parts' features
+    floor = paper_b.held_out_floor_metrics(sp.train, sp.held_out, 100, 32, (2, 4),
+                                            extractor=_MeanPixels(), cache_dir=tmp_path / "cache")
+    assert floor["n"] == 24 and floor["n_reference"] == 6
     assert floor["run"].startswith("training data") and floor["fid"] > 0
+    f_tr = _MeanPixels()(data.load_folder(sp.train, 32).images)
+    f_ho = _MeanPixels()(data.load_folder(sp.held_out, 32).images)
+    assert floor["fid"] == pytest.approx(metrics.fid_from_features(f_ho, f_tr), rel=1e-9)
     assert 0.5 < floor["main_score"] <= 1 and np.isfinite(floor["main_circularity_median"])
 
 
@@ -178,21 +230,22 @@ def test_evaluate_conditional_scores_held_out_maps_and_caches(artist, tmp_path):
                             p2p_blocks=1)
     res = engine.train(cfg, split.train, tmp_path / "run", progress=False)
 
-    class Feats:  # a cheap stand-in extractor (Inception is tested in test_metrics)
-        key = "mean-pixels"
-
-        def __call__(self, x, progress=False):
-            x = torch.as_tensor(x).float()
-            return torch.nn.functional.adaptive_avg_pool2d(x, 4).flatten(1).numpy()
-
-    m = paper_b.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=Feats(),
+    feats = _MeanPixels()
+    m = paper_b.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=feats,
                                     cache_dir=tmp_path / "cache")
     assert m["n"] == split.n_held_out == 6 and m["map_source"] == "recipe"
     assert 0 <= m["layout_found"] <= 1 and math.isfinite(m["fid"])
     assert list((res.run_dir / "eval").glob("conditional_*.json"))
-    again = paper_b.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=Feats(),
+    assert feats.calls == 2            # the translated held-out maps, and the held-out images
+    # a cache hit: the same result, and no image goes through the extractor
+    again = paper_b.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=feats,
                                         cache_dir=tmp_path / "cache")
     assert again == json.loads(json.dumps(m))
+    assert feats.calls == 2
+    # without the cache the outputs are extracted again (the reals' features stay cached)
+    fresh = paper_b.evaluate_conditional(res.run_dir, split.held_out, (2, 4), extractor=feats,
+                                        cache_dir=tmp_path / "cache", use_cache=False)
+    assert feats.calls == 3 and fresh == again
 
 
 def test_summary_formats_mean_and_sd_per_metric():

@@ -1,4 +1,6 @@
 """The compact Pix2pixHD networks and losses (paper B's conditional model family)."""
+import math
+
 import pytest
 import torch
 
@@ -41,6 +43,37 @@ def test_feature_matching_is_zero_for_identical_inputs_and_positive_otherwise():
     assert other.item() > 0
 
 
+@pytest.mark.parametrize("n_layers,num_d,lam", [(3, 2, 10.0), (2, 3, 1.0), (1, 1, 2.5)])
+def test_feature_matching_weights_each_layer_and_scale_and_skips_the_output(n_layers, num_d, lam):
+    # hand-built D outputs: per scale n_layers + 1 intermediate features and the output;
+    # fake = real + a constant per layer, so each layer's L1 is that constant's magnitude
+    g = torch.Generator().manual_seed(0)
+    diffs = [[(-1) ** (d + l) * 0.25 * (1 + d + 2 * l) for l in range(n_layers + 1)]
+             for d in range(num_d)]
+    real = [[torch.randn(2, 3, 5 - l, 5 - l, generator=g).requires_grad_(True)
+             for l in range(n_layers + 2)] for _ in range(num_d)]
+    fake = [[(r + c).detach().requires_grad_(True) for r, c in zip(rs, cs)]
+            + [(rs[-1] + 1000.0).detach().requires_grad_(True)]     # D's output: left out
+            for rs, cs in zip(real, diffs)]
+    loss = pix2pixhd.feature_matching_loss(fake, real, n_layers, lam)
+    # pix2pixHD: lambda_feat * D_weights (1 / num_D) * feat_weights (4 / (n_layers_D + 1))
+    w = lam * (1.0 / num_d) * (4.0 / (n_layers + 1))
+    want = w * sum(abs(c) for cs in diffs for c in cs)
+    assert loss.item() == pytest.approx(want, rel=1e-5)
+    loss.backward()
+    for fs, rs, cs in zip(fake, real, diffs):
+        for f, c in zip(fs, cs):    # d/df of w * mean|f - r|: w * sign(c) / numel
+            assert torch.allclose(f.grad, torch.full_like(f, w * math.copysign(1, c) / f.numel()))
+        assert fs[-1].grad is None                         # the output takes no part
+        assert all(r.grad is None for r in rs)             # the real features are detached
+    # the output layer's difference changes nothing; an intermediate layer's does
+    fake[0][-1] = real[0][-1] - 50.0
+    assert pix2pixhd.feature_matching_loss(fake, real, n_layers, lam).item() == pytest.approx(want, rel=1e-5)
+    fake[0][0] = real[0][0]
+    assert pix2pixhd.feature_matching_loss(fake, real, n_layers, lam).item() == pytest.approx(
+        want - w * abs(diffs[0][0]), rel=1e-5)
+
+
 def test_lsgan_loss():
     outs = [[torch.ones(1, 1, 3, 3)], [torch.ones(1, 1, 2, 2)]]
     assert pix2pixhd.lsgan_loss(outs, True).item() == 0.0
@@ -54,7 +87,8 @@ def test_bad_resolution_is_refused():
 
 # ----------------------------------------------------------------------------- engine
 import json  # noqa: E402
-import math  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 
 
@@ -101,20 +135,57 @@ def test_resume_equals_uninterrupted(tmp_path, pairs):
         engine.load_run(tmp_path / "full").sample(2)
 
 
-def test_resume_from_a_checkpoint_with_an_outdated_grid(tmp_path, pairs):
-    # a checkpoint written when the fixed grid's "noise" was the maps themselves (float)
-    # still resumes: the run keeps the seed's own index grid and trains on
+def _grid(run_dir, epoch):
+    """A run's sample grid of ``epoch`` as decoded pixels."""
+    from PIL import Image
+
+    with Image.open(run_dir / "samples" / f"epoch_{epoch:04d}.png") as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, pairs):
+    out = tmp_path_factory.mktemp("p2p_full") / "run"
+    res = engine.train(engine.make_config(**TINY, epochs=2), pairs, out, progress=False)
+    assert res.status == "finished"
+    return out
+
+
+# what a checkpoint's "fixed_noise" record is replaced with before resuming: None keeps it;
+# "other maps" has the record's dtype and shape but names other maps (an engine that read it
+# would draw another grid); the others no longer fit the latent (wrong length; the float
+# maps themselves, as checkpoints written when the grid held maps had)
+_GRID_RECORDS = {
+    "as written": None,
+    "other maps": lambda n: [(torch.arange(engine.N_FIXED) + 1) % n],
+    "wrong length": lambda n: [torch.arange(5)],
+    "float maps (old format)": lambda n: [torch.rand(n, 8, 32, 32)],
+}
+
+
+@pytest.mark.parametrize("record", list(_GRID_RECORDS))
+def test_resumed_sample_grid_is_rebuilt_from_the_seed(tmp_path, pairs, uninterrupted, record):
+    # the grid's noise (for pix2pixhd: map indices) follows from the seed alone: a resumed
+    # run draws the uninterrupted run's grid whatever its checkpoint's copy holds
     c2 = engine.make_config(**TINY, epochs=2)
     engine.train(engine.make_config(**{**c2.to_dict(), "epochs": 1}), pairs, tmp_path / "run",
             progress=False)
     path = engine.list_checkpoints(tmp_path / "run")[-1][1]
     ckpt = torch.load(path, weights_only=True)
-    ckpt["fixed_noise"] = [pairs.maps[:64].float()]
-    torch.save(ckpt, path)
+    assert torch.equal(ckpt["fixed_noise"][0], torch.arange(engine.N_FIXED) % len(pairs))
+    if _GRID_RECORDS[record] is not None:
+        ckpt["fixed_noise"] = _GRID_RECORDS[record](len(pairs))
+        assert not torch.equal(ckpt["fixed_noise"][0].float(),
+                               (torch.arange(engine.N_FIXED) % len(pairs)).float())
+        torch.save(ckpt, path)
     res = engine.train(c2, pairs, tmp_path / "run", progress=False)
     assert res.status == "finished" and res.epochs_done == 2
+    # the epoch-2 grid (drawn after the resume) is the uninterrupted run's, pixel for pixel
+    assert np.array_equal(_grid(tmp_path / "run", 2), _grid(uninterrupted, 2))
+    # and the new checkpoint records the seed's grid again, not the copy it resumed from
     last = torch.load(engine.list_checkpoints(tmp_path / "run")[-1][1], weights_only=True)
-    assert last["fixed_noise"][0].dtype == torch.int64
+    full = torch.load(engine.list_checkpoints(uninterrupted)[-1][1], weights_only=True)
+    assert torch.equal(last["fixed_noise"][0], full["fixed_noise"][0])
 
 
 def test_training_lowers_the_reconstruction_error(tmp_path, pairs):
@@ -182,6 +253,54 @@ def test_vgg_loss_needs_user_weights_and_is_recorded(tmp_path, pairs):
     assert res.status == "finished"
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
     assert saved["vgg_weights"] == str(path)
+
+
+def _random_vgg19(path):
+    """A randomly initialised VGG19 ``features`` state dict (torchvision's keys), saved.
+    He-initialised, so the features keep their scale through the 16 convolutions."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        feats = make_layers(cfgs["E"])[:30]
+        for m in feats.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                torch.nn.init.zeros_(m.bias)
+    torch.save({f"features.{k}": v for k, v in feats.state_dict().items()}, path)
+    return path
+
+
+def _flat_grads(module):
+    return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel())
+                      for p in module.parameters()])
+
+
+def test_vgg_loss_adds_vgg_lambda_times_its_gradient_to_the_generators(tmp_path, pairs):
+    # one engine step from the same initial weights without VGG, with VGG at the default
+    # vgg_lambda (10) and at 2.5: G's gradient (what the step's G update used; D's update
+    # does not touch it) is G's adversarial + feature-matching gradient plus vgg_lambda
+    # times the gradient of the VGG loss alone
+    vgg_path = _random_vgg19(tmp_path / "vgg19.pt")
+    base = {**TINY, "epochs": 1, "map_channels": pairs.maps.shape[1]}
+    batch = pairs.joined()[:2]
+
+    def g_grad(**kw):
+        trainer = engine.build_trainer(engine.make_config(**base, **kw), torch.device("cpu"))
+        assert isinstance(trainer.vgg, pix2pixhd.VGGLoss) == ("vgg_weights" in kw)
+        trainer.step(batch, None, torch.Generator().manual_seed(0))
+        return _flat_grads(trainer.G)
+
+    g0 = g_grad()
+    g10 = g_grad(vgg_weights=str(vgg_path))
+    g25 = g_grad(vgg_weights=str(vgg_path), vgg_lambda=2.5)
+    # the VGG loss's own gradient at G's initial weights, computed apart from the step
+    G = engine.build_trainer(engine.make_config(**base), torch.device("cpu")).G
+    pix2pixhd.VGGLoss(vgg_path)(G(batch[:, 3:]), batch[:, :3]).backward()
+    gv = _flat_grads(G)
+    assert gv.norm() > 0 and (g10 - g0).norm() > 0.05 * g0.norm()   # VGG changes G's gradient
+    for lam, g in ((10.0, g10), (2.5, g25)):   # (float32 rounding: ~1e-6 of the gradient)
+        assert (g - g0 - lam * gv).norm() <= 1e-5 * (g0.norm() + lam * gv.norm()), lam
 
 
 def test_cli_trains_resumes_and_evaluates_pix2pixhd(tmp_path):

@@ -1,6 +1,9 @@
 import json
 import os
+import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -78,12 +81,58 @@ def test_publish_drops_the_injected_profile(tmp_path, monkeypatch):
     assert published.cells[-1].outputs[0]["text"].strip() == "smoke"   # outputs kept
 
 
-def test_readme_results_are_the_committed_tables():
-    tables = reproduce.readme_tables(reproduce.README.read_text())
+def _readme_table_problems(text, fig_dir, repo_root=None):
+    """What is wrong with a README's table blocks: a block opened but not closed (or named
+    twice), a block with no ``<fig_dir>/<name>.md``, one whose body differs from it, and --
+    given ``repo_root``, a git checkout -- a table file git does not track."""
+    problems = []
+    opened = re.findall(r"<!-- table: ([\w.-]+) -->", text)
+    tables = reproduce.readme_tables(text)
+    if not opened:
+        problems.append("no table blocks")
+    if sorted(opened) != sorted(tables):
+        problems.append(f"malformed or repeated blocks: {sorted(opened)} vs {sorted(tables)}")
     for name, body in tables.items():
-        committed = config.FIGURES_DIR / "cpu" / f"{name}.md"
-        if committed.exists():
-            assert body == committed.read_text(), f"README table {name} differs from {committed}"
+        path = Path(fig_dir) / f"{name}.md"
+        if not path.is_file():
+            problems.append(f"{name}: no committed {path}")
+        elif body != path.read_text():
+            problems.append(f"{name}: README block differs from {path}")
+        elif repo_root is not None and subprocess.run(
+                ["git", "-C", str(repo_root), "ls-files", "--error-unmatch", str(path)],
+                check=False, capture_output=True).returncode != 0:
+            problems.append(f"{name}: {path} is not committed")
+    return problems
+
+
+def test_readme_results_are_the_committed_tables():
+    root = reproduce.README.parent
+    git = root if (root / ".git").exists() and shutil.which("git") else None
+    text = reproduce.README.read_text()
+    assert _readme_table_problems(text, config.FIGURES_DIR / "cpu", git) == []
+
+
+def test_readme_table_check_catches_missing_stale_and_broken_blocks(tmp_path):
+    fig = tmp_path / "figs"
+    fig.mkdir()
+    (fig / "t1.md").write_text("| a |\n|---|\n| 1 |\n")
+    block = "<!-- table: {} -->\n{}<!-- /table -->\n"
+    good = "x\n" + block.format("t1", "| a |\n|---|\n| 1 |\n")
+    assert _readme_table_problems(good, fig) == []
+    missing = good + block.format("t2", "| b |\n")
+    assert _readme_table_problems(missing, fig) == [f"t2: no committed {fig / 't2.md'}"]
+    stale = "x\n" + block.format("t1", "| a |\n|---|\n| 2 |\n")
+    assert _readme_table_problems(stale, fig) == [f"t1: README block differs from {fig / 't1.md'}"]
+    unclosed = good + "<!-- table: t1b -->\n| c |\n"
+    assert _readme_table_problems(unclosed, fig)[0].startswith("malformed")
+    assert _readme_table_problems("no tables here\n", fig) == ["no table blocks"]
+    # a table file git does not track is not committed
+    if shutil.which("git"):
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+        assert _readme_table_problems(good, fig, tmp_path) == [
+            f"t1: {fig / 't1.md'} is not committed"]
+        subprocess.run(["git", "-C", str(tmp_path), "add", "figs/t1.md"], check=True)
+        assert _readme_table_problems(good, fig, tmp_path) == []
 
 
 def test_sync_readme_tables_refills_blocks(tmp_path, monkeypatch):
