@@ -31,24 +31,24 @@ from torch import nn
 from paperlib.augment import Augmenter
 from paperlib.config import get_device
 from paperlib.models import MODEL_NAMES, Discriminator, Generator, build_models
-from paperlib.train import OPTIM_CONFIGS, train_epoch
+from paperlib.train import OPTIM_CONFIGS, build_trainer, make_config, train_epoch
 
 NZ = 100
 
 
 def make_engine(model, args, device):
-    torch.manual_seed(0)
-    latent, G, D = build_models(model, args.res, NZ, args.ngf, args.ndf)
-    latent, G, D = latent.to(device), G.to(device), D.to(device)
-    opt = OPTIM_CONFIGS[args.config]
-    opt_g = torch.optim.Adam(list(G.parameters()) + list(latent.parameters()), **opt)
-    opt_d = torch.optim.Adam(D.parameters(), **opt)
+    """The engine's step as ``train()`` builds it: a trainer from ``build_trainer`` (networks
+    seeded by the config's seed, 0) and an ``Augmenter``, driven by ``train_epoch``."""
+    cfg = make_config(model=model, epochs=1, seed=0, config=args.config, res=args.res,
+                      batch_size=args.batch, nz=NZ, ngf=args.ngf, ndf=args.ndf,
+                      threads=args.threads, device=str(device))
+    trainer = build_trainer(cfg, device)
     g_shuffle = torch.Generator().manual_seed(1)
     g_noise = torch.Generator(device=device).manual_seed(2)
-    augment = Augmenter("none")
+    augment = Augmenter(cfg.augment)
 
     def run(images):
-        train_epoch(images, args.batch, G, D, latent, opt_g, opt_d, augment, g_shuffle, g_noise)
+        train_epoch(images, args.batch, trainer, augment, g_shuffle, g_noise)
     return run
 
 
