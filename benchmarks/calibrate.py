@@ -44,8 +44,9 @@ from paperlib import config, curation, data, metrics, parallel, plots, train  # 
 
 #: ``--smoke``: 2 epochs of the tiny sets (16 images each), a checkpoint every epoch, 8 fakes.
 _KIMG_2 = 2 * _smoke.SMOKE_IMAGES / 1000
-SMOKE = dict(profile="smoke", epochs_a=2, b_runs=f"conventional:{_KIMG_2:g},paper:{_KIMG_2:g}",
-             every_kimg=_smoke.SMOKE_IMAGES / 1000, n_fake=8)
+SMOKE = {"profile": "smoke", "epochs_a": 2,
+         "b_runs": f"conventional:{_KIMG_2:g},paper:{_KIMG_2:g}",
+         "every_kimg": _smoke.SMOKE_IMAGES / 1000, "n_fake": 8}
 
 
 def _job(spec: dict) -> list[dict]:

@@ -38,7 +38,8 @@ from paperlib import config, data, fidelity, metrics, paired, parallel, pix2pixh
 
 ARTISTS = ("artist_donglein", "artist_geometric")
 #: ``--smoke``: 2 epochs of each tiny set's training part, a checkpoint each, 8 maps per score.
-SMOKE = dict(profile="smoke", kimg=2 * 0.8 * _smoke.SMOKE_IMAGES / 1000, every=1, n_fake=8)
+SMOKE = {"profile": "smoke", "kimg": 2 * 0.8 * _smoke.SMOKE_IMAGES / 1000, "every": 1,
+         "n_fake": 8}
 
 
 def score(run: Path, train_dir: Path, res: int, n_fake: int, extractor) -> pd.DataFrame:

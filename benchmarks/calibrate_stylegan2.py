@@ -35,7 +35,7 @@ import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 from paperlib import config, data, fidelity, metrics, plots, train  # noqa: E402
 
 #: ``--smoke``: 2 epochs of the tiny set (16 images), a checkpoint each, 8 fakes per score.
-SMOKE = dict(profile="smoke", kimg=2 * _smoke.SMOKE_IMAGES / 1000, every=1, n_fake=8)
+SMOKE = {"profile": "smoke", "kimg": 2 * _smoke.SMOKE_IMAGES / 1000, "every": 1, "n_fake": 8}
 
 
 def score_checkpoints(run: Path, images_at, real_f, n_train: int, extractor) -> dict:

@@ -35,7 +35,7 @@ import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 from paperlib.metrics import FeatureExtractor  # noqa: E402
 
 #: ``--smoke``: a few images, one repetition (nothing is written).
-SMOKE = dict(n=4, batch=2, reps=1)
+SMOKE = {"n": 4, "batch": 2, "reps": 1}
 
 
 def main(argv=None) -> int:

@@ -54,7 +54,7 @@ OPT_CONFIG = "paper"
 
 #: ``--smoke``: 2 runs of 1 epoch (of a tiny set; see main); ``--workers 2`` prints the
 #: per-count table from the default cluster's timing (no extra cluster where that has 2).
-SMOKE = dict(epochs=1, runs=2, workers=str(_smoke.SMOKE_WORKERS))
+SMOKE = {"epochs": 1, "runs": 2, "workers": str(_smoke.SMOKE_WORKERS)}
 
 #: One serial run: a fresh interpreter trains one config (JSON) on a folder into a root.
 CHILD = ("import json, sys\n"

@@ -39,7 +39,7 @@ import _smoke  # the benchmarks' --smoke helper, next to this file
 
 NZ = 100
 #: ``--smoke``: a couple of tiny steps per variant (nothing is written).
-SMOKE = dict(steps=2, batch=8, ngf=8, ndf=8, repeats=2, warmup=1)
+SMOKE = {"steps": 2, "batch": 8, "ngf": 8, "ndf": 8, "repeats": 2, "warmup": 1}
 
 
 def make_engine(model, args, device):
