@@ -2,12 +2,13 @@
 
     python benchmarks/calibrate.py [--profile cpu] [--epochs-a 200] [--b-runs conventional:200,paper:120]
                                    [--every-kimg 16] [--n-fake 200] [--scheduler ADDRESS]
+    python benchmarks/calibrate.py --smoke [--out DIR]   # seconds, tiny sizes
 
 Trains, at the profile's size (resolution, widths, batch), one long run of each paper-A
 model with the paper's optimiser (lr 1e-2, seed 0; the proposed model with N = 1, where
 the paper's N search starts), the DCGAN with the conventional optimiser, and paper B's
 first stage (DCGAN, conventional optimiser, the donglein stand-in artist set alone). All
-runs go side by side through :mod:`paperlib.engine.parallel`. Each run's checkpoints about every
+runs go side by side through :mod:`paperlib.parallel`. Each run's checkpoints about every
 ``--every-kimg`` kimg are scored with ``--n-fake`` generated images:
 
 * paper A: FID and KID against the whole emoji set (KID is unbiased in the sample count,
@@ -19,6 +20,11 @@ Writes ``figures/<profile>/calibration.csv`` and ``calibration.png`` and prints,
 the best FID and the **plateau**: the first checkpoint after which FID never improves by
 more than ``--tol`` (default 10%) -- where more training stops paying. Profile budgets in
 ``paperlib.config`` are set from these numbers (see its docstring).
+
+``--smoke``: the ``smoke`` profile on tiny stand-in sets (emoji, donglein) built under
+``--out`` (or a temporary folder), 2 epochs per run with a checkpoint each, 8 images per
+score, at most 2 Dask workers; everything it writes stays there (see
+``benchmarks/_smoke.py``).
 """
 from __future__ import annotations
 
@@ -33,7 +39,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 from paperlib import config, data, engine, metrics, paper_b, plots
+
+#: ``--smoke``: 2 epochs of the tiny sets (16 images each), a checkpoint every epoch, 8 fakes.
+_KIMG_2 = 2 * _smoke.SMOKE_IMAGES / 1000
+SMOKE = {"profile": "smoke", "epochs_a": 2,
+         "b_runs": f"conventional:{_KIMG_2:g},paper:{_KIMG_2:g}",
+         "every_kimg": _smoke.SMOKE_IMAGES / 1000, "n_fake": 8}
 
 
 def _job(spec: dict) -> list[dict]:
@@ -51,11 +64,13 @@ def _job(spec: dict) -> list[dict]:
         t1 = time.perf_counter()
         if spec["paper"] == "A":
             ev = metrics.evaluate_run(res.run_dir, spec["data"], n_fake=spec["n_fake"],
-                                      epoch=e, is_source="none", extractor=extractor)
+                                      epoch=e, is_source="none", extractor=extractor,
+                                      cache_dir=spec.get("cache_dir"))
             row = {k: ev[k] for k in ("fid", "kid", "precision", "recall")}
         else:
             ev = paper_b.evaluate_stage(res.run_dir, spec["data"], spec["n_fake"],
-                                         spec["inner"], epoch=e, extractor=extractor)
+                                         spec["inner"], epoch=e, extractor=extractor,
+                                         cache_dir=spec.get("cache_dir"))
             row = {k: ev[k] for k in ("fid", "kid", "main_circularity", "fidelity")}
         log = {r["epoch"]: r for r in res.rows}
         rows.append({"run": spec["name"], "paper": spec["paper"], "model": spec["cfg"].model,
@@ -87,10 +102,15 @@ def main(argv=None) -> int:
     p.add_argument("--only", default=None, help="A or B: calibrate one paper only")
     p.add_argument("--skip", default="", help="comma-separated run names to leave out, e.g. "
                    "A-dcgan-conventional (the secondary config)")
-    args = p.parse_args(argv)
+    args = _smoke.parse_args(p, argv, **SMOKE)
 
     prof = config.get_profile(args.profile)
-    sets = data.profile_sets(prof)
+    if args.smoke:   # tiny sets under --out, not data/
+        sets = _smoke.tiny_sets(config.data_dir(prof), ["emoji", "artist_donglein"], res=prof.res)
+    else:
+        sets = data.profile_sets(prof)
+    # real-feature cache for the workers: the default (runs/metric_cache), or --out's in smoke
+    cache_dir = str(_smoke.cache_dir()) if args.smoke else None
     root = config.runs_dir(prof) / "calibration"
     n_emoji = len(data.image_files(sets["emoji"]))
     n_artist = len(data.image_files(sets["artist_donglein"]))
@@ -110,7 +130,7 @@ def main(argv=None) -> int:
                                                                     n_artist))
             specs.append({"name": f"B-donglein-alone-{b_cfg}", "paper": "B", "cfg": cfg,
                           "data": str(sets["artist_donglein"]), "root": str(root),
-                          "n_fake": args.n_fake,
+                          "n_fake": args.n_fake, "cache_dir": cache_dir,
                           "inner": metrics.inner_counts_of(sets["artist_donglein"])})
     if args.only in (None, "A"):
         for model, cfg_name, extra in (("dcgan", "paper", {}), ("deligan", "paper", {}),
@@ -118,7 +138,8 @@ def main(argv=None) -> int:
                                        ("dcgan", "conventional", {})):
             cfg = engine.profile_config(prof, model, cfg_name, 0, **base, **extra)
             specs.append({"name": f"A-{model}-{cfg_name}", "paper": "A", "cfg": cfg,
-                          "data": str(sets["emoji"]), "root": str(root), "n_fake": args.n_fake})
+                          "data": str(sets["emoji"]), "root": str(root), "n_fake": args.n_fake,
+                          "cache_dir": cache_dir})
     skip = {x.strip() for x in args.skip.split(",") if x.strip()}
     unknown = skip - {s["name"] for s in specs}
     if unknown:
@@ -131,7 +152,8 @@ def main(argv=None) -> int:
           f"every {every_a}/{every_b} epochs, {args.n_fake} fakes each", flush=True)
     t0 = time.perf_counter()
     out = engine.run_all(_job, specs, args.scheduler, names=[s["name"] for s in specs],
-                           desc="calibration runs")
+                           desc="calibration runs",
+                           n_workers=_smoke.SMOKE_WORKERS if args.smoke else None)
     wall = time.perf_counter() - t0
     df = pd.DataFrame([r for rows in out for r in rows])
     fig_dir = config.FIGURES_DIR / prof.name

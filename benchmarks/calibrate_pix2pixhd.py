@@ -3,18 +3,23 @@ against kimg, on both stand-in artists.
 
     python benchmarks/calibrate_pix2pixhd.py [--profile cpu] [--kimg 128] [--every 10]
                                              [--n-fake 200] [--scheduler ADDR]
+    python benchmarks/calibrate_pix2pixhd.py --smoke [--out DIR]   # seconds, tiny sizes
 
 Trains one Pix2pixHD per stand-in artist (donglein, geometric) at the profile's size
 (``p2p_ngf``, ``p2p_ndf``, ``p2p_blocks``, ``p2p_batch``, ``res``; seed 0; one thread) on the
-artist's *training part* (recipe maps -> images, :mod:`paperlib.data.paired`), side by side on
+artist's *training part* (recipe maps -> images, :mod:`paperlib.paired`), side by side on
 Dask, for ``--kimg`` thousand pairs, with a checkpoint every ``--every`` epochs. Every
 checkpoint translates the first ``--n-fake`` training maps and is scored against the
 training part: FID and KID (in-sample: a calibration of *when* the model paints, not a
 result -- the held-out maps are left for notebook 01b), and the median main-form
-circularity (:mod:`paperlib.metrics.fidelity`) against the training images' own. Scores are cached
+circularity (:mod:`paperlib.fidelity`) against the training images' own. Scores are cached
 per checkpoint in ``<run>/cal_scores.jsonl`` (an interrupted calibration resumes). Writes
 ``figures/<profile>/calibration_pix2pixhd.{csv,md,png}``. ``Profile.p2p_kimg`` is set from
 it (see ``paperlib.config``).
+
+``--smoke``: the ``smoke`` profile on tiny stand-in artist sets built under ``--out`` (or a
+temporary folder), 2 epochs with a checkpoint each, 8 maps per score, at most 2 Dask
+workers; everything it writes stays there (see ``benchmarks/_smoke.py``).
 """
 from __future__ import annotations
 
@@ -27,12 +32,16 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 from calibrate_stylegan2 import score_checkpoints  # noqa: E402
 from paperlib import config, data, engine, metrics, plots
 from paperlib.data import paired
 from paperlib.models import pix2pixhd
 
 ARTISTS = ("artist_donglein", "artist_geometric")
+#: ``--smoke``: 2 epochs of each tiny set's training part, a checkpoint each, 8 maps per score.
+SMOKE = {"profile": "smoke", "kimg": 2 * 0.8 * _smoke.SMOKE_IMAGES / 1000, "every": 1,
+         "n_fake": 8}
 
 
 def score(run: Path, train_dir: Path, res: int, n_fake: int, extractor) -> pd.DataFrame:
@@ -58,9 +67,12 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=10, help="checkpoint every k epochs")
     ap.add_argument("--n-fake", type=int, default=200)
     ap.add_argument("--scheduler", default=None)
-    args = ap.parse_args(argv)
+    args = _smoke.parse_args(ap, argv, **SMOKE)
     prof = config.get_profile(args.profile)
-    sets = data.profile_sets(prof)
+    if args.smoke:   # tiny sets under --out, not data/
+        sets = _smoke.tiny_sets(config.data_dir(prof), ARTISTS, res=prof.res)
+    else:
+        sets = data.profile_sets(prof)
     root = config.runs_dir(prof) / "calibration"
     jobs, train_dirs = [], {}
     for name in ARTISTS:
@@ -69,7 +81,8 @@ def main(argv=None) -> int:
         cfg = engine.profile_config(prof, "pix2pixhd", epochs=engine.epochs_for_kimg(args.kimg, n),
                                    threads=1, sample_every=args.every, ckpt_every=args.every)
         jobs.append((cfg, train_dirs[name], root))
-    results = engine.train_many(jobs, args.scheduler, desc="pix2pixhd calibration")
+    results = engine.train_many(jobs, args.scheduler, desc="pix2pixhd calibration",
+                                  n_workers=_smoke.SMOKE_WORKERS if args.smoke else None)
     extractor = metrics.get_extractor()
     extractor.progress = False
     frames = []

@@ -2,6 +2,7 @@
 
     python benchmarks/calibrate_stylegan2.py [--profile cpu] [--kimg 100] [--every 10]
                                              [--n-fake 200] [--run DIR]
+    python benchmarks/calibrate_stylegan2.py --smoke [--out DIR]   # seconds, tiny sizes
 
 Trains one StyleGAN2 at the profile's size (``sg_channels``, ``sg_nz``, ``sg_batch``,
 ``res``; augment ``ada``; seed 0; one thread) on the donglein stand-in artist set alone --
@@ -9,10 +10,14 @@ paper B's 1st experiment -- for ``--kimg`` thousand images, with a checkpoint ev
 ``--every`` epochs, and scores every checkpoint with ``--n-fake`` images of the EMA
 generator: FID and KID against the whole artist set (in-sample: a calibration of *when*
 the model draws, not a Table-1 number), and the median main-form circularity
-(:mod:`paperlib.metrics.fidelity`) against the training images' own (the gate of notebooks 01/05).
+(:mod:`paperlib.fidelity`) against the training images' own (the gate of notebooks 01/05).
 Scores are cached per checkpoint in ``<run>/cal_scores.jsonl``, so an interrupted
 calibration resumes. Writes ``figures/<profile>/calibration_stylegan2.{csv,png}`` and
 prints the table. ``Profile.sg_kimg`` is set from it (see ``paperlib.config``).
+
+``--smoke``: the ``smoke`` profile on a tiny stand-in artist set built under ``--out`` (or a
+temporary folder), 2 epochs with a checkpoint each, 8 images per score; everything it
+writes stays there (see ``benchmarks/_smoke.py``).
 """
 from __future__ import annotations
 
@@ -26,7 +31,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 from paperlib import config, data, engine, metrics, plots
+
+#: ``--smoke``: 2 epochs of the tiny set (16 images), a checkpoint each, 8 fakes per score.
+SMOKE = {"profile": "smoke", "kimg": 2 * _smoke.SMOKE_IMAGES / 1000, "every": 1, "n_fake": 8}
 
 
 def score_checkpoints(run: Path, images_at, real_f, n_train: int, extractor) -> dict:
@@ -64,9 +73,13 @@ def main(argv=None) -> int:
     ap.add_argument("--n-fake", type=int, default=200)
     ap.add_argument("--run", type=Path, default=None,
                     help="run folder (default runs/<profile>/calibration/stylegan2-donglein)")
-    args = ap.parse_args(argv)
+    args = _smoke.parse_args(ap, argv, **SMOKE)
     prof = config.get_profile(args.profile)
-    artist = data.profile_sets(prof)["artist_donglein"]
+    if args.smoke:   # a tiny set under --out, not data/
+        artist = _smoke.tiny_sets(config.data_dir(prof), ["artist_donglein"],
+                                  res=prof.res)["artist_donglein"]
+    else:
+        artist = data.profile_sets(prof)["artist_donglein"]
     n = len(data.image_files(artist))
     run = args.run or config.runs_dir(prof) / "calibration" / "stylegan2-donglein"
     cfg = engine.profile_config(prof, "stylegan2", epochs=engine.epochs_for_kimg(args.kimg, n),

@@ -1,6 +1,7 @@
 """Throughput of the project's Inception feature extractor against a plain baseline.
 
     python benchmarks/fid_throughput.py --n 48 --batch 8 [--reps 3] [--device cpu]
+    python benchmarks/fid_throughput.py --smoke   # seconds: 4 images, 1 rep, proves it runs
 
 Both paths see the same random 64x64 uint8 images and the same preprocessing (TF1 bilinear
 resize to 299, (x - 128) / 128):
@@ -30,7 +31,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 from paperlib.metrics import FeatureExtractor
+
+#: ``--smoke``: a few images, one repetition (nothing is written).
+SMOKE = {"n": 4, "batch": 2, "reps": 1}
 
 
 def main(argv=None) -> int:
@@ -41,7 +46,7 @@ def main(argv=None) -> int:
     ap.add_argument("--res", type=int, default=64, help="side of the random input images")
     ap.add_argument("--device", default=None, help="cpu / cuda (default: config.get_device)")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
+    args = _smoke.parse_args(ap, argv, **SMOKE)
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     gen = torch.Generator().manual_seed(args.seed)

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/parallel_runs.py [--epochs 12] [--runs 4] [--workers 1,2,...]
                                                  [--data data/cpu/emoji] [--json out.json]
+    .venv/bin/python benchmarks/parallel_runs.py --smoke [--out DIR]   # seconds, tiny sizes
 
 Trains ``--runs`` (default 4) ``cpu``-profile paper-A DCGAN runs (config ``paper``, seeds
 0, 1, ..., ``--epochs`` epochs each) on the stand-in emoji set twice, into separate temporary
@@ -9,8 +10,8 @@ run roots (nothing is cached between the two):
 
 * **serial** -- one run after another, each in a fresh ``python`` process with torch's
   default CPU thread count (``threads`` = what ``torch.get_num_threads()`` gives a fresh
-  process, normally the number of cores): what you get without ``paperlib.engine.parallel``;
-* **parallel** -- all runs at once through :func:`paperlib.engine.parallel.train_many` on the
+  process, normally the number of cores): what you get without ``paperlib.parallel``;
+* **parallel** -- all runs at once through :func:`paperlib.engine.train_many` on the
   default ``LocalCluster``: one single-threaded worker per core (``threads=1`` in each
   run's config), or one per GPU when CUDA is present.
 
@@ -24,6 +25,10 @@ largest worker count, or the extra workers have nothing to do).
 Runs differ between the two modes only in their thread count (part of a run's identity;
 the losses differ in the last bits). The data set must exist: build it with notebook 00 or
 ``.venv/bin/python -m paperlib build-data --out data/cpu --res 32``.
+
+``--smoke``: 2 runs of 1 epoch on a tiny stand-in emoji set built under ``--out`` (or a
+temporary folder), at most 2 workers; the run roots and ``parallel_runs.json`` go there too
+(see ``benchmarks/_smoke.py``).
 """
 from __future__ import annotations
 
@@ -39,16 +44,21 @@ from pathlib import Path
 
 import torch
 
-from paperlib import config, engine, engine as parallel, engine as train
+import _smoke  # the benchmarks' --smoke helper, next to this file
+from paperlib import config, engine
 from paperlib.data import image_files
 
 PROFILE = "cpu"
 MODEL = "dcgan"
 OPT_CONFIG = "paper"
 
+#: ``--smoke``: 2 runs of 1 epoch (of a tiny set; see main); ``--workers 2`` prints the
+#: per-count table from the default cluster's timing (no extra cluster where that has 2).
+SMOKE = {"epochs": 1, "runs": 2, "workers": str(_smoke.SMOKE_WORKERS)}
+
 #: One serial run: a fresh interpreter trains one config (JSON) on a folder into a root.
 CHILD = ("import json, sys\n"
-         "from paperlib import train\n"
+         "from paperlib import engine\n"
          "cfg = engine.make_config(**json.loads(sys.argv[1]))\n"
          "res = engine.train_cached(cfg, sys.argv[2], sys.argv[3], progress=False)\n"
          "print(json.dumps({'status': res.status, 'epochs': res.epochs_done}))\n")
@@ -121,7 +131,13 @@ def main(argv=None) -> int:
     parser.add_argument("--tmp", type=Path, default=None,
                         help="where the temporary run roots go (default: the system's)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    args = parser.parse_args(argv)
+    args = _smoke.parse_args(parser, argv, **SMOKE)
+    if args.smoke:   # a tiny set, the run roots and the JSON under --out; at most 2 workers
+        if args.data is None:
+            args.data = _smoke.tiny_sets(config.data_dir(PROFILE), ["emoji"],
+                                         res=config.get_profile(PROFILE).res)["emoji"]
+        args.tmp = args.tmp or args.out
+        args.json = args.json or args.out / "parallel_runs.json"
     if args.epochs < 1 or args.runs < 1:
         parser.error("--epochs and --runs must be positive")
     try:
@@ -134,6 +150,8 @@ def main(argv=None) -> int:
     data = emoji_folder(args.data).resolve()
     n_images = len(image_files(data))
     default_workers, per_gpu = engine.local_workers()
+    if args.smoke:
+        default_workers = min(default_workers, _smoke.SMOKE_WORKERS)
     serial_threads = torch.get_num_threads()  # torch's default in a fresh process
     seeds = list(range(args.runs))
     prof = config.get_profile(PROFILE)

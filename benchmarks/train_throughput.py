@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/train_throughput.py [--res 32] [--steps 20] [--batch 35]
                                                      [--ngf 32] [--ndf 32] [--repeats 7]
                                                      [--threads 1] [--device auto]
+    .venv/bin/python benchmarks/train_throughput.py --smoke   # seconds: tiny sizes, proves it runs
 
 Times, in one process on the same random images:
 
-* ``engine <model>`` -- :func:`paperlib.engine.train_epoch`, the code path ``train()`` runs
+* ``engine <model>`` -- :func:`paperlib.train.train_epoch`, the code path ``train()`` runs
   each epoch (shuffle from a torch.Generator, latent module, augmenter hook, per-step loss
   stats, one sync per epoch); only train()'s per-epoch I/O (log row, sample grid,
   checkpoint) is left out.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 import torch
@@ -31,26 +33,29 @@ from torch import nn
 from paperlib.engine.augment import Augmenter
 from paperlib.config import get_device
 from paperlib.models.dcgan import MODEL_NAMES
-from paperlib.models import Discriminator, Generator, build_models
-from paperlib.models import OPTIM_CONFIGS
-from paperlib.engine import train_epoch
+from paperlib.models import OPTIM_CONFIGS, Discriminator, Generator
+from paperlib.engine import build_trainer, make_config, train_epoch
+
+import _smoke  # the benchmarks' --smoke helper, next to this file
 
 NZ = 100
+#: ``--smoke``: a couple of tiny steps per variant (nothing is written).
+SMOKE = {"steps": 2, "batch": 8, "ngf": 8, "ndf": 8, "repeats": 2, "warmup": 1}
 
 
 def make_engine(model, args, device):
-    torch.manual_seed(0)
-    latent, G, D = build_models(model, args.res, NZ, args.ngf, args.ndf)
-    latent, G, D = latent.to(device), G.to(device), D.to(device)
-    opt = OPTIM_CONFIGS[args.config]
-    opt_g = torch.optim.Adam(list(G.parameters()) + list(latent.parameters()), **opt)
-    opt_d = torch.optim.Adam(D.parameters(), **opt)
+    """The engine's step as ``train()`` builds it: a trainer from ``build_trainer`` (networks
+    seeded by the config's seed, 0) and an ``Augmenter``, driven by ``train_epoch``."""
+    cfg = make_config(model=model, epochs=1, seed=0, config=args.config, res=args.res,
+                      batch_size=args.batch, nz=NZ, ngf=args.ngf, ndf=args.ndf,
+                      threads=args.threads, device=str(device))
+    trainer = build_trainer(cfg, device)
     g_shuffle = torch.Generator().manual_seed(1)
     g_noise = torch.Generator(device=device).manual_seed(2)
-    augment = Augmenter("none")
+    augment = Augmenter(cfg.augment)
 
     def run(images):
-        train_epoch(images, args.batch, G, D, latent, opt_g, opt_d, augment, g_shuffle, g_noise)
+        train_epoch(images, args.batch, trainer, augment, g_shuffle, g_noise)
     return run
 
 
@@ -102,7 +107,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared 2-core machine more threads "
                         "than free cores make timings swing by 10x)")
-    args = p.parse_args(argv)
+    args = _smoke.parse_args(p, argv, **SMOKE)
     torch.set_num_threads(args.threads)
     device = get_device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -138,7 +143,8 @@ def main(argv=None):
     verdict = "within" if min(ratio, paired) >= 0.95 else "OUTSIDE"
     print(f"engine/plain (dcgan): {ratio:.3f} (median of per-repeat ratios {paired:.3f}) -> "
           f"{verdict} the 5% overhead budget")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
