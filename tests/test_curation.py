@@ -14,7 +14,8 @@ from PIL import Image
 
 from paperlib.paper_b import CURATION_LOG, SOURCES, SelectionMismatchError, auto_satisfaction, auto_satisfaction_parts, image_sha256, load_selections, make_auto_rater, make_selection_rater, plan_curated_set, run_curation_loop, save_selections, selection_for_round, selections_or_auto, split_counts, write_curated_set
 from paperlib.utils.images import to_uint8_hwc
-from paperlib import metrics
+from paperlib import data, engine, metrics
+from paperlib.engine import loop
 
 
 # --------------------------------------------------------------------------- helpers
@@ -467,8 +468,6 @@ class RecordingExtractor:
 @pytest.fixture(scope="module")
 def artist_split(tmp_path_factory):
     """A 30-image donglein stand-in at 32 px split 21 train / 9 held out."""
-    from paperlib import data, engine, metrics
-    from paperlib.engine import loop
 
     root = tmp_path_factory.mktemp("split")
     data.build_artist_set(root / "artist_donglein", "donglein", n=30, res=32, seed=0)
