@@ -103,6 +103,8 @@ def compare_claim(values: dict[str, list[float]], passed: dict[str, list[bool]],
     side (against), straddling 0 (the seeds cannot separate the models). Any "against"
     gives *not supported*, all "for" gives *supported*, anything else *not testable here*
     with the reasons. Returns ``(verdict, reason)``."""
+    if not baselines:   # a comparison with nothing is no evidence either way
+        return "not testable here", f"no baseline to compare {favoured} with"
     sign = -1.0 if lower_is_better else 1.0
     ok = {m: bool(passed[m]) and all(passed[m]) for m in (favoured, *baselines)}
     outcomes, reasons = [], []

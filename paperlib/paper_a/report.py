@@ -47,10 +47,11 @@ def stability_verdict(onsets: list, epochs_done: list[int], required_epoch: int,
     if not n or short:
         return "not testable here", (f"runs shorter than the claim's epoch {required_epoch} "
                                      f"(reached {min(epochs_done) if epochs_done else 0})")
-    if passed is not None and not all(passed):
+    if passed is not None and not (passed and all(passed)):   # no gate result: not passed
         if not expect_unstable and baseline_passed:
             return "not supported", "below the quality gate while the baseline passes"
-        return "not testable here", f"{n - sum(passed)}/{n} runs below the quality gate"
+        return "not testable here", (f"{n - sum(passed)}/{n} runs below the quality gate"
+                                     if passed else "no quality-gate result for the runs")
     unstable = sum(o is not None for o in onsets)
     detail = f"{unstable}/{n} seeds unstable" + (
         f" (onsets at epochs {sorted(o for o in onsets if o is not None)})" if unstable else "")
