@@ -47,7 +47,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Train one GAN with the shared engine. Rerunning the same "
                                    "command (with the same or more --epochs) resumes from the "
                                    "last checkpoint in --out.")
-    p.add_argument("--model", required=True, choices=names, metavar="MODEL",
+    p.add_argument("--model", required=True, metavar="MODEL",
                    help="; ".join(f"{n}: {get_model(n).help}" for n in names))
     p.add_argument("--data", required=True, type=Path,
                    help="folder of images (a built set or your own; png/jpg/webp/bmp)")

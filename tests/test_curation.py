@@ -15,7 +15,6 @@ from PIL import Image
 from paperlib.paper_b import CURATION_LOG, SOURCES, SelectionMismatchError, auto_satisfaction, auto_satisfaction_parts, image_sha256, load_selections, make_auto_rater, make_selection_rater, plan_curated_set, run_curation_loop, save_selections, selection_for_round, selections_or_auto, split_counts, write_curated_set
 from paperlib.utils.images import to_uint8_hwc
 from paperlib import data, engine, metrics
-from paperlib.engine import loop
 
 
 # --------------------------------------------------------------------------- helpers
@@ -487,7 +486,7 @@ def test_pixel_pca_features_shape_determinism_and_copies(artist_split):
     # deterministic: a refit gives the same key and features; so does the reversed order
     g = pixel_pca_features(train, dim=8, res=16)
     assert g.key == f.key and np.array_equal(g(train), a)
-    assert np.allclose(pixel_pca_features(loop.flip(0), dim=8)(train), a, atol=1e-8)
+    assert np.allclose(pixel_pca_features(train.flip(0), dim=8)(train), a, atol=1e-8)
     # the key names the fitting set: fitting on other images is another feature space
     assert pixel_pca_features(held, dim=8).key != f.key
     # an exact copy (also one of a held-out image) is its own nearest neighbour

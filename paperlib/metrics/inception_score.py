@@ -87,17 +87,18 @@ class TFInceptionScorer:
 #: Inception-Score sources that need labels a data set carries (registered by the paper
 #: modules, e.g. paper A's emoji-parts IS: :mod:`paperlib.paper_a.emoji_is`):
 #: ``name -> (has_labels(data_dir) -> bool, make_scorer(data_dir, res, epochs, seed,
-#: cache_dir) -> (probabilities function, is_kind), what the labels are)``.
-_LABELLED_SOURCES: dict[str, tuple[Callable, Callable, str]] = {}
+#: cache_dir) -> (probabilities function, is_kind), the labels' name, where they are)``.
+_LABELLED_SOURCES: dict[str, tuple[Callable, Callable, str, str]] = {}
 
 
 def register_is_source(name: str, has_labels: Callable, make_scorer: Callable,
-                       needs: str) -> None:
-    """Register an IS source that scores with a classifier trained on a data set's labels;
+                       labels: str, where: str) -> None:
+    """Register an IS source that scores with a classifier trained on a data set's labels
+    (``labels``: what they are called; ``where``: where a folder would have them);
     ``"auto"`` picks it for a folder where ``has_labels`` holds (after the TF IS)."""
     if name in ("auto", "tf-inception", "none"):
         raise ValueError(f"{name!r} is a built-in IS source")
-    _LABELLED_SOURCES[name] = (has_labels, make_scorer, needs)
+    _LABELLED_SOURCES[name] = (has_labels, make_scorer, labels, where)
 
 
 def is_sources() -> tuple[str, ...]:
@@ -128,19 +129,20 @@ def resolve_is_source(is_source: str = "auto", data_dir=None, tf_path=None
         resolve_tf_logits_path(tf_path, required=True)
         return "tf-inception", None
     if src in _LABELLED_SOURCES:
-        has_labels, _, needs = _LABELLED_SOURCES[src]
+        has_labels, _, labels, where = _LABELLED_SOURCES[src]
         if data_dir is None or not has_labels(data_dir):
             raise ValueError(
-                f"is_source / --is {src!r} needs {needs}, but {data_dir} has none; use "
-                "'auto', 'tf-inception' (with a logits TorchScript) or 'none'")
+                f"is_source / --is {src!r} needs {labels}, but {data_dir} has "
+                f"none ({where}); use 'auto', 'tf-inception' (with a logits TorchScript) or "
+                "'none'")
         return src, None
     if resolve_tf_logits_path(tf_path, required=False) is not None:
         return "tf-inception", None
-    for name, (has_labels, _, _) in _LABELLED_SOURCES.items():
+    for name, (has_labels, _, _, _) in _LABELLED_SOURCES.items():
         if data_dir is not None and has_labels(data_dir):
             return name, None
-    return "none", (f"no Inception Score: {data_dir} has no labels for "
-                    f"{', '.join(_LABELLED_SOURCES) or 'a labelled IS'} and no "
+    labels = " or ".join(s[2] for s in _LABELLED_SOURCES.values()) or "labels for an IS"
+    return "none", (f"no Inception Score: {data_dir} has no {labels} and no "
                     f"TF-Inception logits file was given (${INCEPTION_LOGITS_ENV}); use "
                     "--is / is_source 'tf-inception' with that file for the standard IS")
 

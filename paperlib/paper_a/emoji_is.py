@@ -184,6 +184,5 @@ def _part_scorer(data_dir, res, epochs, seed, cache_dir):
     return (lambda imgs: part_probs(model, imgs)), f"emoji-parts(classifier acc={acc:.2f})"
 
 
-register_is_source("emoji-parts", _has_parts, _part_scorer,
-                   needs="emoji part labels (manifest.json images[].recipe.eyes / "
-                         ".mouth)")
+register_is_source("emoji-parts", _has_parts, _part_scorer, labels="emoji part labels",
+                   where="its manifest.json has no images[].recipe.eyes / .mouth")
