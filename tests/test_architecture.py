@@ -213,3 +213,18 @@ def test_importing_each_layer_alone_works():
         r = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True,
                            text=True, cwd=PKG.parent)
         assert r.returncode == 0, f"{mod}: {r.stderr[-2000:]}"
+
+
+def test_no_submodule_shadows_a_function_of_its_package():
+    """A package re-exports its modules' functions; a submodule with the same name as one
+    (``paper_b.table1`` the module vs ``table1`` the function) would make the package's
+    attribute depend on import order."""
+    clashes = []
+    for pkg in [p for p in PKG.iterdir() if (p / "__init__.py").is_file()]:
+        subs = {p.stem for p in pkg.glob("*.py")} - {"__init__"}
+        for mod in pkg.glob("*.py"):
+            tree = ast.parse(mod.read_text())
+            defined = {n.name for n in tree.body
+                       if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            clashes += [f"{pkg.name}.{name} ({mod.stem})" for name in defined & subs]
+    assert not clashes, clashes

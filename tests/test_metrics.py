@@ -9,7 +9,7 @@ import scipy.linalg
 import torch
 
 from paperlib import data, engine, metrics, paper_a
-from paperlib.metrics import features, inception_score
+from paperlib.metrics import features, is_scorers
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -215,16 +215,16 @@ def test_tf_inception_score_needs_its_file(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match=metrics.INCEPTION_LOGITS_ENV):
         metrics.TFInceptionScorer()
     with pytest.raises(FileNotFoundError, match="logits"):
-        inception_score._is_scorer("tf-inception", tmp_path, 32, "cpu")
+        is_scorers._is_scorer("tf-inception", tmp_path, 32, "cpu")
     missing = tmp_path / "nope.pt"
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         metrics.TFInceptionScorer(missing)
     # "auto" with the env var naming a missing file is an error too, not a fallback
     monkeypatch.setenv(metrics.INCEPTION_LOGITS_ENV, str(missing))
     with pytest.raises(FileNotFoundError, match="nope.pt"):
-        inception_score._is_scorer("auto", tmp_path, 32, "cpu")
+        is_scorers._is_scorer("auto", tmp_path, 32, "cpu")
     with pytest.raises(ValueError, match="is_source"):
-        inception_score._is_scorer("bogus", tmp_path, 32, "cpu")
+        is_scorers._is_scorer("bogus", tmp_path, 32, "cpu")
 
 
 class _TinyLogitsNet(torch.nn.Module):
@@ -243,7 +243,7 @@ def test_tf_inception_score_with_supplied_torchscript(monkeypatch, tmp_path):
     path = tmp_path / "inception_logits.pt"
     torch.jit.script(_TinyLogitsNet()).save(str(path))
     monkeypatch.setenv(metrics.INCEPTION_LOGITS_ENV, str(path))
-    scorer, kind = inception_score._is_scorer("auto", tmp_path, 32, "cpu")
+    scorer, kind = is_scorers._is_scorer("auto", tmp_path, 32, "cpu")
     assert kind == "tf-inception"
     imgs = torch.arange(20, dtype=torch.uint8).mul(12).view(20, 1, 1, 1).expand(20, 3, 8, 8)
     probs = scorer(imgs)
@@ -431,7 +431,7 @@ def test_part_classifier_on_small_emoji_set(monkeypatch, tmp_path):
     probs = paper_a.part_probs(model, imgs[:50])
     assert probs.shape == (50, len(data.EMOJI_EYES) * len(data.EMOJI_MOUTHS))
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
-    scorer, kind = inception_score._is_scorer("auto", emoji, 32, "cpu", classifier_epochs=40, cache_dir=cache)
+    scorer, kind = is_scorers._is_scorer("auto", emoji, 32, "cpu", classifier_epochs=40, cache_dir=cache)
     assert kind == f"emoji-parts(classifier acc={acc:.2f})"
     assert metrics.inception_score(scorer(imgs), splits=10)[0] > 1.5
 

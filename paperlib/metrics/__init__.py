@@ -1,9 +1,9 @@
 """Evaluation: features (:mod:`.features`, Inception, cached), statistics (:mod:`.stats`:
 FID, KID, precision/recall, density/coverage, IS), Inception-Score sources
-(:mod:`.inception_score`), circle fidelity (:mod:`.fidelity`), the cached evaluation of a
+(:mod:`.is_scorers`), circle fidelity (:mod:`.fidelity`), the cached evaluation of a
 run (:mod:`.evaluate`) and the gate and verdict statistics (:mod:`.verdicts`)."""
 
-from . import features, stats, inception_score, fidelity, evaluate, verdicts
+from . import features, stats, is_scorers, fidelity, evaluate, verdicts
 from .features import (  # noqa: F401
     DEFAULT_BATCH,
     DEFAULT_CACHE_DIR,
@@ -22,10 +22,11 @@ from .stats import (  # noqa: F401
     feature_stats,
     fid_from_features,
     frechet_distance,
+    inception_score,
     kid,
     precision_recall,
 )
-from .inception_score import (  # noqa: F401
+from .is_scorers import (  # noqa: F401
     INCEPTION_LOGITS_ENV,
     TFInceptionScorer,
     is_sources,

@@ -15,7 +15,7 @@ from ..data.folders import file_sha256
 from ..engine.parallel import run_all
 from ..engine.runs import list_checkpoints, load_run
 from .features import _tqdm, get_extractor, images_to_uint8, real_features
-from .inception_score import INCEPTION_LOGITS_ENV, _is_scorer, resolve_is_source
+from .is_scorers import INCEPTION_LOGITS_ENV, _is_scorer, resolve_is_source
 from .stats import density_coverage, fid_from_features, inception_score, kid, precision_recall
 from ..data.folders import manifest_hash
 from ..utils.io import atomic_write_json

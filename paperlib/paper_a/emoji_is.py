@@ -15,7 +15,7 @@ from ..data.emoji import EMOJI_EYES, EMOJI_MOUTHS
 from ..data.folders import load_folder, manifest_hash
 from ..utils.io import atomic_torch_save
 from ..utils.threads import pinned_threads
-from ..metrics.inception_score import register_is_source
+from ..metrics.is_scorers import register_is_source
 
 
 class PartClassifier(nn.Module):

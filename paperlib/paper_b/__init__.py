@@ -1,10 +1,10 @@
 """Paper B (training-data production): shape learning (:mod:`.shape_learning`), the 60/30/10
 curation loop (:mod:`.curation`, selections in :mod:`.selections`, selection features in
-:mod:`.features`), Table 1, the gate and the claims (:mod:`.table1`), the conditional route
+:mod:`.features`), Table 1, the gate and the claims (:mod:`.tables`), the conditional route
 (:mod:`.conditional`), the Dask job units (:mod:`.jobs`) and the selection gallery
 (:mod:`.gallery`)."""
 
-from . import features, selections, curation, table1, shape_learning, conditional, jobs, gallery
+from . import features, selections, curation, tables, shape_learning, conditional, jobs, gallery
 from .features import (  # noqa: F401
     PixelPCAFeatures,
     cached_features,
@@ -36,7 +36,7 @@ from .curation import (  # noqa: F401
     split_counts,
     write_curated_set,
 )
-from .table1 import (  # noqa: F401
+from .tables import (  # noqa: F401
     COLUMNS,
     EVAL_VERSION,
     FORM_GATE,
@@ -48,6 +48,7 @@ from .table1 import (  # noqa: F401
     real_stage_metrics,
     stage_metrics,
     summary,
+    table1,
 )
 from .shape_learning import (  # noqa: F401
     STAGES,

@@ -15,9 +15,9 @@ from ..metrics.features import real_features
 from ..metrics.fidelity import batch_circle_fidelity
 from ..metrics.verdicts import compare_claim
 from ..models.pix2pixhd import translate
-from .table1 import stage_metrics
-from .table1 import EVAL_VERSION
-from .table1 import fmt
+from .tables import stage_metrics
+from .tables import EVAL_VERSION
+from .tables import fmt
 
 
 # ----------------------------------------------------------------------------- conditional route
