@@ -20,6 +20,7 @@ from .folders import (  # noqa: F401
     image_files,
     load_folder,
     manifest_hash,
+    read_manifest,
     save_images,
     to_uint8,
 )

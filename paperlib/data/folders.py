@@ -315,3 +315,12 @@ def manifest_hash(path) -> str:
     for file in image_files(root):
         h.update(f"{file.relative_to(root).as_posix()}\t{file_sha256(file)}\n".encode())
     return h.hexdigest()
+
+
+def read_manifest(folder) -> dict:
+    """A data folder's ``manifest.json`` (``images[]`` with each image's file, label and
+    recipe); a folder without one is a ``FileNotFoundError``."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} has no {MANIFEST}")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -59,6 +59,22 @@ def _result(out: Path) -> RunResult:
 
 
 # ----------------------------------------------------------------------------- reading runs
+def read_config(run_dir) -> dict:
+    """A run's ``config.json``: ``{"config": TrainConfig fields, "data": the training
+    data's identity (source, n_images, sha1, ...), "versions": ...}``."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
+    return json.loads(path.read_text())
+
+
+def list_runs(root) -> list[Path]:
+    """The run folders directly under ``root`` (those with a ``config.json``), sorted;
+    empty when ``root`` does not exist."""
+    root = Path(root)
+    return sorted(p.parent for p in root.glob("*/config.json")) if root.is_dir() else []
+
+
 def read_status(run_dir) -> dict:
     """status.json; a run killed before writing it reads as running with 0 epochs done."""
     path = Path(run_dir) / "status.json"

@@ -32,6 +32,7 @@ from .curation import (  # noqa: F401
     auto_satisfaction,
     auto_satisfaction_parts,
     plan_curated_set,
+    read_provenance,
     run_curation_loop,
     split_counts,
     write_curated_set,

@@ -96,6 +96,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 import numpy as np
@@ -517,3 +518,12 @@ def run_curation_loop(
         log["final"] = {"after_round": rounds - 1, **stats}
         atomic_write_json(log_path, log)
     return log
+
+
+def read_provenance(trainset_dir) -> dict:
+    """The ``provenance.json`` a curated training set records (:func:`write_curated_set`):
+    where each of its images came from, per source."""
+    path = Path(trainset_dir) / PROVENANCE
+    if not path.is_file():
+        raise FileNotFoundError(f"{trainset_dir} has no {PROVENANCE}")
+    return json.loads(path.read_text())
