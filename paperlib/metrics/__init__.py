@@ -62,5 +62,6 @@ from .verdicts import (  # noqa: F401
     fmt_mean_std,
     held_out_floor,
     mean_std,
+    real_floor,
     welch_interval,
 )

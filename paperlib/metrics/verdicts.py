@@ -56,21 +56,45 @@ class Gate:
                 f"(real-vs-real held-out floor: FID {self.floor_fid:.1f}, KID {self.floor_kid:.4f})")
 
 
+def real_floor(sample_dir, res: int, n: int, reference_dir=None, extractor=None, seed: int = 0,
+               cache_dir=None, score=None) -> dict:
+    """The real-vs-real floor, one implementation for both papers: ``n`` real images drawn
+    (``seed``) from ``sample_dir`` scored against a reference set of *other* real images --
+    what a generator that reproduced real images would score with ``n`` samples.
+
+    * ``reference_dir=None`` (paper A): the set is split -- ``n`` images against the rest of
+      the same set (never the same images: an in-sample floor would be too low);
+    * ``reference_dir`` given (paper B): up to ``n`` images of ``sample_dir`` (the training
+      part) against every image of ``reference_dir`` (the held-out part).
+
+    ``score(index, sample_features, reference_features) -> dict`` computes the row (default:
+    FID and KID of the drawn features against the reference's). Returns that dict with
+    ``n`` and ``n_reference``."""
+    sample_f = real_features(sample_dir, int(res), extractor, cache_dir=cache_dir)
+    if reference_dir is None:
+        if not 1 < n < len(sample_f) - 1:
+            raise ValueError(f"held-out floor needs 1 < n < {len(sample_f) - 1}, got n={n}")
+        order = np.random.default_rng(seed).permutation(len(sample_f))
+        idx, ref_f = order[:n], sample_f[order[n:]]
+    else:
+        ref_f = real_features(reference_dir, int(res), extractor, cache_dir=cache_dir)
+        k = min(int(n), len(sample_f))
+        idx = np.sort(np.random.default_rng(seed).choice(len(sample_f), k, replace=False))
+    if score is None:
+        k_mean, _ = kid(ref_f, sample_f[idx], seed=seed)
+        out = {"fid": fid_from_features(ref_f, sample_f[idx]), "kid": float(k_mean),
+               "n": int(len(idx))}
+    else:
+        out = score(idx, sample_f, ref_f)
+    out["n_reference"] = int(len(ref_f))
+    return out
+
+
 def held_out_floor(data_dir, res: int, n: int, extractor=None, seed: int = 0,
                    cache_dir=None) -> dict:
-    """Real-vs-real floor on a held-out split: FID/KID of ``n`` real images drawn (``seed``)
-    from the set against the *other* images of the set (never the same images: an in-sample
-    floor would be too low). It is what a perfect generator would score with ``n`` samples,
-    up to the reference being ``n`` images smaller than the full set."""
-
-    feats = real_features(data_dir, int(res), extractor, cache_dir=cache_dir)
-    if not 1 < n < len(feats) - 1:
-        raise ValueError(f"held-out floor needs 1 < n < {len(feats) - 1}, got n={n}")
-    idx = np.random.default_rng(seed).permutation(len(feats))
-    held, rest = feats[idx[:n]], feats[idx[n:]]
-    k_mean, _ = kid(rest, held, seed=seed)
-    return {"fid": fid_from_features(rest, held), "kid": float(k_mean), "n": int(n),
-            "n_reference": int(len(rest))}
+    """Paper A's real-vs-real floor on a held-out split of one set (:func:`real_floor` with
+    no reference folder): ``{fid, kid, n, n_reference}``."""
+    return real_floor(data_dir, res, n, None, extractor, seed, cache_dir)
 
 
 def welch_interval(a, b, level: float = 0.95) -> tuple[float, float, float]:

@@ -14,7 +14,7 @@ from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import get_extractor, real_features
 from ..metrics.fidelity import style_fidelity, summarize
 from ..metrics.stats import fid_from_features, kid
-from ..metrics.verdicts import compare_claim
+from ..metrics.verdicts import compare_claim, real_floor
 from .features import _as_feats, _n_images, mean_pairwise_distance
 
 
@@ -94,15 +94,18 @@ def _real_sample_metrics(sample_dir: Any, reference_dir: Any, n: int, res: int,
     against the features of ``reference_dir`` (the same folder or another)."""
 
     extractor = extractor or get_extractor()
-    sample_f = real_features(sample_dir, int(res), extractor, cache_dir=cache_dir)
-    ref_f = real_features(reference_dir, int(res), extractor, cache_dir=cache_dir)
     loaded = load_folder(sample_dir, int(res))
-    if len(loaded) != len(sample_f):
-        raise ValueError(f"{sample_dir}: {len(loaded)} images but {len(sample_f)} cached features")
-    k = min(int(n), len(sample_f))
-    idx = np.sort(np.random.default_rng(seed).choice(len(sample_f), k, replace=False))
-    out = stage_metrics(loaded.images[idx], sample_f[idx], ref_f, inner_counts, kid_seed=seed)
-    out.update(epoch=None, n_reference=int(len(ref_f)))
+
+    def score(idx, sample_f, ref_f) -> dict:
+        if len(loaded) != len(sample_f):
+            raise ValueError(f"{sample_dir}: {len(loaded)} images but {len(sample_f)} cached "
+                             "features")
+        return stage_metrics(loaded.images[idx], sample_f[idx], ref_f, inner_counts,
+                             kid_seed=seed)
+
+    out = real_floor(sample_dir, res, n, reference_dir, extractor, seed, cache_dir, score)
+    n_reference = out.pop("n_reference")
+    out.update(epoch=None, n_reference=n_reference)   # the row's key order as before
     return out
 
 
