@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import paperlib.paper_a  # noqa: F401  (registers the emoji-parts IS source, as a notebook does)
 from paperlib import data, engine, metrics, paper_b
 from paperlib.metrics import features
 from paperlib.utils import threads
@@ -262,3 +263,22 @@ def test_run_interrupted_on_one_worker_resumes_on_the_other(cluster, artist, tmp
     for (e, p), (_, q) in zip(engine.list_checkpoints(second.run_dir),
                               engine.list_checkpoints(full.run_dir)):
         assert_same_weights(p, q)
+
+
+def test_auto_is_source_resolves_on_workers_as_in_the_caller(cluster, tmp_path):
+    """An IS source registered by a paper module (paper A's emoji-parts IS) reaches workers
+    that never imported that module: ``is_source="auto"`` on an emoji set gives the same
+    emoji-parts IS on Dask as serially (it silently fell back to no IS before)."""
+    client, address, _ = cluster
+    emoji = tmp_path / "emoji"
+    data.build_emoji_set(emoji, seed=0, res=32, n_per_class=10)
+    run = engine.train(dcgan(0, epochs=1), emoji, tmp_path / "run", progress=False)
+    job = {"run_dir": run.run_dir, "data_dir": emoji, "epochs": [1], "n_fake": 8, "seed": 0}
+    ex = metrics.get_extractor("cpu")
+    ex.progress = False
+    with threads.pinned_threads(1):   # serial first: it also caches the part classifier
+        serial = metrics.evaluate_run(run.run_dir, emoji, n_fake=8, epoch=1, seed=0,
+                                      extractor=ex, use_cache=False)
+    assert serial["is_kind"].startswith("emoji-parts")
+    (on_dask,), = metrics.evaluate_many([job], scheduler=address, progress=False)
+    assert on_dask["is_kind"] == serial["is_kind"] and on_dask["is"] == serial["is"]

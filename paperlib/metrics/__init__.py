@@ -30,6 +30,7 @@ from .is_scorers import (  # noqa: F401
     INCEPTION_LOGITS_ENV,
     TFInceptionScorer,
     is_sources,
+    labelled_is_sources,
     register_is_source,
     resolve_is_source,
     resolve_tf_logits_path,

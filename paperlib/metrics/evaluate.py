@@ -15,7 +15,7 @@ from ..data.folders import file_sha256
 from ..engine.parallel import run_all
 from ..engine.runs import list_checkpoints, load_run
 from .features import _tqdm, get_extractor, images_to_uint8, real_features
-from .is_scorers import INCEPTION_LOGITS_ENV, _is_scorer, resolve_is_source
+from .is_scorers import INCEPTION_LOGITS_ENV, _is_scorer, labelled_is_sources, register_is_source, resolve_is_source
 from .stats import density_coverage, fid_from_features, inception_score, kid, precision_recall
 from ..data.folders import manifest_hash
 from ..utils.io import atomic_write_json
@@ -128,8 +128,11 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
 # ----------------------------------------------------------------------------- evaluations
 def _eval_job(job: dict) -> list[dict]:
     """Evaluate some checkpoints of one run (:func:`paperlib.metrics.evaluate_run`, cached
-    in the run folder); one worker, one thread."""
-
+    in the run folder); one worker, one thread. The job carries the caller's labelled IS
+    sources (registered by modules a worker may not have imported), so ``"auto"`` resolves
+    on the worker as it does in the caller."""
+    for name, entry in job.get("is_registry", {}).items():
+        register_is_source(name, *entry)
     extractor = get_extractor()
     extractor.progress = False
     return [evaluate_run(job["run_dir"], job["data_dir"], n_fake=job["n_fake"], epoch=e,
@@ -145,9 +148,10 @@ def evaluate_many(jobs: Sequence[dict], scheduler: str | None = None,
     ``seed``, ``is_source``, ``n_real``; returns, per job, one metrics dict per epoch.
     Prepare the shared caches first (real-set features, the part classifier) so the
     workers do not all compute them at once."""
+    registry = labelled_is_sources()   # functions travel by reference: picklable
     jobs = [{**j, "run_dir": str(Path(j["run_dir"]).resolve()),
              "data_dir": str(Path(j["data_dir"]).resolve()),
-             "epochs": [int(e) for e in j["epochs"]]} for j in jobs]
+             "epochs": [int(e) for e in j["epochs"]], "is_registry": registry} for j in jobs]
     names = [f"{Path(j['run_dir']).name} epochs {j['epochs']}" for j in jobs]
     return run_all(_eval_job, jobs, scheduler, names=names, desc=desc, progress=progress)
 

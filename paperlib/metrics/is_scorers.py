@@ -101,6 +101,12 @@ def register_is_source(name: str, has_labels: Callable, make_scorer: Callable,
     _LABELLED_SOURCES[name] = (has_labels, make_scorer, labels, where)
 
 
+def labelled_is_sources() -> dict[str, tuple]:
+    """The registered labelled IS sources, ``{name: (has_labels, make_scorer, labels,
+    where)}`` (the arguments of :func:`register_is_source`)."""
+    return dict(_LABELLED_SOURCES)
+
+
 def is_sources() -> tuple[str, ...]:
     """Every valid ``is_source``: ``auto``, the registered labelled ones, ``tf-inception``,
     ``none``."""
