@@ -52,7 +52,8 @@ def _artists(df: pd.DataFrame) -> list:
 def with_gate(per_seed: pd.DataFrame, key: str = "stage") -> pd.DataFrame:
     """A copy of ``per_seed`` with the gate's columns: ``form_ratio``, each row's median
     main circularity over its artist's training data's (the ``key == "training data"`` row),
-    and ``draws``, :func:`paperlib.paper_b.draws_form` of the two."""
+    and ``draws``, :func:`paperlib.paper_b.draws_form` of the two. Every artist needs its
+    training-data row (``KeyError`` otherwise)."""
     out = per_seed.copy()
     ref_median = out[out[key] == REFERENCE].set_index("artist").main_circularity_median
     out["form_ratio"] = out.main_circularity_median / out.artist.map(ref_median)
