@@ -1,10 +1,11 @@
 """Paper B (training-data production): shape learning (:mod:`.shape_learning`), the 60/30/10
 curation loop (:mod:`.curation`, selections in :mod:`.selections`, selection features in
 :mod:`.features`), Table 1, the gate and the claims (:mod:`.tables`), the conditional route
-(:mod:`.conditional`), the Dask job units (:mod:`.jobs`) and the selection gallery
-(:mod:`.gallery`)."""
+(:mod:`.conditional`), the Dask job units (:mod:`.jobs`), the selection gallery
+(:mod:`.gallery`) and notebooks 01 and 05's report tables and markdown (:mod:`.report`)."""
 
-from . import features, selections, curation, tables, shape_learning, conditional, jobs, gallery
+from . import (features, selections, curation, tables, shape_learning, conditional, jobs, gallery,
+               report)
 from .features import (  # noqa: F401
     PixelPCAFeatures,
     cached_features,
@@ -80,4 +81,16 @@ from .jobs import (  # noqa: F401
 from .gallery import (  # noqa: F401
     SelectionGallery,
     selection_gallery,
+)
+from .report import (  # noqa: F401
+    augment_table,
+    curation_composition,
+    curation_markdown,
+    curation_table1,
+    curation_verdicts,
+    shape_claim,
+    shape_learning_markdown,
+    shape_learning_verdicts,
+    stage_summary,
+    with_gate,
 )

@@ -1,0 +1,224 @@
+"""Paper B's reports: the tables and the "paper vs this run" markdown of notebooks 01 (shape
+learning) and 05 (the curation loop), built from the notebooks' per-seed tables.
+
+The per-seed tables have one row per artist, stage (01: ``stage``; 05: Table 1's ``column``)
+and seed, holding :func:`paperlib.paper_b.evaluate_stage`'s metrics; the artist's
+``"training data"`` row (``seed`` None) holds the held-out floor
+(:func:`paperlib.paper_b.held_out_floor_metrics`). Nothing here trains or evaluates a
+model: the functions only arrange, judge (:func:`paperlib.metrics.compare_claim`) and
+word what the notebooks measured."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from ..metrics.verdicts import compare_claim
+from .curation import SOURCES, read_provenance
+from .tables import COLUMNS, claims, draws_form, fmt, table1
+
+#: The stage (01) or column (05) of the training data's row: the held-out floor.
+REFERENCE = "training data"
+#: Notebook 01's 1st result, the baseline of its shape-learning claims.
+ALONE = "alone"
+#: The metrics notebook 01's claims compare (higher is better).
+SHAPE_CLAIM_METRICS = ("main_score", "inner_score")
+#: The columns of notebook 01's verdict table.
+VERDICT_COLUMNS = ("artist", "claim", "metric", "verdict", "reason")
+
+PAPER_B_SHAPE = ("**Paper B (Fig. 1, Table 1):** the 1st experiment (artworks alone) failed to "
+                 "draw Donglein's round face; learning many circles as well (shape learning) "
+                 "drew it; small inner circles and interior detail stayed inexact. No numbers "
+                 "are given.")
+PAPER_B_CURATION = ("**Paper B (Table 1, Figs. 2–3):** shape learning gives better results than "
+                    "training on the data as it is, and adding the training-data production "
+                    "technique (60/30/10 curation and retraining) is better still: more exact "
+                    "form and more varied images. The evidence is images and the artists' "
+                    "satisfaction; no numbers are given.")
+CURATION_VERDICT_NOTE = ("Verdicts (`paper_b.claims` → `metrics.compare_claim`): a column whose "
+                         "runs do not all pass the gate (they must draw the round face) makes a "
+                         "comparison *not testable here*; otherwise the Welch 95 % interval of "
+                         "the difference over seeds decides. The numbers are reported as "
+                         "measured, whichever way they point.")
+
+
+def _artists(df: pd.DataFrame) -> list:
+    """The artists of a table, in the order of their first row."""
+    return list(dict.fromkeys(df.artist))
+
+
+# ----------------------------------------------------------------------------- the gate
+def with_gate(per_seed: pd.DataFrame, key: str = "stage") -> pd.DataFrame:
+    """A copy of ``per_seed`` with the gate's columns: ``form_ratio``, each row's median
+    main circularity over its artist's training data's (the ``key == "training data"`` row),
+    and ``draws``, :func:`paperlib.paper_b.draws_form` of the two. Every artist needs its
+    training-data row (``KeyError`` otherwise)."""
+    out = per_seed.copy()
+    ref_median = out[out[key] == REFERENCE].set_index("artist").main_circularity_median
+    out["form_ratio"] = out.main_circularity_median / out.artist.map(ref_median)
+    out["draws"] = [draws_form(m, ref_median[a])
+                    for a, m in zip(out.artist, out.main_circularity_median)]
+    return out
+
+
+# ----------------------------------------------------------------------------- notebook 01
+def stage_summary(per_run: pd.DataFrame, stages: Sequence[str],
+                  cols: Sequence[str]) -> pd.DataFrame:
+    """Notebook 01's summary over seeds (:func:`paperlib.paper_b.table1` keyed by artist
+    and stage) of the training data and ``stages``: every metric of ``cols`` and ``draws``
+    (the gate, as the mean of 0/1 over seeds) as mean, ``_sd`` and ``_seeds``. ``per_run``
+    is :func:`with_gate`'s table."""
+    rows = per_run[per_run.stage.isin([REFERENCE, *stages])][["artist", "stage", "seed",
+                                                              "draws", *cols]]
+    return table1(rows.assign(draws=lambda d: d.draws.astype(int)), [*cols, "draws"],
+                  keys=("artist", "stage"))
+
+
+def augment_table(per_run: pd.DataFrame, augment: str, augments: Sequence[str],
+                  augment_seeds: Sequence[int], cols: Sequence[str]) -> pd.DataFrame:
+    """Notebook 01's augmentation comparison on the artist-alone stage: per artist and
+    augmentation (``augment``, the main one, and each of ``augments``, whose runs are the
+    stages ``"alone+<augmentation>"``), ``cols`` over ``augment_seeds`` as
+    :func:`paperlib.paper_b.table1` gives them. Without ``augments``, one row per artist
+    saying the comparison did not run."""
+    if not augments:
+        return pd.DataFrame([{"artist": name, "augment": augment, "note": "comparison not run "
+                              "on this profile (secondary, cut for time)"}
+                             for name in _artists(per_run)])
+    rows = per_run[per_run.stage.isin([ALONE, *[f"{ALONE}+{a}" for a in augments]])
+                   & per_run.seed.isin(augment_seeds)]
+    return table1(rows.assign(augment=rows.stage.str.split("+").str[1].fillna(augment))
+                  [["artist", "augment", "seed", *cols]], cols, keys=("artist", "augment"))
+
+
+def shape_claim(stage: str) -> str:
+    """Notebook 01's claim for a shape-learning stage."""
+    return f"shape learning ({stage}) draws more exact form than the 1st result"
+
+
+def shape_learning_verdicts(per_run: pd.DataFrame, stages: Sequence[str]) -> pd.DataFrame:
+    """Notebook 01's verdicts: per artist, every stage of ``stages`` but ``"alone"`` and
+    every metric of :data:`SHAPE_CLAIM_METRICS`, "the stage draws more exact form than the
+    1st result (alone)", judged over the seeds by :func:`paperlib.metrics.compare_claim`
+    (higher is better; a stage whose runs do not all pass the gate ``draws``, see
+    :func:`with_gate`, makes it *not testable here* or *not supported*). Columns
+    :data:`VERDICT_COLUMNS`."""
+    rows = []
+    for name in _artists(per_run):
+        sub = per_run[per_run.artist == name]
+        for st in [s for s in stages if s != ALONE]:
+            for metric in SHAPE_CLAIM_METRICS:
+                runs = {k: sub[sub.stage == k].sort_values("seed") for k in (ALONE, st)}
+                verdict, reason = compare_claim({k: r[metric].tolist() for k, r in runs.items()},
+                                                {k: r.draws.tolist() for k, r in runs.items()},
+                                                st, [ALONE], lower_is_better=False)
+                rows.append({"artist": name, "claim": shape_claim(st), "metric": metric,
+                             "verdict": verdict, "reason": reason})
+    return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+
+
+def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
+                            stages: Sequence[str], *, profile: str, model: str, res: int,
+                            augment: str, seeds: Sequence[int], n_eval: int) -> str:
+    """Notebook 01's "paper vs this run" as markdown: the paper's finding, this run's
+    setting (``profile`` name, ``model``, ``res``, ``augment``, ``seeds``, ``n_eval``),
+    then per artist its training data's values, one line per stage of ``stages`` (gate
+    passes over seeds, form ratio, main- and inner-form score, FID and KID, mean ± sd over
+    seeds) and one line per verdict of ``verdicts`` (:func:`shape_learning_verdicts`)."""
+    stage_of = {shape_claim(st): st for st in stages}
+    lines = [PAPER_B_SHAPE, "",
+             f"**This run** ({profile} profile, {model} {res} px, augment {augment}, "
+             f"{len(seeds)} seeds {list(seeds)}, {n_eval} generated images per evaluation "
+             "against the held-out part; mean ± sd over seeds):", ""]
+    for name in _artists(per_run):
+        sub = per_run[per_run.artist == name]
+        ref = sub[sub.stage == REFERENCE].iloc[0]
+        lines.append(f"- **{name}** (training data: main-form score {fmt(ref.main_score)}, "
+                     f"inner-form score {fmt(ref.inner_score)}, median main circularity "
+                     f"{fmt(ref.main_circularity_median)}; held-out floor FID "
+                     f"{fmt(ref.fid, 1)}, KID {fmt(ref.kid, 4)}):")
+        for st in stages:
+            r = sub[sub.stage == st]
+            lines.append(f"    - {st}: passes the gate in {int(r.draws.sum())}/{len(r)} seeds "
+                         f"(median main circularity {fmt(r.form_ratio.mean(), 2)} of the "
+                         f"training data's); main-form {fmt(r.main_score.mean())} ± "
+                         f"{fmt(r.main_score.std())}, inner-form {fmt(r.inner_score.mean())} ± "
+                         f"{fmt(r.inner_score.std())}, FID {fmt(r.fid.mean(), 1)} ± "
+                         f"{fmt(r.fid.std(), 1)}, KID {fmt(r.kid.mean(), 4)}")
+        for _, v in verdicts[verdicts.artist == name].iterrows():
+            lines.append(f"    - *{stage_of[v['claim']]} vs {ALONE}, "
+                         f"{v['metric'].replace('_', ' ')}*: **{v['verdict']}** ({v['reason']})")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- notebook 05
+def curation_composition(loops: Mapping[Any, Mapping], loop_dirs: Mapping[Any, Any]
+                         ) -> pd.DataFrame:
+    """The curated sets of notebook 05's loops, from their provenance
+    (:func:`paperlib.paper_b.read_provenance`): per artist, seed, round and source of
+    :data:`paperlib.paper_b.SOURCES`, the ``images`` it contributed, how many are
+    ``distinct`` and their ``mean_distance`` to the nearest top-rated image. ``loops`` maps
+    ``(artist, seed)`` to a loop's result (its ``log``), ``loop_dirs`` to its folder."""
+    rows = []
+    for (name, s), out in loops.items():
+        for entry in out["log"]["rounds"]:
+            prov = read_provenance(Path(loop_dirs[name, s]) / entry["trainset"])
+            for src in SOURCES:
+                files = [f for f in prov["files"] if f["source"] == src]
+                rows.append({"artist": name, "seed": s, "round": entry["round"], "source": src,
+                             "images": len(files),
+                             "distinct": len({(f["source"] != "human-similar", f["index"])
+                                              for f in files}),
+                             "mean_distance": entry["mean_distance"][src]})
+    return pd.DataFrame(rows)
+
+
+def curation_table1(t1: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """Paper B's Table 1 made quantitative: :func:`paperlib.paper_b.table1` of ``t1`` (one
+    row per artist, column and seed, with ``model`` and the gate ``draws``, see
+    :func:`with_gate`) over ``cols``, with ``draws``, the number of seeds passing the gate,
+    after ``model``."""
+    out = table1(t1[["artist", "column", "model", "seed", *cols]], cols)
+    out.insert(3, "draws", [int(t1[(t1.artist == a) & (t1.column == c)].draws.sum())
+                            for a, c in zip(out.artist, out.column)])
+    return out
+
+
+def curation_verdicts(t1: pd.DataFrame, control: bool = True) -> pd.DataFrame:
+    """Paper B's claims (:func:`paperlib.paper_b.claims`) for every artist of ``t1``, in
+    one table."""
+    return pd.concat([claims(t1, name, control=control) for name in _artists(t1)],
+                     ignore_index=True)
+
+
+def curation_markdown(table: pd.DataFrame, verdicts: pd.DataFrame, *, family: str,
+                      seeds: Sequence[int], rounds: int, size: int, n_eval: int,
+                      ratings: Iterable[str]) -> str:
+    """Notebook 05's "paper vs this run" as markdown: the paper's claims, this run's setting
+    (the model ``family``, ``seeds``, curation ``rounds`` of ``size`` images, ``n_eval``,
+    the ``ratings`` used, each named once), then per artist its training data's values, one
+    line per Table-1 column of ``table`` (:func:`curation_table1`: gate passes, main- and
+    inner-form score, FID, KID and diversity, mean ± sd over seeds) and one per verdict of
+    ``verdicts`` (:func:`curation_verdicts`), and how the verdicts are reached."""
+    lines = [PAPER_B_CURATION, "",
+             f"**This run** ({family}, {len(seeds)} seeds {list(seeds)}, {rounds} curation "
+             f"round(s) of {size} images, {n_eval} generated images per evaluation against the "
+             "held-out part; ratings used: " + ", ".join(sorted(set(ratings))) + "):", ""]
+    for name in _artists(table):
+        sub = table[table.artist == name].set_index("column")
+        ref = sub.loc[REFERENCE]
+        lines.append(f"- **{name}** (training data: main-form {fmt(ref.main_score)}, inner-form "
+                     f"{fmt(ref.inner_score)}; held-out floor FID {fmt(ref.fid, 1)}, KID "
+                     f"{fmt(ref.kid, 4)}, diversity {fmt(ref.diversity, 1)}):")
+        for column in [c for c in COLUMNS[1:] if c in sub.index]:
+            r = sub.loc[column]
+            lines.append(f"    - {column}: gate {int(r.draws)}/{int(r.n_seeds)} seeds; main-form "
+                         f"{fmt(r.main_score)} ± {fmt(r.main_score_sd)}, inner-form "
+                         f"{fmt(r.inner_score)} ± {fmt(r.inner_score_sd)}, FID {fmt(r.fid, 1)} "
+                         f"± {fmt(r.fid_sd, 1)}, KID {fmt(r.kid, 4)}, diversity "
+                         f"{fmt(r.diversity, 1)} ± {fmt(r.diversity_sd, 1)}")
+        for _, v in verdicts[verdicts.artist == name].iterrows():
+            lines.append(f"    - *{v['claim']}* — **{v['verdict']}** ({v['reason']})")
+    lines += ["", CURATION_VERDICT_NOTE]
+    return "\n".join(lines)

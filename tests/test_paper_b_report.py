@@ -1,0 +1,280 @@
+"""paper_b.report: notebooks 01 and 05's report tables and markdown, on hand-built per-seed
+tables (no training, no evaluation)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from paperlib import metrics, paper_b
+
+SEEDS = (0, 1, 2)
+COLS = ["main_score", "inner_score", "main_circularity_median", "fid", "kid", "diversity"]
+REF = {"main_score": 0.9, "inner_score": 0.8, "main_circularity_median": 0.95, "fid": 10.0,
+       "kid": 0.001, "diversity": 20.0}
+
+
+def _row(artist, key, stage, seed, main, circ, **extra):
+    """One per-seed row; ``main`` the main-form score (other metrics follow it), ``circ`` the
+    median main circularity the gate reads."""
+    return {"artist": artist, key: stage, "seed": seed, "main_score": main,
+            "inner_score": main / 2, "main_circularity_median": circ, "fid": 100 - 50 * main,
+            "kid": 0.1 - main / 20, "diversity": 10 + main, **extra}
+
+
+def _ref_row(artist, key):
+    return {"artist": artist, key: "training data", "seed": None, **REF}
+
+
+# ----------------------------------------------------------------------------- notebook 01
+@pytest.fixture
+def per_run():
+    """Two artists, stages alone / mix and an augmentation run (seed 0 only). donglein:
+    alone fails the gate in one seed (0.5 < 0.8 × 0.95), mix passes and scores higher;
+    geometric: both pass, mix well above alone on both form scores."""
+    rows = []
+    for a in ("artist_donglein", "artist_geometric"):
+        rows.append(_ref_row(a, "stage"))
+        for s in SEEDS:
+            alone_circ = 0.5 if (a == "artist_donglein" and s == 1) else 0.9
+            rows.append(_row(a, "stage", "alone", s, 0.40 + 0.01 * s, alone_circ))
+            rows.append(_row(a, "stage", "mix", s, 0.70 + 0.01 * s, 0.92))
+        rows.append(_row(a, "stage", "alone+diffaugment", 0, 0.5, 0.9))
+    return pd.DataFrame(rows)
+
+
+def test_with_gate_adds_form_ratio_and_draws_without_touching_its_input(per_run):
+    before = per_run.copy()
+    g = paper_b.with_gate(per_run, key="stage")
+    pd.testing.assert_frame_equal(per_run, before)
+    assert list(g.columns) == [*per_run.columns, "form_ratio", "draws"]
+    ref = g[g.stage == "training data"]
+    assert (ref.form_ratio == 1.0).all() and ref.draws.all()
+    d = g[(g.artist == "artist_donglein") & (g.stage == "alone")].sort_values("seed")
+    assert d.draws.tolist() == [True, False, True]
+    assert d.form_ratio.tolist() == pytest.approx([0.9 / 0.95, 0.5 / 0.95, 0.9 / 0.95])
+    # the gate is per artist: 0.5 against another artist's reference is judged against that one
+    other = g[(g.artist == "artist_geometric") & (g.stage == "alone")]
+    assert other.draws.all()
+
+
+def test_with_gate_on_table1_columns_and_a_missing_reference():
+    t1 = pd.DataFrame([_ref_row("a", "column"), _row("a", "column", "1st result", 0, 0.5, 0.9),
+                       _row("a", "column", "control", 0, 0.5, 0.7)])
+    g = paper_b.with_gate(t1, key="column")
+    assert g.draws.tolist() == [True, True, False]        # 0.7 < 0.8 × 0.95
+    # an artist without its training-data row has no reference: an error, not a verdict
+    t1.loc[len(t1)] = _row("b", "column", "1st result", 0, 0.5, 0.9)
+    with pytest.raises(KeyError, match="b"):
+        paper_b.with_gate(t1, key="column")
+
+
+def test_stage_summary_means_over_seeds_with_the_gate_as_a_share(per_run):
+    g = paper_b.with_gate(per_run, key="stage")
+    s = paper_b.stage_summary(g, ("alone", "mix"), COLS)
+    assert list(zip(s.artist, s.stage)) == [(a, st) for a in ("artist_donglein",
+                                                              "artist_geometric")
+                                            for st in ("training data", "alone", "mix")]
+    assert s.n_seeds.tolist() == [1, 3, 3, 1, 3, 3]        # the augmentation run is left out
+    row = s[(s.artist == "artist_donglein") & (s.stage == "alone")].iloc[0]
+    assert row.draws == pytest.approx(2 / 3) and row.draws_seeds == "1; 0; 1"
+    assert row.main_score == pytest.approx(0.41) and row.main_score_sd == pytest.approx(0.01)
+    assert {f"{c}{suf}" for c in [*COLS, "draws"] for suf in ("", "_sd", "_seeds")} <= set(s)
+
+
+def test_augment_table_compares_the_main_augmentation_with_the_others(per_run):
+    t = paper_b.augment_table(per_run, "ada", ("diffaugment",), (0,), COLS)
+    assert list(zip(t.artist, t.augment)) == [("artist_donglein", "ada"),
+                                              ("artist_donglein", "diffaugment"),
+                                              ("artist_geometric", "ada"),
+                                              ("artist_geometric", "diffaugment")]
+    assert (t.n_seeds == 1).all()                          # only augment_seeds
+    assert t.main_score.tolist() == pytest.approx([0.40, 0.5, 0.40, 0.5])
+
+
+def test_augment_table_without_augments_says_it_did_not_run(per_run):
+    t = paper_b.augment_table(per_run, "ada", (), (0,), COLS)
+    assert list(t.columns) == ["artist", "augment", "note"]
+    assert t.artist.tolist() == ["artist_donglein", "artist_geometric"]
+    assert (t.augment == "ada").all() and t.note.str.contains("not run").all()
+
+
+def test_shape_learning_verdicts_one_row_per_artist_stage_and_metric(per_run):
+    g = paper_b.with_gate(per_run, key="stage")
+    v = paper_b.shape_learning_verdicts(g, ("alone", "mix"))
+    assert list(v.columns) == list(paper_b.report.VERDICT_COLUMNS)
+    assert list(zip(v.artist, v.metric)) == [(a, m) for a in ("artist_donglein",
+                                                              "artist_geometric")
+                                             for m in ("main_score", "inner_score")]
+    assert (v.claim == paper_b.shape_claim("mix")).all()
+    assert set(v.verdict) <= set(metrics.VERDICTS)
+    don, geo = v[v.artist == "artist_donglein"], v[v.artist == "artist_geometric"]
+    # the 1st result fails the gate in a seed: the comparison cannot be made
+    assert (don.verdict == "not testable here").all()
+    assert don.reason.str.contains("alone below the quality gate").all()
+    # both pass, mix far above alone with a tight spread: supported
+    assert (geo.verdict == "supported").all(), geo.reason.tolist()
+
+
+def test_shape_learning_verdicts_a_stage_failing_the_gate_is_not_supported(per_run):
+    bad = per_run.copy()
+    bad.loc[bad.stage == "mix", "main_circularity_median"] = 0.1    # mix fails the gate
+    v = paper_b.shape_learning_verdicts(paper_b.with_gate(bad, key="stage"), ("alone", "mix"))
+    geo = v[v.artist == "artist_geometric"]
+    assert (geo.verdict == "not supported").all()
+    assert geo.reason.str.contains("mix below the quality gate while alone passes").all()
+
+
+def test_shape_learning_verdicts_with_only_the_1st_result_is_empty_with_columns(per_run):
+    v = paper_b.shape_learning_verdicts(paper_b.with_gate(per_run, key="stage"), ("alone",))
+    assert v.empty and list(v.columns) == list(paper_b.report.VERDICT_COLUMNS)
+
+
+def test_shape_learning_markdown_names_every_artist_stage_and_verdict(per_run):
+    g = paper_b.with_gate(per_run, key="stage")
+    v = paper_b.shape_learning_verdicts(g, ("alone", "mix"))
+    md = paper_b.shape_learning_markdown(g, v, ("alone", "mix"), profile="smoke",
+                                         model="stylegan2", res=32, augment="ada",
+                                         seeds=SEEDS, n_eval=8)
+    lines = md.split("\n")
+    assert lines[0].startswith("**Paper B (Fig. 1, Table 1):**")
+    assert lines[2] == ("**This run** (smoke profile, stylegan2 32 px, augment ada, 3 seeds "
+                        "[0, 1, 2], 8 generated images per evaluation against the held-out "
+                        "part; mean ± sd over seeds):")
+    for a in ("artist_donglein", "artist_geometric"):
+        block = md.split(f"- **{a}**")[1].split("- **artist_")[0]
+        assert "training data: main-form score 0.900" in block and "FID 10.0" in block
+        for st in ("alone", "mix"):
+            assert f"    - {st}: passes the gate in " in block
+        for metric in ("main score", "inner score"):
+            assert f"*mix vs alone, {metric}*: **" in block
+    assert "    - alone: passes the gate in 2/3 seeds" in md
+    assert "    - mix: passes the gate in 3/3 seeds" in md
+    assert md.count("**not testable here**") == 2 and md.count("**supported**") == 2
+    assert "alone+diffaugment" not in md                   # only the stages asked for
+    assert len(lines) == 4 + 2 * (1 + 2 + 2)
+
+
+def test_shape_learning_markdown_reports_missing_values_as_na(per_run):
+    g = paper_b.with_gate(per_run[per_run.stage != "mix"], key="stage")
+    v = paper_b.shape_learning_verdicts(g, ("alone", "mix"))       # mix has no runs
+    md = paper_b.shape_learning_markdown(g, v, ("alone", "mix"), profile="cpu", model="dcgan",
+                                         res=32, augment="none", seeds=SEEDS, n_eval=200)
+    assert "    - mix: passes the gate in 0/0 seeds (median main circularity n/a" in md
+    assert "**not testable here**" in md
+
+
+# ----------------------------------------------------------------------------- notebook 05
+def _t1(control=True, failing=()):
+    """Table 1 per seed for two artists; the columns in ``failing`` fail the gate. The
+    technique is well above shape learning and the control on main-form score."""
+    columns = ["1st result", "shape learning", "shape learning + technique",
+               *(["control"] if control else [])]
+    level = {"1st result": 0.3, "shape learning": 0.5, "shape learning + technique": 0.8,
+             "control": 0.55}
+    rows = []
+    for a in ("artist_donglein", "artist_geometric"):
+        rows.append({**_ref_row(a, "column"), "model": "held-out real images (floor)"})
+        for c in columns:
+            for s in SEEDS:
+                rows.append(_row(a, "column", c, s, level[c] + 0.01 * s,
+                                 0.1 if c in failing else 0.9, model="StyleGAN2-ADA"))
+    return paper_b.with_gate(pd.DataFrame(rows), key="column")
+
+
+def test_curation_table1_inserts_the_gate_count_after_model():
+    t1 = _t1(failing=("1st result",))
+    t = paper_b.curation_table1(t1, COLS)
+    assert list(t.columns[:5]) == ["artist", "column", "model", "draws", "n_seeds"]
+    assert list(zip(t.artist, t.column)) == [(a, c) for a in ("artist_donglein",
+                                                              "artist_geometric")
+                                             for c in paper_b.COLUMNS]
+    by = t.set_index(["artist", "column"]).draws
+    assert by["artist_donglein", "training data"] == 1
+    assert by["artist_donglein", "1st result"] == 0
+    assert by["artist_geometric", "shape learning + technique"] == 3
+    assert (t[t.column != "training data"].n_seeds == 3).all()
+
+
+def test_curation_verdicts_three_claims_per_artist_and_a_failing_column():
+    v = paper_b.curation_verdicts(_t1())
+    assert len(v) == 6 and v.index.tolist() == list(range(6))
+    assert v.artist.tolist() == ["artist_donglein"] * 3 + ["artist_geometric"] * 3
+    assert set(v.verdict) <= set(metrics.VERDICTS)
+    assert v.verdict.tolist()[:2] == ["supported", "supported"]
+    # the control failing the gate makes the technique's comparisons untestable
+    v = paper_b.curation_verdicts(_t1(failing=("control",)))
+    tech = v[v.claim.str.startswith("+ technique")]
+    assert (tech.verdict == "not testable here").all()
+    assert tech.reason.str.contains("control below the quality gate").all()
+    # without the control, the technique is compared with shape learning only
+    v = paper_b.curation_verdicts(_t1(control=False), control=False)
+    assert not v["per seed"].str.contains("control").any()
+
+
+def test_curation_markdown_names_every_column_and_verdict():
+    t1 = _t1(failing=("1st result",))
+    table = paper_b.curation_table1(t1, COLS)
+    v = paper_b.curation_verdicts(t1)
+    md = paper_b.curation_markdown(table, v, family="StyleGAN2-ADA (ours)", seeds=SEEDS,
+                                   rounds=2, size=40, n_eval=8,
+                                   ratings=["auto", "human", "auto"])
+    lines = md.split("\n")
+    assert lines[0].startswith("**Paper B (Table 1, Figs. 2–3):**")
+    assert lines[2] == ("**This run** (StyleGAN2-ADA (ours), 3 seeds [0, 1, 2], 2 curation "
+                        "round(s) of 40 images, 8 generated images per evaluation against the "
+                        "held-out part; ratings used: auto, human):")
+    for a in ("artist_donglein", "artist_geometric"):
+        block = md.split(f"- **{a}**")[1].split("- **artist_")[0]
+        assert "training data: main-form 0.900" in block and "diversity 20.0" in block
+        for c in paper_b.COLUMNS[1:]:
+            assert f"    - {c}: gate " in block, c
+        for claim in v.claim.unique():
+            assert f"    - *{claim}* — **" in block
+    assert "    - 1st result: gate 0/3 seeds" in md
+    assert "    - shape learning + technique: gate 3/3 seeds" in md
+    assert lines[-1].startswith("Verdicts (`paper_b.claims`") and lines[-2] == ""
+    assert len(lines) == 4 + 2 * (1 + 4 + 3) + 2
+
+
+def test_curation_markdown_without_the_control_leaves_it_out():
+    t1 = _t1(control=False)
+    md = paper_b.curation_markdown(paper_b.curation_table1(t1, COLS),
+                                   paper_b.curation_verdicts(t1, control=False),
+                                   family="DCGAN", seeds=SEEDS, rounds=1, size=10, n_eval=8,
+                                   ratings=["auto"])
+    assert "    - control:" not in md and "    - shape learning + technique: gate" in md
+
+
+def test_curation_composition_reads_the_provenance_of_every_round(tmp_path):
+    files = ([{"source": "generated-similar", "index": i} for i in (0, 1, 1)]
+             + [{"source": "human-similar", "index": i} for i in (4, 4)]
+             + [{"source": "top-copy", "index": 0}])
+    loops, loop_dirs = {}, {}
+    for key in (("a", 0), ("b", 1)):
+        loop_dirs[key] = tmp_path / f"{key[0]}-{key[1]}"
+        rounds = []
+        for r in range(2):
+            trainset = f"round_{r}"
+            (loop_dirs[key] / trainset).mkdir(parents=True)
+            (loop_dirs[key] / trainset / paper_b.PROVENANCE).write_text(
+                json.dumps({"files": files}))
+            rounds.append({"round": r, "trainset": trainset,
+                           "mean_distance": {"generated-similar": 0.5, "human-similar": 1.5,
+                                             "top-copy": None}})
+        loops[key] = {"log": {"rounds": rounds}}
+    c = paper_b.curation_composition(loops, {k: str(v) for k, v in loop_dirs.items()})
+    assert list(c.columns) == ["artist", "seed", "round", "source", "images", "distinct",
+                               "mean_distance"]
+    assert len(c) == 2 * 2 * len(paper_b.SOURCES)
+    first = c[(c.artist == "a") & (c["round"] == 0)].set_index("source")
+    assert first.images.to_dict() == {"generated-similar": 3, "human-similar": 2, "top-copy": 1}
+    assert first.distinct.to_dict() == {"generated-similar": 2, "human-similar": 1,
+                                        "top-copy": 1}
+    assert np.isnan(first.mean_distance["top-copy"]) and first.mean_distance[
+        "human-similar"] == 1.5
+    with pytest.raises(FileNotFoundError):
+        paper_b.curation_composition(loops, {k: tmp_path / "nope" for k in loops})
