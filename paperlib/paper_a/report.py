@@ -128,9 +128,10 @@ def reference_runs(profile, data_dir, root, configs=None, seeds=None,
                                             **model_opts[m]).items()}
     missing = [k for k, job in jobs.items() if cached_run(*job) is None]
     if missing:
-        print(f"paper A: {len(missing)} of the {len(jobs)} runs of notebooks 02-04 are missing "
-              f"or unfinished ({', '.join(_label(k) for k in missing)}): training them here, "
-              "as those notebooks would (cached for them)")
+        print(f"paper A: {len(missing)} of the {len(jobs)} runs of notebooks 02-04 "
+              f"{'is' if len(missing) == 1 else 'are'} missing or unfinished "
+              f"({', '.join(_label(k) for k in missing)}): training them here, as those "
+              "notebooks would (cached for them)")
     else:
         print(f"paper A: all {len(jobs)} runs of notebooks 02-04 (and the N search) are "
               "cached: nothing is trained here")
