@@ -1,7 +1,7 @@
 """Paper A (emoji DCGAN, latent adjustment): the instability detector and the N search
 (:mod:`.instability`), the emoji-parts Inception Score (:mod:`.emoji_is`, registered as an
-IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
-(:mod:`.explorer`)."""
+IS source), the paper's values, the reference runs and notebook 06's tables and verdicts
+(:mod:`.report`) and the latent explorer (:mod:`.explorer`)."""
 
 from . import instability, emoji_is, report, explorer
 from .instability import (  # noqa: F401
@@ -9,11 +9,13 @@ from .instability import (  # noqa: F401
     D_WIN_LOSS,
     G_LOSE_LOSS,
     INSTABILITY_EPOCHS,
+    cached_run,
     d_wins,
     instability_onset,
     is_stable,
     run_summary,
     search_n,
+    search_n_cached,
     stability_report,
 )
 from .emoji_is import (  # noqa: F401
@@ -22,12 +24,30 @@ from .emoji_is import (  # noqa: F401
     train_part_classifier,
 )
 from .report import (  # noqa: F401
+    CLAIM_HORIZON,
+    INFORMATIVENESS_MEASURES,
     MODELS,
     PAPER_A_TABLE1,
     PAPER_A_TEXT_RATIOS,
+    STABILITY_CLAIMS,
+    audit_markdown,
+    claims_audit,
+    curve_frame,
+    detector_candidates,
+    detector_demo,
+    detector_note,
+    informativeness,
+    is_summary,
     lowest,
+    per_run_table,
     proposed_ratios,
+    ratios_table,
+    reference_runs,
+    run_scale,
+    scored_epochs,
     stability_verdict,
+    table1,
+    table1_caption,
     threshold_variants,
 )
 from .explorer import (  # noqa: F401

@@ -7,10 +7,10 @@ import math
 from pathlib import Path
 import numpy as np
 from ..config import get_profile
-from ..data.folders import image_files
-from ..engine.config import profile_config
+from ..data.folders import image_files, manifest_hash
+from ..engine.config import TrainConfig, profile_config, run_name
 from ..engine.parallel import n_slots, train_many
-from ..engine.runs import RunResult
+from ..engine.runs import RunResult, read_config, read_log, read_status
 
 
 # ----------------------------------------------------------------------------- instability
@@ -111,13 +111,8 @@ def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
     """
 
     prof = get_profile(profile)
-    n_images = len(image_files(data_dir))
-    batch = max(1, n_slots(scheduler))
     tried = []
-    for first in range(1, prof.n_search_max + 1, batch):
-        ns = list(range(first, min(first + batch, prof.n_search_max + 1)))
-        jobs = [(profile_config(prof, "proposed", config, seed, n_images=n_images, proposed_N=n),
-                 data_dir, root) for n in ns]
+    for ns, jobs in _search_batches(prof, data_dir, root, config, seed, scheduler):
         for n, res in zip(ns, train_many(jobs, scheduler, desc=f"N search {ns}",
                                          progress=progress)):
             tried.append(run_summary(res, N=n, stable=is_stable(res.rows, prof.stable_epoch)))
@@ -126,3 +121,46 @@ def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
     latest = max(tried, key=lambda r: (r["instability_onset"] or math.inf)
                  if not r["status"].startswith("diverged") else -1)
     return latest["N"], tried
+
+
+def _search_batches(prof, data_dir, root, config: str, seed: int, scheduler: str | None):
+    """The N search's candidates in the batches :func:`search_n` trains them in:
+    ``(ns, [(TrainConfig, data_dir, root), ...])``, as many per batch as the scheduler has
+    worker slots."""
+    n_images = len(image_files(data_dir))
+    batch = max(1, n_slots(scheduler))
+    for first in range(1, prof.n_search_max + 1, batch):
+        ns = list(range(first, min(first + batch, prof.n_search_max + 1)))
+        yield ns, [(profile_config(prof, "proposed", config, seed, n_images=n_images,
+                                   proposed_N=n), data_dir, root) for n in ns]
+
+
+def cached_run(cfg: TrainConfig, data_dir, root) -> RunResult | None:
+    """The run ``train_cached(cfg, data_dir, root)`` would return at once -- its folder
+    exists and it finished its ``epochs`` or diverged -- else None. Nothing is trained.
+    (``$PAPERLIB_FORCE`` is not looked at: under it a cached run may still be redone.)"""
+    run_dir = Path(root) / run_name(cfg, manifest_hash(data_dir))
+    try:
+        read_config(run_dir)
+    except FileNotFoundError:
+        return None
+    st = read_status(run_dir)
+    if not (st["status"].startswith("diverged")
+            or (st["status"] == "finished" and st["epochs_done"] >= cfg.epochs)):
+        return None
+    return RunResult(run_dir, st["status"], st["epochs_done"], read_log(run_dir))
+
+
+def search_n_cached(profile, data_dir, root, config: str = "paper", seed: int = 0,
+                    scheduler: str | None = None) -> bool:
+    """Whether :func:`search_n` would train nothing: every candidate it trains, batch by
+    batch up to the one holding the first stable N (or all of them), is cached
+    (:func:`cached_run`)."""
+    prof = get_profile(profile)
+    for _, jobs in _search_batches(prof, data_dir, root, config, seed, scheduler):
+        results = [cached_run(*job) for job in jobs]
+        if any(r is None for r in results):
+            return False
+        if any(is_stable(r.rows, prof.stable_epoch) for r in results):
+            return True
+    return True

@@ -5,11 +5,31 @@ ranges, so the paper normalised them in some unstated way; its text states chang
 "81% and 71%" (FID) and "129% and 106%" (IS), which match the ratios Proposed/DCGAN and
 Proposed/DeLiGAN (see ``PAPERS.md``). We therefore compare *ratios*, computed the same way
 from our standard FID and IS, and print the paper's raw values beside ours.
+
+Notebook 06 evaluates the runs of notebooks 02-04 (:func:`reference_runs`) and builds its
+tables from the scores with the functions below: each returns a pandas DataFrame (or
+markdown text); the notebook saves and displays them.
 """
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from ..config import get_profile
+from ..engine.config import epochs_for_kimg, profile_jobs
+from ..engine.parallel import train_many
+from ..engine.runs import list_runs, read_config, read_log, read_status
+from ..metrics.verdicts import compare_claim, fmt_mean_std, mean_std
+from .instability import (
+    D_FAKE_NEAR_ZERO,
+    D_WIN_LOSS,
+    G_LOSE_LOSS,
+    cached_run,
+    d_wins,
+    instability_onset,
+    search_n,
+    search_n_cached,
+)
 
 MODELS = ("dcgan", "deligan", "proposed")
 
@@ -76,3 +96,303 @@ def lowest(values: dict) -> str:
     """The key with the smallest finite value."""
     finite = {k: v for k, v in values.items() if v is not None and np.isfinite(v)}
     return min(finite, key=finite.get) if finite else "none"
+
+
+#: Paper A's Fig. 2 horizon in epochs (past DeLiGAN's onset near epoch 90): the loss-curve
+#: claims need runs at least this long.
+CLAIM_HORIZON = 150
+
+
+#: The measures whose informativeness notebook 06 checks (besides FID).
+INFORMATIVENESS_MEASURES = ("precision", "recall", "density", "coverage", "kid")
+
+
+# ----------------------------------------------------------------------------- the runs
+def reference_runs(profile, data_dir, root, configs=None, seeds=None,
+                   scheduler: str | None = None) -> tuple[dict, int]:
+    """The runs of notebooks 02-04 for notebook 06: ``({(model, config, seed): RunResult},
+    N)``, N being the proposed model's (notebook 04's N search, :func:`search_n`).
+
+    They are the same cached run folders (found by their configs); a run that is missing
+    or unfinished is trained here, as its notebook would, and a printed note says so
+    before anything trains (and, when all are cached, that nothing is)."""
+    prof = get_profile(profile)
+    if not search_n_cached(prof, data_dir, root, scheduler=scheduler):
+        print("paper A: notebook 04's N search is not (all) cached: running it here first "
+              "(its runs are cached for the notebooks)")
+    N, _ = search_n(prof, data_dir, root, progress=False, scheduler=scheduler)
+    model_opts = {m: {} for m in MODELS}
+    model_opts["proposed"] = {"proposed_N": N}
+    jobs = {(m, c, s): job for m in MODELS
+            for (c, s), job in profile_jobs(prof, m, data_dir, root, configs, seeds,
+                                            **model_opts[m]).items()}
+    missing = [k for k, job in jobs.items() if cached_run(*job) is None]
+    if missing:
+        print(f"paper A: {len(missing)} of the {len(jobs)} runs of notebooks 02-04 "
+              f"{'is' if len(missing) == 1 else 'are'} missing or unfinished "
+              f"({', '.join(_label(k) for k in missing)}): training them here, as those "
+              "notebooks would (cached for them)")
+    else:
+        print(f"paper A: all {len(jobs)} runs of notebooks 02-04 (and the N search) are "
+              "cached: nothing is trained here")
+    return dict(zip(jobs, train_many(jobs.values(), scheduler, desc="paper A runs"))), N
+
+
+def run_scale(profile, n_images: int) -> str:
+    """The runs' scale in words (resolution, widths, batch, epochs = kimg of the set)."""
+    prof = get_profile(profile)
+    epochs = epochs_for_kimg(prof.kimg, n_images)
+    return (f"{prof.res} px, widths {prof.ngf}/{prof.ndf}, batch {prof.batch_size}, {epochs} "
+            f"epochs = {epochs * n_images / 1000:.1f} kimg of {n_images} images")
+
+
+def scored_epochs(checkpoints: dict, configs, first_seed: dict) -> dict:
+    """The checkpoints each run is scored at, ``{(model, config, seed): [epoch, ...]}``
+    from its checkpoints (oldest first): all for Fig. 3's runs (first seed of the first
+    config), the later half for the other seeds of the claims' config (``"paper"``), the
+    last otherwise."""
+    out = {}
+    for (m, c, s), have in checkpoints.items():
+        if c == configs[0] and s == first_seed[c]:
+            out[m, c, s] = have
+        elif c == "paper":
+            out[m, c, s] = have[len(have) // 2:]
+        else:
+            out[m, c, s] = have[-1:]
+    return out
+
+
+# ----------------------------------------------------------------------------- Table 1
+def _label(key) -> str:
+    """``"dcgan paper 0"`` for the run ``(model, config, seed)``."""
+    return " ".join(map(str, key))
+
+
+def is_summary(per_run: pd.DataFrame) -> tuple[str, bool]:
+    """``(is_kind, has_is)``: which IS the runs were scored with (that of the first run)
+    and whether every run has one."""
+    return per_run.is_kind.iloc[0], per_run["is"].notna().all()
+
+
+def per_run_table(runs: dict, table_scores: list, best: dict, gate, n_images: int
+                  ) -> pd.DataFrame:
+    """One row per run: its Table-1 scores (``table_scores``: one ``[evaluation]`` per run,
+    in the order of ``runs``), its best curve point (``best``) and whether that passed the
+    ``gate``, its instability onset and where it trained."""
+    rows = []
+    for k, (ev,) in zip(runs, table_scores):
+        m, c, s = k
+        res = runs[k]
+        rows.append({"model": m, "config": c, "seed": s, "status": res.status,
+                     "epochs_trained": res.epochs_done, "epoch": ev["epoch"],
+                     "kimg": ev["epoch"] * n_images / 1000,
+                     "curve_fid": best[k]["fid"], "curve_kid": best[k]["kid"],
+                     "gate": gate.passes(best[k]["fid"], best[k]["kid"]),
+                     **{key: ev.get(key) for key in ("fid", "kid", "kid_std", "precision",
+                                                      "recall", "density", "coverage", "is",
+                                                      "is_std", "is_kind", "n_fake", "n_real")},
+                     "instability_onset": instability_onset(res.rows),
+                     "worker": (read_status(res.run_dir).get("executed") or {}).get("worker"),
+                     "run": res.run_dir.name})
+    return pd.DataFrame(rows)
+
+
+def table1(per_run: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 1 (mean ± std over seeds per config and model, the share of runs past the gate,
+    the paper's values beside) and the means and stds it shows: ``(table, agg)``. IS is
+    shown when every run has one; a measure missing for some run is left out."""
+    _, has_is = is_summary(per_run)
+    cols = ["fid", "kid", "precision", "recall", "density", "coverage"] + (["is"] if has_is else [])
+    cols = [c for c in cols if c in per_run and per_run[c].notna().all()]
+    agg = mean_std(per_run.astype({c: float for c in cols}), ["config", "model"], cols)
+    gate_share = per_run.groupby(["config", "model"], sort=False).gate.agg(
+        lambda g: f"{int(g.sum())}/{len(g)}").values
+    table = pd.DataFrame({
+        "config": agg.config, "model": agg.model, "runs": agg.n, "passed gate": gate_share,
+        **{f"{c.upper() if c in ('fid', 'kid', 'is') else c}": [
+            fmt_mean_std(mu, sd, 4 if c == "kid" else 2)
+            for mu, sd in zip(agg[f"{c}_mean"], agg[f"{c}_std"])] for c in cols},
+        "paper FID": [PAPER_A_TABLE1["fid"][m] for m in agg.model],
+        "paper IS": [PAPER_A_TABLE1["is"][m] for m in agg.model],
+    })
+    return table, agg
+
+
+def table1_caption(per_run: pd.DataFrame, n_fake: int, scale: str) -> str:
+    """Markdown under Table 1: which IS, which features, how many images, the scale."""
+    is_kind, _ = is_summary(per_run)
+    return (f"IS here is **{is_kind}**; FID/KID/precision/recall/density/coverage on "
+            f"TF-Inception pool3 features, {n_fake} generated vs "
+            f"{int(per_run.n_real.iloc[0])} real images. Scale: {scale}.")
+
+
+def ratios_table(agg: pd.DataFrame, configs) -> pd.DataFrame:
+    """Proposed / DCGAN and Proposed / DeLiGAN per config and metric (FID, IS where
+    ``agg`` has it), beside the paper's (from its text and from its Table 1)."""
+    rows = []
+    for c in configs:
+        sub = agg[agg.config == c].set_index("model")
+        for metric in ("fid", "is"):
+            if f"{metric}_mean" not in sub:
+                continue
+            ours = proposed_ratios(sub[f"{metric}_mean"].to_dict())
+            for base in ("dcgan", "deligan"):
+                rows.append({
+                    "config": c, "metric": metric.upper(), "ratio": f"proposed / {base}",
+                    "this run": ours[base],
+                    "paper (text)": PAPER_A_TEXT_RATIOS[metric][base],
+                    "paper (Table 1)": proposed_ratios(PAPER_A_TABLE1[metric])[base]})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- the curves
+def curve_frame(curves: dict) -> pd.DataFrame:
+    """The scored checkpoints, one row each: model, config, seed and the scores."""
+    return pd.DataFrame([{"model": m, "config": c, "seed": s, **r}
+                         for (m, c, s), rows_k in curves.items() for r in rows_k])
+
+
+def informativeness(curve_df: pd.DataFrame,
+                    measures=INFORMATIVENESS_MEASURES) -> pd.DataFrame:
+    """Per measure scored at the checkpoints: how many read exactly 0, its range and its
+    Spearman correlation with FID (NaN for a constant measure); measures not scored are
+    left out."""
+    info = []
+    for col in measures:
+        if col not in curve_df or curve_df[col].isna().all():
+            continue
+        v = curve_df[col].astype(float)
+        rho = (v.corr(curve_df.fid.astype(float), method="spearman") if v.nunique() > 1
+               else np.nan)
+        info.append({"measure": col, "checkpoints": len(v), "exactly 0": int((v == 0).sum()),
+                     "min": v.min(), "max": v.max(), "Spearman vs FID": rho})
+    return pd.DataFrame(info)
+
+
+# ----------------------------------------------------------------------------- the detector
+def detector_candidates(runs: dict, calibration_root, n_images: int) -> dict[str, list]:
+    """Loss logs to show the instability detector on: ``{label: log rows}`` for the runs
+    (labelled ``"model config seed"``) and the calibration runs under ``calibration_root``
+    trained on a set of ``n_images`` (paper A's; labelled ``"calibration run <folder>"``),
+    which go past the paper's horizon. A run folder without log rows is left out."""
+    cands = {_label(k): r.rows for k, r in runs.items()}
+    for d in list_runs(calibration_root):
+        if read_config(d)["data"]["n_images"] == n_images:
+            rows = read_log(d)
+            if rows:
+                cands[f"calibration run {d.name}"] = rows
+    return cands
+
+
+def detector_demo(cands: dict, runs: dict) -> tuple[pd.DataFrame, list]:
+    """``(stab, demo)``: per candidate its onset, D-wins epochs and length (``stab``), and
+    the two runs to show (``demo``: ``[(word, stab row), ...]``): the earliest onset
+    (``"fires"``) and, among ``runs``, the run without one whose D wins least
+    (``"silent"``); either is absent when no run qualifies."""
+    stab = pd.DataFrame([{"run": name, "onset": instability_onset(rows),
+                          "d_wins": sum(d_wins(row) for row in rows), "epochs": len(rows)}
+                         for name, rows in cands.items()])
+    own = [_label(k) for k in runs]
+    demo = []
+    if len(stab):
+        fired = stab.dropna(subset=["onset"]).sort_values("onset")
+        silent = stab[stab.onset.isna() & stab.run.isin(own)].sort_values("d_wins")
+        if len(fired):
+            demo.append(("fires", fired.iloc[0]))
+        if len(silent):
+            demo.append(("silent", silent.iloc[0]))
+    return stab, demo
+
+
+def detector_note(stab: pd.DataFrame, demo: list, runs: dict) -> str:
+    """Two lines under the detector figure: the D-wins epochs of the runs shown, and how
+    many of ``runs`` have an onset."""
+    own = [_label(k) for k in runs]
+    shown = "; ".join(f"detector {w} on {r.run}: {int(r.d_wins)} D-wins epochs of {r.epochs}"
+                      for w, r in demo) or "no runs"
+    n_onset = int(stab[stab.run.isin(own)].onset.notna().sum()) if len(stab) else 0
+    return f"{shown}\nruns of this notebook with an onset: {n_onset}/{len(runs)}"
+
+
+# ----------------------------------------------------------------------------- claims audit
+#: Paper A's loss-curve claims: (model, the claim says it becomes unstable, the claim).
+STABILITY_CLAIMS = (
+    ("dcgan", True, ("DCGAN is unstable: D converges much faster than G and G stops "
+                     "learning (Fig. 2a)")),
+    ("deligan", True, "DeLiGAN competes until about epoch 90, then becomes unstable (Fig. 2b)"),
+    ("proposed", False, "The proposed GAN trains stably (Fig. 2c)"),
+)
+
+
+def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
+                 horizon: int = CLAIM_HORIZON) -> tuple[pd.DataFrame, dict]:
+    """Paper A's claims judged on the claims' config (``"paper"``, else the first) with
+    the ``seeds`` all three models have: ``(audit, passed)``, one audit row per claim
+    (verdict, reason, fragility, per-seed values, scale) and each model's per-seed gate
+    results. Loss-curve claims: :func:`stability_verdict` at ``horizon``, rechecked with
+    the detector's thresholds moved by ±50 % (:func:`threshold_variants`); metric claims:
+    :func:`paperlib.metrics.compare_claim` on the Table-1 values (IS only when every run
+    has one, else *not testable here*)."""
+    is_kind, has_is = is_summary(per_run)
+    claim_cfg = "paper" if "paper" in configs else configs[0]
+    claim_seeds = [s for s in seeds if all((m, claim_cfg, s) in runs for m in MODELS)]
+    passed = {m: [bool(per_run[(per_run.model == m) & (per_run.config == claim_cfg)
+                               & (per_run.seed == s)].gate.iloc[0]) for s in claim_seeds]
+              for m in MODELS}
+    scale_txt = f"{scale}; {claim_cfg} config, seeds {claim_seeds}"
+
+    def per_seed(m, col, nd=1):
+        sub = per_run[(per_run.model == m) & (per_run.config == claim_cfg)].set_index("seed")
+        return ", ".join(f"s{s}: {sub.loc[s, col]:.{nd}f}" for s in claim_seeds)
+
+    def stability(m, expect_unstable, **thresholds):
+        rows_ = [runs[m, claim_cfg, s].rows for s in claim_seeds]
+        onsets = [instability_onset(r, **thresholds) for r in rows_]
+        return stability_verdict(onsets, [len(r) for r in rows_], horizon, expect_unstable,
+                                 passed=passed[m],
+                                 baseline_passed=all(passed["dcgan"]) if m != "dcgan" else None)
+
+    variants = threshold_variants(d_thresh=D_WIN_LOSS, g_thresh=G_LOSE_LOSS,
+                                  fake_thresh=D_FAKE_NEAR_ZERO)
+    claims = []
+    for m, expect, text in STABILITY_CLAIMS:
+        verdict, reason = stability(m, expect)
+        flips = [name for name, thr in variants.items()
+                 if stability(m, expect, **thr)[0] != verdict]
+        onsets = [instability_onset(runs[m, claim_cfg, s].rows) for s in claim_seeds]
+        claims.append({"claim": text, "verdict": verdict, "reason": reason,
+                       "fragile": ("fragile: flips with " + ", ".join(flips)) if flips
+                       else "robust",
+                       "per seed": "onsets " + ", ".join(f"s{s}: {o if o is not None else 'none'}"
+                                                         for s, o in zip(claim_seeds, onsets))
+                       + "; best FID " + per_seed(m, "fid"),
+                       "scale": scale_txt})
+    metric_claims = [("fid", True, "lowest FID")] + (
+        [("is", False, "highest IS")] if has_is else [])
+    for col, lower, word in metric_claims:
+        values = {m: [float(per_run[(per_run.model == m) & (per_run.config == claim_cfg)
+                                    & (per_run.seed == s)][col].iloc[0]) for s in claim_seeds]
+                  for m in MODELS}
+        verdict, reason = compare_claim(values, passed, "proposed", ("dcgan", "deligan"), lower)
+        paper_r = PAPER_A_TEXT_RATIOS[col]
+        claims.append({"claim": f"The proposed GAN has the {word} (paper: proposed/DCGAN "
+                                f"{paper_r['dcgan']:.2f}, proposed/DeLiGAN "
+                                f"{paper_r['deligan']:.2f})",
+                       "verdict": verdict, "reason": reason, "fragile": "n/a (no detector)",
+                       "per seed": "; ".join(f"{m} {per_seed(m, col, 2 if col == 'is' else 1)}"
+                                             for m in MODELS),
+                       "scale": scale_txt})
+    if not has_is:
+        claims.append({"claim": "The proposed GAN has the highest IS",
+                       "verdict": "not testable here",
+                       "reason": f"no IS for this data ({is_kind})", "fragile": "n/a",
+                       "per seed": "", "scale": scale_txt})
+    return pd.DataFrame(claims), passed
+
+
+def audit_markdown(audit: pd.DataFrame, passed: dict, gate) -> str:
+    """The claims audit as markdown, under the gate and how many runs of each model
+    passed it."""
+    return (f"**Gate:** {gate.describe()}; passed: "
+            + ", ".join(f"{m} {sum(p)}/{len(p)}" for m, p in passed.items())
+            + "\n\n" + audit.to_markdown(index=False))

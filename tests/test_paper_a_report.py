@@ -1,0 +1,374 @@
+"""Notebook 06's tables and verdicts (paperlib.paper_a.report) on hand-built runs, scores
+and tables: nothing is trained or scored here."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from paperlib import config, engine, metrics, paper_a
+from paperlib.engine.runs import RunResult
+from paperlib.paper_a import report
+
+MODELS = paper_a.MODELS
+
+
+def _rows(n, wins_from=None, d_loss_win=0.05):
+    """``n`` epochs of log rows; from epoch ``wins_from`` on, D wins every epoch."""
+    out = []
+    for e in range(1, n + 1):
+        win = wins_from is not None and e >= wins_from
+        out.append({"epoch": e, "kimg": e * 0.01, "d_loss": d_loss_win if win else 1.2,
+                    "g_loss": 5.0 if win else 0.9, "d_real": 0.5, "d_fake": 0.01 if win else 0.4,
+                    "seconds": 0.1})
+    return out
+
+
+def _runs(tmp_path, rows_of, seeds=(0, 1, 2), configs=("paper",)):
+    """``{(model, config, seed): RunResult}`` in empty folders, rows from ``rows_of(m, c, s)``."""
+    runs = {}
+    for m in MODELS:
+        for c in configs:
+            for s in seeds:
+                d = tmp_path / "runs" / f"{m}-{c}-s{s}"
+                d.mkdir(parents=True)
+                rows = rows_of(m, c, s)
+                runs[m, c, s] = RunResult(d, "finished", len(rows), rows)
+    return runs
+
+
+def _per_run(fid, gate, seeds=(0, 1, 2), is_=None, config="paper"):
+    """A per-run table: ``fid[m]``/``gate[m]``/``is_[m]`` are per-seed lists."""
+    rows = []
+    for m in MODELS:
+        for i, s in enumerate(seeds):
+            rows.append({"model": m, "config": config, "seed": s, "gate": gate[m][i],
+                         "fid": fid[m][i], "kid": fid[m][i] / 1000, "precision": 0.5,
+                         "recall": 0.25, "density": 0.75, "coverage": 0.5,
+                         "is": None if is_ is None else is_[m][i],
+                         "is_kind": "none" if is_ is None else "emoji-parts", "n_fake": 70,
+                         "n_real": 140})
+    return pd.DataFrame(rows)
+
+
+SEP_FID = {"proposed": [50.0, 51.0, 52.0], "dcgan": [80.0, 82.0, 81.0],
+           "deligan": [90.0, 91.0, 92.0]}
+ALL_PASS = {m: [True] * 3 for m in MODELS}
+
+
+# ----------------------------------------------------------------------------- runs, scale
+def test_scored_epochs_all_half_or_last():
+    have = [1, 2, 3, 4, 5, 6]
+    ckpts = {("dcgan", "paper", 0): have, ("dcgan", "paper", 1): have,
+             ("dcgan", "conventional", 0): have, ("deligan", "conventional", 3): [7]}
+    out = paper_a.scored_epochs(ckpts, ("paper", "conventional"),
+                                {"paper": 0, "conventional": 0})
+    assert out[("dcgan", "paper", 0)] == have                # Fig. 3's run: every checkpoint
+    assert out[("dcgan", "paper", 1)] == [4, 5, 6]           # other claims' seeds: later half
+    assert out[("dcgan", "conventional", 0)] == [6]          # elsewhere: the last
+    assert out[("deligan", "conventional", 3)] == [7]
+    # with the conventional config first, its first seed is the one scored everywhere
+    out = paper_a.scored_epochs(ckpts, ("conventional", "paper"),
+                                {"paper": 0, "conventional": 0})
+    assert out[("dcgan", "conventional", 0)] == have and out[("dcgan", "paper", 0)] == [4, 5, 6]
+
+
+def test_run_scale_names_the_profile_sizes():
+    prof = config.get_profile("smoke")
+    epochs = engine.epochs_for_kimg(prof.kimg, 804)
+    text = paper_a.run_scale("smoke", 804)
+    assert text == (f"32 px, widths 8/8, batch 35, {epochs} epochs = "
+                    f"{epochs * 804 / 1000:.1f} kimg of 804 images")
+
+
+def _data_folder(tmp_path, n=5):
+    d = tmp_path / "data"
+    d.mkdir()
+    for i in range(n):
+        (d / f"{i}.png").write_bytes(bytes([i]))   # only names and bytes matter here
+    return d
+
+
+def _fake_cached(cfg, data_dir, root, status="finished", epochs_done=None, rows=None):
+    """The run folder ``train_cached`` would use for ``cfg``, as if it had trained."""
+    from paperlib.data import manifest_hash
+
+    d = Path(root) / engine.run_name(cfg, manifest_hash(data_dir))
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "data": {}}))
+    (d / "status.json").write_text(json.dumps(
+        {"status": status, "epochs_done": cfg.epochs if epochs_done is None else epochs_done}))
+    rows = rows or []
+    if rows:
+        cols = list(rows[0])
+        (d / "log.csv").write_text(",".join(cols) + "\n" + "".join(
+            ",".join(str(r[c]) for c in cols) + "\n" for r in rows))
+    return d
+
+
+def test_cached_run_only_for_finished_or_diverged(tmp_path):
+    data_dir, root = _data_folder(tmp_path), tmp_path / "root"
+    cfg = engine.profile_config("smoke", "dcgan", "paper", 0, n_images=5)
+    assert paper_a.cached_run(cfg, data_dir, root) is None              # no folder
+    d = _fake_cached(cfg, data_dir, root, status="running", epochs_done=1)
+    assert paper_a.cached_run(cfg, data_dir, root) is None              # unfinished
+    (d / "status.json").write_text(json.dumps({"status": "finished",
+                                               "epochs_done": cfg.epochs - 1}))
+    assert paper_a.cached_run(cfg, data_dir, root) is None              # shorter budget
+    (d / "status.json").write_text(json.dumps({"status": "diverged at epoch 1",
+                                               "epochs_done": 0}))
+    res = paper_a.cached_run(cfg, data_dir, root)
+    assert res.diverged and res.run_dir == d and res.rows == []
+
+
+def test_search_n_cached_follows_the_search(tmp_path):
+    data_dir, root = _data_folder(tmp_path), tmp_path / "root"
+    prof = config.get_profile("smoke")       # n_search_max 2, stable past epoch 1
+
+    def cfg(n):
+        return engine.profile_config(prof, "proposed", "paper", 0, n_images=5, proposed_N=n)
+
+    assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
+    _fake_cached(cfg(1), data_dir, root, rows=_rows(cfg(1).epochs, wins_from=1))  # unstable
+    assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")  # N=2 missing
+    _fake_cached(cfg(2), data_dir, root, rows=_rows(cfg(2).epochs))
+    assert paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
+
+
+def test_search_n_cached_stops_at_the_first_stable_n(tmp_path):
+    data_dir, root = _data_folder(tmp_path), tmp_path / "root"
+    c1 = engine.profile_config("smoke", "proposed", "paper", 0, n_images=5, proposed_N=1)
+    _fake_cached(c1, data_dir, root, rows=_rows(c1.epochs))                 # stable: done
+    assert paper_a.search_n_cached("smoke", data_dir, root, scheduler="serial")
+
+
+def test_reference_runs_trains_only_what_is_missing_and_says_so_first(tmp_path, monkeypatch,
+                                                                     capsys):
+    data_dir, root = _data_folder(tmp_path), tmp_path / "root"
+    events = []
+    monkeypatch.setattr(report, "search_n_cached", lambda *a, **k: True)
+    monkeypatch.setattr(report, "search_n", lambda *a, **k: (2, []))
+
+    def fake_train_many(jobs, scheduler=None, desc="", progress=True):
+        jobs = list(jobs)
+        events.append(("train", capsys.readouterr().out, jobs))
+        return [RunResult(Path(r) / c.model, "finished", c.epochs, []) for c, d, r in jobs]
+
+    monkeypatch.setattr(report, "train_many", fake_train_many)
+    runs, n = paper_a.reference_runs("smoke", data_dir, root, scheduler="serial")
+    assert n == 2
+    assert list(runs) == [(m, c, 0) for m in MODELS for c in ("paper", "conventional")]
+    _, note, jobs = events[-1]
+    assert "6 of the 6 runs of notebooks 02-04 are missing" in note    # printed before training
+    assert "dcgan paper 0" in note and "training them here" in note
+    assert all(cfg.proposed_N == 2 for cfg, _, _ in jobs if cfg.model == "proposed")
+    for job in jobs:                                   # as if notebooks 02-04 had run
+        _fake_cached(*job)
+    paper_a.reference_runs("smoke", data_dir, root, configs=("paper",), scheduler="serial")
+    _, note, jobs = events[-1]
+    assert "all 3 runs of notebooks 02-04 (and the N search) are cached" in note
+    assert "nothing is trained" in note and len(jobs) == 3
+
+    monkeypatch.setattr(report, "search_n_cached", lambda *a, **k: False)
+    paper_a.reference_runs("smoke", data_dir, root, configs=("paper",), scheduler="serial")
+    assert "N search is not (all) cached" in events[-1][1]
+
+
+# ----------------------------------------------------------------------------- Table 1
+def test_per_run_table_rows(tmp_path):
+    runs = _runs(tmp_path, lambda m, c, s: _rows(12, wins_from=3 if m == "dcgan" else None),
+                 seeds=(0,))
+    (runs["dcgan", "paper", 0].run_dir / "status.json").write_text(json.dumps(
+        {"status": "finished", "epochs_done": 12, "executed": {"worker": "tcp://w:1"}}))
+    best = {k: {"fid": 90.0 if k[0] == "proposed" else 200.0, "kid": 0.01, "epoch": 10}
+            for k in runs}
+    scores = [[{"epoch": 10, "fid": 95.0, "kid": 0.02, "precision": 0.1, "n_fake": 70,
+                "n_real": 140, "is_kind": "none"}] for _ in runs]
+    gate = metrics.Gate(150.0, 0.1, 40)
+    per_run = paper_a.per_run_table(runs, scores, best, gate, n_images=804)
+    assert list(per_run.model) == list(MODELS) and len(per_run) == 3
+    row = per_run.set_index("model").loc["dcgan"]
+    assert row.instability_onset == 3 and row.worker == "tcp://w:1" and not row.gate
+    assert math.isclose(row.kimg, 10 * 804 / 1000) and row.run == "dcgan-paper-s0"
+    assert per_run.set_index("model").loc["proposed"].gate           # its best curve point
+    assert pd.isna(per_run.worker.iloc[1]) and per_run["is"].isna().all()  # no status, no IS
+
+
+def test_table1_caption_and_ratios():
+    per_run = _per_run(SEP_FID, {**ALL_PASS, "deligan": [True, False, True]},
+                       is_={m: [2.0, 2.0, 2.0] for m in MODELS})
+    assert paper_a.is_summary(per_run) == ("emoji-parts", True)
+    table, agg = paper_a.table1(per_run)
+    assert list(table.columns) == ["config", "model", "runs", "passed gate", "FID", "KID",
+                                   "precision", "recall", "density", "coverage", "IS",
+                                   "paper FID", "paper IS"]
+    t = table.set_index("model")
+    assert t.loc["proposed", "FID"] == "51.00 ± 1.00" and t.loc["deligan", "passed gate"] == "2/3"
+    assert t.loc["dcgan", "KID"] == "0.0810 ± 0.0010" and t.loc["dcgan", "paper FID"] == 0.30
+    assert agg.set_index("model").loc["proposed", "fid_mean"] == 51.0
+    caption = paper_a.table1_caption(per_run, 70, "32 px")
+    assert "**emoji-parts**" in caption and "70 generated vs 140 real" in caption
+    assert caption.endswith("Scale: 32 px.")
+    ratios = paper_a.ratios_table(agg, ("paper",))
+    assert list(ratios.metric) == ["FID", "FID", "IS", "IS"]
+    fid_dcgan = ratios.iloc[0]
+    assert math.isclose(fid_dcgan["this run"], 51.0 / 81.0) and fid_dcgan["paper (text)"] == 0.81
+    assert math.isclose(fid_dcgan["paper (Table 1)"], 0.24 / 0.30)
+    none = paper_a.ratios_table(agg, ("conventional",))           # no runs of that config
+    assert len(none) == 4 and none["this run"].isna().all()
+
+
+def test_table1_without_is_drops_the_column():
+    per_run = _per_run(SEP_FID, ALL_PASS)
+    assert paper_a.is_summary(per_run) == ("none", False)
+    table, agg = paper_a.table1(per_run)
+    assert "IS" not in table and "paper IS" in table and "is_mean" not in agg
+    assert set(paper_a.ratios_table(agg, ("paper",)).metric) == {"FID"}
+
+
+# ----------------------------------------------------------------------------- curves
+def test_curve_frame_and_informativeness():
+    curves = {("dcgan", "paper", 0): [{"epoch": 1, "fid": 300.0, "precision": 0.0, "kid": 0.3,
+                                       "recall": 0.0},
+                                      {"epoch": 2, "fid": 200.0, "precision": 0.1, "kid": 0.2,
+                                       "recall": 0.0}],
+              ("proposed", "paper", 0): [{"epoch": 2, "fid": 100.0, "precision": 0.3,
+                                          "kid": 0.1, "recall": 0.0}]}
+    df = paper_a.curve_frame(curves)
+    assert list(df.columns[:4]) == ["model", "config", "seed", "epoch"] and len(df) == 3
+    info = paper_a.informativeness(df).set_index("measure")
+    assert list(info.index) == ["precision", "recall", "kid"]      # density/coverage not scored
+    assert info.loc["precision", "exactly 0"] == 1 and info.loc["precision", "max"] == 0.3
+    assert math.isclose(info.loc["precision", "Spearman vs FID"], -1.0)
+    assert math.isclose(info.loc["kid", "Spearman vs FID"], 1.0)
+    assert np.isnan(info.loc["recall", "Spearman vs FID"])          # constant: no correlation
+    assert info.loc["recall", "exactly 0"] == 3
+
+
+# ----------------------------------------------------------------------------- detector
+def _calibration_run(root, name, n_images, rows):
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"config": {}, "data": {"n_images": n_images}}))
+    if rows is not None:
+        cols = list(rows[0]) if rows else ["epoch", "d_loss"]
+        (d / "log.csv").write_text(",".join(cols) + "\n" + "".join(
+            ",".join(str(r[c]) for c in cols) + "\n" for r in rows))
+
+
+def test_detector_candidates_demo_and_note(tmp_path):
+    wins_from = {"dcgan": 19, "deligan": 18, "proposed": None}   # streaks too short: no onset
+    runs = _runs(tmp_path, lambda m, c, s: _rows(20, wins_from=wins_from[m]), seeds=(0,))
+    cal = tmp_path / "calibration"
+    _calibration_run(cal, "long-a", 804, _rows(30, wins_from=8))        # fires earliest
+    _calibration_run(cal, "other-set", 70, _rows(30, wins_from=2))      # another data set
+    _calibration_run(cal, "no-log", 804, None)                          # never logged
+    _calibration_run(cal, "empty-log", 804, [])
+    cands = paper_a.detector_candidates(runs, cal, 804)
+    assert list(cands) == ["dcgan paper 0", "deligan paper 0", "proposed paper 0",
+                           "calibration run long-a"]
+    assert cands["calibration run long-a"][7]["epoch"] == 8
+    stab, demo = paper_a.detector_demo(cands, runs)
+    assert [w for w, _ in demo] == ["fires", "silent"]
+    assert demo[0][1].run == "calibration run long-a" and demo[0][1].onset == 8
+    # silent: of this notebook's runs without an onset, the one whose D wins least
+    assert demo[1][1].run == "proposed paper 0" and demo[1][1].d_wins == 0
+    assert stab.set_index("run").d_wins.to_dict() == {
+        "dcgan paper 0": 2, "deligan paper 0": 3, "proposed paper 0": 0,
+        "calibration run long-a": 23}
+    note = paper_a.detector_note(stab, demo, runs)
+    assert note.splitlines() == [
+        ("detector fires on calibration run long-a: 23 D-wins epochs of 30; "
+         "detector silent on proposed paper 0: 0 D-wins epochs of 20"),
+        "runs of this notebook with an onset: 0/3"]
+    assert paper_a.detector_candidates(runs, tmp_path / "nowhere", 804).keys() == {
+        "dcgan paper 0", "deligan paper 0", "proposed paper 0"}
+
+
+def test_detector_with_nothing_to_show():
+    stab, demo = paper_a.detector_demo({}, {})
+    assert demo == [] and paper_a.detector_note(stab, demo, {}).splitlines() == [
+        "no runs", "runs of this notebook with an onset: 0/0"]
+
+
+# ----------------------------------------------------------------------------- claims audit
+def _audit_runs(tmp_path, onsets):
+    return _runs(tmp_path, lambda m, c, s: _rows(12, wins_from=onsets[m][s]))
+
+
+def test_claims_audit_all_models_past_the_gate(tmp_path):
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, None], "deligan": [5, 6, 7],
+                                  "proposed": [None] * 3})
+    per_run = _per_run(SEP_FID, ALL_PASS)
+    audit, passed = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px",
+                                         horizon=10)
+    assert passed == ALL_PASS
+    assert list(audit.columns) == ["claim", "verdict", "reason", "fragile", "per seed", "scale"]
+    assert list(audit.verdict) == ["supported"] * 4 + ["not testable here"]
+    assert audit.reason.iloc[0] == "2/3 seeds unstable (onsets at epochs [3, 4])"
+    assert audit["per seed"].iloc[0] == "onsets s0: 3, s1: 4, s2: none; best FID s0: 80.0, " \
+                                        "s1: 82.0, s2: 81.0"
+    assert audit["per seed"].iloc[3].startswith("dcgan s0: 80.0, s1: 82.0, s2: 81.0; deligan")
+    assert audit.fragile.iloc[3] == "n/a (no detector)"
+    assert audit.reason.iloc[4] == "no IS for this data (none)"           # no IS: untestable
+    assert (audit.scale == "32 px; paper config, seeds [0, 1, 2]").all()
+    assert set(audit.verdict) <= set(metrics.VERDICTS)
+    # the horizon: runs shorter than the claim's epoch are not testable
+    audit, _ = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px")
+    assert (audit.verdict.iloc[:3] == "not testable here").all()
+    assert "shorter than the claim's epoch 150 (reached 12)" in audit.reason.iloc[0]
+    gate = metrics.Gate(150.0, 0.1, 40, 20.0, 0.001)
+    md = paper_a.audit_markdown(audit, passed, gate)
+    assert md.startswith(f"**Gate:** {gate.describe()}; passed: dcgan 3/3, deligan 3/3, "
+                         "proposed 3/3\n\n| claim")
+
+
+def test_claims_audit_model_below_the_gate(tmp_path):
+    runs = _audit_runs(tmp_path, {m: [None] * 3 for m in MODELS})
+    # the proposed model never learned while DCGAN did: evidence against its claims
+    gate = {**ALL_PASS, "proposed": [True, False, True]}
+    per_run = _per_run(SEP_FID, gate, is_={m: [2.0, 2.1, 2.2] for m in MODELS})
+    audit, passed = paper_a.claims_audit(runs, per_run, ("paper", "conventional"), (0, 1, 2),
+                                         "32 px", horizon=10)
+    assert passed["proposed"] == [True, False, True]
+    assert len(audit) == 5 and "highest IS (paper: proposed/DCGAN 1.29" in audit.claim.iloc[4]
+    stable = audit.iloc[2]
+    assert stable.verdict == "not supported"
+    assert stable.reason == "below the quality gate while the baseline passes"
+    assert audit.iloc[3].verdict == "not supported"
+    assert "proposed below the quality gate while dcgan passes" in audit.iloc[3].reason
+    assert audit.iloc[4]["per seed"].startswith("dcgan s0: 2.00, s1: 2.10")   # IS: 2 digits
+    # a baseline below the gate: its own loss-curve claim and the comparisons are untestable
+    gate = {**ALL_PASS, "dcgan": [False, False, True]}
+    audit, passed = paper_a.claims_audit(runs, _per_run(SEP_FID, gate), ("paper",), (0, 1, 2),
+                                         "32 px", horizon=10)
+    assert audit.iloc[0].verdict == "not testable here"
+    assert audit.iloc[0].reason == "2/3 runs below the quality gate"
+    assert audit.iloc[3].verdict == "not testable here"
+    assert "dcgan below the quality gate" in audit.iloc[3].reason
+    md = paper_a.audit_markdown(audit, passed, metrics.Gate(150.0, 0.1, 40))
+    assert "passed: dcgan 1/3, deligan 3/3, proposed 3/3" in md
+
+
+def test_claims_audit_fragile_and_missing_seeds(tmp_path):
+    # D's loss 0.07: under D_WIN_LOSS 0.1 (wins) but over half of it (no wins at x0.5)
+    runs = _runs(tmp_path, lambda m, c, s: _rows(12, wins_from=2 if m == "dcgan" else None,
+                                                 d_loss_win=0.07))
+    del runs["deligan", "paper", 2]               # a seed not every model has is left out
+    per_run = _per_run(SEP_FID, ALL_PASS)
+    audit, passed = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px",
+                                         horizon=10)
+    assert passed == {m: [True, True] for m in MODELS}
+    assert audit.iloc[0].verdict == "supported"
+    assert audit.iloc[0].fragile == "fragile: flips with d_thresh x0.5"
+    assert audit.iloc[2].fragile == "robust"
+    assert (audit.scale == "32 px; paper config, seeds [0, 1]").all()
+    assert audit.iloc[3].verdict == "supported"               # the two seeds left separate
+    assert audit.iloc[3]["per seed"] == ("dcgan s0: 80.0, s1: 82.0; deligan s0: 90.0, "
+                                         "s1: 91.0; proposed s0: 50.0, s1: 51.0")
+
+
+def test_stability_claims_cover_the_models():
+    assert [m for m, _, _ in paper_a.STABILITY_CLAIMS] == list(MODELS)
+    assert paper_a.CLAIM_HORIZON == 150
