@@ -1,7 +1,7 @@
 """Paper A (emoji DCGAN, latent adjustment): the instability detector and the N search
 (:mod:`.instability`), the emoji-parts Inception Score (:mod:`.emoji_is`, registered as an
-IS source), the paper's values, the reference runs and notebook 06's tables and verdicts
-(:mod:`.report`) and the latent explorer (:mod:`.explorer`)."""
+IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
+(:mod:`.explorer`)."""
 
 from . import instability, emoji_is, report, explorer
 from .instability import (  # noqa: F401

@@ -1,11 +1,20 @@
 """Paper B (training-data production): shape learning (:mod:`.shape_learning`), the 60/30/10
 curation loop (:mod:`.curation`, selections in :mod:`.selections`, selection features in
 :mod:`.features`), Table 1, the gate and the claims (:mod:`.tables`), the conditional route
-(:mod:`.conditional`), the Dask job units (:mod:`.jobs`), the selection gallery
-(:mod:`.gallery`) and notebooks 01 and 05's report tables and markdown (:mod:`.report`)."""
+(:mod:`.conditional`), the Dask job units (:mod:`.jobs`) and the selection gallery
+(:mod:`.gallery`)."""
 
-from . import (features, selections, curation, tables, shape_learning, conditional, jobs, gallery,
-               report)
+from . import (
+    features,
+    selections,
+    curation,
+    tables,
+    shape_learning,
+    conditional,
+    report,
+    jobs,
+    gallery,
+)
 from .features import (  # noqa: F401
     PixelPCAFeatures,
     cached_features,
@@ -69,6 +78,25 @@ from .conditional import (  # noqa: F401
     evaluate_conditional,
     layout_errors,
 )
+from .report import (  # noqa: F401
+    ALONE,
+    CURATION_VERDICT_NOTE,
+    PAPER_B_CURATION,
+    PAPER_B_SHAPE,
+    REFERENCE,
+    SHAPE_CLAIM_METRICS,
+    VERDICT_COLUMNS,
+    augment_table,
+    curation_composition,
+    curation_markdown,
+    curation_table1,
+    curation_verdicts,
+    shape_claim,
+    shape_learning_markdown,
+    shape_learning_verdicts,
+    stage_summary,
+    with_gate,
+)
 from .jobs import (  # noqa: F401
     Setup,
     as_paths,
@@ -81,16 +109,4 @@ from .jobs import (  # noqa: F401
 from .gallery import (  # noqa: F401
     SelectionGallery,
     selection_gallery,
-)
-from .report import (  # noqa: F401
-    augment_table,
-    curation_composition,
-    curation_markdown,
-    curation_table1,
-    curation_verdicts,
-    shape_claim,
-    shape_learning_markdown,
-    shape_learning_verdicts,
-    stage_summary,
-    with_gate,
 )
