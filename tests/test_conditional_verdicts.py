@@ -118,3 +118,25 @@ def test_committed_cpu_verdicts_are_regenerated_identically():
     out = io.StringIO()
     verdicts.to_csv(out, index=False)  # as plots.save_table writes it
     assert out.getvalue() == (FIGURES / "01b_pix2pixhd_verdicts.csv").read_text()
+
+
+def test_conditional_tables_gate_per_column_and_undefined_without_a_main_form():
+    cols = ["main_score", "inner_score", "main_circularity_median", "form_ratio", "fid", "kid",
+            "layout_centre_err", "layout_radius_err"]
+    rows = pd.concat([per_seed_table("artist_a", 0.9), per_seed_table("artist_b", 0.0)])
+    rows = rows.drop(columns="draws")
+    rows.loc[(rows.artist == "artist_a") & (rows.column == MIX) & (rows.seed == 1),
+             "main_circularity_median"] = 0.5            # under 0.8 x the floor's 0.9
+    rows["n"] = 80
+    per_seed, table, summary = paper_b.conditional_tables(rows, cols)
+    a = per_seed[per_seed.artist == "artist_a"]
+    assert a[a.model == "real"].draws.isna().all()            # the floor is not gated
+    assert list(a[a.column == MIX].draws) == [True, False, True]
+    assert a[a.column == P2P].form_ratio.tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert per_seed[per_seed.artist == "artist_b"].draws.isna().all()   # no main form: undefined
+    gate = table.set_index(["artist", "column"]).gate
+    assert gate["artist_a", MIX] == "2/3" and gate["artist_a", P2P] == "3/3"
+    assert gate["artist_b", P2P] == "undefined" and gate["artist_a", FLOOR] == ""
+    assert list(table.columns[:4]) == ["artist", "column", "n_seeds", "gate"]
+    assert {"artist", "column", "n_seeds", "gate"} <= set(summary.columns)
+    assert "draws" not in rows.columns   # the caller's frame is left alone

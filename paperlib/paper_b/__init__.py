@@ -74,6 +74,7 @@ from .shape_learning import (  # noqa: F401
     stage_kimg,
 )
 from .conditional import (  # noqa: F401
+    conditional_tables,
     conditional_verdicts,
     evaluate_conditional,
     layout_errors,

@@ -18,6 +18,7 @@ from ..models.pix2pixhd import translate
 from .tables import stage_metrics
 from .tables import EVAL_VERSION
 from .tables import fmt
+from .tables import draws_form, summary, table1
 
 
 # ----------------------------------------------------------------------------- conditional route
@@ -133,3 +134,28 @@ def conditional_verdicts(per_seed: pd.DataFrame, order: list[str],
                          + (f"; layout centre {fmt(r.layout_centre_err.mean())}, radius "
                             f"{fmt(r.layout_radius_err.mean())}" if c == favoured else ""))
     return pd.DataFrame(verdicts), lines
+
+
+def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str]
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Notebook 01b's tables from its per-seed rows (one row per artist x column x seed; the
+    floor rows have ``model == "real"``): ``(per_seed with form_ratio and the gate's draws,
+    the table over seeds with a gate column, the README's compact summary)``. The gate is
+    notebook 01's form gate (:func:`draws_form`); it is undefined (None) where the artist's
+    own images have no main form (a floor median of 0)."""
+    per_seed = per_seed.copy()
+    ref = per_seed[per_seed.model == "real"].set_index("artist").main_circularity_median
+    per_seed["form_ratio"] = per_seed.main_circularity_median / per_seed.artist.map(ref)
+    per_seed["draws"] = [draws_form(m, ref[a]) if mod != "real" and ref[a] > 0 else None
+                         for a, m, mod in zip(per_seed.artist, per_seed.main_circularity_median,
+                                              per_seed.model)]
+    table = table1(per_seed[["artist", "column", "seed", *cols]], cols,
+                   keys=("artist", "column"))
+    gate = {}  # seeds passing; undefined without a main form
+    for (a, c), g in per_seed[per_seed.model != "real"].groupby(["artist", "column"]).draws:
+        gate[a, c] = f"{int(g.sum())}/{len(g)}" if g.notna().all() else "undefined"
+    table.insert(3, "gate", [gate.get((a, c), "") for a, c in zip(table.artist, table.column)])
+    summary_table = summary(table, ("main_score", "inner_score", "fid", "kid",
+                                    "layout_centre_err", "layout_radius_err"),
+                            keep=("artist", "column", "n_seeds", "gate"))
+    return per_seed, table, summary_table
