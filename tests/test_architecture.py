@@ -228,3 +228,27 @@ def test_no_submodule_shadows_a_function_of_its_package():
                        if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
             clashes += [f"{pkg.name}.{name} ({mod.stem})" for name in defined & subs]
     assert not clashes, clashes
+
+
+def _branches_on_a_model(source: str) -> list[str]:
+    """``if``/ternary/comprehension conditions comparing with a model's name."""
+    names = _model_names()
+    tree = ast.parse(source)
+    tests = [n.test for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp, ast.While))]
+    tests += [c for n in ast.walk(tree) if isinstance(n, ast.comprehension) for c in n.ifs]
+    return [ast.unparse(t) for t in tests for n in ast.walk(t)
+            if isinstance(n, ast.Constant) and n.value in names]
+
+
+def test_notebooks_never_branch_on_a_model_name():
+    import json
+
+    hits = []
+    for nb in sorted((PKG.parent / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        src = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        src = "\n".join(line for line in src.splitlines()
+                        if not line.lstrip().startswith(("%", "!")))
+        hits += [f"{nb.name}: {h}" for h in _branches_on_a_model(src)]
+    assert not hits, hits
+    assert _branches_on_a_model('if cfg.model == "deligan":\n    pass\n')   # the check works
