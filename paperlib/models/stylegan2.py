@@ -26,7 +26,8 @@ regularisation every ``pl_interval = 4`` minibatches (batch shrink 2, decay 0.01
 with betas (0, 0.99) and eps 1e-8 whose lr and betas are adjusted for the lazy intervals
 (``mb_ratio = interval / (interval + 1)``), and an exponential moving average of G
 (``ema_kimg`` half-life in thousands of images, ramped up over the first 5 % of training as
-``min(ema_kimg, rampup * images seen)``) that is used for samples and evaluation.
+``min(ema_kimg, rampup * images seen before the step)``) that is used for samples and
+evaluation.
 
 Simplifications (ours): the upsampling convolution upsamples with the FIR filter and then
 convolves (NVlabs fuses a transposed convolution with the filter: same receptive field,
@@ -468,9 +469,11 @@ class StyleGAN2Step:
             penalty, _ = r1_penalty(D, real, augment, generator)
             (penalty.mean() * (self.r1_gamma / 2) * self.r1_interval).backward()
             self.opt_d.step()
+        # G_ema: NVlabs ramps the half-life with cur_nimg, the images shown *before* this
+        # step (so the first update, at 0 images, copies G), and adds the batch afterwards
+        ema_update(self.G_ema, G, ema_beta(b, self.ema_kimg, self.n_images))
         self.n_steps += 1
         self.n_images += b
-        ema_update(self.G_ema, G, ema_beta(b, self.ema_kimg, self.n_images))
         G.noise_gen = None
         return torch.stack([loss_d, loss_g, torch.sigmoid(real_logits).mean(),
                             torch.sigmoid(fake_logits).mean()]).detach()
