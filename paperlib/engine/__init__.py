@@ -29,6 +29,8 @@ from .config import (  # noqa: F401
 )
 from .runs import (  # noqa: F401
     FORCE_ENV,
+    METRIC_NOISE,
+    NOISE_MODES,
     RunResult,
     TrainedGAN,
     build_networks,
@@ -36,6 +38,7 @@ from .runs import (  # noqa: F401
     list_checkpoints,
     list_runs,
     load_run,
+    metric_noise_key,
     read_config,
     read_log,
     read_status,
