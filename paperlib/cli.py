@@ -82,7 +82,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="stylegan2: R1 weight (default NVlabs' auto 0.0002 res^2 / batch)")
     p.add_argument("--pl-weight", type=float, default=None,
                    help="stylegan2: path-length regularisation weight (default 0: off)")
-    p.add_argument("--augment", default="none", help="none, diffaugment or ada")
+    p.add_argument("--augment", default="none",
+                   help="none, diffaugment, ada (DiffAugment's ops, adaptive p) or ada-bgc "
+                        "(ADA's own bgc pipeline, NVlabs' adaptive p)")
     p.add_argument("--sample-every", type=int, default=None, help="sample grid every k epochs")
     p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every k epochs")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")

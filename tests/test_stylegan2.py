@@ -151,10 +151,6 @@ def test_ema_beta_is_nvlabs_formula(batch, kimg, nimg, rampup):
     assert stylegan2.ema_beta(batch, kimg, nimg, rampup) == pytest.approx(want, rel=1e-12, abs=1e-300)
 
 
-@pytest.mark.xfail(strict=True, reason="paperlib bug: StyleGAN2Step.step adds the batch to "
-                   "n_images before calling ema_beta, so the ramp-up uses the images seen after "
-                   "the step; NVlabs uses cur_nimg before it (NVlabs' beta at step k is "
-                   "paperlib's at step k-1; at step 0 NVlabs' beta is 0, a copy of G)")
 def test_g_ema_follows_nvlabs_beta_at_every_step():
     # ema_kimg 0.001 (1 image) at batch 4: the ramp-up (5 % of the images seen) caps at
     # step 5, so the 7 steps cover the ramp and the plateau. After each step G_ema must be

@@ -1,16 +1,18 @@
 """The training engine: a run's configuration (:mod:`.config`), the loop (:mod:`.loop`), run
-folders, checkpoints and loading (:mod:`.runs`), augmentation (:mod:`.augment`) and runs side
-by side on Dask (:mod:`.parallel`). It builds a model by name from the registry
-(:mod:`paperlib.models`) and never names one."""
+folders, checkpoints and loading (:mod:`.runs`), augmentation (:mod:`.augment`; ADA's own
+pipeline in :mod:`.ada_pipeline`) and runs side by side on Dask (:mod:`.parallel`). It
+builds a model by name from the registry (:mod:`paperlib.models`) and never names one."""
 
-from . import augment, config, runs, loop, parallel
+from . import ada_pipeline, augment, config, runs, loop, parallel
 from .augment import (  # noqa: F401
+    ADA_BGC_KIMG,
     ADA_INTERVAL,
     ADA_KIMG,
     ADA_TARGET,
     AUGMENT_KINDS,
     Augmenter,
     DIFFAUGMENT_OPS,
+    ada_bgc,
     diff_augment,
     rand_brightness,
     rand_contrast,
@@ -29,6 +31,8 @@ from .config import (  # noqa: F401
 )
 from .runs import (  # noqa: F401
     FORCE_ENV,
+    METRIC_NOISE,
+    NOISE_MODES,
     RunResult,
     TrainedGAN,
     build_networks,
@@ -36,6 +40,7 @@ from .runs import (  # noqa: F401
     list_checkpoints,
     list_runs,
     load_run,
+    metric_noise_key,
     read_config,
     read_log,
     read_status,

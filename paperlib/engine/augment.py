@@ -1,4 +1,5 @@
-"""Small-data augmentation for the discriminator: DiffAugment and an ADA-style adaptive p.
+"""Small-data augmentation for the discriminator: DiffAugment, an ADA-style adaptive p over
+DiffAugment's ops, and ADA's own pipeline.
 
 Paper B trained StyleGAN2-ADA; our DCGAN-sized engine offers the two ideas behind it:
 
@@ -16,6 +17,12 @@ Paper B trained StyleGAN2-ADA; our DCGAN-sized engine offers the two ideas behin
   runs of thousands of kimg. Our runs see 24-160 kimg in total (804 images x 30-200
   epochs), so we scale it down to ``ada_kimg = 5`` (p can go 0 -> 1 in about six epochs of
   804 images) -- our choice.
+* **ADA with its own pipeline** (kind ``"ada-bgc"``): NVlabs' ``bgc`` augmentations
+  (blit, geometric, colour: :mod:`paperlib.engine.ada_pipeline`), each applied with
+  probability ``p``, and NVlabs' adjustment as it comes -- target 0.6, every ``ada_interval = 4`` steps,
+  ``ada_kimg = 500``, ``p`` clamped below at 0 only (as NVlabs: above 1 every op is always
+  applied). On our 24-160 kimg runs ``p`` can therefore rise by at most 0.05-0.32 in a
+  whole run. The ``"ada"`` kind is unchanged, so its runs and their names stay valid.
 
 All randomness comes from the ``torch.Generator`` passed in (drawn on the generator's
 device, then moved to the images' device), so training stays reproducible and resumable.
@@ -26,8 +33,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .ada_pipeline import ada_bgc
 
-AUGMENT_KINDS = ("none", "diffaugment", "ada")
+
+AUGMENT_KINDS = ("none", "diffaugment", "ada", "ada-bgc")
+#: The kinds whose p is adapted from D's outputs on reals.
+ADAPTIVE_KINDS = ("ada", "ada-bgc")
 
 
 ADA_TARGET = 0.6
@@ -37,6 +48,8 @@ ADA_INTERVAL = 4
 
 
 ADA_KIMG = 5.0
+#: NVlabs' speed constant, used by the "ada-bgc" kind.
+ADA_BGC_KIMG = 500.0
 
 
 def _rand(n: int, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -112,20 +125,24 @@ def diff_augment(x: torch.Tensor, generator: torch.Generator, p: float = 1.0) ->
 class Augmenter:
     """What D sees: ``augmenter(x, generator)`` before every D call.
 
-    ``kind``: ``"none"`` (identity), ``"diffaugment"`` (fixed ``p``, default 1) or ``"ada"``
-    (``p`` starts at ``p`` (default 0) and is adapted by :meth:`update` from D's logits on
-    real images; see the module docstring for the heuristic and the speed constant).
+    ``kind``: ``"none"`` (identity), ``"diffaugment"`` (fixed ``p``, default 1), ``"ada"``
+    (DiffAugment's ops; ``p`` starts at ``p`` (default 0) and is adapted by :meth:`update`
+    from D's logits on real images; see the module docstring for the heuristic and the speed
+    constant) or ``"ada-bgc"`` (ADA's bgc pipeline, adapted the same way with NVlabs'
+    ``ada_kimg`` 500 and no upper clamp). ``ada_kimg`` None: the kind's default.
     :meth:`state_dict`/:meth:`load_state_dict` carry ``p`` and the running r_t sums across a
     resume.
     """
 
     def __init__(self, kind: str = "none", p: float | None = None, target: float = ADA_TARGET,
-                 ada_interval: int = ADA_INTERVAL, ada_kimg: float = ADA_KIMG):
+                 ada_interval: int = ADA_INTERVAL, ada_kimg: float | None = None):
         if kind not in AUGMENT_KINDS:
             raise ValueError(f"unknown augment kind {kind!r}; valid kinds are: "
                              f"{', '.join(AUGMENT_KINDS)}")
         if p is None:
             p = 1.0 if kind == "diffaugment" else 0.0
+        if ada_kimg is None:
+            ada_kimg = ADA_BGC_KIMG if kind == "ada-bgc" else ADA_KIMG
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"augment p must be in [0, 1], got {p}")
         if not 0.0 < target < 1.0 or ada_interval < 1 or ada_kimg <= 0:
@@ -140,11 +157,14 @@ class Augmenter:
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.kind == "none" or self.p <= 0:
             return x
+        if self.kind == "ada-bgc":
+            return ada_bgc(x, generator, self.p)
         return diff_augment(x, generator, self.p)
 
     def update(self, real_logits: torch.Tensor) -> None:
-        """ADA: accumulate ``sign(D(real))``; every ``ada_interval`` calls adjust ``p``."""
-        if self.kind != "ada":
+        """ADA: accumulate ``sign(D(real))``; every ``ada_interval`` calls adjust ``p`` by
+        ``sign(r_t - target) * images in the interval / (ada_kimg * 1000)``."""
+        if self.kind not in ADAPTIVE_KINDS:
             return
         self._sign_sum = self._sign_sum + torch.sign(real_logits.detach()).sum()
         self._count += real_logits.numel()
@@ -152,7 +172,8 @@ class Augmenter:
         if self._steps >= self.ada_interval:
             self.rt = float(self._sign_sum) / self._count
             step = (1.0 if self.rt > self.target else -1.0 if self.rt < self.target else 0.0)
-            self.p = min(1.0, max(0.0, self.p + step * self._count / (self.ada_kimg * 1000)))
+            p = max(0.0, self.p + step * self._count / (self.ada_kimg * 1000))
+            self.p = p if self.kind == "ada-bgc" else min(1.0, p)   # NVlabs: no upper clamp
             self._sign_sum, self._count, self._steps = 0.0, 0, 0
 
     def state_dict(self) -> dict:

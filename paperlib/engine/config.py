@@ -43,7 +43,7 @@ class TrainConfig:
     proposed_N: int = 2
     adjust: bool = True            # proposed: latent distribution adjustment layer
     mean_adjust: bool = True       # proposed: latent mean adjustment
-    augment: str = "none"          # none | diffaugment | ada
+    augment: str = "none"          # none | diffaugment | ada | ada-bgc
     device: str = "auto"           # auto = CUDA if available ($PAPERLIB_DEVICE overrides)
     threads: int = 1               # torch CPU threads the run pins (part of the run's identity:
                                    # a different count changes the losses in the last bits)

@@ -10,8 +10,10 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+import numpy as np
 import torch
 from torch import nn
+from ..models import get_model
 from .config import TrainConfig, make_config, resolve_device
 
 
@@ -100,6 +102,22 @@ def list_checkpoints(run_dir) -> list[tuple[int, Path]]:
 
 
 # ----------------------------------------------------------------------------- trained models
+#: ``TrainedGAN.sample``'s noise modes (NVlabs' ``noise_mode``).
+NOISE_MODES = ("const", "random")
+#: The mode metrics and generated training sets sample with: random noise inputs, as
+#: NVlabs' metrics draw them (sample grids keep "const").
+METRIC_NOISE = "random"
+
+
+def metric_noise_key(run_dir) -> dict:
+    """What a cache key of images sampled from ``run_dir`` for metrics records about noise:
+    ``{"noise": METRIC_NOISE}`` when its model has noise inputs (``spec.noise_inputs``),
+    ``{}`` otherwise -- so the keys (and cached results) of models whose images the mode
+    cannot change stay as they were."""
+    spec = get_model(read_config(run_dir)["config"]["model"])
+    return {"noise": METRIC_NOISE} if spec.noise_inputs else {}
+
+
 @dataclass
 class TrainedGAN:
     """A checkpoint loaded for use (eval mode). ``sample`` is what the metrics call."""
@@ -112,12 +130,29 @@ class TrainedGAN:
     device: torch.device
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
-        """``n`` images (n,3,res,res) in [-1,1] on the CPU, determined by ``seed`` (all noise
-        is drawn first, so ``batch_size`` changes nothing beyond float rounding)."""
+    def sample(self, n: int, seed: int = 0, batch_size: int = 256, noise: str = "const",
+               noise_seed: int | None = None) -> torch.Tensor:
+        """``n`` images (n,3,res,res) in [-1,1] on the CPU, determined by ``seed`` (the
+        latents are all drawn first, so ``batch_size`` changes nothing beyond float rounding).
+
+        ``noise``: what a generator with noise inputs besides its latent
+        (``spec.noise_inputs``, StyleGAN2's per-pixel noise) uses for them -- ``"const"``
+        (its fixed buffers, as sample grids) or ``"random"`` (NVlabs' metrics' mode: drawn
+        per batch from a ``torch.Generator`` seeded by ``noise_seed``, by default one
+        derived from ``seed``; then the images also depend on ``batch_size``). Other
+        generators ignore it (:data:`METRIC_NOISE` is what metrics pass).
+        """
+        if noise not in NOISE_MODES:
+            raise ValueError(f"noise must be one of {NOISE_MODES}, got {noise!r}")
         self.G.eval(), self.latent.eval()
-        noise = self.latent.sample_noise(n, torch.Generator().manual_seed(seed), "cpu")
-        out = [self.G(self.latent(*(t[i:i + batch_size].to(self.device) for t in noise))).cpu()
+        latents = self.latent.sample_noise(n, torch.Generator().manual_seed(seed), "cpu")
+        kw = {}
+        if noise == "random":
+            if noise_seed is None:   # a stream of its own, not another seed's latents
+                noise_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
+            kw["noise_gen"] = torch.Generator().manual_seed(int(noise_seed))
+        out = [self.G(self.latent(*(t[i:i + batch_size].to(self.device) for t in latents)),
+                      **kw).cpu()
                for i in range(0, n, batch_size)]
         res = self.config.res
         return torch.cat(out).float() if out else torch.empty(0, 3, res, res)

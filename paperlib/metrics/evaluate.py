@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from ..data.folders import file_sha256
 from ..engine.parallel import run_all
-from ..engine.runs import list_checkpoints, load_run
+from ..engine.runs import METRIC_NOISE, list_checkpoints, load_run, metric_noise_key
 from .features import _tqdm, get_extractor, images_to_uint8, real_features
 from .is_scorers import INCEPTION_LOGITS_ENV, _is_scorer, labelled_is_sources, register_is_source, resolve_is_source
 from .stats import density_coverage, fid_from_features, inception_score, kid, precision_recall
@@ -57,7 +57,9 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     extractor, so re-evaluating an unchanged run costs nothing; ``use_cache=False`` recomputes.
 
     ``n_fake`` images (default: as many as the real set) are drawn with
-    ``load_run(run_dir, epoch).sample(n_fake, seed)``, quantised to uint8 and embedded. A
+    ``load_run(run_dir, epoch).sample(n_fake, seed, noise="random")`` (random noise inputs,
+    as NVlabs' metrics; only a model with such inputs is affected), quantised to uint8 and
+    embedded. A
     conditional run translates ``data_dir``'s maps (its spec's ``bind_eval_data``, the
     run's ``map_source``) in order, cycling past the last: evaluate it on held-out pairs.
     The real set is loaded at the run's ``config.res`` and its features cached
@@ -80,7 +82,10 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     key = hashlib.sha256(json.dumps([
         run.epoch, ckpt.st_size, ckpt.st_mtime_ns, n_fake, seed, str(is_source),
         str(tf_inception_path or os.environ.get(INCEPTION_LOGITS_ENV) or ""), extractor.key,
-        manifest_hash(data_dir), n_real]).encode()).hexdigest()[:16]
+        manifest_hash(data_dir), n_real]
+        # (a model with noise inputs samples them at random: recorded, so results cached
+        # with its constant noise are not reused; other models' keys are unchanged)
+        + [f"{k}={v}" for k, v in metric_noise_key(run_dir).items()]).encode()).hexdigest()[:16]
     cached = Path(run_dir) / "metrics" / f"eval_{run.epoch:04d}_{key}.json"
 
     def compute() -> dict:
@@ -89,7 +94,7 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
                                      seed=0, cache_dir=cache_dir)
         real_f = real_features(data_dir, res, extractor, cache_dir=cache_dir, max_images=n_real)
         n = int(n_fake) if n_fake is not None else int(real_f.shape[0])
-        fake_u8 = images_to_uint8(run.sample(n, seed=seed))
+        fake_u8 = images_to_uint8(run.sample(n, seed=seed, noise=METRIC_NOISE))
         out = _evaluate_fake(fake_u8, real_f, extractor, scorer, is_kind, kid_seed=seed,
                              is_note=is_note)
         out["epoch"] = int(run.epoch)

@@ -13,7 +13,10 @@ examples' ``dcgan/main.py`` step is :func:`paperlib.models.dcgan.train_step`):
 * ``optimizers`` -- ``{name: torch.optim.Optimizer}``, checkpointed by name;
 * ``step(real, augment, generator) -> Tensor[4]`` -- one update on a batch; returns the
   detached ``[d_loss, g_loss, d_real, d_fake]`` the log records;
-* ``sampler() -> (latent, G)`` -- what sample grids and metrics draw from;
+* ``sampler() -> (latent, G)`` -- what sample grids and metrics draw from; ``G(x)`` gives
+  the images of the latent's output ``x``, and ``G(x, noise_gen=g)`` (a ``torch.Generator``)
+  those with any further noise inputs drawn at random from ``g`` -- a generator without
+  such inputs accepts the keyword and ignores it (``noise_inputs`` below);
 * ``train()`` -- set every module to training mode;
 * ``extra_state() -> dict`` / ``load_extra_state(dict)`` -- anything else a resume needs;
 * optionally ``bind_data(images)`` -- a conditional model takes its grid's maps from the data.
@@ -59,6 +62,10 @@ class ModelSpec:
       evaluated folder (None: unconditional).
     * ``sample_module`` -- the checkpoint key of the generator that samples (``"G_ema"``
       for StyleGAN2, NVlabs' practice).
+    * ``noise_inputs`` -- the generator has noise inputs besides its latent (StyleGAN2's
+      per-pixel noise): constant in eval mode, random from the ``noise_gen`` keyword. Metrics
+      sample them at random (:meth:`paperlib.engine.TrainedGAN.sample`), and their cache
+      keys record that only for such models (the others' images do not change).
     * ``profile_sizes(profile) -> dict`` -- the profile's budget (``kimg``) and the
       TrainConfig sizes for this model.
     * ``cli_defaults`` -- CLI defaults for ``batch_size``, ``nz``, ``ngf``, ``ndf``.
@@ -77,6 +84,7 @@ class ModelSpec:
     validate: Callable[[Any], None] | None = None
     bind_eval_data: Callable[[Any, Any], None] | None = None
     sample_module: str = "G"
+    noise_inputs: bool = False
     cli_defaults: dict = field(default_factory=dict)
     family: str = ""
     help: str = ""

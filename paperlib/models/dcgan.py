@@ -75,7 +75,8 @@ class Generator(nn.Module):
         layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, noise_gen: torch.Generator | None = None) -> torch.Tensor:
+        """``noise_gen`` is ignored: no noise inputs besides ``z`` (the step interface)."""
         return self.main(z.view(z.size(0), self.in_dim, 1, 1))
 
 

@@ -83,7 +83,9 @@ class GlobalGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
         self.in_c, self.n_down = in_c, n_down
 
-    def forward(self, label_map: torch.Tensor) -> torch.Tensor:
+    def forward(self, label_map: torch.Tensor, noise_gen: torch.Generator | None = None
+                ) -> torch.Tensor:
+        """``noise_gen`` is ignored: no noise inputs besides the map (the step interface)."""
         if label_map.shape[-1] % (2 ** self.n_down):
             raise ValueError(f"map size {label_map.shape[-1]} is not divisible by "
                              f"2^{self.n_down}")

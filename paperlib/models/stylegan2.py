@@ -26,14 +26,17 @@ regularisation every ``pl_interval = 4`` minibatches (batch shrink 2, decay 0.01
 with betas (0, 0.99) and eps 1e-8 whose lr and betas are adjusted for the lazy intervals
 (``mb_ratio = interval / (interval + 1)``), and an exponential moving average of G
 (``ema_kimg`` half-life in thousands of images, ramped up over the first 5 % of training as
-``min(ema_kimg, rampup * images seen)``) that is used for samples and evaluation.
+``min(ema_kimg, rampup * images seen before the step)``) that is used for samples and
+evaluation.
 
 Simplifications (ours): the upsampling convolution upsamples with the FIR filter and then
 convolves (NVlabs fuses a transposed convolution with the filter: same receptive field,
 slightly different filter placement); no mixed precision or ``conv_clamp``; noise for the
 training forward passes is drawn from an explicit ``torch.Generator`` (so runs are
 reproducible and resumable); in eval mode the noise inputs use fixed per-layer buffers
-(NVlabs' ``noise_mode="const"``). The style-mixing regulariser is available
+(NVlabs' ``noise_mode="const"``: sample grids) unless the caller passes a ``noise_gen``
+(``noise_mode="random"`` from a seeded generator: metrics and generated training sets, as
+NVlabs' metrics sample). The style-mixing regulariser is available
 (``mixing_prob``) and off on the ``cpu`` profile.
 """
 from __future__ import annotations
@@ -188,9 +191,13 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("noise_const", torch.randn(res, res))
         self.up, self.res = up, res
 
-    def forward(self, x, w, noise_gen: torch.Generator | None = None):
+    def forward(self, x, w, noise_gen: torch.Generator | None = None,
+                random: bool | None = None):
+        """``random`` (default: in training mode): NVlabs' ``noise_mode="random"``, fresh
+        noise drawn from ``noise_gen`` (torch's global RNG when None); otherwise
+        ``noise_mode="const"``, the fixed ``noise_const`` buffer."""
         x = modulated_conv2d(x, self.weight, self.affine(w), demodulate=True, up=self.up)
-        if self.training:  # noise_mode "random", drawn from the trainer's generator
+        if self.training if random is None else random:
             gen = noise_gen
             shape = (x.shape[0], 1, self.res, self.res)
             noise = (torch.randn(shape, generator=gen, device=gen.device).to(x.device)
@@ -226,9 +233,12 @@ def _check_res(res: int) -> int:
 class Generator(nn.Module):
     """``G(z) -> (B, 3, res, res)`` (about [-1, 1]): mapping network + skip synthesis.
 
-    ``G.mapping(z)`` gives ``ws`` (B, num_ws, w_dim); ``G.synthesis(ws)`` the image. During
-    training ``G.noise_gen`` (a ``torch.Generator``, set by the trainer) supplies the noise
-    inputs; in eval mode the noise is constant.
+    ``G.mapping(z)`` gives ``ws`` (B, num_ws, w_dim); ``G.synthesis(ws)`` the image. Noise
+    inputs (NVlabs' ``noise_mode``): during training they are random, drawn from
+    ``G.noise_gen`` (a ``torch.Generator``, set by the trainer); in eval mode they are the
+    constant per-layer buffers ("const": sample grids), unless a ``noise_gen`` is passed to
+    :meth:`forward`/:meth:`synthesis` -- then they are random, drawn from it ("random":
+    what NVlabs' metrics use; the engine's ``TrainedGAN.sample(noise="random")`` passes it).
     """
 
     def __init__(self, res: int = 32, z_dim: int = 128, w_dim: int = 128, channel_base: int = 4096,
@@ -250,19 +260,25 @@ class Generator(nn.Module):
         self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, map_layers)
         self.noise_gen: torch.Generator | None = None
 
-    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
+    def synthesis(self, ws: torch.Tensor, noise_gen: torch.Generator | None = None
+                  ) -> torch.Tensor:
+        """The image of ``ws``; ``noise_gen`` given: random noise inputs drawn from it (in
+        either mode), else random from ``self.noise_gen`` in training, constant in eval."""
+        random = True if noise_gen is not None else self.training
+        gen = noise_gen if noise_gen is not None else self.noise_gen
         x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
         img, k = None, 0
         for j, r in enumerate(self.resolutions):
             for _ in range(1 if r == 4 else 2):
-                x = self.convs[k](x, ws[:, k], self.noise_gen)
+                x = self.convs[k](x, ws[:, k], gen, random)
                 k += 1
             y = self.torgbs[j](x, ws[:, k])
             img = y if img is None else upsample2d(img) + y
         return img
 
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
-        return self.synthesis(self.mapping(z, truncation_psi))
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0,
+                noise_gen: torch.Generator | None = None) -> torch.Tensor:
+        return self.synthesis(self.mapping(z, truncation_psi), noise_gen)
 
 
 def minibatch_std(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
@@ -468,9 +484,11 @@ class StyleGAN2Step:
             penalty, _ = r1_penalty(D, real, augment, generator)
             (penalty.mean() * (self.r1_gamma / 2) * self.r1_interval).backward()
             self.opt_d.step()
+        # G_ema: NVlabs ramps the half-life with cur_nimg, the images shown *before* this
+        # step (so the first update, at 0 images, copies G), and adds the batch afterwards
+        ema_update(self.G_ema, G, ema_beta(b, self.ema_kimg, self.n_images))
         self.n_steps += 1
         self.n_images += b
-        ema_update(self.G_ema, G, ema_beta(b, self.ema_kimg, self.n_images))
         G.noise_gen = None
         return torch.stack([loss_d, loss_g, torch.sigmoid(real_logits).mean(),
                             torch.sigmoid(fake_logits).mean()]).detach()
@@ -517,5 +535,5 @@ def _sizes(prof) -> dict:   # (ngf/ndf are DCGAN widths: left at their defaults)
 
 register(ModelSpec(name="stylegan2", networks=_networks, step=_step, profile_sizes=_sizes,
                    optim=lambda cfg: STYLEGAN2_OPTIM, fields=STYLEGAN2_FIELDS,
-                   sample_module="G_ema", cli_defaults={"batch_size": 32, "nz": 128},
+                   sample_module="G_ema", noise_inputs=True, cli_defaults={"batch_size": 32, "nz": 128},
                    family="StyleGAN2-ADA", help="StyleGAN2 with ADA (paper B)"))

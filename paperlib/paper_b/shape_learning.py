@@ -13,7 +13,7 @@ from ..data.sets import build_mixed_set
 from ..engine.config import epochs_for_kimg, make_config, profile_config
 from ..engine.parallel import train_many
 from ..engine.loop import train_cached
-from ..engine.runs import list_checkpoints, load_run
+from ..engine.runs import METRIC_NOISE, list_checkpoints, load_run
 from .curation import run_curation_loop
 
 
@@ -205,7 +205,8 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
     """:func:`run_curation_loop` on real training runs (notebook 05).
 
     Round r generates ``n_generate`` images from the current model (``start_run`` for
-    round 0, else round r-1's run; sampling seed ``gen_seed + r``), rates them, writes the
+    round 0, else round r-1's run; sampling seed ``gen_seed + r``; noise inputs random, as
+    for metrics: :data:`paperlib.engine.METRIC_NOISE`), rates them, writes the
     60/30/10 set under ``run_dir/round_r/trainset`` and fine-tunes the current model on it
     for ``epochs`` epochs (``init_from`` its last checkpoint, the start run's config
     otherwise; a cached run under ``root``, keyed by the curated images). ``human_dir`` is
@@ -225,7 +226,7 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
     runs: list = []
 
     def generate(n: int) -> Any:
-        return load_run(models[-1]).sample(n, seed=gen_seed + len(runs))
+        return load_run(models[-1]).sample(n, seed=gen_seed + len(runs), noise=METRIC_NOISE)
 
     def retrain(trainset: Path, r: int) -> None:
         res = finetune_run(models[-1], trainset, root, epochs, progress=progress)
@@ -245,4 +246,5 @@ def batch_for_round(result: dict, round_idx: int, n: int) -> Any:
     models = result["models"]
     if not 0 <= round_idx < len(models):
         raise ValueError(f"round {round_idx} out of range (0..{len(models) - 1})")
-    return load_run(models[round_idx]).sample(int(n), seed=result["gen_seed"] + round_idx)
+    return load_run(models[round_idx]).sample(int(n), seed=result["gen_seed"] + round_idx,
+                                              noise=METRIC_NOISE)

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 from ..data.folders import load_folder, manifest_hash
-from ..engine.runs import load_run
+from ..engine.runs import METRIC_NOISE, load_run, metric_noise_key
 from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import get_extractor, real_features
 from ..metrics.fidelity import style_fidelity, summarize
@@ -65,7 +65,9 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
 
     The result is cached as JSON in ``run_dir/eval/``, keyed by the checkpoint's sha256, n,
     seed, inner counts, the artist set's and the reference folder's identities
-    (:func:`paperlib.data.manifest_hash`) and the feature extractor, so notebook 05 gets
+    (:func:`paperlib.data.manifest_hash`), the feature extractor and -- for a model with
+    noise inputs, sampled at random as NVlabs' metrics do (:data:`METRIC_NOISE`) -- the
+    noise mode, so notebook 05 gets
     notebook 01's numbers for free and a held-out evaluation never returns an in-sample
     one. Real-set features come from
     :func:`paperlib.metrics.real_features` (cached there). Adds ``epoch`` and ``run``.
@@ -75,14 +77,15 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
         run = load_run(run_dir, epoch=epoch)
         ref_dir = artist_dir if reference_dir is None else reference_dir
         real_f = real_features(ref_dir, int(run.config.res), extractor, cache_dir=cache_dir)
-        images = run.sample(int(n), seed=int(seed))
+        images = run.sample(int(n), seed=int(seed), noise=METRIC_NOISE)
         return stage_metrics(images, extractor(images), real_f, inner_counts, kid_seed=int(seed))
 
     return cached_run_eval(run_dir, "paperb", {
         "n": int(n), "seed": int(seed),
         "inner_counts": None if inner_counts is None else [int(c) for c in inner_counts],
         "artist": manifest_hash(artist_dir),
-        "reference": None if reference_dir is None else manifest_hash(reference_dir)},
+        "reference": None if reference_dir is None else manifest_hash(reference_dir),
+        **metric_noise_key(run_dir)},
         compute, extractor=extractor, epoch=epoch, use_cache=use_cache,
         version=EVAL_VERSION)
 
