@@ -4,7 +4,30 @@ pipeline in :mod:`.ada_pipeline`) and runs side by side on Dask (:mod:`.parallel
 builds a model by name from the registry (:mod:`paperlib.models`) and never names one."""
 
 from . import ada_pipeline, augment, config, runs, loop, parallel
+from .ada_pipeline import (  # noqa: F401
+    ANISO_STD,
+    BGC_OPS,
+    BRIGHTNESS_STD,
+    CONTRAST_STD,
+    HUE_MAX,
+    ROTATE_MAX,
+    SATURATION_STD,
+    SCALE_STD,
+    SYM6,
+    XFRAC_STD,
+    XINT_MAX,
+    ada_bgc,
+    apply_colour,
+    apply_geometric,
+    rotate2d,
+    rotate3d,
+    scale2d,
+    scale3d,
+    translate2d,
+    translate3d,
+)
 from .augment import (  # noqa: F401
+    ADAPTIVE_KINDS,
     ADA_BGC_KIMG,
     ADA_INTERVAL,
     ADA_KIMG,
@@ -12,7 +35,6 @@ from .augment import (  # noqa: F401
     AUGMENT_KINDS,
     Augmenter,
     DIFFAUGMENT_OPS,
-    ada_bgc,
     diff_augment,
     rand_brightness,
     rand_contrast,
