@@ -1,17 +1,6 @@
-"""Paper B's experiment around the curation loop: the gate, Table 1 and the claims' verdicts,
-and the curation loops run side by side (notebooks 01 and 05).
-
-* **Gate** (:func:`draws_form`): a model "draws the character" when the median main-form
-  circularity of its images is at least ``FORM_GATE`` (80 %, our choice) of the training
-  images' median. Paper B's claims are about *exact* form and variety beyond that point,
-  so a column whose models do not pass is not evidence either way.
-* **Table 1** (:func:`table1`): per artist and column, the mean, standard deviation and
-  per-seed values of every metric; the "training data" column is the held-out
-  real-vs-real floor (:func:`paperlib.paper_b.held_out_floor_metrics`).
-* **Verdicts** (:func:`claims`): paper B's two claims in the three-way form of
-  :mod:`paperlib.metrics.verdicts` (supported / not supported / not testable here), from per-seed
-  values with Welch intervals (:func:`paperlib.metrics.compare_claim`).
-"""
+"""Paper B's experiment set-up and its units of work: the profile's sets, held-out splits and
+budgets (:func:`setup`), and the curation loop and its control as jobs run side by side on
+Dask (:func:`curation_job`, :func:`control_job`, :func:`run_b_jobs`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,7 +1,20 @@
-"""Paper B's Table 1: the per-stage metrics of a run (:func:`stage_metrics`, cached per
-checkpoint by :func:`evaluate_stage`), the held-out real-vs-real floor, the form gate
-(:func:`draws_form`), the table over seeds (:func:`table1`, :func:`summary`) and the claims'
-three-way verdicts (:func:`claims`)."""
+"""Paper B's measurements: the per-stage metrics of a run (:func:`stage_metrics`, cached per
+checkpoint by :func:`evaluate_stage`), the held-out floor, the gate, Table 1 and the claims'
+verdicts (notebooks 01 and 05).
+
+* **Gate** (:func:`draws_form`): a model "draws the character" when the median main-form
+  circularity of its images is at least ``FORM_GATE`` (80 %, our choice) of the training
+  images' median. Paper B's claims are about *exact* form and variety beyond that point,
+  so a column whose models do not pass cannot show the claim: a baseline below the gate
+  makes the comparison *not testable here*, the claimed model below it while its baseline
+  passes is evidence against the claim (*not supported*).
+* **Table 1** (:func:`table1`): per artist and column, the mean, standard deviation and
+  per-seed values of every metric; the "training data" column is the held-out
+  real-vs-real floor (:func:`paperlib.paper_b.held_out_floor_metrics`).
+* **Verdicts** (:func:`claims`): paper B's two claims in the three-way form of
+  :mod:`paperlib.metrics.verdicts` (supported / not supported / not testable here), from per-seed
+  values with Welch intervals (:func:`paperlib.metrics.compare_claim`).
+"""
 from __future__ import annotations
 
 import math
@@ -198,7 +211,7 @@ def summary(table: pd.DataFrame, cols: Sequence[str], keep: Sequence[str]) -> pd
 
 def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
            level: float = 0.95) -> pd.DataFrame:
-    """Paper B's claims for one artist, each with a verdict from :data:`report.VERDICTS`.
+    """Paper B's claims for one artist, each with a verdict from :data:`paperlib.metrics.VERDICTS`.
 
     ``per_seed`` holds one row per (column, seed) with ``main_score``, ``inner_score``,
     ``diversity`` and the gate flag ``draws``. Claims:
@@ -210,7 +223,8 @@ def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
        (diversity: mean pairwise Inception-feature distance, measured apart from the
        selection's features).
 
-    A comparison whose models do not all pass the gate is "not testable here"
+    A baseline below the gate makes a comparison "not testable here"; the claimed model
+    below the gate while its baseline passes makes it "not supported"
     (:func:`paperlib.metrics.compare_claim`)."""
 
     sub = per_seed[per_seed.artist == artist]
