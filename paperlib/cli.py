@@ -1,4 +1,4 @@
-"""Command line: ``python -m paperlib {build-data,train,evaluate,reproduce} ...``.
+"""Command line: ``python -m paperlib {build-data,train,generate,evaluate,split,reproduce} ...``.
 
 Every subcommand validates its arguments before doing any work and exits with status 2
 and a one-line message naming the problem (an unknown model, a missing folder, ...).
@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from . import config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401 (paper_a/b
-from .data import build_all                                           # register IS sources)
+from .data import build_all, image_files, split_held_out             # register IS sources)
 from .models import get_model, model_names
 from .reproduce import NotebookFailed
 
@@ -21,6 +22,34 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text}")
+    return value
+
+
+class _UsageError(ValueError):
+    """Bad command-line input found before any work (exit 2)."""
+
+
+#: Training needs at least this many images: KID (``evaluate``) needs at least 2 per set.
+MIN_IMAGES = 2
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -45,8 +74,10 @@ def _build_parser() -> argparse.ArgumentParser:
     names = model_names()
     p = sub.add_parser("train", help=f"train {', '.join(names)} on a folder of images",
                        description="Train one GAN with the shared engine. Rerunning the same "
-                                   "command (with the same or more --epochs) resumes from the "
-                                   "last checkpoint in --out.")
+                                   "command (with the same or more --epochs/--kimg) resumes "
+                                   "from the last checkpoint in --out; --restart starts it over. "
+                                   "Sizes come from --profile when given, else the model's "
+                                   "defaults; explicit flags override either.")
     p.add_argument("--model", required=True, metavar="MODEL",
                    help="; ".join(f"{n}: {get_model(n).help}" for n in names))
     p.add_argument("--data", required=True, type=Path,
@@ -60,20 +91,34 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="pix2pixhd: a torchvision vgg19 state-dict file; turns on the VGG "
                         "perceptual loss (default: not used; nothing is downloaded)")
     p.add_argument("--out", required=True, type=Path, help="run folder (created or resumed)")
-    p.add_argument("--epochs", required=True, type=int, help="total epochs")
+    length = p.add_mutually_exclusive_group(required=True)
+    length.add_argument("--epochs", type=int, help="total epochs (this or --kimg)")
+    length.add_argument("--kimg", type=_positive_float,
+                        help="total thousands of images shown (this or --epochs): converted to "
+                             "the epochs of --data that show at least that many")
+    p.add_argument("--profile", default=None,
+                   help=f"take res, sizes, batch and intervals for the model from a profile "
+                        f"({', '.join(config.PROFILES)}); explicit flags override "
+                        f"(default: none, the model's own defaults)")
+    p.add_argument("--restart", action="store_true",
+                   help="start the run in --out over (deletes its checkpoints, samples and "
+                        "log) instead of resuming it (default: resume)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--config", default="paper",
-                   help="optimiser settings: paper (Adam lr 1e-2) or conventional (lr 2e-4); "
+                   help="optimiser settings: paper (default; Adam lr 1e-2) or conventional "
+                        "(lr 2e-4); "
                         "stylegan2 always uses StyleGAN2-ADA's Adam (lr 0.0025, betas 0, 0.99), "
                         "pix2pixhd pix2pixHD's (lr 2e-4, betas 0.5, 0.999)")
-    p.add_argument("--res", type=int, default=64, help="32, 64 or 128 (default 64)")
+    p.add_argument("--res", type=int, default=None,
+                   help="32, 64 or 128 (default 64, or the profile's)")
     for flag, what in (("batch-size", "batch size"), ("nz", "latent size"),
                        ("ngf", "generator width"), ("ndf", "discriminator width")):
         key = flag.replace("-", "_")
         defaults = ", ".join(f"{n} {get_model(n).cli_defaults[key]}" for n in names
                              if key in get_model(n).cli_defaults)
-        p.add_argument(f"--{flag}", type=int, default=None,
-                       help=f"{what} (default per model: {defaults}; else the engine's)")
+        p.add_argument(f"--{flag}", type=_positive_int, default=None,
+                       help=f"{what} (default: the profile's; without --profile per model: "
+                            f"{defaults}; else the engine's)")
     p.add_argument("--N", dest="proposed_N", type=int, default=None,
                    help="proposed model: latent expansion factor N")
     p.add_argument("--channels", dest="sg_channels", type=int, default=None,
@@ -83,10 +128,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pl-weight", type=float, default=None,
                    help="stylegan2: path-length regularisation weight (default 0: off)")
     p.add_argument("--augment", default="none",
-                   help="none, diffaugment, ada (DiffAugment's ops, adaptive p) or ada-bgc "
-                        "(ADA's own bgc pipeline, NVlabs' adaptive p)")
-    p.add_argument("--sample-every", type=int, default=None, help="sample grid every k epochs")
-    p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every k epochs")
+                   help="none (default), diffaugment, ada (DiffAugment's ops, adaptive p) or "
+                        "ada-bgc (ADA's own bgc pipeline, NVlabs' adaptive p)")
+    p.add_argument("--sample-every", type=_positive_int, default=None,
+                   help="sample grid every k epochs (default: the profile's, else 5)")
+    p.add_argument("--ckpt-every", type=_positive_int, default=None,
+                   help="checkpoint every k epochs (default: the profile's, else 5)")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -111,6 +158,33 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inception-logits", type=Path, default=None, metavar="PATH",
                    help="TorchScript of the full TF Inception with logits, for --is "
                         "tf-inception (default $PAPERLIB_INCEPTION_LOGITS)")
+
+    p = sub.add_parser("generate", help="write images from a trained run as PNG files",
+                       description="Sample --n images from a run's checkpoint and write them "
+                                   "to --out as 00000.png, 00001.png, ... A conditional model "
+                                   "translates the maps of --maps.")
+    p.add_argument("--run", required=True, type=Path, help="run folder written by train")
+    p.add_argument("--n", required=True, type=_positive_int, help="number of images")
+    p.add_argument("--out", required=True, type=Path, help="folder for the PNG files")
+    p.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default latest)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--maps", type=Path, default=None, metavar="DIR",
+                   help="conditional models (required there): a folder of images (or pairs) "
+                        "whose maps are translated, read as the run's --maps setting did "
+                        "(cycled past the last); ignored by unconditional models")
+    p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
+
+    p = sub.add_parser("split", help="split an image folder into training and held-out parts",
+                       description="Copy a folder's images into <name>_train and "
+                                   "<name>_heldout (disjoint; together every image once), to "
+                                   "train on one and evaluate against the other. The same "
+                                   "seed gives the same split.")
+    p.add_argument("--data", required=True, type=Path, help="folder of images to split")
+    p.add_argument("--held-out", type=_fraction, default=0.2, metavar="FRAC",
+                   help="share of the images held out, in (0, 1) (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out-root", type=Path, default=None, metavar="DIR",
+                   help="where the two parts go (default: beside --data)")
 
     p = sub.add_parser("reproduce", help="run every notebook in order with papermill",
                        description="Execute notebooks/NN_*.ipynb in order for a profile, "
@@ -140,18 +214,82 @@ def _cmd_build_data(args) -> int:
     return 0
 
 
-def _cmd_train(args) -> int:
-    defaults = get_model(args.model).cli_defaults
+def _train_config(args):
+    """The validated TrainConfig of ``train``'s arguments: the profile's (or the model's
+    CLI defaults), explicit flags over them; ``--kimg`` in epochs of ``--data``."""
+    spec = get_model(args.model)
+    if args.epochs is not None and args.epochs < 1:
+        raise _UsageError(f"--epochs must be a positive integer, got {args.epochs}")
+    if not args.data.exists():
+        raise FileNotFoundError(f"--data: folder {args.data} does not exist")
+    if not args.data.is_dir():
+        raise NotADirectoryError(f"--data: {args.data} is not a folder")
+    n_images = len(image_files(args.data))
+    if n_images < MIN_IMAGES:
+        raise _UsageError(f"--data {args.data} has {n_images} image(s); training needs at "
+                          f"least {MIN_IMAGES}: the metrics (KID) need at least 2 images "
+                          "per set")
+    epochs = args.epochs if args.kimg is None else engine.epochs_for_kimg(args.kimg, n_images)
     given = dict(batch_size=args.batch_size, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
                  sample_every=args.sample_every, ckpt_every=args.ckpt_every,
                  proposed_N=args.proposed_N, device=args.device, sg_channels=args.sg_channels,
                  r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, map_source=args.map_source,
-                 vgg_weights=args.vgg_weights)
-    opts = {**defaults, **{k: v for k, v in given.items() if v is not None}}
-    cfg = engine.make_config(model=args.model, epochs=args.epochs, seed=args.seed,
-                             config=args.config, res=args.res, augment=args.augment, **opts)
-    result = engine.train(cfg, args.data, args.out, progress=not args.no_progress)
+                 vgg_weights=args.vgg_weights, res=args.res)
+    given = {k: v for k, v in given.items() if v is not None}
+    common = dict(epochs=epochs, augment=args.augment, **given)
+    if args.profile is not None:
+        return engine.profile_config(args.profile, args.model, config=args.config,
+                                     seed=args.seed, **common)
+    return engine.make_config(model=args.model, seed=args.seed, config=args.config,
+                              **{"res": 64, **spec.cli_defaults, **common})
+
+
+def _cmd_train(args) -> int:
+    cfg = _train_config(args)
+    try:
+        result = engine.train(cfg, args.data, args.out, progress=not args.no_progress,
+                              resume=not args.restart)
+    except engine.RunMismatch as err:
+        raise _UsageError(f"{err}: use a new --out, or pass --restart to start {args.out} "
+                          "over") from None
     print(f"{args.out}: {result.status} ({result.epochs_done} epochs)")
+    print(f"samples:     {args.out / 'samples'}")
+    print(f"checkpoints: {args.out / 'checkpoints'}")
+    print("next:        python -m paperlib evaluate --run "
+          f"{shlex.quote(str(args.out))} --data {shlex.quote(str(args.data))}"
+          "   (better: --data a held-out folder, see `split`)")
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    spec = get_model(engine.read_config(args.run)["config"]["model"])
+    conditional = spec.data_kind == "pairs"
+    if conditional and args.maps is None:
+        raise _UsageError(f"{args.run} is a conditional model ({spec.name}: it translates "
+                          "maps into images); pass --maps DIR, a folder of maps / images to "
+                          "translate")
+    if conditional and not args.maps.is_dir():
+        raise FileNotFoundError(f"--maps: folder {args.maps} does not exist")
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"--out: {args.out} is not a folder")
+    run = engine.load_run(args.run, epoch=args.epoch, device=args.device)
+    if conditional:
+        spec.bind_eval_data(run, args.maps)
+    images = run.sample(args.n, seed=args.seed)
+    from torchvision.utils import save_image
+    args.out.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(images):
+        save_image(img, args.out / f"{i:05d}.png", normalize=True, value_range=(-1, 1))
+    print(f"{args.out}: {len(images)} images from {args.run} (epoch {run.epoch}, "
+          f"seed {args.seed})")
+    return 0
+
+
+def _cmd_split(args) -> int:
+    split = split_held_out(args.data, held_out_frac=args.held_out, seed=args.seed,
+                           out_root=args.out_root)
+    print(f"train     {split.train}  {split.n_train} images")
+    print(f"held-out  {split.held_out}  {split.n_held_out} images")
     return 0
 
 
@@ -173,8 +311,8 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
-COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train,
-            "evaluate": _cmd_evaluate, "reproduce": _cmd_reproduce}
+COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train, "generate": _cmd_generate,
+            "evaluate": _cmd_evaluate, "split": _cmd_split, "reproduce": _cmd_reproduce}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,6 +70,7 @@ from .runs import (  # noqa: F401
 )
 from .loop import (  # noqa: F401
     N_FIXED,
+    RunMismatch,
     train,
     train_cached,
     train_epoch,

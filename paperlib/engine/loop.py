@@ -78,13 +78,20 @@ def train_epoch(images, batch_size, trainer, augment, g_shuffle, g_noise) -> lis
 
 
 # ----------------------------------------------------------------------------- the loop
+class RunMismatch(ValueError):
+    """``out`` holds a run of another configuration or other training images: resuming it
+    is impossible. The message names the differences; each caller says how to proceed (the
+    API: ``resume=False``; the CLI: ``--restart`` or another ``--out``)."""
+
+
 def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = True) -> RunResult:
     """Train ``cfg`` on ``data`` (an image tensor (N,3,res,res) in [-1,1], or a folder) into
     the run folder ``out`` (layout: module docstring); returns a :class:`RunResult`.
 
     Resumes from the last checkpoint when ``out`` holds a run of the same config (only
     ``epochs`` and ``device`` may differ); a finished or diverged run returns at once.
-    ``resume=False`` deletes the run files in ``out`` and starts over. NaN/inf losses end the
+    ``resume=False`` deletes the run files in ``out`` and starts over; without it a run of
+    another config or other images in ``out`` raises :class:`RunMismatch`. NaN/inf losses end the
     run with status ``"diverged at epoch E"`` (no exception).
     """
     cfg = make_config(**cfg.to_dict())
@@ -236,11 +243,11 @@ def _prepare_run_dir(out: Path, cfg: TrainConfig, data_id: dict, resume: bool):
                       != new.get(k, "<missing>"))
         if diff:
             details = ", ".join(f"{k}: {saved['config'].get(k)!r} -> {new.get(k)!r}" for k in diff)
-            raise ValueError(f"{out} holds a run with a different configuration ({details}); "
-                             f"pick another out folder (or pass resume=False to start over)")
+            raise RunMismatch(f"{out} holds a run with a different configuration ({details}); "
+                              "train into another run folder, or start this one over")
         if saved["data"]["sha1"] != data_id["sha1"]:
-            raise ValueError(f"{out} was trained on different images ({saved['data']}); "
-                             f"pick another out folder")
+            raise RunMismatch(f"{out} was trained on different images ({saved['data']}); "
+                              "train into another run folder, or start this one over")
         status = read_status(out)
         if status["status"].startswith("diverged") or (
                 status["status"] == "finished" and status["epochs_done"] >= cfg.epochs):
