@@ -6,7 +6,7 @@ import pytest
 
 from paperlib import cli, data, engine, metrics
 
-SUBCOMMANDS = ("build-data", "train", "evaluate", "reproduce")
+SUBCOMMANDS = ("build-data", "train", "generate", "evaluate", "split", "reproduce")
 
 
 def _run(*args):
