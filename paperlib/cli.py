@@ -262,7 +262,10 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    spec = get_model(engine.read_config(args.run)["config"]["model"])
+    try:
+        spec = get_model(engine.read_config(args.run)["config"]["model"])
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"--run: {err}") from None
     conditional = spec.data_kind == "pairs"
     if conditional and args.maps is None:
         raise _UsageError(f"{args.run} is a conditional model ({spec.name}: it translates "

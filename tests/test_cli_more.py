@@ -212,3 +212,10 @@ def test_generate_conditional_run_translates_the_maps(images, tmp_path, capsys):
                           images], capsys)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [f"{i:05d}.png" for i in range(5)]
+
+
+def test_generate_refuses_a_folder_that_is_no_run(tmp_path, capsys):
+    code, _, err = _main(["generate", "--run", tmp_path, "--n", "2", "--out",
+                          tmp_path / "gen"], capsys)
+    assert code == 2 and "--run" in err and "not a run folder" in err
+    assert not (tmp_path / "gen").exists()
