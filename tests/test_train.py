@@ -94,7 +94,7 @@ def test_finished_run_returns_at_once_and_other_config_is_refused(tmp_path, imag
     again = engine.train(cfg(epochs=1), images, tmp_path, progress=False)
     assert again.status == "finished" and again.epochs_done == 2
     assert (tmp_path / "log.csv").stat().st_mtime_ns == mtime
-    with pytest.raises(ValueError, match="another out folder"):
+    with pytest.raises(ValueError, match="another run folder"):
         engine.train(cfg(epochs=2, config="conventional"), images, tmp_path, progress=False)
     with pytest.raises(ValueError, match="different images"):
         engine.train(cfg(epochs=2), images.flip(0), tmp_path, progress=False)
