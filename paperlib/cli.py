@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401 (paper_a/b
+from . import verify as verify_mod
 from .data import build_all                                           # register IS sources)
 from .models import get_model, model_names
 from .reproduce import NotebookFailed
@@ -129,7 +130,25 @@ def _build_parser() -> argparse.ArgumentParser:
                         "'serial', or a Dask scheduler address such as tcp://host:8786; sets "
                         "$PAPERLIB_SCHEDULER for the notebooks (default: $PAPERLIB_SCHEDULER, "
                         "else local)")
+    p = sub.add_parser("verify", help="compare a rerun's tables with the committed reference",
+                       description="Compare the CSV tables under figures/<profile>/ with the "
+                                   "reference (git HEAD, or --reference DIR): each number is "
+                                   "identical, within seed noise (3 x the table's per-seed "
+                                   "sd) or differs; exits 1 on a difference. Details: "
+                                   "paperlib/verify.py.")
+    p.add_argument("--profile", default=None,
+                   help=f"one of {', '.join(config.PROFILES)} (default $PAPERLIB_PROFILE or cpu)")
+    p.add_argument("--reference", type=Path, default=None, metavar="DIR",
+                   help="folder of reference tables (default: git show HEAD:figures/<profile>/)")
+    p.add_argument("--rerun", type=Path, default=None, metavar="DIR",
+                   help="folder of the rerun's tables (default figures/<profile>/)")
     return parser
+
+
+def _cmd_verify(args) -> int:
+    report = verify_mod.verify(args.profile, reference=args.reference, rerun=args.rerun)
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def _cmd_build_data(args) -> int:
@@ -175,6 +194,7 @@ def _cmd_reproduce(args) -> int:
 
 COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train,
             "evaluate": _cmd_evaluate, "reproduce": _cmd_reproduce}
+COMMANDS["verify"] = _cmd_verify
 
 
 def main(argv: list[str] | None = None) -> int:
