@@ -179,7 +179,7 @@ def _names_a_model(path: Path) -> list[str]:
             and node.value in names]
 
 
-@pytest.mark.parametrize("where", ["engine", "metrics", "cli.py", "verify.py"])
+@pytest.mark.parametrize("where", ["engine", "metrics", "cli.py", "verify.py", "selfcheck.py"])
 def test_engine_evaluation_and_cli_never_name_a_model(where):
     paths = [PKG / where] if where.endswith(".py") else sorted((PKG / where).rglob("*.py"))
     hits = [h for p in paths for h in _names_a_model(p)]
