@@ -11,10 +11,9 @@ classifies each number:
   table's own per-seed spread of that number, taken from the *reference* table, in this
   order:
 
-  1. a companion column ``<metric>_sd`` or ``<metric>_std`` on the same row (the tables'
-     standard deviation over seeds, e.g. ``fid_sd``; ``kid_std``/``is_std`` of the metric
-     tables are the estimator's own spread over subsets/splits, used the same way). It
-     serves ``<metric>``, the sd itself, and each value of the ``<metric>_seeds`` list;
+  1. a companion column ``<metric>_sd`` on the same row (the tables' standard deviation
+     over seeds, e.g. ``fid_sd``). It serves ``<metric>``, ``<metric>_sd`` itself, and
+     each value of the ``<metric>_seeds`` list;
   2. a cell written ``mean ± sd`` (the summary tables): the ``sd`` serves both numbers;
   3. per-seed rows: in a table with a ``seed`` column, the rows that agree on every
      *key* column (every column that is not numeric in the reference, plus the coordinates
@@ -22,6 +21,9 @@ classifies each number:
      columns left out) form one (model, column) group; with at least two seeds in it, the
      sample sd (ddof=1) of the reference's values of a numeric column over the group is
      the tolerance of each of those values;
+  4. only where none of these gives a spread (a single-seed row): a companion
+     ``<metric>_std`` column -- ``kid_std``/``is_std`` of the metric tables, the
+     estimator's own spread over KID subsets / IS splits, a lower bound of the noise;
 
   a number with no spread (sd missing, empty or 0: one seed, a deterministic table) can
   only be identical. ``K_SIGMA = 3``: a rerun with another seed draw, or on other hardware
@@ -137,8 +139,9 @@ class Report:
         nums = [f for f in self.findings if f.kind == "number"]
         lines = [
             f"verify: {len(self.files)} table(s); tolerance = {K_SIGMA:g} x the table's "
-            "per-seed sd (<metric>_sd/_std column, 'mean ± sd' cell, or the sd over seed "
-            "rows of the same group); volatile columns skipped: "
+            "per-seed sd (its <metric>_sd column, a 'mean ± sd' cell, or the sd over the seed "
+            "rows of the same group; else a <metric>_std estimator spread); volatile columns "
+            "skipped: "
             + ", ".join(VOLATILE_COLUMNS),
             f"  numbers: {len(nums)}  identical {sum(f.verdict == 'identical' for f in nums)}"
             f"  within seed noise {sum(f.verdict == 'noise' for f in nums)}"
@@ -189,14 +192,14 @@ def _rows(text: str) -> list[list[str]]:
 
 
 # ----------------------------------------------------------------------------- tolerances
-def _sd_of(cells: dict[str, str], column: str) -> float | None:
-    """The companion sd of ``column`` on one row (``<metric>_sd``/``_std`` columns)."""
+def _sd_of(cells: dict[str, str], column: str, suffixes=("_sd",)) -> float | None:
+    """The companion spread of ``column`` on one row (a ``<metric><suffix>`` column)."""
     base = column
     for suf in (*_SD_SUFFIXES, "_seeds"):
         if column.endswith(suf):
             base = column[: -len(suf)]
             break
-    for suf in _SD_SUFFIXES:
+    for suf in suffixes:
         v = _num(cells.get(base + suf, ""))
         if v is not None and math.isfinite(v):
             return abs(v)
@@ -274,9 +277,11 @@ def compare_table(name: str, ref_text: str, new_text: str) -> list[Finding]:
         for col, a, b in zip(header, r, n):
             if col in VOLATILE_COLUMNS:
                 continue
-            sd = _sd_of(cells, col)
-            if sd is None:
+            sd = _sd_of(cells, col)                 # 1. the <metric>_sd column
+            if sd is None:                          # 3. sd over the row's seed group
                 sd = group_sd.get((k, col))
+            if sd is None:                          # 4. the estimator's <metric>_std
+                sd = _sd_of(cells, col, ("_std",))
             if col.endswith("_seeds") and (";" in a or ";" in b):
                 pa, pb = a.split(";"), b.split(";")
                 if len(pa) != len(pb):

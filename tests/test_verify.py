@@ -71,17 +71,22 @@ def test_change_within_seed_noise_passes(ref, capsys):
     assert not verify.verify("cpu", reference=ref).ok
 
 
-def test_per_seed_rows_give_the_tolerance(ref):
-    # 02_dcgan_runs: three seeds of the paper config -> sd over them; train_s is volatile
-    path = ref / "02_dcgan_runs.csv"
+def test_per_seed_rows_give_the_tolerance(ref, tmp_path):
+    # 02_dcgan_runs: three seeds of the paper config -> sd over them (the reference's: the
+    # edits go into a rerun copy); train_s is volatile
+    rerun = tmp_path / "rerun"
+    shutil.copytree(ref, rerun)
+    path = rerun / "02_dcgan_runs.csv"
     rows = list(csv.DictReader(path.open()))
     vals = [float(r["g_loss"]) for r in rows if r["config"] == "paper"]
     import statistics
     sd = statistics.stdev(vals)
     _edit(path, 0, "g_loss", lambda v: repr(float(v) + sd))
     _edit(path, 0, "train_s", lambda v: "1.0")
-    report = verify.verify("cpu", reference=ref)
+    report = verify.verify("cpu", reference=ref, rerun=rerun)
     assert report.ok and report.count("noise") == 1
+    _edit(path, 0, "g_loss", lambda v: repr(float(v) + 3 * sd))   # 4 sd off in all
+    assert not verify.verify("cpu", reference=ref, rerun=rerun).ok
 
 
 def test_text_and_missing_files_differ(ref):
@@ -95,3 +100,25 @@ def test_text_and_missing_files_differ(ref):
 def test_git_reference_default():
     report = verify.verify("cpu")     # HEAD vs the working tree's figures/cpu
     assert report.files and report.ok
+
+
+def test_seed_spread_is_preferred_to_the_estimator_std(ref, tmp_path):
+    # 06_metrics_per_run: kid of the paper config's 3 seeds -> sd over the seeds (of the
+    # reference: so the edit goes into a rerun copy); the single-seed conventional row
+    # falls back to its kid_std (KID's subset spread)
+    import statistics
+    rerun = tmp_path / "rerun"
+    shutil.copytree(ref, rerun)
+    path = rerun / "06_metrics_per_run.csv"
+    rows = list(csv.DictReader(path.open()))
+    paper = [i for i, r in enumerate(rows) if r["model"] == rows[0]["model"]
+             and r["config"] == "paper"]
+    sd = statistics.stdev(float(rows[i]["kid"]) for i in paper)
+    conv = next(i for i, r in enumerate(rows) if r["config"] == "conventional")
+    std = float(rows[conv]["kid_std"])
+    _edit(path, paper[0], "kid", lambda v: repr(float(v) + 2 * sd))
+    _edit(path, conv, "kid", lambda v: repr(float(v) + 2 * std))
+    report = verify.verify("cpu", reference=ref, rerun=rerun)
+    noisy = {(f.row, f.column): f.tol for f in report.findings if f.verdict == "noise"}
+    assert report.ok and noisy == {(paper[0], "kid"): pytest.approx(3 * sd),
+                                   (conv, "kid"): pytest.approx(3 * std)}
