@@ -16,7 +16,8 @@ Layers, lowest first; a module imports from its own layer and the ones below it 
                            sources, circle fidelity, the cached evaluation of a run, gate and
                            verdict statistics
     5  paper_a/, paper_b/  each paper's experiments (they do not import each other)
-    6  plots.py, reproduce.py, cli.py   and, above them, the notebooks
+    6  plots.py, reproduce.py, verify.py (a rerun's tables vs the committed ones),
+       selfcheck.py (every model at a profile's sizes), cli.py; above them, the notebooks
 
 The engine, the evaluation and the CLI build models by name from the registry and never
 branch on one; adding a model is adding one module to ``models/``.

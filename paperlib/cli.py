@@ -11,8 +11,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401 (paper_a/b
-from .data import build_all, image_files, split_held_out             # register IS sources)
+# paper_a and paper_b are imported for their registrations (paper A's IS source)
+from . import config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401
+from . import selfcheck as selfcheck_mod
+from . import verify as verify_mod
+from .data import build_all, image_files, split_held_out
 from .models import get_model, model_names
 from .reproduce import NotebookFailed
 
@@ -203,7 +206,57 @@ def _build_parser() -> argparse.ArgumentParser:
                         "'serial', or a Dask scheduler address such as tcp://host:8786; sets "
                         "$PAPERLIB_SCHEDULER for the notebooks (default: $PAPERLIB_SCHEDULER, "
                         "else local)")
+    p = sub.add_parser("verify", help="compare a rerun's tables with the committed reference",
+                       description="Compare the CSV tables under figures/<profile>/ with the "
+                                   "reference (git HEAD, or --reference DIR): each number is "
+                                   "identical, within seed noise (3 x the table's per-seed "
+                                   "sd) or differs; exits 1 on a difference. Details: "
+                                   "paperlib/verify.py.")
+    p.add_argument("--profile", default=None,
+                   help=f"one of {', '.join(config.PROFILES)} (default $PAPERLIB_PROFILE or cpu)")
+    p.add_argument("--reference", type=Path, default=None, metavar="DIR",
+                   help="folder of reference tables (default: git show HEAD:figures/<profile>/)")
+    p.add_argument("--rerun", type=Path, default=None, metavar="DIR",
+                   help="folder of the rerun's tables (default figures/<profile>/)")
+    p = sub.add_parser("selfcheck", help="every model at a profile's sizes: build, train a few "
+                                         "steps, resume, sample, score",
+                       description="Build every registered model at the profile's sizes, "
+                                   "train one epoch of a tiny synthetic set (--steps steps), "
+                                   "resume for one more, sample and score a few images; print "
+                                   "parameters, seconds per step and peak memory per model. "
+                                   "Exits 1 naming the failing models. Details: "
+                                   "paperlib/selfcheck.py.")
+    p.add_argument("--profile", required=True,
+                   help=f"one of {', '.join(config.PROFILES)}")
+    p.add_argument("--steps", type=_positive_int, default=2,
+                   help="training steps per epoch (default 2)")
+    p.add_argument("--batch", type=_positive_int, default=None,
+                   help="minibatch (default: the profile's, per model)")
+    p.add_argument("--n-score", type=_positive_int, default=8,
+                   help="images sampled and scored per model (default 8; at least 6)")
+    p.add_argument("--model", nargs="+", default=None, metavar="MODEL",
+                   help="only these models (default: every registered one)")
+    p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     return parser
+
+
+def _cmd_selfcheck(args) -> int:
+    for name in args.model or ():
+        get_model(name)
+    if args.n_score < 6:
+        raise ValueError(f"--n-score must be at least 6 (density/coverage's k=5), got "
+                         f"{args.n_score}")
+    rows = selfcheck_mod.run_selfcheck(args.profile, steps=args.steps, batch=args.batch,
+                                       n_score=args.n_score, device=args.device,
+                                       models=args.model)
+    print(selfcheck_mod.format_table(args.profile, rows))
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+def _cmd_verify(args) -> int:
+    report = verify_mod.verify(args.profile, reference=args.reference, rerun=args.rerun)
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def _cmd_build_data(args) -> int:
@@ -315,7 +368,8 @@ def _cmd_reproduce(args) -> int:
 
 
 COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train, "generate": _cmd_generate,
-            "evaluate": _cmd_evaluate, "split": _cmd_split, "reproduce": _cmd_reproduce}
+            "evaluate": _cmd_evaluate, "split": _cmd_split, "reproduce": _cmd_reproduce,
+            "verify": _cmd_verify, "selfcheck": _cmd_selfcheck}
 
 
 def main(argv: list[str] | None = None) -> int:
