@@ -24,6 +24,9 @@ venv: $(STAMP)
 
 reproduce: $(STAMP)
 	$(VENV)/bin/python -m paperlib reproduce --profile $(PROFILE) $(if $(FORCE),--force,) $(if $(PUBLISH),--publish,)
+	@# compare the rerun's tables with the committed reference (profiles that have one)
+	@if git ls-files --error-unmatch figures/$(PROFILE) >/dev/null 2>&1; then \
+		$(VENV)/bin/python -m paperlib verify --profile $(PROFILE); fi
 
 test: $(STAMP)
 	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
