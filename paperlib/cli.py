@@ -11,6 +11,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from torchvision.utils import save_image
+
 # paper_a and paper_b are imported for their registrations (paper A's IS source)
 from . import config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401
 from . import selfcheck as selfcheck_mod
@@ -332,7 +334,6 @@ def _cmd_generate(args) -> int:
     if conditional:
         spec.bind_eval_data(run, args.maps)
     images = run.sample(args.n, seed=args.seed)
-    from torchvision.utils import save_image
     args.out.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(images):
         save_image(img, args.out / f"{i:05d}.png", normalize=True, value_range=(-1, 1))
