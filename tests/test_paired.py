@@ -150,3 +150,12 @@ def test_map_to_rgb_shows_every_kind():
     assert paired.map_to_rgb(torch.rand(2, 1, 8, 8)).shape == (2, 3, 8, 8)
     with pytest.raises(ValueError):
         paired.map_to_rgb(torch.rand(1, 5, 8, 8))
+
+
+def test_identity_maps_are_the_images_in_0_1(tmp_path):
+    folder = tmp_path / "artist_geometric"
+    data.build_artist_set(folder, "geometric", n=3, res=32, seed=0)
+    p = paired.load_pairs(folder, 32, "identity")
+    assert p.map_source == "identity" and p.maps.shape == (3, 3, 32, 32)
+    assert torch.equal(p.maps, (p.images + 1) / 2)
+    assert torch.equal(paired.map_to_rgb(p.maps), p.maps * 2 - 1)

@@ -17,6 +17,9 @@ style. Three kinds of map (``map_source``):
   colour differs from the form's median colour), 3 one-hot channels.
 * ``"edges"`` -- for a user's own folder: the Sobel gradient magnitude of the grey image,
   scaled to [0, 1] per image, 1 channel.
+* ``"identity"`` -- the image itself as its map, in [0, 1] (3 channels): a diagnostic, the
+  easiest mapping there is (``benchmarks/diagnose_pix2pixhd.py``,
+  ``tests/test_pix2pixhd_learns.py``).
 * a **folder path** -- a user's own maps: for every image ``<data>/a/b.png`` a map
   ``<maps>/a/b.png`` (same relative name, any size; resized with nearest-neighbour). An RGB
   map is read as 3 channels in [0, 1] (colour-coded classes: draw each class in one flat
@@ -55,7 +58,7 @@ MAP_CLASSES = ("background", "plane", "disc", "ring", "main form", "eye", "pupil
 FORM_CLASSES = ("background", "main form", "inner marks")
 
 
-MAP_SOURCES = ("auto", "recipe", "forms", "edges")
+MAP_SOURCES = ("auto", "recipe", "forms", "edges", "identity")
 
 
 SUPERSAMPLE = 4
@@ -182,7 +185,7 @@ def _read_map(path: Path, res: int) -> torch.Tensor:
 class Pairs:
     """A folder's (map, image) pairs: ``images`` (N, 3, res, res) in [-1, 1], ``maps``
     (N, C, res, res) in [0, 1], ``files`` (relative names), ``map_source`` (what made the
-    maps: recipe | forms | edges | a folder)."""
+    maps: recipe | forms | edges | identity | a folder)."""
 
     images: torch.Tensor
     maps: torch.Tensor
@@ -255,6 +258,8 @@ def load_pairs(folder, res: int, map_source: str = "auto") -> Pairs:
         maps = torch.stack([render_map(recipes[f][0], res, recipes[f][1]) for f in files])
     elif source == "edges":
         maps = torch.stack([edge_map(im) for im in images])
+    elif source == "identity":
+        maps = (images + 1) / 2
     elif source == "forms":
         maps = torch.stack([form_map(im) for im in images])
     else:
@@ -308,7 +313,7 @@ class MapSource(nn.Module):
 def map_to_rgb(maps: torch.Tensor) -> torch.Tensor:
     """Maps (N, C, H, W) as viewable images in [-1, 1]: a recipe map in one colour per
     class (a fixed palette; soft maps blended), a 1-channel map as grey, a 3-channel map
-    (forms, a user's RGB maps) as RGB."""
+    (forms, a user's RGB maps, identity) as RGB."""
     maps = maps.float()
     c = maps.shape[1]
     if c == len(MAP_CLASSES):

@@ -301,7 +301,7 @@ def translate(run, maps: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
 #: pix2pixHD's Adam (lr 2e-4, betas (0.5, 0.999)), under either config name.
 PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 #: TrainConfig fields only Pix2pixHD reads (widths are ngf/ndf): what makes the maps
-#: (paperlib.data.paired: auto | recipe | forms | edges | a folder of maps), their channels
+#: (paperlib.data.paired: auto | recipe | forms | edges | identity | a folder of maps), their channels
 #: (None: taken from the data), residual blocks, discriminator scales, feature-matching
 #: weight, a VGG19 weights file for the perceptual loss (None: not used) and its weight.
 PIX2PIXHD_FIELDS = ("map_source", "map_channels", "p2p_blocks", "p2p_num_d", "fm_lambda",
