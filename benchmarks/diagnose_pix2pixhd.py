@@ -20,7 +20,10 @@ it was: pix2pixHD's generator, instance norm after every convolution, 8 px bottl
 skip) to test each suspect: the generator's instance norm (after its first convolution
 only, or everywhere), the discriminator (no instance norm; 2 layers), the bottleneck (one
 downsampling fewer: 16 px; the map fed again to the last layer), the number of updates
-(batch 4: 4x as many). Writes ``figures/<profile>/diagnose_pix2pixhd.{csv,md}``.
+(batch 4: 4x as many), pix2pix's L1 term. Then the fix (the model's new defaults:
+``p2p_norm="none"``, ``p2p_skip=True``; :mod:`paperlib.models.pix2pixhd`) at batch 16 and 4,
+with L1, and with each of its parts undone. Writes
+``figures/<profile>/diagnose_pix2pixhd.{csv,md}``.
 
 ``--smoke``: a 16-image set under ``--out`` (or a temporary folder), widths 4, one
 residual block, a few steps per configuration; its numbers mean nothing.
@@ -60,25 +63,32 @@ def _strip_norm(module: nn.Module) -> None:
             _strip_norm(child)
 
 
+def _init_like(cfg, module: nn.Module) -> nn.Module:
+    """A new module initialised as :func:`paperlib.models.pix2pixhd.networks` would."""
+    if cfg.p2p_norm == "instance" or isinstance(module, pix2pixhd.MultiscaleDiscriminator):
+        pix2pixhd.init_weights(module)
+    return module
+
+
 class _InputSkip(nn.Module):
-    """pix2pixHD's generator whose last 7x7 convolution also sees the map itself."""
+    """A generator whose last 7x7 convolution also sees the map itself (only the map, not
+    the head's features as ``p2p_skip`` does)."""
 
     def __init__(self, G: pix2pixhd.GlobalGenerator, ngf: int):
         super().__init__()
-        layers = list(G.model)
-        self.body = nn.Sequential(*layers[:-3])
+        self.head, self.body = G.head, G.body
         self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf + G.in_c, 3, 7), nn.Tanh())
 
     def forward(self, x):
-        return self.tail(torch.cat([self.body(x), x], 1))
+        return self.tail(torch.cat([self.body(self.head(x)), x], 1))
 
 
 def _first_norm_off(cfg, G, D):
-    G.model[2] = nn.Identity()       # pad, conv, *norm*, relu
+    G.head[2] = nn.Identity()        # pad, conv, *norm*, relu
     return G, D
 
 
-def _g_norm_off(cfg, G, D):
+def _g_norm_off(cfg, G, D):          # (G keeps pix2pixHD's N(0, 0.02) initialisation)
     _strip_norm(G)
     return G, D
 
@@ -89,27 +99,51 @@ def _d_norm_off(cfg, G, D):
 
 
 def _d_layers2(cfg, G, D):
-    return G, pix2pixhd.MultiscaleDiscriminator(cfg.map_channels + 3, cfg.ndf, 2, cfg.p2p_num_d)
+    return G, _init_like(cfg, pix2pixhd.MultiscaleDiscriminator(cfg.map_channels + 3, cfg.ndf,
+                                                                2, cfg.p2p_num_d))
 
 
 def _bottleneck16(cfg, G, D):
-    return pix2pixhd.GlobalGenerator(cfg.map_channels, 3, cfg.ngf, 1, cfg.p2p_blocks), D
+    return _init_like(cfg, pix2pixhd.GlobalGenerator(cfg.map_channels, 3, cfg.ngf, 1,
+                                                     cfg.p2p_blocks, cfg.p2p_norm,
+                                                     cfg.p2p_skip)), D
 
 
 def _input_skip(cfg, G, D):
-    return _InputSkip(G, cfg.ngf), D
+    return _init_like(cfg, _InputSkip(G, cfg.ngf)), D
 
 
-#: name -> (TrainConfig overrides, network surgery or None, what it tests).
+def _pix2pixhd_init(cfg, G, D):
+    pix2pixhd.init_weights(G)        # N(0, 0.02) instead of PyTorch's default
+    return G, D
+
+
+#: The model as it was (pix2pixHD's generator: instance norm everywhere, no skip).
+OLD = {"p2p_norm": "instance", "p2p_skip": False}
+#: The test's and our fix's training: batch 4 and pix2pix's L1 (weight 100).
+FIX_TRAIN = {"batch_size": 4, "l1_lambda": 100.0}
+
+#: name -> (TrainConfig overrides, network surgery or None, what it tests). The first group
+#: changes one thing from ``baseline`` (the old model); the second is the fix (the new
+#: defaults: no norm in G, PyTorch's initialisation, the full-resolution skip) and, from
+#: ``fixed_batch4_l1``, one part of it undone at a time.
 CONFIGS = {
-    "baseline": ({}, None, "the model as it was"),
-    "first_norm_off": ({}, _first_norm_off, "suspect 1: no instance norm after G's first conv"),
-    "g_norm_off": ({}, _g_norm_off, "suspect 1': no instance norm anywhere in G"),
-    "d_norm_off": ({}, _d_norm_off, "suspect 2: no instance norm in D"),
-    "d_layers2": ({}, _d_layers2, "suspect 2': D with 2 layers (deepest maps 7-8 px)"),
-    "bottleneck16": ({}, _bottleneck16, "suspect 3: one downsampling fewer (16 px bottleneck)"),
-    "input_skip": ({}, _input_skip, "suspect 3': the map fed again to G's last conv"),
-    "batch4": ({"batch_size": 4}, None, "suspect 4: batch 4 (4x the updates per kimg)"),
+    "baseline": (OLD, None, "the model as it was"),
+    "first_norm_off": (OLD, _first_norm_off, "suspect 1: no instance norm after G's first conv"),
+    "g_norm_off": (OLD, _g_norm_off, "suspect 1': no instance norm anywhere in G"),
+    "d_norm_off": (OLD, _d_norm_off, "suspect 2: no instance norm in D"),
+    "d_layers2": (OLD, _d_layers2, "suspect 2': D with 2 layers (deepest maps 7-8 px)"),
+    "bottleneck16": (OLD, _bottleneck16, "suspect 3: one downsampling fewer (16 px bottleneck)"),
+    "input_skip": (OLD, _input_skip, "suspect 3': the map fed again to G's last conv"),
+    "batch4": ({**OLD, "batch_size": 4}, None, "suspect 4: batch 4 (4x the updates per kimg)"),
+    "l1": ({**OLD, "l1_lambda": 100.0}, None, "pix2pix's L1 term (weight 100)"),
+    "fixed": ({}, None, "the fix: no norm in G, PyTorch init, full-res skip (new defaults)"),
+    "fixed_batch4": ({"batch_size": 4}, None, "the fix, batch 4"),
+    "fixed_batch4_l1": (FIX_TRAIN, None, "the fix, batch 4, L1 100 (the test's training)"),
+    "fixed_batch4_l1_instnorm": ({**FIX_TRAIN, "p2p_norm": "instance"}, None,
+                                 "... but instance norm in G (and its N(0, 0.02) init)"),
+    "fixed_batch4_l1_noskip": ({**FIX_TRAIN, "p2p_skip": False}, None, "... but no skip"),
+    "fixed_batch4_l1_init002": (FIX_TRAIN, _pix2pixhd_init, "... but G initialised N(0, 0.02)"),
 }
 
 
@@ -145,7 +179,6 @@ def run_config(name: str, sizes: dict, milestones: list[float], split: tuple[str
         maps, G, D = pix2pixhd.networks(cfg)
         if surgery is not None:
             G, D = surgery(cfg, G, D)
-            pix2pixhd.init_weights(G), pix2pixhd.init_weights(D)
         trainer = cfg.spec.step(cfg, maps, G, D, torch.device("cpu"))
     images = train.joined()
     if hasattr(trainer, "bind_data"):

@@ -4,10 +4,24 @@ The networks follow NVIDIA's ``pix2pixHD`` (``models/networks.py``); the code is
 
 * **Global generator**: 7x7 convolution (reflection padding), ``n_down`` stride-2 3x3
   downsampling convolutions (channels doubling), ``n_blocks`` residual blocks, as many
-  transposed-convolution upsamplings, 7x7 convolution to RGB with tanh; instance
-  normalisation (no affine) and ReLU throughout. At 32-128 px the *local enhancer* (the
-  second, full-resolution generator of the paper) is not needed and not built: the global
-  generator alone covers these sizes (our choice, as the issue allows).
+  transposed-convolution upsamplings, 7x7 convolution to RGB with tanh; ReLU throughout. At
+  32-128 px the *local enhancer* (the second, full-resolution generator of the paper) is not
+  needed and not built: the global generator alone covers these sizes (our choice, as the
+  issue allows). pix2pixHD puts instance normalisation (no affine) after every convolution
+  and initialises N(0, 0.02); that is ``p2p_norm="instance"``, ``p2p_skip=False``.
+* **Our fix (issue 18; the defaults ``p2p_norm="none"``, ``p2p_skip=True``)**. With
+  pix2pixHD's generator the model did not learn even the identity mapping (the image as its
+  own map, ``benchmarks/diagnose_pix2pixhd.py``): held-out mean absolute error 0.23 / 0.21
+  after 16 / 32 kimg, while the training maps' fell to 0.12 -- it memorised. Instance norm
+  removes each channel's per-image mean and scale, which for flat-colour images *is* the
+  colour, and every path from the map to the output passes through one (dropping it after
+  the first convolution only: 0.21 / 0.20); the 8 px bottleneck without skips loses the
+  forms' exact edges (16 px bottleneck: 0.15 / 0.13). So the generator has no
+  normalisation and PyTorch's default initialisation (N(0, 0.02) without a norm learns too
+  slowly), and its last 7x7 convolution also sees the first layer's features and the map
+  itself (scaled to [-1, 1]): a full-resolution path around the bottleneck, as U-Net's
+  outermost skip in pix2pix. The discriminator was not the culprit (no instance norm in D:
+  0.22 / 0.22) and stays pix2pixHD's. ``tests/test_pix2pixhd_learns.py`` pins the result.
 * **Multi-scale PatchGAN discriminators**: ``num_d`` (2 at these sizes) identical
   70x70-style PatchGANs (4x4 convolutions, ``n_layers`` stride-2, leaky ReLU 0.2, instance
   norm) on the (map, image) pair at full and half resolution (3x3 average pooling, stride 2);
@@ -19,6 +33,10 @@ The networks follow NVIDIA's ``pix2pixHD`` (``models/networks.py``); the code is
   relu5_1 features, weights 1/32 ... 1, times ``lambda_vgg = 10``) is used only when the
   user supplies VGG19 weights (a torchvision ``vgg19`` state dict file, ``vgg_weights``):
   nothing is downloaded, and the run's config records the file (None: not used).
+  Optionally pix2pix's L1 reconstruction term ``l1_lambda * L1(fake, real)`` (pix2pix: 100;
+  default 0, as pix2pixHD: label maps leave the colours open, and an L1 term then pulls
+  every form towards the mean colour; it helps where the map determines the image, e.g.
+  the identity maps of the diagnosis).
 
 Training goes through the shared engine (:mod:`paperlib.engine`, ``model="pix2pixhd"``):
 :class:`Pix2PixHDStep` is what this model adds to it. Its data are (map, image) pairs
@@ -48,46 +66,70 @@ def _check_res(res: int) -> int:
     return check_res(res, RES_CHOICES)
 
 
+#: The generator's normalisation (``p2p_norm``): pix2pixHD's instance norm after every
+#: convolution, or none (our fix; module docstring).
+G_NORMS = ("none", "instance")
+
+
 def _norm(c: int) -> nn.Module:
     return nn.InstanceNorm2d(c, affine=False)
 
 
+def _g_norm(kind: str):
+    if kind not in G_NORMS:
+        raise ValueError(f"generator norm must be one of {G_NORMS}, got {kind!r}")
+    return _norm if kind == "instance" else (lambda c: nn.Identity())
+
+
 class ResnetBlock(nn.Module):
-    def __init__(self, c: int):
+    def __init__(self, c: int, norm=_norm):
         super().__init__()
         self.block = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), _norm(c), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), _norm(c))
+            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), norm(c), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), norm(c))
 
     def forward(self, x):
         return x + self.block(x)
 
 
 class GlobalGenerator(nn.Module):
-    """``G(map) -> image``: (B, in_c, res, res) -> (B, 3, res, res) in [-1, 1]."""
+    """``G(map) -> image``: (B, in_c, res, res) -> (B, 3, res, res) in [-1, 1].
+
+    ``head`` (7x7 convolution, norm, ReLU), ``body`` (downsamplings, residual blocks,
+    upsamplings), ``tail`` (7x7 convolution, tanh). ``norm``: ``"instance"`` (pix2pixHD) or
+    ``"none"``; ``skip``: the tail also sees the head's features and the map itself (a
+    full-resolution path around the bottleneck, U-Net's outermost skip; the map enters it
+    scaled from [0, 1] to [-1, 1])."""
 
     def __init__(self, in_c: int, out_c: int = 3, ngf: int = 32, n_down: int = 2,
-                 n_blocks: int = 6):
+                 n_blocks: int = 6, norm: str = "instance", skip: bool = False):
         super().__init__()
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_c, ngf, 7), _norm(ngf), nn.ReLU(True)]
-        c = ngf
+        nl = _g_norm(norm)
+        self.head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(in_c, ngf, 7), nl(ngf),
+                                  nn.ReLU(True))
+        body, c = [], ngf
         for _ in range(n_down):
-            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), _norm(2 * c), nn.ReLU(True)]
+            body += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nl(2 * c), nn.ReLU(True)]
             c *= 2
-        layers += [ResnetBlock(c) for _ in range(n_blocks)]
+        body += [ResnetBlock(c, nl) for _ in range(n_blocks)]
         for _ in range(n_down):
-            layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1),
-                       _norm(c // 2), nn.ReLU(True)]
+            body += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1),
+                     nl(c // 2), nn.ReLU(True)]
             c //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(c, out_c, 7), nn.Tanh()]
-        self.model = nn.Sequential(*layers)
-        self.in_c, self.n_down = in_c, n_down
+        self.body = nn.Sequential(*body)
+        tail_in = c + (ngf + in_c if skip else 0)
+        self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(tail_in, out_c, 7), nn.Tanh())
+        self.in_c, self.n_down, self.norm, self.skip = in_c, n_down, norm, bool(skip)
 
     def forward(self, label_map: torch.Tensor) -> torch.Tensor:
         if label_map.shape[-1] % (2 ** self.n_down):
             raise ValueError(f"map size {label_map.shape[-1]} is not divisible by "
                              f"2^{self.n_down}")
-        return self.model(label_map)
+        h = self.head(label_map)
+        y = self.body(h)
+        if self.skip:      # (the map in [-1, 1]: centred, the tail learns much faster)
+            y = torch.cat([y, h, 2 * label_map - 1], 1)
+        return self.tail(y)
 
 
 class NLayerDiscriminator(nn.Module):
@@ -205,17 +247,20 @@ class Pix2PixHDStep:
     images then maps along channels; returns ``[d_loss, g_loss, d_real, d_fake]`` with
     ``d_loss = (LSGAN(D(map, fake), 0) + LSGAN(D(map, real), 1)) / 2``, ``g_loss`` the
     adversarial + feature-matching (+ VGG) loss, ``d_real``/``d_fake`` D's mean last-layer
-    output on reals/fakes over the scales (LSGAN targets 1 and 0). ``augment`` goes unused:
+    output on reals/fakes over the scales (LSGAN targets 1 and 0); with ``lambda_l1`` G's
+    loss adds pix2pix's ``lambda_l1 * L1(fake, real)``. ``augment`` goes unused:
     :func:`paperlib.engine.make_config` refuses augmentation for pix2pixhd."""
 
     def __init__(self, maps, G, D, lr: float = 2e-4, betas=(0.5, 0.999),
-                 lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0):
+                 lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0,
+                 lambda_l1: float = 0.0):
         self.latent, self.G, self.D = maps, G, D
         self.opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
         self.opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
         self.modules = {"G": G, "D": D, "latent": maps}
         self.optimizers = {"opt_g": self.opt_g, "opt_d": self.opt_d}
         self.lambda_feat, self.vgg, self.lambda_vgg = lambda_feat, vgg, lambda_vgg
+        self.lambda_l1 = lambda_l1
 
     def bind_data(self, data: torch.Tensor) -> None:
         """The engine's training pairs: their maps are what the fixed grid translates."""
@@ -232,6 +277,8 @@ class Pix2PixHDStep:
             pred_fake, pred_real, self.D.n_layers, self.lambda_feat)
         if self.vgg is not None:
             loss_g = loss_g + self.lambda_vgg * self.vgg(fake, real)
+        if self.lambda_l1:
+            loss_g = loss_g + self.lambda_l1 * F.l1_loss(fake, real)
         self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()
@@ -257,25 +304,32 @@ class Pix2PixHDStep:
 
 
 def build(res: int, in_c: int, ngf: int = 32, ndf: int = 32, n_blocks: int = 6,
-          num_d: int = 2) -> tuple[GlobalGenerator, MultiscaleDiscriminator]:
+          num_d: int = 2, norm: str = "none", skip: bool = True
+          ) -> tuple[GlobalGenerator, MultiscaleDiscriminator]:
     """``(G, D)`` for ``res`` px maps with ``in_c`` channels: 2 downsamplings at 32 px, 3 at
-    64 and 128 (the bottleneck stays at 8 or 16 px); D sees (map, image) pairs."""
+    64 and 128 (the bottleneck stays at 8 or 16 px); D sees (map, image) pairs. ``norm`` and
+    ``skip``: the generator's (:class:`GlobalGenerator`; defaults: our fix)."""
     _check_res(res)
     n_down = 2 if res == 32 else 3
-    return (GlobalGenerator(in_c, 3, ngf, n_down, n_blocks),
+    return (GlobalGenerator(in_c, 3, ngf, n_down, n_blocks, norm, skip),
             MultiscaleDiscriminator(in_c + 3, ndf, 3, num_d))
 
 
 def networks(cfg) -> tuple:
     """``(MapSource, G, D)`` of a :class:`paperlib.engine.TrainConfig` with
-    ``model="pix2pixhd"`` (widths ``ngf``/``ndf``, ``p2p_blocks``, ``p2p_num_d``; the maps'
-    channels ``map_channels``, which :func:`paperlib.engine.train` takes from the data),
-    initialised from torch's global RNG with pix2pixHD's ``weights_init``."""
+    ``model="pix2pixhd"`` (widths ``ngf``/``ndf``, ``p2p_blocks``, ``p2p_num_d``,
+    ``p2p_norm``, ``p2p_skip``; the maps' channels ``map_channels``, which
+    :func:`paperlib.engine.train` takes from the data), initialised from torch's global RNG:
+    D with pix2pixHD's ``weights_init``; G too when it has instance norm, else with
+    PyTorch's default initialisation (module docstring)."""
 
     if cfg.map_channels is None:
         raise ValueError("pix2pixhd needs map_channels (train() takes it from the data)")
-    G, D = build(cfg.res, cfg.map_channels, cfg.ngf, cfg.ndf, cfg.p2p_blocks, cfg.p2p_num_d)
-    init_weights(G), init_weights(D)
+    G, D = build(cfg.res, cfg.map_channels, cfg.ngf, cfg.ndf, cfg.p2p_blocks, cfg.p2p_num_d,
+                 cfg.p2p_norm, cfg.p2p_skip)
+    if cfg.p2p_norm == "instance":
+        init_weights(G)
+    init_weights(D)
     return MapSource(cfg.map_channels), G, D
 
 
@@ -283,7 +337,7 @@ def step_for(cfg, maps, G, D, device) -> Pix2PixHDStep:
     """The engine's model step for ``cfg`` (with the VGG loss when ``cfg.vgg_weights``)."""
     vgg = VGGLoss(cfg.vgg_weights).to(device) if cfg.vgg_weights else None
     return Pix2PixHDStep(maps, G, D, **cfg.optim, lambda_feat=cfg.fm_lambda, vgg=vgg,
-                         lambda_vgg=cfg.vgg_lambda)
+                         lambda_vgg=cfg.vgg_lambda, lambda_l1=cfg.l1_lambda)
 
 
 @torch.no_grad()
@@ -304,8 +358,10 @@ PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 #: (paperlib.data.paired: auto | recipe | forms | edges | identity | a folder of maps), their channels
 #: (None: taken from the data), residual blocks, discriminator scales, feature-matching
 #: weight, a VGG19 weights file for the perceptual loss (None: not used) and its weight.
+#: The generator's normalisation and skip, and pix2pix's L1 weight: the fix of issue 18
+#: (module docstring).
 PIX2PIXHD_FIELDS = ("map_source", "map_channels", "p2p_blocks", "p2p_num_d", "fm_lambda",
-                    "vgg_weights", "vgg_lambda")
+                    "vgg_weights", "vgg_lambda", "p2p_norm", "p2p_skip", "l1_lambda")
 
 
 def _load_folder(path, cfg) -> tuple:
@@ -323,6 +379,13 @@ def _prepare(cfg, images):
 
 
 def _validate(cfg) -> None:
+    if cfg.p2p_norm not in G_NORMS:
+        raise ValueError(f"p2p_norm must be one of {G_NORMS}, got {cfg.p2p_norm!r}")
+    if not isinstance(cfg.p2p_skip, bool):
+        raise ValueError(f"p2p_skip must be True or False, got {cfg.p2p_skip!r}")
+    lam = cfg.l1_lambda
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam < math.inf:
+        raise ValueError(f"l1_lambda must be a finite number >= 0, got {lam!r}")
     if cfg.augment != "none":
         raise ValueError("pix2pixhd does not support augmentation (map and image "
                          f"would have to be transformed alike); got augment={cfg.augment!r}")
