@@ -124,7 +124,7 @@ def test_resume_equals_uninterrupted(tmp_path, pairs):
         for name in a[key]:
             assert torch.equal(a[key][name], b[key][name]), (key, name)
     # the map channels come from the data; the fixed grid's "noise" is map indices only
-    assert a["config"]["map_channels"] == len(paired.MAP_CLASSES)
+    assert a["config"]["map_channels"] == len(paired.MAP_CLASSES) + 1   # + instance boundary
     assert a["fixed_noise"][0].dtype == torch.int64
     # a loaded run translates maps deterministically, each map once, in order
     run = engine.load_run(tmp_path / "full")
@@ -324,3 +324,52 @@ def test_cli_trains_resumes_and_evaluates_pix2pixhd(tmp_path):
     m = json.loads((tmp_path / "m.json").read_text())
     assert math.isfinite(m["fid"]) and m["n_fake"] == 10
     assert main([*common, "--epochs", "2", "--augment", "ada"]) == 2
+
+
+def test_boundary_channel_option_sets_the_maps_g_and_d_see(tmp_path, pairs):
+    # default: recipe maps + pix2pixHD's instance-boundary channel; p2p_boundary=False drops
+    # it (a Pairs passed in is joined the run's way); translate() takes Pairs either way
+    assert pairs.boundary and pairs.maps.shape[1] == len(paired.MAP_CLASSES) + 1
+    runs = {}
+    for boundary in (True, False):
+        cfg = engine.make_config(**TINY, epochs=1, p2p_boundary=boundary)
+        res = engine.train(cfg, pairs, tmp_path / str(boundary), progress=False)
+        assert res.status == "finished"
+        run = engine.load_run(tmp_path / str(boundary))
+        assert run.config.map_channels == len(paired.MAP_CLASSES) + boundary
+        assert run.G.head[1].in_channels == run.config.map_channels
+        assert run.D.ds[0].layers[0][0].in_channels == run.config.map_channels + 3
+        out = pix2pixhd.translate(run, pairs)
+        assert out.shape == (len(pairs), 3, 32, 32)
+        runs[boundary] = cfg
+    assert engine.run_name(runs[True], "k") != engine.run_name(runs[False], "k")
+    ins = pix2pixhd.model_inputs(runs[False], pairs)
+    assert torch.equal(ins, pairs.maps[:, :-1])
+    plain = paired.Pairs(pairs.images, pairs.maps[:, :-1], pairs.files, "recipe",
+                         pairs.instances, False)
+    assert torch.equal(pix2pixhd.model_inputs(runs[True], plain), pairs.maps)
+    with pytest.raises(ValueError, match="p2p_boundary"):
+        engine.make_config(**TINY, epochs=1, p2p_boundary="yes")
+
+
+def test_generator_options_and_fix_defaults():
+    cfg = engine.make_config(**TINY, epochs=1, map_channels=9)
+    assert (cfg.p2p_norm, cfg.p2p_skip, cfg.l1_lambda) == ("none", True, 0.0)
+    _, G, _ = pix2pixhd.networks(cfg)
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in G.modules())
+    assert G.tail[1].in_channels == 4 + 4 + 9           # decoder + head features + map
+    _, G_old, _ = pix2pixhd.networks(engine.make_config(**TINY, epochs=1, map_channels=9,
+                                                         p2p_norm="instance", p2p_skip=False))
+    assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in G_old.modules()) > 0
+    assert G_old.tail[1].in_channels == 4
+    # the skip carries the map to the last layer: with the body's output zeroed, G's output
+    # still depends on the map
+    with torch.no_grad():
+        for p in G.body.parameters():
+            p.zero_()
+        m1, m2 = torch.zeros(1, 9, 32, 32), torch.zeros(1, 9, 32, 32)
+        m2[:, 3] = 1
+        assert not torch.allclose(G(m1), G(m2))
+    for bad in ({"p2p_norm": "batch"}, {"p2p_skip": 1}, {"l1_lambda": -1.0}):
+        with pytest.raises(ValueError):
+            engine.make_config(**TINY, epochs=1, **bad)

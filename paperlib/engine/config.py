@@ -64,6 +64,7 @@ class TrainConfig:
     p2p_norm: str = "none"
     p2p_skip: bool = True
     l1_lambda: float = 0.0
+    p2p_boundary: bool = True
     init_from: str | None = None   # checkpoint whose G, D, latent weights start the run
                                    # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch

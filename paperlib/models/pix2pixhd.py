@@ -55,7 +55,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from ..data.paired import MAP_SOURCES, MapSource, load_pairs
+from ..data.paired import MAP_SOURCES, MapSource, Pairs, instance_edges, load_pairs
 from ..utils.images import check_res
 from .base import RES_CHOICES, ModelSpec, register
 
@@ -340,13 +340,35 @@ def step_for(cfg, maps, G, D, device) -> Pix2PixHDStep:
                          lambda_vgg=cfg.vgg_lambda, lambda_l1=cfg.l1_lambda)
 
 
+def model_inputs(cfg, pairs: Pairs) -> torch.Tensor:
+    """What ``cfg``'s generator is fed for ``pairs`` (:class:`paperlib.data.paired.Pairs`):
+    the maps, with the instance-boundary channel when ``cfg.p2p_boundary`` (dropped or
+    added from the pairs' instance ids as needed)."""
+    maps = pairs.maps
+    if pairs.boundary and not cfg.p2p_boundary:
+        maps = maps[:, :-1]
+    elif cfg.p2p_boundary and not pairs.boundary and pairs.instances is not None:
+        maps = torch.cat([maps, instance_edges(pairs.instances)], 1)
+    return maps
+
+
+def join_pairs(pairs: Pairs, cfg) -> torch.Tensor:
+    """The training tensor of ``pairs`` for ``cfg``: image channels, then
+    :func:`model_inputs`."""
+    return torch.cat([pairs.images, model_inputs(cfg, pairs)], 1)
+
+
 @torch.no_grad()
-def translate(run, maps: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """A loaded Pix2pixHD run's (:func:`paperlib.engine.load_run`) images for ``maps``
-    (N, C, res, res): (N, 3, res, res) in [-1, 1] on the CPU, in the maps' order."""
+def translate(run, maps, batch_size: int = 256) -> torch.Tensor:
+    """A loaded Pix2pixHD run's (:func:`paperlib.engine.load_run`) images for ``maps``: a
+    :class:`paperlib.data.paired.Pairs` (its maps made what the run was trained on:
+    :func:`model_inputs`) or the generator's input tensor (N, C, res, res). Returns
+    (N, 3, res, res) in [-1, 1] on the CPU, in the maps' order."""
     if not hasattr(run.latent, "set_bank"):
         raise ValueError(f"{run.config.model} is not a conditional model: it has no maps to "
                          "translate")
+    if isinstance(maps, Pairs):
+        maps = model_inputs(run.config, maps)
     run.latent.set_bank(maps.to(run.device))
     return run.sample(len(maps), batch_size=batch_size)
 
@@ -359,14 +381,15 @@ PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 #: (None: taken from the data), residual blocks, discriminator scales, feature-matching
 #: weight, a VGG19 weights file for the perceptual loss (None: not used) and its weight.
 #: The generator's normalisation and skip, and pix2pix's L1 weight: the fix of issue 18
-#: (module docstring).
+#: (module docstring); the instance-boundary channel of label maps (paperlib.data.paired).
 PIX2PIXHD_FIELDS = ("map_source", "map_channels", "p2p_blocks", "p2p_num_d", "fm_lambda",
-                    "vgg_weights", "vgg_lambda", "p2p_norm", "p2p_skip", "l1_lambda")
+                    "vgg_weights", "vgg_lambda", "p2p_norm", "p2p_skip", "l1_lambda",
+                    "p2p_boundary")
 
 
 def _load_folder(path, cfg) -> tuple:
-    pairs = load_pairs(path, cfg.res, cfg.map_source)
-    return pairs.joined(), {"map_source": pairs.map_source}
+    pairs = load_pairs(path, cfg.res, cfg.map_source, boundary=cfg.p2p_boundary)
+    return join_pairs(pairs, cfg), {"map_source": pairs.map_source}
 
 
 def _prepare(cfg, images):
@@ -381,8 +404,9 @@ def _prepare(cfg, images):
 def _validate(cfg) -> None:
     if cfg.p2p_norm not in G_NORMS:
         raise ValueError(f"p2p_norm must be one of {G_NORMS}, got {cfg.p2p_norm!r}")
-    if not isinstance(cfg.p2p_skip, bool):
-        raise ValueError(f"p2p_skip must be True or False, got {cfg.p2p_skip!r}")
+    for name in ("p2p_skip", "p2p_boundary"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise ValueError(f"{name} must be True or False, got {getattr(cfg, name)!r}")
     lam = cfg.l1_lambda
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam < math.inf:
         raise ValueError(f"l1_lambda must be a finite number >= 0, got {lam!r}")
@@ -397,8 +421,9 @@ def _validate(cfg) -> None:
 
 def _bind_eval_data(run, data_dir) -> None:
     """Evaluation translates ``data_dir``'s own maps, in order (cycling past the last)."""
-    run.latent.set_bank(load_pairs(data_dir, int(run.config.res),
-                                   run.config.map_source).maps.to(run.device))
+    cfg = run.config
+    pairs = load_pairs(data_dir, int(cfg.res), cfg.map_source, boundary=cfg.p2p_boundary)
+    run.latent.set_bank(model_inputs(cfg, pairs).to(run.device))
 
 
 def _sizes(prof) -> dict:
@@ -408,7 +433,8 @@ def _sizes(prof) -> dict:
 
 register(ModelSpec(name="pix2pixhd", networks=networks, step=step_for, profile_sizes=_sizes,
                    optim=lambda cfg: PIX2PIXHD_OPTIM, fields=PIX2PIXHD_FIELDS,
-                   data_kind="pairs", load_folder=_load_folder, prepare=_prepare,
+                   data_kind="pairs", load_folder=_load_folder, join_pairs=join_pairs,
+                   prepare=_prepare,
                    validate=_validate, bind_eval_data=_bind_eval_data,
                    cli_defaults={"batch_size": 16, "ngf": 32, "ndf": 32},
                    family="Pix2pixHD", help="Pix2pixHD, conditional: map -> image (paper B)"))
