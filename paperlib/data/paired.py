@@ -385,16 +385,19 @@ class MapSource(nn.Module):
     generator is not used: a Pix2pixHD output is a function of its map); ``forward(indices)``
     returns those maps. The bank is not saved in checkpoints (the engine's fixed grid keeps
     only indices); set it with :meth:`set_bank` (the engine: the training maps; an
-    evaluation: held-out maps)."""
+    evaluation: held-out maps). ``accept``: other channel counts a bank may have (a
+    generator that also takes, e.g., instance ids and images)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, accept: tuple[int, ...] = ()):
         super().__init__()
         self.channels = int(channels)
+        self.accept = (self.channels, *(int(c) for c in accept))
         self.register_buffer("bank", torch.empty(0, self.channels, 1, 1), persistent=False)
 
     def set_bank(self, maps: torch.Tensor) -> "MapSource":
-        if maps.ndim != 4 or maps.shape[1] != self.channels:
-            raise ValueError(f"maps must be (N, {self.channels}, H, W); got {tuple(maps.shape)}")
+        if maps.ndim != 4 or maps.shape[1] not in self.accept:
+            want = " or ".join(map(str, self.accept))
+            raise ValueError(f"maps must be (N, {want}, H, W); got {tuple(maps.shape)}")
         self.bank = maps.detach().float().to(self.bank.device)
         return self
 

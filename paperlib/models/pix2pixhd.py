@@ -38,6 +38,13 @@ The networks follow NVIDIA's ``pix2pixHD`` (``models/networks.py``); the code is
   every form towards the mean colour; it helps where the map determines the image, e.g.
   the identity maps of the diagnosis).
 
+**Instances** (pix2pixHD section 3.4). Label maps carry the instance-boundary channel by
+default (``p2p_boundary``; :mod:`paperlib.data.paired`). ``p2p_feat > 0`` adds pix2pixHD's
+instance-wise feature encoder (netE, ``--instance_feat``; :mod:`paperlib.models.p2p_encoder`):
+G is fed ``p2p_feat`` feature channels, each instance's average of ``E(image)``; at test
+time each instance draws a centre of its class's ``p2p_clusters`` k-means clusters of the
+training features, or (``translate(..., features="gt")``) the real image's own features.
+
 Training goes through the shared engine (:mod:`paperlib.engine`, ``model="pix2pixhd"``):
 :class:`Pix2PixHDStep` is what this model adds to it. Its data are (map, image) pairs
 (:mod:`paperlib.data.paired`): each training item is one tensor, the image's 3 channels then the
@@ -52,12 +59,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from ..data.paired import MAP_SOURCES, MapSource, Pairs, instance_edges, load_pairs
 from ..utils.images import check_res
 from .base import RES_CHOICES, ModelSpec, register
+from .p2p_encoder import EncodedGenerator, Encoder
 
 
 
@@ -244,16 +253,23 @@ class VGGLoss(nn.Module):
 class Pix2PixHDStep:
     """Pix2pixHD's part of the shared engine (the interface of
     :class:`paperlib.engine.DCGANStep`). ``step(batch, augment, generator)``: ``batch`` holds
-    images then maps along channels; returns ``[d_loss, g_loss, d_real, d_fake]`` with
+    images then G's conditioning along channels (the maps; with the feature encoder, then
+    the instance ids); returns ``[d_loss, g_loss, d_real, d_fake]`` with
     ``d_loss = (LSGAN(D(map, fake), 0) + LSGAN(D(map, real), 1)) / 2``, ``g_loss`` the
     adversarial + feature-matching (+ VGG) loss, ``d_real``/``d_fake`` D's mean last-layer
     output on reals/fakes over the scales (LSGAN targets 1 and 0); with ``lambda_l1`` G's
     loss adds pix2pix's ``lambda_l1 * L1(fake, real)``. ``augment`` goes unused:
-    :func:`paperlib.engine.make_config` refuses augmentation for pix2pixhd."""
+    :func:`paperlib.engine.make_config` refuses augmentation for pix2pixhd.
+
+    With the feature encoder (``G`` an :class:`~paperlib.models.p2p_encoder.EncodedGenerator`)
+    G is fed the real image's instance-pooled features (pix2pixHD's training) and the
+    clusters are refitted from the training pairs after the last step of every epoch
+    (``batch_size`` and ``bind_data``'s pairs tell when: the engine's epochs are
+    ``ceil(n / batch_size)`` steps). The step count is the only extra state."""
 
     def __init__(self, maps, G, D, lr: float = 2e-4, betas=(0.5, 0.999),
                  lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0,
-                 lambda_l1: float = 0.0):
+                 lambda_l1: float = 0.0, batch_size: int | None = None, seed: int = 0):
         self.latent, self.G, self.D = maps, G, D
         self.opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
         self.opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
@@ -261,14 +277,32 @@ class Pix2PixHDStep:
         self.optimizers = {"opt_g": self.opt_g, "opt_d": self.opt_d}
         self.lambda_feat, self.vgg, self.lambda_vgg = lambda_feat, vgg, lambda_vgg
         self.lambda_l1 = lambda_l1
+        self.batch_size, self.seed = batch_size, int(seed)
+        self.steps = 0                       # updates done (checkpointed)
+        self.data = None
+
+    @property
+    def encoder(self) -> bool:
+        return isinstance(self.G, EncodedGenerator)
 
     def bind_data(self, data: torch.Tensor) -> None:
-        """The engine's training pairs: their maps are what the fixed grid translates."""
+        """The engine's training pairs: their conditioning is what the fixed grid
+        translates (and, with the encoder, what the clusters are fitted on)."""
         self.latent.set_bank(data[:, 3:])
+        self.data = data
+
+    def steps_per_epoch(self) -> int | None:
+        if self.data is None or not self.batch_size:
+            return None
+        return -(-len(self.data) // int(self.batch_size))
 
     def step(self, batch, augment, generator) -> torch.Tensor:
-        real, maps = batch[:, :3], batch[:, 3:]
-        fake = self.G(maps)
+        real, cond = batch[:, :3], batch[:, 3:]
+        if self.encoder:
+            maps, inst, _ = self.G.split(cond)
+            fake = self.G.G(torch.cat([maps, self.G.encode(real, inst)], 1))
+        else:
+            maps, fake = cond, self.G(cond)
         pred_fake_d = self.D(torch.cat([maps, fake.detach()], 1))
         pred_real = self.D(torch.cat([maps, real], 1))
         pred_fake = self.D(torch.cat([maps, fake], 1))
@@ -285,6 +319,10 @@ class Pix2PixHDStep:
         self.opt_d.zero_grad()
         loss_d.backward()
         self.opt_d.step()
+        self.steps += 1
+        per_epoch = self.steps_per_epoch()
+        if self.encoder and per_epoch and self.steps % per_epoch == 0:
+            self.G.fit_clusters(self.data[:, :3], self.data[:, 3:], seed=self.seed)
         with torch.no_grad():
             d_real = torch.stack([p[-1].mean() for p in pred_real]).mean()
             d_fake = torch.stack([p[-1].mean() for p in pred_fake_d]).mean()
@@ -297,21 +335,22 @@ class Pix2PixHDStep:
         self.G.train(), self.D.train()
 
     def extra_state(self) -> dict:
-        return {}
+        return {"steps": self.steps}
 
     def load_extra_state(self, state: dict) -> None:
-        pass
+        self.steps = int(state.get("steps", 0))
 
 
 def build(res: int, in_c: int, ngf: int = 32, ndf: int = 32, n_blocks: int = 6,
-          num_d: int = 2, norm: str = "none", skip: bool = True
+          num_d: int = 2, norm: str = "none", skip: bool = True, feat: int = 0
           ) -> tuple[GlobalGenerator, MultiscaleDiscriminator]:
     """``(G, D)`` for ``res`` px maps with ``in_c`` channels: 2 downsamplings at 32 px, 3 at
-    64 and 128 (the bottleneck stays at 8 or 16 px); D sees (map, image) pairs. ``norm`` and
-    ``skip``: the generator's (:class:`GlobalGenerator`; defaults: our fix)."""
+    64 and 128 (the bottleneck stays at 8 or 16 px); D sees (map, image) pairs, G the map
+    and ``feat`` feature channels. ``norm`` and ``skip``: the generator's
+    (:class:`GlobalGenerator`; defaults: our fix)."""
     _check_res(res)
     n_down = 2 if res == 32 else 3
-    return (GlobalGenerator(in_c, 3, ngf, n_down, n_blocks, norm, skip),
+    return (GlobalGenerator(in_c + feat, 3, ngf, n_down, n_blocks, norm, skip),
             MultiscaleDiscriminator(in_c + 3, ndf, 3, num_d))
 
 
@@ -321,35 +360,60 @@ def networks(cfg) -> tuple:
     ``p2p_norm``, ``p2p_skip``; the maps' channels ``map_channels``, which
     :func:`paperlib.engine.train` takes from the data), initialised from torch's global RNG:
     D with pix2pixHD's ``weights_init``; G too when it has instance norm, else with
-    PyTorch's default initialisation (module docstring)."""
+    PyTorch's default initialisation (module docstring). With ``p2p_feat`` G is an
+    :class:`~paperlib.models.p2p_encoder.EncodedGenerator` (the generator, the encoder, its
+    clusters) and the map source takes the instance ids too (and, for ground-truth
+    features, the images)."""
 
     if cfg.map_channels is None:
         raise ValueError("pix2pixhd needs map_channels (train() takes it from the data)")
     G, D = build(cfg.res, cfg.map_channels, cfg.ngf, cfg.ndf, cfg.p2p_blocks, cfg.p2p_num_d,
-                 cfg.p2p_norm, cfg.p2p_skip)
+                 cfg.p2p_norm, cfg.p2p_skip, cfg.p2p_feat)
     if cfg.p2p_norm == "instance":
         init_weights(G)
     init_weights(D)
-    return MapSource(cfg.map_channels), G, D
+    if not cfg.p2p_feat:
+        return MapSource(cfg.map_channels), G, D
+    E = Encoder(cfg.p2p_feat, cfg.ngf, G.n_down)
+    init_weights(E)
+    n_classes = cfg.map_channels - int(cfg.p2p_boundary)
+    G = EncodedGenerator(G, E, cfg.map_channels, n_classes, cfg.p2p_feat, cfg.p2p_clusters)
+    return MapSource(cfg.map_channels + 1, accept=(cfg.map_channels + 4,)), G, D
 
 
 def step_for(cfg, maps, G, D, device) -> Pix2PixHDStep:
     """The engine's model step for ``cfg`` (with the VGG loss when ``cfg.vgg_weights``)."""
     vgg = VGGLoss(cfg.vgg_weights).to(device) if cfg.vgg_weights else None
     return Pix2PixHDStep(maps, G, D, **cfg.optim, lambda_feat=cfg.fm_lambda, vgg=vgg,
-                         lambda_vgg=cfg.vgg_lambda, lambda_l1=cfg.l1_lambda)
+                         lambda_vgg=cfg.vgg_lambda, lambda_l1=cfg.l1_lambda,
+                         batch_size=cfg.batch_size, seed=cfg.seed)
 
 
-def model_inputs(cfg, pairs: Pairs) -> torch.Tensor:
+#: How an encoder run's instances get their features at test time: drawn from the
+#: per-class clusters of the training features, or encoded from the real images
+#: (``"gt"``: the upper bound).
+FEATURE_MODES = ("clusters", "gt")
+
+
+def model_inputs(cfg, pairs: Pairs, features: str = "clusters") -> torch.Tensor:
     """What ``cfg``'s generator is fed for ``pairs`` (:class:`paperlib.data.paired.Pairs`):
     the maps, with the instance-boundary channel when ``cfg.p2p_boundary`` (dropped or
-    added from the pairs' instance ids as needed)."""
+    added from the pairs' instance ids as needed); with the feature encoder
+    (``cfg.p2p_feat``) then the instance ids, and for ``features="gt"`` the images."""
+    if features not in FEATURE_MODES:
+        raise ValueError(f"features must be one of {FEATURE_MODES}, got {features!r}")
     maps = pairs.maps
     if pairs.boundary and not cfg.p2p_boundary:
         maps = maps[:, :-1]
     elif cfg.p2p_boundary and not pairs.boundary and pairs.instances is not None:
         maps = torch.cat([maps, instance_edges(pairs.instances)], 1)
-    return maps
+    if not cfg.p2p_feat:
+        return maps
+    if pairs.instances is None:
+        raise ValueError(f"p2p_feat needs instance ids, and map source {pairs.map_source!r} "
+                         "has none: use recipe or forms maps or a folder of maps")
+    parts = [maps, pairs.instances] + ([pairs.images] if features == "gt" else [])
+    return torch.cat(parts, 1)
 
 
 def join_pairs(pairs: Pairs, cfg) -> torch.Tensor:
@@ -359,16 +423,20 @@ def join_pairs(pairs: Pairs, cfg) -> torch.Tensor:
 
 
 @torch.no_grad()
-def translate(run, maps, batch_size: int = 256) -> torch.Tensor:
+def translate(run, maps, batch_size: int = 256, features: str = "clusters") -> torch.Tensor:
     """A loaded Pix2pixHD run's (:func:`paperlib.engine.load_run`) images for ``maps``: a
     :class:`paperlib.data.paired.Pairs` (its maps made what the run was trained on:
-    :func:`model_inputs`) or the generator's input tensor (N, C, res, res). Returns
-    (N, 3, res, res) in [-1, 1] on the CPU, in the maps' order."""
+    :func:`model_inputs`; with the feature encoder, ``features`` says where each instance's
+    features come from: its class's clusters or, ``"gt"``, the pairs' own images) or the
+    generator's input tensor (N, C, res, res). Returns (N, 3, res, res) in [-1, 1] on the
+    CPU, in the maps' order."""
     if not hasattr(run.latent, "set_bank"):
         raise ValueError(f"{run.config.model} is not a conditional model: it has no maps to "
                          "translate")
     if isinstance(maps, Pairs):
-        maps = model_inputs(run.config, maps)
+        maps = model_inputs(run.config, maps, features)
+    elif features != "clusters":
+        raise ValueError("ground-truth features need the images: pass a Pairs")
     run.latent.set_bank(maps.to(run.device))
     return run.sample(len(maps), batch_size=batch_size)
 
@@ -381,10 +449,12 @@ PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 #: (None: taken from the data), residual blocks, discriminator scales, feature-matching
 #: weight, a VGG19 weights file for the perceptual loss (None: not used) and its weight.
 #: The generator's normalisation and skip, and pix2pix's L1 weight: the fix of issue 18
-#: (module docstring); the instance-boundary channel of label maps (paperlib.data.paired).
+#: (module docstring); the instance-boundary channel of label maps (paperlib.data.paired);
+#: the instance-wise feature encoder's channels (0: none) and clusters per class
+#: (paperlib.models.p2p_encoder).
 PIX2PIXHD_FIELDS = ("map_source", "map_channels", "p2p_blocks", "p2p_num_d", "fm_lambda",
                     "vgg_weights", "vgg_lambda", "p2p_norm", "p2p_skip", "l1_lambda",
-                    "p2p_boundary")
+                    "p2p_boundary", "p2p_feat", "p2p_clusters")
 
 
 def _load_folder(path, cfg) -> tuple:
@@ -393,8 +463,9 @@ def _load_folder(path, cfg) -> tuple:
 
 
 def _prepare(cfg, images):
-    """The maps' channels come from the data (image channels first, then the map's)."""
-    n_map = images.shape[1] - 3
+    """The maps' channels come from the data (image channels first, then the map's, then
+    with the feature encoder the instance ids)."""
+    n_map = images.shape[1] - 3 - (1 if cfg.p2p_feat else 0)
     if cfg.map_channels not in (None, n_map):
         raise ValueError(f"map_channels={cfg.map_channels} but the data's maps have "
                          f"{n_map} channels")
@@ -407,6 +478,14 @@ def _validate(cfg) -> None:
     for name in ("p2p_skip", "p2p_boundary"):
         if not isinstance(getattr(cfg, name), bool):
             raise ValueError(f"{name} must be True or False, got {getattr(cfg, name)!r}")
+    for name, low in (("p2p_feat", 0), ("p2p_clusters", 1)):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+        setattr(cfg, name, int(v))
+    if cfg.p2p_feat and cfg.map_source in ("edges", "identity"):
+        raise ValueError(f"p2p_feat needs instance ids: map source {cfg.map_source!r} has "
+                         "none (use recipe or forms maps or a folder of maps)")
     lam = cfg.l1_lambda
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam < math.inf:
         raise ValueError(f"l1_lambda must be a finite number >= 0, got {lam!r}")
