@@ -373,3 +373,50 @@ def test_generator_options_and_fix_defaults():
     for bad in ({"p2p_norm": "batch"}, {"p2p_skip": 1}, {"l1_lambda": -1.0}):
         with pytest.raises(ValueError):
             engine.make_config(**TINY, epochs=1, **bad)
+
+
+def test_lr_decays_linearly_to_zero_over_the_second_half(tmp_path, pairs):
+    # 10 pairs, batch 5, 4 epochs: 8 updates; p2p_decay=0.5 keeps lr for the first 4, then
+    # 1, 3/4, 1/2, 1/4 of it (0 would be reached at the end of the run)
+    cfg = engine.make_config(**{**TINY, "batch_size": 5}, epochs=4, p2p_decay=0.5,
+                             map_channels=pairs.maps.shape[1])
+    trainer = engine.build_trainer(cfg, torch.device("cpu"))
+    trainer.bind_data(pairs.joined())
+    seen = []
+    for _ in range(8):
+        trainer.step(pairs.joined()[:5], None, None)
+        seen.append([g["lr"] for o in (trainer.opt_g, trainer.opt_d) for g in o.param_groups])
+    lr = cfg.optim["lr"]
+    want = [1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    for w, got in zip(want, seen):
+        assert got == pytest.approx([w * lr] * len(got))
+    assert trainer.extra_state() == {"steps": 8}
+    # no decay: lr constant; a step object without the data cannot know the run's length
+    const = engine.build_trainer(engine.make_config(**TINY, epochs=4, map_channels=9),
+                                 torch.device("cpu"))
+    const.step(pairs.joined()[:4], None, None)
+    assert const.opt_g.param_groups[0]["lr"] == lr
+    unbound = engine.build_trainer(cfg, torch.device("cpu"))
+    with pytest.raises(ValueError, match="run's length"):
+        unbound.step(pairs.joined()[:5], None, None)
+    with pytest.raises(ValueError, match="p2p_decay"):
+        engine.make_config(**TINY, epochs=1, p2p_decay=1.5)
+    assert pix2pixhd.PIX2PIXHD_SCHEDULE == {"batch_size": 1, "p2p_decay": 0.5}
+
+
+def test_decaying_run_resumes_exactly(tmp_path, pairs):
+    kw = {**TINY, "p2p_decay": 0.5}
+    full = engine.train(engine.make_config(**kw, epochs=4), pairs, tmp_path / "full",
+                        progress=False)
+    engine.train(engine.make_config(**kw, epochs=4), pairs, tmp_path / "part", progress=False)
+    # kill-and-resume: drop the last two checkpoints and the status, train again
+    part = tmp_path / "part"
+    for _, path in engine.list_checkpoints(part)[-2:]:
+        path.unlink()
+    (part / "status.json").write_text('{"status": "running", "epochs_done": 2}')
+    resumed = engine.train(engine.make_config(**kw, epochs=4), pairs, part, progress=False)
+    assert _strip(resumed.rows) == _strip(full.rows)
+    a = torch.load(engine.list_checkpoints(tmp_path / "full")[-1][1], weights_only=True)
+    b = torch.load(engine.list_checkpoints(part)[-1][1], weights_only=True)
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+    assert a["opt_g"]["param_groups"][0]["lr"] == b["opt_g"]["param_groups"][0]["lr"] > 0

@@ -67,6 +67,7 @@ class TrainConfig:
     p2p_boundary: bool = True
     p2p_feat: int = 0
     p2p_clusters: int = 10
+    p2p_decay: float = 0.0
     init_from: str | None = None   # checkpoint whose G, D, latent weights start the run
                                    # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch

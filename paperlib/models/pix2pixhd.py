@@ -265,11 +265,20 @@ class Pix2PixHDStep:
     G is fed the real image's instance-pooled features (pix2pixHD's training) and the
     clusters are refitted from the training pairs after the last step of every epoch
     (``batch_size`` and ``bind_data``'s pairs tell when: the engine's epochs are
-    ``ceil(n / batch_size)`` steps). The step count is the only extra state."""
+    ``ceil(n / batch_size)`` steps). The step count is the only extra state.
+
+    **Learning-rate schedule** (``decay``, the config's ``p2p_decay``): pix2pixHD keeps lr
+    for ``niter`` epochs, then lowers it linearly to 0 over ``niter_decay`` more (100 + 100:
+    the second half; with batch 1). Here the last ``decay`` share of the run's planned
+    updates (``epochs * ceil(n / batch_size)``, from the config and ``bind_data``) has
+    ``lr * (T - t) / (decay * T)`` at update ``t`` of ``T`` (per update rather than per
+    epoch; 0 keeps lr constant). It is set before every update from the step count, so a
+    resumed run follows it exactly; lengthening a run (more epochs) stretches it."""
 
     def __init__(self, maps, G, D, lr: float = 2e-4, betas=(0.5, 0.999),
                  lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0,
-                 lambda_l1: float = 0.0, batch_size: int | None = None, seed: int = 0):
+                 lambda_l1: float = 0.0, batch_size: int | None = None, seed: int = 0,
+                 decay: float = 0.0, epochs: int | None = None):
         self.latent, self.G, self.D = maps, G, D
         self.opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
         self.opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
@@ -280,6 +289,7 @@ class Pix2PixHDStep:
         self.batch_size, self.seed = batch_size, int(seed)
         self.steps = 0                       # updates done (checkpointed)
         self.data = None
+        self.lr, self.decay, self.epochs = lr, float(decay), epochs
 
     @property
     def encoder(self) -> bool:
@@ -296,7 +306,23 @@ class Pix2PixHDStep:
             return None
         return -(-len(self.data) // int(self.batch_size))
 
+    def lr_at(self, t: int) -> float:
+        """The learning rate of update ``t`` (0-based) under the schedule."""
+        if not self.decay:
+            return self.lr
+        per_epoch = self.steps_per_epoch()
+        if per_epoch is None or not self.epochs:
+            raise ValueError("the lr decay needs the run's length: epochs, batch_size and "
+                             "the training data (bind_data)")
+        total = self.epochs * per_epoch
+        return self.lr * min(1.0, max(0.0, (total - t) / (self.decay * total)))
+
     def step(self, batch, augment, generator) -> torch.Tensor:
+        if self.decay:
+            lr = self.lr_at(self.steps)
+            for opt in (self.opt_g, self.opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = lr
         real, cond = batch[:, :3], batch[:, 3:]
         if self.encoder:
             maps, inst, _ = self.G.split(cond)
@@ -386,7 +412,8 @@ def step_for(cfg, maps, G, D, device) -> Pix2PixHDStep:
     vgg = VGGLoss(cfg.vgg_weights).to(device) if cfg.vgg_weights else None
     return Pix2PixHDStep(maps, G, D, **cfg.optim, lambda_feat=cfg.fm_lambda, vgg=vgg,
                          lambda_vgg=cfg.vgg_lambda, lambda_l1=cfg.l1_lambda,
-                         batch_size=cfg.batch_size, seed=cfg.seed)
+                         batch_size=cfg.batch_size, seed=cfg.seed, decay=cfg.p2p_decay,
+                         epochs=cfg.epochs)
 
 
 #: How an encoder run's instances get their features at test time: drawn from the
@@ -451,10 +478,19 @@ PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 #: The generator's normalisation and skip, and pix2pix's L1 weight: the fix of issue 18
 #: (module docstring); the instance-boundary channel of label maps (paperlib.data.paired);
 #: the instance-wise feature encoder's channels (0: none) and clusters per class
-#: (paperlib.models.p2p_encoder).
+#: (paperlib.models.p2p_encoder); the share of the run, at its end, over which lr decays
+#: linearly to 0 (0: constant; pix2pixHD: 0.5, :data:`PIX2PIXHD_SCHEDULE`).
 PIX2PIXHD_FIELDS = ("map_source", "map_channels", "p2p_blocks", "p2p_num_d", "fm_lambda",
                     "vgg_weights", "vgg_lambda", "p2p_norm", "p2p_skip", "l1_lambda",
-                    "p2p_boundary", "p2p_feat", "p2p_clusters")
+                    "p2p_boundary", "p2p_feat", "p2p_clusters", "p2p_decay")
+
+
+#: pix2pixHD's training schedule (``train.py`` defaults: batch 1, lr constant for
+#: ``niter`` = 100 epochs, then linearly to 0 over ``niter_decay`` = 100): TrainConfig
+#: overrides, e.g. ``engine.profile_config(prof, "pix2pixhd", **PIX2PIXHD_SCHEDULE, ...)``.
+#: Not the profiles' default (batch 1 is slow on a CPU); batch 4 was enough for the
+#: identity maps (``benchmarks/diagnose_pix2pixhd.py``).
+PIX2PIXHD_SCHEDULE = {"batch_size": 1, "p2p_decay": 0.5}
 
 
 def _load_folder(path, cfg) -> tuple:
@@ -486,6 +522,9 @@ def _validate(cfg) -> None:
     if cfg.p2p_feat and cfg.map_source in ("edges", "identity"):
         raise ValueError(f"p2p_feat needs instance ids: map source {cfg.map_source!r} has "
                          "none (use recipe or forms maps or a folder of maps)")
+    d = cfg.p2p_decay
+    if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d <= 1:
+        raise ValueError(f"p2p_decay must be a number in [0, 1], got {d!r}")
     lam = cfg.l1_lambda
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam < math.inf:
         raise ValueError(f"l1_lambda must be a finite number >= 0, got {lam!r}")
