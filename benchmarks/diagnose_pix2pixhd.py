@@ -22,7 +22,8 @@ only, or everywhere), the discriminator (no instance norm; 2 layers), the bottle
 downsampling fewer: 16 px; the map fed again to the last layer), the number of updates
 (batch 4: 4x as many), pix2pix's L1 term. Then the fix (the model's new defaults:
 ``p2p_norm="none"``, ``p2p_skip=True``; :mod:`paperlib.models.pix2pixhd`) at batch 16 and 4,
-with L1, and with each of its parts undone. Writes
+with L1, with each of its parts undone, and with an lr decay over the second half (of the
+longest milestone) at batch 4 and with pix2pixHD's schedule (batch 1). Writes
 ``figures/<profile>/diagnose_pix2pixhd.{csv,md}``.
 
 ``--smoke``: a 16-image set under ``--out`` (or a temporary folder), widths 4, one
@@ -144,6 +145,10 @@ CONFIGS = {
                                  "... but instance norm in G (and its N(0, 0.02) init)"),
     "fixed_batch4_l1_noskip": ({**FIX_TRAIN, "p2p_skip": False}, None, "... but no skip"),
     "fixed_batch4_l1_init002": (FIX_TRAIN, _pix2pixhd_init, "... but G initialised N(0, 0.02)"),
+    "fixed_batch4_decay": ({"batch_size": 4, "p2p_decay": 0.5}, None,
+                           "the fix, batch 4, lr decay over the second half"),
+    "fixed_schedule": (pix2pixhd.PIX2PIXHD_SCHEDULE, None,
+                       "the fix with pix2pixHD's schedule: batch 1, lr decay over the 2nd half"),
 }
 
 
@@ -171,7 +176,8 @@ def run_config(name: str, sizes: dict, milestones: list[float], split: tuple[str
     torch.set_num_threads(1)
     train, held = (paired.load_pairs(f, RES, "identity") for f in split)
     overrides, surgery, _ = CONFIGS[name]
-    cfg = engine.make_config(**{"model": "pix2pixhd", "epochs": 1, "res": RES, "seed": 0,
+    epochs = engine.epochs_for_kimg(max(milestones), len(train))   # (what an lr decay spans)
+    cfg = engine.make_config(**{"model": "pix2pixhd", "epochs": epochs, "res": RES, "seed": 0,
                                 "map_source": "identity", "map_channels": 3, "threads": 1,
                                 **sizes, **overrides})
     with torch.random.fork_rng(devices=[]):
