@@ -34,7 +34,7 @@ classes only: two overlapping forms of one class merge, and the colour of each f
 not in the map. pix2pixHD adds an *instance-boundary* channel (its ``get_edges``: 1 where
 a pixel's instance id differs from one of its 4 neighbours, on both sides of the border;
 :func:`instance_edges`) and, optionally, per-instance features (its netE, in
-:mod:`paperlib.models.pix2pixhd`). Here every label-map source has instance ids
+:mod:`paperlib.models.p2p_encoder`). Here every label-map source has instance ids
 (:attr:`Pairs.instances`, integer ids >= 0):
 
 * ``"recipe"`` -- the true ones: form ``k`` of the recipe (drawing order) is instance
@@ -327,8 +327,10 @@ def resolve_map_source(folder, map_source: str = "auto") -> str:
 
 def load_pairs(folder, res: int, map_source: str = "auto", boundary: bool = True) -> Pairs:
     """Every image of ``folder`` (:func:`paperlib.data.load_folder`, strict: a broken image
-    is an error here) with its map (module docstring) and, for label maps, its instance ids;
-    ``boundary`` appends the instance-boundary channel to label maps. Raises
+    is an error here) with its map (module docstring) and, for label maps, its instance ids
+    (recipe maps: the recipe's forms; ``"forms"`` and a user's map folder, which carry no
+    instance ids: the maps' connected components, :func:`map_components`); ``boundary``
+    appends the instance-boundary channel (:func:`instance_edges`) to label maps. Raises
     ``ValueError`` naming the problem: no images, an image without a recipe
     (``"recipe"``), a missing map file."""
 
