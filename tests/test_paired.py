@@ -74,10 +74,15 @@ def test_stand_in_sets_pair_each_image_with_its_recipe_map(tmp_path):
     folder = tmp_path / "artist_geometric"
     man = data.build_artist_set(folder, "geometric", n=6, res=32, seed=1)
     p = paired.load_pairs(folder, 32)
-    assert p.map_source == "recipe" and len(p) == 6 and p.maps.shape == (6, 8, 32, 32)
+    assert p.map_source == "recipe" and len(p) == 6 and p.maps.shape == (6, 9, 32, 32)
+    assert p.boundary and p.instances.shape == (6, 1, 32, 32)
     rec = {e["file"]: e["recipe"] for e in man["images"]}
-    for f, m in zip(p.files, p.maps):
-        assert torch.equal(m, paired.render_map(rec[f], 32))
+    for f, m, inst in zip(p.files, p.maps, p.instances):
+        assert torch.equal(m[:8], paired.render_map(rec[f], 32))
+        assert torch.equal(inst[0], torch.from_numpy(paired.render_instances(rec[f], 32)).float())
+        assert torch.equal(m[8], paired.instance_edges(inst[0]))
+    plain = paired.load_pairs(folder, 32, boundary=False)
+    assert plain.maps.shape == (6, 8, 32, 32) and torch.equal(plain.maps, p.maps[:, :8])
 
 
 def test_held_out_maps_are_rendered_from_the_held_out_images_own_recipes(tmp_path):
@@ -99,11 +104,11 @@ def test_held_out_maps_are_rendered_from_the_held_out_images_own_recipes(tmp_pat
     for f, m, img in zip(held.files, held.maps, held.images):
         recipe = entries[f]["recipe"]
         # rendered here from the held-out manifest's recipe, at its resolution
-        assert torch.equal(m, paired.render_map(recipe, 32, held_man["res"])), f
+        assert torch.equal(m[:8], paired.render_map(recipe, 32, held_man["res"])), f
         # and from the source recipe of the image it came from: the same map, and that
         # image is the held-out image (pixels copied unchanged)
         source = recipe["source_file"]
-        assert torch.equal(m, paired.render_map(src_recipes[source], 32, src_man["res"])), f
+        assert torch.equal(m[:8], paired.render_map(src_recipes[source], 32, src_man["res"])), f
         assert torch.equal(img, source_images[source_files.index(source)]), f
     # the maps are each image's own: no two held-out images share one
     assert len({m.numpy().tobytes() for m in held.maps}) == 4
@@ -120,10 +125,14 @@ def test_user_folders_get_edge_or_form_maps_and_own_maps(tmp_path):
         Image.fromarray(arr).save(folder / f"{i}.png")
     edges = paired.load_pairs(folder, 32)
     assert edges.map_source == "edges" and edges.maps.shape == (3, 1, 32, 32)
+    assert edges.instances is None and not edges.boundary       # not a label map
     assert edges.maps.max() == 1 and edges.maps[:, :, 16, 16].max() == 0   # flat inside
     forms = paired.load_pairs(folder, 32, "forms")
-    assert forms.maps.shape == (3, 3, 32, 32)
+    assert forms.maps.shape == (3, 4, 32, 32)        # 3 classes + the boundary channel
     assert forms.maps[:, 1, 16, 16].eq(1).all() and forms.maps[:, 0, 0, 0].eq(1).all()
+    # connected components: background and the disc, the boundary along the disc's rim
+    assert forms.instances.shape == (3, 1, 32, 32) and forms.instances.amax((1, 2, 3)).ge(1).all()
+    assert forms.maps[:, 3, 16, 16].eq(0).all() and forms.maps[:, 3].sum((1, 2)).gt(0).all()
     with pytest.raises(ValueError, match="no stand-in recipe"):
         paired.load_pairs(folder, 32, "recipe")
     maps = tmp_path / "mine_maps"
@@ -134,7 +143,8 @@ def test_user_folders_get_edge_or_form_maps_and_own_maps(tmp_path):
         paired.load_pairs(folder, 32, str(maps))
     Image.new("RGB", (64, 64), (0, 0, 255)).save(maps / "2.png")
     own = paired.load_pairs(folder, 32, str(maps))
-    assert own.maps.shape == (3, 3, 32, 32) and own.maps[2, 2].eq(1).all()
+    assert own.maps.shape == (3, 4, 32, 32) and own.maps[2, 2].eq(1).all()
+    assert own.maps[:, 3].eq(0).all()      # one flat colour each: one instance, no boundary
     inside = folder / "maps"
     inside.mkdir()
     with pytest.raises(ValueError, match="inside the image folder"):
@@ -150,3 +160,74 @@ def test_map_to_rgb_shows_every_kind():
     assert paired.map_to_rgb(torch.rand(2, 1, 8, 8)).shape == (2, 3, 8, 8)
     with pytest.raises(ValueError):
         paired.map_to_rgb(torch.rand(1, 5, 8, 8))
+    # a boundary channel (recipe 8 + 1, RGB 3 + 1) is drawn black
+    edge = torch.zeros(1, 1, 32, 32)
+    edge[..., 5, :] = 1
+    rgb9 = paired.map_to_rgb(torch.cat([m, edge], 1))
+    assert torch.equal(rgb9[..., 6, :], rgb[..., 6, :]) and rgb9[..., 5, :].eq(-1).all()
+    assert paired.map_to_rgb(torch.cat([torch.rand(1, 3, 32, 32), edge], 1))[..., 5, :].eq(-1).all()
+
+
+def test_identity_maps_are_the_images_in_0_1(tmp_path):
+    folder = tmp_path / "artist_geometric"
+    data.build_artist_set(folder, "geometric", n=3, res=32, seed=0)
+    p = paired.load_pairs(folder, 32, "identity")
+    assert p.map_source == "identity" and p.maps.shape == (3, 3, 32, 32)
+    assert torch.equal(p.maps, (p.images + 1) / 2)
+    assert torch.equal(paired.map_to_rgb(p.maps), p.maps * 2 - 1)
+
+
+def _two_discs(gap: float) -> dict:
+    """Two discs of one class, centres 12 px apart, radius ``(12 + gap) / 2``: overlapping
+    (gap > 0) or touching (gap = 0) -- one merged blob in the class channels."""
+    r = (12 + gap) / 2
+    return {"main_circle": {"cx": 10.0, "cy": 16.0, "r": r}, "planes": [],
+            "circles": [{"cx": 10.0, "cy": 16.0, "r": r, "kind": "disc", "width": 0.0},
+                        {"cx": 22.0, "cy": 16.0, "r": r, "kind": "disc", "width": 0.0}]}
+
+
+@pytest.mark.parametrize("gap", [0.0, 2.0])
+def test_touching_same_class_discs_get_a_boundary_along_their_contact(gap):
+    recipe = _two_discs(gap)
+    m = paired.render_map(recipe, 32)
+    inst = paired.render_instances(recipe, 32)
+    edge = paired.instance_edges(inst)
+    disc = m[_cls("disc")] > 0.5
+    # the class channels merge the discs: along the row through both centres every pixel
+    # from one disc's left rim to the other's right rim is disc, no gap at the contact
+    assert disc[16, 5:27].all()
+    # the instances keep them apart: ids 1 and 2 (0 the background) on either side of x = 16
+    assert set(np.unique(inst)) == {0, 1, 2}
+    assert (inst[14:19, 8:14] == 1).all() and (inst[14:19, 18:24] == 2).all()
+    # the boundary runs along the contact (x = 16, where the second disc covers the first):
+    # the pixels on both sides of it are boundary, for every row the discs meet in
+    rows = [y for y in range(32) if (inst[y] == 1).any() and (inst[y] == 2).any()
+            and np.any((inst[y, :-1] == 1) & (inst[y, 1:] == 2))]
+    assert len(rows) >= 3 and 16 in rows
+    for y in rows:
+        x = int(np.nonzero((inst[y, :-1] == 1) & (inst[y, 1:] == 2))[0][0])
+        assert edge[y, x] == 1 and edge[y, x + 1] == 1
+    # inside each disc, away from every border, there is none
+    assert edge[16, 9:12].eq(0).all() and edge[16, 20:23].eq(0).all()
+    # without instance ids (a user's map: connected components of one colour) the discs
+    # are one instance, and no boundary separates them -- why recipe maps carry their ids
+    comp = paired.map_components((m > 0.5).float())
+    assert comp[16, 10] == comp[16, 22]
+    assert paired.instance_edges(comp)[16, 14:19].eq(0).all()
+
+
+def test_instance_edges_is_pix2pixhds_get_edges():
+    t = torch.tensor([[0, 0, 1], [0, 0, 1], [2, 2, 1]])
+    want = torch.tensor([[0, 1, 1], [1, 1, 1], [1, 1, 1]]).float()
+    assert torch.equal(paired.instance_edges(t), want)
+    assert paired.instance_edges(torch.zeros(2, 1, 4, 4)).eq(0).all()   # batched, one id
+
+
+def test_map_components_number_regions_of_one_value_in_raster_order():
+    m = torch.zeros(3, 4, 4)
+    m[0] = 1
+    m[0, :, 2] = 0
+    m[1, :, 2] = 1                        # a vertical bar splits the first colour in two
+    ids = paired.map_components(m)
+    assert ids[0, 0] == 0 and ids[0, 2] == 1 and ids[0, 3] == 2
+    assert (ids[:, :2] == 0).all() and (ids[:, 2] == 1).all() and (ids[:, 3] == 2).all()

@@ -124,7 +124,7 @@ def test_resume_equals_uninterrupted(tmp_path, pairs):
         for name in a[key]:
             assert torch.equal(a[key][name], b[key][name]), (key, name)
     # the map channels come from the data; the fixed grid's "noise" is map indices only
-    assert a["config"]["map_channels"] == len(paired.MAP_CLASSES)
+    assert a["config"]["map_channels"] == len(paired.MAP_CLASSES) + 1   # + instance boundary
     assert a["fixed_noise"][0].dtype == torch.int64
     # a loaded run translates maps deterministically, each map once, in order
     run = engine.load_run(tmp_path / "full")
@@ -324,3 +324,99 @@ def test_cli_trains_resumes_and_evaluates_pix2pixhd(tmp_path):
     m = json.loads((tmp_path / "m.json").read_text())
     assert math.isfinite(m["fid"]) and m["n_fake"] == 10
     assert main([*common, "--epochs", "2", "--augment", "ada"]) == 2
+
+
+def test_boundary_channel_option_sets_the_maps_g_and_d_see(tmp_path, pairs):
+    # default: recipe maps + pix2pixHD's instance-boundary channel; p2p_boundary=False drops
+    # it (a Pairs passed in is joined the run's way); translate() takes Pairs either way
+    assert pairs.boundary and pairs.maps.shape[1] == len(paired.MAP_CLASSES) + 1
+    runs = {}
+    for boundary in (True, False):
+        cfg = engine.make_config(**TINY, epochs=1, p2p_boundary=boundary)
+        res = engine.train(cfg, pairs, tmp_path / str(boundary), progress=False)
+        assert res.status == "finished"
+        run = engine.load_run(tmp_path / str(boundary))
+        assert run.config.map_channels == len(paired.MAP_CLASSES) + boundary
+        assert run.G.head[1].in_channels == run.config.map_channels
+        assert run.D.ds[0].layers[0][0].in_channels == run.config.map_channels + 3
+        out = pix2pixhd.translate(run, pairs)
+        assert out.shape == (len(pairs), 3, 32, 32)
+        runs[boundary] = cfg
+    assert engine.run_name(runs[True], "k") != engine.run_name(runs[False], "k")
+    ins = pix2pixhd.model_inputs(runs[False], pairs)
+    assert torch.equal(ins, pairs.maps[:, :-1])
+    plain = paired.Pairs(pairs.images, pairs.maps[:, :-1], pairs.files, "recipe",
+                         pairs.instances, False)
+    assert torch.equal(pix2pixhd.model_inputs(runs[True], plain), pairs.maps)
+    with pytest.raises(ValueError, match="p2p_boundary"):
+        engine.make_config(**TINY, epochs=1, p2p_boundary="yes")
+
+
+def test_generator_options_and_fix_defaults():
+    cfg = engine.make_config(**TINY, epochs=1, map_channels=9)
+    assert (cfg.p2p_norm, cfg.p2p_skip, cfg.l1_lambda) == ("none", True, 0.0)
+    _, G, _ = pix2pixhd.networks(cfg)
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in G.modules())
+    assert G.tail[1].in_channels == 4 + 4 + 9           # decoder + head features + map
+    _, G_old, _ = pix2pixhd.networks(engine.make_config(**TINY, epochs=1, map_channels=9,
+                                                         p2p_norm="instance", p2p_skip=False))
+    assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in G_old.modules()) > 0
+    assert G_old.tail[1].in_channels == 4
+    # the skip carries the map to the last layer: with the body's output zeroed, G's output
+    # still depends on the map
+    with torch.no_grad():
+        for p in G.body.parameters():
+            p.zero_()
+        m1, m2 = torch.zeros(1, 9, 32, 32), torch.zeros(1, 9, 32, 32)
+        m2[:, 3] = 1
+        assert not torch.allclose(G(m1), G(m2))
+    for bad in ({"p2p_norm": "batch"}, {"p2p_skip": 1}, {"l1_lambda": -1.0}):
+        with pytest.raises(ValueError):
+            engine.make_config(**TINY, epochs=1, **bad)
+
+
+def test_lr_decays_linearly_to_zero_over_the_second_half(tmp_path, pairs):
+    # 10 pairs, batch 5, 4 epochs: 8 updates; p2p_decay=0.5 keeps lr for the first 4, then
+    # 1, 3/4, 1/2, 1/4 of it (0 would be reached at the end of the run)
+    cfg = engine.make_config(**{**TINY, "batch_size": 5}, epochs=4, p2p_decay=0.5,
+                             map_channels=pairs.maps.shape[1])
+    trainer = engine.build_trainer(cfg, torch.device("cpu"))
+    trainer.bind_data(pairs.joined())
+    seen = []
+    for _ in range(8):
+        trainer.step(pairs.joined()[:5], None, None)
+        seen.append([g["lr"] for o in (trainer.opt_g, trainer.opt_d) for g in o.param_groups])
+    lr = cfg.optim["lr"]
+    want = [1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    for w, got in zip(want, seen):
+        assert got == pytest.approx([w * lr] * len(got))
+    assert trainer.extra_state() == {"steps": 8}
+    # no decay: lr constant; a step object without the data cannot know the run's length
+    const = engine.build_trainer(engine.make_config(**TINY, epochs=4, map_channels=9),
+                                 torch.device("cpu"))
+    const.step(pairs.joined()[:4], None, None)
+    assert const.opt_g.param_groups[0]["lr"] == lr
+    unbound = engine.build_trainer(cfg, torch.device("cpu"))
+    with pytest.raises(ValueError, match="run's length"):
+        unbound.step(pairs.joined()[:5], None, None)
+    with pytest.raises(ValueError, match="p2p_decay"):
+        engine.make_config(**TINY, epochs=1, p2p_decay=1.5)
+    assert pix2pixhd.PIX2PIXHD_SCHEDULE == {"batch_size": 1, "p2p_decay": 0.5}
+
+
+def test_decaying_run_resumes_exactly(tmp_path, pairs):
+    kw = {**TINY, "p2p_decay": 0.5}
+    full = engine.train(engine.make_config(**kw, epochs=4), pairs, tmp_path / "full",
+                        progress=False)
+    engine.train(engine.make_config(**kw, epochs=4), pairs, tmp_path / "part", progress=False)
+    # kill-and-resume: drop the last two checkpoints and the status, train again
+    part = tmp_path / "part"
+    for _, path in engine.list_checkpoints(part)[-2:]:
+        path.unlink()
+    (part / "status.json").write_text('{"status": "running", "epochs_done": 2}')
+    resumed = engine.train(engine.make_config(**kw, epochs=4), pairs, part, progress=False)
+    assert _strip(resumed.rows) == _strip(full.rows)
+    a = torch.load(engine.list_checkpoints(tmp_path / "full")[-1][1], weights_only=True)
+    b = torch.load(engine.list_checkpoints(part)[-1][1], weights_only=True)
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+    assert a["opt_g"]["param_groups"][0]["lr"] == b["opt_g"]["param_groups"][0]["lr"] > 0

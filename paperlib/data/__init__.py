@@ -63,6 +63,7 @@ from .sets import (  # noqa: F401
 )
 from .paired import (  # noqa: F401
     FORM_CLASSES,
+    LABEL_SOURCES,
     MAP_CLASSES,
     MAP_SOURCES,
     MapSource,
@@ -70,9 +71,12 @@ from .paired import (  # noqa: F401
     edge_map,
     folder_recipes,
     form_map,
+    instance_edges,
     load_pairs,
+    map_components,
     map_to_rgb,
     recipe_style,
+    render_instances,
     render_label,
     render_map,
     resolve_map_source,

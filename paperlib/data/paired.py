@@ -17,6 +17,9 @@ style. Three kinds of map (``map_source``):
   colour differs from the form's median colour), 3 one-hot channels.
 * ``"edges"`` -- for a user's own folder: the Sobel gradient magnitude of the grey image,
   scaled to [0, 1] per image, 1 channel.
+* ``"identity"`` -- the image itself as its map, in [0, 1] (3 channels): a diagnostic, the
+  easiest mapping there is (``benchmarks/diagnose_pix2pixhd.py``,
+  ``tests/test_pix2pixhd_learns.py``).
 * a **folder path** -- a user's own maps: for every image ``<data>/a/b.png`` a map
   ``<maps>/a/b.png`` (same relative name, any size; resized with nearest-neighbour). An RGB
   map is read as 3 channels in [0, 1] (colour-coded classes: draw each class in one flat
@@ -25,6 +28,26 @@ style. Three kinds of map (``map_source``):
 
 ``"auto"`` takes ``"recipe"`` when the folder is a stand-in artist set (or a split of one)
 and ``"edges"`` otherwise.
+
+**Instances and the boundary channel** (pix2pixHD's instance maps). A label map carries
+classes only: two overlapping forms of one class merge, and the colour of each form is
+not in the map. pix2pixHD adds an *instance-boundary* channel (its ``get_edges``: 1 where
+a pixel's instance id differs from one of its 4 neighbours, on both sides of the border;
+:func:`instance_edges`) and, optionally, per-instance features (its netE, in
+:mod:`paperlib.models.p2p_encoder`). Here every label-map source has instance ids
+(:attr:`Pairs.instances`, integer ids >= 0):
+
+* ``"recipe"`` -- the true ones: form ``k`` of the recipe (drawing order) is instance
+  ``k + 1``, the background 0; a pixel belongs to the instance covering most of its
+  sub-pixels (:func:`render_instances`);
+* ``"forms"`` and a **folder of maps** -- the maps carry no instance ids, so we fall back
+  to *connected components*: 4-connected regions of pixels with the same map value
+  (:func:`map_components`). Touching forms of one class (one colour) stay one instance.
+
+With ``boundary=True`` (the default, as pix2pixHD's ``--no_instance`` is off by default)
+:func:`load_pairs` appends the boundary channel to these maps (recipe: 8 + 1 channels;
+forms and a user's RGB maps: 3 + 1). ``"edges"`` and ``"identity"`` are not label maps:
+no instances, no boundary channel.
 
 Held-out maps: :func:`paperlib.data.split_held_out` splits images *with their recipes*, so
 the held-out part's maps are maps the model never saw.
@@ -55,7 +78,10 @@ MAP_CLASSES = ("background", "plane", "disc", "ring", "main form", "eye", "pupil
 FORM_CLASSES = ("background", "main form", "inner marks")
 
 
-MAP_SOURCES = ("auto", "recipe", "forms", "edges")
+MAP_SOURCES = ("auto", "recipe", "forms", "edges", "identity")
+
+#: Map sources that are label maps: they have instance ids and take a boundary channel.
+LABEL_SOURCES = ("recipe", "forms")
 
 
 SUPERSAMPLE = 4
@@ -96,13 +122,10 @@ def _forms(recipe: dict) -> list[tuple]:
                      f"keys {sorted(recipe) if isinstance(recipe, dict) else type(recipe)}")
 
 
-def render_label(recipe: dict, res: int, recipe_res: int | None = None,
-                 supersample: int = SUPERSAMPLE) -> np.ndarray:
-    """The class index (into :data:`MAP_CLASSES`) of every sub-pixel: an int array
-    ``(res * supersample,) * 2``. Coordinates are scaled by ``res / recipe_res`` (the
-    resolution the recipe was made at; default ``res``). A sub-pixel belongs to a circle
-    when its centre lies within ``r`` of the centre (a ring: between ``r - width`` and
-    ``r``), to a plane when its centre is inside the polygon."""
+def _rasterise(recipe: dict, res: int, recipe_res: int | None,
+               supersample: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(class index, instance id)`` of every sub-pixel (int arrays ``(res * s,) * 2``):
+    form ``k`` (drawing order) is instance ``k + 1``, the background 0."""
     from matplotlib.path import Path as MplPath
 
     n = int(res) * int(supersample)
@@ -110,7 +133,8 @@ def render_label(recipe: dict, res: int, recipe_res: int | None = None,
     c = np.arange(n) + 0.5
     gy, gx = np.meshgrid(c, c, indexing="ij")
     label = np.zeros((n, n), dtype=np.int64)
-    for form in _forms(recipe):
+    inst = np.zeros((n, n), dtype=np.int64)
+    for i, form in enumerate(_forms(recipe)):
         if form[0] == "circle":
             _, cls, cx, cy, r, width = form
             d = np.hypot(gx - cx * k, gy - cy * k)
@@ -122,7 +146,68 @@ def render_label(recipe: dict, res: int, recipe_res: int | None = None,
             poly = MplPath(np.asarray(vertices, dtype=np.float64) * k)
             inside = poly.contains_points(np.c_[gx.ravel(), gy.ravel()]).reshape(n, n)
         label[inside] = cls
-    return label
+        inst[inside] = i + 1
+    return label, inst
+
+
+def render_label(recipe: dict, res: int, recipe_res: int | None = None,
+                 supersample: int = SUPERSAMPLE) -> np.ndarray:
+    """The class index (into :data:`MAP_CLASSES`) of every sub-pixel: an int array
+    ``(res * supersample,) * 2``. Coordinates are scaled by ``res / recipe_res`` (the
+    resolution the recipe was made at; default ``res``). A sub-pixel belongs to a circle
+    when its centre lies within ``r`` of the centre (a ring: between ``r - width`` and
+    ``r``), to a plane when its centre is inside the polygon."""
+    return _rasterise(recipe, res, recipe_res, supersample)[0]
+
+
+def render_instances(recipe: dict, res: int, recipe_res: int | None = None,
+                     supersample: int = SUPERSAMPLE) -> np.ndarray:
+    """A recipe's instance map: int array ``(res, res)``, each pixel the instance covering
+    most of its sub-pixels (form ``k`` in drawing order is ``k + 1``, the background 0;
+    ties go to the lower id). Overlapping forms of one class stay separate instances."""
+    inst = _rasterise(recipe, res, recipe_res, supersample)[1]
+    s, n_inst = int(supersample), int(inst.max()) + 1
+    counts = np.zeros((res, res, n_inst), dtype=np.int64)
+    blocks = inst.reshape(res, s, res, s).transpose(0, 2, 1, 3).reshape(res, res, s * s)
+    for j in range(n_inst):
+        counts[..., j] = (blocks == j).sum(-1)
+    return counts.argmax(-1)
+
+
+def instance_edges(inst) -> torch.Tensor:
+    """pix2pixHD's ``get_edges``: float tensor of ``inst``'s shape (``(..., H, W)``, integer
+    instance ids), 1 at every pixel whose id differs from one of its 4 neighbours (both
+    pixels of each such pair), else 0."""
+    t = torch.as_tensor(np.asarray(inst) if not isinstance(inst, torch.Tensor) else inst)
+    edge = torch.zeros(t.shape, dtype=torch.bool)
+    dx = t[..., :, 1:] != t[..., :, :-1]
+    dy = t[..., 1:, :] != t[..., :-1, :]
+    edge[..., :, 1:] |= dx
+    edge[..., :, :-1] |= dx
+    edge[..., 1:, :] |= dy
+    edge[..., :-1, :] |= dy
+    return edge.float()
+
+
+def map_components(m: torch.Tensor) -> np.ndarray:
+    """Instance ids for a map without them (``(C, H, W)``: a one-hot or colour-coded label
+    map): the 4-connected components of pixels with the same map value, numbered 0, 1, ...
+    in raster order of their first pixel (int array ``(H, W)``). The fallback for a user's
+    maps and ``"forms"``: two touching forms of one class (one colour) are one instance."""
+    from scipy import ndimage as ndi
+
+    arr = np.ascontiguousarray(m.float().numpy().transpose(1, 2, 0))
+    _, value = np.unique(arr.reshape(-1, arr.shape[-1]), axis=0, return_inverse=True)
+    value = value.reshape(arr.shape[:2])
+    inst = np.zeros(value.shape, dtype=np.int64)
+    n = 0
+    for v in range(int(value.max()) + 1):
+        lab, k = ndi.label(value == v)     # 4-connectivity
+        inst[lab > 0] = lab[lab > 0] + n
+        n += k
+    # renumber in raster order of each component's first pixel (stable, source-independent)
+    _, first, inv = np.unique(inst.ravel(), return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inv].reshape(inst.shape)
 
 
 def render_map(recipe: dict, res: int, recipe_res: int | None = None,
@@ -181,20 +266,31 @@ def _read_map(path: Path, res: int) -> torch.Tensor:
 @dataclass
 class Pairs:
     """A folder's (map, image) pairs: ``images`` (N, 3, res, res) in [-1, 1], ``maps``
-    (N, C, res, res) in [0, 1], ``files`` (relative names), ``map_source`` (what made the
-    maps: recipe | forms | edges | a folder)."""
+    (N, C, res, res) in [0, 1] (with the boundary channel last when ``boundary``),
+    ``files`` (relative names), ``map_source`` (what made the maps: recipe | forms | edges |
+    identity | a folder), ``instances`` (N, 1, res, res) integer instance ids as floats, or
+    None for a source without instances (module docstring)."""
 
     images: torch.Tensor
     maps: torch.Tensor
     files: list
     map_source: str
+    instances: torch.Tensor | None = None
+    boundary: bool = False
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def joined(self) -> torch.Tensor:
-        """One tensor per pair (what the engine trains on): image channels, then the map's."""
-        return torch.cat([self.images, self.maps], 1)
+    def joined(self, instances: bool = False) -> torch.Tensor:
+        """One tensor per pair (what the engine trains on): image channels, then the map's
+        (then, with ``instances``, the instance ids as one more channel)."""
+        parts = [self.images, self.maps]
+        if instances:
+            if self.instances is None:
+                raise ValueError(f"map source {self.map_source!r} has no instance ids "
+                                 f"(only label maps have: {LABEL_SOURCES} or a folder of maps)")
+            parts.append(self.instances)
+        return torch.cat(parts, 1)
 
 
 def folder_recipes(folder: Path) -> dict:
@@ -229,10 +325,14 @@ def resolve_map_source(folder, map_source: str = "auto") -> str:
     return "recipe" if ok else "edges"
 
 
-def load_pairs(folder, res: int, map_source: str = "auto") -> Pairs:
+def load_pairs(folder, res: int, map_source: str = "auto", boundary: bool = True) -> Pairs:
     """Every image of ``folder`` (:func:`paperlib.data.load_folder`, strict: a broken image
-    is an error here) with its map (module docstring). Raises ``ValueError`` naming the
-    problem: no images, an image without a recipe (``"recipe"``), a missing map file."""
+    is an error here) with its map (module docstring) and, for label maps, its instance ids
+    (recipe maps: the recipe's forms; ``"forms"`` and a user's map folder, which carry no
+    instance ids: the maps' connected components, :func:`map_components`); ``boundary``
+    appends the instance-boundary channel (:func:`instance_edges`) to label maps. Raises
+    ``ValueError`` naming the problem: no images, an image without a recipe
+    (``"recipe"``), a missing map file."""
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -245,6 +345,7 @@ def load_pairs(folder, res: int, map_source: str = "auto") -> Pairs:
     if len(files) != len(loaded.images):
         raise ValueError(f"{folder}: {len(files)} image files but {len(loaded.images)} loaded")
     images = loaded.images.float()
+    inst = None
     if source == "recipe":
         recipes = folder_recipes(folder)
         missing = [f for f in files if f not in recipes or not recipe_style(recipes[f][0])]
@@ -253,10 +354,14 @@ def load_pairs(folder, res: int, map_source: str = "auto") -> Pairs:
                              f"its manifest (e.g. {missing[0]}); use map_source='edges', "
                              "'forms' or a folder of maps")
         maps = torch.stack([render_map(recipes[f][0], res, recipes[f][1]) for f in files])
+        inst = np.stack([render_instances(recipes[f][0], res, recipes[f][1]) for f in files])
     elif source == "edges":
         maps = torch.stack([edge_map(im) for im in images])
+    elif source == "identity":
+        maps = (images + 1) / 2
     elif source == "forms":
         maps = torch.stack([form_map(im) for im in images])
+        inst = np.stack([map_components(m) for m in maps])
     else:
         paths = [Path(source) / f for f in files]
         missing = [p for p in paths if not p.is_file()]
@@ -264,7 +369,13 @@ def load_pairs(folder, res: int, map_source: str = "auto") -> Pairs:
             raise ValueError(f"{len(missing)} image(s) of {folder} have no map in {source} "
                              f"(e.g. {missing[0]}): a map needs the image's relative name")
         maps = torch.stack([_read_map(p, res) for p in paths])
-    return Pairs(images, maps.float().contiguous(), files, source)
+        inst = np.stack([map_components(m) for m in maps])
+    maps = maps.float()
+    instances = None if inst is None else torch.from_numpy(inst[:, None].astype(np.float32))
+    with_boundary = bool(boundary) and instances is not None
+    if with_boundary:
+        maps = torch.cat([maps, instance_edges(instances)], 1)
+    return Pairs(images, maps.contiguous(), files, source, instances, with_boundary)
 
 
 class MapSource(nn.Module):
@@ -276,16 +387,19 @@ class MapSource(nn.Module):
     generator is not used: a Pix2pixHD output is a function of its map); ``forward(indices)``
     returns those maps. The bank is not saved in checkpoints (the engine's fixed grid keeps
     only indices); set it with :meth:`set_bank` (the engine: the training maps; an
-    evaluation: held-out maps)."""
+    evaluation: held-out maps). ``accept``: other channel counts a bank may have (a
+    generator that also takes, e.g., instance ids and images)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, accept: tuple[int, ...] = ()):
         super().__init__()
         self.channels = int(channels)
+        self.accept = (self.channels, *(int(c) for c in accept))
         self.register_buffer("bank", torch.empty(0, self.channels, 1, 1), persistent=False)
 
     def set_bank(self, maps: torch.Tensor) -> "MapSource":
-        if maps.ndim != 4 or maps.shape[1] != self.channels:
-            raise ValueError(f"maps must be (N, {self.channels}, H, W); got {tuple(maps.shape)}")
+        if maps.ndim != 4 or maps.shape[1] not in self.accept:
+            want = " or ".join(map(str, self.accept))
+            raise ValueError(f"maps must be (N, {want}, H, W); got {tuple(maps.shape)}")
         self.bank = maps.detach().float().to(self.bank.device)
         return self
 
@@ -308,15 +422,22 @@ class MapSource(nn.Module):
 def map_to_rgb(maps: torch.Tensor) -> torch.Tensor:
     """Maps (N, C, H, W) as viewable images in [-1, 1]: a recipe map in one colour per
     class (a fixed palette; soft maps blended), a 1-channel map as grey, a 3-channel map
-    (forms, a user's RGB maps) as RGB."""
+    (forms, a user's RGB maps, identity) as RGB; with a boundary channel (recipe 8 + 1,
+    forms/RGB 3 + 1) its pixels are drawn black."""
     maps = maps.float()
     c = maps.shape[1]
+    edge = None
+    if c in (len(MAP_CLASSES) + 1, 4):
+        maps, edge = maps[:, :-1], maps[:, -1:]
+        c -= 1
     if c == len(MAP_CLASSES):
         rgb = torch.einsum("nchw,cd->ndhw", maps, _PALETTE)
     elif c in (1, 3):
         rgb = maps.expand(-1, 3, -1, -1)
     else:
-        raise ValueError(f"cannot show a {c}-channel map")
+        raise ValueError(f"cannot show a {maps.shape[1]}-channel map")
+    if edge is not None:
+        rgb = rgb * (1 - edge)
     return rgb * 2 - 1
 
 

@@ -61,6 +61,13 @@ class TrainConfig:
     fm_lambda: float = 10.0
     vgg_weights: str | None = None
     vgg_lambda: float = 10.0
+    p2p_norm: str = "none"
+    p2p_skip: bool = True
+    l1_lambda: float = 0.0
+    p2p_boundary: bool = True
+    p2p_feat: int = 0
+    p2p_clusters: int = 10
+    p2p_decay: float = 0.0
     init_from: str | None = None   # checkpoint whose G, D, latent weights start the run
                                    # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch

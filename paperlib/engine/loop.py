@@ -210,7 +210,7 @@ def _load_data(data, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     else:
         images, source = getattr(data, "images", data), "tensor"
         if paired and hasattr(data, "joined"):
-            images = data.joined()
+            images = cfg.spec.join_pairs(data, cfg) if cfg.spec.join_pairs else data.joined()
     if not (isinstance(images, torch.Tensor) and images.ndim == 4
             and tuple(images.shape[2:]) == (res, res)
             and (images.shape[1] > 3 if paired else images.shape[1] == 3)):

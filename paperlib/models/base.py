@@ -56,6 +56,9 @@ class ModelSpec:
       input map's: a conditional model).
     * ``load_folder(path, cfg) -> (tensor, extra identity dict)`` -- how a folder becomes
       training data (default: :func:`paperlib.data.load_folder` at ``cfg.res``).
+    * ``join_pairs(pairs, cfg) -> tensor`` -- how a :class:`paperlib.data.paired.Pairs`
+      passed to :func:`paperlib.engine.train` becomes training data (default: its
+      ``joined()``).
     * ``prepare(cfg, images) -> cfg`` -- settle config values taken from the data.
     * ``validate(cfg)`` -- raise ``ValueError`` on settings this model cannot train with.
     * ``bind_eval_data(run, data_dir)`` -- a conditional model draws its inputs from the
@@ -80,6 +83,7 @@ class ModelSpec:
     fields: tuple[str, ...] = ()
     data_kind: str = "images"
     load_folder: Callable[[Any, Any], tuple] | None = None
+    join_pairs: Callable[[Any, Any], Any] | None = None
     prepare: Callable[[Any, Any], Any] | None = None
     validate: Callable[[Any], None] | None = None
     bind_eval_data: Callable[[Any, Any], None] | None = None

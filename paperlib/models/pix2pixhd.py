@@ -4,10 +4,28 @@ The networks follow NVIDIA's ``pix2pixHD`` (``models/networks.py``); the code is
 
 * **Global generator**: 7x7 convolution (reflection padding), ``n_down`` stride-2 3x3
   downsampling convolutions (channels doubling), ``n_blocks`` residual blocks, as many
-  transposed-convolution upsamplings, 7x7 convolution to RGB with tanh; instance
-  normalisation (no affine) and ReLU throughout. At 32-128 px the *local enhancer* (the
-  second, full-resolution generator of the paper) is not needed and not built: the global
-  generator alone covers these sizes (our choice, as the issue allows).
+  transposed-convolution upsamplings, 7x7 convolution to RGB with tanh; ReLU throughout. At
+  32-128 px the *local enhancer* (the second, full-resolution generator of the paper) is not
+  needed and not built: the global generator alone covers these sizes (our choice, as the
+  issue allows). pix2pixHD puts instance normalisation (no affine) after every convolution
+  and initialises N(0, 0.02); that is ``p2p_norm="instance"``, ``p2p_skip=False``.
+* **Our fix (issue 18; the defaults ``p2p_norm="none"``, ``p2p_skip=True``)**. With
+  pix2pixHD's generator the model did not learn even the identity mapping (the image as its
+  own map, ``benchmarks/diagnose_pix2pixhd.py``): held-out mean absolute error 0.23 / 0.21
+  after 16 / 32 kimg, while the training maps' fell to 0.12 -- it memorised. Instance norm
+  removes each channel's per-image mean and scale, which for flat-colour images *is* the
+  colour, and every path from the map to the output passes through one (dropping it after
+  the first convolution only: 0.21 / 0.20); the 8 px bottleneck without skips loses the
+  forms' exact edges (16 px bottleneck: 0.15 / 0.13). So the generator has no
+  normalisation and PyTorch's default initialisation (N(0, 0.02) without a norm learns more
+  slowly), and its last 7x7 convolution also sees the first layer's features and the map
+  itself (scaled to [-1, 1]): a full-resolution path around the bottleneck, as U-Net's
+  outermost skip in pix2pix. The discriminator was not the culprit (no instance norm in D:
+  0.22 / 0.22) and stays pix2pixHD's. The fixed model reaches 0.076 / 0.062 at batch 16,
+  0.045 / 0.042 at batch 4 (more updates: at lr 2e-4 a weight moves about 2e-4 an update)
+  and 0.035 / 0.032 with batch 4 and pix2pix's L1 term; undoing one part of that: instance
+  norm 0.064 / 0.059 (training maps 0.03: memorising again), no skip 0.084 / 0.075,
+  N(0, 0.02) 0.045 / 0.035. ``tests/test_pix2pixhd_learns.py`` pins the result.
 * **Multi-scale PatchGAN discriminators**: ``num_d`` (2 at these sizes) identical
   70x70-style PatchGANs (4x4 convolutions, ``n_layers`` stride-2, leaky ReLU 0.2, instance
   norm) on the (map, image) pair at full and half resolution (3x3 average pooling, stride 2);
@@ -19,6 +37,17 @@ The networks follow NVIDIA's ``pix2pixHD`` (``models/networks.py``); the code is
   relu5_1 features, weights 1/32 ... 1, times ``lambda_vgg = 10``) is used only when the
   user supplies VGG19 weights (a torchvision ``vgg19`` state dict file, ``vgg_weights``):
   nothing is downloaded, and the run's config records the file (None: not used).
+  Optionally pix2pix's L1 reconstruction term ``l1_lambda * L1(fake, real)`` (pix2pix: 100;
+  default 0, as pix2pixHD: label maps leave the colours open, and an L1 term then pulls
+  every form towards the mean colour; it helps where the map determines the image, e.g.
+  the identity maps of the diagnosis).
+
+**Instances** (pix2pixHD section 3.4). Label maps carry the instance-boundary channel by
+default (``p2p_boundary``; :mod:`paperlib.data.paired`). ``p2p_feat > 0`` adds pix2pixHD's
+instance-wise feature encoder (netE, ``--instance_feat``; :mod:`paperlib.models.p2p_encoder`):
+G is fed ``p2p_feat`` feature channels, each instance's average of ``E(image)``; at test
+time each instance draws a centre of its class's ``p2p_clusters`` k-means clusters of the
+training features, or (``translate(..., features="gt")``) the real image's own features.
 
 Training goes through the shared engine (:mod:`paperlib.engine`, ``model="pix2pixhd"``):
 :class:`Pix2PixHDStep` is what this model adds to it. Its data are (map, image) pairs
@@ -34,12 +63,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from ..data.paired import MAP_SOURCES, MapSource, load_pairs
+from ..data.paired import MAP_SOURCES, MapSource, Pairs, instance_edges, load_pairs
 from ..utils.images import check_res
 from .base import RES_CHOICES, ModelSpec, register
+from .p2p_encoder import EncodedGenerator, Encoder
 
 
 
@@ -48,40 +79,60 @@ def _check_res(res: int) -> int:
     return check_res(res, RES_CHOICES)
 
 
+#: The generator's normalisation (``p2p_norm``): pix2pixHD's instance norm after every
+#: convolution, or none (our fix; module docstring).
+G_NORMS = ("none", "instance")
+
+
 def _norm(c: int) -> nn.Module:
     return nn.InstanceNorm2d(c, affine=False)
 
 
+def _g_norm(kind: str):
+    if kind not in G_NORMS:
+        raise ValueError(f"generator norm must be one of {G_NORMS}, got {kind!r}")
+    return _norm if kind == "instance" else (lambda c: nn.Identity())
+
+
 class ResnetBlock(nn.Module):
-    def __init__(self, c: int):
+    def __init__(self, c: int, norm=_norm):
         super().__init__()
         self.block = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), _norm(c), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), _norm(c))
+            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), norm(c), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), norm(c))
 
     def forward(self, x):
         return x + self.block(x)
 
 
 class GlobalGenerator(nn.Module):
-    """``G(map) -> image``: (B, in_c, res, res) -> (B, 3, res, res) in [-1, 1]."""
+    """``G(map) -> image``: (B, in_c, res, res) -> (B, 3, res, res) in [-1, 1].
+
+    ``head`` (7x7 convolution, norm, ReLU), ``body`` (downsamplings, residual blocks,
+    upsamplings), ``tail`` (7x7 convolution, tanh). ``norm``: ``"instance"`` (pix2pixHD) or
+    ``"none"``; ``skip``: the tail also sees the head's features and the map itself (a
+    full-resolution path around the bottleneck, U-Net's outermost skip; the map enters it
+    scaled from [0, 1] to [-1, 1])."""
 
     def __init__(self, in_c: int, out_c: int = 3, ngf: int = 32, n_down: int = 2,
-                 n_blocks: int = 6):
+                 n_blocks: int = 6, norm: str = "instance", skip: bool = False):
         super().__init__()
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_c, ngf, 7), _norm(ngf), nn.ReLU(True)]
-        c = ngf
+        nl = _g_norm(norm)
+        self.head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(in_c, ngf, 7), nl(ngf),
+                                  nn.ReLU(True))
+        body, c = [], ngf
         for _ in range(n_down):
-            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), _norm(2 * c), nn.ReLU(True)]
+            body += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nl(2 * c), nn.ReLU(True)]
             c *= 2
-        layers += [ResnetBlock(c) for _ in range(n_blocks)]
+        body += [ResnetBlock(c, nl) for _ in range(n_blocks)]
         for _ in range(n_down):
-            layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1),
-                       _norm(c // 2), nn.ReLU(True)]
+            body += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1),
+                     nl(c // 2), nn.ReLU(True)]
             c //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(c, out_c, 7), nn.Tanh()]
-        self.model = nn.Sequential(*layers)
-        self.in_c, self.n_down = in_c, n_down
+        self.body = nn.Sequential(*body)
+        tail_in = c + (ngf + in_c if skip else 0)
+        self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(tail_in, out_c, 7), nn.Tanh())
+        self.in_c, self.n_down, self.norm, self.skip = in_c, n_down, norm, bool(skip)
 
     def forward(self, label_map: torch.Tensor, noise_gen: torch.Generator | None = None
                 ) -> torch.Tensor:
@@ -89,7 +140,11 @@ class GlobalGenerator(nn.Module):
         if label_map.shape[-1] % (2 ** self.n_down):
             raise ValueError(f"map size {label_map.shape[-1]} is not divisible by "
                              f"2^{self.n_down}")
-        return self.model(label_map)
+        h = self.head(label_map)
+        y = self.body(h)
+        if self.skip:      # (the map in [-1, 1]: centred, the tail learns much faster)
+            y = torch.cat([y, h, 2 * label_map - 1], 1)
+        return self.tail(y)
 
 
 class NLayerDiscriminator(nn.Module):
@@ -204,28 +259,82 @@ class VGGLoss(nn.Module):
 class Pix2PixHDStep:
     """Pix2pixHD's part of the shared engine (the interface of
     :class:`paperlib.engine.DCGANStep`). ``step(batch, augment, generator)``: ``batch`` holds
-    images then maps along channels; returns ``[d_loss, g_loss, d_real, d_fake]`` with
+    images then G's conditioning along channels (the maps; with the feature encoder, then
+    the instance ids); returns ``[d_loss, g_loss, d_real, d_fake]`` with
     ``d_loss = (LSGAN(D(map, fake), 0) + LSGAN(D(map, real), 1)) / 2``, ``g_loss`` the
     adversarial + feature-matching (+ VGG) loss, ``d_real``/``d_fake`` D's mean last-layer
-    output on reals/fakes over the scales (LSGAN targets 1 and 0). ``augment`` goes unused:
-    :func:`paperlib.engine.make_config` refuses augmentation for pix2pixhd."""
+    output on reals/fakes over the scales (LSGAN targets 1 and 0); with ``lambda_l1`` G's
+    loss adds pix2pix's ``lambda_l1 * L1(fake, real)``. ``augment`` goes unused:
+    :func:`paperlib.engine.make_config` refuses augmentation for pix2pixhd.
+
+    With the feature encoder (``G`` an :class:`~paperlib.models.p2p_encoder.EncodedGenerator`)
+    G is fed the real image's instance-pooled features (pix2pixHD's training) and the
+    clusters are refitted from the training pairs after the last step of every epoch
+    (``batch_size`` and ``bind_data``'s pairs tell when: the engine's epochs are
+    ``ceil(n / batch_size)`` steps). The step count is the only extra state.
+
+    **Learning-rate schedule** (``decay``, the config's ``p2p_decay``): pix2pixHD keeps lr
+    for ``niter`` epochs, then lowers it linearly to 0 over ``niter_decay`` more (100 + 100:
+    the second half; with batch 1). Here the last ``decay`` share of the run's planned
+    updates (``epochs * ceil(n / batch_size)``, from the config and ``bind_data``) has
+    ``lr * (T - t) / (decay * T)`` at update ``t`` of ``T`` (per update rather than per
+    epoch; 0 keeps lr constant). It is set before every update from the step count, so a
+    resumed run follows it exactly; lengthening a run (more epochs) stretches it."""
 
     def __init__(self, maps, G, D, lr: float = 2e-4, betas=(0.5, 0.999),
-                 lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0):
+                 lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0,
+                 lambda_l1: float = 0.0, batch_size: int | None = None, seed: int = 0,
+                 decay: float = 0.0, epochs: int | None = None):
         self.latent, self.G, self.D = maps, G, D
         self.opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
         self.opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
         self.modules = {"G": G, "D": D, "latent": maps}
         self.optimizers = {"opt_g": self.opt_g, "opt_d": self.opt_d}
         self.lambda_feat, self.vgg, self.lambda_vgg = lambda_feat, vgg, lambda_vgg
+        self.lambda_l1 = lambda_l1
+        self.batch_size, self.seed = batch_size, int(seed)
+        self.steps = 0                       # updates done (checkpointed)
+        self.data = None
+        self.lr, self.decay, self.epochs = lr, float(decay), epochs
+
+    @property
+    def encoder(self) -> bool:
+        return isinstance(self.G, EncodedGenerator)
 
     def bind_data(self, data: torch.Tensor) -> None:
-        """The engine's training pairs: their maps are what the fixed grid translates."""
+        """The engine's training pairs: their conditioning is what the fixed grid
+        translates (and, with the encoder, what the clusters are fitted on)."""
         self.latent.set_bank(data[:, 3:])
+        self.data = data
+
+    def steps_per_epoch(self) -> int | None:
+        if self.data is None or not self.batch_size:
+            return None
+        return -(-len(self.data) // int(self.batch_size))
+
+    def lr_at(self, t: int) -> float:
+        """The learning rate of update ``t`` (0-based) under the schedule."""
+        if not self.decay:
+            return self.lr
+        per_epoch = self.steps_per_epoch()
+        if per_epoch is None or not self.epochs:
+            raise ValueError("the lr decay needs the run's length: epochs, batch_size and "
+                             "the training data (bind_data)")
+        total = self.epochs * per_epoch
+        return self.lr * min(1.0, max(0.0, (total - t) / (self.decay * total)))
 
     def step(self, batch, augment, generator) -> torch.Tensor:
-        real, maps = batch[:, :3], batch[:, 3:]
-        fake = self.G(maps)
+        if self.decay:
+            lr = self.lr_at(self.steps)
+            for opt in (self.opt_g, self.opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = lr
+        real, cond = batch[:, :3], batch[:, 3:]
+        if self.encoder:
+            maps, inst, _ = self.G.split(cond)
+            fake = self.G.G(torch.cat([maps, self.G.encode(real, inst)], 1))
+        else:
+            maps, fake = cond, self.G(cond)
         pred_fake_d = self.D(torch.cat([maps, fake.detach()], 1))
         pred_real = self.D(torch.cat([maps, real], 1))
         pred_fake = self.D(torch.cat([maps, fake], 1))
@@ -234,12 +343,18 @@ class Pix2PixHDStep:
             pred_fake, pred_real, self.D.n_layers, self.lambda_feat)
         if self.vgg is not None:
             loss_g = loss_g + self.lambda_vgg * self.vgg(fake, real)
+        if self.lambda_l1:
+            loss_g = loss_g + self.lambda_l1 * F.l1_loss(fake, real)
         self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()
         self.opt_d.zero_grad()
         loss_d.backward()
         self.opt_d.step()
+        self.steps += 1
+        per_epoch = self.steps_per_epoch()
+        if self.encoder and per_epoch and self.steps % per_epoch == 0:
+            self.G.fit_clusters(self.data[:, :3], self.data[:, 3:], seed=self.seed)
         with torch.no_grad():
             d_real = torch.stack([p[-1].mean() for p in pred_real]).mean()
             d_fake = torch.stack([p[-1].mean() for p in pred_fake_d]).mean()
@@ -252,49 +367,109 @@ class Pix2PixHDStep:
         self.G.train(), self.D.train()
 
     def extra_state(self) -> dict:
-        return {}
+        return {"steps": self.steps}
 
     def load_extra_state(self, state: dict) -> None:
-        pass
+        self.steps = int(state.get("steps", 0))
 
 
 def build(res: int, in_c: int, ngf: int = 32, ndf: int = 32, n_blocks: int = 6,
-          num_d: int = 2) -> tuple[GlobalGenerator, MultiscaleDiscriminator]:
+          num_d: int = 2, norm: str = "none", skip: bool = True, feat: int = 0
+          ) -> tuple[GlobalGenerator, MultiscaleDiscriminator]:
     """``(G, D)`` for ``res`` px maps with ``in_c`` channels: 2 downsamplings at 32 px, 3 at
-    64 and 128 (the bottleneck stays at 8 or 16 px); D sees (map, image) pairs."""
+    64 and 128 (the bottleneck stays at 8 or 16 px); D sees (map, image) pairs, G the map
+    and ``feat`` feature channels. ``norm`` and ``skip``: the generator's
+    (:class:`GlobalGenerator`; defaults: our fix)."""
     _check_res(res)
     n_down = 2 if res == 32 else 3
-    return (GlobalGenerator(in_c, 3, ngf, n_down, n_blocks),
+    return (GlobalGenerator(in_c + feat, 3, ngf, n_down, n_blocks, norm, skip),
             MultiscaleDiscriminator(in_c + 3, ndf, 3, num_d))
 
 
 def networks(cfg) -> tuple:
     """``(MapSource, G, D)`` of a :class:`paperlib.engine.TrainConfig` with
-    ``model="pix2pixhd"`` (widths ``ngf``/``ndf``, ``p2p_blocks``, ``p2p_num_d``; the maps'
-    channels ``map_channels``, which :func:`paperlib.engine.train` takes from the data),
-    initialised from torch's global RNG with pix2pixHD's ``weights_init``."""
+    ``model="pix2pixhd"`` (widths ``ngf``/``ndf``, ``p2p_blocks``, ``p2p_num_d``,
+    ``p2p_norm``, ``p2p_skip``; the maps' channels ``map_channels``, which
+    :func:`paperlib.engine.train` takes from the data), initialised from torch's global RNG:
+    D with pix2pixHD's ``weights_init``; G too when it has instance norm, else with
+    PyTorch's default initialisation (module docstring). With ``p2p_feat`` G is an
+    :class:`~paperlib.models.p2p_encoder.EncodedGenerator` (the generator, the encoder, its
+    clusters) and the map source takes the instance ids too (and, for ground-truth
+    features, the images)."""
 
     if cfg.map_channels is None:
         raise ValueError("pix2pixhd needs map_channels (train() takes it from the data)")
-    G, D = build(cfg.res, cfg.map_channels, cfg.ngf, cfg.ndf, cfg.p2p_blocks, cfg.p2p_num_d)
-    init_weights(G), init_weights(D)
-    return MapSource(cfg.map_channels), G, D
+    G, D = build(cfg.res, cfg.map_channels, cfg.ngf, cfg.ndf, cfg.p2p_blocks, cfg.p2p_num_d,
+                 cfg.p2p_norm, cfg.p2p_skip, cfg.p2p_feat)
+    if cfg.p2p_norm == "instance":
+        init_weights(G)
+    init_weights(D)
+    if not cfg.p2p_feat:
+        return MapSource(cfg.map_channels), G, D
+    E = Encoder(cfg.p2p_feat, cfg.ngf, G.n_down)
+    init_weights(E)
+    n_classes = cfg.map_channels - int(cfg.p2p_boundary)
+    G = EncodedGenerator(G, E, cfg.map_channels, n_classes, cfg.p2p_feat, cfg.p2p_clusters)
+    return MapSource(cfg.map_channels + 1, accept=(cfg.map_channels + 4,)), G, D
 
 
 def step_for(cfg, maps, G, D, device) -> Pix2PixHDStep:
     """The engine's model step for ``cfg`` (with the VGG loss when ``cfg.vgg_weights``)."""
     vgg = VGGLoss(cfg.vgg_weights).to(device) if cfg.vgg_weights else None
     return Pix2PixHDStep(maps, G, D, **cfg.optim, lambda_feat=cfg.fm_lambda, vgg=vgg,
-                         lambda_vgg=cfg.vgg_lambda)
+                         lambda_vgg=cfg.vgg_lambda, lambda_l1=cfg.l1_lambda,
+                         batch_size=cfg.batch_size, seed=cfg.seed, decay=cfg.p2p_decay,
+                         epochs=cfg.epochs)
+
+
+#: How an encoder run's instances get their features at test time: drawn from the
+#: per-class clusters of the training features, or encoded from the real images
+#: (``"gt"``: the upper bound).
+FEATURE_MODES = ("clusters", "gt")
+
+
+def model_inputs(cfg, pairs: Pairs, features: str = "clusters") -> torch.Tensor:
+    """What ``cfg``'s generator is fed for ``pairs`` (:class:`paperlib.data.paired.Pairs`):
+    the maps, with the instance-boundary channel when ``cfg.p2p_boundary`` (dropped or
+    added from the pairs' instance ids as needed); with the feature encoder
+    (``cfg.p2p_feat``) then the instance ids, and for ``features="gt"`` the images."""
+    if features not in FEATURE_MODES:
+        raise ValueError(f"features must be one of {FEATURE_MODES}, got {features!r}")
+    maps = pairs.maps
+    if pairs.boundary and not cfg.p2p_boundary:
+        maps = maps[:, :-1]
+    elif cfg.p2p_boundary and not pairs.boundary and pairs.instances is not None:
+        maps = torch.cat([maps, instance_edges(pairs.instances)], 1)
+    if not cfg.p2p_feat:
+        return maps
+    if pairs.instances is None:
+        raise ValueError(f"p2p_feat needs instance ids, and map source {pairs.map_source!r} "
+                         "has none: use recipe or forms maps or a folder of maps")
+    parts = [maps, pairs.instances] + ([pairs.images] if features == "gt" else [])
+    return torch.cat(parts, 1)
+
+
+def join_pairs(pairs: Pairs, cfg) -> torch.Tensor:
+    """The training tensor of ``pairs`` for ``cfg``: image channels, then
+    :func:`model_inputs`."""
+    return torch.cat([pairs.images, model_inputs(cfg, pairs)], 1)
 
 
 @torch.no_grad()
-def translate(run, maps: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """A loaded Pix2pixHD run's (:func:`paperlib.engine.load_run`) images for ``maps``
-    (N, C, res, res): (N, 3, res, res) in [-1, 1] on the CPU, in the maps' order."""
+def translate(run, maps, batch_size: int = 256, features: str = "clusters") -> torch.Tensor:
+    """A loaded Pix2pixHD run's (:func:`paperlib.engine.load_run`) images for ``maps``: a
+    :class:`paperlib.data.paired.Pairs` (its maps made what the run was trained on:
+    :func:`model_inputs`; with the feature encoder, ``features`` says where each instance's
+    features come from: its class's clusters or, ``"gt"``, the pairs' own images) or the
+    generator's input tensor (N, C, res, res). Returns (N, 3, res, res) in [-1, 1] on the
+    CPU, in the maps' order."""
     if not hasattr(run.latent, "set_bank"):
         raise ValueError(f"{run.config.model} is not a conditional model: it has no maps to "
                          "translate")
+    if isinstance(maps, Pairs):
+        maps = model_inputs(run.config, maps, features)
+    elif features != "clusters":
+        raise ValueError("ground-truth features need the images: pass a Pairs")
     run.latent.set_bank(maps.to(run.device))
     return run.sample(len(maps), batch_size=batch_size)
 
@@ -303,21 +478,36 @@ def translate(run, maps: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
 #: pix2pixHD's Adam (lr 2e-4, betas (0.5, 0.999)), under either config name.
 PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 #: TrainConfig fields only Pix2pixHD reads (widths are ngf/ndf): what makes the maps
-#: (paperlib.data.paired: auto | recipe | forms | edges | a folder of maps), their channels
+#: (paperlib.data.paired: auto | recipe | forms | edges | identity | a folder of maps), their channels
 #: (None: taken from the data), residual blocks, discriminator scales, feature-matching
 #: weight, a VGG19 weights file for the perceptual loss (None: not used) and its weight.
+#: The generator's normalisation and skip, and pix2pix's L1 weight: the fix of issue 18
+#: (module docstring); the instance-boundary channel of label maps (paperlib.data.paired);
+#: the instance-wise feature encoder's channels (0: none) and clusters per class
+#: (paperlib.models.p2p_encoder); the share of the run, at its end, over which lr decays
+#: linearly to 0 (0: constant; pix2pixHD: 0.5, :data:`PIX2PIXHD_SCHEDULE`).
 PIX2PIXHD_FIELDS = ("map_source", "map_channels", "p2p_blocks", "p2p_num_d", "fm_lambda",
-                    "vgg_weights", "vgg_lambda")
+                    "vgg_weights", "vgg_lambda", "p2p_norm", "p2p_skip", "l1_lambda",
+                    "p2p_boundary", "p2p_feat", "p2p_clusters", "p2p_decay")
+
+
+#: pix2pixHD's training schedule (``train.py`` defaults: batch 1, lr constant for
+#: ``niter`` = 100 epochs, then linearly to 0 over ``niter_decay`` = 100): TrainConfig
+#: overrides, e.g. ``engine.profile_config(prof, "pix2pixhd", **PIX2PIXHD_SCHEDULE, ...)``.
+#: Not the profiles' default (batch 1 is slow on a CPU); batch 4 was enough for the
+#: identity maps (``benchmarks/diagnose_pix2pixhd.py``).
+PIX2PIXHD_SCHEDULE = {"batch_size": 1, "p2p_decay": 0.5}
 
 
 def _load_folder(path, cfg) -> tuple:
-    pairs = load_pairs(path, cfg.res, cfg.map_source)
-    return pairs.joined(), {"map_source": pairs.map_source}
+    pairs = load_pairs(path, cfg.res, cfg.map_source, boundary=cfg.p2p_boundary)
+    return join_pairs(pairs, cfg), {"map_source": pairs.map_source}
 
 
 def _prepare(cfg, images):
-    """The maps' channels come from the data (image channels first, then the map's)."""
-    n_map = images.shape[1] - 3
+    """The maps' channels come from the data (image channels first, then the map's, then
+    with the feature encoder the instance ids)."""
+    n_map = images.shape[1] - 3 - (1 if cfg.p2p_feat else 0)
     if cfg.map_channels not in (None, n_map):
         raise ValueError(f"map_channels={cfg.map_channels} but the data's maps have "
                          f"{n_map} channels")
@@ -325,6 +515,25 @@ def _prepare(cfg, images):
 
 
 def _validate(cfg) -> None:
+    if cfg.p2p_norm not in G_NORMS:
+        raise ValueError(f"p2p_norm must be one of {G_NORMS}, got {cfg.p2p_norm!r}")
+    for name in ("p2p_skip", "p2p_boundary"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise ValueError(f"{name} must be True or False, got {getattr(cfg, name)!r}")
+    for name, low in (("p2p_feat", 0), ("p2p_clusters", 1)):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+        setattr(cfg, name, int(v))
+    if cfg.p2p_feat and cfg.map_source in ("edges", "identity"):
+        raise ValueError(f"p2p_feat needs instance ids: map source {cfg.map_source!r} has "
+                         "none (use recipe or forms maps or a folder of maps)")
+    d = cfg.p2p_decay
+    if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d <= 1:
+        raise ValueError(f"p2p_decay must be a number in [0, 1], got {d!r}")
+    lam = cfg.l1_lambda
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam < math.inf:
+        raise ValueError(f"l1_lambda must be a finite number >= 0, got {lam!r}")
     if cfg.augment != "none":
         raise ValueError("pix2pixhd does not support augmentation (map and image "
                          f"would have to be transformed alike); got augment={cfg.augment!r}")
@@ -336,8 +545,9 @@ def _validate(cfg) -> None:
 
 def _bind_eval_data(run, data_dir) -> None:
     """Evaluation translates ``data_dir``'s own maps, in order (cycling past the last)."""
-    run.latent.set_bank(load_pairs(data_dir, int(run.config.res),
-                                   run.config.map_source).maps.to(run.device))
+    cfg = run.config
+    pairs = load_pairs(data_dir, int(cfg.res), cfg.map_source, boundary=cfg.p2p_boundary)
+    run.latent.set_bank(model_inputs(cfg, pairs).to(run.device))
 
 
 def _sizes(prof) -> dict:
@@ -347,7 +557,8 @@ def _sizes(prof) -> dict:
 
 register(ModelSpec(name="pix2pixhd", networks=networks, step=step_for, profile_sizes=_sizes,
                    optim=lambda cfg: PIX2PIXHD_OPTIM, fields=PIX2PIXHD_FIELDS,
-                   data_kind="pairs", load_folder=_load_folder, prepare=_prepare,
+                   data_kind="pairs", load_folder=_load_folder, join_pairs=join_pairs,
+                   prepare=_prepare,
                    validate=_validate, bind_eval_data=_bind_eval_data,
                    cli_defaults={"batch_size": 16, "ngf": 32, "ndf": 32},
                    family="Pix2pixHD", help="Pix2pixHD, conditional: map -> image (paper B)"))

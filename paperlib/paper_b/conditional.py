@@ -63,7 +63,7 @@ def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[in
         run = load_run(run_dir, epoch=epoch)
         res = int(run.config.res)
         pairs = load_pairs(pairs_dir, res, run.config.map_source)
-        fake = translate(run, pairs.maps)
+        fake = translate(run, pairs)
         out = stage_metrics(fake, extractor(fake), real_features(pairs_dir, res, extractor,
                                                                  cache_dir=cache_dir),
                             inner_counts)
