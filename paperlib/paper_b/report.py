@@ -144,15 +144,16 @@ def gain_explained(vs_first: str, vs_longer: str) -> str:
     """What the two primary verdicts say together: shape learning against the 1st result
     (``vs_first``) and against the longer-training control (``vs_longer``)."""
     if vs_first == "not testable here":
-        return "not testable here: the 1st result or shape learning does not pass the gate"
+        return ("not testable here: shape learning vs the 1st result could not be judged (a "
+                "column below the gate, or too few seeds to separate them)")
     if vs_first != "supported":
         return "no gain over the 1st result to explain"
     if vs_longer == "supported":
         return ("the gain is not explained by longer training: shape learning also beats the "
                 "artist alone trained on as many images")
     if vs_longer == "not testable here":
-        return ("cannot tell: the longer-training control does not pass the gate, so whether "
-                "longer training explains the gain is not testable here")
+        return ("cannot tell: shape learning vs the longer-training control is not testable "
+                "here (the control below the gate, or too few seeds to separate them)")
     return ("the gain may be explained by longer training: shape learning does not beat the "
             "artist alone trained on as many images")
 
