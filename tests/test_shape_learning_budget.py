@@ -54,17 +54,22 @@ def artist(tmp_path_factory):
     return root
 
 
+@pytest.mark.parametrize("augment", sorted({config.get_profile("smoke").b_augment, "ada",
+                                             "ada-bgc"}))
 def test_stylegan2_checkpoint_at_B_of_an_extended_run_equals_a_run_trained_to_B(artist,
-                                                                                tmp_path):
-    """StyleGAN2-ADA (smoke sizes, paper B's augmentation): the checkpoint at epoch B of a
-    run planned for 2B from the start equals that of a run trained to B directly, and a run
-    trained to B then extended to 2B (notebook 01's 1st result, then its longer control)
-    equals the uninterrupted 2B run, weights, EMA, optimisers, ADA state and RNGs alike."""
+                                                                                tmp_path,
+                                                                                augment):
+    """StyleGAN2-ADA (smoke sizes; paper B's augmentation and both ADA kinds): the
+    checkpoint at epoch B of a run planned for 2B from the start equals that of a run
+    trained to B directly, and a run trained to B then extended to 2B (notebook 01's 1st
+    result, then its longer control) equals the uninterrupted 2B run: weights, EMA (its
+    ramp counts images seen, not the planned total), optimisers, ADA state (p moves) and
+    RNGs alike."""
     prof = config.get_profile("smoke")
     assert prof.ckpt_every == 1      # so the uninterrupted 2B run keeps its epoch-B checkpoint
     B = 2
     cfg = lambda e: engine.profile_config(prof, "stylegan2", "paper", 0, epochs=e,  # noqa: E731
-                                          augment=prof.b_augment, batch_size=4)
+                                          augment=augment, batch_size=4)
     folder = artist / "artist_donglein"
     direct = engine.train_cached(cfg(B), folder, tmp_path / "direct", progress=False)
     planned = engine.train_cached(cfg(2 * B), folder, tmp_path / "planned", progress=False)
@@ -79,6 +84,7 @@ def test_stylegan2_checkpoint_at_B_of_an_extended_run_equals_a_run_trained_to_B(
     _same(_ckpt(extended.run_dir, 2 * B), _ckpt(planned.run_dir, 2 * B), "epoch 2B")
     _same(_ckpt(extended.run_dir, B), _ckpt(direct.run_dir, B), "extended at B")
     assert _rows(extended) == _rows(planned)
+    assert 0 < planned.rows[B - 1]["aug_p"] < planned.rows[-1]["aug_p"]   # ADA is adapting
     # the 1st result read from the extended run is that run at B
     first = at_epoch(extended, B)
     assert first.run_dir == extended.run_dir and first.epochs_done == B
