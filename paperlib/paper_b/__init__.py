@@ -62,8 +62,10 @@ from .tables import (  # noqa: F401
     table1,
 )
 from .shape_learning import (  # noqa: F401
+    BUDGETS,
     STAGES,
     STAGE_TITLES,
+    at_epoch,
     batch_for_round,
     curate_and_retrain,
     finetune_run,
@@ -71,6 +73,7 @@ from .shape_learning import (  # noqa: F401
     shape_learning_many,
     shape_learning_runs,
     stage_epochs,
+    stage_images,
     stage_kimg,
 )
 from .conditional import (  # noqa: F401
@@ -82,16 +85,20 @@ from .conditional import (  # noqa: F401
 from .report import (  # noqa: F401
     ALONE,
     CURATION_VERDICT_NOTE,
+    LONGER,
     PAPER_B_CURATION,
     PAPER_B_SHAPE,
     REFERENCE,
     SHAPE_CLAIM_METRICS,
+    SHAPE_COMPARISONS,
     VERDICT_COLUMNS,
     augment_table,
     curation_composition,
     curation_markdown,
     curation_table1,
     curation_verdicts,
+    explanation_table,
+    gain_explained,
     shape_claim,
     shape_learning_markdown,
     shape_learning_verdicts,
