@@ -132,17 +132,21 @@ def conditional_verdicts(per_seed: pd.DataFrame, order: list[str],
                      f"{fmt(fl.inner_score)}, floor FID {fmt(fl.fid, 1)}; layout error of the "
                      f"measure on real images: centre {fmt(fl.layout_centre_err)}, radius "
                      f"{fmt(fl.layout_radius_err)}):")
-        for c in order:
+        extra = [c for c in dict.fromkeys(sub[sub.model != "real"].column) if c not in order]
+        for c in [*order, *extra]:   # (extra: e.g. the ground-truth-feature upper bound)
             r = sub[sub.column == c]
             gate = (f"gate {int(r.draws.sum())}/{len(r)}" if r.draws.notna().all()
                     else "gate undefined")
             lines.append(f"    - {c}: {gate}; main-form "
                          f"{fmt(r.main_score.mean())} ± {fmt(r.main_score.std())}, inner-form "
                          f"{fmt(r.inner_score.mean())} ± {fmt(r.inner_score.std())}, FID "
-                         f"{fmt(r.fid.mean(), 1)} ± {fmt(r.fid.std(), 1)}, KID "
+                         f"{fmt(r.fid.mean(), 1)} ± {fmt(r.fid.std(), 1)}"
+                         + (f" ({fmt((r.fid - fl.fid).mean(), 1)} over the floor)"
+                            if c not in order or c == favoured else "") + ", KID "
                          f"{fmt(r.kid.mean(), 3)}"
                          + (f"; layout centre {fmt(r.layout_centre_err.mean())}, radius "
-                            f"{fmt(r.layout_radius_err.mean())}" if c == favoured else ""))
+                            f"{fmt(r.layout_radius_err.mean())}"
+                            if c == favoured or c not in order else ""))
     return pd.DataFrame(verdicts), lines
 
 
@@ -152,8 +156,12 @@ def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str]
     floor rows have ``model == "real"``): ``(per_seed with form_ratio and the gate's draws,
     the table over seeds with a gate column, the README's compact summary)``. The gate is
     notebook 01's form gate (:func:`draws_form`); it is undefined (None) where the artist's
-    own images have no main form (a floor median of 0)."""
+    own images have no main form (a floor median of 0). ``fid_over_floor`` (added to
+    ``cols``): each row's FID minus its artist's held-out floor FID at the same n."""
     per_seed = per_seed.copy()
+    floor_fid = per_seed[per_seed.model == "real"].set_index("artist").fid
+    per_seed["fid_over_floor"] = per_seed.fid - per_seed.artist.map(floor_fid)
+    cols = [*cols, "fid_over_floor"] if "fid_over_floor" not in cols else list(cols)
     ref = per_seed[per_seed.model == "real"].set_index("artist").main_circularity_median
     per_seed["form_ratio"] = per_seed.main_circularity_median / per_seed.artist.map(ref)
     per_seed["draws"] = [draws_form(m, ref[a]) if mod != "real" and ref[a] > 0 else None
@@ -165,7 +173,7 @@ def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str]
     for (a, c), g in per_seed[per_seed.model != "real"].groupby(["artist", "column"]).draws:
         gate[a, c] = f"{int(g.sum())}/{len(g)}" if g.notna().all() else "undefined"
     table.insert(3, "gate", [gate.get((a, c), "") for a, c in zip(table.artist, table.column)])
-    summary_table = summary(table, ("main_score", "inner_score", "fid", "kid",
+    summary_table = summary(table, ("main_score", "inner_score", "fid", "fid_over_floor", "kid",
                                     "layout_centre_err", "layout_radius_err"),
                             keep=("artist", "column", "n_seeds", "gate"))
     return per_seed, table, summary_table

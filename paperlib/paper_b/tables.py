@@ -204,7 +204,7 @@ def summary(table: pd.DataFrame, cols: Sequence[str], keep: Sequence[str]) -> pd
     no ``± sd`` for a single value, ``n/a`` where there is no value)."""
     out = table[list(keep)].copy()
     for c in cols:
-        nd = 4 if c == "kid" else 1 if c in ("fid", "diversity") else 3
+        nd = 4 if c == "kid" else 1 if c in ("fid", "fid_over_floor", "diversity") else 3
         out[c] = [fmt(m, nd) + ("" if not np.isfinite(sd) or not np.isfinite(m)
                                 else f" ± {sd:.{nd}f}")
                   for m, sd in zip(table[c], table[f"{c}_sd"])]
