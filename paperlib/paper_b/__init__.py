@@ -53,6 +53,7 @@ from .tables import (  # noqa: F401
     FORM_GATE,
     claims,
     draws_form,
+    passes_gate,
     evaluate_stage,
     fmt,
     held_out_floor_metrics,
@@ -82,6 +83,7 @@ from .conditional import (  # noqa: F401
 from .report import (  # noqa: F401
     ALONE,
     CURATION_VERDICT_NOTE,
+    GATE_STATISTIC,
     PAPER_B_CURATION,
     PAPER_B_SHAPE,
     REFERENCE,

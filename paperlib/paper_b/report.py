@@ -12,14 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..metrics.verdicts import compare_claim
 from .curation import SOURCES, read_provenance
-from .tables import COLUMNS, claims, draws_form, fmt, table1
+from .tables import COLUMNS, claims, fmt, passes_gate, table1
 
 #: The stage (01) or column (05) of the training data's row: the held-out floor.
 REFERENCE = "training data"
+#: The gate's form statistic (:func:`with_gate`): the median per-image form score.
+GATE_STATISTIC = "form_median"
 #: Notebook 01's 1st result, the baseline of its shape-learning claims.
 ALONE = "alone"
 #: The metrics notebook 01's claims compare (higher is better).
@@ -37,7 +40,8 @@ PAPER_B_CURATION = ("**Paper B (Table 1, Figs. 2–3):** shape learning gives be
                     "form and more varied images. The evidence is images and the artists' "
                     "satisfaction; no numbers are given.")
 CURATION_VERDICT_NOTE = ("Verdicts (`paper_b.claims` → `metrics.compare_claim`): a column whose "
-                         "runs do not all pass the gate (they must draw the round face) makes a "
+                         "runs do not all pass the gate (FID against the held-out part under the "
+                         "profile's limit, and the form drawn) makes a "
                          "comparison *not testable here*; otherwise the Welch 95 % interval of "
                          "the difference over seeds decides. The numbers are reported as "
                          "measured, whichever way they point.")
@@ -49,16 +53,22 @@ def _artists(df: pd.DataFrame) -> list:
 
 
 # ----------------------------------------------------------------------------- the gate
-def with_gate(per_seed: pd.DataFrame, key: str = "stage") -> pd.DataFrame:
-    """A copy of ``per_seed`` with the gate's columns: ``form_ratio``, each row's median
-    main circularity over its artist's training data's (the ``key == "training data"`` row),
-    and ``draws``, :func:`paperlib.paper_b.draws_form` of the two. Every artist needs its
-    training-data row (``KeyError`` otherwise)."""
+def with_gate(per_seed: pd.DataFrame, key: str = "stage", *, fid_limit: float
+              ) -> pd.DataFrame:
+    """A copy of ``per_seed`` with the gate's columns: ``form_ratio``, each row's
+    ``form_median`` (the median per-image score of its artist set's form measure,
+    :func:`paperlib.paper_b.stage_metrics`) over its artist's training data's (the
+    ``key == "training data"`` row), ``fid_ok`` (FID under ``fid_limit``, the profile's
+    ``b_gate_fid``; ``math.inf`` for no limit) and ``draws``, the gate:
+    :func:`paperlib.paper_b.passes_gate` -- FID under the limit and the form drawn. The
+    training data's own row is judged like any other. Every artist needs its training-data
+    row (``KeyError`` otherwise)."""
     out = per_seed.copy()
-    ref_median = out[out[key] == REFERENCE].set_index("artist").main_circularity_median
-    out["form_ratio"] = out.main_circularity_median / out.artist.map(ref_median)
-    out["draws"] = [draws_form(m, ref_median[a])
-                    for a, m in zip(out.artist, out.main_circularity_median)]
+    ref_median = out[out[key] == REFERENCE].set_index("artist")[GATE_STATISTIC]
+    out["form_ratio"] = out[GATE_STATISTIC] / out.artist.map(ref_median)
+    out["fid_ok"] = [bool(np.isfinite(f) and f < fid_limit) for f in out.fid]
+    out["draws"] = [passes_gate(f, m, ref_median[a], fid_limit)
+                    for a, f, m in zip(out.artist, out.fid, out[GATE_STATISTIC])]
     return out
 
 
@@ -135,14 +145,15 @@ def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
         sub = per_run[per_run.artist == name]
         ref = sub[sub.stage == REFERENCE].iloc[0]
         lines.append(f"- **{name}** (training data: main-form score {fmt(ref.main_score)}, "
-                     f"inner-form score {fmt(ref.inner_score)}, median main circularity "
-                     f"{fmt(ref.main_circularity_median)}; held-out floor FID "
+                     f"inner-form score {fmt(ref.inner_score)}, median form score "
+                     f"{fmt(ref.form_median)} ({ref.form_measure} measure); held-out floor FID "
                      f"{fmt(ref.fid, 1)}, KID {fmt(ref.kid, 4)}):")
         for st in stages:
             r = sub[sub.stage == st]
             lines.append(f"    - {st}: passes the gate in {int(r.draws.sum())}/{len(r)} seeds "
-                         f"(median main circularity {fmt(r.form_ratio.mean(), 2)} of the "
-                         f"training data's); main-form {fmt(r.main_score.mean())} ± "
+                         f"(median form score {fmt(r.form_ratio.mean(), 2)} of the "
+                         f"training data's; FID under the limit in {int(r.fid_ok.sum())}); "
+                         f"main-form {fmt(r.main_score.mean())} ± "
                          f"{fmt(r.main_score.std())}, inner-form {fmt(r.inner_score.mean())} ± "
                          f"{fmt(r.inner_score.std())}, FID {fmt(r.fid.mean(), 1)} ± "
                          f"{fmt(r.fid.std(), 1)}, KID {fmt(r.kid.mean(), 4)}")

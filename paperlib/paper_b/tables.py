@@ -2,12 +2,14 @@
 checkpoint by :func:`evaluate_stage`), the held-out floor, the gate, Table 1 and the claims'
 verdicts (notebooks 01 and 05).
 
-* **Gate** (:func:`draws_form`): a model "draws the character" when the median main-form
-  circularity of its images is at least ``FORM_GATE`` (80 %, our choice) of the training
-  images' median. Paper B's claims are about *exact* form and variety beyond that point,
-  so a column whose models do not pass cannot show the claim: a baseline below the gate
-  makes the comparison *not testable here*, the claimed model below it while its baseline
-  passes is evidence against the claim (*not supported*).
+* **Gate** (:func:`passes_gate`): a run passes when its FID against the held-out part is
+  under the profile's ``b_gate_fid`` **and** it draws the form (:func:`draws_form`): the
+  median of its images' form scores (``form_median``; the artist set's form measure,
+  :mod:`paperlib.metrics.form_measure`) is at least ``FORM_GATE`` (80 %, our choice) of
+  the training images' median. Paper B's claims are about *exact* form and variety beyond
+  that point, so a column whose models do not pass cannot show the claim: a baseline
+  below the gate makes the comparison *not testable here*, the claimed model below it
+  while its baseline passes is evidence against the claim (*not supported*).
 * **Table 1** (:func:`table1`): per artist and column, the mean, standard deviation and
   per-seed values of every metric; the "training data" column is the held-out
   real-vs-real floor (:func:`paperlib.paper_b.held_out_floor_metrics`).
@@ -25,20 +27,25 @@ from ..data.folders import load_folder, manifest_hash
 from ..engine.runs import METRIC_NOISE, load_run, metric_noise_key
 from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import get_extractor, real_features
-from ..metrics.fidelity import style_fidelity, summarize
+from ..metrics.fidelity import summarize
+from ..metrics.form_measure import FormMeasure, form_kind_of, form_scores, form_summary
 from ..metrics.stats import fid_from_features, kid
 from ..metrics.verdicts import compare_claim, real_floor
 from .features import _as_feats, _n_images, mean_pairwise_distance
 
 
 #: Bump when :func:`stage_metrics` changes (invalidates cached evaluations).
-EVAL_VERSION = 2  # 2: form parts, median circularity, reference_dir
+EVAL_VERSION = 3  # 2: form parts, median circularity, reference_dir; 3: form measure
 
 
 def stage_metrics(images: Any, feats: Any, real_feats: Any,
-                  inner_counts: Sequence[int] | None = None, kid_seed: int = 0) -> dict:
+                  inner_counts: Sequence[int] | None = None, kid_seed: int = 0,
+                  form: str = "face") -> dict:
     """Table-1 metrics of one set of images against the artist's (real) set.
 
+    ``form_measure`` (``form``, the artist set's measure: :func:`paperlib.metrics.
+    form_kind_of`), ``form_score`` (mean per-image form score) and ``form_median`` (the
+    gate's statistic, :func:`draws_form`; :mod:`paperlib.metrics.form_measure`);
     ``fidelity`` (mean :func:`style_fidelity` score), its parts ``main_score`` (main form)
     and ``inner_score`` (inner forms), ``main_circularity`` (mean) and
     ``main_circularity_median`` (the gate's statistic, :mod:`paperlib.paper_b`),
@@ -52,7 +59,11 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
     r = _as_feats(real_feats, "real_feats")
     if _n_images(images) != len(f):
         raise ValueError(f"{_n_images(images)} images but {len(f)} feature rows")
-    results = style_fidelity(images, inner_counts)
+    measure = FormMeasure(form, None if inner_counts is None else tuple(inner_counts))
+    scores = form_scores(images, FormMeasure("face", measure.inner_counts))
+    results = scores["circle"]
+    if form != "face":
+        scores = form_scores(images, measure)
     s = summarize(results)
     kid_mean, kid_std = kid(r, f, seed=kid_seed)
     return {
@@ -63,7 +74,8 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
         "inner_count_ok": s["frac_inner_count_ok"], "n_inner_found": s["n_inner_found"],
         "found_main": s["frac_found_main"], "fid": fid_from_features(r, f),
         "kid": float(kid_mean), "kid_std": float(kid_std),
-        "diversity": mean_pairwise_distance(f),
+        "diversity": mean_pairwise_distance(f), "form_measure": form,
+        **form_summary(scores["form"]),
     }
 
 
@@ -82,7 +94,8 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
     noise inputs, sampled at random as NVlabs' metrics do (:data:`METRIC_NOISE`) -- the
     noise mode, so notebook 05 gets
     notebook 01's numbers for free and a held-out evaluation never returns an in-sample
-    one. Real-set features come from
+    one. The form measure is the artist set's (:func:`paperlib.metrics.form_kind_of`).
+    Real-set features come from
     :func:`paperlib.metrics.real_features` (cached there). Adds ``epoch`` and ``run``.
     """
 
@@ -91,14 +104,17 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
         ref_dir = artist_dir if reference_dir is None else reference_dir
         real_f = real_features(ref_dir, int(run.config.res), extractor, cache_dir=cache_dir)
         images = run.sample(int(n), seed=int(seed), noise=METRIC_NOISE)
-        return stage_metrics(images, extractor(images), real_f, inner_counts, kid_seed=int(seed))
+        return stage_metrics(images, extractor(images), real_f, inner_counts, kid_seed=int(seed),
+                             form=form)
+
+    form = form_kind_of(artist_dir)
 
     return cached_run_eval(run_dir, "paperb", {
         "n": int(n), "seed": int(seed),
         "inner_counts": None if inner_counts is None else [int(c) for c in inner_counts],
         "artist": manifest_hash(artist_dir),
         "reference": None if reference_dir is None else manifest_hash(reference_dir),
-        **metric_noise_key(run_dir)},
+        "form": form, **metric_noise_key(run_dir)},
         compute, extractor=extractor, epoch=epoch, use_cache=use_cache,
         version=EVAL_VERSION)
 
@@ -117,7 +133,7 @@ def _real_sample_metrics(sample_dir: Any, reference_dir: Any, n: int, res: int,
             raise ValueError(f"{sample_dir}: {len(loaded)} images but {len(sample_f)} cached "
                              "features")
         return stage_metrics(loaded.images[idx], sample_f[idx], ref_f, inner_counts,
-                             kid_seed=seed)
+                             kid_seed=seed, form=form_kind_of(sample_dir))
 
     out = real_floor(sample_dir, res, n, reference_dir, extractor, seed, cache_dir, score)
     n_reference = out.pop("n_reference")
@@ -154,8 +170,8 @@ def held_out_floor_metrics(train_dir: Any, held_out_dir: Any, n: int, res: int,
     return out
 
 
-#: A run draws the character's main form when its median main circularity is at least
-#: this share of the training images' (our choice; the issue asks for "close to").
+#: A run draws the form when the median of its images' form scores is at least this share
+#: of the training images' (our choice; the issue asks for "close to").
 FORM_GATE = 0.8
 
 
@@ -165,11 +181,27 @@ COLUMNS = ("training data", "1st result", "shape learning", "shape learning + te
            "control")
 
 
-def draws_form(median_circularity: float, reference_median: float,
+def draws_form(median_form: float, reference_median: float,
                gate: float = FORM_GATE) -> bool:
-    """The gate: ``median_circularity >= gate * reference_median`` (both finite)."""
-    return bool(np.isfinite(median_circularity) and np.isfinite(reference_median)
-                and reference_median > 0 and median_circularity >= gate * reference_median)
+    """The form half of the gate: ``median_form >= gate * reference_median`` (both finite,
+    the reference positive). ``median_form``: the median per-image form score
+    (``form_median`` of :func:`stage_metrics`; for the ``"face"`` measure the median main
+    circularity)."""
+    return bool(np.isfinite(median_form) and np.isfinite(reference_median)
+                and reference_median > 0 and median_form >= gate * reference_median)
+
+
+def passes_gate(fid: float, median_form: float, reference_median: float,
+                fid_limit: float, gate: float = FORM_GATE) -> bool:
+    """Paper B's gate: the run's FID against the held-out part is under ``fid_limit`` (the
+    profile's ``b_gate_fid``; ``math.inf`` for none) **and** it draws the form
+    (:func:`draws_form`). A NaN FID fails; a NaN or negative limit is a ``ValueError``."""
+    fid_limit = float(fid_limit)
+    if not fid_limit >= 0:
+        raise ValueError(f"fid_limit must be a non-negative number (inf for none), got "
+                         f"{fid_limit!r}")
+    return bool(np.isfinite(fid) and fid < fid_limit
+                and draws_form(median_form, reference_median, gate))
 
 
 def table1(per_seed: pd.DataFrame, cols: Sequence[str], keys: Sequence[str] = ("artist", "column")
