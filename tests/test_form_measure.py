@@ -113,6 +113,7 @@ def test_stage_metrics_report_the_sets_measure_and_the_rater_uses_it(sets):
     assert m["main_circularity_median"] == 0.0       # the face measure, still reported
     f = paper_b.stage_metrics(real, feats, rng.normal(size=(30, 8)))
     assert f["form_measure"] == "face" and f["form_median"] == f["main_circularity_median"]
+    assert f["form_score"] == pytest.approx(f["main_score"])     # face: exact form = main form
     both = np.concatenate([real, noise])
     parts = paper_b.auto_satisfaction_parts(both, np.zeros((24, 4)), np.zeros((3, 4)),
                                             form=metrics.FormMeasure("discs"))
@@ -135,4 +136,4 @@ def test_bad_input_is_a_clear_error():
         disc_forms(np.zeros((RES, RES)))
     with pytest.raises(ValueError, match="min_frac"):
         disc_forms(np.zeros((RES, RES, 3)), min_frac=0.0)
-    assert math.isnan(metrics.form_summary([])["form_median"])
+    assert math.isnan(metrics.form_summary({"form": [], "exact": []})["form_median"])

@@ -14,7 +14,7 @@ from paperlib import metrics, paper_b
 SEEDS = (0, 1, 2)
 COLS = ["main_score", "inner_score", "main_circularity_median", "fid", "kid", "diversity"]
 REF = {"main_score": 0.9, "inner_score": 0.8, "main_circularity_median": 0.95,
-       "form_median": 0.95, "form_measure": "face", "fid": 10.0,
+       "form_median": 0.95, "form_score": 0.9, "form_measure": "face", "fid": 10.0,
        "kid": 0.001, "diversity": 20.0}
 
 
@@ -23,7 +23,7 @@ def _row(artist, key, stage, seed, main, circ, **extra):
     median form score the gate reads."""
     return {"artist": artist, key: stage, "seed": seed, "main_score": main,
             "inner_score": main / 2, "main_circularity_median": circ, "form_median": circ,
-            "form_measure": "face", "fid": 100 - 50 * main,
+            "form_score": main, "form_measure": "face", "fid": 100 - 50 * main,
             "kid": 0.1 - main / 20, "diversity": 10 + main, **extra}
 
 
@@ -328,3 +328,30 @@ def test_cpu_profile_has_a_finite_paper_b_fid_limit():
     cpu = config.get_profile("cpu")
     assert cpu.b_gate_fid == config.B_GATE_FID_CPU and 20.0 < cpu.b_gate_fid < math.inf
     assert config.get_profile("smoke").b_gate_fid == math.inf
+
+
+def test_claims_compare_the_artist_sets_own_exact_form_score():
+    """An artist whose rows carry the "discs" measure is judged on form_score, not on the
+    face measure's main_score (here 0 throughout, as the face measure reads compositions);
+    a face artist keeps main_score. Table 1 and the markdown carry the form score."""
+    t1 = _t1()
+    geo = t1.artist == "artist_geometric"
+    t1.loc[geo, "form_score"] = t1.loc[geo, "main_score"]
+    t1.loc[geo, "form_measure"] = "discs"
+    t1.loc[geo, "main_score"] = 0.0
+    v = paper_b.curation_verdicts(t1)
+    g = v[v.artist == "artist_geometric"]
+    assert g.metric.tolist()[:2] == ["form_score", "form_score"]
+    assert g.verdict.tolist()[:2] == ["supported", "supported"]
+    assert v[v.artist == "artist_donglein"].metric.tolist()[:2] == ["main_score", "main_score"]
+    assert paper_b.exact_form_metric(t1[geo]) == "form_score"
+    assert paper_b.exact_form_metric(t1[geo].drop(columns="form_measure")) == "main_score"
+    sv = paper_b.shape_learning_verdicts(
+        t1.rename(columns={"column": "stage"}).replace(
+            {"stage": {"1st result": "alone", "shape learning": "mix"}}), ("alone", "mix"))
+    assert sv[sv.artist == "artist_geometric"].metric.tolist() == ["form_score", "inner_score"]
+    table = paper_b.curation_table1(t1, COLS)
+    assert {"form_score", "form_median"} <= set(table.columns)
+    md = paper_b.curation_markdown(table, v, family="StyleGAN2-ADA (ours)", seeds=SEEDS,
+                                   rounds=1, size=10, n_eval=8, ratings=["auto"])
+    assert "    - shape learning + technique: gate 3/3 seeds; form score 0.810" in md

@@ -80,26 +80,31 @@ def disc_score(img: Any) -> float:
 
 def form_scores(images: Any, measure: FormMeasure) -> dict:
     """Per-image scores of a batch (4-D array/tensor or a list) under ``measure``:
-    ``{"form": the gate's statistic per image, "fidelity": the rater's factor per image,
-    "circle": the circle-fidelity results (``"face"``) or None}`` (module docstring)."""
+    ``{"form": the gate's statistic per image, "exact": the exact-form score paper B's
+    claims compare, "fidelity": the rater's factor per image, "circle": the
+    circle-fidelity results (``"face"``) or None}``. For ``"face"``: main circularity,
+    ``main_score`` and ``score`` (module docstring); for ``"discs"`` all three are the
+    disc score."""
     if not isinstance(measure, FormMeasure):
         raise ValueError(f"measure must be a FormMeasure, got {type(measure).__name__}")
     if measure.kind == "discs":
         s = np.array([disc_score(im) for im in _iter_images(images)], dtype=np.float64)
-        return {"form": s, "fidelity": s, "circle": None}
+        return {"form": s, "exact": s, "fidelity": s, "circle": None}
     results = style_fidelity(images, measure.inner_counts)
     return {"form": np.array([r.main_circularity for r in results], dtype=np.float64),
+            "exact": np.array([r.main_score for r in results], dtype=np.float64),
             "fidelity": np.array([r.score for r in results], dtype=np.float64),
             "circle": results}
 
 
-def form_summary(form: Sequence[float]) -> dict:
-    """``form_score`` (mean) and ``form_median`` (the gate's statistic) of per-image form
-    scores; NaN for none."""
-    v = np.asarray(form, dtype=np.float64)
-    if v.size == 0:
+def form_summary(scores: dict) -> dict:
+    """``form_score`` (mean exact-form score: what paper B's "more exact form" claims
+    compare) and ``form_median`` (median of the gate's statistic) of :func:`form_scores`'
+    per-image scores; NaN for none."""
+    form = np.asarray(scores["form"], dtype=np.float64)
+    if form.size == 0:
         return {"form_score": math.nan, "form_median": math.nan}
-    return {"form_score": float(v.mean()), "form_median": float(np.median(v))}
+    return {"form_score": float(np.mean(scores["exact"])), "form_median": float(np.median(form))}
 
 
 def form_kind_of(data_dir: Any) -> str:

@@ -53,6 +53,7 @@ from .tables import (  # noqa: F401
     FORM_GATE,
     claims,
     draws_form,
+    exact_form_metric,
     passes_gate,
     evaluate_stage,
     fmt,

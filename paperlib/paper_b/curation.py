@@ -139,7 +139,7 @@ def auto_satisfaction_parts(
     (:func:`paperlib.metrics.form_measure_of`), whose per-image ``fidelity`` is the factor.
     """
     if sum(v is not None for v in (inner_counts, n_inner_expected, form)) > 1:
-        raise ValueError("give one of n_inner_expected, inner_counts and form")
+        raise ValueError("give one of n_inner_expected, inner_counts and form, not both")
     if not 0.0 <= weight <= 1.0:
         raise ValueError("weight must be in [0, 1]")
     g = _as_feats(gen_feats, "gen_feats")

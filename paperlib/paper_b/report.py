@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..metrics.verdicts import compare_claim
 from .curation import SOURCES, read_provenance
-from .tables import COLUMNS, claims, fmt, passes_gate, table1
+from .tables import COLUMNS, claims, exact_form_metric, fmt, passes_gate, table1
 
 #: The stage (01) or column (05) of the training data's row: the held-out floor.
 REFERENCE = "training data"
@@ -25,7 +25,9 @@ REFERENCE = "training data"
 GATE_STATISTIC = "form_median"
 #: Notebook 01's 1st result, the baseline of its shape-learning claims.
 ALONE = "alone"
-#: The metrics notebook 01's claims compare (higher is better).
+#: The metrics notebook 01's claims compare (higher is better); ``main_score`` stands for
+#: the artist's exact-form score (:func:`paperlib.paper_b.exact_form_metric`: ``form_score``
+#: for a set whose form measure is not the face's).
 SHAPE_CLAIM_METRICS = ("main_score", "inner_score")
 #: The columns of notebook 01's verdict table.
 VERDICT_COLUMNS = ("artist", "claim", "metric", "verdict", "reason")
@@ -45,6 +47,16 @@ CURATION_VERDICT_NOTE = ("Verdicts (`paper_b.claims` → `metrics.compare_claim`
                          "comparison *not testable here*; otherwise the Welch 95 % interval of "
                          "the difference over seeds decides. The numbers are reported as "
                          "measured, whichever way they point.")
+
+
+#: The form measure's columns (:func:`paperlib.paper_b.stage_metrics`), added to the
+#: summaries over seeds wherever the per-seed table has them.
+FORM_COLUMNS = ("form_score", "form_median")
+
+
+def _with_form(cols: Sequence[str], df: pd.DataFrame) -> list:
+    """``cols`` plus the :data:`FORM_COLUMNS` ``df`` has and ``cols`` lacks."""
+    return [*cols, *[c for c in FORM_COLUMNS if c in df and c not in cols]]
 
 
 def _artists(df: pd.DataFrame) -> list:
@@ -78,7 +90,8 @@ def stage_summary(per_run: pd.DataFrame, stages: Sequence[str],
     """Notebook 01's summary over seeds (:func:`paperlib.paper_b.table1` keyed by artist
     and stage) of the training data and ``stages``: every metric of ``cols`` and ``draws``
     (the gate, as the mean of 0/1 over seeds) as mean, ``_sd`` and ``_seeds``. ``per_run``
-    is :func:`with_gate`'s table."""
+    is :func:`with_gate`'s table; the form measure's columns are added where it has them."""
+    cols = _with_form(cols, per_run)
     rows = per_run[per_run.stage.isin([REFERENCE, *stages])][["artist", "stage", "seed",
                                                               "draws", *cols]]
     return table1(rows.assign(draws=lambda d: d.draws.astype(int)), [*cols, "draws"],
@@ -118,7 +131,8 @@ def shape_learning_verdicts(per_run: pd.DataFrame, stages: Sequence[str]) -> pd.
     for name in _artists(per_run):
         sub = per_run[per_run.artist == name]
         for st in [s for s in stages if s != ALONE]:
-            for metric in SHAPE_CLAIM_METRICS:
+            for metric in [exact_form_metric(sub) if m == "main_score" else m
+                           for m in SHAPE_CLAIM_METRICS]:
                 runs = {k: sub[sub.stage == k].sort_values("seed") for k in (ALONE, st)}
                 verdict, reason = compare_claim({k: r[metric].tolist() for k, r in runs.items()},
                                                 {k: r.draws.tolist() for k, r in runs.items()},
@@ -153,6 +167,8 @@ def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
             lines.append(f"    - {st}: passes the gate in {int(r.draws.sum())}/{len(r)} seeds "
                          f"(median form score {fmt(r.form_ratio.mean(), 2)} of the "
                          f"training data's; FID under the limit in {int(r.fid_ok.sum())}); "
+                         + (f"form score {fmt(r.form_score.mean())} ± {fmt(r.form_score.std())}, "
+                            if "form_score" in r else "") +
                          f"main-form {fmt(r.main_score.mean())} ± "
                          f"{fmt(r.main_score.std())}, inner-form {fmt(r.inner_score.mean())} ± "
                          f"{fmt(r.inner_score.std())}, FID {fmt(r.fid.mean(), 1)} ± "
@@ -189,7 +205,8 @@ def curation_table1(t1: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """Paper B's Table 1 made quantitative: :func:`paperlib.paper_b.table1` of ``t1`` (one
     row per artist, column and seed, with ``model`` and the gate ``draws``, see
     :func:`with_gate`) over ``cols``, with ``draws``, the number of seeds passing the gate,
-    after ``model``."""
+    after ``model``; the form measure's columns are added where ``t1`` has them."""
+    cols = _with_form(cols, t1)
     out = table1(t1[["artist", "column", "model", "seed", *cols]], cols)
     out.insert(3, "draws", [int(t1[(t1.artist == a) & (t1.column == c)].draws.sum())
                             for a, c in zip(out.artist, out.column)])
@@ -224,7 +241,9 @@ def curation_markdown(table: pd.DataFrame, verdicts: pd.DataFrame, *, family: st
                      f"{fmt(ref.kid, 4)}, diversity {fmt(ref.diversity, 1)}):")
         for column in [c for c in COLUMNS[1:] if c in sub.index]:
             r = sub.loc[column]
-            lines.append(f"    - {column}: gate {int(r.draws)}/{int(r.n_seeds)} seeds; main-form "
+            form = (f"form score {fmt(r.form_score)} ± {fmt(r.form_score_sd)}, "
+                    if "form_score" in r else "")
+            lines.append(f"    - {column}: gate {int(r.draws)}/{int(r.n_seeds)} seeds; {form}main-form "
                          f"{fmt(r.main_score)} ± {fmt(r.main_score_sd)}, inner-form "
                          f"{fmt(r.inner_score)} ± {fmt(r.inner_score_sd)}, FID {fmt(r.fid, 1)} "
                          f"± {fmt(r.fid_sd, 1)}, KID {fmt(r.kid, 4)}, diversity "
