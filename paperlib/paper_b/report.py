@@ -243,7 +243,8 @@ def curation_markdown(table: pd.DataFrame, verdicts: pd.DataFrame, *, family: st
             r = sub.loc[column]
             form = (f"form score {fmt(r.form_score)} ± {fmt(r.form_score_sd)}, "
                     if "form_score" in r else "")
-            lines.append(f"    - {column}: gate {int(r.draws)}/{int(r.n_seeds)} seeds; {form}main-form "
+            lines.append(f"    - {column}: gate {int(r.draws)}/{int(r.n_seeds)} seeds; {form}"
+                         f"main-form "
                          f"{fmt(r.main_score)} ± {fmt(r.main_score_sd)}, inner-form "
                          f"{fmt(r.inner_score)} ± {fmt(r.inner_score_sd)}, FID {fmt(r.fid, 1)} "
                          f"± {fmt(r.fid_sd, 1)}, KID {fmt(r.kid, 4)}, diversity "

@@ -10,10 +10,11 @@ Pipeline for one RGB [0, 1] image (numpy + scipy only):
 
 1. **Smoothing**: a Gaussian of ``smooth_sigma`` px (0.7, as the main-form finder) averages
    per-pixel noise away; a flat region's colour and its edge stay.
-2. **Palette** (mean shift): every pixel starts at its colour; each of
-   ``_SHIFT_STEPS`` steps moves it to the mean colour of the pixels within
-   ``bandwidth`` (Euclidean RGB distance, 0.15) of it. The colours that gather at least
-   ``min_frac`` of the pixels (after merging modes closer than ``bandwidth``) are the
+2. **Palette** (mean shift): colours are binned in 1/16 steps; every bin holding at
+   least ``max(2, min_frac / 4)`` of the pixels starts a mode, and each of
+   ``_SHIFT_STEPS`` steps moves a mode to the mean colour of the pixels within
+   ``bandwidth`` (Euclidean RGB distance, 0.15) of it. Modes closer than ``bandwidth`` are
+   merged; those with at least ``min_frac`` of the pixels within ``bandwidth`` are the
    palette -- the image's flat colours. Noise and texture have no such modes: no
    palette, no forms.
 3. **Regions**: each pixel's coverage by palette colour ``c`` is
@@ -36,7 +37,7 @@ Pipeline for one RGB [0, 1] image (numpy + scipy only):
 
 Limits (measured at 32 px): a whole flat disc of radius 8 scores 1; a flat square of side
 16 px scores 0.67 and one of side 10 px 0.89 -- smoothed and pixelated, a small square is
-nearly a disc at this size. Two same-coloured forms that touch are one region (3.8 % of
+nearly a disc at this size. Two same-coloured forms that touch are one region (3.7 % of
 400 geometric stand-in images have no whole disc left and score 0).
 
 A disc partly covered by a later form draws only part of its circle; the last form a
@@ -101,7 +102,10 @@ def disc_forms(x: np.ndarray, *, smooth_sigma: float = 0.7, bandwidth: float = 0
     """Every closed colour region of an RGB [0, 1] ``(H, W, 3)`` image (see the module
     docstring): a list of :func:`~paperlib.utils.forms.form_shape` dicts (``area``,
     ``perimeter``, ``circularity``, ``residual``, ``axis_ratio``, ``cx``, ``cy``, ``r``)
-    with ``color`` added; empty when the image has no palette or no closed region."""
+    with ``color``, ``flat`` and :func:`arc_coverage`'s ``arc``, ``arc_cx``, ``arc_cy``,
+    ``arc_r`` added; empty when the image has no palette or no closed region. Raises
+    ``ValueError`` for an array that is not ``(H, W, 3)`` or a bad ``bandwidth`` /
+    ``min_frac``."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 3 or x.shape[-1] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {x.shape}")
@@ -162,10 +166,11 @@ def arc_coverage(points: np.ndarray, region: np.ndarray, min_r: float, max_r: fl
     ``points``: the (x, y) crossings of the region's contour (array coordinates: pixel
     (i, j) at x = j, y = i). A circle is fitted robustly (RANSAC over ``_N_DRAWS`` point
     triples, then a least-squares fit to the inliers): a point is an inlier within
-    ``_TOL_PX + _TOL_FRAC r`` px (0.3 + 0.03 r) of it. The circle must have ``min_r <= r <= max_r`` and hold 90 %
-    of the region's pixels (within ``r + 1``). ``arc`` is the share of 1.5-px arcs of the
-    circle holding an inlier: 1 for a whole disc, about the visible share for a disc partly
-    covered by another form, 0 without a circle."""
+    ``_TOL_PX + _TOL_FRAC r`` px (0.3 + 0.03 r) of it. The circle must have
+    ``min_r <= r <= max_r`` and hold 90 % of the region's pixels (within ``r + 1``).
+    ``arc`` is the share of 1.5-px arcs of the circle holding an inlier: 1 for a whole
+    disc, about the visible share for a disc partly covered by another form, 0 without a
+    circle."""
     none = {"arc": 0.0, "arc_cx": float("nan"), "arc_cy": float("nan"), "arc_r": 0.0}
     pts = np.asarray(points, dtype=np.float64)
     if len(pts) < 8:
@@ -201,7 +206,7 @@ def arc_coverage(points: np.ndarray, region: np.ndarray, min_r: float, max_r: fl
     yy, xx = np.nonzero(region)
     if np.mean(np.hypot(xx - fx, yy - fy) <= fr + 1.0) < 0.9:
         return none
-    n_bins = max(8, int(round(2.0 * np.pi * fr / 1.5)))
+    n_bins = max(8, round(2.0 * np.pi * fr / 1.5))
     ang = np.arctan2(pts[inl, 1] - fy, pts[inl, 0] - fx)
     bins = np.unique(np.floor((ang + np.pi) / (2.0 * np.pi) * n_bins).astype(int) % n_bins)
     return {"arc": float(len(bins) / n_bins), "arc_cx": fx, "arc_cy": fy, "arc_r": fr}
