@@ -112,6 +112,9 @@ class Profile:
     p2p_blocks: int = 6           # residual blocks
     p2p_batch: int = 16           # minibatch
     p2p_kimg: float = 16.0        # thousands of (map, image) pairs shown
+    p2p_feat: int = 3             # instance-wise feature channels (pix2pixHD's feat_num; 0: off)
+    p2p_decay: float = 0.5        # share of the run, at its end, over which lr decays to 0
+    p2p_num_d: int = 2            # discriminator scales
     configs: tuple[str, ...] = ("paper", "conventional")
     extra: dict = field(default_factory=dict)
 

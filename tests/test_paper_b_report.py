@@ -154,12 +154,65 @@ def test_shape_learning_markdown_names_every_artist_stage_and_verdict(per_run):
         for st in ("alone", "mix"):
             assert f"    - {st}: passes the gate in " in block
         for metric in ("main score", "inner score"):
-            assert f"*mix vs alone, {metric}*: **" in block
+            assert f"*mix vs alone, {metric}* (" in block
     assert "    - alone: passes the gate in 2/3 seeds" in md
     assert "    - mix: passes the gate in 3/3 seeds" in md
     assert md.count("**not testable here**") == 2 and md.count("**supported**") == 2
     assert "alone+diffaugment" not in md                   # only the stages asked for
+    assert "(primary): **" in md and "(secondary): **" in md
+    assert "Is it the shapes" not in md                    # no longer-training control here
     assert len(lines) == 4 + 2 * (1 + 2 + 2)
+
+
+@pytest.fixture
+def with_longer(per_run):
+    """``per_run`` plus the longer-training control: donglein's control at mix's level
+    (longer training explains nothing: mix vs alone is not testable anyway); geometric's
+    control well below mix (the shapes, not more training)."""
+    rows = [_row(a, "stage", "longer", s, (0.70 if a == "artist_donglein" else 0.45)
+                 + 0.01 * s, 0.9) for a in ("artist_donglein", "artist_geometric")
+            for s in SEEDS]
+    return paper_b.with_gate(pd.concat([per_run, pd.DataFrame(rows)], ignore_index=True),
+                             key="stage", fid_limit=math.inf)
+
+
+def test_shape_learning_verdicts_primary_comparisons_and_the_control(with_longer):
+    v = paper_b.shape_learning_verdicts(with_longer, ("alone", "mix", "longer"))
+    assert list(v.columns) == list(paper_b.report.VERDICT_COLUMNS)
+    geo = v[v.artist == "artist_geometric"]
+    # decided in advance: mix vs alone and mix vs longer, each on both metrics; longer vs alone
+    assert list(zip(geo.stage, geo.baseline, geo.metric)) == [
+        ("mix", "alone", "main_score"), ("mix", "alone", "inner_score"),
+        ("mix", "longer", "main_score"), ("mix", "longer", "inner_score"),
+        ("longer", "alone", "main_score"), ("longer", "alone", "inner_score")]
+    assert geo.primary.tolist() == [True, False, True, False, False, False]
+    assert v.primary.sum() == 4
+    assert (geo.verdict == "supported").all(), geo.reason.tolist()
+    assert geo.claim.iloc[2] == paper_b.shape_claim("mix", "longer")
+    assert "longer-training control" in geo.claim.iloc[2]
+    e = paper_b.explanation_table(v).set_index("artist")
+    assert e.loc["artist_geometric", "reading"].startswith("the gain is not explained")
+    assert e.loc["artist_donglein", "reading"].startswith("not testable here")
+    md = paper_b.shape_learning_markdown(with_longer, v, ("alone", "mix", "longer"),
+                                         profile="smoke", model="stylegan2", res=32,
+                                         augment="ada", seeds=SEEDS, n_eval=8)
+    assert md.count("*Is it the shapes or just more training?*") == 2
+    assert "    - longer: passes the gate in 3/3 seeds" in md
+    assert "*mix vs longer, main score* (primary): **supported**" in md
+
+
+def test_gain_explained_reads_the_two_primary_verdicts():
+    g = paper_b.gain_explained
+    assert g("supported", "supported").startswith("the gain is not explained by longer")
+    assert g("supported", "not supported").startswith("the gain may be explained by longer")
+    assert g("supported", "not testable here").startswith("cannot tell")
+    assert g("not supported", "supported") == "no gain over the 1st result to explain"
+    assert g("not testable here", "supported").startswith("not testable here")
+    empty = paper_b.explanation_table(paper_b.shape_learning_verdicts(
+        pd.DataFrame(columns=["artist", "stage", "seed", "draws", "main_score",
+                              "inner_score"]), ("alone", "mix")))
+    assert empty.empty and list(empty.columns) == ["artist", "vs_1st_result", "vs_longer",
+                                                   "reading"]
 
 
 def test_shape_learning_markdown_reports_missing_values_as_na(per_run):
@@ -175,9 +228,11 @@ def test_shape_learning_markdown_reports_missing_values_as_na(per_run):
 def _t1(control=True, failing=()):
     """Table 1 per seed for two artists; the columns in ``failing`` fail the gate. The
     technique is well above shape learning and the control on main-form score."""
-    columns = ["1st result", "shape learning", "shape learning + technique",
+    columns = ["1st result", "shape learning", "longer training",
+               "shape pre-training + fine-tuning", "shape learning + technique",
                *(["control"] if control else [])]
-    level = {"1st result": 0.3, "shape learning": 0.5, "shape learning + technique": 0.8,
+    level = {"1st result": 0.3, "shape learning": 0.5, "longer training": 0.35,
+             "shape pre-training + fine-tuning": 0.45, "shape learning + technique": 0.8,
              "control": 0.55}
     rows = []
     for a in ("artist_donglein", "artist_geometric"):
@@ -203,12 +258,22 @@ def test_curation_table1_inserts_the_gate_count_after_model():
     assert (t[t.column != "training data"].n_seeds == 3).all()
 
 
-def test_curation_verdicts_three_claims_per_artist_and_a_failing_column():
+def test_curation_verdicts_five_claims_per_artist_and_a_failing_column():
     v = paper_b.curation_verdicts(_t1())
-    assert len(v) == 6 and v.index.tolist() == list(range(6))
-    assert v.artist.tolist() == ["artist_donglein"] * 3 + ["artist_geometric"] * 3
+    assert len(v) == 10 and v.index.tolist() == list(range(10))
+    assert v.artist.tolist() == ["artist_donglein"] * 5 + ["artist_geometric"] * 5
     assert set(v.verdict) <= set(metrics.VERDICTS)
-    assert v.verdict.tolist()[:2] == ["supported", "supported"]
+    assert v.verdict.tolist()[:4] == ["supported"] * 4
+    assert "longer-training control" in v.claim[1] and "secondary" in v.claim[4]
+    assert v["per seed"][1].startswith("shape learning: ") and "longer training: " in \
+        v["per seed"][1]
+    # the longer-training control failing the gate: is it the shapes? not testable here
+    v = paper_b.curation_verdicts(_t1(failing=("longer training",)))
+    assert (v[v.claim.str.contains("longer-training")].verdict == "not testable here").all()
+    # a Table 1 without the new columns (an older run) has the three claims of before
+    old = _t1()
+    old = old[~old.column.isin(["longer training", "shape pre-training + fine-tuning"])]
+    assert len(paper_b.curation_verdicts(old)) == 6
     # the control failing the gate makes the technique's comparisons untestable
     v = paper_b.curation_verdicts(_t1(failing=("control",)))
     tech = v[v.claim.str.startswith("+ technique")]
@@ -241,7 +306,7 @@ def test_curation_markdown_names_every_column_and_verdict():
     assert "    - 1st result: gate 0/3 seeds" in md
     assert "    - shape learning + technique: gate 3/3 seeds" in md
     assert lines[-1].startswith("Verdicts (`paper_b.claims`") and lines[-2] == ""
-    assert len(lines) == 4 + 2 * (1 + 4 + 3) + 2
+    assert len(lines) == 4 + 2 * (1 + 6 + 5) + 2
 
 
 def test_curation_markdown_without_the_control_leaves_it_out():

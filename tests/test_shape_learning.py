@@ -145,13 +145,17 @@ def test_mix_shape_count_and_stage_epochs():
             mix_shape_count(400, bad, 1000)
     with pytest.raises(ValueError, match="needs 1200"):
         mix_shape_count(400, 0.75, 1000)
+    # the default: the artist seen as often as alone, shapes on top; the control as long
+    assert stage_epochs(20, 400, 800, 1000) == {"alone": 20, "mix": 20, "longer": 40,
+                                                "pretrain": 8, "finetune": 20}
+    assert stage_epochs(20, 400, 800, 1000, 0.25) == stage_epochs(20, 400, 800, 1000)
     # equal image budgets: 20 epochs x 400 = 8000 images per stage
-    assert stage_epochs(20, 400, 800, 1000) == {"alone": 20, "mix": 10, "pretrain": 4,
-                                                "finetune": 10}
-    assert stage_epochs(20, 400, 800, 1000, 0.25) == {"alone": 20, "mix": 10, "pretrain": 2,
-                                                      "finetune": 15}
+    assert stage_epochs(20, 400, 800, 1000, budget="images") == {
+        "alone": 20, "mix": 10, "longer": 20, "pretrain": 4, "finetune": 10}
+    assert stage_epochs(20, 400, 800, 1000, 0.25, budget="images") == {
+        "alone": 20, "mix": 10, "longer": 20, "pretrain": 2, "finetune": 15}
     assert stage_epochs(20, 400, 800, 1000, budget="epochs") == {
-        "alone": 20, "mix": 20, "pretrain": 10, "finetune": 10}
+        "alone": 20, "mix": 20, "longer": 20, "pretrain": 10, "finetune": 10}
     assert min(stage_epochs(1, 70, 140, 120).values()) == 1
     with pytest.raises(ValueError):
         stage_epochs(20, 400, 800, 1000, 1.0)
@@ -187,6 +191,11 @@ def test_shape_learning_runs_and_curation_end_to_end(sets, tmp_path):
         assert r.status == "finished", r
     mix_manifest = json.loads(next(mixes.glob("*/manifest.json")).read_text())
     assert mix_manifest["counts"] == {"artist": 24, "shapes": 24}
+    # the 1st result is the longer control's run at its own epochs; fine-tuning sees the
+    # artist as long as the 1st result, pre-training the shapes the mix shows (24 of 30)
+    assert runs["alone"].run_dir == runs["longer"].run_dir
+    assert (runs["alone"].epochs_done, runs["longer"].epochs_done) == (1, 2)
+    assert runs["finetune"].epochs_done == runs["pretrain"].epochs_done == 1
     ft_cfg = json.loads((runs["finetune"].run_dir / "config.json").read_text())["config"]
     assert Path(ft_cfg["init_from"]).parent.parent == runs["pretrain"].run_dir
     # the same call again trains nothing; another augment is another run

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from ..data.folders import image_files, manifest_hash
 from ..data.paired import folder_recipes, load_pairs, recipe_style
-from ..engine.runs import load_run
+from ..engine.runs import load_run, read_config
 from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import real_features
 from ..metrics.fidelity import batch_circle_fidelity
@@ -60,31 +60,41 @@ def layout_errors(images: Any, pairs_dir: Any, res: int) -> dict:
 
 def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[int] | None = None,
                          extractor: Any = None, cache_dir: Any = None,
-                         use_cache: bool = True) -> dict:
+                         use_cache: bool = True, features: str = "clusters") -> dict:
     """The conditional route's Table-1 metrics: a Pix2pixHD run's latest checkpoint
     translates every map of the paired folder ``pairs_dir`` (the held-out part: maps the
     model never saw) once; :func:`paperlib.paper_b.stage_metrics` of those outputs against
     that folder's images (FID/KID) under the folder's form measure
     (:func:`paperlib.metrics.form_kind_of`), plus :func:`layout_errors`. Cached as JSON in
-    ``run_dir/eval/`` under the checkpoint's and the folder's identities."""
+    ``run_dir/eval/`` under the checkpoint's and the folder's identities. With the
+    instance-wise feature encoder, ``features`` says where each instance's features come
+    from: ``"clusters"`` (pix2pixHD's test time: a centre of its class's clusters of the
+    training features) or ``"gt"`` (the held-out image's own: an upper bound); a run
+    without the encoder ignores it."""
     form = form_kind_of(pairs_dir)
 
     def compute(epoch: int, extractor) -> dict:
         run = load_run(run_dir, epoch=epoch)
         res = int(run.config.res)
-        pairs = load_pairs(pairs_dir, res, run.config.map_source)
-        fake = translate(run, pairs)
+        pairs = load_pairs(pairs_dir, res, run.config.map_source,
+                           boundary=bool(run.config.p2p_boundary))
+        fake = translate(run, pairs, features=feats)
         out = stage_metrics(fake, extractor(fake), real_features(pairs_dir, res, extractor,
                                                                  cache_dir=cache_dir),
                             inner_counts, form=form)
         out.update({f"layout_{k}": v for k, v in layout_errors(fake, pairs_dir, res).items()})
         return {**out, "map_source": pairs.map_source}
 
-    return cached_run_eval(run_dir, "conditional", {
-        "pairs": manifest_hash(pairs_dir),
-        "inner": None if inner_counts is None else [int(c) for c in inner_counts],
-        "form": form},
-        compute, extractor=extractor, use_cache=use_cache, version=EVAL_VERSION)
+    feats = features if read_config(run_dir)["config"].get("p2p_feat") else "clusters"
+    if features not in ("clusters", "gt"):
+        raise ValueError(f"features must be 'clusters' or 'gt', got {features!r}")
+    key = {"pairs": manifest_hash(pairs_dir),
+           "inner": None if inner_counts is None else [int(c) for c in inner_counts],
+           "form": form}
+    if feats != "clusters":   # (the default leaves existing cache keys as they were)
+        key["features"] = feats
+    return cached_run_eval(run_dir, "conditional", key, compute, extractor=extractor,
+                           use_cache=use_cache, version=EVAL_VERSION)
 
 
 def conditional_verdicts(per_seed: pd.DataFrame, order: list[str],

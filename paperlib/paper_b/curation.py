@@ -79,7 +79,8 @@ round, with the training engine passed in as callables; per-round summaries go t
 
 **Paper B stages** (notebooks 01 and 05; all our choices, stated there):
 :func:`shape_learning_runs` trains the artist set alone, shape learning as a mix and as
-shape pre-training + fine-tuning (:func:`stage_epochs`: equal image budgets by default);
+shape pre-training + fine-tuning, and the longer-training control (:func:`stage_epochs`: by
+default each artist image is shown as often as in the 1st result, the shapes on top);
 :func:`style_fidelity` scores generated images against the inner-circle counts a style
 allows; :func:`stage_metrics` / :func:`evaluate_stage` give Table 1's numbers (circle
 fidelity, FID, KID, diversity = :func:`mean_pairwise_distance` of Inception features;

@@ -29,8 +29,20 @@ ALONE = "alone"
 #: the artist's exact-form score (:func:`paperlib.paper_b.exact_form_metric`: ``form_score``
 #: for a set whose form measure is not the face's).
 SHAPE_CLAIM_METRICS = ("main_score", "inner_score")
+#: Notebook 01's longer-training control: the artist set alone for as many images as shape
+#: learning (the 1st result's run, extended).
+LONGER = "longer"
+#: Notebook 01's comparisons, decided before any result: (stage, baseline, primary). The
+#: primary ones, on the main-form score: shape learning (``mix``) against the 1st result
+#: (paper B's claim) and against the longer-training control (is the gain the shapes or
+#: just more training?). Secondary: shape pre-training + fine-tuning against the 1st
+#: result, and the control against the 1st result (what more training alone does); every
+#: comparison also on the inner-form score, secondary.
+SHAPE_COMPARISONS = (("mix", ALONE, True), ("mix", LONGER, True), ("finetune", ALONE, False),
+                     (LONGER, ALONE, False))
 #: The columns of notebook 01's verdict table.
-VERDICT_COLUMNS = ("artist", "claim", "metric", "verdict", "reason")
+VERDICT_COLUMNS = ("artist", "claim", "stage", "baseline", "metric", "primary", "verdict",
+                   "reason")
 
 PAPER_B_SHAPE = ("**Paper B (Fig. 1, Table 1):** the 1st experiment (artworks alone) failed to "
                  "draw Donglein's round face; learning many circles as well (shape learning) "
@@ -115,31 +127,73 @@ def augment_table(per_run: pd.DataFrame, augment: str, augments: Sequence[str],
                   [["artist", "augment", "seed", *cols]], cols, keys=("artist", "augment"))
 
 
-def shape_claim(stage: str) -> str:
-    """Notebook 01's claim for a shape-learning stage."""
-    return f"shape learning ({stage}) draws more exact form than the 1st result"
+def shape_claim(stage: str, baseline: str = ALONE) -> str:
+    """Notebook 01's claim for a stage against a baseline (:data:`SHAPE_COMPARISONS`)."""
+    what = {"mix": "shape learning (shapes added)", "finetune":
+            "shape learning (pre-training + fine-tuning)", LONGER: "longer training alone"
+            }.get(stage, stage)
+    than = {ALONE: "the 1st result", LONGER: "the longer-training control (as many images, "
+            "artist only)"}.get(baseline, baseline)
+    return f"{what} draws more exact form than {than}"
 
 
 def shape_learning_verdicts(per_run: pd.DataFrame, stages: Sequence[str]) -> pd.DataFrame:
-    """Notebook 01's verdicts: per artist, every stage of ``stages`` but ``"alone"`` and
-    every metric of :data:`SHAPE_CLAIM_METRICS`, "the stage draws more exact form than the
-    1st result (alone)", judged over the seeds by :func:`paperlib.metrics.compare_claim`
+    """Notebook 01's verdicts: per artist, every comparison of :data:`SHAPE_COMPARISONS`
+    whose two stages are in ``stages``, on every metric of :data:`SHAPE_CLAIM_METRICS`
+    (``primary``: a primary comparison on the main-form score), "the stage draws more exact
+    form than its baseline", judged over the seeds by :func:`paperlib.metrics.compare_claim`
     (higher is better; a stage whose runs do not all pass the gate ``draws``, see
     :func:`with_gate`, makes it *not testable here* or *not supported*). Columns
     :data:`VERDICT_COLUMNS`."""
     rows = []
     for name in _artists(per_run):
         sub = per_run[per_run.artist == name]
-        for st in [s for s in stages if s != ALONE]:
-            for metric in [exact_form_metric(sub) if m == "main_score" else m
-                           for m in SHAPE_CLAIM_METRICS]:
-                runs = {k: sub[sub.stage == k].sort_values("seed") for k in (ALONE, st)}
+        exact = exact_form_metric(sub)
+        for st, base, primary in SHAPE_COMPARISONS:
+            if st not in stages or base not in stages:
+                continue
+            for metric in [exact if m == "main_score" else m for m in SHAPE_CLAIM_METRICS]:
+                runs = {k: sub[sub.stage == k].sort_values("seed") for k in (base, st)}
                 verdict, reason = compare_claim({k: r[metric].tolist() for k, r in runs.items()},
                                                 {k: r.draws.tolist() for k, r in runs.items()},
-                                                st, [ALONE], lower_is_better=False)
-                rows.append({"artist": name, "claim": shape_claim(st), "metric": metric,
+                                                st, [base], lower_is_better=False)
+                rows.append({"artist": name, "claim": shape_claim(st, base), "stage": st,
+                             "baseline": base, "metric": metric,
+                             "primary": bool(primary and metric == exact),
                              "verdict": verdict, "reason": reason})
     return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+
+
+def gain_explained(vs_first: str, vs_longer: str) -> str:
+    """What the two primary verdicts say together: shape learning against the 1st result
+    (``vs_first``) and against the longer-training control (``vs_longer``)."""
+    if vs_first == "not testable here":
+        return ("not testable here: shape learning vs the 1st result could not be judged (a "
+                "column below the gate, or too few seeds to separate them)")
+    if vs_first != "supported":
+        return "no gain over the 1st result to explain"
+    if vs_longer == "supported":
+        return ("the gain is not explained by longer training: shape learning also beats the "
+                "artist alone trained on as many images")
+    if vs_longer == "not testable here":
+        return ("cannot tell: shape learning vs the longer-training control is not testable "
+                "here (the control below the gate, or too few seeds to separate them)")
+    return ("the gain may be explained by longer training: shape learning does not beat the "
+            "artist alone trained on as many images")
+
+
+def explanation_table(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Per artist, :func:`gain_explained` of the two primary verdicts of ``verdicts``
+    (:func:`shape_learning_verdicts`); artists without both are left out. Columns artist,
+    vs_1st_result, vs_longer, reading."""
+    rows = []
+    prim = verdicts[verdicts.primary.astype(bool)]
+    for name in _artists(prim) if len(prim) else []:
+        v = prim[prim.artist == name].set_index("baseline").verdict
+        if ALONE in v and LONGER in v:
+            rows.append({"artist": name, "vs_1st_result": v[ALONE], "vs_longer": v[LONGER],
+                         "reading": gain_explained(v[ALONE], v[LONGER])})
+    return pd.DataFrame(rows, columns=["artist", "vs_1st_result", "vs_longer", "reading"])
 
 
 def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
@@ -149,8 +203,11 @@ def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
     setting (``profile`` name, ``model``, ``res``, ``augment``, ``seeds``, ``n_eval``),
     then per artist its training data's values, one line per stage of ``stages`` (gate
     passes over seeds, form ratio, main- and inner-form score, FID and KID, mean ± sd over
-    seeds) and one line per verdict of ``verdicts`` (:func:`shape_learning_verdicts`)."""
-    stage_of = {shape_claim(st): st for st in stages}
+    seeds), one line per verdict of ``verdicts`` (:func:`shape_learning_verdicts`, primary or
+    secondary) and, with both primary verdicts, whether longer training explains the gain
+    (:func:`gain_explained`)."""
+    explained = explanation_table(verdicts).set_index("artist").reading if len(verdicts) \
+        else pd.Series(dtype=str)
     lines = [PAPER_B_SHAPE, "",
              f"**This run** ({profile} profile, {model} {res} px, augment {augment}, "
              f"{len(seeds)} seeds {list(seeds)}, {n_eval} generated images per evaluation "
@@ -174,8 +231,12 @@ def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
                          f"{fmt(r.inner_score.std())}, FID {fmt(r.fid.mean(), 1)} ± "
                          f"{fmt(r.fid.std(), 1)}, KID {fmt(r.kid.mean(), 4)}")
         for _, v in verdicts[verdicts.artist == name].iterrows():
-            lines.append(f"    - *{stage_of[v['claim']]} vs {ALONE}, "
-                         f"{v['metric'].replace('_', ' ')}*: **{v['verdict']}** ({v['reason']})")
+            tag = "primary" if v["primary"] else "secondary"
+            lines.append(f"    - *{v['stage']} vs {v['baseline']}, "
+                         f"{v['metric'].replace('_', ' ')}* ({tag}): **{v['verdict']}** "
+                         f"({v['reason']})")
+        if name in explained.index:
+            lines.append(f"    - *Is it the shapes or just more training?* {explained[name]}.")
     return "\n".join(lines)
 
 

@@ -13,19 +13,26 @@ from ..data.sets import build_mixed_set
 from ..engine.config import epochs_for_kimg, make_config, profile_config
 from ..engine.parallel import train_many
 from ..engine.loop import train_cached
-from ..engine.runs import METRIC_NOISE, list_checkpoints, load_run
+from ..engine.runs import METRIC_NOISE, RunResult, list_checkpoints, load_run
 from .curation import run_curation_loop
 
 
 #: Stages of notebook 01: the artist set alone (paper B's "1st experiment"), shape learning
-#: by mixing shapes into the training set, and by pre-training on shapes then fine-tuning.
-STAGES = ("alone", "mix", "finetune")
+#: by mixing shapes into the training set, the longer-training control (the artist set alone
+#: for as many images as the mix), and shape pre-training then fine-tuning.
+STAGES = ("alone", "mix", "longer", "finetune")
 
 
-STAGE_TITLES = {"alone": "artist set alone (1st experiment)",
-                "mix": "shape learning: shapes mixed in",
+STAGE_TITLES = {"alone": "artist set alone (1st result)",
+                "mix": "shape learning: shapes added to the artist set",
+                "longer": "longer-training control: artist set alone, as many images as the mix",
                 "finetune": "shape learning: shape pre-training + fine-tuning",
                 "pretrain": "shape pre-training only (shapes, no artist images)"}
+
+#: Image budgets of :func:`stage_epochs`: "artist" (every stage shows each artist image as
+#: often as the 1st result; the default), "images" (every stage shows as many images in
+#: total) and "epochs" (as many epochs on each stage's own set).
+BUDGETS = ("artist", "images", "epochs")
 
 
 def mix_shape_count(n_artist: int, shape_ratio: float, n_available: int) -> int:
@@ -47,28 +54,70 @@ def mix_shape_count(n_artist: int, shape_ratio: float, n_available: int) -> int:
 
 
 def stage_epochs(epochs: int, n_artist: int, n_mix: int, n_shapes: int,
-                 pretrain_frac: float = 0.5, budget: str = "images") -> dict[str, int]:
-    """Epochs per stage. ``budget="images"`` (default, our choice): every stage sees the
-    same number of training images as ``epochs`` epochs of the artist set alone (as
-    StyleGAN2-ADA, paper B's model, counts training length in images, not epochs), so a
-    stage is not better merely for training longer: mix ``round(E * n_artist / n_mix)``;
-    pre-training ``round(frac * E * n_artist / n_shapes)`` on the shapes, fine-tuning
-    ``round((1 - frac) * E)`` on the artist set. ``budget="epochs"``: ``epochs`` epochs on
-    each stage's own set; pre-training ``round(frac * E)``, fine-tuning the rest. Every
-    value is at least 1."""
+                 pretrain_frac: float = 0.5, budget: str = "artist") -> dict[str, int]:
+    """Epochs per stage, from ``epochs`` (E) of the artist set alone (the 1st result).
+
+    ``budget="artist"`` (default, our choice; paper B *added* many circles to the training
+    data, it did not take artist images away): every stage shows each artist image as often
+    as the 1st result does, and the shapes come on top, so shape learning trains longer.
+    mix: E epochs of the mix set (E x n_mix images); ``longer``, the control: the artist
+    set alone for as many images as the mix, ``E * n_mix / n_artist`` epochs; pre-training:
+    the shape images the mix shows, ``E * (n_mix - n_artist) / n_shapes`` epochs of the
+    shape set, then fine-tuning E epochs on the artist set (``pretrain_frac`` unused).
+
+    ``budget="images"``: every stage sees as many training images as E epochs of the artist
+    alone (the mix sees the artist less often): mix ``E * n_artist / n_mix``; pre-training
+    ``frac * E * n_artist / n_shapes`` on the shapes, fine-tuning ``(1 - frac) * E``;
+    ``longer`` is E. ``budget="epochs"``: E epochs on each stage's own set; pre-training
+    ``frac * E``, fine-tuning the rest; ``longer`` is E. Every value is rounded, at least 1.
+    """
     if not 0.0 < float(pretrain_frac) < 1.0:
         raise ValueError(f"pretrain_frac must be in (0, 1), got {pretrain_frac!r}")
-    if budget == "images":
+    if budget == "artist":
+        out = {"alone": epochs, "mix": epochs, "longer": epochs * n_mix / n_artist,
+               "pretrain": epochs * (n_mix - n_artist) / n_shapes, "finetune": epochs}
+    elif budget == "images":
         total = epochs * n_artist
-        out = {"alone": epochs, "mix": total / n_mix,
+        out = {"alone": epochs, "mix": total / n_mix, "longer": epochs,
                "pretrain": pretrain_frac * total / n_shapes,
                "finetune": (1.0 - pretrain_frac) * epochs}
     elif budget == "epochs":
-        out = {"alone": epochs, "mix": epochs, "pretrain": pretrain_frac * epochs,
-               "finetune": (1.0 - pretrain_frac) * epochs}
+        out = {"alone": epochs, "mix": epochs, "longer": epochs,
+               "pretrain": pretrain_frac * epochs, "finetune": (1.0 - pretrain_frac) * epochs}
     else:
-        raise ValueError(f"budget must be 'images' or 'epochs', got {budget!r}")
+        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
     return {k: max(1, int(round(v))) for k, v in out.items()}
+
+
+def stage_images(ep: dict, n_artist: int, n_mix: int, n_shapes: int) -> dict[str, dict]:
+    """Images shown per stage of :func:`stage_epochs`'s ``ep``: ``{stage: {"total",
+    "artist", "shapes"}}`` (what each stage's budget means; notebook 01 prints it)."""
+    k = n_mix - n_artist
+    return {"alone": {"total": ep["alone"] * n_artist, "artist": ep["alone"] * n_artist,
+                      "shapes": 0},
+            "mix": {"total": ep["mix"] * n_mix, "artist": ep["mix"] * n_artist,
+                    "shapes": ep["mix"] * k},
+            "longer": {"total": ep["longer"] * n_artist, "artist": ep["longer"] * n_artist,
+                       "shapes": 0},
+            "finetune": {"total": ep["pretrain"] * n_shapes + ep["finetune"] * n_artist,
+                         "artist": ep["finetune"] * n_artist,
+                         "shapes": ep["pretrain"] * n_shapes}}
+
+
+def at_epoch(res: RunResult, epoch: int) -> RunResult:
+    """``res`` as it stood at ``epoch``: the same run folder, ``epochs_done`` ``epoch`` and
+    the log's rows up to it. The 1st result is the longer-training control's run at the 1st
+    result's epochs (same seed, same data: the engine is deterministic and an extended run
+    equals an uninterrupted one). Raises ``RuntimeError`` when the run has no checkpoint at
+    ``epoch``."""
+    if res.epochs_done <= epoch:   # not extended yet (or diverged before it): as it is
+        return res
+    ckpts = dict(list_checkpoints(res.run_dir))
+    if epoch not in ckpts:
+        raise RuntimeError(f"{res.run_dir} has no checkpoint at epoch {epoch} (has "
+                           f"{sorted(ckpts)}): the 1st result cannot be read from it")
+    return RunResult(res.run_dir, "finished", int(epoch),
+                     [r for r in res.rows if int(r.get("epoch", 0)) <= epoch])
 
 
 def stage_kimg(profile: Any, model: str) -> float:
@@ -91,7 +140,7 @@ def shape_learning_runs(profile: Any, artist_dir: Any, shapes_dir: Any, seed: in
 def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
                         seeds: Sequence[int], root: Any, stages: Sequence[str] = STAGES,
                         shape_ratio: float = 0.5, pretrain_frac: float = 0.5,
-                        budget: str = "images", augment: str = "none", mixes_dir: Any = None,
+                        budget: str = "artist", augment: str = "none", mixes_dir: Any = None,
                         model: str = "dcgan", config: str = "paper",
                         epochs: int | None = None, scheduler: str | None = None,
                         progress: bool = True) -> dict:
@@ -100,19 +149,29 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
     ``{(name, seed): {stage: RunResult}}`` for the requested ``stages``:
 
     * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's
-      ``shape_kimg`` images shown, :func:`paperlib.engine.epochs_for_kimg`).
-    * ``mix``: the artist set with shape images mixed in so they make up ``shape_ratio``
+      ``sg_kimg`` / ``shape_kimg`` images shown, :func:`paperlib.engine.epochs_for_kimg`),
+      the 1st result.
+    * ``mix``: the artist set with shape images added so they make up ``shape_ratio``
       of the set (:func:`mix_shape_count`; built once with
       :func:`paperlib.data.build_mixed_set` under ``mixes_dir``, default
       ``data/<profile>/mixes/``, mix seed 0 for every training seed).
+    * ``longer``: the control, the artist set alone for as many images as the mix. It is
+      the 1st result's run extended (same config and data but ``epochs``, so the same
+      cached run folder): ``alone`` trains first, ``longer`` continues it, and ``alone``
+      is that run at its own epochs (:func:`at_epoch`; the checkpoint there is the one a
+      run trained to it directly saves, see tests/test_shape_learning_budget.py). So the
+      two columns cost one run.
     * ``finetune``: pre-training on the shape set (also returned as ``pretrain``; one run
       per seed, shared by every artist with the same budget), then fine-tuning on the
       artist set starting from the pre-training's last checkpoint (``init_from``).
 
-    Epochs per stage: :func:`stage_epochs`. ``augment`` (none | diffaugment | ada) applies
-    to every requested run. All runs that do not depend on another are submitted at once
-    (the fine-tunings once their pre-trainings are done). Same arguments -> same runs, so
-    calling this again (notebook 05 does) trains nothing.
+    Epochs per stage: :func:`stage_epochs` (``budget``, default "artist": each artist image
+    is shown as often as in the 1st result, the shapes on top). ``augment`` (none |
+    diffaugment | ada) applies to every requested run. Two waves: the artist-alone,
+    mix and pre-training runs at once, then the longer-training extensions and the
+    fine-tunings. Evaluate a stage at its ``epochs_done`` (the ``alone`` run folder also
+    holds the longer run). Same arguments -> same runs, so calling this again (notebook 05
+    does) trains nothing.
     """
 
     prof = get_profile(profile)
@@ -121,13 +180,15 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
         raise ValueError(f"unknown stage(s) {unknown}; valid: {STAGES}")
     shapes_dir, root = Path(shapes_dir), Path(root)
     n_shapes = len(image_files(shapes_dir))
+    needs_mix = bool({"mix", "longer", "finetune"} & set(stages)) and budget == "artist" \
+        or "mix" in stages
     plans = {}
     for name, artist_dir in artist_dirs.items():
         artist_dir = Path(artist_dir)
         n_artist = len(image_files(artist_dir))
         if n_artist == 0:
             raise FileNotFoundError(f"no images in {artist_dir}")
-        k = mix_shape_count(n_artist, shape_ratio, n_shapes) if "mix" in stages else 0
+        k = mix_shape_count(n_artist, shape_ratio, n_shapes) if needs_mix else 0
         ep = stage_epochs(int(epochs or epochs_for_kimg(stage_kimg(prof, model), n_artist)), n_artist,
                           n_artist + k, n_shapes, pretrain_frac, budget)
         mix_dir = None
@@ -143,35 +204,48 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
         cfg = profile_config(prof, model, config, seed, epochs=n_epochs, augment=augment, **kw)
         return (cfg, data, root)
 
-    first: dict = {}  # (name, seed, stage) -> job; identical jobs (a shared pre-training) once
+    def run_unique(jobs: dict, desc: str) -> dict:
+        """Train ``jobs`` ({key: job}), identical jobs (a shared pre-training) once."""
+        unique = list({(repr(j[0]), str(j[1])): j for j in jobs.values()}.values())
+        done = dict(zip([(repr(j[0]), str(j[1])) for j in unique],
+                        train_many(unique, scheduler, desc=desc, progress=progress)))
+        return {key: done[repr(j[0]), str(j[1])] for key, j in jobs.items()}
+
+    first: dict = {}  # (name, seed, stage) -> job
     for name, (artist_dir, ep, mix_dir) in plans.items():
         for s in seeds:
-            if "alone" in stages:
+            if {"alone", "longer"} & set(stages):   # the longer run extends this one
                 first[name, s, "alone"] = job(artist_dir, ep["alone"], s)
             if "mix" in stages:
                 first[name, s, "mix"] = job(mix_dir, ep["mix"], s)
             if "finetune" in stages:
                 first[name, s, "pretrain"] = job(shapes_dir, ep["pretrain"], s)
-    unique = list({(repr(j[0]), str(j[1])): j for j in first.values()}.values())
-    done = dict(zip([(repr(j[0]), str(j[1])) for j in unique],
-                    train_many(unique, scheduler, desc="shape learning", progress=progress)))
     out: dict = {(name, s): {} for name in plans for s in seeds}
-    for (name, s, stage), j in first.items():
-        out[name, s][stage] = done[repr(j[0]), str(j[1])]
-    if "finetune" in stages:
-        second = {}
-        for name, (artist_dir, ep, _) in plans.items():
-            for s in seeds:
+    for (name, s, stage), res in run_unique(first, "shape learning").items():
+        out[name, s][stage] = res
+    second: dict = {}
+    for name, (artist_dir, ep, _) in plans.items():
+        for s in seeds:
+            if "longer" in stages:
+                second[name, s, "longer"] = job(artist_dir, ep["longer"], s)
+            if "finetune" in stages:
                 pre = out[name, s]["pretrain"]
                 ckpts = dict(list_checkpoints(pre.run_dir))
                 if pre.diverged or not ckpts:
                     raise RuntimeError(f"shape pre-training {pre.run_dir} ended '{pre.status}'")
                 start = ckpts.get(ep["pretrain"], ckpts[max(ckpts)])
-                second[name, s] = job(artist_dir, ep["finetune"], s, init_from=str(start))
-        for key, res in zip(second, train_many(list(second.values()), scheduler,
-                                               desc="shape learning: fine-tuning",
-                                               progress=progress)):
-            out[key]["finetune"] = res
+                second[name, s, "finetune"] = job(artist_dir, ep["finetune"], s,
+                                                  init_from=str(start))
+    if second:
+        for (name, s, stage), res in run_unique(
+                second, "shape learning: longer control + fine-tuning").items():
+            out[name, s][stage] = res
+    for name, (_, ep, _) in plans.items():
+        for s in seeds:
+            if "alone" in stages:   # the 1st result: the (possibly extended) run at its epochs
+                out[name, s]["alone"] = at_epoch(out[name, s]["alone"], ep["alone"])
+            else:
+                out[name, s].pop("alone", None)
     return out
 
 
