@@ -360,7 +360,7 @@ def test_gate_needs_fid_under_the_limit_and_the_form():
     assert not paper_b.passes_gate(200.0, 0.9, ref, fid_limit=200.0)
     assert not paper_b.passes_gate(math.nan, 0.9, ref, fid_limit=200.0)
     assert paper_b.passes_gate(1e6, 0.9, ref, fid_limit=math.inf)         # inf: no FID limit
-    for bad in (math.nan, -1.0):
+    for bad in (math.nan, -1.0, None, "high"):
         with pytest.raises(ValueError, match="fid_limit"):
             paper_b.passes_gate(150.0, 0.9, ref, fid_limit=bad)
 
@@ -384,6 +384,8 @@ def test_with_gate_fails_a_run_over_the_fid_limit_and_its_claims_follow(per_run)
     v2 = paper_b.shape_learning_verdicts(g2, ("alone", "mix"))
     assert set(v2[v2.artist == "artist_geometric"].verdict) == {"not supported"}
     assert paper_b.with_gate(per_run, key="stage", fid_limit=math.inf).fid_ok.all()
+    with pytest.raises(ValueError, match="fid_limit"):
+        paper_b.with_gate(per_run, key="stage", fid_limit=None)
 
 
 def test_cpu_profile_has_a_finite_paper_b_fid_limit():

@@ -55,6 +55,7 @@ from .tables import (  # noqa: F401
     draws_form,
     exact_form_metric,
     passes_gate,
+    check_fid_limit,
     evaluate_stage,
     fmt,
     held_out_floor_metrics,

@@ -19,7 +19,7 @@ from ..models.pix2pixhd import translate
 from .tables import stage_metrics
 from .tables import EVAL_VERSION
 from .tables import fmt
-from .tables import draws_form, exact_form_metric, summary, table1
+from .tables import check_fid_limit, draws_form, exact_form_metric, summary, table1
 
 
 def _gate_column(per_seed: pd.DataFrame) -> str:
@@ -170,6 +170,7 @@ def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str], *,
     ``form_median``) and, given ``fid_limit`` (the profile's ``b_gate_fid``; default none),
     FID under it; it is undefined (None) where the artist's own images score 0 (a floor
     median of 0)."""
+    fid_limit = check_fid_limit(fid_limit)
     per_seed = per_seed.copy()
     stat = _gate_column(per_seed)
     ref = per_seed[per_seed.model == "real"].set_index("artist")[stat]

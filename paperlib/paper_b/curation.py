@@ -470,7 +470,9 @@ def run_curation_loop(
         "version": 1, "size": int(size), "n_generate": int(n_generate),
         "ratios": [float(r) for r in ratios], "metric": metric,
         "n_inner_expected": n_inner_expected,
-        "inner_counts": list(inner_counts) if inner_counts is not None else None,
+        "inner_counts": (list(inner_counts) if inner_counts is not None
+                         else list(form.inner_counts) if form is not None
+                         and form.inner_counts is not None else None),
         "form_measure": None if form is None else form.kind,
         "n_human": len(hf),
         "satisfaction": "fidelity**0.5 * realism**0.5, realism = 2**(-nn/tau) "

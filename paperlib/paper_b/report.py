@@ -17,7 +17,8 @@ import pandas as pd
 
 from ..metrics.verdicts import compare_claim
 from .curation import SOURCES, read_provenance
-from .tables import COLUMNS, claims, exact_form_metric, fmt, passes_gate, table1
+from .tables import (COLUMNS, check_fid_limit, claims, exact_form_metric, fmt, passes_gate,
+                     table1)
 
 #: The stage (01) or column (05) of the training data's row: the held-out floor.
 REFERENCE = "training data"
@@ -86,7 +87,8 @@ def with_gate(per_seed: pd.DataFrame, key: str = "stage", *, fid_limit: float
     ``b_gate_fid``; ``math.inf`` for no limit) and ``draws``, the gate:
     :func:`paperlib.paper_b.passes_gate` -- FID under the limit and the form drawn. The
     training data's own row is judged like any other. Every artist needs its training-data
-    row (``KeyError`` otherwise)."""
+    row (``KeyError`` otherwise); a bad ``fid_limit`` is a ``ValueError``."""
+    fid_limit = check_fid_limit(fid_limit)
     out = per_seed.copy()
     ref_median = out[out[key] == REFERENCE].set_index("artist")[GATE_STATISTIC]
     out["form_ratio"] = out[GATE_STATISTIC] / out.artist.map(ref_median)

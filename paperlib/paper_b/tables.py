@@ -194,15 +194,25 @@ def draws_form(median_form: float, reference_median: float,
                 and reference_median > 0 and median_form >= gate * reference_median)
 
 
+def check_fid_limit(fid_limit: Any) -> float:
+    """``fid_limit`` as a float: a number >= 0, ``math.inf`` for no limit; else
+    ``ValueError`` (None, NaN, a negative number, text)."""
+    try:
+        value = float(fid_limit)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not value >= 0:
+        raise ValueError(f"fid_limit must be a non-negative number (math.inf for none), got "
+                         f"{fid_limit!r}")
+    return value
+
+
 def passes_gate(fid: float, median_form: float, reference_median: float,
                 fid_limit: float, gate: float = FORM_GATE) -> bool:
     """Paper B's gate: the run's FID against the held-out part is under ``fid_limit`` (the
     profile's ``b_gate_fid``; ``math.inf`` for none) **and** it draws the form
     (:func:`draws_form`). A NaN FID fails; a NaN or negative limit is a ``ValueError``."""
-    fid_limit = float(fid_limit)
-    if not fid_limit >= 0:
-        raise ValueError(f"fid_limit must be a non-negative number (inf for none), got "
-                         f"{fid_limit!r}")
+    fid_limit = check_fid_limit(fid_limit)
     return bool(np.isfinite(fid) and fid < fid_limit
                 and draws_form(median_form, reference_median, gate))
 
