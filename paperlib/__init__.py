@@ -4,7 +4,8 @@ Layers, lowest first; a module imports from its own layer and the ones below it 
 (``tests/test_architecture.py`` checks this on the source, lazy imports included)::
 
     0  config.py, utils/   profiles, paths, device; atomic writes, the thread pinner, image
-                           conversions and the resolution check, the form finder
+                           conversions and the resolution check, the form finders (a
+                           character's main form, a composition's discs)
     1  data/               stand-in sets (emoji, shapes, artists), folders and manifests,
                            held-out splits, paired (map, image) data
     2  models/             the registry (base.py: name -> ModelSpec, the step interface);
@@ -13,8 +14,8 @@ Layers, lowest first; a module imports from its own layer and the ones below it 
     3  engine/             the run config, the training loop, run folders and checkpoints,
                            cached runs, augmentation, runs side by side on Dask
     4  metrics/            features (Inception, cached), statistics (FID/KID/PR/DC/IS), IS
-                           sources, circle fidelity, the cached evaluation of a run, gate and
-                           verdict statistics
+                           sources, circle fidelity, each artist set's form measure, the
+                           cached evaluation of a run, gate and verdict statistics
     5  paper_a/, paper_b/  each paper's experiments (they do not import each other)
     6  plots.py, reproduce.py, verify.py (a rerun's tables vs the committed ones),
        selfcheck.py (every model at a profile's sizes), cli.py; above them, the notebooks

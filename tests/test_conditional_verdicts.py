@@ -140,3 +140,30 @@ def test_conditional_tables_gate_per_column_and_undefined_without_a_main_form():
     assert list(table.columns[:4]) == ["artist", "column", "n_seeds", "gate"]
     assert {"artist", "column", "n_seeds", "gate"} <= set(summary.columns)
     assert "draws" not in rows.columns   # the caller's frame is left alone
+
+
+def test_conditional_gate_reads_the_form_measure_and_the_fid_limit():
+    """With the form measure's ``form_median`` the gate reads it (not the face measure's
+    main circularity, 0 here as on a composition) and is defined; a FID limit fails the
+    columns over it; the exact-form claim compares ``form_score`` for a discs set."""
+    cols = ["form_score", "form_median", "main_score", "inner_score", "form_ratio", "fid",
+            "kid", "layout_centre_err", "layout_radius_err"]
+    rows = per_seed_table("artist_geo", 0.0).drop(columns="draws")
+    rows["n"] = 80
+    rows["main_circularity_median"] = 0.0
+    rows["form_median"] = 0.95
+    rows["form_measure"] = "discs"
+    rows["form_score"] = rows.main_score
+    rows["main_score"] = 0.0
+    per_seed, table, _ = paper_b.conditional_tables(rows, cols, fid_limit=250.0)
+    gate = table.set_index(["artist", "column"]).gate
+    assert gate["artist_geo", P2P] == "3/3" and gate["artist_geo", ALONE] == "3/3"
+    assert gate["artist_geo", MIX] == "0/3"                  # FID ~300 over the limit
+    verdicts, _ = paper_b.conditional_verdicts(per_seed, ORDER, P2P)
+    assert verdicts.metric.tolist() == ["form_score", "fid"]
+    # a baseline over the FID limit is below the gate: no comparison with it
+    assert verdicts.verdict.tolist() == ["not testable here"] * 2
+    assert verdicts.reason.str.contains("below the quality gate").all()
+    per_seed, _, _ = paper_b.conditional_tables(rows, cols)     # no FID limit
+    verdicts, _ = paper_b.conditional_verdicts(per_seed, ORDER, P2P)
+    assert verdicts.verdict.tolist() == ["supported", "supported"]

@@ -13,15 +13,17 @@ from paperlib import metrics, paper_b
 
 SEEDS = (0, 1, 2)
 COLS = ["main_score", "inner_score", "main_circularity_median", "fid", "kid", "diversity"]
-REF = {"main_score": 0.9, "inner_score": 0.8, "main_circularity_median": 0.95, "fid": 10.0,
+REF = {"main_score": 0.9, "inner_score": 0.8, "main_circularity_median": 0.95,
+       "form_median": 0.95, "form_score": 0.9, "form_measure": "face", "fid": 10.0,
        "kid": 0.001, "diversity": 20.0}
 
 
 def _row(artist, key, stage, seed, main, circ, **extra):
     """One per-seed row; ``main`` the main-form score (other metrics follow it), ``circ`` the
-    median main circularity the gate reads."""
+    median form score the gate reads."""
     return {"artist": artist, key: stage, "seed": seed, "main_score": main,
-            "inner_score": main / 2, "main_circularity_median": circ, "fid": 100 - 50 * main,
+            "inner_score": main / 2, "main_circularity_median": circ, "form_median": circ,
+            "form_score": main, "form_measure": "face", "fid": 100 - 50 * main,
             "kid": 0.1 - main / 20, "diversity": 10 + main, **extra}
 
 
@@ -48,9 +50,9 @@ def per_run():
 
 def test_with_gate_adds_form_ratio_and_draws_without_touching_its_input(per_run):
     before = per_run.copy()
-    g = paper_b.with_gate(per_run, key="stage")
+    g = paper_b.with_gate(per_run, key="stage", fid_limit=math.inf)
     pd.testing.assert_frame_equal(per_run, before)
-    assert list(g.columns) == [*per_run.columns, "form_ratio", "draws"]
+    assert list(g.columns) == [*per_run.columns, "form_ratio", "fid_ok", "draws"]
     ref = g[g.stage == "training data"]
     assert (ref.form_ratio == 1.0).all() and ref.draws.all()
     d = g[(g.artist == "artist_donglein") & (g.stage == "alone")].sort_values("seed")
@@ -64,16 +66,16 @@ def test_with_gate_adds_form_ratio_and_draws_without_touching_its_input(per_run)
 def test_with_gate_on_table1_columns_and_a_missing_reference():
     t1 = pd.DataFrame([_ref_row("a", "column"), _row("a", "column", "1st result", 0, 0.5, 0.9),
                        _row("a", "column", "control", 0, 0.5, 0.7)])
-    g = paper_b.with_gate(t1, key="column")
+    g = paper_b.with_gate(t1, key="column", fid_limit=math.inf)
     assert g.draws.tolist() == [True, True, False]        # 0.7 < 0.8 × 0.95
     # an artist without its training-data row has no reference: an error, not a verdict
     t1.loc[len(t1)] = _row("b", "column", "1st result", 0, 0.5, 0.9)
     with pytest.raises(KeyError, match="b"):
-        paper_b.with_gate(t1, key="column")
+        paper_b.with_gate(t1, key="column", fid_limit=math.inf)
 
 
 def test_stage_summary_means_over_seeds_with_the_gate_as_a_share(per_run):
-    g = paper_b.with_gate(per_run, key="stage")
+    g = paper_b.with_gate(per_run, key="stage", fid_limit=math.inf)
     s = paper_b.stage_summary(g, ("alone", "mix"), COLS)
     assert list(zip(s.artist, s.stage)) == [(a, st) for a in ("artist_donglein",
                                                               "artist_geometric")
@@ -103,7 +105,7 @@ def test_augment_table_without_augments_says_it_did_not_run(per_run):
 
 
 def test_shape_learning_verdicts_one_row_per_artist_stage_and_metric(per_run):
-    g = paper_b.with_gate(per_run, key="stage")
+    g = paper_b.with_gate(per_run, key="stage", fid_limit=math.inf)
     v = paper_b.shape_learning_verdicts(g, ("alone", "mix"))
     assert list(v.columns) == list(paper_b.report.VERDICT_COLUMNS)
     assert list(zip(v.artist, v.metric)) == [(a, m) for a in ("artist_donglein",
@@ -121,20 +123,22 @@ def test_shape_learning_verdicts_one_row_per_artist_stage_and_metric(per_run):
 
 def test_shape_learning_verdicts_a_stage_failing_the_gate_is_not_supported(per_run):
     bad = per_run.copy()
-    bad.loc[bad.stage == "mix", "main_circularity_median"] = 0.1    # mix fails the gate
-    v = paper_b.shape_learning_verdicts(paper_b.with_gate(bad, key="stage"), ("alone", "mix"))
+    bad.loc[bad.stage == "mix", "form_median"] = 0.1    # mix fails the gate
+    v = paper_b.shape_learning_verdicts(paper_b.with_gate(bad, key="stage", fid_limit=math.inf),
+                                        ("alone", "mix"))
     geo = v[v.artist == "artist_geometric"]
     assert (geo.verdict == "not supported").all()
     assert geo.reason.str.contains("mix below the quality gate while alone passes").all()
 
 
 def test_shape_learning_verdicts_with_only_the_1st_result_is_empty_with_columns(per_run):
-    v = paper_b.shape_learning_verdicts(paper_b.with_gate(per_run, key="stage"), ("alone",))
+    v = paper_b.shape_learning_verdicts(paper_b.with_gate(per_run, key="stage", fid_limit=math.inf),
+                                        ("alone",))
     assert v.empty and list(v.columns) == list(paper_b.report.VERDICT_COLUMNS)
 
 
 def test_shape_learning_markdown_names_every_artist_stage_and_verdict(per_run):
-    g = paper_b.with_gate(per_run, key="stage")
+    g = paper_b.with_gate(per_run, key="stage", fid_limit=math.inf)
     v = paper_b.shape_learning_verdicts(g, ("alone", "mix"))
     md = paper_b.shape_learning_markdown(g, v, ("alone", "mix"), profile="smoke",
                                          model="stylegan2", res=32, augment="ada",
@@ -169,7 +173,7 @@ def with_longer(per_run):
                  + 0.01 * s, 0.9) for a in ("artist_donglein", "artist_geometric")
             for s in SEEDS]
     return paper_b.with_gate(pd.concat([per_run, pd.DataFrame(rows)], ignore_index=True),
-                             key="stage")
+                             key="stage", fid_limit=math.inf)
 
 
 def test_shape_learning_verdicts_primary_comparisons_and_the_control(with_longer):
@@ -212,11 +216,11 @@ def test_gain_explained_reads_the_two_primary_verdicts():
 
 
 def test_shape_learning_markdown_reports_missing_values_as_na(per_run):
-    g = paper_b.with_gate(per_run[per_run.stage != "mix"], key="stage")
+    g = paper_b.with_gate(per_run[per_run.stage != "mix"], key="stage", fid_limit=math.inf)
     v = paper_b.shape_learning_verdicts(g, ("alone", "mix"))       # mix has no runs
     md = paper_b.shape_learning_markdown(g, v, ("alone", "mix"), profile="cpu", model="dcgan",
                                          res=32, augment="none", seeds=SEEDS, n_eval=200)
-    assert "    - mix: passes the gate in 0/0 seeds (median main circularity n/a" in md
+    assert "    - mix: passes the gate in 0/0 seeds (median form score n/a" in md
     assert "**not testable here**" in md
 
 
@@ -237,7 +241,7 @@ def _t1(control=True, failing=()):
             for s in SEEDS:
                 rows.append(_row(a, "column", c, s, level[c] + 0.01 * s,
                                  0.1 if c in failing else 0.9, model="StyleGAN2-ADA"))
-    return paper_b.with_gate(pd.DataFrame(rows), key="column")
+    return paper_b.with_gate(pd.DataFrame(rows), key="column", fid_limit=math.inf)
 
 
 def test_curation_table1_inserts_the_gate_count_after_model():
@@ -343,3 +347,78 @@ def test_curation_composition_reads_the_provenance_of_every_round(tmp_path):
         "human-similar"] == 1.5
     with pytest.raises(FileNotFoundError):
         paper_b.curation_composition(loops, {k: tmp_path / "nope" for k in loops})
+
+
+# ----------------------------------------------------------------------------- the FID half
+def test_gate_needs_fid_under_the_limit_and_the_form():
+    """A run passes only with both halves: good form but FID above the limit fails, FID under
+    the limit without the form fails, both pass; the limit is strict (FID == limit fails)."""
+    ref = 0.95
+    assert paper_b.passes_gate(150.0, 0.9, ref, fid_limit=200.0)
+    assert not paper_b.passes_gate(250.0, 0.95, ref, fid_limit=200.0)     # form, FID too high
+    assert not paper_b.passes_gate(150.0, 0.5, ref, fid_limit=200.0)      # FID, no form
+    assert not paper_b.passes_gate(200.0, 0.9, ref, fid_limit=200.0)
+    assert not paper_b.passes_gate(math.nan, 0.9, ref, fid_limit=200.0)
+    assert paper_b.passes_gate(1e6, 0.9, ref, fid_limit=math.inf)         # inf: no FID limit
+    for bad in (math.nan, -1.0, None, "high"):
+        with pytest.raises(ValueError, match="fid_limit"):
+            paper_b.passes_gate(150.0, 0.9, ref, fid_limit=bad)
+
+
+def test_with_gate_fails_a_run_over_the_fid_limit_and_its_claims_follow(per_run):
+    """with_gate applies the FID limit per row: the mix (FID 100 - 50 x ~0.7 = ~65) passes a
+    limit of 80 while the 1st result (FID ~80) fails it, though both draw the form; the
+    shape-learning claim then has a baseline below the gate: "not testable here". With the
+    limit under the mix's FID it is the claimed stage that fails: "not supported"."""
+    g = paper_b.with_gate(per_run, key="stage", fid_limit=75.0)
+    alone = g[(g.artist == "artist_geometric") & (g.stage == "alone")]
+    mix = g[(g.artist == "artist_geometric") & (g.stage == "mix")]
+    assert (alone.form_ratio >= paper_b.FORM_GATE).all() and not alone.fid_ok.any()
+    assert not alone.draws.any() and mix.draws.all()
+    v = paper_b.shape_learning_verdicts(g, ("alone", "mix"))
+    assert set(v[v.artist == "artist_geometric"].verdict) == {"not testable here"}
+    # the claimed stage over the limit while its baseline passes: "not supported"
+    g2 = paper_b.with_gate(per_run.assign(fid=np.where(per_run.stage == "mix", 300.0,
+                                                       per_run.fid)), key="stage",
+                           fid_limit=100.0)
+    v2 = paper_b.shape_learning_verdicts(g2, ("alone", "mix"))
+    assert set(v2[v2.artist == "artist_geometric"].verdict) == {"not supported"}
+    assert paper_b.with_gate(per_run, key="stage", fid_limit=math.inf).fid_ok.all()
+    with pytest.raises(ValueError, match="fid_limit"):
+        paper_b.with_gate(per_run, key="stage", fid_limit=None)
+
+
+def test_cpu_profile_has_a_finite_paper_b_fid_limit():
+    """The cpu profile's paper-B gate has a finite FID limit above the held-out floor (~20),
+    set in one place (config.B_GATE_FID_CPU); smoke has none (its models do not learn)."""
+    from paperlib import config
+    cpu = config.get_profile("cpu")
+    assert cpu.b_gate_fid == config.B_GATE_FID_CPU and 20.0 < cpu.b_gate_fid < math.inf
+    assert config.get_profile("smoke").b_gate_fid == math.inf
+
+
+def test_claims_compare_the_artist_sets_own_exact_form_score():
+    """An artist whose rows carry the "discs" measure is judged on form_score, not on the
+    face measure's main_score (here 0 throughout, as the face measure reads compositions);
+    a face artist keeps main_score. Table 1 and the markdown carry the form score."""
+    t1 = _t1()
+    geo = t1.artist == "artist_geometric"
+    t1.loc[geo, "form_score"] = t1.loc[geo, "main_score"]
+    t1.loc[geo, "form_measure"] = "discs"
+    t1.loc[geo, "main_score"] = 0.0
+    v = paper_b.curation_verdicts(t1)
+    g = v[v.artist == "artist_geometric"]
+    assert g.metric.tolist()[:2] == ["form_score", "form_score"]
+    assert g.verdict.tolist()[:2] == ["supported", "supported"]
+    assert v[v.artist == "artist_donglein"].metric.tolist()[:2] == ["main_score", "main_score"]
+    assert paper_b.exact_form_metric(t1[geo]) == "form_score"
+    assert paper_b.exact_form_metric(t1[geo].drop(columns="form_measure")) == "main_score"
+    sv = paper_b.shape_learning_verdicts(
+        t1.rename(columns={"column": "stage"}).replace(
+            {"stage": {"1st result": "alone", "shape learning": "mix"}}), ("alone", "mix"))
+    assert sv[sv.artist == "artist_geometric"].metric.tolist() == ["form_score", "inner_score"]
+    table = paper_b.curation_table1(t1, COLS)
+    assert {"form_score", "form_median"} <= set(table.columns)
+    md = paper_b.curation_markdown(table, v, family="StyleGAN2-ADA (ours)", seeds=SEEDS,
+                                   rounds=1, size=10, n_eval=8, ratings=["auto"])
+    assert "    - shape learning + technique: gate 3/3 seeds; form score 0.810" in md

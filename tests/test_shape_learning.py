@@ -120,7 +120,9 @@ def test_stage_metrics(faces64):
     m = stage_metrics(faces64, feats, real, (2, 4))
     assert set(m) == {"n", "fidelity", "main_score", "inner_score", "main_circularity",
                       "main_circularity_median", "inner_count_ok", "n_inner_found",
-                      "found_main", "fid", "kid", "kid_std", "diversity"}
+                      "found_main", "fid", "kid", "kid_std", "diversity", "form_measure",
+                      "form_score", "form_median"}
+    assert m["form_measure"] == "face" and m["form_score"] == pytest.approx(m["main_score"])
     assert m["fidelity"] <= m["main_score"] and 0 <= m["inner_score"] <= 1
     assert m["n"] == 12 and 0 < m["fidelity"] <= 1 and m["found_main"] == 1.0
     assert m["diversity"] == pytest.approx(mean_pairwise_distance(feats))

@@ -1,9 +1,10 @@
 """Evaluation: features (:mod:`.features`, Inception, cached), statistics (:mod:`.stats`:
 FID, KID, precision/recall, density/coverage, IS), Inception-Score sources
-(:mod:`.is_scorers`), circle fidelity (:mod:`.fidelity`), the cached evaluation of a
+(:mod:`.is_scorers`), circle fidelity (:mod:`.fidelity`), the form measure of an artist
+set (:mod:`.form_measure`), the cached evaluation of a
 run (:mod:`.evaluate`) and the gate and verdict statistics (:mod:`.verdicts`)."""
 
-from . import features, stats, is_scorers, fidelity, evaluate, verdicts
+from . import features, stats, is_scorers, fidelity, form_measure, evaluate, verdicts
 from .features import (  # noqa: F401
     DEFAULT_BATCH,
     DEFAULT_CACHE_DIR,
@@ -46,6 +47,16 @@ from .fidelity import (  # noqa: F401
     score_parts,
     style_fidelity,
     summarize,
+)
+from .form_measure import (  # noqa: F401
+    FORM_KINDS,
+    FormMeasure,
+    STYLE_FORMS,
+    disc_score,
+    form_kind_of,
+    form_measure_of,
+    form_scores,
+    form_summary,
 )
 from .evaluate import (  # noqa: F401
     EVAL_KEYS,

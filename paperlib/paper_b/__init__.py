@@ -53,6 +53,9 @@ from .tables import (  # noqa: F401
     FORM_GATE,
     claims,
     draws_form,
+    exact_form_metric,
+    passes_gate,
+    check_fid_limit,
     evaluate_stage,
     fmt,
     held_out_floor_metrics,
@@ -85,6 +88,7 @@ from .conditional import (  # noqa: F401
 from .report import (  # noqa: F401
     ALONE,
     CURATION_VERDICT_NOTE,
+    GATE_STATISTIC,
     LONGER,
     PAPER_B_CURATION,
     PAPER_B_SHAPE,

@@ -13,12 +13,20 @@ from ..engine.runs import load_run, read_config
 from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import real_features
 from ..metrics.fidelity import batch_circle_fidelity
+from ..metrics.form_measure import form_kind_of
 from ..metrics.verdicts import compare_claim
 from ..models.pix2pixhd import translate
 from .tables import stage_metrics
 from .tables import EVAL_VERSION
 from .tables import fmt
-from .tables import draws_form, summary, table1
+from .tables import check_fid_limit, draws_form, exact_form_metric, summary, table1
+
+
+def _gate_column(per_seed: pd.DataFrame) -> str:
+    """The gate's form statistic: ``form_median`` (the artist set's form measure,
+    :func:`paperlib.paper_b.stage_metrics`), or ``main_circularity_median`` in tables
+    built before the form measure (the face measure's statistic; equal for a face)."""
+    return "form_median" if "form_median" in per_seed else "main_circularity_median"
 
 
 # ----------------------------------------------------------------------------- conditional route
@@ -56,12 +64,14 @@ def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[in
     """The conditional route's Table-1 metrics: a Pix2pixHD run's latest checkpoint
     translates every map of the paired folder ``pairs_dir`` (the held-out part: maps the
     model never saw) once; :func:`paperlib.paper_b.stage_metrics` of those outputs against
-    that folder's images (FID/KID), plus :func:`layout_errors`. Cached as JSON in
+    that folder's images (FID/KID) under the folder's form measure
+    (:func:`paperlib.metrics.form_kind_of`), plus :func:`layout_errors`. Cached as JSON in
     ``run_dir/eval/`` under the checkpoint's and the folder's identities. With the
     instance-wise feature encoder, ``features`` says where each instance's features come
     from: ``"clusters"`` (pix2pixHD's test time: a centre of its class's clusters of the
     training features) or ``"gt"`` (the held-out image's own: an upper bound); a run
     without the encoder ignores it."""
+    form = form_kind_of(pairs_dir)
 
     def compute(epoch: int, extractor) -> dict:
         run = load_run(run_dir, epoch=epoch)
@@ -71,7 +81,7 @@ def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[in
         fake = translate(run, pairs, features=feats)
         out = stage_metrics(fake, extractor(fake), real_features(pairs_dir, res, extractor,
                                                                  cache_dir=cache_dir),
-                            inner_counts)
+                            inner_counts, form=form)
         out.update({f"layout_{k}": v for k, v in layout_errors(fake, pairs_dir, res).items()})
         return {**out, "map_source": pairs.map_source}
 
@@ -79,7 +89,8 @@ def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[in
     if features not in ("clusters", "gt"):
         raise ValueError(f"features must be 'clusters' or 'gt', got {features!r}")
     key = {"pairs": manifest_hash(pairs_dir),
-           "inner": None if inner_counts is None else [int(c) for c in inner_counts]}
+           "inner": None if inner_counts is None else [int(c) for c in inner_counts],
+           "form": form}
     if feats != "clusters":   # (the default leaves existing cache keys as they were)
         key["features"] = feats
     return cached_run_eval(run_dir, "conditional", key, compute, extractor=extractor,
@@ -92,35 +103,38 @@ def conditional_verdicts(per_seed: pd.DataFrame, order: list[str],
 
     ``per_seed`` holds one row per artist and column: the held-out floor (``model ==
     "real"``, one row per artist) and one row per seed of each generated column, with
-    ``main_score``, ``inner_score``, ``main_circularity_median``, ``fid``, ``kid``,
+    ``main_score``, ``inner_score``, the gate's form statistic (``form_median``, or
+    ``main_circularity_median`` in older tables), ``fid``, ``kid``,
     ``layout_centre_err``, ``layout_radius_err``, ``layout_found`` and ``draws`` (notebook
     01's form gate per run; None where undefined). ``order`` names the generated columns,
     ``favoured`` (the conditional route, one of them) first; the others are the baselines.
 
-    Per artist (in ``per_seed``'s order) and per metric (``main_score``, higher better;
-    ``fid``, lower better): :func:`paperlib.metrics.compare_claim` of ``favoured`` against
-    the baselines with the gate as ``passed``; where the floor's median main circularity is
-    0 there is no gate, and every verdict is "not testable here". Returns the verdicts
+    Per artist (in ``per_seed``'s order) and per metric (the exact-form score,
+    :func:`paperlib.paper_b.exact_form_metric` -- ``main_score`` for a face -- higher
+    better; ``fid``, lower better): :func:`paperlib.metrics.compare_claim` of ``favoured``
+    against the baselines with the gate as ``passed``; where the floor's median form
+    statistic is 0 there is no gate, and every verdict is "not testable here". Returns the verdicts
     table (columns ``artist``, ``claim``, ``metric``, ``verdict``, ``reason``, ``per seed``)
     and the report's markdown lines (per artist: the floor, then per column its gate count
     and mean ± sd)."""
 
     baselines = [c for c in order if c != favoured]
+    stat = _gate_column(per_seed)
     verdicts, lines = [], []
     for name in dict.fromkeys(per_seed.artist):
         sub = per_seed[per_seed.artist == name]
         fl = sub[sub.model == "real"].iloc[0]
         passed = {c: [bool(x) for x in sub[sub.column == c].draws] for c in order}
-        for metric, lower in (("main_score", False), ("fid", True)):
+        for metric, lower in ((exact_form_metric(sub), False), ("fid", True)):
             values = {c: list(sub[sub.column == c][metric]) for c in order}
-            if fl.main_circularity_median > 0:
+            if fl[stat] > 0:
                 verdict, reason = compare_claim(values, passed, favoured, baselines,
                                                 lower_is_better=lower)
             else:  # no gate, so no model can be shown to have learned: no verdict
                 verdict = "not testable here"
                 reason = (f"no quality gate: the form finder finds no main form in the "
                           f"artist's own images (median main circularity "
-                          f"{fl.main_circularity_median:.2f}; it finds the map's main circle "
+                          f"{fl[stat]:.2f}; it finds the map's main circle "
                           f"in {fl.layout_found:.0%} of the held-out images), so neither "
                           f"circle fidelity nor a learned model can be shown")
             verdicts.append({"artist": name, "claim": f"conditional route better {metric} than "
@@ -150,23 +164,29 @@ def conditional_verdicts(per_seed: pd.DataFrame, order: list[str],
     return pd.DataFrame(verdicts), lines
 
 
-def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str]
+def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str], *,
+                       fid_limit: float = math.inf
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Notebook 01b's tables from its per-seed rows (one row per artist x column x seed; the
     floor rows have ``model == "real"``): ``(per_seed with form_ratio and the gate's draws,
     the table over seeds with a gate column, the README's compact summary)``. The gate is
-    notebook 01's form gate (:func:`draws_form`); it is undefined (None) where the artist's
-    own images have no main form (a floor median of 0). ``fid_over_floor`` (added to
-    ``cols``): each row's FID minus its artist's held-out floor FID at the same n."""
+    notebook 01's: the form drawn (:func:`draws_form` of the artist set's form statistic,
+    ``form_median``) and, given ``fid_limit`` (the profile's ``b_gate_fid``; default none),
+    FID under it; it is undefined (None) where the artist's own images score 0 (a floor
+    median of 0). ``fid_over_floor`` (added to ``cols``): each row's FID minus its artist's
+    held-out floor FID at the same n."""
+    fid_limit = check_fid_limit(fid_limit)
     per_seed = per_seed.copy()
     floor_fid = per_seed[per_seed.model == "real"].set_index("artist").fid
     per_seed["fid_over_floor"] = per_seed.fid - per_seed.artist.map(floor_fid)
     cols = [*cols, "fid_over_floor"] if "fid_over_floor" not in cols else list(cols)
-    ref = per_seed[per_seed.model == "real"].set_index("artist").main_circularity_median
-    per_seed["form_ratio"] = per_seed.main_circularity_median / per_seed.artist.map(ref)
-    per_seed["draws"] = [draws_form(m, ref[a]) if mod != "real" and ref[a] > 0 else None
-                         for a, m, mod in zip(per_seed.artist, per_seed.main_circularity_median,
-                                              per_seed.model)]
+    stat = _gate_column(per_seed)
+    ref = per_seed[per_seed.model == "real"].set_index("artist")[stat]
+    per_seed["form_ratio"] = per_seed[stat] / per_seed.artist.map(ref)
+    per_seed["draws"] = [draws_form(m, ref[a]) and bool(np.isfinite(f) and f < fid_limit)
+                         if mod != "real" and ref[a] > 0 else None
+                         for a, m, f, mod in zip(per_seed.artist, per_seed[stat], per_seed.fid,
+                                                 per_seed.model)]
     table = table1(per_seed[["artist", "column", "seed", *cols]], cols,
                    keys=("artist", "column"))
     gate = {}  # seeds passing; undefined without a main form

@@ -34,6 +34,8 @@ candidate to the top-rated set is its *minimum* distance to any top-rated featur
 
     satisfaction_i = fidelity_i ** w * realism_i ** (1 - w)          (w = 0.5: geometric mean)
     fidelity_i     = circle_fidelity(image_i, n_inner_expected).score     in [0, 1]
+                     (given the artist set's form measure ``form``: its per-image factor,
+                     paperlib.metrics.form_scores -- the measure the gate and Table 1 use)
     realism_i      = 2 ** (-nn_i / tau)                                  in (0, 1]
     nn_i           = min_j || f(gen_i) - f(train_j) ||       (Euclidean, selection features)
     tau            = median over training images j of min_{k != j} || f(train_j) - f(train_k) ||
@@ -102,6 +104,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 import numpy as np
 from ..metrics.fidelity import batch_circle_fidelity, style_fidelity
+from ..metrics.form_measure import FormMeasure, form_scores
 from .features import _as_feats, _image_at, _min_dist, _n_images, feature_distances
 from ..utils.images import to_uint8_hwc
 from ..utils.io import atomic_write_json
@@ -125,6 +128,7 @@ def auto_satisfaction_parts(
     weight: float = 0.5,
     *,
     inner_counts: Sequence[int] | None = None,
+    form: FormMeasure | None = None,
 ) -> dict[str, Any]:
     """The pieces of :func:`auto_satisfaction`: ``satisfaction``, ``fidelity``,
     ``realism``, ``nn_dist`` (arrays over generated images) and ``tau`` (float).
@@ -132,10 +136,11 @@ def auto_satisfaction_parts(
     ``gen_images=None`` skips the fidelity factor (``fidelity`` = 1 and satisfaction =
     realism). ``inner_counts`` (instead of ``n_inner_expected``): the inner-circle counts
     the style allows; each image is scored against the one nearest its found count
-    (:func:`style_fidelity`).
+    (:func:`style_fidelity`). ``form`` (instead of both): the artist set's form measure
+    (:func:`paperlib.metrics.form_measure_of`), whose per-image ``fidelity`` is the factor.
     """
-    if inner_counts is not None and n_inner_expected is not None:
-        raise ValueError("give n_inner_expected or inner_counts, not both")
+    if sum(v is not None for v in (inner_counts, n_inner_expected, form)) > 1:
+        raise ValueError("give one of n_inner_expected, inner_counts and form, not both")
     if not 0.0 <= weight <= 1.0:
         raise ValueError("weight must be in [0, 1]")
     g = _as_feats(gen_feats, "gen_feats")
@@ -161,12 +166,12 @@ def auto_satisfaction_parts(
             raise ValueError(
                 f"{_n_images(gen_images)} images but {len(g)} feature rows"
             )
-        if inner_counts is not None:
-            results = style_fidelity(gen_images, inner_counts)
+        if form is not None:
+            fid = form_scores(gen_images, form)["fidelity"]
         else:
-
-            results = batch_circle_fidelity(gen_images, n_inner_expected)
-        fid = np.array([r.score for r in results], dtype=np.float64)
+            results = (style_fidelity(gen_images, inner_counts) if inner_counts is not None
+                       else batch_circle_fidelity(gen_images, n_inner_expected))
+            fid = np.array([r.score for r in results], dtype=np.float64)
     if gen_images is None:
         sat = realism.copy()
     else:
@@ -182,15 +187,16 @@ def auto_satisfaction(
     weight: float = 0.5,
     *,
     inner_counts: Sequence[int] | None = None,
+    form: FormMeasure | None = None,
 ) -> np.ndarray:
     """Headless satisfaction score in [0, 1] per generated image (higher = better).
 
     ``fidelity ** weight * realism ** (1 - weight)``; see the module docstring for the
     exact definitions of fidelity (circle-fidelity score) and realism (``2 ** (-nn/tau)``).
-    ``inner_counts``: see :func:`auto_satisfaction_parts`.
+    ``inner_counts``, ``form``: see :func:`auto_satisfaction_parts`.
     """
     return auto_satisfaction_parts(gen_images, gen_feats, train_feats, n_inner_expected,
-                                   weight, inner_counts=inner_counts)["satisfaction"]
+                                   weight, inner_counts=inner_counts, form=form)["satisfaction"]
 
 
 def split_counts(size: int, ratios: Sequence[float] = (0.6, 0.3, 0.1)) -> tuple[int, ...]:
@@ -429,6 +435,7 @@ def run_curation_loop(
     evaluate_final: bool = True,
     *,
     inner_counts: Sequence[int] | None = None,
+    form: FormMeasure | None = None,
 ) -> dict:
     """Paper B's loop, ``rounds`` times: generate ``n_generate`` images, rate them
     (``rate(images, r)`` returns the top-rated indices, best first, or a pair
@@ -447,7 +454,9 @@ def run_curation_loop(
     ``run_dir/curation_log.json`` as soon as the round ends. With ``evaluate_final`` one
     more batch is generated after the last retrain and its means are logged as ``final``.
     ``inner_counts`` (instead of ``n_inner_expected``): the inner-circle counts the style
-    allows, for the logged fidelity (:func:`style_fidelity`). Returns the log.
+    allows, for the logged fidelity (:func:`style_fidelity`); ``form`` (instead): the artist
+    set's form measure, whose factor is logged (:func:`auto_satisfaction_parts`). Returns
+    the log.
     """
     if rounds < 1:
         raise ValueError("rounds must be >= 1")
@@ -461,7 +470,10 @@ def run_curation_loop(
         "version": 1, "size": int(size), "n_generate": int(n_generate),
         "ratios": [float(r) for r in ratios], "metric": metric,
         "n_inner_expected": n_inner_expected,
-        "inner_counts": list(inner_counts) if inner_counts is not None else None,
+        "inner_counts": (list(inner_counts) if inner_counts is not None
+                         else list(form.inner_counts) if form is not None
+                         and form.inner_counts is not None else None),
+        "form_measure": None if form is None else form.kind,
         "n_human": len(hf),
         "satisfaction": "fidelity**0.5 * realism**0.5, realism = 2**(-nn/tau) "
                         "(paperlib.paper_b.auto_satisfaction)",
@@ -471,7 +483,7 @@ def run_curation_loop(
 
     def batch_stats(images: Any, feats: np.ndarray) -> tuple[dict, dict]:
         parts = auto_satisfaction_parts(images, feats, hf, n_inner_expected,
-                                        inner_counts=inner_counts)
+                                        inner_counts=inner_counts, form=form)
         return parts, {
             "mean_satisfaction": float(np.mean(parts["satisfaction"])),
             "mean_fidelity": float(np.mean(parts["fidelity"])),

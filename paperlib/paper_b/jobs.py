@@ -14,6 +14,7 @@ from .shape_learning import finetune_run
 from ..data.folders import image_files
 from ..data.sets import profile_sets, split_held_out
 from ..metrics.fidelity import inner_counts_of
+from ..metrics.form_measure import form_measure_of
 from .features import pixel_pca_features
 from .selections import make_selection_rater
 from .shape_learning import curate_and_retrain, stage_kimg
@@ -86,12 +87,13 @@ def curation_job(job: dict) -> dict:
         human = load_folder(train_dir, res)
         features = pixel_pca_features(human.images)
         human_feats = features(human.images)
+        form = form_measure_of(train_dir)   # the artist set's measure (its inner counts)
         rate = make_selection_rater(job["selections"], features, human_feats,
-                                             int(job["top_k"]), inner_counts=job["inner"])
+                                    int(job["top_k"]), form=form)
         out = curate_and_retrain(
             job["start_run"], train_dir, job["loop_dir"], job["root"], features, rate,
             rounds=int(job["rounds"]), size=int(job["size"]), n_generate=int(job["n_generate"]),
-            epochs=int(job["epochs"]), human_feats=human_feats, inner_counts=job["inner"])
+            epochs=int(job["epochs"]), human_feats=human_feats, form=form)
     return {"log": out["log"], "models": [str(m) for m in out["models"]],
             "runs": [str(r.run_dir) for r in out["runs"]], "gen_seed": out["gen_seed"],
             "statuses": [r.status for r in out["runs"]],

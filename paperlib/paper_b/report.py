@@ -12,17 +12,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..metrics.verdicts import compare_claim
 from .curation import SOURCES, read_provenance
-from .tables import COLUMNS, claims, draws_form, fmt, table1
+from .tables import (COLUMNS, check_fid_limit, claims, exact_form_metric, fmt, passes_gate,
+                     table1)
 
 #: The stage (01) or column (05) of the training data's row: the held-out floor.
 REFERENCE = "training data"
+#: The gate's form statistic (:func:`with_gate`): the median per-image form score.
+GATE_STATISTIC = "form_median"
 #: Notebook 01's 1st result, the baseline of its shape-learning claims.
 ALONE = "alone"
-#: The metrics notebook 01's claims compare (higher is better).
+#: The metrics notebook 01's claims compare (higher is better); ``main_score`` stands for
+#: the artist's exact-form score (:func:`paperlib.paper_b.exact_form_metric`: ``form_score``
+#: for a set whose form measure is not the face's).
 SHAPE_CLAIM_METRICS = ("main_score", "inner_score")
 #: Notebook 01's longer-training control: the artist set alone for as many images as shape
 #: learning (the 1st result's run, extended).
@@ -49,10 +55,21 @@ PAPER_B_CURATION = ("**Paper B (Table 1, Figs. 2–3):** shape learning gives be
                     "form and more varied images. The evidence is images and the artists' "
                     "satisfaction; no numbers are given.")
 CURATION_VERDICT_NOTE = ("Verdicts (`paper_b.claims` → `metrics.compare_claim`): a column whose "
-                         "runs do not all pass the gate (they must draw the round face) makes a "
+                         "runs do not all pass the gate (FID against the held-out part under the "
+                         "profile's limit, and the form drawn) makes a "
                          "comparison *not testable here*; otherwise the Welch 95 % interval of "
                          "the difference over seeds decides. The numbers are reported as "
                          "measured, whichever way they point.")
+
+
+#: The form measure's columns (:func:`paperlib.paper_b.stage_metrics`), added to the
+#: summaries over seeds wherever the per-seed table has them.
+FORM_COLUMNS = ("form_score", "form_median")
+
+
+def _with_form(cols: Sequence[str], df: pd.DataFrame) -> list:
+    """``cols`` plus the :data:`FORM_COLUMNS` ``df`` has and ``cols`` lacks."""
+    return [*cols, *[c for c in FORM_COLUMNS if c in df and c not in cols]]
 
 
 def _artists(df: pd.DataFrame) -> list:
@@ -61,16 +78,23 @@ def _artists(df: pd.DataFrame) -> list:
 
 
 # ----------------------------------------------------------------------------- the gate
-def with_gate(per_seed: pd.DataFrame, key: str = "stage") -> pd.DataFrame:
-    """A copy of ``per_seed`` with the gate's columns: ``form_ratio``, each row's median
-    main circularity over its artist's training data's (the ``key == "training data"`` row),
-    and ``draws``, :func:`paperlib.paper_b.draws_form` of the two. Every artist needs its
-    training-data row (``KeyError`` otherwise)."""
+def with_gate(per_seed: pd.DataFrame, key: str = "stage", *, fid_limit: float
+              ) -> pd.DataFrame:
+    """A copy of ``per_seed`` with the gate's columns: ``form_ratio``, each row's
+    ``form_median`` (the median per-image score of its artist set's form measure,
+    :func:`paperlib.paper_b.stage_metrics`) over its artist's training data's (the
+    ``key == "training data"`` row), ``fid_ok`` (FID under ``fid_limit``, the profile's
+    ``b_gate_fid``; ``math.inf`` for no limit) and ``draws``, the gate:
+    :func:`paperlib.paper_b.passes_gate` -- FID under the limit and the form drawn. The
+    training data's own row is judged like any other. Every artist needs its training-data
+    row (``KeyError`` otherwise); a bad ``fid_limit`` is a ``ValueError``."""
+    fid_limit = check_fid_limit(fid_limit)
     out = per_seed.copy()
-    ref_median = out[out[key] == REFERENCE].set_index("artist").main_circularity_median
-    out["form_ratio"] = out.main_circularity_median / out.artist.map(ref_median)
-    out["draws"] = [draws_form(m, ref_median[a])
-                    for a, m in zip(out.artist, out.main_circularity_median)]
+    ref_median = out[out[key] == REFERENCE].set_index("artist")[GATE_STATISTIC]
+    out["form_ratio"] = out[GATE_STATISTIC] / out.artist.map(ref_median)
+    out["fid_ok"] = [bool(np.isfinite(f) and f < fid_limit) for f in out.fid]
+    out["draws"] = [passes_gate(f, m, ref_median[a], fid_limit)
+                    for a, f, m in zip(out.artist, out.fid, out[GATE_STATISTIC])]
     return out
 
 
@@ -80,7 +104,8 @@ def stage_summary(per_run: pd.DataFrame, stages: Sequence[str],
     """Notebook 01's summary over seeds (:func:`paperlib.paper_b.table1` keyed by artist
     and stage) of the training data and ``stages``: every metric of ``cols`` and ``draws``
     (the gate, as the mean of 0/1 over seeds) as mean, ``_sd`` and ``_seeds``. ``per_run``
-    is :func:`with_gate`'s table."""
+    is :func:`with_gate`'s table; the form measure's columns are added where it has them."""
+    cols = _with_form(cols, per_run)
     rows = per_run[per_run.stage.isin([REFERENCE, *stages])][["artist", "stage", "seed",
                                                               "draws", *cols]]
     return table1(rows.assign(draws=lambda d: d.draws.astype(int)), [*cols, "draws"],
@@ -125,17 +150,18 @@ def shape_learning_verdicts(per_run: pd.DataFrame, stages: Sequence[str]) -> pd.
     rows = []
     for name in _artists(per_run):
         sub = per_run[per_run.artist == name]
+        exact = exact_form_metric(sub)
         for st, base, primary in SHAPE_COMPARISONS:
             if st not in stages or base not in stages:
                 continue
-            for metric in SHAPE_CLAIM_METRICS:
+            for metric in [exact if m == "main_score" else m for m in SHAPE_CLAIM_METRICS]:
                 runs = {k: sub[sub.stage == k].sort_values("seed") for k in (base, st)}
                 verdict, reason = compare_claim({k: r[metric].tolist() for k, r in runs.items()},
                                                 {k: r.draws.tolist() for k, r in runs.items()},
                                                 st, [base], lower_is_better=False)
                 rows.append({"artist": name, "claim": shape_claim(st, base), "stage": st,
                              "baseline": base, "metric": metric,
-                             "primary": bool(primary and metric == "main_score"),
+                             "primary": bool(primary and metric == exact),
                              "verdict": verdict, "reason": reason})
     return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
 
@@ -192,14 +218,17 @@ def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
         sub = per_run[per_run.artist == name]
         ref = sub[sub.stage == REFERENCE].iloc[0]
         lines.append(f"- **{name}** (training data: main-form score {fmt(ref.main_score)}, "
-                     f"inner-form score {fmt(ref.inner_score)}, median main circularity "
-                     f"{fmt(ref.main_circularity_median)}; held-out floor FID "
+                     f"inner-form score {fmt(ref.inner_score)}, median form score "
+                     f"{fmt(ref.form_median)} ({ref.form_measure} measure); held-out floor FID "
                      f"{fmt(ref.fid, 1)}, KID {fmt(ref.kid, 4)}):")
         for st in stages:
             r = sub[sub.stage == st]
             lines.append(f"    - {st}: passes the gate in {int(r.draws.sum())}/{len(r)} seeds "
-                         f"(median main circularity {fmt(r.form_ratio.mean(), 2)} of the "
-                         f"training data's); main-form {fmt(r.main_score.mean())} ± "
+                         f"(median form score {fmt(r.form_ratio.mean(), 2)} of the "
+                         f"training data's; FID under the limit in {int(r.fid_ok.sum())}); "
+                         + (f"form score {fmt(r.form_score.mean())} ± {fmt(r.form_score.std())}, "
+                            if "form_score" in r else "") +
+                         f"main-form {fmt(r.main_score.mean())} ± "
                          f"{fmt(r.main_score.std())}, inner-form {fmt(r.inner_score.mean())} ± "
                          f"{fmt(r.inner_score.std())}, FID {fmt(r.fid.mean(), 1)} ± "
                          f"{fmt(r.fid.std(), 1)}, KID {fmt(r.kid.mean(), 4)}")
@@ -239,7 +268,8 @@ def curation_table1(t1: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """Paper B's Table 1 made quantitative: :func:`paperlib.paper_b.table1` of ``t1`` (one
     row per artist, column and seed, with ``model`` and the gate ``draws``, see
     :func:`with_gate`) over ``cols``, with ``draws``, the number of seeds passing the gate,
-    after ``model``."""
+    after ``model``; the form measure's columns are added where ``t1`` has them."""
+    cols = _with_form(cols, t1)
     out = table1(t1[["artist", "column", "model", "seed", *cols]], cols)
     out.insert(3, "draws", [int(t1[(t1.artist == a) & (t1.column == c)].draws.sum())
                             for a, c in zip(out.artist, out.column)])
@@ -274,7 +304,10 @@ def curation_markdown(table: pd.DataFrame, verdicts: pd.DataFrame, *, family: st
                      f"{fmt(ref.kid, 4)}, diversity {fmt(ref.diversity, 1)}):")
         for column in [c for c in COLUMNS[1:] if c in sub.index]:
             r = sub.loc[column]
-            lines.append(f"    - {column}: gate {int(r.draws)}/{int(r.n_seeds)} seeds; main-form "
+            form = (f"form score {fmt(r.form_score)} ± {fmt(r.form_score_sd)}, "
+                    if "form_score" in r else "")
+            lines.append(f"    - {column}: gate {int(r.draws)}/{int(r.n_seeds)} seeds; {form}"
+                         f"main-form "
                          f"{fmt(r.main_score)} ± {fmt(r.main_score_sd)}, inner-form "
                          f"{fmt(r.inner_score)} ± {fmt(r.inner_score_sd)}, FID {fmt(r.fid, 1)} "
                          f"± {fmt(r.fid_sd, 1)}, KID {fmt(r.kid, 4)}, diversity "

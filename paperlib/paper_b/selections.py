@@ -186,16 +186,18 @@ def make_selection_rater(
     on_mismatch: str = "error",
     *,
     inner_counts: Sequence[int] | None = None,
+    form: Any = None,
 ) -> Callable[[Any, int], tuple[np.ndarray, str]]:
     """A ``rate(images, round_idx) -> (top_idx, how)`` callable for
     :func:`run_curation_loop`: the saved human selection of that round when present,
     else the automatic top ``top_k`` (:func:`selections_or_auto`; equal satisfaction is
-    broken by realism, then index)."""
+    broken by realism, then index). ``form``: the artist set's form measure
+    (:func:`paperlib.paper_b.auto_satisfaction_parts`)."""
 
     def rate(images: Any, round_idx: int, feats: Any = None) -> tuple[np.ndarray, str]:
         f = features(images) if feats is None else feats
         parts = auto_satisfaction_parts(images, f, train_feats, n_inner_expected,
-                                        inner_counts=inner_counts)
+                                        inner_counts=inner_counts, form=form)
         return selections_or_auto(selections_path, round_idx, images, parts["satisfaction"],
                                   top_k, on_mismatch=on_mismatch, tie_break=parts["realism"])
 
@@ -211,17 +213,19 @@ def make_auto_rater(
     weight: float = 0.5,
     *,
     inner_counts: Sequence[int] | None = None,
+    form: Any = None,
 ) -> Callable[[Any, int], np.ndarray]:
     """A ``rate(images, round_idx) -> top_idx`` callable: the ``top_k`` images by
     :func:`auto_satisfaction`, best first; equal satisfaction (e.g. 0 for every image of a
-    batch whose circle fidelity is 0 throughout) is broken by realism, then by index."""
+    batch whose circle fidelity is 0 throughout) is broken by realism, then by index.
+    ``form``: the artist set's form measure (:func:`paperlib.paper_b.auto_satisfaction_parts`)."""
     if top_k < 1:
         raise ValueError("top_k must be >= 1")
 
     def rate(images: Any, round_idx: int, feats: Any = None) -> np.ndarray:
         f = features(images) if feats is None else feats
         parts = auto_satisfaction_parts(images, f, train_feats, n_inner_expected, weight,
-                                        inner_counts=inner_counts)
+                                        inner_counts=inner_counts, form=form)
         sat = parts["satisfaction"]
         order = np.lexsort((np.arange(len(sat)), -parts["realism"], -sat))
         return order[:top_k]

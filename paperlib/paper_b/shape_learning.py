@@ -274,6 +274,7 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
                        features: Callable[[Any], np.ndarray], rate: Callable, *,
                        rounds: int, size: int, n_generate: int, epochs: int,
                        human_feats: Any = None, inner_counts: Sequence[int] | None = None,
+                       form: Any = None,
                        gen_seed: int = 1000, ratios: Sequence[float] = (0.6, 0.3, 0.1),
                        progress: bool = False) -> dict:
     """:func:`run_curation_loop` on real training runs (notebook 05).
@@ -286,6 +287,8 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
     otherwise; a cached run under ``root``, keyed by the curated images). ``human_dir`` is
     the human-made training set (the artist set); ``human_feats`` its features in the
     order of ``paperlib.data.load_folder`` (computed with ``features`` when None).
+    ``form``: the artist set's form measure for the logged fidelity
+    (:func:`paperlib.metrics.form_measure_of`; instead of ``inner_counts``).
 
     Returns ``{"log", "models" (start run + one run folder per round), "runs"
     (RunResult per round), "gen_seed"}``; :func:`batch_for_round` regenerates any round's
@@ -309,7 +312,7 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
 
     log = run_curation_loop(generate, retrain, features, rate, hf, human.paths, run_dir,
                             rounds=rounds, size=size, n_generate=n_generate, ratios=ratios,
-                            evaluate_final=False, inner_counts=inner_counts)
+                            evaluate_final=False, inner_counts=inner_counts, form=form)
     return {"log": log, "models": models, "runs": runs, "gen_seed": int(gen_seed)}
 
 
