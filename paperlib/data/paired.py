@@ -281,6 +281,14 @@ class Pairs:
     def __len__(self) -> int:
         return len(self.images)
 
+    def __getitem__(self, index: slice) -> "Pairs":
+        """The pairs ``index`` selects (a slice): every tensor and the file list cut alike."""
+        if not isinstance(index, slice):
+            raise TypeError(f"Pairs take a slice, e.g. pairs[:8]; got {type(index).__name__}")
+        return Pairs(self.images[index], self.maps[index], list(self.files[index]),
+                     self.map_source,
+                     None if self.instances is None else self.instances[index], self.boundary)
+
     def joined(self, instances: bool = False) -> torch.Tensor:
         """One tensor per pair (what the engine trains on): image channels, then the map's
         (then, with ``instances``, the instance ids as one more channel)."""
