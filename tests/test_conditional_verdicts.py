@@ -98,8 +98,8 @@ def test_markdown_lines_name_every_column_with_its_gate_count():
                         "floor FID 25.0; layout error of the measure on real images: centre "
                         "0.010, radius 0.050):")
     assert lines[1] == ("    - conditional (Pix2pixHD): gate 3/3; main-form 0.910 ± 0.010, "
-                        "inner-form 0.700 ± 0.000, FID 101.0 ± 1.0, KID 0.200; layout centre "
-                        "0.020, radius 0.060")
+                        "inner-form 0.700 ± 0.000, FID 101.0 ± 1.0 (76.0 over the floor), KID "
+                        "0.200; layout centre 0.020, radius 0.060")
     assert lines[2].startswith(f"    - {ALONE}: gate 1/3; main-form 0.610 ± 0.010")
     assert lines[3].startswith(f"    - {MIX}: gate 1/3; main-form 0.410 ± 0.010")
     assert "layout" not in lines[2] and "layout" not in lines[3]  # only the conditional route
@@ -167,3 +167,24 @@ def test_conditional_gate_reads_the_form_measure_and_the_fid_limit():
     per_seed, _, _ = paper_b.conditional_tables(rows, cols)     # no FID limit
     verdicts, _ = paper_b.conditional_verdicts(per_seed, ORDER, P2P)
     assert verdicts.verdict.tolist() == ["supported", "supported"]
+
+
+def test_upper_bound_column_is_reported_but_not_a_competitor():
+    """A generated column outside ``order`` (01b's ground-truth-feature upper bound) gets
+    its report line, with its FID over the floor, and no verdict; ``conditional_tables``
+    adds each row's FID minus its artist's floor."""
+    base = per_seed_table("artist_a")
+    gt = base[base.column == P2P].copy()
+    gt["column"], gt["fid"] = "conditional, ground-truth features (upper bound)", [60.0, 62.0, 64.0]
+    per_seed = pd.concat([base, gt], ignore_index=True)
+    verdicts, lines = paper_b.conditional_verdicts(per_seed, ORDER, P2P)
+    assert len(verdicts) == 2 and not verdicts["per seed"].str.contains("upper bound").any()
+    assert lines[-1].startswith("    - conditional, ground-truth features (upper bound): ")
+    assert "FID 62.0 ± 2.0 (37.0 over the floor)" in lines[-1]
+    cols = ["main_score", "inner_score", "fid", "kid", "layout_centre_err",
+            "layout_radius_err"]
+    out, table, summary = paper_b.conditional_tables(per_seed, cols, fid_limit=1000.0)
+    floor = out[out.model == "real"].fid.iloc[0]
+    assert (out.fid_over_floor - (out.fid - floor)).abs().max() < 1e-12
+    row = table[table.column.str.contains("upper bound")].iloc[0]
+    assert abs(row.fid_over_floor - 37.0) < 1e-9 and "fid_over_floor" in summary
