@@ -3,7 +3,8 @@
 The expected names were computed with the flat-module paperlib at 76c3a63 (before the
 re-layout into subpackages). A change here orphans every cached run of that config.
 pix2pixhd's pins were recomputed when its options and defaults changed (issue 18: the
-generator's fix, the instance-boundary channel, netE, the lr schedule)."""
+generator's fix, the instance-boundary channel, netE, the lr schedule, and the profiles'
+Pix2pixHD settings: feature channels, lr decay, D scales, L1)."""
 import pytest
 
 from paperlib import config, engine
@@ -17,8 +18,8 @@ PINNED = {
     "smoke/proposed/conventional": "proposed-conventional-s1-ac319de53e",
     "smoke/stylegan2/paper": "stylegan2-paper-s1-3e9df13133",
     "smoke/stylegan2/conventional": "stylegan2-conventional-s1-0c6971394d",
-    "smoke/pix2pixhd/paper": "pix2pixhd-paper-s1-8d1ec53fab",
-    "smoke/pix2pixhd/conventional": "pix2pixhd-conventional-s1-a675bbf80e",
+    "smoke/pix2pixhd/paper": "pix2pixhd-paper-s1-4ac8d94507",
+    "smoke/pix2pixhd/conventional": "pix2pixhd-conventional-s1-5c8804bc56",
     "cpu/dcgan/paper": "dcgan-paper-s1-3123743a51",
     "cpu/dcgan/conventional": "dcgan-conventional-s1-cd94e16393",
     "cpu/deligan/paper": "deligan-paper-s1-5bbed4fbb6",
@@ -27,8 +28,8 @@ PINNED = {
     "cpu/proposed/conventional": "proposed-conventional-s1-e3c3a18dd4",
     "cpu/stylegan2/paper": "stylegan2-paper-s1-c5531a3906",
     "cpu/stylegan2/conventional": "stylegan2-conventional-s1-fcbdde58a3",
-    "cpu/pix2pixhd/paper": "pix2pixhd-paper-s1-bbb7fec61a",
-    "cpu/pix2pixhd/conventional": "pix2pixhd-conventional-s1-15035e3095",
+    "cpu/pix2pixhd/paper": "pix2pixhd-paper-s1-7d99873fd5",
+    "cpu/pix2pixhd/conventional": "pix2pixhd-conventional-s1-0bb06cd11b",
     "paper/dcgan/paper": "dcgan-paper-s1-6e068fe254",
     "paper/dcgan/conventional": "dcgan-conventional-s1-e20ef3dd11",
     "paper/deligan/paper": "deligan-paper-s1-11a219962f",
@@ -37,8 +38,8 @@ PINNED = {
     "paper/proposed/conventional": "proposed-conventional-s1-c41d3f9bfb",
     "paper/stylegan2/paper": "stylegan2-paper-s1-3d19355778",
     "paper/stylegan2/conventional": "stylegan2-conventional-s1-70769f6070",
-    "paper/pix2pixhd/paper": "pix2pixhd-paper-s1-31ea71b811",
-    "paper/pix2pixhd/conventional": "pix2pixhd-conventional-s1-0f54388e46",
+    "paper/pix2pixhd/paper": "pix2pixhd-paper-s1-4fd2c4e684",
+    "paper/pix2pixhd/conventional": "pix2pixhd-conventional-s1-683c840cc6",
     "cpu/proposed/paper/N3-ada": "proposed-paper-s2-5a43a3c965",
     "cpu/stylegan2/paper/ada-r1": "stylegan2-paper-s0-47d1a4816b",
 }
