@@ -193,7 +193,8 @@ def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str], *,
     for (a, c), g in per_seed[per_seed.model != "real"].groupby(["artist", "column"]).draws:
         gate[a, c] = f"{int(g.sum())}/{len(g)}" if g.notna().all() else "undefined"
     table.insert(3, "gate", [gate.get((a, c), "") for a, c in zip(table.artist, table.column)])
-    summary_table = summary(table, ("main_score", "inner_score", "fid", "fid_over_floor", "kid",
-                                    "layout_centre_err", "layout_radius_err"),
+    shown = ("form_score", "main_score", "inner_score", "fid", "fid_over_floor", "kid",
+             "layout_centre_err", "layout_radius_err")
+    summary_table = summary(table, [c for c in shown if c in table],
                             keep=("artist", "column", "n_seeds", "gate"))
     return per_seed, table, summary_table
