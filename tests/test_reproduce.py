@@ -82,34 +82,41 @@ def test_publish_drops_the_injected_profile(tmp_path, monkeypatch):
 
 
 def _readme_table_problems(text, fig_dir, repo_root=None):
-    """What is wrong with a README's table blocks: a block opened but not closed (or named
-    twice), a block with no ``<fig_dir>/<name>.md``, one whose body differs from it, and --
-    given ``repo_root``, a git checkout -- a table file git does not track."""
-    problems = []
-    opened = re.findall(r"<!-- table: ([\w.-]+) -->", text)
-    tables = reproduce.readme_tables(text)
-    if not opened:
-        problems.append("no table blocks")
-    if sorted(opened) != sorted(tables):
-        problems.append(f"malformed or repeated blocks: {sorted(opened)} vs {sorted(tables)}")
-    for name, body in tables.items():
-        path = Path(fig_dir) / f"{name}.md"
-        if not path.is_file():
-            problems.append(f"{name}: no committed {path}")
-        elif body != path.read_text():
-            problems.append(f"{name}: README block differs from {path}")
-        elif repo_root is not None and subprocess.run(
-                ["git", "-C", str(repo_root), "ls-files", "--error-unmatch", str(path)],
-                check=False, capture_output=True).returncode != 0:
-            problems.append(f"{name}: {path} is not committed")
-    return problems
+    return reproduce.table_block_problems(text, fig_dir, repo_root)
 
 
-def test_readme_results_are_the_committed_tables():
+def _git_root():
     root = reproduce.README.parent
-    git = root if (root / ".git").exists() and shutil.which("git") else None
+    return root if (root / ".git").exists() and shutil.which("git") else None
+
+
+@pytest.mark.parametrize("doc, require_blocks", [(reproduce.README, False),
+                                                 (reproduce.RESULTS_DOC, True)],
+                         ids=["README.md", "docs/RESULTS.md"])
+def test_doc_results_are_the_committed_tables(doc, require_blocks):
+    """The README's and docs/RESULTS.md's table blocks are the committed tables, and the
+    README's hand-written verdict summary repeats the committed verdicts."""
+    assert doc in reproduce.SYNCED_DOCS
+    assert reproduce.doc_table_problems(doc, config.FIGURES_DIR / "cpu", _git_root(),
+                                        require_blocks=require_blocks) == []
+
+
+def test_results_doc_holds_the_detailed_tables():
+    blocks = reproduce.table_blocks(reproduce.RESULTS_DOC.read_text())
+    for name in ("06_table1", "06_claims_audit", "05_table1_summary", "05_claims",
+                 "01b_pix2pixhd_summary", "01b_pix2pixhd_verdicts", "calibration_summary"):
+        assert name in blocks, name
+
+
+def test_readme_verdict_summary_cites_every_claim():
+    """Every row of the committed claims tables has a row in the README's summary."""
     text = reproduce.README.read_text()
-    assert _readme_table_problems(text, config.FIGURES_DIR / "cpu", git) == []
+    cited = set(re.findall(r"<!-- verdict: ([\w.-]+:\d+) -->", text))
+    fig = config.FIGURES_DIR / "cpu"
+    for name in ("06_claims_audit", "05_claims", "01b_pix2pixhd_verdicts"):
+        with (fig / f"{name}.csv").open() as f:
+            n = sum(1 for _ in f) - 1
+        assert {f"{name}:{i}" for i in range(n)} <= cited, name
 
 
 def test_readme_table_check_catches_missing_stale_and_broken_blocks(tmp_path):
@@ -126,6 +133,7 @@ def test_readme_table_check_catches_missing_stale_and_broken_blocks(tmp_path):
     unclosed = good + "<!-- table: t1b -->\n| c |\n"
     assert _readme_table_problems(unclosed, fig)[0].startswith("malformed")
     assert _readme_table_problems("no tables here\n", fig) == ["no table blocks"]
+    assert reproduce.table_block_problems("no tables here\n", fig, require_blocks=False) == []
     # a table file git does not track is not committed
     if shutil.which("git"):
         subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
@@ -133,6 +141,46 @@ def test_readme_table_check_catches_missing_stale_and_broken_blocks(tmp_path):
             f"t1: {fig / 't1.md'} is not committed"]
         subprocess.run(["git", "-C", str(tmp_path), "add", "figs/t1.md"], check=True)
         assert _readme_table_problems(good, fig, tmp_path) == []
+
+
+def test_results_doc_check_catches_stale_missing_and_broken_blocks(tmp_path):
+    """The same check on a copy of docs/RESULTS.md: one changed number, a block whose
+    table is not there, an unclosed block and a missing file each fail."""
+    fig = config.FIGURES_DIR / "cpu"
+    text = reproduce.RESULTS_DOC.read_text()
+    doc = tmp_path / "RESULTS.md"
+    doc.write_text(text)
+    assert reproduce.doc_table_problems(doc, fig) == []
+    body = reproduce.table_blocks(text)["06_table1"]
+    changed = body.replace("93.65", "103.02", 1)
+    assert changed != body
+    doc.write_text(text.replace(body, changed))
+    assert reproduce.doc_table_problems(doc, fig) == [
+        f"06_table1: RESULTS.md block differs from {fig / '06_table1.md'}"]
+    doc.write_text(text + "<!-- table: no_such_table -->\n| a |\n<!-- /table -->\n")
+    assert reproduce.doc_table_problems(doc, fig) == [
+        f"no_such_table: no committed {fig / 'no_such_table.md'}"]
+    doc.write_text(text.replace("<!-- /table -->", "", 1))
+    assert any(p.startswith("malformed") or "differs" in p
+               for p in reproduce.doc_table_problems(doc, fig))
+    assert reproduce.doc_table_problems(tmp_path / "absent.md", fig) == [
+        f"no file {tmp_path / 'absent.md'}"]
+
+
+def test_verdict_summary_check_catches_a_wrong_verdict(tmp_path):
+    fig = tmp_path / "figs"
+    fig.mkdir()
+    (fig / "claims.csv").write_text("claim,verdict\nA,supported\nB,not supported\n")
+    good = ("| claim | verdict |\n|---|---|\n| A | **supported** <!-- verdict: claims:0 --> |\n"
+            "| B | not supported <!-- verdict: claims:1 --> |\n")
+    assert reproduce.verdict_source_problems(good, fig) == []
+    wrong = good.replace("**supported**", "not testable here")
+    assert reproduce.verdict_source_problems(wrong, fig) == [
+        "claims:0: README says 'not testable here', claims.csv says 'supported'"]
+    assert reproduce.verdict_source_problems(good.replace("claims:1", "claims:7"), fig) == [
+        f"claims:7: {fig / 'claims.csv'} has no verdict in that row"]
+    assert reproduce.verdict_source_problems(good.replace("claims:1", "other:1"), fig) == [
+        f"other:1: no committed {fig / 'other.csv'}"]
 
 
 def test_sync_readme_tables_refills_blocks(tmp_path, monkeypatch):
@@ -144,6 +192,23 @@ def test_sync_readme_tables_refills_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce, "figures_dir", lambda profile: fig)
     assert reproduce.sync_readme_tables("cpu", readme) == ["t1"]
     assert reproduce.readme_tables(readme.read_text()) == {"t1": "| a |\n|---|\n| 1 |\n"}
+
+
+def test_sync_docs_tables_refills_every_doc(tmp_path, monkeypatch):
+    fig = tmp_path / "figs"
+    fig.mkdir()
+    (fig / "t1.md").write_text("| a |\n|---|\n| 1 |\n")
+    (fig / "t2.md").write_text("| b |\n|---|\n| 2 |\n")
+    readme, results = tmp_path / "README.md", tmp_path / "docs" / "RESULTS.md"
+    results.parent.mkdir()
+    readme.write_text("x\n<!-- table: t1 -->\nold\n<!-- /table -->\n")
+    results.write_text("y\n<!-- table: t2 -->\nold\n<!-- /table -->\n<!-- table: gone -->\nkept\n<!-- /table -->\n")
+    monkeypatch.setattr(reproduce, "figures_dir", lambda profile: fig)
+    done = reproduce.sync_docs_tables("cpu", (readme, results, tmp_path / "absent.md"))
+    assert sorted(done.values()) == [["t1"], ["t2"]] and len(done) == 2
+    assert reproduce.table_blocks(results.read_text()) == {"t2": "| b |\n|---|\n| 2 |\n",
+                                                           "gone": "kept\n"}
+    assert reproduce.doc_table_problems(readme, fig) == []
 
 
 # ----------------------------------------------------------------------------- scheduler
