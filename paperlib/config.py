@@ -14,7 +14,7 @@ Three profiles size every notebook:
   (``gate_fid``/``gate_kid``, at ``n_fake_curve`` images) is set from the FID/KID the
   calibration's learned models reach. Secondary experiments are cut to fit the time:
   one conventional-config seed, no ablation, no augmentation comparison, one stand-in
-  artist (see the README).
+  artist (see docs/RESULTS.md).
 * ``paper`` -- the papers' settings (64x64, batch 35, paper A's Adam lr 1e-2) and long
   runs; a GPU is recommended. Paper A does not state its epoch count; its Fig. 2 runs
   past epoch 90, so we use 200 (our choice, not the paper's).

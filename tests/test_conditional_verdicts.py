@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from paperlib import paper_b
+from paperlib import engine, paper_b
 
 P2P = "conditional (Pix2pixHD)"
 ALONE = "1st result (StyleGAN2 alone)"
@@ -188,3 +188,22 @@ def test_upper_bound_column_is_reported_but_not_a_competitor():
     assert (out.fid_over_floor - (out.fid - floor)).abs().max() < 1e-12
     row = table[table.column.str.contains("upper bound")].iloc[0]
     assert abs(row.fid_over_floor - 37.0) < 1e-9 and "fid_over_floor" in summary
+
+
+def test_conditional_config_turns_the_encoder_off_for_maps_without_instances(tmp_path):
+    """A user's folder under map_source="auto" gets edge maps (no instance ids): the
+    profile's feature encoder is turned off and a note says so; recipe maps keep it."""
+    from paperlib import data
+    own = tmp_path / "own"
+    data.build_artist_set(tmp_path / "stand_in", "geometric", n=6, res=32, seed=0)
+    own.mkdir()
+    for p in sorted((tmp_path / "stand_in").glob("*.png")):
+        (own / p.name).write_bytes(p.read_bytes())   # images without the manifest's recipes
+    cfg, note = paper_b.conditional_config("cpu", own, 0)
+    assert cfg.p2p_feat == 0 and cfg.map_source == "auto" and "no instance ids" in note
+    cfg, note = paper_b.conditional_config("cpu", tmp_path / "stand_in", 0)
+    assert cfg.p2p_feat == 3 and note == ""
+    assert cfg.epochs == engine.epochs_for_kimg(24.0, 6)
+    with pytest.raises(ValueError, match="no images"):
+        (tmp_path / "empty").mkdir()
+        paper_b.conditional_config("cpu", tmp_path / "empty", 0)

@@ -70,6 +70,7 @@ from .paired import (  # noqa: F401
     Pairs,
     edge_map,
     folder_recipes,
+    has_instances,
     form_map,
     instance_edges,
     load_pairs,

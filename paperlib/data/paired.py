@@ -333,6 +333,14 @@ def resolve_map_source(folder, map_source: str = "auto") -> str:
     return "recipe" if ok else "edges"
 
 
+def has_instances(folder, map_source: str = "auto") -> bool:
+    """Whether ``folder``'s maps from ``map_source`` carry instance ids (label maps: recipe,
+    forms, a folder of maps; not edges or identity), which the instance-boundary channel and
+    the feature encoder need."""
+    src = resolve_map_source(folder, map_source)
+    return src in LABEL_SOURCES or src not in MAP_SOURCES
+
+
 def load_pairs(folder, res: int, map_source: str = "auto", boundary: bool = True) -> Pairs:
     """Every image of ``folder`` (:func:`paperlib.data.load_folder`, strict: a broken image
     is an error here) with its map (module docstring) and, for label maps, its instance ids

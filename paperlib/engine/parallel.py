@@ -14,7 +14,7 @@ one progress bar. Where they execute is chosen by the scheduler spec (argument, 
   whose runs are seconds long).
 * ``"tcp://host:port"`` -- an existing Dask scheduler: a cluster started by hand
   (``dask scheduler`` + ``dask worker --nthreads 1 ...``) or by ``dask-jobqueue`` on Slurm
-  or PBS (see the README). Workers need this package installed and the data/run folders
+  or PBS (see docs/RUNNING.md). Workers need this package installed and the data/run folders
   on a shared file system.
 
 A run's numbers depend only on its config (seed and thread count included), never on where

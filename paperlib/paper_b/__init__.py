@@ -80,6 +80,7 @@ from .shape_learning import (  # noqa: F401
     stage_kimg,
 )
 from .conditional import (  # noqa: F401
+    conditional_config,
     conditional_tables,
     conditional_verdicts,
     evaluate_conditional,
