@@ -1,8 +1,8 @@
 """Paper B (training-data production): shape learning (:mod:`.shape_learning`), the 60/30/10
 curation loop (:mod:`.curation`, selections in :mod:`.selections`, selection features in
 :mod:`.features`), Table 1, the gate and the claims (:mod:`.tables`), the conditional route
-(:mod:`.conditional`), the Dask job units (:mod:`.jobs`) and the selection gallery
-(:mod:`.gallery`)."""
+(:mod:`.conditional`), the Dask job units (:mod:`.jobs`), the checks on a curation loop
+(:mod:`.checks`) and the selection gallery (:mod:`.gallery`)."""
 
 from . import (
     features,
@@ -13,6 +13,7 @@ from . import (
     conditional,
     report,
     jobs,
+    checks,
     gallery,
 )
 from .features import (  # noqa: F401
@@ -117,6 +118,10 @@ from .jobs import (  # noqa: F401
     curation_job,
     run_b_jobs,
     setup,
+)
+from .checks import (  # noqa: F401
+    CurationCheckFailed,
+    check_curation,
 )
 from .gallery import (  # noqa: F401
     SelectionGallery,

@@ -14,7 +14,7 @@ from .shape_learning import finetune_run
 from ..data.folders import image_files
 from ..data.sets import profile_sets, split_held_out
 from ..metrics.fidelity import inner_counts_of
-from ..metrics.form_measure import form_measure_of
+from ..metrics.form_measure import FormMeasure, form_measure_of
 from .features import pixel_pca_features
 from .selections import make_selection_rater
 from .shape_learning import curate_and_retrain, stage_kimg
@@ -79,7 +79,11 @@ def curation_job(job: dict) -> dict:
     runs (:func:`curate_many`): selection features fitted on the artist's training part
     (:func:`paperlib.paper_b.pixel_pca_features`, never Inception), the automatic or human
     rater, and :func:`paperlib.paper_b.curate_and_retrain`. Returns its result with the
-    run folders as strings."""
+    run folders as strings. Optional keys: ``form`` (a form measure's kind, instead of the
+    one of ``train_dir``'s data, :func:`paperlib.metrics.form_measure_of`), ``progress``
+    (show the retraining's progress bar; default off, as on a Dask worker) and ``gen_seed``
+    (default 1000). The checks notebook 05 and ``curate`` run on the result:
+    :func:`paperlib.paper_b.check_curation`."""
 
     with pinned_threads(int(job.get("threads", 1))):
         train_dir = job["train_dir"]
@@ -88,12 +92,15 @@ def curation_job(job: dict) -> dict:
         features = pixel_pca_features(human.images)
         human_feats = features(human.images)
         form = form_measure_of(train_dir)   # the artist set's measure (its inner counts)
+        if job.get("form") and job["form"] != form.kind:
+            form = FormMeasure(job["form"])
         rate = make_selection_rater(job["selections"], features, human_feats,
                                     int(job["top_k"]), form=form)
         out = curate_and_retrain(
             job["start_run"], train_dir, job["loop_dir"], job["root"], features, rate,
             rounds=int(job["rounds"]), size=int(job["size"]), n_generate=int(job["n_generate"]),
-            epochs=int(job["epochs"]), human_feats=human_feats, form=form)
+            epochs=int(job["epochs"]), human_feats=human_feats, form=form,
+            gen_seed=int(job.get("gen_seed", 1000)), progress=bool(job.get("progress", False)))
     return {"log": out["log"], "models": [str(m) for m in out["models"]],
             "runs": [str(r.run_dir) for r in out["runs"]], "gen_seed": out["gen_seed"],
             "statuses": [r.status for r in out["runs"]],
