@@ -72,6 +72,7 @@ from .shape_learning import (  # noqa: F401
     at_epoch,
     batch_for_round,
     curate_and_retrain,
+    finetune_config,
     finetune_run,
     mix_shape_count,
     shape_learning_many,
@@ -116,6 +117,7 @@ from .jobs import (  # noqa: F401
     b_job,
     control_job,
     curation_job,
+    curation_plan,
     run_b_jobs,
     setup,
 )

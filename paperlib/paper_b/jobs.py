@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 from ..config import get_profile
-from ..data.folders import load_folder
-from ..engine.config import epochs_for_kimg
+from ..data.folders import load_folder, manifest_hash
+from ..engine.config import epochs_for_kimg, run_name
 from ..engine.parallel import run_all
-from .shape_learning import finetune_run
+from .shape_learning import finetune_config, finetune_run
+from ..engine.plan import TrainingPlan, estimate_seconds, pending_kimg
+from ..engine.runs import list_checkpoints, read_config
 from ..data.folders import image_files
 from ..data.sets import profile_sets, split_held_out
 from ..metrics.fidelity import inner_counts_of
@@ -139,3 +141,40 @@ def as_paths(result: dict) -> dict:
     """A :func:`curation_job` result with ``models`` as ``Path`` (what
     :func:`paperlib.paper_b.batch_for_round` takes)."""
     return {**result, "models": [Path(m) for m in result["models"]]}
+
+
+# ----------------------------------------------------------------------------- the plan
+def curation_plan(jobs: Sequence[dict], profile: Any, slots: int = 1) -> TrainingPlan:
+    """What :func:`run_b_jobs` of notebook 05's ``jobs`` will train, said before it does
+    (:class:`paperlib.engine.TrainingPlan`; nothing is trained). A control is cached when its
+    run is. A curation loop's round is cached when an earlier run of the loop left its
+    curated set and the model fine-tuned on it; from the first round that did not, every
+    round counts as missing (its set depends on the images the model before it generates,
+    and a changed selection changes it, so the plan can only say what the saved sets
+    show)."""
+    prof = get_profile(profile)
+    missing, cached = [], 0
+    for j in jobs:
+        label = f"{j.get('kind')} {j.get('name', 'artist')} seed {j.get('seed')}"
+        if j["kind"] == "control":
+            cfg = finetune_config(j["start_run"], int(j["epochs"]))
+            k = pending_kimg(cfg, j["data_dir"], j["root"])
+            if k > 0:
+                missing.append((label, cfg.model, k))
+            else:
+                cached += 1
+            continue
+        model, rounds_kimg = Path(j["start_run"]), int(j["epochs"]) * int(j["size"]) / 1000
+        name = read_config(model)["config"]["model"]
+        for r in range(int(j["rounds"])):
+            trainset = Path(j["loop_dir"]) / f"round_{r}" / "trainset"
+            cfg = finetune_config(model, int(j["epochs"])) if list_checkpoints(model) else None
+            if cfg is None or not trainset.is_dir() \
+                    or pending_kimg(cfg, trainset, j["root"]) > 0:
+                missing += [(f"{label} round {q}", name, rounds_kimg)
+                            for q in range(r, int(j["rounds"]))]
+                break
+            cached += 1
+            model = Path(j["root"]) / run_name(cfg, manifest_hash(trainset))
+    seconds = estimate_seconds([(m, k) for _, m, k in missing], prof, slots)
+    return TrainingPlan(prof.name, missing, cached, seconds if missing else 0.0, int(slots))
