@@ -19,7 +19,8 @@ def test_pending_kimg_and_the_plan_follow_the_cache(photos, tmp_path):
     assert engine.pending_kimg(cfg, photos, tmp_path) == pytest.approx(2 * 20 / 1000)
     plan = engine.training_plan(jobs, "smoke")
     assert [(label, k) for label, _, k in plan.missing] == [("a", pytest.approx(0.04))]
-    assert "1 of 1 missing" in plan.summary() and "no measured time" in plan.summary()
+    assert "1 of 1 missing" in plan.summary()
+    assert plan.seconds == pytest.approx(0.04 * config.SECONDS_PER_KIMG["smoke"]["dcgan"])
     engine.train_cached(cfg, photos, tmp_path, progress=False)
     assert engine.pending_kimg(cfg, photos, tmp_path) == 0
     assert "all 1 cached; nothing is trained" in engine.training_plan(jobs, "smoke").summary()
@@ -39,7 +40,10 @@ def test_the_estimate_uses_the_measured_rates(photos, tmp_path):
     assert f"estimated {3 * 2.0 * rate / 2:.0f} s on 2 worker(s)" in plan.summary()
     plan.seconds = 600
     assert "estimated 10 min on 2 worker(s)" in plan.summary()
-    assert engine.estimate_seconds([("stylegan2", 1.0)], "smoke") is None
+    assert engine.estimate_seconds([("stylegan2", 1.0)], "paper") is None
+    assert "no measured time for the paper profile" in engine.training_plan(
+        {"x": (engine.profile_config("paper", "stylegan2", "paper", 0, epochs=1), photos,
+               tmp_path)}, "paper").summary()
     assert cfg.epochs == 100
 
 
