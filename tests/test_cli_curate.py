@@ -10,7 +10,7 @@ import pytest
 from paperlib import cli, config, engine, paper_b
 from paperlib.models import get_model, model_names
 
-from test_cli_more import TINY, _main, _write_images
+from test_cli_more import _main, _write_images, images, trained  # noqa: F401 (fixtures)
 
 #: Smoke-size loop: a 10-image curated set (6 generated, 3 yours, 1 copy) from 12 generated.
 SMALL = ["--rounds", "1", "--size", "10", "--generate", "12", "--top-k", "2", "--epochs", "1",
@@ -18,18 +18,15 @@ SMALL = ["--rounds", "1", "--size", "10", "--generate", "12", "--top-k", "2", "-
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    return _write_images(tmp_path_factory.mktemp("curate") / "photos", 20)
+def photos(images):
+    """20 random 32-px images (test_cli_more's)."""
+    return images
 
 
 @pytest.fixture(scope="module")
-def run(photos, tmp_path_factory):
-    """A 1-epoch unconditional run trained through the CLI."""
-    out = tmp_path_factory.mktemp("curate_run") / "run"
-    model = next(n for n in model_names() if get_model(n).data_kind == "images")
-    assert cli.main(["train", "--model", model, "--data", str(photos), "--out", str(out),
-                     "--epochs", "1", "--batch-size", "10", *TINY]) == 0
-    return out
+def run(trained):
+    """A 1-epoch unconditional run trained through the CLI on them (test_cli_more's)."""
+    return trained
 
 
 def test_curate_automatic_rating_writes_the_loop_and_says_where(run, photos, tmp_path,

@@ -91,3 +91,11 @@ def test_curation_plan_counts_rounds_and_controls(photos, tmp_path):
     assert paper_b.check_curation(job, done[0]) == ["auto", "auto"]
     after = paper_b.curation_plan([job, control], "smoke")
     assert not after.missing and after.cached == 3
+    # a selection saved for round 1 since: round 1 is curated (and trained) anew
+    sel = tmp_path / "sel.json"
+    paper_b.save_selections(sel, 1, [0, 3], {"n_shown": 12})
+    plan = paper_b.curation_plan([{**job, "selections": str(sel)}, control], "smoke")
+    assert [label for label, _, _ in plan.missing] == ["curation mine seed 0 round 1"]
+    # the same selection the loop used: cached again
+    paper_b.save_selections(sel, 1, done[0]["log"]["rounds"][1]["top_idx"], {"n_shown": 12})
+    assert not paper_b.curation_plan([{**job, "selections": str(sel)}], "smoke").missing

@@ -3,6 +3,7 @@ budgets (:func:`setup`), and the curation loop and its control as jobs run side 
 Dask (:func:`curation_job`, :func:`control_job`, :func:`run_b_jobs`)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,7 +19,8 @@ from ..data.sets import profile_sets, split_held_out
 from ..metrics.fidelity import inner_counts_of
 from ..metrics.form_measure import FormMeasure, form_measure_of
 from .features import pixel_pca_features
-from .selections import make_selection_rater
+from .curation import CURATION_LOG
+from .selections import make_selection_rater, selection_for_round
 from .shape_learning import curate_and_retrain, stage_kimg
 from ..utils.threads import pinned_threads
 
@@ -148,10 +150,11 @@ def curation_plan(jobs: Sequence[dict], profile: Any, slots: int = 1) -> Trainin
     """What :func:`run_b_jobs` of notebook 05's ``jobs`` will train, said before it does
     (:class:`paperlib.engine.TrainingPlan`; nothing is trained). A control is cached when its
     run is. A curation loop's round is cached when an earlier run of the loop left its
-    curated set and the model fine-tuned on it; from the first round that did not, every
-    round counts as missing (its set depends on the images the model before it generates,
-    and a changed selection changes it, so the plan can only say what the saved sets
-    show)."""
+    curated set and the model fine-tuned on it, and the round's rating is unchanged (the
+    loop's log shows the automatic rating and no selection is saved for the round now, or
+    the saved selection it used); from the first round that is not, every round counts as
+    missing (its set depends on the images the model before it generates, so the plan can
+    only say what the saved sets and selections show)."""
     prof = get_profile(profile)
     missing, cached = [], 0
     for j in jobs:
@@ -166,10 +169,16 @@ def curation_plan(jobs: Sequence[dict], profile: Any, slots: int = 1) -> Trainin
             continue
         model, rounds_kimg = Path(j["start_run"]), int(j["epochs"]) * int(j["size"]) / 1000
         name = read_config(model)["config"]["model"]
+        log_path = Path(j["loop_dir"]) / CURATION_LOG
+        logged = json.loads(log_path.read_text())["rounds"] if log_path.is_file() else []
         for r in range(int(j["rounds"])):
             trainset = Path(j["loop_dir"]) / f"round_{r}" / "trainset"
             cfg = finetune_config(model, int(j["epochs"])) if list_checkpoints(model) else None
-            if cfg is None or not trainset.is_dir() \
+            saved = selection_for_round(j.get("selections"), r)
+            same_rating = r < len(logged) and (
+                sorted(saved) == sorted(logged[r]["top_idx"]) if saved
+                else logged[r]["rating"] == "auto")
+            if cfg is None or not same_rating or not trainset.is_dir() \
                     or pending_kimg(cfg, trainset, j["root"]) > 0:
                 missing += [(f"{label} round {q}", name, rounds_kimg)
                             for q in range(r, int(j["rounds"]))]
