@@ -477,7 +477,10 @@ def _cmd_curate(args) -> int:
           f"{job['epochs']} fine-tuning epoch(s) per round, "
           + ("automatic rating" if job["selections"] is None
              else f"your selections from {args.selections} where they have the round"))
-    result = paper_b.curation_job(job)
+    try:
+        result = paper_b.curation_job(job)
+    except paper_b.SelectionMismatchError as err:
+        raise _UsageError(f"--selections: {err}") from None
     ratings = paper_b.check_curation(job, result)
     out = Path(job["loop_dir"])
     for r, entry in enumerate(result["log"]["rounds"]):

@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from paperlib import cli, config, engine, paper_b
@@ -75,6 +76,15 @@ def test_curate_with_a_selections_file_uses_your_selection(run, photos, tmp_path
     (entry,) = json.loads((out / "curation_log.json").read_text())["rounds"]
     assert entry["rating"] == "human" and sorted(entry["top_idx"]) == [4, 11]
     assert "rated human" in stdout and "using the saved human selection (2 images)" in stdout
+
+
+def test_curate_refuses_a_selection_made_on_other_images(run, photos, tmp_path, capsys):
+    sel = tmp_path / "other.json"     # saved by the gallery on 12 other (blank) images
+    paper_b.save_selections(sel, 0, [3], images=np.zeros((12, 32, 32, 3), dtype=np.uint8))
+    code, _, err = _main(["curate", "--run", run, "--data", photos, "--out", tmp_path / "loop",
+                          "--selections", sel, *SMALL], capsys)
+    assert code == 2 and "--selections" in err and "differ from the ones shown" in err, err
+    assert not (tmp_path / "loop" / "round_0" / "trainset").exists()
 
 
 def test_curate_defaults(run, photos, tmp_path):
