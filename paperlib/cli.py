@@ -498,7 +498,10 @@ def _cmd_curate(args) -> int:
     print(f"curated model: {result['models'][-1]}")
     print(f"next:          python -m paperlib generate --run {final} --n 16 --out "
           f"{shlex.quote(str(out / 'samples'))}")
-    print(f"               python -m paperlib evaluate --run {final} --data HELD_OUT_FOLDER")
+    held = args.data.with_name(args.data.name[:-len("_train")] + "_heldout")   # `split`'s
+    held = shlex.quote(str(held)) if args.data.name.endswith("_train") and held.is_dir() \
+        else "HELD_OUT_FOLDER"
+    print(f"               python -m paperlib evaluate --run {final} --data {held}")
     print("your ratings:  list the numbers of the round_0/batch images you like in a "
           "selections file (see --help) and rerun with --selections FILE")
     return 0
