@@ -1,4 +1,5 @@
-"""Command line: ``python -m paperlib {build-data,train,generate,evaluate,split,reproduce} ...``.
+"""Command line: ``python -m paperlib {build-data,train,generate,evaluate,split,curate,reproduce,
+verify,selfcheck} ...``.
 
 Every subcommand validates its arguments before doing any work and exits with status 2
 and a one-line message naming the problem (an unknown model, a missing folder, ...).
@@ -191,6 +192,62 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-root", type=Path, default=None, metavar="DIR",
                    help="where the two parts go (default: beside --data)")
 
+    p = sub.add_parser("curate", help="paper B's 60/30/10 curation loop on your own images and "
+                                      "a trained run",
+                       description="Paper B's curation loop, as notebook 05 runs it: per round, "
+                                   "generate --generate images from the current model, rate "
+                                   "them (automatically, or by your saved selection), build a "
+                                   "training set of --size images (60 % generated images "
+                                   "similar to the top-rated, 30 % of your images similar to "
+                                   "them, 10 % copies of the top-rated) and fine-tune the "
+                                   "model on it. Writes to --out: round_<r>/batch/ (the rated "
+                                   "images, numbered as a selections file counts them), "
+                                   "round_<r>/trainset/ (the curated set and its "
+                                   "provenance.json), runs/ (the retrained models) and "
+                                   "curation_log.json. Details: paperlib/paper_b/curation.py.")
+    p.add_argument("--run", required=True, type=Path,
+                   help="run folder of an unconditional model written by train (the model "
+                        "to curate)")
+    p.add_argument("--data", required=True, type=Path,
+                   help="folder of your images (the human-made training set; use the "
+                        "training part of `split`, so a held-out part stays for `evaluate`)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="folder for the loop's results (created; a rerun reuses its runs)")
+    p.add_argument("--rounds", type=_positive_int, default=None,
+                   help="curation rounds (default: the profile's curation_rounds, else 2)")
+    p.add_argument("--size", type=_positive_int, default=None,
+                   help="images in each curated training set (default: the profile's "
+                        "curation_size, else the number of images in --data)")
+    p.add_argument("--generate", type=_positive_int, default=None, metavar="M",
+                   help="images generated and rated per round (default: the profile's "
+                        "curation_generate, else --size)")
+    p.add_argument("--top-k", type=_positive_int, default=None,
+                   help="images the automatic rating keeps per round (default: 5 %% of "
+                        "--generate, at least 1)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int, default=None,
+                        help="fine-tuning epochs of the curated set per round (default: a "
+                             "quarter of the images --run was trained on, as notebook 05)")
+    length.add_argument("--kimg", type=_positive_float, default=None,
+                        help="fine-tuning per round in thousands of images shown (instead "
+                             "of --epochs)")
+    p.add_argument("--selections", type=Path, default=None, metavar="FILE",
+                   help="a selections JSON (the notebook's gallery writes one; or by hand: "
+                        '{"version": 1, "rounds": {"0": {"selected": [3, 17], "n_shown": M}}} '
+                        "with the numbers of the images of round_0/batch you like): its "
+                        "rounds use your selection, the others the automatic rating "
+                        "(default: automatic rating throughout)")
+    p.add_argument("--profile", default=None,
+                   help=f"take --rounds, --size and --generate from a profile "
+                        f"({', '.join(config.PROFILES)}; default: none)")
+    p.add_argument("--form", default="auto", choices=("auto", "face", "discs"),
+                   help="the form measure of the automatic rating: face (circle fidelity of "
+                        "one character), discs (the roundest flat colour region), auto (default: "
+                        "from --data's manifest, else face)")
+    p.add_argument("--seed", type=int, default=1000,
+                   help="sampling seed of round 0 (round r: seed + r) (default 1000)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
     p = sub.add_parser("reproduce", help="run every notebook in order with papermill",
                        description="Execute notebooks/NN_*.ipynb in order for a profile, "
                                    "regenerating figures/<profile>/ and the tables.")
@@ -269,21 +326,28 @@ def _cmd_build_data(args) -> int:
     return 0
 
 
+def _image_folder(folder: Path) -> int:
+    """The number of images in ``--data`` ``folder``; refused when missing or under
+    :data:`MIN_IMAGES`."""
+    if not folder.exists():
+        raise FileNotFoundError(f"--data: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"--data: {folder} is not a folder")
+    n_images = len(image_files(folder))
+    if n_images < MIN_IMAGES:
+        raise _UsageError(f"--data {folder} has {n_images} image(s); training needs at "
+                          f"least {MIN_IMAGES}: the metrics (KID) need at least 2 images "
+                          "per set")
+    return n_images
+
+
 def _train_config(args):
     """The validated TrainConfig of ``train``'s arguments: the profile's (or the model's
     CLI defaults), explicit flags over them; ``--kimg`` in epochs of ``--data``."""
     spec = get_model(args.model)
     if args.epochs is not None and args.epochs < 1:
         raise _UsageError(f"--epochs must be a positive integer, got {args.epochs}")
-    if not args.data.exists():
-        raise FileNotFoundError(f"--data: folder {args.data} does not exist")
-    if not args.data.is_dir():
-        raise NotADirectoryError(f"--data: {args.data} is not a folder")
-    n_images = len(image_files(args.data))
-    if n_images < MIN_IMAGES:
-        raise _UsageError(f"--data {args.data} has {n_images} image(s); training needs at "
-                          f"least {MIN_IMAGES}: the metrics (KID) need at least 2 images "
-                          "per set")
+    n_images = _image_folder(args.data)
     epochs = args.epochs if args.kimg is None else engine.epochs_for_kimg(args.kimg, n_images)
     given = dict(batch_size=args.batch_size, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
                  sample_every=args.sample_every, ckpt_every=args.ckpt_every,
@@ -342,6 +406,107 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+def _curation_job(args) -> dict:
+    """The validated :func:`paperlib.paper_b.curation_job` job of ``curate``'s arguments."""
+    try:
+        saved = engine.read_config(args.run)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"--run: {err}") from None
+    spec = get_model(saved["config"]["model"])
+    if spec.data_kind != "images":
+        raise _UsageError(f"--run {args.run} is a conditional model ({spec.name}: it "
+                          "translates maps); the curation loop needs one that generates "
+                          "images from noise")
+    if not engine.list_checkpoints(args.run):
+        raise _UsageError(f"--run {args.run} has no checkpoint yet: train it first")
+    n_data = _image_folder(args.data)
+    out = args.out.resolve()
+    if out == args.data.resolve() or out.is_relative_to(args.data.resolve()):
+        raise _UsageError(f"--out {args.out} is inside --data {args.data}: the curated sets "
+                          "would be read as your images; pick a folder outside it")
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"--out: {args.out} is not a folder")
+    prof = config.get_profile(args.profile) if args.profile else None
+    rounds = args.rounds or (prof.curation_rounds if prof else 2)
+    size = args.size or (prof.curation_size if prof else n_data)
+    n_generate = args.generate or (prof.curation_generate if prof else size)
+    top_k = args.top_k or max(1, n_generate // 20)
+    n_gen, n_human, _ = paper_b.split_counts(size)
+    if n_human > n_data:
+        raise _UsageError(f"--size {size}: its 30 % part of your images needs {n_human} "
+                          f"images but --data has {n_data}; pass a smaller --size")
+    if top_k >= n_generate:
+        raise _UsageError(f"--top-k {top_k} must be below --generate {n_generate}")
+    if n_gen > n_generate - top_k:
+        raise _UsageError(f"--generate {n_generate}: the 60 % generated part of --size {size} "
+                          f"needs {n_gen} generated images besides the top {top_k}; pass "
+                          f"--generate {n_gen + top_k} or more (or a smaller --size)")
+    if args.epochs is not None:
+        epochs = args.epochs
+    elif args.kimg is not None:
+        epochs = engine.epochs_for_kimg(args.kimg, size)
+    else:   # a quarter of the images the run was trained on, in epochs of the curated set
+        shown = int(saved["config"]["epochs"]) * int(saved["data"]["n_images"])
+        epochs = max(1, round(shown / 4 / size))
+    if args.selections is not None:
+        if not args.selections.is_file():
+            raise FileNotFoundError(f"--selections: file {args.selections} does not exist")
+        try:
+            chosen = paper_b.load_selections(args.selections)["rounds"]
+        except ValueError as err:   # json.JSONDecodeError included
+            raise _UsageError(f"--selections: {err}") from None
+        for key, entry in chosen.items():
+            if key.isdigit() and int(key) < rounds and int(entry["n_shown"]) != n_generate:
+                raise _UsageError(f"--selections {args.selections}: round {key}'s selection "
+                                  f"was made on {entry['n_shown']} images but --generate is "
+                                  f"{n_generate}; pass --generate {entry['n_shown']}")
+    return {"kind": "curation", "train_dir": str(args.data.resolve()),
+            "res": int(saved["config"]["res"]),
+            "selections": None if args.selections is None else str(args.selections.resolve()),
+            "top_k": top_k, "start_run": str(args.run.resolve()), "loop_dir": str(out),
+            "root": str(out / "runs"), "rounds": rounds, "size": size,
+            "n_generate": n_generate, "epochs": epochs, "gen_seed": args.seed,
+            "form": None if args.form == "auto" else args.form,
+            "progress": not args.no_progress}
+
+
+def _cmd_curate(args) -> int:
+    job = _curation_job(args)
+    print(f"curating {args.run} with {args.data}: {job['rounds']} round(s), "
+          f"{job['n_generate']} generated and a {job['size']}-image set per round, "
+          f"{job['epochs']} fine-tuning epoch(s) per round, "
+          + ("automatic rating" if job["selections"] is None
+             else f"your selections from {args.selections} where they have the round"))
+    try:
+        result = paper_b.curation_job(job)
+    except paper_b.SelectionMismatchError as err:
+        raise _UsageError(f"--selections: {err}") from None
+    ratings = paper_b.check_curation(job, result)
+    out = Path(job["loop_dir"])
+    for r, entry in enumerate(result["log"]["rounds"]):
+        batch = paper_b.batch_for_round(paper_b.as_paths(result), r, job["n_generate"])
+        folder = out / f"round_{r}" / "batch"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(batch):
+            save_image(img, folder / f"{i:05d}.png", normalize=True, value_range=(-1, 1))
+        print(f"round {r}: rated {ratings[r]} ({entry['n_top']} top-rated of {folder}), "
+              f"mean automatic satisfaction {entry['mean_satisfaction']:.3f} (top-rated "
+              f"{entry['top_mean_satisfaction']:.3f}); curated set {out / entry['trainset']}; "
+              f"retrained {result['runs'][r]}")
+    final = shlex.quote(result["models"][-1])
+    print(f"log:           {out / paper_b.CURATION_LOG}")
+    print(f"curated model: {result['models'][-1]}")
+    print(f"next:          python -m paperlib generate --run {final} --n 16 --out "
+          f"{shlex.quote(str(out / 'samples'))}")
+    held = args.data.with_name(args.data.name[:-len("_train")] + "_heldout")   # `split`'s
+    held = shlex.quote(str(held)) if args.data.name.endswith("_train") and held.is_dir() \
+        else "HELD_OUT_FOLDER"
+    print(f"               python -m paperlib evaluate --run {final} --data {held}")
+    print("your ratings:  list the numbers of the round_0/batch images you like in a "
+          "selections file (see --help) and rerun with --selections FILE")
+    return 0
+
+
 def _cmd_split(args) -> int:
     split = split_held_out(args.data, held_out_frac=args.held_out, seed=args.seed,
                            out_root=args.out_root)
@@ -369,7 +534,8 @@ def _cmd_reproduce(args) -> int:
 
 
 COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train, "generate": _cmd_generate,
-            "evaluate": _cmd_evaluate, "split": _cmd_split, "reproduce": _cmd_reproduce,
+            "evaluate": _cmd_evaluate, "split": _cmd_split, "curate": _cmd_curate,
+            "reproduce": _cmd_reproduce,
             "verify": _cmd_verify, "selfcheck": _cmd_selfcheck}
 
 

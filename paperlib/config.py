@@ -230,3 +230,19 @@ def runs_dir(profile: str | Profile) -> Path:
 def figures_dir(profile: str | Profile) -> Path:
     """Where a profile's figures and tables go: ``figures/<profile>/``."""
     return FIGURES_DIR / get_profile(profile).name
+
+
+#: Training seconds per kimg (thousand images shown) of one run on one single-threaded Dask
+#: worker, per profile and model: MEASURED, the median over the cpu profile's committed runs
+#: (``figures/cpu/results_manifest.json``, runs of 2026-11-24/25 on the 2-core reference
+#: machine, two runs at a time): dcgan/deligan 3.4-3.5 (120.6-kimg runs; older DCGAN
+#: paper-B runs 1.7-6.3), proposed 3.5-3.8, stylegan2 5.7-7.5, pix2pixhd 7.6-10.6; smoke:
+#: ``reproduce --profile smoke --only 00_ 05_ 07_ --scheduler serial`` on the same machine
+#: (2026-12-01, its own ``results_manifest.json``): the paper-A models 0.8, stylegan2 5.6-8.4.
+#: Used only for the time estimates notebooks 05 and 07 print before training
+#: (:func:`paperlib.engine.training_plan`); another machine differs, and a profile without
+#: an entry (``paper``: never run here) gets no estimate in minutes.
+SECONDS_PER_KIMG = {
+    "smoke": {"dcgan": 0.8, "deligan": 0.8, "proposed": 0.8, "stylegan2": 7.0},
+    "cpu": {"dcgan": 3.4, "deligan": 3.5, "proposed": 3.6, "stylegan2": 6.5, "pix2pixhd": 9.0},
+}

@@ -1,9 +1,10 @@
 """The training engine: a run's configuration (:mod:`.config`), the loop (:mod:`.loop`), run
 folders, checkpoints and loading (:mod:`.runs`), augmentation (:mod:`.augment`; ADA's own
-pipeline in :mod:`.ada_pipeline`) and runs side by side on Dask (:mod:`.parallel`). It
+pipeline in :mod:`.ada_pipeline`), runs side by side on Dask (:mod:`.parallel`) and what
+cached runs still have to train, with a time estimate (:mod:`.plan`). It
 builds a model by name from the registry (:mod:`paperlib.models`) and never names one."""
 
-from . import ada_pipeline, augment, config, runs, loop, parallel
+from . import ada_pipeline, augment, config, runs, loop, parallel, plan
 from .ada_pipeline import (  # noqa: F401
     ANISO_STD,
     BGC_OPS,
@@ -85,4 +86,10 @@ from .parallel import (  # noqa: F401
     run_all,
     scheduler_spec,
     train_many,
+)
+from .plan import (  # noqa: F401
+    TrainingPlan,
+    estimate_seconds,
+    pending_kimg,
+    training_plan,
 )

@@ -36,6 +36,7 @@ from .report import (  # noqa: F401
     detector_candidates,
     detector_demo,
     detector_note,
+    explorer_runs,
     informativeness,
     is_summary,
     lowest,

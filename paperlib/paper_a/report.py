@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import get_profile
-from ..engine.config import epochs_for_kimg, profile_jobs
-from ..engine.parallel import train_many
-from ..engine.runs import list_runs, read_config, read_log, read_status
+from ..data.folders import image_files
+from ..engine.config import epochs_for_kimg, profile_config, profile_jobs
+from ..engine.parallel import n_slots, train_many
+from ..engine.plan import training_plan
+from ..engine.runs import list_checkpoints, list_runs, read_config, read_log, read_status
 from ..metrics.verdicts import compare_claim, fmt_mean_std, mean_std
 from .instability import (
     D_FAKE_NEAR_ZERO,
@@ -136,6 +138,52 @@ def reference_runs(profile, data_dir, root, configs=None, seeds=None,
         print(f"paper A: all {len(jobs)} runs of notebooks 02-04 (and the N search) are "
               "cached: nothing is trained here")
     return dict(zip(jobs, train_many(jobs.values(), scheduler, desc="paper A runs"))), N
+
+
+def explorer_runs(profile, data_dir, root, seed: int = 0,
+                  scheduler: str | None = None) -> dict:
+    """The runs notebook 07's explorer opens: seed ``seed`` of each paper-A model with the
+    paper's settings, i.e. notebooks 02-04's cached runs (the proposed model at the N of
+    notebook 04's N search, :func:`search_n`). Returns ``{label: run folder}`` of those with
+    a checkpoint.
+
+    Before anything trains it prints which of them are missing and the estimated time
+    (:func:`paperlib.engine.training_plan`; with the N search not cached, every candidate N
+    counts, an upper bound: the search stops at the first stable N); missing runs then
+    train here with progress bars, cached for notebooks 02-04."""
+    prof = get_profile(profile)
+    n = len(image_files(data_dir))
+
+    def cfg(model, **kw):
+        return profile_config(prof, model, "paper", seed, n_images=n, **kw)
+
+    dcgan, deligan, proposed = MODELS
+    jobs = {f"{m} seed {seed}": (cfg(m), data_dir, root) for m in (dcgan, deligan)}
+    searched = search_n_cached(prof, data_dir, root, seed=seed, scheduler=scheduler)
+    if searched:
+        N, _ = search_n(prof, data_dir, root, seed=seed, progress=False, scheduler=scheduler)
+        jobs[f"{proposed} N={N} seed {seed}"] = (cfg(proposed, proposed_N=N), data_dir, root)
+    else:
+        jobs.update({f"N search: {proposed} N={k} seed {seed}":
+                     (cfg(proposed, proposed_N=k), data_dir, root)
+                     for k in range(1, prof.n_search_max + 1)})
+    plan = training_plan(jobs, prof, n_slots(scheduler))
+    print(plan.summary("the explorer's runs (notebooks 02-04's)")
+          + ("" if searched or not plan.missing else
+             " At most: the N search stops at the first stable N."))
+    N, _ = search_n(prof, data_dir, root, seed=seed, progress=True, scheduler=scheduler)
+    wanted = {"DCGAN": cfg(dcgan), "DeLiGAN": cfg(deligan),
+              f"Proposed (N={N})": cfg(proposed, proposed_N=N)}
+    results = train_many([(c, data_dir, root) for c in wanted.values()], scheduler,
+                         desc="the explorer's runs")
+    out = {}
+    for label, res in zip(wanted, results):
+        if not list_checkpoints(res.run_dir):
+            print(f"{label}: {res.status} before its first checkpoint; left out")
+            continue
+        out[label] = res.run_dir
+        print(f"{label:16s} {res.run_dir.name} ({res.status}, {res.epochs_done} epochs)")
+    return out
 
 
 def run_scale(profile, n_images: int) -> str:

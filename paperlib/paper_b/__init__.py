@@ -1,8 +1,8 @@
 """Paper B (training-data production): shape learning (:mod:`.shape_learning`), the 60/30/10
 curation loop (:mod:`.curation`, selections in :mod:`.selections`, selection features in
 :mod:`.features`), Table 1, the gate and the claims (:mod:`.tables`), the conditional route
-(:mod:`.conditional`), the Dask job units (:mod:`.jobs`) and the selection gallery
-(:mod:`.gallery`)."""
+(:mod:`.conditional`), the Dask job units (:mod:`.jobs`), the checks on a curation loop
+(:mod:`.checks`) and the selection gallery (:mod:`.gallery`)."""
 
 from . import (
     features,
@@ -13,6 +13,7 @@ from . import (
     conditional,
     report,
     jobs,
+    checks,
     gallery,
 )
 from .features import (  # noqa: F401
@@ -71,6 +72,7 @@ from .shape_learning import (  # noqa: F401
     at_epoch,
     batch_for_round,
     curate_and_retrain,
+    finetune_config,
     finetune_run,
     mix_shape_count,
     shape_learning_many,
@@ -116,8 +118,13 @@ from .jobs import (  # noqa: F401
     b_job,
     control_job,
     curation_job,
+    curation_plan,
     run_b_jobs,
     setup,
+)
+from .checks import (  # noqa: F401
+    CurationCheckFailed,
+    check_curation,
 )
 from .gallery import (  # noqa: F401
     SelectionGallery,

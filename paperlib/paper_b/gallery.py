@@ -11,6 +11,26 @@ from .selections import SelectionMismatchError, save_selections, selection_for_r
 from ..utils.images import _png_thumb
 
 
+#: Estimated rendered width of a toggle's label, for :func:`like_label`: the heart icon
+#: with its gap (20 px), the button's side padding (2 x 6 px) and 8 px per character of
+#: JupyterLab's 13 px widget font (an estimate, not measured in a browser).
+LABEL_PX = {"icon": 20, "padding": 12, "char": 8}
+
+
+def label_px(text: str) -> int:
+    """Estimated width in pixels of a like toggle labelled ``text`` (:data:`LABEL_PX`)."""
+    return LABEL_PX["icon"] + LABEL_PX["padding"] + LABEL_PX["char"] * len(text)
+
+
+def like_label(i: int, thumb_px: int) -> str:
+    """The like toggle's label under image ``i``, as wide as its thumbnail at most
+    (:func:`label_px`): ``"like 7"``, else just the number (the heart icon says "like")."""
+    for text in (f"like {i}", str(i)):
+        if label_px(text) <= thumb_px:
+            return text
+    return str(i)
+
+
 class SelectionGallery(W.VBox):
     """The widget :func:`selection_gallery` returns (a ``VBox``; display it).
 
@@ -35,9 +55,9 @@ class SelectionGallery(W.VBox):
             for i in range(n)
         ]
         self.toggles = [
-            W.ToggleButton(value=False, description=f"like #{i}", icon="heart",
-                           tooltip=f"image {i}: I am satisfied with this one",
-                           layout=W.Layout(width=f"{thumb_px}px"))
+            W.ToggleButton(value=False, description=like_label(i, thumb_px), icon="heart",
+                           tooltip=f"like image {i}: I am satisfied with this one",
+                           layout=W.Layout(width=f"{thumb_px}px", padding="0px"))
             for i in range(n)
         ]
         cells = [W.VBox([im, tg]) for im, tg in zip(self.image_widgets, self.toggles)]
@@ -50,7 +70,8 @@ class SelectionGallery(W.VBox):
         self.counter = W.HTML()
         header = W.HTML(
             f"<b>{html.escape(title or f'Curation round {self.round_idx}')}</b>: "
-            "toggle <i>like</i> on the images you are satisfied with, then "
+            "toggle <i>like</i> (the &#9829; button under each image, labelled with the "
+            "image's number) on the images you are satisfied with, then "
             f"<i>Save selections</i> (written to <code>{html.escape(str(selections_path))}"
             "</code>). Unsaved clicks are ignored by later cells."
         )

@@ -3,20 +3,24 @@ budgets (:func:`setup`), and the curation loop and its control as jobs run side 
 Dask (:func:`curation_job`, :func:`control_job`, :func:`run_b_jobs`)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 from ..config import get_profile
-from ..data.folders import load_folder
-from ..engine.config import epochs_for_kimg
+from ..data.folders import load_folder, manifest_hash
+from ..engine.config import epochs_for_kimg, run_name
 from ..engine.parallel import run_all
-from .shape_learning import finetune_run
+from .shape_learning import finetune_config, finetune_run
+from ..engine.plan import TrainingPlan, estimate_seconds, pending_kimg
+from ..engine.runs import list_checkpoints, read_config
 from ..data.folders import image_files
 from ..data.sets import profile_sets, split_held_out
 from ..metrics.fidelity import inner_counts_of
-from ..metrics.form_measure import form_measure_of
+from ..metrics.form_measure import FormMeasure, form_measure_of
 from .features import pixel_pca_features
-from .selections import make_selection_rater
+from .curation import CURATION_LOG
+from .selections import make_selection_rater, selection_for_round
 from .shape_learning import curate_and_retrain, stage_kimg
 from ..utils.threads import pinned_threads
 
@@ -79,7 +83,11 @@ def curation_job(job: dict) -> dict:
     runs (:func:`curate_many`): selection features fitted on the artist's training part
     (:func:`paperlib.paper_b.pixel_pca_features`, never Inception), the automatic or human
     rater, and :func:`paperlib.paper_b.curate_and_retrain`. Returns its result with the
-    run folders as strings."""
+    run folders as strings. Optional keys: ``form`` (a form measure's kind, instead of the
+    one of ``train_dir``'s data, :func:`paperlib.metrics.form_measure_of`), ``progress``
+    (show the retraining's progress bar; default off, as on a Dask worker) and ``gen_seed``
+    (default 1000). The checks notebook 05 and ``curate`` run on the result:
+    :func:`paperlib.paper_b.check_curation`."""
 
     with pinned_threads(int(job.get("threads", 1))):
         train_dir = job["train_dir"]
@@ -88,12 +96,15 @@ def curation_job(job: dict) -> dict:
         features = pixel_pca_features(human.images)
         human_feats = features(human.images)
         form = form_measure_of(train_dir)   # the artist set's measure (its inner counts)
+        if job.get("form") and job["form"] != form.kind:
+            form = FormMeasure(job["form"])
         rate = make_selection_rater(job["selections"], features, human_feats,
                                     int(job["top_k"]), form=form)
         out = curate_and_retrain(
             job["start_run"], train_dir, job["loop_dir"], job["root"], features, rate,
             rounds=int(job["rounds"]), size=int(job["size"]), n_generate=int(job["n_generate"]),
-            epochs=int(job["epochs"]), human_feats=human_feats, form=form)
+            epochs=int(job["epochs"]), human_feats=human_feats, form=form,
+            gen_seed=int(job.get("gen_seed", 1000)), progress=bool(job.get("progress", False)))
     return {"log": out["log"], "models": [str(m) for m in out["models"]],
             "runs": [str(r.run_dir) for r in out["runs"]], "gen_seed": out["gen_seed"],
             "statuses": [r.status for r in out["runs"]],
@@ -132,3 +143,47 @@ def as_paths(result: dict) -> dict:
     """A :func:`curation_job` result with ``models`` as ``Path`` (what
     :func:`paperlib.paper_b.batch_for_round` takes)."""
     return {**result, "models": [Path(m) for m in result["models"]]}
+
+
+# ----------------------------------------------------------------------------- the plan
+def curation_plan(jobs: Sequence[dict], profile: Any, slots: int = 1) -> TrainingPlan:
+    """What :func:`run_b_jobs` of notebook 05's ``jobs`` will train, said before it does
+    (:class:`paperlib.engine.TrainingPlan`; nothing is trained). A control is cached when its
+    run is. A curation loop's round is cached when an earlier run of the loop left its
+    curated set and the model fine-tuned on it, and the round's rating is unchanged (the
+    loop's log shows the automatic rating and no selection is saved for the round now, or
+    the saved selection it used); from the first round that is not, every round counts as
+    missing (its set depends on the images the model before it generates, so the plan can
+    only say what the saved sets and selections show)."""
+    prof = get_profile(profile)
+    missing, cached = [], 0
+    for j in jobs:
+        label = f"{j.get('kind')} {j.get('name', 'artist')} seed {j.get('seed')}"
+        if j["kind"] == "control":
+            cfg = finetune_config(j["start_run"], int(j["epochs"]))
+            k = pending_kimg(cfg, j["data_dir"], j["root"])
+            if k > 0:
+                missing.append((label, cfg.model, k))
+            else:
+                cached += 1
+            continue
+        model, rounds_kimg = Path(j["start_run"]), int(j["epochs"]) * int(j["size"]) / 1000
+        name = read_config(model)["config"]["model"]
+        log_path = Path(j["loop_dir"]) / CURATION_LOG
+        logged = json.loads(log_path.read_text())["rounds"] if log_path.is_file() else []
+        for r in range(int(j["rounds"])):
+            trainset = Path(j["loop_dir"]) / f"round_{r}" / "trainset"
+            cfg = finetune_config(model, int(j["epochs"])) if list_checkpoints(model) else None
+            saved = selection_for_round(j.get("selections"), r)
+            same_rating = r < len(logged) and (
+                sorted(saved) == sorted(logged[r]["top_idx"]) if saved
+                else logged[r]["rating"] == "auto")
+            if cfg is None or not same_rating or not trainset.is_dir() \
+                    or pending_kimg(cfg, trainset, j["root"]) > 0:
+                missing += [(f"{label} round {q}", name, rounds_kimg)
+                            for q in range(r, int(j["rounds"]))]
+                break
+            cached += 1
+            model = Path(j["root"]) / run_name(cfg, manifest_hash(trainset))
+    seconds = estimate_seconds([(m, k) for _, m, k in missing], prof, slots)
+    return TrainingPlan(prof.name, missing, cached, seconds if missing else 0.0, int(slots))

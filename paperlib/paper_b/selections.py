@@ -91,8 +91,10 @@ def selection_for_round(path: Any, round_idx: int, images: Any = None) -> list[i
     hashes were stored, the same sha256 per image -- else :class:`SelectionMismatchError`
     (our decision: reusing a selection for different images would silently train on the
     wrong set, so it is an error; :func:`selections_or_auto` can turn it
-    into a warning and an automatic fallback).
+    into a warning and an automatic fallback). ``path`` None: no file (None).
     """
+    if path is None:
+        return None
     p = Path(path)
     if not p.exists():
         return None
@@ -170,7 +172,8 @@ def selections_or_auto(
             raise ValueError("top_k must be >= 1")
         idx = np.lexsort((np.arange(n), -tie, -scores))[:top_k].astype(np.int64)
         how = "auto"
-        msg = (f"round {round_idx}: no saved selection in {selections_path}; using the "
+        msg = (f"round {round_idx}: no saved selection"
+               f"{'' if selections_path is None else f' in {selections_path}'}; using the "
                f"top {len(idx)} by automatic satisfaction")
     if verbose:
         print(msg)

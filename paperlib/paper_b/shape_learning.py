@@ -10,7 +10,7 @@ import numpy as np
 from ..config import data_dir, get_profile
 from ..data.folders import image_files, load_folder, manifest_hash
 from ..data.sets import build_mixed_set
-from ..engine.config import epochs_for_kimg, make_config, profile_config
+from ..engine.config import epochs_for_kimg, make_config, profile_config, run_name
 from ..engine.parallel import train_many
 from ..engine.loop import train_cached
 from ..engine.runs import METRIC_NOISE, RunResult, list_checkpoints, load_run
@@ -143,7 +143,7 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
                         budget: str = "artist", augment: str = "none", mixes_dir: Any = None,
                         model: str = "dcgan", config: str = "paper",
                         epochs: int | None = None, scheduler: str | None = None,
-                        progress: bool = True) -> dict:
+                        progress: bool = True, plan_only: bool = False) -> dict:
     """Paper B's shape learning as cached training runs under ``root``, for every artist
     (``{name: folder}``) and seed, trained side by side (:mod:`paperlib.engine.parallel`); returns
     ``{(name, seed): {stage: RunResult}}`` for the requested ``stages``:
@@ -172,6 +172,12 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
     fine-tunings. Evaluate a stage at its ``epochs_done`` (the ``alone`` run folder also
     holds the longer run). Same arguments -> same runs, so calling this again (notebook 05
     does) trains nothing.
+
+    ``plan_only``: train nothing; return the runs this call would train, ``{"<artist> seed
+    <s>: <stage>": (TrainConfig, data_dir, root)}``, for
+    :func:`paperlib.engine.training_plan` (the ``longer`` run stands for the ``alone`` run it
+    extends; a fine-tuning whose pre-training is not trained yet is its config without the
+    start checkpoint, so it counts as missing).
     """
 
     prof = get_profile(profile)
@@ -220,6 +226,8 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
                 first[name, s, "mix"] = job(mix_dir, ep["mix"], s)
             if "finetune" in stages:
                 first[name, s, "pretrain"] = job(shapes_dir, ep["pretrain"], s)
+    if plan_only:   # the runs it would train, nothing trained
+        return _plan_jobs(first, plans, seeds, stages, job)
     out: dict = {(name, s): {} for name in plans for s in seeds}
     for (name, s, stage), res in run_unique(first, "shape learning").items():
         out[name, s][stage] = res
@@ -249,6 +257,40 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
     return out
 
 
+def _plan_jobs(first: dict, plans: dict, seeds: Sequence[int], stages: Sequence[str],
+               job: Callable) -> dict:
+    """:func:`shape_learning_many`'s ``plan_only`` answer (see there)."""
+    jobs = {}
+    for (name, s, stage), j in first.items():
+        if not (stage == "alone" and "longer" in stages):   # the longer run extends it
+            jobs[f"{name} seed {s}: {stage}"] = j
+    for name, (artist_dir, ep, _) in plans.items():
+        for s in seeds:
+            if "longer" in stages:
+                jobs[f"{name} seed {s}: longer"] = job(artist_dir, ep["longer"], s)
+            if "finetune" in stages:
+                cfg, _, root = first[name, s, "pretrain"]
+                ckpts = dict(list_checkpoints(Path(root) / run_name(
+                    cfg, manifest_hash(first[name, s, "pretrain"][1]))))
+                start = ckpts.get(ep["pretrain"], ckpts[max(ckpts)]) if ckpts else None
+                jobs[f"{name} seed {s}: finetune"] = job(
+                    artist_dir, ep["finetune"], s,
+                    **({"init_from": str(start)} if start is not None else {}))
+    return jobs
+
+
+def finetune_config(start_run: Any, epochs: int) -> Any:
+    """The config :func:`finetune_run` trains: the start run's, ``epochs`` epochs, from its
+    last checkpoint (``init_from``). Raises ``RuntimeError`` when it has no checkpoint."""
+    start_run = Path(start_run)
+    ckpts = list_checkpoints(start_run)
+    if not ckpts:
+        raise RuntimeError(f"{start_run} has no checkpoint to fine-tune from")
+    saved = json.loads((start_run / "config.json").read_text())["config"]
+    return make_config(**{**saved, "epochs": int(epochs), "init_from": str(ckpts[-1][1]),
+                          "device": "auto", "inject_nan_at_epoch": None})
+
+
 def finetune_run(start_run: Any, data_dir: Any, root: Any, epochs: int,
                  progress: bool = False) -> Any:
     """Fine-tune a run on ``data_dir`` for ``epochs`` epochs: the start run's config with
@@ -257,13 +299,7 @@ def finetune_run(start_run: Any, data_dir: Any, root: Any, epochs: int,
     on the artist set without curation). Raises ``RuntimeError`` when the start run has no
     checkpoint or the new run diverges."""
 
-    start_run = Path(start_run)
-    ckpts = list_checkpoints(start_run)
-    if not ckpts:
-        raise RuntimeError(f"{start_run} has no checkpoint to fine-tune from")
-    saved = json.loads((start_run / "config.json").read_text())["config"]
-    cfg = make_config(**{**saved, "epochs": int(epochs), "init_from": str(ckpts[-1][1]),
-                         "device": "auto", "inject_nan_at_epoch": None})
+    cfg = finetune_config(start_run, epochs)
     res = train_cached(cfg, data_dir, root, progress=progress)
     if res.diverged:
         raise RuntimeError(f"fine-tuning {res.run_dir} {res.status}")

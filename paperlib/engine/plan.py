@@ -1,0 +1,96 @@
+"""What cached training runs still have to train, and about how long that takes, said before
+anything trains: notebooks 05 and 07 print :func:`training_plan`'s summary first, so a
+notebook whose earlier notebooks' runs are missing says what it will train and for how long.
+
+The time is an estimate: the kimg still to show per run times the profile's measured seconds
+per kimg of its model (:data:`paperlib.config.SECONDS_PER_KIMG`, one run per worker), spread
+over the scheduler's worker slots (at least the longest run). A profile without measured
+rates gets the kimg only. ``$PAPERLIB_FORCE`` (``reproduce --force``) is not looked at: under
+it a cached run is redone although the plan counts it as cached.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import SECONDS_PER_KIMG, get_profile
+from ..data.folders import image_files, manifest_hash
+from .config import TrainConfig, run_name
+from .runs import read_status
+
+
+def pending_kimg(cfg: TrainConfig, data_dir: Any, root: Any) -> float:
+    """Thousands of images ``train_cached(cfg, data_dir, root)`` still has to show: 0 for a
+    cached run (its folder finished ``cfg.epochs`` or diverged), else the epochs left (all of
+    them for a missing run) times the images of ``data_dir``."""
+    run_dir = Path(root) / run_name(cfg, manifest_hash(data_dir))
+    st = (read_status(run_dir) if (run_dir / "config.json").is_file()
+          else {"status": "missing", "epochs_done": 0})
+    done = int(st.get("epochs_done", 0))
+    if st["status"].startswith("diverged") or (st["status"] == "finished"
+                                               and done >= cfg.epochs):
+        return 0.0
+    return max(0, cfg.epochs - done) * len(image_files(data_dir)) / 1000.0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+@dataclass
+class TrainingPlan:
+    """:func:`training_plan`'s answer: ``missing`` ``[(label, model, kimg left)]``, the
+    number of ``cached`` runs, the estimated wall ``seconds`` (None without measured rates)
+    and the ``slots`` they are spread over."""
+
+    profile: str
+    missing: list = field(default_factory=list)
+    cached: int = 0
+    seconds: float | None = None
+    slots: int = 1
+
+    @property
+    def kimg(self) -> float:
+        return float(sum(k for _, _, k in self.missing))
+
+    def summary(self, what: str = "runs") -> str:
+        """One paragraph: what is cached, what will train and the estimated time."""
+        total = len(self.missing) + self.cached
+        if not self.missing:
+            return f"{what}: all {total} cached; nothing is trained here."
+        names = ", ".join(f"{label} ({k:.1f} kimg)" for label, _, k in self.missing)
+        when = ("no measured time for the " + self.profile + " profile" if self.seconds is None
+                else f"estimated {_duration(self.seconds)} on {self.slots} worker(s) "
+                     f"(measured s/kimg of the reference machine, "
+                     f"paperlib.config.SECONDS_PER_KIMG)")
+        return (f"{what}: {len(self.missing)} of {total} missing or unfinished, trained here "
+                f"first: {names}; {self.kimg:.1f} kimg in all, {when}.")
+
+
+def estimate_seconds(kimg_by_model: list, profile: Any, slots: int = 1) -> float | None:
+    """Estimated wall seconds of runs ``[(model, kimg), ...]`` on ``slots`` workers: their
+    measured seconds (:data:`SECONDS_PER_KIMG`) summed and divided by the slots, at least
+    the longest run's; None when a model has no measured rate for the profile."""
+    rates = SECONDS_PER_KIMG.get(get_profile(profile).name, {})
+    if any(m not in rates for m, _ in kimg_by_model):
+        return None
+    each = [rates[m] * k for m, k in kimg_by_model]
+    return max([sum(each) / max(1, int(slots)), *each], default=0.0)
+
+
+def training_plan(jobs: dict, profile: Any, slots: int = 1) -> TrainingPlan:
+    """The plan of ``jobs`` ``{label: (TrainConfig, data_dir, root)}`` (as
+    :func:`paperlib.engine.train_many` takes them): which are missing or unfinished, with
+    their kimg left (:func:`pending_kimg`), and the estimated time on ``slots`` workers
+    (:func:`estimate_seconds`). Nothing is trained."""
+    prof = get_profile(profile)
+    missing, cached = [], 0
+    for label, (cfg, data_dir, root) in jobs.items():
+        k = pending_kimg(cfg, data_dir, root)
+        if k > 0:
+            missing.append((str(label), cfg.model, k))
+        else:
+            cached += 1
+    seconds = estimate_seconds([(m, k) for _, m, k in missing], prof, slots)
+    return TrainingPlan(prof.name, missing, cached, seconds if missing else 0.0, int(slots))
