@@ -203,7 +203,7 @@ def test_conditional_config_turns_the_encoder_off_for_maps_without_instances(tmp
     assert cfg.p2p_feat == 0 and cfg.map_source == "auto" and "no instance ids" in note
     cfg, note = paper_b.conditional_config("cpu", tmp_path / "stand_in", 0)
     assert cfg.p2p_feat == 3 and note == ""
-    assert cfg.epochs == engine.epochs_for_kimg(24.0, 6)
+    assert cfg.epochs == engine.epochs_for_kimg(16.0, 6)
     with pytest.raises(ValueError, match="no images"):
         (tmp_path / "empty").mkdir()
         paper_b.conditional_config("cpu", tmp_path / "empty", 0)
