@@ -54,6 +54,7 @@ class TrainConfig:
     pl_weight: float = 0.0
     ema_kimg: float | None = None
     mixing_prob: float = 0.0
+    sg_lr: float | None = None     # StyleGAN2's Adam lr (None: NVlabs' 0.0025)
     map_source: str = "auto"
     map_channels: int | None = None
     p2p_blocks: int = 6
@@ -112,9 +113,10 @@ class TrainConfig:
             integer(name, 1)
         integer("map_channels", 1, allow_none=True)
         for name, low_ok in (("r1_gamma", True), ("pl_weight", True), ("ema_kimg", False),
-                             ("mixing_prob", True), ("fm_lambda", True), ("vgg_lambda", True)):
+                             ("mixing_prob", True), ("fm_lambda", True), ("vgg_lambda", True),
+                             ("sg_lr", False)):
             v = getattr(self, name)
-            if v is None and name in ("r1_gamma", "ema_kimg"):
+            if v is None and name in ("r1_gamma", "ema_kimg", "sg_lr"):
                 continue
             if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
                     or v < 0 or (v == 0 and not low_ok) or (name == "mixing_prob" and v > 1)):
@@ -168,6 +170,9 @@ def resolve_device(device: str | None) -> torch.device:
 # ----------------------------------------------------------------------------- cached runs
 #: Config fields left out of a run's cache key: more epochs resume the same run folder.
 _NOT_IN_KEY = ("epochs", "device", "inject_nan_at_epoch")
+#: Fields added after runs were cached, left out of the key while at these defaults, so
+#: every run cached before them keeps its name (tests/test_run_names.py).
+_KEY_DEFAULTS = {"sg_lr": None}
 
 
 def epochs_for_kimg(kimg: float, n_images: int) -> int:
@@ -218,6 +223,7 @@ def run_name(cfg: TrainConfig, data_key: str) -> str:
     """``<model>-<config>-s<seed>-<hash>``: the hash covers every setting that changes the
     result (all config fields but epochs/device) and the training data's identity."""
     others = {f for m, fields in model_fields().items() if m != cfg.model for f in fields}
-    key = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY and k not in others}
+    key = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY and k not in others
+           and not (k in _KEY_DEFAULTS and v == _KEY_DEFAULTS[k])}
     digest = hashlib.sha256(json.dumps([key, data_key], sort_keys=True).encode()).hexdigest()
     return f"{cfg.model}-{cfg.config}-s{cfg.seed}-{digest[:10]}"

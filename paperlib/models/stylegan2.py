@@ -509,9 +509,15 @@ def param_count(module: nn.Module) -> int:
 STYLEGAN2_OPTIM = {"lr": 0.0025, "betas": (0.0, 0.99), "eps": 1e-8}
 #: TrainConfig fields only StyleGAN2 reads: channel_max (channel_base = 16 x it), mapping
 #: layers, R1 gamma (None: NVlabs' auto 0.0002 res^2 / batch), path-length weight (0: off),
-#: G-EMA half-life in kimg (None: NVlabs' auto batch * 10 / 32), style-mixing probability.
+#: G-EMA half-life in kimg (None: NVlabs' auto batch * 10 / 32), style-mixing probability,
+#: Adam learning rate of G and D (None: :data:`STYLEGAN2_OPTIM`'s 0.0025).
 STYLEGAN2_FIELDS = ("sg_channels", "sg_map_layers", "r1_gamma", "pl_weight", "ema_kimg",
-                    "mixing_prob")
+                    "mixing_prob", "sg_lr")
+
+
+def _optim(cfg) -> dict:
+    """:data:`STYLEGAN2_OPTIM`, its lr replaced by ``cfg.sg_lr`` when set."""
+    return STYLEGAN2_OPTIM if cfg.sg_lr is None else {**STYLEGAN2_OPTIM, "lr": float(cfg.sg_lr)}
 
 
 def _networks(cfg) -> tuple:
@@ -534,6 +540,6 @@ def _sizes(prof) -> dict:   # (ngf/ndf are DCGAN widths: left at their defaults)
 
 
 register(ModelSpec(name="stylegan2", networks=_networks, step=_step, profile_sizes=_sizes,
-                   optim=lambda cfg: STYLEGAN2_OPTIM, fields=STYLEGAN2_FIELDS,
+                   optim=_optim, fields=STYLEGAN2_FIELDS,
                    sample_module="G_ema", noise_inputs=True, cli_defaults={"batch_size": 32, "nz": 128},
                    family="StyleGAN2-ADA", help="StyleGAN2 with ADA (paper B)"))
