@@ -1,0 +1,210 @@
+"""StyleGAN2-ADA configurations compared at a fixed number of core-minutes each.
+
+    python benchmarks/calibrate_stylegan2_configs.py [--profile cpu] [--core-min 8]
+        [--points 4] [--n-fake 200] [--workers 2] [--configs base,c64,...] [--root DIR]
+    python benchmarks/calibrate_stylegan2_configs.py --smoke [--out DIR]   # seconds
+
+Paper B's 1st experiment (the artist alone: donglein's training part, the profile's
+``held_out_frac`` split of :func:`paperlib.data.split_held_out`, seed 0, as notebooks 01/05
+train it) trained under each configuration of :data:`CONFIGS` -- the profile's StyleGAN2
+(``sg_channels``, ``sg_nz``, ``sg_batch``, ``b_augment``) with one change each, taken from
+NVlabs' stylegan2-ada-pytorch: width, batch, R1 gamma, learning rate, ADA's own ``bgc``
+pipeline -- for the same number of core-minutes (``--core-min``, one thread per run).
+
+Fixed core-minutes, reproducibly: each configuration first trains a short timing run (1
+epoch, then resumed to 1 + ``TIMING_EPOCHS``) and its seconds per kimg are the CPU time
+of the resumed part (``time.process_time``, so another process on the core does not count)
+over its kimg. The real run is then given ``kimg = core-min * 60 / (s/kimg)``, rounded up
+to ``--points`` equal checkpoint intervals of whole epochs -- a seeded (seed 0), ordinary
+run whose length is recorded in ``<root>/<config>/timing.json``, so a rerun resumes the same
+runs. Runs go two at a time (``--workers``; one thread each) in separate processes.
+
+Every checkpoint is scored as notebooks 01/05 score the 1st result
+(:func:`paperlib.paper_b.evaluate_stage`): ``--n-fake`` images of the EMA generator with
+random noise (seed 0) -- FID and KID against the artist's HELD-OUT part, the main-form
+score, and the median main circularity over the training images' own (the form gate's
+ratio, 0.8). Writes ``figures/<profile>/calibration_stylegan2_configs.{csv,md,png}``
+(FID and form against core-minutes, per configuration) and prints the table; the ``cpu``
+profile's ``sg_*`` settings take the best configuration at the budget (``paperlib.config``).
+
+``--smoke``: the ``smoke`` profile on a tiny stand-in set under ``--out`` (or a temporary
+folder), two configurations of a few seconds each, 8 images per score; everything it
+writes stays there (see ``benchmarks/_smoke.py``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
+from paperlib import config, data, engine, metrics, plots  # noqa: E402
+
+#: name -> (TrainConfig overrides on the profile's StyleGAN2, what it tests). "base" is the
+#: profile as it is; each other entry changes one setting to a value NVlabs'
+#: stylegan2-ada-pytorch uses or suggests for small data.
+CONFIGS = {
+    "base": ({}, "profile's config (cpu: 32 maps, batch 32, R1 auto 0.0064, lr 0.0025, ada)"),
+    "c64": ({"sg_channels": 64}, "width 64 maps (NVlabs' cifar: 512; cost ~ width^2)"),
+    "b16": ({"batch_size": 16}, "batch 16 (2x the updates per kimg; R1 auto 0.0128)"),
+    "r1_0.05": ({"r1_gamma": 0.05}, "R1 gamma 0.05 (8x auto; NVlabs' cifar: 0.01)"),
+    "lr0.005": ({"sg_lr": 0.005}, "learning rate 0.005 (2x NVlabs' 0.0025)"),
+    "ada-bgc": ({"augment": "ada-bgc"}, "ADA's own bgc pipeline (NVlabs' ada_kimg 500)"),
+}
+
+#: Epochs the timing run measures (after a first, warm-up epoch).
+TIMING_EPOCHS = 8
+
+#: ``--smoke``: two configurations, 0.05 core-minutes each, 2 checkpoints, 8 fakes.
+SMOKE = {"profile": "smoke", "core_min": 0.05, "points": 2, "n_fake": 8,
+         "configs": "base,lr0.005", "workers": 2}
+
+
+def config_for(prof, name: str, epochs: int, ckpt_every: int):
+    """The TrainConfig of configuration ``name`` (:data:`CONFIGS`) at ``epochs``."""
+    overrides = dict(CONFIGS[name][0])
+    kw = dict(epochs=epochs, augment=overrides.pop("augment", prof.b_augment), threads=1,
+              sample_every=ckpt_every, ckpt_every=ckpt_every, seed=0)
+    return engine.profile_config(prof, "stylegan2", **{**kw, **overrides})
+
+
+def measure(prof, name: str, train_dir: Path, root: Path) -> dict:
+    """Seconds of one thread's CPU time per kimg of configuration ``name``: a 1-epoch run,
+    then resumed to 1 + :data:`TIMING_EPOCHS` epochs, timed (``process_time``) over the
+    resumed part. Cached in ``<root>/<name>/timing.json``."""
+    out = root / name / "timing.json"
+    if out.is_file():
+        return json.loads(out.read_text())
+    n = len(data.image_files(train_dir))
+    run = root / name / "timing_run"
+    engine.train(config_for(prof, name, 1, 1), train_dir, run, progress=False, resume=False)
+    t0, w0 = time.process_time(), time.perf_counter()
+    engine.train(config_for(prof, name, 1 + TIMING_EPOCHS, 1), train_dir, run, progress=False)
+    kimg = TIMING_EPOCHS * n / 1000
+    row = {"s_per_kimg": (time.process_time() - t0) / kimg,
+           "wall_s_per_kimg": (time.perf_counter() - w0) / kimg, "timing_kimg": kimg}
+    out.write_text(json.dumps(row, indent=1) + "\n")
+    return row
+
+
+def run_config(job: dict) -> list[dict]:
+    """One configuration, end to end (a worker process): measure, train for the budget,
+    score every checkpoint against the held-out part. Returns one row per checkpoint."""
+    import torch
+
+    torch.set_num_threads(1)
+    from paperlib.metrics import fidelity
+    from paperlib.paper_b import evaluate_stage
+
+    prof, name = config.get_profile(job["profile"]), job["name"]
+    train_dir, held_dir, root = Path(job["train"]), Path(job["held_out"]), Path(job["root"])
+    cache_dir = Path(job["cache_dir"])
+    n = len(data.image_files(train_dir))
+    timing = measure(prof, name, train_dir, root)
+    kimg_budget = job["core_min"] * 60 / timing["s_per_kimg"]
+    every = max(1, math.ceil(engine.epochs_for_kimg(kimg_budget, n) / job["points"]))
+    epochs = every * job["points"]
+    timing.update(kimg_budget=kimg_budget, epochs=epochs, ckpt_every=every)
+    (root / name / "timing.json").write_text(json.dumps(timing, indent=1) + "\n")
+    cfg = config_for(prof, name, epochs, every)
+    run = root / name / "run"
+    res = engine.train(cfg, train_dir, run, progress=False)
+    if not res.status.startswith("finished") and res.epochs_done < epochs:
+        print(f"{name}: {res.status}", flush=True)
+    extractor = metrics.get_extractor()
+    extractor.progress = False
+    reals = data.load_folder(train_dir, prof.res).images
+    ref_circ = float(np.median([r.main_circularity
+                                for r in metrics.batch_circle_fidelity(reals, None)]))
+    rows = []
+    for epoch, _ in engine.list_checkpoints(run):
+        m = evaluate_stage(run, train_dir, job["n_fake"], fidelity.inner_counts_of(train_dir),
+                           seed=0, extractor=extractor, epoch=epoch, cache_dir=cache_dir,
+                           reference_dir=held_dir)
+        train_s = sum(r["seconds"] for r in res.rows if r["epoch"] <= epoch)
+        rows.append({"config": name, "epoch": epoch, "kimg": round(epoch * n / 1000, 2),
+                     "core_min": round(epoch * n / 1000 * timing["s_per_kimg"] / 60, 2),
+                     "train_wall_s": round(train_s, 1), "fid": m["fid"], "kid": m["kid"],
+                     "main_score": m["main_score"],
+                     "form_ratio": m["main_circularity_median"] / ref_circ,
+                     "s_per_kimg": timing["s_per_kimg"]})
+        print(name, rows[-1], flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--core-min", type=float, default=8.0,
+                    help="CPU minutes of one thread per configuration")
+    ap.add_argument("--points", type=int, default=4, help="checkpoints scored per run")
+    ap.add_argument("--n-fake", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=2, help="runs side by side")
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help=f"comma-separated subset of {', '.join(CONFIGS)}")
+    ap.add_argument("--root", type=Path, default=None,
+                    help="runs folder (default runs/<profile>/calibration/stylegan2-configs)")
+    args = _smoke.parse_args(ap, argv, **SMOKE)
+    prof = config.get_profile(args.profile)
+    names = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = sorted(set(names) - set(CONFIGS))
+    if unknown:
+        ap.error(f"unknown configs {unknown}; valid: {', '.join(CONFIGS)}")
+    if args.smoke:   # a tiny set under --out, not data/
+        artist = _smoke.tiny_sets(config.data_dir(prof), ["artist_donglein"],
+                                  res=prof.res)["artist_donglein"]
+    else:
+        artist = data.profile_sets(prof)["artist_donglein"]
+    split = data.split_held_out(artist, prof.held_out_frac, seed=0)
+    root = (args.root or config.runs_dir(prof) / "calibration" / "stylegan2-configs").resolve()
+    for name in names:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    from paperlib.metrics import features
+
+    jobs = [{"profile": prof.name, "name": name, "train": str(split.train),
+             "held_out": str(split.held_out), "root": str(root),
+             "cache_dir": str(features.DEFAULT_CACHE_DIR), "core_min": args.core_min,
+             "points": args.points, "n_fake": args.n_fake} for name in names]
+    with ProcessPoolExecutor(max_workers=max(1, min(args.workers, len(jobs))),
+                             mp_context=get_context("spawn")) as pool:
+        results = list(pool.map(run_config, jobs))
+    df = pd.DataFrame([row for rows in results for row in rows])
+    plots.save_table(df, "calibration_stylegan2_configs", prof)
+
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for name, g in df.groupby("config", sort=False):
+        label = f"{name} ({g.s_per_kimg.iloc[0]:.1f} s/kimg)"
+        axes[0].plot(g.core_min, g.fid, "o-", label=label)
+        axes[1].plot(g.core_min, g.form_ratio, "o-", label=name)
+    axes[0].set_title(f"FID ({args.n_fake} fakes, random noise) vs the held-out part")
+    axes[1].axhline(0.8, color="tab:red", ls="--", lw=1)
+    axes[1].set_title("median main circularity / training images' (gate 0.8)")
+    for ax in axes:
+        ax.set_xlabel("core-minutes (one thread's CPU time)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"StyleGAN2-ADA configurations at {args.core_min:g} core-minutes each, donglein "
+                 f"alone ({prof.name} profile, {prof.res} px)", fontsize=10)
+    fig.tight_layout()
+    plots.save_figure(fig, "calibration_stylegan2_configs", prof)
+    pd.set_option("display.width", 200)
+    print(df.to_string(index=False))
+    last = df.sort_values("epoch").groupby("config", sort=False).tail(1)
+    print("at the budget:\n" + last[["config", "kimg", "core_min", "fid", "form_ratio",
+                                     "s_per_kimg"]].sort_values("fid").to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
