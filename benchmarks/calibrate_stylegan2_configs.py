@@ -1,7 +1,8 @@
 """StyleGAN2-ADA configurations compared at a fixed number of core-minutes each.
 
     python benchmarks/calibrate_stylegan2_configs.py [--profile cpu] [--core-min 8]
-        [--points 4] [--n-fake 200] [--workers 2] [--configs base,c64,...] [--root DIR]
+        [--points 4] [--n-fake 200] [--workers 2] [--configs base,c64,...]
+        [--extra CONFIG:SEED,...] [--root DIR]
     python benchmarks/calibrate_stylegan2_configs.py --smoke [--out DIR]   # seconds
 
 Paper B's 1st experiment (the artist alone: donglein's training part, the profile's
@@ -65,16 +66,17 @@ CONFIGS = {
 #: Epochs the timing run measures (after a first, warm-up epoch).
 TIMING_EPOCHS = 8
 
-#: ``--smoke``: two configurations, 0.05 core-minutes each, 2 checkpoints, 8 fakes.
+#: ``--smoke``: two configurations (and a 2nd seed of one), 0.05 core-minutes each, 2
+#: checkpoints, 8 fakes.
 SMOKE = {"profile": "smoke", "core_min": 0.05, "points": 2, "n_fake": 8,
-         "configs": "base,lr0.005", "workers": 2}
+         "configs": "base,lr0.005", "extra": "base:1", "workers": 2}
 
 
-def config_for(prof, name: str, epochs: int, ckpt_every: int):
+def config_for(prof, name: str, epochs: int, ckpt_every: int, seed: int = 0):
     """The TrainConfig of configuration ``name`` (:data:`CONFIGS`) at ``epochs``."""
     overrides = dict(CONFIGS[name][0])
     kw = dict(epochs=epochs, augment=overrides.pop("augment", prof.b_augment), threads=1,
-              sample_every=ckpt_every, ckpt_every=ckpt_every, seed=0)
+              sample_every=ckpt_every, ckpt_every=ckpt_every, seed=seed)
     return engine.profile_config(prof, "stylegan2", **{**kw, **overrides})
 
 
@@ -97,6 +99,17 @@ def measure(prof, name: str, train_dir: Path, root: Path) -> dict:
     return row
 
 
+def _wait_for_length(path: Path) -> None:
+    """Wait until ``path`` (a timing.json) records the run length."""
+    while True:
+        try:
+            if "epochs" in json.loads(path.read_text()):
+                return
+        except (OSError, ValueError):   # not there yet, or being written
+            pass
+        time.sleep(5)
+
+
 def run_config(job: dict) -> list[dict]:
     """One configuration, end to end (a worker process): measure, train for the budget,
     score every checkpoint against the held-out part. Returns one row per checkpoint."""
@@ -110,14 +123,17 @@ def run_config(job: dict) -> list[dict]:
     train_dir, held_dir, root = Path(job["train"]), Path(job["held_out"]), Path(job["root"])
     cache_dir = Path(job["cache_dir"])
     n = len(data.image_files(train_dir))
+    if job["seed"] != 0:   # another seed: the length seed 0 measured (queued before it)
+        _wait_for_length(root / name / "timing.json")
     timing = measure(prof, name, train_dir, root)
     kimg_budget = job["core_min"] * 60 / timing["s_per_kimg"]
     every = max(1, math.ceil(engine.epochs_for_kimg(kimg_budget, n) / job["points"]))
     epochs = every * job["points"]
-    timing.update(kimg_budget=kimg_budget, epochs=epochs, ckpt_every=every)
-    (root / name / "timing.json").write_text(json.dumps(timing, indent=1) + "\n")
-    cfg = config_for(prof, name, epochs, every)
-    run = root / name / "run"
+    if "epochs" not in timing:
+        timing.update(kimg_budget=kimg_budget, epochs=epochs, ckpt_every=every)
+        (root / name / "timing.json").write_text(json.dumps(timing, indent=1) + "\n")
+    cfg = config_for(prof, name, epochs, every, seed=job["seed"])
+    run = root / name / ("run" if job["seed"] == 0 else f"run_s{job['seed']}")
     res = engine.train(cfg, train_dir, run, progress=False)
     if not res.status.startswith("finished") and res.epochs_done < epochs:
         print(f"{name}: {res.status}", flush=True)
@@ -132,13 +148,13 @@ def run_config(job: dict) -> list[dict]:
                            seed=0, extractor=extractor, epoch=epoch, cache_dir=cache_dir,
                            reference_dir=held_dir)
         train_s = sum(r["seconds"] for r in res.rows if r["epoch"] <= epoch)
-        rows.append({"config": name, "epoch": epoch, "kimg": round(epoch * n / 1000, 2),
+        rows.append({"config": name, "seed": job["seed"], "epoch": epoch, "kimg": round(epoch * n / 1000, 2),
                      "core_min": round(epoch * n / 1000 * timing["s_per_kimg"] / 60, 2),
                      "train_wall_s": round(train_s, 1), "fid": m["fid"], "kid": m["kid"],
                      "main_score": m["main_score"],
                      "form_ratio": m["main_circularity_median"] / ref_circ,
                      "s_per_kimg": timing["s_per_kimg"]})
-        print(name, rows[-1], flush=True)
+        print(rows[-1], flush=True)
     return rows
 
 
@@ -150,6 +166,9 @@ def main(argv=None) -> int:
     ap.add_argument("--points", type=int, default=4, help="checkpoints scored per run")
     ap.add_argument("--n-fake", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2, help="runs side by side")
+    ap.add_argument("--extra", default="",
+                    help="more seeds of some configs, as config:seed pairs (e.g. base:1,b16:1); "
+                         "every config trains seed 0")
     ap.add_argument("--configs", default=",".join(CONFIGS),
                     help=f"comma-separated subset of {', '.join(CONFIGS)}")
     ap.add_argument("--root", type=Path, default=None,
@@ -171,10 +190,16 @@ def main(argv=None) -> int:
         (root / name).mkdir(parents=True, exist_ok=True)
     from paperlib.metrics import features
 
-    jobs = [{"profile": prof.name, "name": name, "train": str(split.train),
+    pairs = [(name, 0) for name in names]
+    for item in filter(None, (x.strip() for x in args.extra.split(","))):
+        name, _, seed = item.partition(":")
+        if name not in CONFIGS or not seed.isdigit():
+            ap.error(f"--extra wants config:seed pairs, got {item!r}")
+        pairs.append((name, int(seed)))
+    jobs = [{"profile": prof.name, "name": name, "seed": seed, "train": str(split.train),
              "held_out": str(split.held_out), "root": str(root),
              "cache_dir": str(features.DEFAULT_CACHE_DIR), "core_min": args.core_min,
-             "points": args.points, "n_fake": args.n_fake} for name in names]
+             "points": args.points, "n_fake": args.n_fake} for name, seed in pairs]
     with ProcessPoolExecutor(max_workers=max(1, min(args.workers, len(jobs))),
                              mp_context=get_context("spawn")) as pool:
         results = list(pool.map(run_config, jobs))
@@ -184,10 +209,17 @@ def main(argv=None) -> int:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for name, g in df.groupby("config", sort=False):
-        label = f"{name} ({g.s_per_kimg.iloc[0]:.1f} s/kimg)"
-        axes[0].plot(g.core_min, g.fid, "o-", label=label)
-        axes[1].plot(g.core_min, g.form_ratio, "o-", label=name)
+    mean = df.groupby(["config", "epoch"], sort=False).agg(
+        core_min=("core_min", "mean"), fid=("fid", "mean"), form_ratio=("form_ratio", "mean"),
+        n_seeds=("seed", "nunique"), s_per_kimg=("s_per_kimg", "mean")).reset_index()
+    for i, (name, g) in enumerate(mean.groupby("config", sort=False)):
+        k = int(g.n_seeds.max())
+        label = f"{name} ({g.s_per_kimg.iloc[0]:.1f} s/kimg" + (f", mean of {k} seeds)" if k > 1 else ")")
+        axes[0].plot(g.core_min, g.fid, "o-", color=f"C{i}", label=label)
+        axes[1].plot(g.core_min, g.form_ratio, "o-", color=f"C{i}", label=name)
+        if k > 1:
+            d = df[df.config == name]
+            axes[0].plot(d.core_min, d.fid, ".", color=f"C{i}", alpha=0.4)
     axes[0].set_title(f"FID ({args.n_fake} fakes, random noise) vs the held-out part")
     axes[1].axhline(0.8, color="tab:red", ls="--", lw=1)
     axes[1].set_title("median main circularity / training images' (gate 0.8)")
@@ -200,8 +232,11 @@ def main(argv=None) -> int:
     plots.save_figure(fig, "calibration_stylegan2_configs", prof)
     pd.set_option("display.width", 200)
     print(df.to_string(index=False))
-    last = df.sort_values("epoch").groupby("config", sort=False).tail(1)
-    print("at the budget:\n" + last[["config", "kimg", "core_min", "fid", "form_ratio",
+    print("FID (mean over seeds) at each checkpoint, by core-minutes:")
+    print(mean.assign(point=mean.groupby("config").cumcount() + 1)
+          .pivot(index="config", columns="point", values="fid").round(1).to_string())
+    last = mean.groupby("config", sort=False).tail(1)
+    print("at the budget:\n" + last[["config", "core_min", "fid", "form_ratio", "n_seeds",
                                      "s_per_kimg"]].sort_values("fid").to_string(index=False))
     return 0
 
