@@ -7,10 +7,11 @@
 
 Paper B's 1st experiment (the artist alone: donglein's training part, the profile's
 ``held_out_frac`` split of :func:`paperlib.data.split_held_out`, seed 0, as notebooks 01/05
-train it) trained under each configuration of :data:`CONFIGS` -- the profile's StyleGAN2
-(``sg_channels``, ``sg_nz``, ``sg_batch``, ``b_augment``) with one change each, taken from
-NVlabs' stylegan2-ada-pytorch: width, batch, R1 gamma, learning rate, ADA's own ``bgc``
-pipeline -- for the same number of core-minutes (``--core-min``, one thread per run).
+train it) trained under each configuration of :data:`CONFIGS` -- :data:`BASE` (the ``cpu``
+profile's StyleGAN2 before this calibration; ``res`` and ``sg_nz`` from ``--profile``) with
+one change each, taken from NVlabs' stylegan2-ada-pytorch: width, batch, R1 gamma, learning
+rate, ADA's own ``bgc`` pipeline -- for the same number of core-minutes (``--core-min``,
+one thread per run).
 
 Fixed core-minutes, reproducibly: each configuration first trains a short timing run (1
 epoch, then resumed to 1 + ``TIMING_EPOCHS``) and its seconds per kimg are the CPU time
@@ -51,11 +52,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 from paperlib import config, data, engine, metrics, plots  # noqa: E402
 
-#: name -> (TrainConfig overrides on the profile's StyleGAN2, what it tests). "base" is the
-#: profile as it is; each other entry changes one setting to a value NVlabs'
+#: The knobs compared, at the values of the ``cpu`` profile before this calibration (NVlabs'
+#: defaults for lr, R1 gamma and EMA): absolute, so the committed table reproduces whatever
+#: the profile later takes. ``res`` and ``nz`` come from ``--profile``.
+BASE = {"sg_channels": 32, "batch_size": 32, "r1_gamma": None, "sg_lr": None, "augment": "ada"}
+
+#: name -> (changes to :data:`BASE`, what it tests): one setting each, to a value NVlabs'
 #: stylegan2-ada-pytorch uses or suggests for small data.
 CONFIGS = {
-    "base": ({}, "profile's config (cpu: 32 maps, batch 32, R1 auto 0.0064, lr 0.0025, ada)"),
+    "base": ({}, "32 maps, batch 32, R1 auto (0.0064 at 32 px), lr 0.0025, ada"),
     "c64": ({"sg_channels": 64}, "width 64 maps (NVlabs' cifar: 512; cost ~ width^2)"),
     "b16": ({"batch_size": 16}, "batch 16 (2x the updates per kimg; R1 auto 0.0128)"),
     "r1_0.05": ({"r1_gamma": 0.05}, "R1 gamma 0.05 (8x auto; NVlabs' cifar: 0.01)"),
@@ -74,10 +79,9 @@ SMOKE = {"profile": "smoke", "core_min": 0.05, "points": 2, "n_fake": 8,
 
 def config_for(prof, name: str, epochs: int, ckpt_every: int, seed: int = 0):
     """The TrainConfig of configuration ``name`` (:data:`CONFIGS`) at ``epochs``."""
-    overrides = dict(CONFIGS[name][0])
-    kw = dict(epochs=epochs, augment=overrides.pop("augment", prof.b_augment), threads=1,
-              sample_every=ckpt_every, ckpt_every=ckpt_every, seed=seed)
-    return engine.profile_config(prof, "stylegan2", **{**kw, **overrides})
+    kw = dict(epochs=epochs, threads=1, sample_every=ckpt_every, ckpt_every=ckpt_every,
+              seed=seed)
+    return engine.profile_config(prof, "stylegan2", **{**kw, **BASE, **CONFIGS[name][0]})
 
 
 def measure(prof, name: str, train_dir: Path, root: Path) -> dict:

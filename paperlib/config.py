@@ -104,6 +104,8 @@ class Profile:
     sg_nz: int = 128              # StyleGAN2 z and w size
     sg_batch: int = 32            # StyleGAN2 minibatch
     sg_kimg: float = 50.0         # StyleGAN2 artist-alone stage: thousands of images shown
+    sg_r1_gamma: float | None = None  # StyleGAN2 R1 gamma (None: NVlabs' auto 0.0002 res^2/batch)
+    sg_lr: float | None = None    # StyleGAN2 Adam lr of G and D (None: NVlabs' 0.0025)
     held_out_frac: float = 0.2    # share of each artist set held out from every model
     b_gate_fid: float = math.inf  # paper B's gate: FID vs the held-out part under this
     # paper B's conditional route, Pix2pixHD (paperlib.models.pix2pixhd; notebook 01b)

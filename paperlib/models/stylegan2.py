@@ -536,7 +536,7 @@ def _step(cfg, latent, G, D, device) -> StyleGAN2Step:
 
 def _sizes(prof) -> dict:   # (ngf/ndf are DCGAN widths: left at their defaults)
     return {"kimg": prof.sg_kimg, "batch_size": prof.sg_batch, "nz": prof.sg_nz,
-            "sg_channels": prof.sg_channels}
+            "sg_channels": prof.sg_channels, "r1_gamma": prof.sg_r1_gamma, "sg_lr": prof.sg_lr}
 
 
 register(ModelSpec(name="stylegan2", networks=_networks, step=_step, profile_sizes=_sizes,
