@@ -266,6 +266,24 @@ def test_stylegan2_options_are_validated_and_keyed():
     assert a.optim["lr"] == 0.0025 and a.optim["betas"] == (0.0, 0.99)
 
 
+def test_sg_lr_sets_the_adam_lr_and_keys_the_run_only_when_set():
+    for bad in (0, -1e-3, math.inf):
+        with pytest.raises(ValueError):
+            engine.make_config(**TINY, epochs=1, sg_lr=bad)
+    a = engine.make_config(**TINY, epochs=1)
+    fast = engine.make_config(**TINY, epochs=1, sg_lr=0.005)
+    assert a.sg_lr is None and a.optim["lr"] == 0.0025
+    assert fast.optim == {**a.optim, "lr": 0.005}
+    assert engine.run_name(fast, "x") != engine.run_name(a, "x")
+    # at its default the field is left out of the key (runs cached before it keep their names)
+    key = {k: v for k, v in a.to_dict().items() if k != "sg_lr"}
+    assert "sg_lr" in a.to_dict() and engine.run_name(a, "x") == engine.run_name(
+        engine.make_config(**key), "x")
+    step = stylegan2._step(fast, *stylegan2._networks(fast), torch.device("cpu"))
+    assert {g["lr"] for opt in (step.opt_g, step.opt_d) for g in opt.param_groups} <= {
+        0.005 * r for r in (4 / 5, 16 / 17, 1.0)}
+
+
 def test_short_training_lowers_fid_and_kid(tmp_path):
     """A tiny set of red discs on white: 160 StyleGAN2 steps move the samples towards it
     (measured: FID 343 -> 277, KID 0.456 -> 0.284 on this machine)."""
