@@ -132,10 +132,14 @@ def run_config(job: dict) -> list[dict]:
     timing = measure(prof, name, train_dir, root)
     kimg_budget = job["core_min"] * 60 / timing["s_per_kimg"]
     every = max(1, math.ceil(engine.epochs_for_kimg(kimg_budget, n) / job["points"]))
-    epochs = every * job["points"]
     if "epochs" not in timing:
+        epochs = every * job["points"]
         timing.update(kimg_budget=kimg_budget, epochs=epochs, ckpt_every=every)
         (root / name / "timing.json").write_text(json.dumps(timing, indent=1) + "\n")
+    elif not math.isclose(timing["kimg_budget"], kimg_budget, rel_tol=1e-6):
+        raise SystemExit(f"{root / name}: runs of another budget ({timing['kimg_budget']:.1f} "
+                         f"kimg, not {kimg_budget:.1f}); pass another --root")
+    epochs, every = timing["epochs"], timing["ckpt_every"]
     cfg = config_for(prof, name, epochs, every, seed=job["seed"])
     run = root / name / ("run" if job["seed"] == 0 else f"run_s{job['seed']}")
     res = engine.train(cfg, train_dir, run, progress=False)
@@ -157,7 +161,7 @@ def run_config(job: dict) -> list[dict]:
                      "train_wall_s": round(train_s, 1), "fid": m["fid"], "kid": m["kid"],
                      "main_score": m["main_score"],
                      "form_ratio": m["main_circularity_median"] / ref_circ,
-                     "s_per_kimg": timing["s_per_kimg"]})
+                     "s_per_kimg": timing["s_per_kimg"], "past_budget": epoch > epochs})
         print(rows[-1], flush=True)
     return rows
 
@@ -229,6 +233,7 @@ def main(argv=None) -> int:
     axes[1].set_title("median main circularity / training images' (gate 0.8)")
     for ax in axes:
         ax.set_xlabel("core-minutes (one thread's CPU time)")
+        ax.axvline(args.core_min, color="k", ls=":", lw=1)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"StyleGAN2-ADA configurations at {args.core_min:g} core-minutes each, donglein "
                  f"alone ({prof.name} profile, {prof.res} px)", fontsize=10)
@@ -239,8 +244,12 @@ def main(argv=None) -> int:
     print("FID (mean over seeds) at each checkpoint, by core-minutes:")
     print(mean.assign(point=mean.groupby("config").cumcount() + 1)
           .pivot(index="config", columns="point", values="fid").round(1).to_string())
-    last = mean.groupby("config", sort=False).tail(1)
-    print("at the budget:\n" + last[["config", "core_min", "fid", "form_ratio", "n_seeds",
+    at_budget = df[~df.past_budget].groupby(["config", "epoch"], sort=False).agg(
+        core_min=("core_min", "mean"), kimg=("kimg", "mean"), fid=("fid", "mean"),
+        form_ratio=("form_ratio", "mean"), n_seeds=("seed", "nunique"),
+        s_per_kimg=("s_per_kimg", "mean")).reset_index()
+    last = at_budget.groupby("config", sort=False).tail(1)
+    print("at the budget:\n" + last[["config", "kimg", "core_min", "fid", "form_ratio", "n_seeds",
                                      "s_per_kimg"]].sort_values("fid").to_string(index=False))
     return 0
 
