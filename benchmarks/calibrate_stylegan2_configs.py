@@ -29,6 +29,17 @@ ratio, 0.8). Writes ``figures/<profile>/calibration_stylegan2_configs.{csv,md,pn
 (FID and form against core-minutes, per configuration) and prints the table; the ``cpu``
 profile's ``sg_*`` settings take the best configuration at the budget (``paperlib.config``).
 
+The committed table and figure (``cpu``): ``--core-min 4 --workers 3`` (4 core-minutes:
+what one of notebook 01's runs of the previous config cost, 64 kimg at ~4 s/kimg), seed 0,
+on a 2-core machine shared with other sessions' jobs (5-11 processes; wall time 2.5-4x the
+CPU time), then ``b16`` continued to a 5th checkpoint (``past_budget``). FID at 4
+core-minutes: lr 0.005 147 (58 kimg), batch 16 155 (47), ada-bgc 192, R1 gamma 0.05 204,
+base 217 (61), 64 maps 255 (26) -- the configs that update faster (2x lr, or 2x the steps
+per kimg) learn the most per core-minute; the ``cpu`` profile took lr 0.005. Caveats: one
+seed (200-image FID moves by +-20 between checkpoints); and CPU time on this VM is not
+free of the other jobs' load -- three configs with the same network measured 3.9 (base,
+timed while the machine was quieter), 4.25 and 4.27 s/kimg, so base got ~9 % more kimg.
+
 ``--smoke``: the ``smoke`` profile on a tiny stand-in set under ``--out`` (or a temporary
 folder), two configurations of a few seconds each, 8 images per score; everything it
 writes stays there (see ``benchmarks/_smoke.py``).
