@@ -4,9 +4,9 @@
                                              [--n-fake 200] [--run DIR]
     python benchmarks/calibrate_stylegan2.py --smoke [--out DIR]   # seconds, tiny sizes
 
-Trains one StyleGAN2 at the profile's size (``sg_channels``, ``sg_nz``, ``sg_batch``,
-``res``; augment ``ada``; seed 0; one thread) on the donglein stand-in artist set alone --
-paper B's 1st experiment -- for ``--kimg`` thousand images, with a checkpoint every
+Trains one StyleGAN2 at the profile's settings (``sg_channels``, ``sg_nz``, ``sg_batch``,
+``sg_lr``, ``sg_r1_gamma``, ``res``; augment ``ada``; seed 0; one thread) on the donglein
+stand-in artist set alone -- paper B's 1st experiment -- for ``--kimg`` thousand images, with a checkpoint every
 ``--every`` epochs, and scores every checkpoint with ``--n-fake`` images of the EMA
 generator: FID and KID against the whole artist set (in-sample: a calibration of *when*
 the model draws, not a Table-1 number), and the median main-form circularity

@@ -167,7 +167,8 @@ def run_config(job: dict) -> list[dict]:
                            seed=0, extractor=extractor, epoch=epoch, cache_dir=cache_dir,
                            reference_dir=held_dir)
         train_s = sum(r["seconds"] for r in res.rows if r["epoch"] <= epoch)
-        rows.append({"config": name, "seed": job["seed"], "epoch": epoch, "kimg": round(epoch * n / 1000, 2),
+        rows.append({"config": name, "seed": job["seed"], "epoch": epoch,
+                     "kimg": round(epoch * n / 1000, 2),
                      "core_min": round(epoch * n / 1000 * timing["s_per_kimg"] / 60, 2),
                      "train_wall_s": round(train_s, 1), "fid": m["fid"], "kid": m["kid"],
                      "main_score": m["main_score"],
@@ -233,7 +234,8 @@ def main(argv=None) -> int:
         n_seeds=("seed", "nunique"), s_per_kimg=("s_per_kimg", "mean")).reset_index()
     for i, (name, g) in enumerate(mean.groupby("config", sort=False)):
         k = int(g.n_seeds.max())
-        label = f"{name} ({g.s_per_kimg.iloc[0]:.1f} s/kimg" + (f", mean of {k} seeds)" if k > 1 else ")")
+        label = (f"{name} ({g.s_per_kimg.iloc[0]:.1f} s/kimg"
+                 + (f", mean of {k} seeds)" if k > 1 else ")"))
         axes[0].plot(g.core_min, g.fid, "o-", color=f"C{i}", label=label)
         axes[1].plot(g.core_min, g.form_ratio, "o-", color=f"C{i}", label=name)
         if k > 1:
