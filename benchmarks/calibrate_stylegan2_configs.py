@@ -31,14 +31,18 @@ profile's ``sg_*`` settings take the best configuration at the budget (``paperli
 
 The committed table and figure (``cpu``): ``--core-min 4 --workers 3`` (4 core-minutes:
 what one of notebook 01's runs of the previous config cost, 64 kimg at ~4 s/kimg), seed 0,
-on a 2-core machine shared with other sessions' jobs (5-11 processes; wall time 2.5-4x the
-CPU time), then ``b16`` continued to a 5th checkpoint (``past_budget``). FID at 4
-core-minutes: lr 0.005 147 (58 kimg), batch 16 155 (47), ada-bgc 192, R1 gamma 0.05 204,
-base 217 (61), 64 maps 255 (26) -- the configs that update faster (2x lr, or 2x the steps
-per kimg) learn the most per core-minute; the ``cpu`` profile took lr 0.005. Caveats: one
-seed (200-image FID moves by +-20 between checkpoints); and CPU time on this VM is not
-free of the other jobs' load -- three configs with the same network measured 3.9 (base,
-timed while the machine was quieter), 4.25 and 4.27 s/kimg, so base got ~9 % more kimg.
+on a 2-core machine shared with other sessions' jobs (5-11 processes; wall time up to 4x
+the CPU time); then ``b16`` continued to a 5th checkpoint (``past_budget``); then
+``--extra lr0.005:1,base:1`` (a 2nd seed of the leader and of the old config; rerun with
+``--core-min 4 --extra lr0.005:1,base:1`` to regenerate from the cached runs). FID at 4
+core-minutes: lr 0.005 147 / 135 (seeds 0 / 1; 58 kimg), batch 16 155 (47 kimg), base 217
+/ 146 (61 kimg), ada-bgc 192, R1 gamma 0.05 204, 64 maps 255 (26 kimg) -- the configs that
+update faster (2x lr, or 2x the steps per kimg) learn the most per core-minute, and lr 0.005
+beats base at every checkpoint of both seeds; the ``cpu`` profile took lr 0.005. Caveats:
+one seed for four configs (200-image FID moves by +-20 between checkpoints, and base's two
+seeds differ by 70); and CPU time on this VM is not free of the other jobs' load -- three
+configs with the same network measured 3.9 (base, timed while the machine was quieter),
+4.25 and 4.27 s/kimg, so base got ~9 % more kimg than lr 0.005 and R1 0.05.
 
 ``--smoke``: the ``smoke`` profile on a tiny stand-in set under ``--out`` (or a temporary
 folder), two configurations of a few seconds each, 8 images per score; everything it
