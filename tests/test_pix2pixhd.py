@@ -420,3 +420,19 @@ def test_decaying_run_resumes_exactly(tmp_path, pairs):
     b = torch.load(engine.list_checkpoints(part)[-1][1], weights_only=True)
     assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
     assert a["opt_g"]["param_groups"][0]["lr"] == b["opt_g"]["param_groups"][0]["lr"] > 0
+
+
+def test_resize_upsampling_option_builds_and_is_refused_when_unknown():
+    """``p2p_up="resize"`` swaps each transposed convolution for a nearest resize + 3x3
+    convolution (same output size); an unknown mode is refused by name."""
+    import torch
+    from paperlib.models import pix2pixhd as p2p
+    G_t, _ = p2p.build(32, 9, 8, 8, 1, 1, up="transpose")
+    G_r, _ = p2p.build(32, 9, 8, 8, 1, 1, up="resize")
+    x = torch.rand(2, 9, 32, 32)
+    assert G_t(x).shape == G_r(x).shape == (2, 3, 32, 32)
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in G_t.modules())
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in G_r.modules())
+    assert any(isinstance(m, torch.nn.Upsample) for m in G_r.modules())
+    with pytest.raises(ValueError, match="up must be one of"):
+        p2p.build(32, 9, 8, 8, 1, 1, up="bilinear")

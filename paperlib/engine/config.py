@@ -69,6 +69,7 @@ class TrainConfig:
     p2p_feat: int = 0
     p2p_clusters: int = 10
     p2p_decay: float = 0.0
+    p2p_up: str = "transpose"
     init_from: str | None = None   # checkpoint whose G, D, latent weights start the run
                                    # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch
@@ -172,7 +173,7 @@ def resolve_device(device: str | None) -> torch.device:
 _NOT_IN_KEY = ("epochs", "device", "inject_nan_at_epoch")
 #: Fields added after runs were cached, left out of the key while at these defaults, so
 #: every run cached before them keeps its name (tests/test_run_names.py).
-_KEY_DEFAULTS = {"sg_lr": None}
+_KEY_DEFAULTS = {"sg_lr": None, "p2p_up": "transpose"}
 
 
 def epochs_for_kimg(kimg: float, n_images: int) -> int:

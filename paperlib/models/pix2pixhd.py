@@ -81,6 +81,10 @@ def _check_res(res: int) -> int:
 
 #: The generator's normalisation (``p2p_norm``): pix2pixHD's instance norm after every
 #: convolution, or none (our fix; module docstring).
+#: The generator's upsampling (``p2p_up``): pix2pixHD's stride-2 transposed convolution, or
+#: a nearest-neighbour resize followed by a 3x3 convolution (Odena et al. 2016's remedy for
+#: checkerboard artefacts).
+G_UPSAMPLING = ("transpose", "resize")
 G_NORMS = ("none", "instance")
 
 
@@ -115,7 +119,8 @@ class GlobalGenerator(nn.Module):
     scaled from [0, 1] to [-1, 1])."""
 
     def __init__(self, in_c: int, out_c: int = 3, ngf: int = 32, n_down: int = 2,
-                 n_blocks: int = 6, norm: str = "instance", skip: bool = False):
+                 n_blocks: int = 6, norm: str = "instance", skip: bool = False,
+                 up: str = "transpose"):
         super().__init__()
         nl = _g_norm(norm)
         self.head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(in_c, ngf, 7), nl(ngf),
@@ -125,9 +130,15 @@ class GlobalGenerator(nn.Module):
             body += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nl(2 * c), nn.ReLU(True)]
             c *= 2
         body += [ResnetBlock(c, nl) for _ in range(n_blocks)]
+        if up not in G_UPSAMPLING:
+            raise ValueError(f"up must be one of {G_UPSAMPLING}, got {up!r}")
         for _ in range(n_down):
-            body += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1),
-                     nl(c // 2), nn.ReLU(True)]
+            if up == "transpose":   # pix2pixHD's
+                body += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1)]
+            else:                   # nearest resize, then a 3x3 convolution (no checkerboard)
+                body += [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+                         nn.Conv2d(c, c // 2, 3)]
+            body += [nl(c // 2), nn.ReLU(True)]
             c //= 2
         self.body = nn.Sequential(*body)
         tail_in = c + (ngf + in_c if skip else 0)
@@ -374,15 +385,15 @@ class Pix2PixHDStep:
 
 
 def build(res: int, in_c: int, ngf: int = 32, ndf: int = 32, n_blocks: int = 6,
-          num_d: int = 2, norm: str = "none", skip: bool = True, feat: int = 0
-          ) -> tuple[GlobalGenerator, MultiscaleDiscriminator]:
+          num_d: int = 2, norm: str = "none", skip: bool = True, feat: int = 0,
+          up: str = "transpose") -> tuple[GlobalGenerator, MultiscaleDiscriminator]:
     """``(G, D)`` for ``res`` px maps with ``in_c`` channels: 2 downsamplings at 32 px, 3 at
     64 and 128 (the bottleneck stays at 8 or 16 px); D sees (map, image) pairs, G the map
     and ``feat`` feature channels. ``norm`` and ``skip``: the generator's
     (:class:`GlobalGenerator`; defaults: our fix)."""
     _check_res(res)
     n_down = 2 if res == 32 else 3
-    return (GlobalGenerator(in_c + feat, 3, ngf, n_down, n_blocks, norm, skip),
+    return (GlobalGenerator(in_c + feat, 3, ngf, n_down, n_blocks, norm, skip, up),
             MultiscaleDiscriminator(in_c + 3, ndf, 3, num_d))
 
 
@@ -400,7 +411,7 @@ def networks(cfg) -> tuple:
     if cfg.map_channels is None:
         raise ValueError("pix2pixhd needs map_channels (train() takes it from the data)")
     G, D = build(cfg.res, cfg.map_channels, cfg.ngf, cfg.ndf, cfg.p2p_blocks, cfg.p2p_num_d,
-                 cfg.p2p_norm, cfg.p2p_skip, cfg.p2p_feat)
+                 cfg.p2p_norm, cfg.p2p_skip, cfg.p2p_feat, cfg.p2p_up)
     if cfg.p2p_norm == "instance":
         init_weights(G)
     init_weights(D)
@@ -488,7 +499,7 @@ PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 #: linearly to 0 (0: constant; pix2pixHD: 0.5, :data:`PIX2PIXHD_SCHEDULE`).
 PIX2PIXHD_FIELDS = ("map_source", "map_channels", "p2p_blocks", "p2p_num_d", "fm_lambda",
                     "vgg_weights", "vgg_lambda", "p2p_norm", "p2p_skip", "l1_lambda",
-                    "p2p_boundary", "p2p_feat", "p2p_clusters", "p2p_decay")
+                    "p2p_boundary", "p2p_feat", "p2p_clusters", "p2p_decay", "p2p_up")
 
 
 #: pix2pixHD's training schedule (``train.py`` defaults: batch 1, lr constant for
@@ -515,6 +526,8 @@ def _prepare(cfg, images):
 
 
 def _validate(cfg) -> None:
+    if cfg.p2p_up not in G_UPSAMPLING:
+        raise ValueError(f"p2p_up must be one of {G_UPSAMPLING}, got {cfg.p2p_up!r}")
     if cfg.p2p_norm not in G_NORMS:
         raise ValueError(f"p2p_norm must be one of {G_NORMS}, got {cfg.p2p_norm!r}")
     for name in ("p2p_skip", "p2p_boundary"):
