@@ -174,7 +174,9 @@ class EncodedGenerator(nn.Module):
                 out[b][:, mask] = self.centres[c, j][:, None].to(out.dtype)
         return out
 
-    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, cond: torch.Tensor, noise_gen: torch.Generator | None = None
+                ) -> torch.Tensor:
+        """``noise_gen`` is ignored, as by the generator it wraps (the step interface)."""
         maps, inst, image = self.split(cond)
         feats = self.encode(image, inst) if image is not None else self.sample_features(maps, inst)
         return self.G(torch.cat([maps, feats], 1))
