@@ -269,8 +269,9 @@ def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
     """Paper B's claims for one artist, each with a verdict from :data:`paperlib.metrics.VERDICTS`.
 
     ``per_seed`` holds one row per (column, seed) with ``main_score``, ``inner_score``,
-    ``diversity`` and the gate flag ``draws``. Claims (a claim whose columns are not all in
-    ``per_seed`` is left out):
+    ``diversity`` and the gate flag ``draws``. Claims (a claim whose favoured column, or all
+    of whose baselines, are not in ``per_seed`` is left out; a missing baseline beside
+    present ones counts as below the gate):
 
     1. *shape learning draws more exact form than the 1st result* (the artist's
        exact-form score, :func:`exact_form_metric`: the main-form score for a face;
@@ -313,8 +314,8 @@ def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
     rows = []
     for claim, metric, fav, baselines in specs:
         names = [fav, *baselines]
-        if not set(names) <= present:
-            continue
+        if fav not in present or not set(baselines) & present:
+            continue   # (a baseline missing beside present ones counts as below the gate)
         values = {m: col(m, metric) for m in names}
         verdict, reason = compare_claim(values, {m: gate(m) for m in names}, fav, baselines,
                                         lower_is_better=False, level=level)
