@@ -119,6 +119,7 @@ class Profile:
     p2p_decay: float = 0.5        # share of the run, at its end, over which lr decays to 0
     p2p_num_d: int = 2            # discriminator scales
     p2p_l1: float = 100.0         # pix2pix's L1 term (pix2pixHD has none; see notebook 01b)
+    p2p_up: str = "resize"        # G's upsampling: nearest resize + conv (pix2pixHD: transpose)
     configs: tuple[str, ...] = ("paper", "conventional")
     extra: dict = field(default_factory=dict)
 
@@ -171,7 +172,10 @@ PROFILES: dict[str, Profile] = {
         # at 16 kimg, constant lr, donglein 98.7 with 2 D scales, 90.7 with one; L1 x0
         # 122 / x10 118 / x100 91-93 (geometric x0 201, x100 138-154); 24 kimg with the
         # decay was no better (donglein 99.7, geometric 160.7: FID rises after ~8-16 kimg
-        # while the error to the truth keeps falling), so 16 kimg
+        # while the error to the truth keeps falling), so 16 kimg; with these settings
+        # donglein 103.3, geometric 158.2 -- the outputs speckled (a checkerboard from the
+        # transposed convolutions); with G upsampling by nearest resize + 3x3 convolution
+        # (p2p_up "resize") donglein 62.2, geometric 139.4 (37 and 33 over the floors)
         p2p_kimg=16.0, p2p_batch=4, p2p_num_d=1,
     ),
     "paper": Profile(

@@ -566,7 +566,8 @@ def _bind_eval_data(run, data_dir) -> None:
 def _sizes(prof) -> dict:
     return {"kimg": prof.p2p_kimg, "batch_size": prof.p2p_batch, "ngf": prof.p2p_ngf,
             "ndf": prof.p2p_ndf, "p2p_blocks": prof.p2p_blocks, "p2p_feat": prof.p2p_feat,
-            "p2p_decay": prof.p2p_decay, "p2p_num_d": prof.p2p_num_d, "l1_lambda": prof.p2p_l1}
+            "p2p_decay": prof.p2p_decay, "p2p_num_d": prof.p2p_num_d, "l1_lambda": prof.p2p_l1,
+            "p2p_up": prof.p2p_up}
 
 
 register(ModelSpec(name="pix2pixhd", networks=networks, step=step_for, profile_sizes=_sizes,
