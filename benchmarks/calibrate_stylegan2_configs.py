@@ -81,6 +81,10 @@ CONFIGS = {
     "r1_0.05": ({"r1_gamma": 0.05}, "R1 gamma 0.05 (8x auto; NVlabs' cifar: 0.01)"),
     "lr0.005": ({"sg_lr": 0.005}, "learning rate 0.005 (2x NVlabs' 0.0025)"),
     "ada-bgc": ({"augment": "ada-bgc"}, "ADA's own bgc pipeline (NVlabs' ada_kimg 500)"),
+    # a second round, after the first chose lr 0.005: the two faster-update changes combined,
+    # and the lr doubled again
+    "lr0.005_b16": ({"sg_lr": 0.005, "batch_size": 16}, "lr 0.005 and batch 16 together"),
+    "lr0.01": ({"sg_lr": 0.01}, "learning rate 0.01 (4x NVlabs')"),
 }
 
 #: Epochs the timing run measures (after a first, warm-up epoch).

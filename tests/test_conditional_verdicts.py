@@ -207,3 +207,20 @@ def test_conditional_config_turns_the_encoder_off_for_maps_without_instances(tmp
     with pytest.raises(ValueError, match="no images"):
         (tmp_path / "empty").mkdir()
         paper_b.conditional_config("cpu", tmp_path / "empty", 0)
+
+
+def test_fid_margin_gates_each_artist_over_its_own_floor():
+    """With ``fid_margin`` a run passes the FID half of the gate when its FID is under its
+    own artist's floor + the margin: the same FID can pass on a set with a high floor and
+    fail on one with a low floor."""
+    a = per_seed_table("artist_a")          # floor FID 25, conditional ~101
+    b = per_seed_table("artist_b")
+    b.loc[b.model == "real", "fid"] = 90.0  # a set whose floor is high
+    per_seed = pd.concat([a, b], ignore_index=True)
+    cols = ["main_score", "inner_score", "fid", "kid", "layout_centre_err", "layout_radius_err"]
+    out, _, _ = paper_b.conditional_tables(per_seed, cols, fid_margin=60.0)
+    p2p = out[out.column == P2P]
+    assert not p2p[p2p.artist == "artist_a"].draws.any()   # 101 >= 25 + 60
+    assert p2p[p2p.artist == "artist_b"].draws.all()       # 101 < 90 + 60
+    with pytest.raises(ValueError, match="fid_limit must be"):
+        paper_b.conditional_tables(per_seed, cols, fid_margin=-1.0)

@@ -28,8 +28,8 @@ PINNED = {
     "cpu/deligan/conventional": "deligan-conventional-s1-282e863972",
     "cpu/proposed/paper": "proposed-paper-s1-ee5b975f4c",
     "cpu/proposed/conventional": "proposed-conventional-s1-e3c3a18dd4",
-    "cpu/stylegan2/paper": "stylegan2-paper-s1-22c8a1ca98",
-    "cpu/stylegan2/conventional": "stylegan2-conventional-s1-4b937d6ed4",
+    "cpu/stylegan2/paper": "stylegan2-paper-s1-b93978d96e",
+    "cpu/stylegan2/conventional": "stylegan2-conventional-s1-4a215eda7b",
     "cpu/pix2pixhd/paper": "pix2pixhd-paper-s1-c7cdb785ed",
     "cpu/pix2pixhd/conventional": "pix2pixhd-conventional-s1-6a7a63854a",
     "paper/dcgan/paper": "dcgan-paper-s1-6e068fe254",
@@ -43,7 +43,7 @@ PINNED = {
     "paper/pix2pixhd/paper": "pix2pixhd-paper-s1-9d69a52570",
     "paper/pix2pixhd/conventional": "pix2pixhd-conventional-s1-04214f574a",
     "cpu/proposed/paper/N3-ada": "proposed-paper-s2-5a43a3c965",
-    "cpu/stylegan2/paper/ada-r1": "stylegan2-paper-s0-fb34dfaa25",
+    "cpu/stylegan2/paper/ada-r1": "stylegan2-paper-s0-a0dca2fac4",
 }
 
 EXTRA = {"cpu/proposed/paper/N3-ada": dict(profile="cpu", model="proposed", config="paper", seed=2,

@@ -191,7 +191,7 @@ def conditional_verdicts(per_seed: pd.DataFrame, order: list[str],
 
 
 def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str], *,
-                       fid_limit: float = math.inf
+                       fid_limit: float = math.inf, fid_margin: float | None = None
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Notebook 01b's tables from its per-seed rows (one row per artist x column x seed; the
     floor rows have ``model == "real"``): ``(per_seed with form_ratio and the gate's draws,
@@ -199,8 +199,11 @@ def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str], *,
     notebook 01's: the form drawn (:func:`draws_form` of the artist set's form statistic,
     ``form_median``) and, given ``fid_limit`` (the profile's ``b_gate_fid``; default none),
     FID under it; it is undefined (None) where the artist's own images score 0 (a floor
-    median of 0). ``fid_over_floor`` (added to ``cols``): each row's FID minus its artist's
-    held-out floor FID at the same n."""
+    median of 0). ``fid_margin`` instead gates each artist's FID over its own floor (this
+    table's n and set): ``fid < floor + fid_margin`` (01b scores 80 images on two sets; the
+    profile's limit was set at 200 images on one: ``b_gate_fid - b_gate_floor``).
+    ``fid_over_floor`` (added to ``cols``): each row's FID minus its artist's held-out floor
+    FID at the same n."""
     fid_limit = check_fid_limit(fid_limit)
     per_seed = per_seed.copy()
     floor_fid = per_seed[per_seed.model == "real"].set_index("artist").fid
@@ -209,7 +212,9 @@ def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str], *,
     stat = _gate_column(per_seed)
     ref = per_seed[per_seed.model == "real"].set_index("artist")[stat]
     per_seed["form_ratio"] = per_seed[stat] / per_seed.artist.map(ref)
-    per_seed["draws"] = [draws_form(m, ref[a]) and bool(np.isfinite(f) and f < fid_limit)
+    limit = ({a: fl + check_fid_limit(fid_margin) for a, fl in floor_fid.items()}
+             if fid_margin is not None else {a: fid_limit for a in floor_fid.index})
+    per_seed["draws"] = [draws_form(m, ref[a]) and bool(np.isfinite(f) and f < limit[a])
                          if mod != "real" and ref[a] > 0 else None
                          for a, m, f, mod in zip(per_seed.artist, per_seed[stat], per_seed.fid,
                                                  per_seed.model)]
