@@ -39,9 +39,10 @@ core-minutes: lr 0.005 147 / 135 (seeds 0 / 1; 58 kimg), batch 16 155 (47 kimg),
 update faster (2x lr, or 2x the steps per kimg) learn the most per core-minute, and lr 0.005
 beats base at every checkpoint of both seeds. Round 2 (the two faster-update changes
 combined, and the lr doubled again; then 2nd seeds of both; on a quiet machine): lr 0.005
-+ batch 16 97 / 106 (54 kimg), lr 0.01 93 / 98 (63 kimg); the ``cpu`` profile took lr 0.01.
-Regenerate everything from the cached runs with ``--core-min 4 --extra
-lr0.005:1,base:1,lr0.01:1,lr0.005_b16:1`` (and ``--root`` where the runs are). Caveats:
++ batch 16 97 / 106 (54 kimg), lr 0.01 93 / 98 and, a 3rd seed, 104 (63 kimg); the ``cpu``
+profile took lr 0.01. Regenerate everything from the cached runs with ``--core-min 4
+--extra lr0.005:1,base:1,lr0.01:1,lr0.005_b16:1,lr0.01:2`` (and ``--root`` where the runs
+are). Caveats:
 one seed for four configs (200-image FID moves by +-20 between checkpoints, and base's two
 seeds differ by 70); and CPU time on this VM is not free of the other jobs' load -- three
 configs with the same network measured 3.9 (base, timed while the machine was quieter),
