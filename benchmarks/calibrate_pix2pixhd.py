@@ -47,11 +47,11 @@ SMOKE = {"profile": "smoke", "kimg": 2 * 0.8 * _smoke.SMOKE_IMAGES / 1000, "ever
 def score(run: Path, train_dir: Path, res: int, n_fake: int, extractor) -> pd.DataFrame:
     pairs = paired.load_pairs(train_dir, res)
     k = min(n_fake, len(pairs))
-    reals, maps = pairs.images[:k], pairs[:k]   # (Pairs: the model's boundary and features)
+    reals, inputs = pairs.images[:k], pairs[:k]   # (Pairs: the model's boundary, features)
     real_f = metrics.real_features(train_dir, res, extractor)
     ref_circ = float(np.median([r.main_circularity
                                 for r in metrics.batch_circle_fidelity(reals, None)]))
-    done = score_checkpoints(run, lambda epoch: pix2pixhd.translate(engine.load_run(run, epoch), maps),
+    done = score_checkpoints(run, lambda epoch: pix2pixhd.translate(engine.load_run(run, epoch), inputs),
                              real_f, len(pairs), extractor)
     df = pd.DataFrame([done[e] for e in sorted(done)])
     df["ref_circ_median"] = ref_circ

@@ -18,7 +18,7 @@ from ..metrics.features import real_features
 from ..metrics.fidelity import batch_circle_fidelity
 from ..metrics.form_measure import form_kind_of
 from ..metrics.verdicts import compare_claim
-from ..models.pix2pixhd import translate
+from ..models.pix2pixhd import FEATURE_MODES, translate
 from .tables import stage_metrics
 from .tables import EVAL_VERSION
 from .tables import fmt
@@ -111,9 +111,9 @@ def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[in
         out.update({f"layout_{k}": v for k, v in layout_errors(fake, pairs_dir, res).items()})
         return {**out, "map_source": pairs.map_source}
 
+    if features not in FEATURE_MODES:
+        raise ValueError(f"features must be one of {FEATURE_MODES}, got {features!r}")
     feats = features if read_config(run_dir)["config"].get("p2p_feat") else "clusters"
-    if features not in ("clusters", "gt"):
-        raise ValueError(f"features must be 'clusters' or 'gt', got {features!r}")
     key = {"pairs": manifest_hash(pairs_dir),
            "inner": None if inner_counts is None else [int(c) for c in inner_counts],
            "form": form}
