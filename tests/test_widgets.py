@@ -264,3 +264,42 @@ def test_explorer_dict_labels_and_bad_input(runs, tmp_path):
         latent_explorer([])
     with pytest.raises(ValueError, match="not a training run"):
         latent_explorer([tmp_path])
+
+
+def test_shipped_generators_open_without_training(runs, tmp_path):
+    """Notebook 07 on a fresh clone: the exported generators (latent + sampling G only)
+    load with weights_only, sample exactly as their runs, and ``explorer_runs`` opens them
+    instead of training when the runs are missing."""
+    from PIL import Image
+    from paperlib.paper_a import explorer_runs, ship_generators, shipped_generators
+
+    labels = {"DCGAN": runs["dcgan"], "DeLiGAN": runs["deligan"], "Proposed (N=2)": runs["proposed"]}
+    dest = tmp_path / "generators"
+    assert shipped_generators(dest) == {}
+    shipped = ship_generators(labels, dest)
+    assert shipped_generators(dest) == shipped and list(shipped) == list(labels)
+    for label, folder in shipped.items():
+        (ckpt,) = (folder / "checkpoints").glob("epoch_*.pt")
+        state = torch.load(ckpt, weights_only=True)
+        assert set(state) == {"epoch", "latent", "G"}          # no D, optimisers or RNG
+        gan, ref = engine.load_run(folder, device="cpu"), engine.load_run(labels[label], device="cpu")
+        assert gan.D is None and gan.epoch == ref.epoch
+        assert torch.equal(gan.sample(4, seed=1), ref.sample(4, seed=1)), label
+    ex = latent_explorer(shipped, n_pca=128, device="cpu")
+    assert list(ex.run_dropdown.options) == list(labels) and ex.last_error is None
+
+    data_dir = tmp_path / "emoji"
+    data_dir.mkdir()
+    for i in range(8):
+        Image.new("RGB", (32, 32), (i * 30, 0, 0)).save(data_dir / f"{i}.png")
+    empty_root = tmp_path / "no_runs"
+    out = explorer_runs("smoke", data_dir, empty_root, shipped=dest)
+    assert out == shipped and not empty_root.exists()          # nothing trained
+    # re-shipping a shorter set drops the stale export
+    ship_generators({"DCGAN": runs["dcgan"]}, dest)
+    assert list(shipped_generators(dest)) == ["DCGAN"] and not (dest / "2").exists()
+
+
+def test_export_generator_refuses_an_empty_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoints"):
+        engine.export_generator(tmp_path, tmp_path / "out")

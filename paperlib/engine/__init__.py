@@ -60,6 +60,7 @@ from .runs import (  # noqa: F401
     TrainedGAN,
     build_networks,
     build_trainer,
+    export_generator,
     list_checkpoints,
     list_runs,
     load_run,

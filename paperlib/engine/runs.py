@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 from ..models import get_model
+from ..utils.io import atomic_torch_save, atomic_write_json
 from .config import TrainConfig, make_config, resolve_device
 
 
@@ -126,7 +127,7 @@ class TrainedGAN:
     epoch: int
     latent: nn.Module
     G: nn.Module
-    D: nn.Module
+    D: nn.Module | None            # None for an exported generator (:func:`export_generator`)
     device: torch.device
 
     @torch.no_grad()
@@ -174,10 +175,40 @@ def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:
     ckpt = torch.load(ckpts[epoch], map_location=dev, weights_only=True)
     latent, G, D = build_networks(cfg)
     g_key = cfg.spec.sample_module   # the generator that samples (an EMA copy for some models)
+    if "D" not in ckpt:              # an exported generator: no discriminator to load
+        D = None
     for module, key in ((latent, "latent"), (G, g_key), (D, "D")):
-        module.load_state_dict(ckpt[key])
-        module.to(dev).eval()
+        if module is not None:
+            module.load_state_dict(ckpt[key])
+            module.to(dev).eval()
     return TrainedGAN(cfg, epoch, latent, G, D, dev)
+
+
+def export_generator(run_dir, dest, epoch: int | None = None) -> Path:
+    """Write a run's sampling generator alone as a small run folder ``dest`` that
+    :func:`load_run` opens (``TrainedGAN.D`` is then ``None``): its ``config.json`` and one
+    checkpoint holding only the latent module and the generator that samples
+    (``spec.sample_module``), as float32 tensors -- no discriminator, optimisers or RNG
+    state, so it can be shipped in the repository and loaded with ``weights_only=True``.
+    Returns ``dest``; files are written atomically, a previous export is replaced."""
+    run_dir, dest = Path(run_dir), Path(dest)
+    ckpts = dict(list_checkpoints(run_dir))
+    if not ckpts:
+        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}: nothing to export")
+    epoch = max(ckpts) if epoch is None else epoch
+    if epoch not in ckpts:
+        raise ValueError(f"{run_dir} has no checkpoint for epoch {epoch}; has {sorted(ckpts)}")
+    saved = read_config(run_dir)
+    g_key = get_model(saved["config"]["model"]).sample_module
+    ckpt = torch.load(ckpts[epoch], map_location="cpu", weights_only=True)
+    keep = {"epoch": epoch, "latent": ckpt["latent"], g_key: ckpt[g_key]}
+    (dest / "checkpoints").mkdir(parents=True, exist_ok=True)
+    for old in (dest / "checkpoints").glob("epoch_*.pt"):
+        if old.name != f"epoch_{epoch:04d}.pt":
+            old.unlink()
+    atomic_torch_save(keep, dest / "checkpoints" / f"epoch_{epoch:04d}.pt")
+    atomic_write_json(dest / "config.json", {**saved, "exported_from": run_dir.name}, indent=1)
+    return dest
 
 
 FORCE_ENV = "PAPERLIB_FORCE"  # set by `reproduce --force`: every cached run is redone once

@@ -12,6 +12,10 @@ markdown text); the notebook saves and displays them.
 """
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -20,8 +24,10 @@ from ..data.folders import image_files
 from ..engine.config import epochs_for_kimg, profile_config, profile_jobs
 from ..engine.parallel import n_slots, train_many
 from ..engine.plan import training_plan
-from ..engine.runs import list_checkpoints, list_runs, read_config, read_log, read_status
+from ..engine.runs import (export_generator, list_checkpoints, list_runs, read_config, read_log,
+                           read_status)
 from ..metrics.verdicts import compare_claim, fmt_mean_std, mean_std
+from ..utils.io import atomic_write_json
 from .instability import (
     D_FAKE_NEAR_ZERO,
     D_WIN_LOSS,
@@ -141,7 +147,7 @@ def reference_runs(profile, data_dir, root, configs=None, seeds=None,
 
 
 def explorer_runs(profile, data_dir, root, seed: int = 0,
-                  scheduler: str | None = None) -> dict:
+                  scheduler: str | None = None, shipped=None) -> dict:
     """The runs notebook 07's explorer opens: seed ``seed`` of each paper-A model with the
     paper's settings, i.e. notebooks 02-04's cached runs (the proposed model at the N of
     notebook 04's N search, :func:`search_n`). Returns ``{label: run folder}`` of those with
@@ -150,7 +156,11 @@ def explorer_runs(profile, data_dir, root, seed: int = 0,
     Before anything trains it prints which of them are missing and the estimated time
     (:func:`paperlib.engine.training_plan`; with the N search not cached, every candidate N
     counts, an upper bound: the search stops at the first stable N); missing runs then
-    train here with progress bars, cached for notebooks 02-04."""
+    train here with progress bars, cached for notebooks 02-04.
+
+    ``shipped``: a folder of exported generators (:func:`ship_generators`, e.g. the ones
+    committed from the reference run). When runs are missing and it holds a complete set,
+    those open instead and nothing trains (the message says so and how to get your own)."""
     prof = get_profile(profile)
     n = len(image_files(data_dir))
 
@@ -168,6 +178,12 @@ def explorer_runs(profile, data_dir, root, seed: int = 0,
                      (cfg(proposed, proposed_N=k), data_dir, root)
                      for k in range(1, prof.n_search_max + 1)})
     plan = training_plan(jobs, prof, n_slots(scheduler))
+    ready = shipped_generators(shipped) if shipped is not None else {}
+    if plan.missing and ready:
+        print(f"{len(plan.missing)} of the explorer's runs are missing here, so it opens the "
+              f"{len(ready)} generators shipped in {shipped} (G weights exported from the "
+              f"reference run; nothing trains). Run notebooks 02-04 to explore runs of your own.")
+        return ready
     print(plan.summary("the explorer's runs (notebooks 02-04's)")
           + ("" if searched or not plan.missing else
              " At most: the N search stops at the first stable N."))
@@ -184,6 +200,41 @@ def explorer_runs(profile, data_dir, root, seed: int = 0,
         out[label] = res.run_dir
         print(f"{label:16s} {res.run_dir.name} ({res.status}, {res.epochs_done} epochs)")
     return out
+
+
+#: The index file of a folder of shipped generators (:func:`ship_generators`).
+SHIPPED_INDEX = "generators.json"
+
+
+def ship_generators(run_dirs: dict, dest) -> dict:
+    """Export each run's generator (:func:`paperlib.engine.export_generator`: the latent
+    module and sampling G only, a few MB) to ``dest/<n>`` and index them by label in
+    ``dest/generators.json``, so the explorer opens them on a fresh clone
+    (``explorer_runs(..., shipped=dest)``). Earlier exports in ``dest`` are replaced.
+    Returns ``{label: folder}``."""
+    dest = Path(dest)
+    if not run_dirs:
+        raise ValueError("no runs to ship")
+    index = {}
+    for i, (label, run_dir) in enumerate(run_dirs.items()):
+        export_generator(run_dir, dest / f"{i}")
+        index[label] = f"{i}"
+    for old in dest.iterdir():   # exports of an earlier, longer set
+        if old.is_dir() and old.name not in index.values():
+            shutil.rmtree(old)
+    atomic_write_json(dest / SHIPPED_INDEX, index)
+    return {label: dest / sub for label, sub in index.items()}
+
+
+def shipped_generators(dest) -> dict:
+    """``{label: folder}`` of the generators :func:`ship_generators` wrote to ``dest``;
+    ``{}`` when there are none (no index, or one of its folders lacks a checkpoint)."""
+    index_path = Path(dest) / SHIPPED_INDEX
+    if not index_path.is_file():
+        return {}
+    index = json.loads(index_path.read_text())
+    out = {label: Path(dest) / sub for label, sub in index.items()}
+    return out if out and all(list_checkpoints(d) for d in out.values()) else {}
 
 
 def run_scale(profile, n_images: int) -> str:
