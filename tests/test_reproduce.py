@@ -152,7 +152,8 @@ def test_results_doc_check_catches_stale_missing_and_broken_blocks(tmp_path):
     doc.write_text(text)
     assert reproduce.doc_table_problems(doc, fig) == []
     body = reproduce.table_blocks(text)["06_table1"]
-    changed = body.replace("93.65", "103.02", 1)
+    number = re.search(r"\d+\.\d+", body).group()   # the block's first decimal number
+    changed = body.replace(number, f"{float(number) * 1.1:.2f}", 1)
     assert changed != body
     doc.write_text(text.replace(body, changed))
     assert reproduce.doc_table_problems(doc, fig) == [

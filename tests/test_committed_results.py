@@ -1,0 +1,55 @@
+"""The committed `cpu` results are one cold run's (issue 19): the manifest's top level lists
+every notebook of one invocation at a clean commit whose `paperlib/` is this checkout's, within
+the time limit; and the explorer's shipped generators open without any run."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from paperlib import config, engine, reproduce
+from paperlib.paper_a import shipped_generators
+
+FIG = config.FIGURES_DIR / "cpu"
+MANIFEST = json.loads((FIG / "results_manifest.json").read_text())
+
+
+def test_manifest_is_one_invocation_of_every_notebook():
+    names = [n["name"] for n in MANIFEST["notebooks"]]
+    assert names == [p.name for p in reproduce.notebook_paths()]
+    assert "01b_conditional_route.ipynb" in names
+    assert MANIFEST["status"] == "finished" and MANIFEST["profile"] == "cpu"
+    assert sum(n["seconds"] for n in MANIFEST["notebooks"]) <= 9000
+    assert MANIFEST["published"] == names
+    assert MANIFEST["runs"], "the manifest lists the invocation's training runs"
+
+
+def test_manifest_commit_is_clean_and_its_paperlib_is_this_checkouts():
+    commit = MANIFEST["git_commit"]
+    assert commit and not commit.endswith("-dirty")
+    git = shutil.which("git")
+    root = config.FIGURES_DIR.parent
+    if git is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    known = subprocess.run([git, "-C", str(root), "cat-file", "-e", f"{commit}^{{commit}}"])
+    if known.returncode:
+        pytest.skip(f"{commit} is not in this clone's history (shallow clone)")
+    same = subprocess.run([git, "-C", str(root), "diff", "--quiet", commit, "HEAD", "--",
+                           "paperlib"])
+    assert same.returncode == 0, f"paperlib/ changed since the reference run at {commit}"
+
+
+def test_shipped_explorer_generators_load_with_weights_only():
+    shipped = shipped_generators(FIG / "generators")
+    assert len(shipped) == 3 and list(shipped)[:2] == ["DCGAN", "DeLiGAN"]
+    for label, folder in shipped.items():
+        (ckpt,) = (folder / "checkpoints").glob("epoch_*.pt")
+        assert ckpt.stat().st_size < 5_000_000, label
+        assert set(torch.load(ckpt, weights_only=True)) == {"epoch", "latent", "G"}, label
+        gan = engine.load_run(folder, device="cpu")
+        img = gan.sample(2, seed=0)
+        assert gan.D is None and img.shape == (2, 3, 32, 32) and torch.isfinite(img).all()
+        assert img.std() > 0.05, label                       # a trained G, not a constant
