@@ -40,6 +40,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
+
 from paperlib import config, data, engine, metrics, paper_b, plots
 
 #: ``--smoke``: 2 epochs of the tiny sets (16 images each), a checkpoint every epoch, 8 fakes.

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 from calibrate_stylegan2 import score_checkpoints  # noqa: E402
+
 from paperlib import config, data, engine, metrics, plots
 from paperlib.data import paired
 from paperlib.models import pix2pixhd

@@ -32,6 +32,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
+
 from paperlib import config, data, engine, metrics, plots
 
 #: ``--smoke``: 2 epochs of the tiny set (16 images), a checkpoint each, 8 fakes per score.

@@ -69,6 +69,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
+
 from paperlib import config, data, engine, metrics, plots  # noqa: E402
 
 #: The knobs compared, at the values of the ``cpu`` profile before this calibration (NVlabs'

@@ -44,6 +44,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
+
 from paperlib import config, data, engine, plots  # noqa: E402
 from paperlib.data import paired  # noqa: E402
 from paperlib.engine.loop import train_epoch  # noqa: E402

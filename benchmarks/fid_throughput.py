@@ -32,6 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
+
 from paperlib.metrics import FeatureExtractor
 
 #: ``--smoke``: a few images, one repetition (nothing is written).

@@ -42,9 +42,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import _smoke  # the benchmarks' --smoke helper, next to this file
 import torch
 
-import _smoke  # the benchmarks' --smoke helper, next to this file
 from paperlib import config, engine
 from paperlib.data import image_files
 

@@ -27,16 +27,15 @@ import statistics
 import sys
 import time
 
+import _smoke  # the benchmarks' --smoke helper, next to this file
 import torch
 from torch import nn
 
-from paperlib.engine.augment import Augmenter
 from paperlib.config import get_device
-from paperlib.models.dcgan import MODEL_NAMES
-from paperlib.models import OPTIM_CONFIGS, Discriminator, Generator
 from paperlib.engine import build_trainer, make_config, train_epoch
-
-import _smoke  # the benchmarks' --smoke helper, next to this file
+from paperlib.engine.augment import Augmenter
+from paperlib.models import OPTIM_CONFIGS, Discriminator, Generator
+from paperlib.models.dcgan import MODEL_NAMES
 
 NZ = 100
 #: ``--smoke``: a couple of tiny steps per variant (nothing is written).

@@ -29,8 +29,8 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-import torch
 
+import torch
 
 #: Repository root (the folder holding ``paperlib/``).
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,14 +7,15 @@ figure as a PNG, stay small enough to publish) and saved figures at :data:`SAVE_
 from __future__ import annotations
 
 from pathlib import Path
+
 import matplotlib
 import matplotlib.pyplot as plt
 import torch
 from torchvision.utils import make_grid
+
 from .config import figures_dir
 from .engine.runs import load_run
 from .paper_a.instability import instability_onset
-
 
 #: Inline (notebook) figure resolution: Jupyter's inline backend renders at ``figure.dpi``.
 INLINE_DPI = 80

@@ -11,8 +11,6 @@ environment (see :mod:`paperlib.engine.parallel`).
 """
 from __future__ import annotations
 
-import torch
-
 import csv
 import json
 import os
@@ -23,11 +21,13 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
+
+import torch
+
 from . import config
 from .config import figures_dir
 from .engine import parallel
 from .engine.runs import read_status
-
 
 KERNEL_NAME = "paperlib"
 

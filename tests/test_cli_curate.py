@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli_more import _main, _write_images, images, trained  # noqa: F401 (fixtures)
 
 from paperlib import cli, config, engine, paper_b
 from paperlib.models import get_model, model_names
-
-from test_cli_more import _main, _write_images, images, trained  # noqa: F401 (fixtures)
 
 #: Smoke-size loop: a 10-image curated set (6 generated, 3 yours, 1 copy) from 12 generated.
 SMALL = ["--rounds", "1", "--size", "10", "--generate", "12", "--top-k", "2", "--epochs", "1",
@@ -19,13 +18,13 @@ SMALL = ["--rounds", "1", "--size", "10", "--generate", "12", "--top-k", "2", "-
 
 
 @pytest.fixture(scope="module")
-def photos(images):
+def photos(images):  # noqa: F811 (the imported fixture)
     """20 random 32-px images (test_cli_more's)."""
     return images
 
 
 @pytest.fixture(scope="module")
-def run(trained):
+def run(trained):  # noqa: F811 (the imported fixture)
     """A 1-epoch unconditional run trained through the CLI on them (test_cli_more's)."""
     return trained
 

@@ -12,10 +12,26 @@ import pytest
 import torch
 from PIL import Image
 
-from paperlib.paper_b import CURATION_LOG, SOURCES, SelectionMismatchError, auto_satisfaction, auto_satisfaction_parts, image_sha256, load_selections, make_auto_rater, make_selection_rater, plan_curated_set, run_curation_loop, save_selections, selection_for_round, selections_or_auto, split_counts, write_curated_set
-from paperlib.utils.images import to_uint8_hwc
 from paperlib import data, engine, metrics
-
+from paperlib.paper_b import (
+    CURATION_LOG,
+    SOURCES,
+    SelectionMismatchError,
+    auto_satisfaction,
+    auto_satisfaction_parts,
+    image_sha256,
+    load_selections,
+    make_auto_rater,
+    make_selection_rater,
+    plan_curated_set,
+    run_curation_loop,
+    save_selections,
+    selection_for_round,
+    selections_or_auto,
+    split_counts,
+    write_curated_set,
+)
+from paperlib.utils.images import to_uint8_hwc
 
 # --------------------------------------------------------------------------- helpers
 
@@ -406,8 +422,7 @@ def test_selection_gallery_headless(tmp_path):
 
 def test_auto_satisfaction_with_inner_counts():
     """inner_counts scores each image against the allowed inner count nearest its own."""
-    from paperlib.metrics import nearest_count, rescore
-    from paperlib.metrics import circle_fidelity
+    from paperlib.metrics import circle_fidelity, nearest_count, rescore
 
     imgs = discs(5, seed=4)
     rng = np.random.default_rng(0)
@@ -554,8 +569,8 @@ def test_held_out_floor_scores_training_part_against_disjoint_held_out_part(arti
 
 def test_evaluate_stage_scores_against_reference_dir(artist_split, tmp_path):
 
-    from paperlib.paper_b import evaluate_stage
     from paperlib.metrics import fid_from_features, real_features
+    from paperlib.paper_b import evaluate_stage
 
     cfg = engine.make_config(model="dcgan", epochs=1, res=32, ngf=8, ndf=8, batch_size=7,
                             device="cpu")

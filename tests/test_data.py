@@ -102,7 +102,7 @@ def test_emoji_render_sizes():
 def test_shape_set_balanced_and_deterministic(tmp_path):
     a = data.build_shape_set(tmp_path / "a", n=60, res=32, seed=1)
     b = data.build_shape_set(tmp_path / "b", n=60, res=32, seed=1)
-    c = data.build_shape_set(tmp_path / "c", n=60, res=32, seed=2)
+    data.build_shape_set(tmp_path / "c", n=60, res=32, seed=2)
     assert a == b and _tree(tmp_path / "a") == _tree(tmp_path / "b")
     assert _tree(tmp_path / "a") != _tree(tmp_path / "c")
     assert a["count"] == 60
@@ -296,7 +296,7 @@ def test_mixed_set_is_deterministic_with_provenance(tmp_path):
     data.build_artist_set(art, "donglein", n=8, res=32, seed=0)
     parts = {"artist": (art, None), "shapes": (shapes, 5)}
     a = data.build_mixed_set(tmp_path / "mix_a", parts, res=32, seed=1)
-    b = data.build_mixed_set(tmp_path / "mix_b", parts, res=32, seed=1)
+    data.build_mixed_set(tmp_path / "mix_b", parts, res=32, seed=1)
     assert a["counts"] == {"artist": 8, "shapes": 5}
     assert (tmp_path / "mix_a" / "manifest.json").read_bytes() == \
         (tmp_path / "mix_b" / "manifest.json").read_bytes()

@@ -14,9 +14,15 @@ import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
-from paperlib.metrics import rescore
 from paperlib.data import DONGLEIN_FACE_COLORS
-from paperlib.metrics import CircleFidelity, batch_circle_fidelity, circle_fidelity, score_parts, summarize
+from paperlib.metrics import (
+    CircleFidelity,
+    batch_circle_fidelity,
+    circle_fidelity,
+    rescore,
+    score_parts,
+    summarize,
+)
 from paperlib.utils.forms import form_shape
 from paperlib.utils.images import to_uint8_hwc
 

@@ -2,8 +2,15 @@ import pytest
 import torch
 from torch import nn
 
+from paperlib.models import (
+    DeLiGANLatent,
+    Discriminator,
+    GaussianLatent,
+    Generator,
+    ProposedLatent,
+    build_models,
+)
 from paperlib.models.dcgan import MODEL_NAMES
-from paperlib.models import DeLiGANLatent, Discriminator, GaussianLatent, Generator, ProposedLatent, build_models
 
 
 @pytest.mark.parametrize("res", [32, 64, 128])

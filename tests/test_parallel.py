@@ -20,9 +20,8 @@ import pytest
 import torch
 
 from paperlib import engine
-from paperlib.engine import parallel
-
 from paperlib.data import manifest_hash
+from paperlib.engine import parallel
 
 DASK = Path(sys.executable).with_name("dask")  # the CLI of the environment running the tests
 LOSSES = ("epoch", "kimg", "d_loss", "g_loss", "d_real", "d_fake")

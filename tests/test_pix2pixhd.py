@@ -90,9 +90,6 @@ import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-
-
-
 TINY = dict(model="pix2pixhd", res=32, batch_size=4, ngf=4, ndf=4, p2p_blocks=1,
             sample_every=1, ckpt_every=1, seed=3)
 
@@ -426,6 +423,7 @@ def test_resize_upsampling_option_builds_and_is_refused_when_unknown():
     """``p2p_up="resize"`` swaps each transposed convolution for a nearest resize + 3x3
     convolution (same output size); an unknown mode is refused by name."""
     import torch
+
     from paperlib.models import pix2pixhd as p2p
     G_t, _ = p2p.build(32, 9, 8, 8, 1, 1, up="transpose")
     G_r, _ = p2p.build(32, 9, 8, 8, 1, 1, up="resize")

@@ -3,7 +3,6 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -2,8 +2,6 @@
 (64 px, the papers' widths) builds, trains one step, resumes, samples and scores on CPU."""
 from __future__ import annotations
 
-import pytest
-
 from paperlib import cli
 from paperlib.models import model_names
 

@@ -13,9 +13,30 @@ import pytest
 import torch
 
 from paperlib import data, engine
-from paperlib.paper_b import STAGES, batch_for_round, cached_features, curate_and_retrain, evaluate_stage, finetune_run, make_auto_rater, mean_pairwise_distance, mix_shape_count, real_stage_metrics, shape_learning_many, shape_learning_runs, stage_epochs, stage_metrics
-from paperlib.metrics import inner_counts_of, nearest_count, rescore, style_fidelity
-from paperlib.metrics import circle_fidelity, summarize
+from paperlib.metrics import (
+    circle_fidelity,
+    inner_counts_of,
+    nearest_count,
+    rescore,
+    style_fidelity,
+    summarize,
+)
+from paperlib.paper_b import (
+    STAGES,
+    batch_for_round,
+    cached_features,
+    curate_and_retrain,
+    evaluate_stage,
+    finetune_run,
+    make_auto_rater,
+    mean_pairwise_distance,
+    mix_shape_count,
+    real_stage_metrics,
+    shape_learning_many,
+    shape_learning_runs,
+    stage_epochs,
+    stage_metrics,
+)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import torch
 from paperlib import config, data, engine
 from paperlib.paper_b import at_epoch, shape_learning_many, stage_epochs, stage_images
 
-
 #: What a checkpoint may differ in: the run's planned length, recorded in its config.
 PLANNED = ("/config/epochs",)
 

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from paperlib import data, engine, metrics
-from paperlib.models import stylegan2, stylegan2 as sg
-
+from paperlib.models import stylegan2
+from paperlib.models import stylegan2 as sg
 
 TINY = dict(model="stylegan2", res=32, nz=16, sg_channels=16, batch_size=8, sample_every=1,
             ckpt_every=1, device="cpu")

@@ -2,10 +2,9 @@
 (``engine.training_plan``, ``paper_b.shape_learning_many(plan_only=True)``,
 ``paper_b.curation_plan``), matching what then trains."""
 import pytest
+from test_cli_more import _write_images
 
 from paperlib import config, data, engine, paper_b
-
-from test_cli_more import _write_images
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,22 @@ import pytest
 import torch
 
 from paperlib import engine
-from paperlib.utils.images import to_uint8_hwc
-from paperlib.paper_a import LatentExplorer, component_images, default_controls, interpolate, interpolation_strip, latent_explorer, latent_vector, mean_adjustment, mu_sweep, pca_directions, pca_sweep, render, seed_noise
-from paperlib.utils.images import tile
+from paperlib.paper_a import (
+    LatentExplorer,
+    component_images,
+    default_controls,
+    interpolate,
+    interpolation_strip,
+    latent_explorer,
+    latent_vector,
+    mean_adjustment,
+    mu_sweep,
+    pca_directions,
+    pca_sweep,
+    render,
+    seed_noise,
+)
+from paperlib.utils.images import tile, to_uint8_hwc
 
 MODELS = ("dcgan", "deligan", "proposed")
 OPTS = {"dcgan": {}, "deligan": {"deligan_K": 6}, "proposed": {"proposed_N": 2}}
@@ -271,6 +284,7 @@ def test_shipped_generators_open_without_training(runs, tmp_path):
     load with weights_only, sample exactly as their runs, and ``explorer_runs`` opens them
     instead of training when the runs are missing."""
     from PIL import Image
+
     from paperlib.paper_a import explorer_runs, ship_generators, shipped_generators
 
     labels = {"DCGAN": runs["dcgan"], "DeLiGAN": runs["deligan"], "Proposed (N=2)": runs["proposed"]}

@@ -3,26 +3,10 @@ sets, mixes and held-out splits: :mod:`.sets`), image folders and manifests (:mo
 and paired (map, image) data for conditional models (:mod:`.paired`). Imports only
 :mod:`paperlib.config` and :mod:`paperlib.utils`."""
 
-from . import draw, folders, emoji, shapes, sets, paired
+from . import draw, emoji, folders, paired, sets, shapes
 from .draw import (  # noqa: F401
     SUPERSAMPLE,
     WHITE,
-)
-from .folders import (  # noqa: F401
-    ARTIST_STYLES,
-    CODE_VERSION,
-    DATA_FORMAT_VERSION,
-    IMAGE_EXTENSIONS,
-    LoadedImages,
-    MANIFEST,
-    SHAPE_KINDS,
-    file_sha256,
-    image_files,
-    load_folder,
-    manifest_hash,
-    read_manifest,
-    save_images,
-    to_uint8,
 )
 from .emoji import (  # noqa: F401
     BROW_VALENCE,
@@ -43,23 +27,21 @@ from .emoji import (  # noqa: F401
     emoji_score,
     render_emoji,
 )
-from .shapes import (  # noqa: F401
-    DONGLEIN_FACE_COLORS,
-    GEOMETRIC_BACKGROUNDS,
-    GEOMETRIC_PALETTE,
-    build_artist_set,
-    build_shape_set,
-    render_artist,
-    render_shape,
-)
-from .sets import (  # noqa: F401
-    HELD_OUT_FRAC,
-    HeldOutSplit,
-    SET_NAMES,
-    build_all,
-    build_mixed_set,
-    profile_sets,
-    split_held_out,
+from .folders import (  # noqa: F401
+    ARTIST_STYLES,
+    CODE_VERSION,
+    DATA_FORMAT_VERSION,
+    IMAGE_EXTENSIONS,
+    MANIFEST,
+    SHAPE_KINDS,
+    LoadedImages,
+    file_sha256,
+    image_files,
+    load_folder,
+    manifest_hash,
+    read_manifest,
+    save_images,
+    to_uint8,
 )
 from .paired import (  # noqa: F401
     FORM_CLASSES,
@@ -70,8 +52,8 @@ from .paired import (  # noqa: F401
     Pairs,
     edge_map,
     folder_recipes,
-    has_instances,
     form_map,
+    has_instances,
     instance_edges,
     load_pairs,
     map_components,
@@ -81,4 +63,22 @@ from .paired import (  # noqa: F401
     render_label,
     render_map,
     resolve_map_source,
+)
+from .sets import (  # noqa: F401
+    HELD_OUT_FRAC,
+    SET_NAMES,
+    HeldOutSplit,
+    build_all,
+    build_mixed_set,
+    profile_sets,
+    split_held_out,
+)
+from .shapes import (  # noqa: F401
+    DONGLEIN_FACE_COLORS,
+    GEOMETRIC_BACKGROUNDS,
+    GEOMETRIC_PALETTE,
+    build_artist_set,
+    build_shape_set,
+    render_artist,
+    render_shape,
 )

@@ -8,9 +8,9 @@ import io
 import math
 from functools import lru_cache
 from typing import Iterable
+
 import numpy as np
 from PIL import Image, ImageDraw
-
 
 SUPERSAMPLE = 4
 

@@ -3,13 +3,14 @@ its positive/negative label), rendering, and the 804-image two-class set."""
 from __future__ import annotations
 
 import math
+
 import numpy as np
 from PIL import Image
+
+from ..utils.images import check_res
 from .draw import WHITE, _Canvas, _drop, _grid, _heart, _mix, _pick, _shade, _star, _u
 from .folders import _header, _write_set
 from .paired import SUPERSAMPLE
-from ..utils.images import check_res
-
 
 # --------------------------------------------------------------------------------------
 # Emoji parts and the label rule

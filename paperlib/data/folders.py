@@ -35,8 +35,6 @@ ignored, hidden files and folders are skipped) into a tensor in [-1, 1].
 """
 from __future__ import annotations
 
-from .. import __version__
-
 import hashlib
 import json
 import shutil
@@ -45,12 +43,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 from tqdm.auto import tqdm
-from .draw import WHITE, _png_bytes, _sha256
 
+from .. import __version__
+from .draw import WHITE, _png_bytes, _sha256
 
 #: Bump whenever rendering or the manifest layout changes (invalidates reuse of old sets).
 DATA_FORMAT_VERSION = 1

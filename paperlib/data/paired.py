@@ -58,18 +58,18 @@ engine (what the fixed sample grid and the metrics feed the generator).
 """
 from __future__ import annotations
 
-from PIL import Image
-
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
-from .folders import MANIFEST, image_files, load_folder
+
 from ..utils.forms import _main_form
 from ..utils.images import to_rgb01
-
+from .folders import MANIFEST, image_files, load_folder
 
 #: Classes of a recipe map (channel order).
 MAP_CLASSES = ("background", "plane", "disc", "ring", "main form", "eye", "pupil", "cheek")

@@ -6,13 +6,23 @@ import json
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 from PIL import Image
+
 from ..config import data_dir, get_profile
 from .emoji import build_emoji_set
-from .folders import ARTIST_STYLES, MANIFEST, _header, _read_image, _write_set, file_sha256, image_files, manifest_hash
+from .folders import (
+    ARTIST_STYLES,
+    MANIFEST,
+    _header,
+    _read_image,
+    _write_set,
+    file_sha256,
+    image_files,
+    manifest_hash,
+)
 from .shapes import build_artist_set, build_shape_set
-
 
 #: Folder names written by :func:`build_all`.
 SET_NAMES = ("emoji", "shapes", "artist_donglein", "artist_geometric")

@@ -3,12 +3,26 @@ artist sets (donglein faces, geometric compositions)."""
 from __future__ import annotations
 
 import math
+
 import numpy as np
 from PIL import Image
-from .draw import WHITE, _Canvas, _centre, _circle, _ellipse_points, _mix, _pick, _px, _random_color, _rectangle, _u
+
+from ..utils.images import check_res
+from .draw import (
+    WHITE,
+    _Canvas,
+    _centre,
+    _circle,
+    _ellipse_points,
+    _mix,
+    _pick,
+    _px,
+    _random_color,
+    _rectangle,
+    _u,
+)
 from .emoji import _INK
 from .folders import ARTIST_STYLES, SHAPE_KINDS, _header, _write_set
-from ..utils.images import check_res
 
 
 def _shape_recipe(kind: str, rng: np.random.Generator, res: int) -> dict:

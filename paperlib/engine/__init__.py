@@ -4,7 +4,7 @@ pipeline in :mod:`.ada_pipeline`), runs side by side on Dask (:mod:`.parallel`) 
 cached runs still have to train, with a time estimate (:mod:`.plan`). It
 builds a model by name from the registry (:mod:`paperlib.models`) and never names one."""
 
-from . import ada_pipeline, augment, config, runs, loop, parallel, plan
+from . import ada_pipeline, augment, config, loop, parallel, plan, runs
 from .ada_pipeline import (  # noqa: F401
     ANISO_STD,
     BGC_OPS,
@@ -28,14 +28,14 @@ from .ada_pipeline import (  # noqa: F401
     translate3d,
 )
 from .augment import (  # noqa: F401
-    ADAPTIVE_KINDS,
     ADA_BGC_KIMG,
     ADA_INTERVAL,
     ADA_KIMG,
     ADA_TARGET,
+    ADAPTIVE_KINDS,
     AUGMENT_KINDS,
-    Augmenter,
     DIFFAUGMENT_OPS,
+    Augmenter,
     diff_augment,
     rand_brightness,
     rand_contrast,
@@ -51,6 +51,30 @@ from .config import (  # noqa: F401
     profile_jobs,
     resolve_device,
     run_name,
+)
+from .loop import (  # noqa: F401
+    N_FIXED,
+    RunMismatch,
+    train,
+    train_cached,
+    train_epoch,
+)
+from .parallel import (  # noqa: F401
+    SCHEDULER_ENV,
+    RunsFailed,
+    close_clients,
+    get_client,
+    local_workers,
+    n_slots,
+    run_all,
+    scheduler_spec,
+    train_many,
+)
+from .plan import (  # noqa: F401
+    TrainingPlan,
+    estimate_seconds,
+    pending_kimg,
+    training_plan,
 )
 from .runs import (  # noqa: F401
     FORCE_ENV,
@@ -69,28 +93,4 @@ from .runs import (  # noqa: F401
     read_log,
     read_status,
     where_executed,
-)
-from .loop import (  # noqa: F401
-    N_FIXED,
-    RunMismatch,
-    train,
-    train_cached,
-    train_epoch,
-)
-from .parallel import (  # noqa: F401
-    RunsFailed,
-    SCHEDULER_ENV,
-    close_clients,
-    get_client,
-    local_workers,
-    n_slots,
-    run_all,
-    scheduler_spec,
-    train_many,
-)
-from .plan import (  # noqa: F401
-    TrainingPlan,
-    estimate_seconds,
-    pending_kimg,
-    training_plan,
 )

@@ -35,7 +35,6 @@ import torch.nn.functional as F
 
 from .ada_pipeline import ada_bgc
 
-
 AUGMENT_KINDS = ("none", "diffaugment", "ada", "ada-bgc")
 #: The kinds whose p is adapted from D's outputs on reals.
 ADAPTIVE_KINDS = ("ada", "ada-bgc")

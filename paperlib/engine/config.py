@@ -10,15 +10,16 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 import torch
+
 from ..config import get_device, get_profile
 from ..data.folders import image_files
-from .augment import AUGMENT_KINDS
-from ..utils.images import check_res
 from ..models import RES_CHOICES, ModelSpec, get_model, model_fields, model_names
 from ..models.base import OPTIM_CONFIGS
-
+from ..utils.images import check_res
+from .augment import AUGMENT_KINDS
 
 _RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
 

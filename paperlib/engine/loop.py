@@ -37,8 +37,6 @@ counts, other machines or CUDA (non-deterministic kernels) may differ in the las
 """
 from __future__ import annotations
 
-from .. import __version__
-
 import csv
 import dataclasses
 import hashlib
@@ -48,19 +46,28 @@ import os
 import shutil
 import time
 from pathlib import Path
+
 import numpy as np
 import torch
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
-from ..data.folders import load_folder
-from .augment import Augmenter
-from .config import TrainConfig, _RESUMABLE, make_config, resolve_device
-from ..data.folders import manifest_hash
-from .config import run_name
-from .runs import FORCE_ENV, RunResult, _read_csv, _result, _status, build_trainer, list_checkpoints, read_status
+
+from .. import __version__
+from ..data.folders import load_folder, manifest_hash
 from ..utils.io import atomic_torch_save, atomic_write, atomic_write_json
 from ..utils.threads import pinned_threads
-
+from .augment import Augmenter
+from .config import _RESUMABLE, TrainConfig, make_config, resolve_device, run_name
+from .runs import (
+    FORCE_ENV,
+    RunResult,
+    _read_csv,
+    _result,
+    _status,
+    build_trainer,
+    list_checkpoints,
+    read_status,
+)
 
 N_FIXED = 64  # images in the fixed-noise sample grid
 

@@ -26,8 +26,6 @@ others have finished, each named.
 """
 from __future__ import annotations
 
-import torch
-
 import atexit
 import logging
 import os
@@ -35,10 +33,12 @@ import threading
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+import torch
 from tqdm.auto import tqdm
+
 from .loop import train_cached
 from .runs import FORCE_ENV
-
 
 SCHEDULER_ENV = "PAPERLIB_SCHEDULER"
 

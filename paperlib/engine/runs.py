@@ -10,9 +10,11 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
+
 from ..models import get_model
 from ..utils.io import atomic_torch_save, atomic_write_json
 from .config import TrainConfig, make_config, resolve_device

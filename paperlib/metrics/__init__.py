@@ -4,7 +4,16 @@ FID, KID, precision/recall, density/coverage, IS), Inception-Score sources
 set (:mod:`.form_measure`), the cached evaluation of a
 run (:mod:`.evaluate`) and the gate and verdict statistics (:mod:`.verdicts`)."""
 
-from . import features, stats, is_scorers, fidelity, form_measure, evaluate, verdicts
+from . import evaluate, features, fidelity, form_measure, is_scorers, stats, verdicts
+from .evaluate import (  # noqa: F401
+    EVAL_KEYS,
+    cached_json,
+    cached_run_eval,
+    checkpoint_path,
+    evaluate_many,
+    evaluate_run,
+    metrics_over_training,
+)
 from .features import (  # noqa: F401
     DEFAULT_BATCH,
     DEFAULT_CACHE_DIR,
@@ -18,27 +27,9 @@ from .features import (  # noqa: F401
     real_features,
     tf1_bilinear_resize,
 )
-from .stats import (  # noqa: F401
-    density_coverage,
-    feature_stats,
-    fid_from_features,
-    frechet_distance,
-    inception_score,
-    kid,
-    precision_recall,
-)
-from .is_scorers import (  # noqa: F401
-    INCEPTION_LOGITS_ENV,
-    TFInceptionScorer,
-    is_sources,
-    labelled_is_sources,
-    register_is_source,
-    resolve_is_source,
-    resolve_tf_logits_path,
-)
 from .fidelity import (  # noqa: F401
-    CircleFidelity,
     RESIDUAL_TOL,
+    CircleFidelity,
     batch_circle_fidelity,
     circle_fidelity,
     inner_counts_of,
@@ -50,26 +41,35 @@ from .fidelity import (  # noqa: F401
 )
 from .form_measure import (  # noqa: F401
     FORM_KINDS,
-    FormMeasure,
     STYLE_FORMS,
+    FormMeasure,
     disc_score,
     form_kind_of,
     form_measure_of,
     form_scores,
     form_summary,
 )
-from .evaluate import (  # noqa: F401
-    EVAL_KEYS,
-    cached_json,
-    cached_run_eval,
-    checkpoint_path,
-    evaluate_many,
-    evaluate_run,
-    metrics_over_training,
+from .is_scorers import (  # noqa: F401
+    INCEPTION_LOGITS_ENV,
+    TFInceptionScorer,
+    is_sources,
+    labelled_is_sources,
+    register_is_source,
+    resolve_is_source,
+    resolve_tf_logits_path,
+)
+from .stats import (  # noqa: F401
+    density_coverage,
+    feature_stats,
+    fid_from_features,
+    frechet_distance,
+    inception_score,
+    kid,
+    precision_recall,
 )
 from .verdicts import (  # noqa: F401
-    Gate,
     VERDICTS,
+    Gate,
     compare_claim,
     fmt_mean_std,
     held_out_floor,

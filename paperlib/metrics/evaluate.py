@@ -9,17 +9,23 @@ import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
+
 import numpy as np
 import torch
-from ..data.folders import file_sha256
+
+from ..data.folders import file_sha256, manifest_hash
 from ..engine.parallel import run_all
 from ..engine.runs import METRIC_NOISE, list_checkpoints, load_run, metric_noise_key
-from .features import _tqdm, get_extractor, images_to_uint8, real_features
-from .is_scorers import INCEPTION_LOGITS_ENV, _is_scorer, labelled_is_sources, register_is_source, resolve_is_source
-from .stats import density_coverage, fid_from_features, inception_score, kid, precision_recall
-from ..data.folders import manifest_hash
 from ..utils.io import atomic_write_json
-
+from .features import _tqdm, get_extractor, images_to_uint8, real_features
+from .is_scorers import (
+    INCEPTION_LOGITS_ENV,
+    _is_scorer,
+    labelled_is_sources,
+    register_is_source,
+    resolve_is_source,
+)
+from .stats import density_coverage, fid_from_features, inception_score, kid, precision_recall
 
 # =====================================================================================
 # Runs

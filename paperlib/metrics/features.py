@@ -110,8 +110,6 @@ labels and ``"tf-inception"`` without the file are errors naming what is missing
 """
 from __future__ import annotations
 
-from tqdm.auto import tqdm
-
 import contextlib
 import hashlib
 import importlib.util
@@ -119,13 +117,15 @@ import json
 import threading
 import warnings
 from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
+
 from ..config import RUNS_DIR, get_device
 from ..data.folders import load_folder, manifest_hash
 from ..utils.io import atomic_save_npz
-
 
 #: Where real-set features and part classifiers are cached.
 DEFAULT_CACHE_DIR = RUNS_DIR / "metric_cache"

@@ -4,16 +4,16 @@ variant for generated images that have no recipe."""
 from __future__ import annotations
 
 import dataclasses
-
+import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Sequence
-import numpy as np
-import json
 from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
 from ..utils.forms import _inner_forms, _main_form, form_shape
 from ..utils.images import _iter_images, to_rgb01
-
 
 #: A circle-fit residual (RMS radial error / radius) at or above this gives factor f = 0.
 RESIDUAL_TOL = 0.25

@@ -7,11 +7,12 @@ import os
 import warnings
 from pathlib import Path
 from typing import Any, Callable
+
 import numpy as np
 import torch
+
 from ..config import get_device
 from .features import _FEATURE_DIM, images_to_uint8
-
 
 #: Environment variable naming a full TF-Inception TorchScript (with logits) for the TF IS.
 INCEPTION_LOGITS_ENV = "PAPERLIB_INCEPTION_LOGITS"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from typing import Iterable
+
 import numpy as np
 
 

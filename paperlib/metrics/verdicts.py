@@ -6,8 +6,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Sequence
+
 import numpy as np
 import pandas as pd
+
 from .features import real_features
 from .stats import fid_from_features, kid
 

@@ -7,9 +7,10 @@ a new model is one new module that calls :func:`~paperlib.models.base.register`.
 import importlib
 import pkgutil
 
-from . import dcgan  # registration order: the CLI's and error messages' model order
-from . import stylegan2  # noqa: I001
-from . import pix2pixhd  # noqa: I001
+# registration order is the CLI's and error messages' model order
+from . import dcgan  # isort: skip
+from . import stylegan2  # isort: skip
+from . import pix2pixhd  # isort: skip
 from .base import OPTIM_CONFIGS, ModelSpec, get_model, model_fields, model_names, register
 from .dcgan import (
     RES_CHOICES,

@@ -25,13 +25,13 @@ The discriminator returns logits (no sigmoid): train it with ``BCEWithLogitsLoss
 """
 from __future__ import annotations
 
-from ..utils.images import check_res
-from .base import RES_CHOICES, ModelSpec, register
-
 import math
+
 import torch
 from torch import nn
 
+from ..utils.images import check_res
+from .base import RES_CHOICES, ModelSpec, register
 
 MODEL_NAMES = ("dcgan", "deligan", "proposed")
 

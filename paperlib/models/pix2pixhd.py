@@ -63,16 +63,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
 from ..data.paired import MAP_SOURCES, MapSource, Pairs, instance_edges, load_pairs
 from ..utils.images import check_res
 from .base import RES_CHOICES, ModelSpec, register
 from .p2p_encoder import EncodedGenerator, Encoder
-
-
 
 
 def _check_res(res: int) -> int:

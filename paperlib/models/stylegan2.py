@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import copy
 import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -51,9 +52,6 @@ from torch import nn
 from ..utils.images import check_res
 from .base import RES_CHOICES, ModelSpec, register
 from .dcgan import GaussianLatent
-
-
-
 
 SQRT2 = math.sqrt(2.0)
 

@@ -3,7 +3,33 @@
 IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
 (:mod:`.explorer`)."""
 
-from . import instability, emoji_is, report, explorer
+from . import emoji_is, explorer, instability, report
+from .emoji_is import (  # noqa: F401
+    PartClassifier,
+    part_probs,
+    train_part_classifier,
+)
+from .explorer import (  # noqa: F401
+    EXPLORER_MODES,
+    INTERP_KINDS,
+    N_DIRECTIONS,
+    SLIDER_RANGE,
+    LatentExplorer,
+    PCADirections,
+    component_images,
+    default_controls,
+    interpolate,
+    interpolation_strip,
+    latent_explorer,
+    latent_vector,
+    mean_adjustment,
+    mu_sweep,
+    pca_directions,
+    pca_sweep,
+    render,
+    run_label,
+    seed_noise,
+)
 from .instability import (  # noqa: F401
     D_FAKE_NEAR_ZERO,
     D_WIN_LOSS,
@@ -18,17 +44,13 @@ from .instability import (  # noqa: F401
     search_n_cached,
     stability_report,
 )
-from .emoji_is import (  # noqa: F401
-    PartClassifier,
-    part_probs,
-    train_part_classifier,
-)
 from .report import (  # noqa: F401
     CLAIM_HORIZON,
     INFORMATIVENESS_MEASURES,
     MODELS,
     PAPER_A_TABLE1,
     PAPER_A_TEXT_RATIOS,
+    SHIPPED_INDEX,
     STABILITY_CLAIMS,
     audit_markdown,
     claims_audit,
@@ -36,10 +58,7 @@ from .report import (  # noqa: F401
     detector_candidates,
     detector_demo,
     detector_note,
-    SHIPPED_INDEX,
     explorer_runs,
-    ship_generators,
-    shipped_generators,
     informativeness,
     is_summary,
     lowest,
@@ -49,29 +68,10 @@ from .report import (  # noqa: F401
     reference_runs,
     run_scale,
     scored_epochs,
+    ship_generators,
+    shipped_generators,
     stability_verdict,
     table1,
     table1_caption,
     threshold_variants,
-)
-from .explorer import (  # noqa: F401
-    EXPLORER_MODES,
-    INTERP_KINDS,
-    LatentExplorer,
-    N_DIRECTIONS,
-    PCADirections,
-    SLIDER_RANGE,
-    component_images,
-    default_controls,
-    interpolate,
-    interpolation_strip,
-    latent_explorer,
-    latent_vector,
-    mean_adjustment,
-    mu_sweep,
-    pca_directions,
-    pca_sweep,
-    render,
-    run_label,
-    seed_noise,
 )

@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ..metrics import features as _features
-from ..metrics.features import _tqdm, images_to_uint8
+
 from ..data.emoji import EMOJI_EYES, EMOJI_MOUTHS
 from ..data.folders import load_folder, manifest_hash
+from ..metrics import features as _features
+from ..metrics.features import _tqdm, images_to_uint8
+from ..metrics.is_scorers import register_is_source
 from ..utils.io import atomic_torch_save
 from ..utils.threads import pinned_threads
-from ..metrics.is_scorers import register_is_source
 
 
 class PartClassifier(nn.Module):

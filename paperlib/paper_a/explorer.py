@@ -25,13 +25,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
 import ipywidgets as W
 import numpy as np
 import torch
+
 from ..engine.runs import list_checkpoints, load_run
 from ..utils.images import png_bytes, to_uint8_hwc
 from ..utils.threads import pinned_threads
-
 
 EXPLORER_MODES = ("pca", "raw")
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+
 import numpy as np
+
 from ..config import get_profile
 from ..data.folders import image_files, manifest_hash
 from ..engine.config import TrainConfig, profile_config, run_name
 from ..engine.parallel import n_slots, train_many
 from ..engine.runs import RunResult, read_config, read_log, read_status
-
 
 # ----------------------------------------------------------------------------- instability
 #: Paper A's "instability": D converges much faster than G and G stops learning. Per epoch,

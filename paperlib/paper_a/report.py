@@ -24,8 +24,14 @@ from ..data.folders import image_files
 from ..engine.config import epochs_for_kimg, profile_config, profile_jobs
 from ..engine.parallel import n_slots, train_many
 from ..engine.plan import training_plan
-from ..engine.runs import (export_generator, list_checkpoints, list_runs, read_config, read_log,
-                           read_status)
+from ..engine.runs import (
+    export_generator,
+    list_checkpoints,
+    list_runs,
+    read_config,
+    read_log,
+    read_status,
+)
 from ..metrics.verdicts import compare_claim, fmt_mean_std, mean_std
 from ..utils.io import atomic_write_json
 from .instability import (

@@ -5,16 +5,41 @@ curation loop (:mod:`.curation`, selections in :mod:`.selections`, selection fea
 (:mod:`.checks`) and the selection gallery (:mod:`.gallery`)."""
 
 from . import (
-    features,
-    selections,
-    curation,
-    tables,
-    shape_learning,
-    conditional,
-    report,
-    jobs,
     checks,
+    conditional,
+    curation,
+    features,
     gallery,
+    jobs,
+    report,
+    selections,
+    shape_learning,
+    tables,
+)
+from .checks import (  # noqa: F401
+    CurationCheckFailed,
+    check_curation,
+)
+from .conditional import (  # noqa: F401
+    conditional_config,
+    conditional_tables,
+    conditional_verdicts,
+    evaluate_conditional,
+    layout_errors,
+)
+from .curation import (  # noqa: F401
+    CURATION_LOG,
+    PROVENANCE,
+    SOURCES,
+    CurationEntry,
+    CurationPlan,
+    auto_satisfaction,
+    auto_satisfaction_parts,
+    plan_curated_set,
+    read_provenance,
+    run_curation_loop,
+    split_counts,
+    write_curated_set,
 )
 from .features import (  # noqa: F401
     PixelPCAFeatures,
@@ -24,69 +49,19 @@ from .features import (  # noqa: F401
     mean_pairwise_distance,
     pixel_pca_features,
 )
-from .selections import (  # noqa: F401
-    SELECTIONS_VERSION,
-    SelectionMismatchError,
-    load_selections,
-    make_auto_rater,
-    make_selection_rater,
-    save_selections,
-    selection_for_round,
-    selections_or_auto,
+from .gallery import (  # noqa: F401
+    SelectionGallery,
+    selection_gallery,
 )
-from .curation import (  # noqa: F401
-    CURATION_LOG,
-    CurationEntry,
-    CurationPlan,
-    PROVENANCE,
-    SOURCES,
-    auto_satisfaction,
-    auto_satisfaction_parts,
-    plan_curated_set,
-    read_provenance,
-    run_curation_loop,
-    split_counts,
-    write_curated_set,
-)
-from .tables import (  # noqa: F401
-    COLUMNS,
-    EVAL_VERSION,
-    FORM_GATE,
-    claims,
-    draws_form,
-    exact_form_metric,
-    passes_gate,
-    check_fid_limit,
-    evaluate_stage,
-    fmt,
-    held_out_floor_metrics,
-    real_stage_metrics,
-    stage_metrics,
-    summary,
-    table1,
-)
-from .shape_learning import (  # noqa: F401
-    BUDGETS,
-    STAGES,
-    STAGE_TITLES,
-    at_epoch,
-    batch_for_round,
-    curate_and_retrain,
-    finetune_config,
-    finetune_run,
-    mix_shape_count,
-    shape_learning_many,
-    shape_learning_runs,
-    stage_epochs,
-    stage_images,
-    stage_kimg,
-)
-from .conditional import (  # noqa: F401
-    conditional_config,
-    conditional_tables,
-    conditional_verdicts,
-    evaluate_conditional,
-    layout_errors,
+from .jobs import (  # noqa: F401
+    Setup,
+    as_paths,
+    b_job,
+    control_job,
+    curation_job,
+    curation_plan,
+    run_b_jobs,
+    setup,
 )
 from .report import (  # noqa: F401
     ALONE,
@@ -112,21 +87,46 @@ from .report import (  # noqa: F401
     stage_summary,
     with_gate,
 )
-from .jobs import (  # noqa: F401
-    Setup,
-    as_paths,
-    b_job,
-    control_job,
-    curation_job,
-    curation_plan,
-    run_b_jobs,
-    setup,
+from .selections import (  # noqa: F401
+    SELECTIONS_VERSION,
+    SelectionMismatchError,
+    load_selections,
+    make_auto_rater,
+    make_selection_rater,
+    save_selections,
+    selection_for_round,
+    selections_or_auto,
 )
-from .checks import (  # noqa: F401
-    CurationCheckFailed,
-    check_curation,
+from .shape_learning import (  # noqa: F401
+    BUDGETS,
+    STAGE_TITLES,
+    STAGES,
+    at_epoch,
+    batch_for_round,
+    curate_and_retrain,
+    finetune_config,
+    finetune_run,
+    mix_shape_count,
+    shape_learning_many,
+    shape_learning_runs,
+    stage_epochs,
+    stage_images,
+    stage_kimg,
 )
-from .gallery import (  # noqa: F401
-    SelectionGallery,
-    selection_gallery,
+from .tables import (  # noqa: F401
+    COLUMNS,
+    EVAL_VERSION,
+    FORM_GATE,
+    check_fid_limit,
+    claims,
+    draws_form,
+    evaluate_stage,
+    exact_form_metric,
+    fmt,
+    held_out_floor_metrics,
+    passes_gate,
+    real_stage_metrics,
+    stage_metrics,
+    summary,
+    table1,
 )

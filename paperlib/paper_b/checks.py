@@ -11,7 +11,6 @@ satisfaction, so only there is the top-rated images' mean satisfaction at least 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ..engine.runs import read_config
 from .curation import CURATION_LOG, SOURCES, read_provenance, split_counts

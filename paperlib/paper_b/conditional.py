@@ -5,12 +5,19 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Any, Sequence
+
 import numpy as np
 import pandas as pd
-from ..data.folders import image_files, manifest_hash
+
 from ..config import get_profile
-from ..data.paired import (folder_recipes, has_instances, load_pairs, recipe_style,
-                           resolve_map_source)
+from ..data.folders import image_files, manifest_hash
+from ..data.paired import (
+    folder_recipes,
+    has_instances,
+    load_pairs,
+    recipe_style,
+    resolve_map_source,
+)
 from ..engine.config import epochs_for_kimg, profile_config
 from ..engine.runs import load_run, read_config
 from ..metrics.evaluate import cached_run_eval
@@ -19,10 +26,16 @@ from ..metrics.fidelity import batch_circle_fidelity
 from ..metrics.form_measure import form_kind_of
 from ..metrics.verdicts import compare_claim
 from ..models.pix2pixhd import FEATURE_MODES, translate
-from .tables import stage_metrics
-from .tables import EVAL_VERSION
-from .tables import fmt
-from .tables import check_fid_limit, draws_form, exact_form_metric, summary, table1
+from .tables import (
+    EVAL_VERSION,
+    check_fid_limit,
+    draws_form,
+    exact_form_metric,
+    fmt,
+    stage_metrics,
+    summary,
+    table1,
+)
 
 
 def _gate_column(per_seed: pd.DataFrame) -> str:

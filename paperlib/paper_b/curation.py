@@ -90,8 +90,7 @@ real-vs-real floor; :func:`real_stage_metrics` is the older in-sample version).
 """
 from __future__ import annotations
 
-from PIL import Image
-
+import json
 import math
 import operator
 import os
@@ -99,16 +98,17 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
 import numpy as np
+from PIL import Image
+
 from ..metrics.fidelity import batch_circle_fidelity, style_fidelity
 from ..metrics.form_measure import FormMeasure, form_scores
-from .features import _as_feats, _image_at, _min_dist, _n_images, feature_distances
 from ..utils.images import to_uint8_hwc
 from ..utils.io import atomic_write_json
-
+from .features import _as_feats, _image_at, _min_dist, _n_images, feature_distances
 
 #: Provenance labels, in the order of the ratios.
 SOURCES = ("generated-similar", "human-similar", "top-copy")

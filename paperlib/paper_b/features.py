@@ -3,15 +3,15 @@ the metric that judges it): whitened pixel PCA fitted on the artist's training p
 feature caches, distances and the diversity measure."""
 from __future__ import annotations
 
-import torch.nn.functional as F
-
-import torch
-
 import hashlib
 import math
 from pathlib import Path
 from typing import Any, Callable
+
 import numpy as np
+import torch
+import torch.nn.functional as F
+
 from ..metrics.features import images_to_uint8
 from ..utils.images import to_uint8_hwc
 from ..utils.io import atomic_write

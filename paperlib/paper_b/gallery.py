@@ -5,11 +5,12 @@ from __future__ import annotations
 import html
 from pathlib import Path
 from typing import Any
+
 import ipywidgets as W
+
+from ..utils.images import _png_thumb
 from .features import image_sha256
 from .selections import SelectionMismatchError, save_selections, selection_for_round
-from ..utils.images import _png_thumb
-
 
 #: Estimated rendered width of a toggle's label, for :func:`like_label`: the heart icon
 #: with its gap (20 px), the button's side padding (2 x 6 px) and 8 px per character of

@@ -7,22 +7,21 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
+
 from ..config import get_profile
-from ..data.folders import load_folder, manifest_hash
+from ..data.folders import image_files, load_folder, manifest_hash
+from ..data.sets import profile_sets, split_held_out
 from ..engine.config import epochs_for_kimg, run_name
 from ..engine.parallel import run_all
-from .shape_learning import finetune_config, finetune_run
 from ..engine.plan import TrainingPlan, estimate_seconds, pending_kimg
 from ..engine.runs import list_checkpoints, read_config
-from ..data.folders import image_files
-from ..data.sets import profile_sets, split_held_out
 from ..metrics.fidelity import inner_counts_of
 from ..metrics.form_measure import FormMeasure, form_measure_of
-from .features import pixel_pca_features
-from .curation import CURATION_LOG
-from .selections import make_selection_rater, selection_for_round
-from .shape_learning import curate_and_retrain, stage_kimg
 from ..utils.threads import pinned_threads
+from .curation import CURATION_LOG
+from .features import pixel_pca_features
+from .selections import make_selection_rater, selection_for_round
+from .shape_learning import curate_and_retrain, finetune_config, finetune_run, stage_kimg
 
 
 # ----------------------------------------------------------------------------- set-up

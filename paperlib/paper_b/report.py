@@ -17,8 +17,7 @@ import pandas as pd
 
 from ..metrics.verdicts import compare_claim
 from .curation import SOURCES, read_provenance
-from .tables import (COLUMNS, check_fid_limit, claims, exact_form_metric, fmt, passes_gate,
-                     table1)
+from .tables import COLUMNS, check_fid_limit, claims, exact_form_metric, fmt, passes_gate, table1
 
 #: The stage (01) or column (05) of the training data's row: the held-out floor.
 REFERENCE = "training data"

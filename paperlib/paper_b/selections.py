@@ -8,11 +8,12 @@ import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
 import numpy as np
+
+from ..utils.io import atomic_write_json
 from .curation import auto_satisfaction_parts
 from .features import _image_at, _n_images, image_sha256
-from ..utils.io import atomic_write_json
-
 
 SELECTIONS_VERSION = 1
 

@@ -6,16 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
 import numpy as np
+
 from ..config import data_dir, get_profile
 from ..data.folders import image_files, load_folder, manifest_hash
 from ..data.sets import build_mixed_set
 from ..engine.config import epochs_for_kimg, make_config, profile_config, run_name
-from ..engine.parallel import train_many
 from ..engine.loop import train_cached
+from ..engine.parallel import train_many
 from ..engine.runs import METRIC_NOISE, RunResult, list_checkpoints, load_run
 from .curation import run_curation_loop
-
 
 #: Stages of notebook 01: the artist set alone (paper B's "1st experiment"), shape learning
 #: by mixing shapes into the training set, the longer-training control (the artist set alone

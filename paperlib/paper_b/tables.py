@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import math
 from typing import Any, Sequence
+
 import numpy as np
 import pandas as pd
+
 from ..data.folders import load_folder, manifest_hash
 from ..engine.runs import METRIC_NOISE, load_run, metric_noise_key
 from ..metrics.evaluate import cached_run_eval
@@ -32,7 +34,6 @@ from ..metrics.form_measure import FormMeasure, form_kind_of, form_scores, form_
 from ..metrics.stats import fid_from_features, kid
 from ..metrics.verdicts import compare_claim, real_floor
 from .features import _as_feats, _n_images, mean_pairwise_distance
-
 
 #: Bump when :func:`stage_metrics` changes (invalidates cached evaluations).
 EVAL_VERSION = 3  # 2: form parts, median circularity, reference_dir; 3: form measure

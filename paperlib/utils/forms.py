@@ -119,9 +119,9 @@ largest form only.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 from scipy import ndimage as ndi
-
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 

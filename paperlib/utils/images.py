@@ -2,12 +2,11 @@
 resolution check."""
 from __future__ import annotations
 
-from PIL import Image
-
 import io
-import numpy as np
 from typing import Any
 
+import numpy as np
+from PIL import Image
 
 #: Smallest image size the data sets and models take.
 MIN_RES = 16
