@@ -120,6 +120,32 @@ def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
     or an ``out_root`` inside ``folder``.
     """
     src = Path(folder)
+    files, k, root = _split_inputs(src, held_out_frac, out_root)
+    by_file, res = _source_manifest(src, files)
+    pixels = _read_all(src, files, res)
+    order = np.random.default_rng(seed).permutation(len(files))
+    held_idx = set(order[:k].tolist())
+    params = {"source": str(src.resolve()), "source_hash": manifest_hash(src),
+              "held_out_frac": float(held_out_frac), "seed": int(seed)}
+
+    def render(recipe: dict, size: int) -> Image.Image:
+        return Image.fromarray(pixels[recipe["path"]])
+
+    out = {}
+    for part, wanted in (("train", False), ("heldout", True)):
+        items = _part_items(src, files, by_file,
+                            [i for i in range(len(files)) if (i in held_idx) == wanted])
+        header = _header(f"{src.name}_{part}", "held-out split", seed, res, items,
+                         {**params, "part": part},
+                         f"{part} part of {src.name}: a seeded split, {k} of {len(files)} "
+                         "images held out from every model")
+        _write_set(root / f"{src.name}_{part}", header, items, render, False)
+        out[part] = root / f"{src.name}_{part}"
+    return HeldOutSplit(src, out["train"], out["heldout"], len(files) - k, k)
+
+
+def _split_inputs(src: Path, held_out_frac, out_root) -> tuple[list[Path], int, Path]:
+    """The source's image files, the held-out count and the output root; bad input raises."""
     if not src.is_dir():
         raise FileNotFoundError(f"data folder not found: {src}")
     if isinstance(held_out_frac, bool) or not isinstance(held_out_frac, numbers.Real) \
@@ -134,53 +160,49 @@ def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
         raise ValueError(f"{src} has {len(files)} image(s): a held-out split needs at least 2 "
                          "(one to train on, one to hold out)")
     k = min(len(files) - 1, max(1, int(round(float(held_out_frac) * len(files)))))
+    return files, k, root
+
+
+def _source_manifest(src: Path, files: list[Path]) -> tuple[dict, int]:
+    """``({file: manifest entry}, res)``: from the source's manifest, else ``({}, the first
+    image's width)``."""
     try:
         manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
-        by_file = {e["file"]: e for e in manifest["images"]}
-        res = int(manifest["res"])
+        return {e["file"]: e for e in manifest["images"]}, int(manifest["res"])
     except (OSError, ValueError, KeyError, TypeError):
-        by_file = {}
         try:
             with Image.open(files[0]) as im:
-                res = int(im.size[0])
+                return {}, int(im.size[0])
         except (OSError, SyntaxError, ValueError) as err:
             raise ValueError(f"cannot split {src}: image {files[0].name} cannot be read "
                              f"({type(err).__name__}: {err})") from err
+
+
+def _read_all(src: Path, files: list[Path], res: int) -> dict[str, np.ndarray]:
+    """Every image's pixels by absolute path; a bad file raises before anything is written."""
     pixels = {}
-    for path in files:  # read everything first: a bad file stops the split before any write
+    for path in files:
         try:
             pixels[str(path.absolute())] = _read_image(path, res)
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
             raise ValueError(f"cannot split {src}: image {path.relative_to(src).as_posix()} "
                              f"cannot be read ({type(err).__name__}: {err}); fix or remove it"
                              ) from err
-    order = np.random.default_rng(seed).permutation(len(files))
-    held_idx = set(order[:k].tolist())
-    params = {"source": str(src.resolve()), "source_hash": manifest_hash(src),
-              "held_out_frac": float(held_out_frac), "seed": int(seed)}
-    out = {}
-    for part, wanted in (("train", False), ("heldout", True)):
-        items = []
-        for i, path in enumerate(files):
-            if (i in held_idx) != wanted:
-                continue
-            rel = path.relative_to(src)
-            entry = by_file.get(rel.as_posix(), {})
-            label = entry.get("label", rel.parts[0] if len(rel.parts) > 1 else "image")
-            recipe = {**entry.get("recipe", {}), "source_file": rel.as_posix(),
-                      "path": str(path.absolute()), "source_sha256": file_sha256(path)}
-            items.append((f"{len(items):05d}.png", label, recipe))
-        header = _header(f"{src.name}_{part}", "held-out split", seed, res, items,
-                         {**params, "part": part},
-                         f"{part} part of {src.name}: a seeded split, {k} of {len(files)} "
-                         "images held out from every model")
+    return pixels
 
-        def render(recipe: dict, size: int) -> Image.Image:
-            return Image.fromarray(pixels[recipe["path"]])
 
-        _write_set(root / f"{src.name}_{part}", header, items, render, False)
-        out[part] = root / f"{src.name}_{part}"
-    return HeldOutSplit(src, out["train"], out["heldout"], len(files) - k, k)
+def _part_items(src: Path, files: list[Path], by_file: dict, indices: list[int]) -> list:
+    """``[(file name, label, recipe with provenance)]`` of one part, numbered in order."""
+    items = []
+    for i in indices:
+        path = files[i]
+        rel = path.relative_to(src)
+        entry = by_file.get(rel.as_posix(), {})
+        label = entry.get("label", rel.parts[0] if len(rel.parts) > 1 else "image")
+        recipe = {**entry.get("recipe", {}), "source_file": rel.as_posix(),
+                  "path": str(path.absolute()), "source_sha256": file_sha256(path)}
+        items.append((f"{len(items):05d}.png", label, recipe))
+    return items
 
 
 def profile_sets(profile, seed: int = 0) -> dict[str, Path]:

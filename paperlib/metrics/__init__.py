@@ -18,7 +18,6 @@ from .features import (  # noqa: F401
     DEFAULT_BATCH,
     DEFAULT_CACHE_DIR,
     FeatureExtractor,
-    InceptionFeatures,
     get_extractor,
     images_to_uint8,
     inception_torchscript_path,

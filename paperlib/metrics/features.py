@@ -371,7 +371,6 @@ class FeatureExtractor:
 
 
 #: Alias (the brief's other name).
-InceptionFeatures = FeatureExtractor
 
 
 _EXTRACTORS: dict[str, FeatureExtractor] = {}
