@@ -370,9 +370,6 @@ class FeatureExtractor:
         return out
 
 
-#: Alias (the brief's other name).
-
-
 _EXTRACTORS: dict[str, FeatureExtractor] = {}
 
 
