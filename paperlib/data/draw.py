@@ -23,7 +23,7 @@ WHITE = (255, 255, 255)
 # --------------------------------------------------------------------------------------
 # Drawing helpers
 # --------------------------------------------------------------------------------------
-class _Canvas:
+class Canvas:
     """A canvas drawn at ``SUPERSAMPLE`` x ``res``; recipe coordinates times ``unit``."""
 
     def __init__(self, res: int, unit: float, fill=WHITE, mode: str = "RGB"):
@@ -33,9 +33,9 @@ class _Canvas:
         self.img = Image.new(mode, (self.size, self.size), fill)
         self.draw = ImageDraw.Draw(self.img)
 
-    def blank(self, fill=0, mode: str = "L") -> _Canvas:
+    def blank(self, fill=0, mode: str = "L") -> Canvas:
         """A canvas of the same geometry (e.g. a mask)."""
-        return _Canvas(self.res, self.unit / SUPERSAMPLE, fill, mode)
+        return Canvas(self.res, self.unit / SUPERSAMPLE, fill, mode)
 
     def px(self, v: float) -> float:
         return v * self.unit
@@ -74,15 +74,15 @@ class _Canvas:
         return self.img.resize((self.res, self.res), Image.LANCZOS)
 
 
-def _mix(a, b, t: float) -> tuple[int, int, int]:
+def mix(a, b, t: float) -> tuple[int, int, int]:
     return tuple(round(x + (y - x) * t) for x, y in zip(a, b))
 
 
-def _shade(c, k: float) -> tuple[int, int, int]:
+def shade(c, k: float) -> tuple[int, int, int]:
     return tuple(round(x * k) for x in c)
 
 
-def _heart(cx, cy, size, n=36) -> list[tuple[float, float]]:
+def heart(cx, cy, size, n=36) -> list[tuple[float, float]]:
     ts = np.linspace(0, 2 * np.pi, n, endpoint=False)
     xs = 16 * np.sin(ts) ** 3
     ys = 13 * np.cos(ts) - 5 * np.cos(2 * ts) - 2 * np.cos(3 * ts) - np.cos(4 * ts)
@@ -90,7 +90,7 @@ def _heart(cx, cy, size, n=36) -> list[tuple[float, float]]:
     return [(cx + k * x, cy - k * y) for x, y in zip(xs, ys)]
 
 
-def _star(cx, cy, r_out, r_in, points=5, rot=-90.0) -> list[tuple[float, float]]:
+def star(cx, cy, r_out, r_in, points=5, rot=-90.0) -> list[tuple[float, float]]:
     pts = []
     for i in range(2 * points):
         r = r_out if i % 2 == 0 else r_in
@@ -99,14 +99,14 @@ def _star(cx, cy, r_out, r_in, points=5, rot=-90.0) -> list[tuple[float, float]]
     return pts
 
 
-def _drop(cv: _Canvas, cx, cy, size, fill):
+def drop(cv: Canvas, cx, cy, size, fill):
     """A tear/sweat drop whose round part is centred at (cx, cy), tip pointing up."""
     cv.ellipse(cx, cy, size, fill=fill)
     cv.polygon([(cx - 0.92 * size, cy - 0.35 * size), (cx, cy - 2.1 * size),
                 (cx + 0.92 * size, cy - 0.35 * size)], fill=fill)
 
 
-def _ellipse_points(cx, cy, rx, ry, angle_deg, n=96) -> list[tuple[float, float]]:
+def ellipse_points(cx, cy, rx, ry, angle_deg, n=96) -> list[tuple[float, float]]:
     """Points of a rotated ellipse (for shapes PIL cannot rotate)."""
     a = math.radians(angle_deg)
     ts = np.linspace(0, 2 * np.pi, n, endpoint=False)
@@ -115,7 +115,7 @@ def _ellipse_points(cx, cy, rx, ry, angle_deg, n=96) -> list[tuple[float, float]
             for x, y in zip(xs, ys)]
 
 
-def _rectangle(cx, cy, hw, hh, angle_deg) -> list[tuple[float, float]]:
+def rectangle(cx, cy, hw, hh, angle_deg) -> list[tuple[float, float]]:
     """Corners of a rectangle with half-sizes (hw, hh) rotated by ``angle_deg``."""
     a = math.radians(angle_deg)
     ca, sa = math.cos(a), math.sin(a)
@@ -124,48 +124,48 @@ def _rectangle(cx, cy, hw, hh, angle_deg) -> list[tuple[float, float]]:
 
 
 @lru_cache(maxsize=4)
-def _grid(size: int) -> np.ndarray:
+def grid(size: int) -> np.ndarray:
     """(2, size, size) row and column indices."""
     return np.mgrid[0:size, 0:size].astype(np.float32)
 
 
-def _png_bytes(img: Image.Image) -> bytes:
+def png_bytes(img: Image.Image) -> bytes:
     """PNG with fixed parameters and no metadata, so equal pixels give equal bytes."""
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=6, optimize=False)
     return buf.getvalue()
 
 
-def _sha256(data: bytes) -> str:
+def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _u(rng: np.random.Generator, lo: float, hi: float, nd: int = 3) -> float:
+def uniform(rng: np.random.Generator, lo: float, hi: float, nd: int = 3) -> float:
     return round(float(rng.uniform(lo, hi)), nd)
 
 
-def _pick(rng: np.random.Generator, options):
+def pick(rng: np.random.Generator, options):
     return options[int(rng.integers(len(options)))]
 
 
 # --------------------------------------------------------------------------------------
 # Shape set (paper B's shape learning)
 # --------------------------------------------------------------------------------------
-def _random_color(rng: np.random.Generator) -> list[int]:
+def random_color(rng: np.random.Generator) -> list[int]:
     h, s, v = rng.uniform(0, 1), rng.uniform(0.45, 1.0), rng.uniform(0.35, 0.9)
     return [round(c * 255) for c in colorsys.hsv_to_rgb(h, s, v)]
 
 
-def _centre(rng, reach: float, res: int) -> tuple[float, float]:
+def centre(rng, reach: float, res: int) -> tuple[float, float]:
     """A centre (output px) keeping a radius ``reach`` (fraction of the frame) inside."""
     lo, hi = reach + 0.02, 0.98 - reach
-    return _u(rng, lo, hi) * res, _u(rng, lo, hi) * res
+    return uniform(rng, lo, hi) * res, uniform(rng, lo, hi) * res
 
 
-def _px(v: float, res: int) -> float:
+def to_px(v: float, res: int) -> float:
     return round(v * res, 2)
 
 
-def _circle(cx: float, cy: float, r: float, res: int, **extra) -> dict:
+def circle(cx: float, cy: float, r: float, res: int, **extra) -> dict:
     """A circle given in frame fractions, recorded in output pixels."""
-    return {"cx": _px(cx, res), "cy": _px(cy, res), "r": _px(r, res), **extra}
+    return {"cx": to_px(cx, res), "cy": to_px(cy, res), "r": to_px(r, res), **extra}

@@ -8,8 +8,8 @@ import numpy as np
 from PIL import Image
 
 from ..utils.images import check_res
-from .draw import WHITE, _Canvas, _drop, _grid, _heart, _mix, _pick, _shade, _star, _u
-from .folders import _header, _write_set
+from .draw import WHITE, Canvas, drop, grid, heart, mix, pick, shade, star, uniform
+from .folders import set_header, write_set
 from .paired import SUPERSAMPLE
 
 # --------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ _FACE_ASPECT = {"circle": (1.0, 1.0), "ellipse_wide": (1.0, 0.88), "ellipse_tall
                 "rounded_square": (0.9, 0.9)}
 
 
-_INK = (62, 40, 30)
+INK = (62, 40, 30)
 
 
 _MOUTH_INK = (96, 32, 36)
@@ -100,17 +100,17 @@ def _emoji_recipe(rng: np.random.Generator) -> dict:
     n_extras = int(rng.choice(3, p=[0.5, 0.35, 0.15]))
     extras = sorted(rng.choice(len(EMOJI_EXTRAS), size=n_extras, replace=False).tolist())
     return {
-        "face_shape": _pick(rng, EMOJI_FACE_SHAPES),
-        "face_color": _pick(rng, tuple(EMOJI_FACE_COLORS)),
-        "gradient": _pick(rng, EMOJI_GRADIENTS),
-        "eyes": _pick(rng, EMOJI_EYES),
-        "brows": _pick(rng, EMOJI_BROWS),
-        "mouth": _pick(rng, EMOJI_MOUTHS),
+        "face_shape": pick(rng, EMOJI_FACE_SHAPES),
+        "face_color": pick(rng, tuple(EMOJI_FACE_COLORS)),
+        "gradient": pick(rng, EMOJI_GRADIENTS),
+        "eyes": pick(rng, EMOJI_EYES),
+        "brows": pick(rng, EMOJI_BROWS),
+        "mouth": pick(rng, EMOJI_MOUTHS),
         "extras": [EMOJI_EXTRAS[i] for i in extras],
-        "dx": _u(rng, -0.03, 0.03), "dy": _u(rng, -0.03, 0.03),   # face offset (frame)
-        "scale": _u(rng, 0.9, 1.0),                                # face radius factor
-        "eye_gap": _u(rng, 0.32, 0.42), "eye_y": _u(rng, -0.28, -0.12),  # x face radius
-        "mouth_y": _u(rng, 0.3, 0.45), "mouth_w": _u(rng, 0.3, 0.48),    # x face radius
+        "dx": uniform(rng, -0.03, 0.03), "dy": uniform(rng, -0.03, 0.03),   # face offset (frame)
+        "scale": uniform(rng, 0.9, 1.0),                                # face radius factor
+        "eye_gap": uniform(rng, 0.32, 0.42), "eye_y": uniform(rng, -0.28, -0.12),  # x face radius
+        "mouth_y": uniform(rng, 0.3, 0.45), "mouth_w": uniform(rng, 0.3, 0.48),    # x face radius
     }
 
 
@@ -152,20 +152,20 @@ def _face_fill(recipe: dict, res: int, cx, cy, rx, ry) -> Image.Image:
     size = res * SUPERSAMPLE
     if recipe["gradient"] == "flat":
         return Image.new("RGB", (size, size), base)
-    yy, xx = (_grid(res) + 0.5) / res
+    yy, xx = (grid(res) + 0.5) / res
     t = np.clip(np.hypot(xx - (cx - 0.3 * rx), yy - (cy - 0.35 * ry)) / (1.5 * max(rx, ry)),
                 0, 1)[..., None]
-    light, dark = np.array(_mix(base, WHITE, 0.5)), np.array(_shade(base, 0.85))
+    light, dark = np.array(mix(base, WHITE, 0.5)), np.array(shade(base, 0.85))
     small = Image.fromarray((light * (1 - t) + dark * t).round().astype(np.uint8), "RGB")
     return small.resize((size, size), Image.BILINEAR)
 
 
-def _draw_face(cv: _Canvas, recipe: dict, cx, cy, R):
+def _draw_face(cv: Canvas, recipe: dict, cx, cy, R):
     shape = recipe["face_shape"]
     ax, ay = _FACE_ASPECT[shape]
     rx, ry = ax * R, ay * R
     mask = cv.blank()
-    outline = _shade(EMOJI_FACE_COLORS[recipe["face_color"]], 0.6)
+    outline = shade(EMOJI_FACE_COLORS[recipe["face_color"]], 0.6)
     if shape == "rounded_square":
         mask.rounded_rect(cx, cy, rx, ry, 0.4 * R, fill=255)
         cv.img.paste(_face_fill(recipe, cv.res, cx, cy, rx, ry), mask=mask.img)
@@ -176,33 +176,33 @@ def _draw_face(cv: _Canvas, recipe: dict, cx, cy, R):
         cv.ellipse(cx, cy, rx, ry, outline=outline, width=0.018)
 
 
-def _draw_eye(cv: _Canvas, style: str, x, y, e, lw):
+def _draw_eye(cv: Canvas, style: str, x, y, e, lw):
     if style == "dots":
-        cv.ellipse(x, y, 0.8 * e, fill=_INK)
+        cv.ellipse(x, y, 0.8 * e, fill=INK)
     elif style == "ovals":
-        cv.ellipse(x, y, 0.62 * e, 1.1 * e, fill=_INK)
+        cv.ellipse(x, y, 0.62 * e, 1.1 * e, fill=INK)
         cv.ellipse(x - 0.2 * e, y - 0.45 * e, 0.22 * e, fill=WHITE)
     elif style == "happy_arcs":
-        cv.arc(x, y + 0.5 * e, e, e, 180, 360, _INK, lw)
+        cv.arc(x, y + 0.5 * e, e, e, 180, 360, INK, lw)
     elif style == "closed_lines":
-        cv.line([(x - e, y), (x + e, y)], _INK, lw)
+        cv.line([(x - e, y), (x + e, y)], INK, lw)
     elif style == "x_eyes":
-        cv.line([(x - 0.8 * e, y - 0.8 * e), (x + 0.8 * e, y + 0.8 * e)], _INK, lw)
-        cv.line([(x - 0.8 * e, y + 0.8 * e), (x + 0.8 * e, y - 0.8 * e)], _INK, lw)
+        cv.line([(x - 0.8 * e, y - 0.8 * e), (x + 0.8 * e, y + 0.8 * e)], INK, lw)
+        cv.line([(x - 0.8 * e, y + 0.8 * e), (x + 0.8 * e, y - 0.8 * e)], INK, lw)
     elif style == "hearts":
-        cv.polygon(_heart(x, y, 2.6 * e), _RED)
+        cv.polygon(heart(x, y, 2.6 * e), _RED)
     elif style == "stars":
-        cv.polygon(_star(x, y, 1.4 * e, 0.6 * e), (232, 84, 30))
+        cv.polygon(star(x, y, 1.4 * e, 0.6 * e), (232, 84, 30))
     elif style == "wide_pupils":
-        cv.ellipse(x, y, e, 1.25 * e, fill=WHITE, outline=_INK, width=0.4 * lw)
-        cv.ellipse(x, y + 0.25 * e, 0.5 * e, fill=_INK)
+        cv.ellipse(x, y, e, 1.25 * e, fill=WHITE, outline=INK, width=0.4 * lw)
+        cv.ellipse(x, y + 0.25 * e, 0.5 * e, fill=INK)
     elif style == "sleepy":
-        cv.chord(x, y - 0.3 * e, e, e, 0, 180, _INK)
+        cv.chord(x, y - 0.3 * e, e, e, 0, 180, INK)
     else:
         raise ValueError(f"unknown eye style {style!r}")
 
 
-def _draw_eyes(cv: _Canvas, recipe: dict, cx, cy, R, lw):
+def _draw_eyes(cv: Canvas, recipe: dict, cx, cy, R, lw):
     e, y = 0.11 * R, cy + recipe["eye_y"] * R
     for side in (-1, 1):
         style = recipe["eyes"]
@@ -211,22 +211,22 @@ def _draw_eyes(cv: _Canvas, recipe: dict, cx, cy, R, lw):
         _draw_eye(cv, style, cx + side * recipe["eye_gap"] * R, y, e, lw)
 
 
-def _draw_brows(cv: _Canvas, recipe: dict, cx, cy, R, lw):
+def _draw_brows(cv: Canvas, recipe: dict, cx, cy, R, lw):
     style, e = recipe["brows"], 0.11 * R
     y = cy + recipe["eye_y"] * R - 2.0 * e
     for side in (-1, 1):
         x = cx + side * recipe["eye_gap"] * R
         inner, outer = x - side * 1.1 * e, x + side * 1.1 * e
         if style == "flat":
-            cv.line([(inner, y), (outer, y)], _INK, lw)
+            cv.line([(inner, y), (outer, y)], INK, lw)
         elif style == "raised":
-            cv.arc(x, y - 0.2 * e, 1.1 * e, 0.7 * e, 200, 340, _INK, lw)
+            cv.arc(x, y - 0.2 * e, 1.1 * e, 0.7 * e, 200, 340, INK, lw)
         elif style in ("angry", "sad"):
             tilt = 0.55 * e if style == "angry" else -0.55 * e
-            cv.line([(inner, y + tilt), (outer, y - tilt)], _INK, lw)
+            cv.line([(inner, y + tilt), (outer, y - tilt)], INK, lw)
 
 
-def _draw_mouth(cv: _Canvas, recipe: dict, cx, cy, R, lw):
+def _draw_mouth(cv: Canvas, recipe: dict, cx, cy, R, lw):
     style, w, y = recipe["mouth"], recipe["mouth_w"] * R, cy + recipe["mouth_y"] * R
     if style in ("smile", "tongue_out"):
         cv.arc(cx, y - 0.45 * w, w, 0.6 * w, 20, 160, _MOUTH_INK, lw)
@@ -262,22 +262,22 @@ def _draw_mouth(cv: _Canvas, recipe: dict, cx, cy, R, lw):
         raise ValueError(f"unknown mouth style {style!r}")
 
 
-def _draw_extras(cv: _Canvas, recipe: dict, cx, cy, R):
+def _draw_extras(cv: Canvas, recipe: dict, cx, cy, R):
     ey, gap = cy + recipe["eye_y"] * R, recipe["eye_gap"] * R
     face = EMOJI_FACE_COLORS[recipe["face_color"]]
     for extra in recipe["extras"]:
         if extra == "blush":
             for side in (-1, 1):
                 cv.ellipse(cx + side * (gap + 0.08 * R), ey + 0.32 * R, 0.14 * R, 0.07 * R,
-                           fill=_mix(face, (255, 96, 128), 0.55))
+                           fill=mix(face, (255, 96, 128), 0.55))
         elif extra == "tears":
             for side in (-1, 1):
-                _drop(cv, cx + side * (gap + 0.08 * R), ey + 0.33 * R, 0.07 * R, _BLUE)
+                drop(cv, cx + side * (gap + 0.08 * R), ey + 0.33 * R, 0.07 * R, _BLUE)
         elif extra == "sweat":
-            _drop(cv, cx - 0.6 * R, cy - 0.42 * R, 0.09 * R, _BLUE)
+            drop(cv, cx - 0.6 * R, cy - 0.42 * R, 0.09 * R, _BLUE)
         elif extra == "hearts":
             for hx, hy, s in ((-0.85, -0.8, 0.26), (0.9, -0.6, 0.2), (0.8, 0.85, 0.16)):
-                cv.polygon(_heart(cx + hx * R, cy + hy * R, s * R), _RED)
+                cv.polygon(heart(cx + hx * R, cy + hy * R, s * R), _RED)
         elif extra == "anger_mark":
             ax, ay, s = cx + 0.62 * R, cy - 0.62 * R, 0.075 * R
             for qx, qy in ((-1, -1), (1, -1), (-1, 1), (1, 1)):
@@ -286,12 +286,12 @@ def _draw_extras(cv: _Canvas, recipe: dict, cx, cy, R):
                        _RED, 0.03)
         elif extra == "sparkles":
             for sx, sy, s in ((-0.82, -0.82, 0.16), (0.86, -0.72, 0.12)):
-                cv.polygon(_star(cx + sx * R, cy + sy * R, s * R, 0.3 * s * R, 4), (250, 200, 30))
+                cv.polygon(star(cx + sx * R, cy + sy * R, s * R, 0.3 * s * R, 4), (250, 200, 30))
 
 
 def render_emoji(recipe: dict, res: int = 64) -> Image.Image:
     """Draw one emoji recipe as an RGB image on white."""
-    cv = _Canvas(res, unit=res)
+    cv = Canvas(res, unit=res)
     R = 0.42 * recipe["scale"]
     cx, cy = 0.5 + recipe["dx"], 0.5 + recipe["dy"]
     lw = 0.045 * R
@@ -314,7 +314,7 @@ def build_emoji_set(out, seed: int = 0, res: int = 64, n_per_class: int = 402,
     res = check_res(res)
     recipes = emoji_recipes(seed, n_per_class)
     items = [(f"{i:05d}_{emoji_label(r)}.png", emoji_label(r), r) for i, r in enumerate(recipes)]
-    header = _header("emoji", "emoji-standin", seed, res, items, {"n_per_class": n_per_class},
+    header = set_header("emoji", "emoji-standin", seed, res, items, {"n_per_class": n_per_class},
                      "Synthetic stand-in for paper A's crawled 'Emoji Generator' set: emojis "
                      "composed from parts; label = sign of the summed part valences.")
-    return _write_set(out, header, items, render_emoji, progress)
+    return write_set(out, header, items, render_emoji, progress)

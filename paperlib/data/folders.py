@@ -50,7 +50,7 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .draw import WHITE, _png_bytes, _sha256
+from .draw import WHITE, png_bytes, sha256_hex
 
 #: Bump whenever rendering or the manifest layout changes (invalidates reuse of old sets).
 DATA_FORMAT_VERSION = 1
@@ -74,7 +74,7 @@ MANIFEST = "manifest.json"
 # --------------------------------------------------------------------------------------
 # Writing a set safely
 # --------------------------------------------------------------------------------------
-def _header(name: str, kind: str, seed: int, res: int, items: list, params: dict,
+def set_header(name: str, kind: str, seed: int, res: int, items: list, params: dict,
             note: str) -> dict:
     counts: dict[str, int] = {}
     for _, label, _ in items:
@@ -87,7 +87,7 @@ def _dumps(manifest: dict) -> str:
     return json.dumps(manifest, sort_keys=True, indent=1) + "\n"
 
 
-def _write_set(out, header: dict, items: list, render: Callable[[dict, int], Image.Image],
+def write_set(out, header: dict, items: list, render: Callable[[dict, int], Image.Image],
                progress: bool) -> dict:
     """Render ``items`` (file, label, recipe) into ``out`` unless an identical set is there."""
     out = Path(out)
@@ -100,9 +100,9 @@ def _write_set(out, header: dict, items: list, render: Callable[[dict, int], Ima
         images = []
         for file, label, recipe in tqdm(items, desc=header["name"], unit="img",
                                         disable=not progress):
-            data = _png_bytes(render(recipe, header["res"]))
+            data = png_bytes(render(recipe, header["res"]))
             (tmp / file).write_bytes(data)
-            images.append({"file": file, "sha256": _sha256(data), "label": label,
+            images.append({"file": file, "sha256": sha256_hex(data), "label": label,
                            "recipe": recipe})
         text = _dumps({**header, "images": sorted(images, key=lambda e: e["file"])})
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
@@ -213,7 +213,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _read_image(path: Path, res: int) -> np.ndarray:
+def read_image(path: Path, res: int) -> np.ndarray:
     """(res, res, 3) uint8 from an image file, opened read-only; raises on bad files."""
     if path.stat().st_size == 0:
         raise ValueError("empty file (0 bytes)")
@@ -259,7 +259,7 @@ def load_folder(path, res: int = 64, strict: bool = False,
     arrays, paths, skipped = [], [], []
     for file in files:
         try:
-            arrays.append(_read_image(file, res))
+            arrays.append(read_image(file, res))
             paths.append(file)
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
             reason = f"{type(err).__name__}: {err}"
@@ -295,7 +295,7 @@ def save_images(x: torch.Tensor, folder, prefix: str = "img") -> list[Path]:
         arr = img.permute(1, 2, 0).numpy()
         pil = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
         path = folder / f"{prefix}_{i:05d}.png"
-        path.write_bytes(_png_bytes(pil))
+        path.write_bytes(png_bytes(pil))
         paths.append(path)
     return paths
 

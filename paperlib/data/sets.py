@@ -15,12 +15,12 @@ from .emoji import build_emoji_set
 from .folders import (
     ARTIST_STYLES,
     MANIFEST,
-    _header,
-    _read_image,
-    _write_set,
     file_sha256,
     image_files,
     manifest_hash,
+    read_image,
+    set_header,
+    write_set,
 )
 from .shapes import build_artist_set, build_shape_set
 
@@ -65,13 +65,13 @@ def build_mixed_set(out, parts: dict, res: int = 64, seed: int = 0,
             recipe = {"source": name, "file": path.relative_to(folder).as_posix(),
                       "path": str(path), "source_sha256": file_sha256(path)}
             items.append((f"{len(items):05d}_{name}.png", name, recipe))
-    header = _header("mixed", "mixed", seed, res, items, params,
+    header = set_header("mixed", "mixed", seed, res, items, params,
                      "mixture of image folders; each recipe names its source file")
 
     def render(recipe: dict, size: int) -> Image.Image:
-        return Image.fromarray(_read_image(Path(recipe["path"]), size))
+        return Image.fromarray(read_image(Path(recipe["path"]), size))
 
-    return _write_set(out, header, items, render, progress)
+    return write_set(out, header, items, render, progress)
 
 
 @dataclass
@@ -135,11 +135,11 @@ def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
     for part, wanted in (("train", False), ("heldout", True)):
         items = _part_items(src, files, by_file,
                             [i for i in range(len(files)) if (i in held_idx) == wanted])
-        header = _header(f"{src.name}_{part}", "held-out split", seed, res, items,
+        header = set_header(f"{src.name}_{part}", "held-out split", seed, res, items,
                          {**params, "part": part},
                          f"{part} part of {src.name}: a seeded split, {k} of {len(files)} "
                          "images held out from every model")
-        _write_set(root / f"{src.name}_{part}", header, items, render, False)
+        write_set(root / f"{src.name}_{part}", header, items, render, False)
         out[part] = root / f"{src.name}_{part}"
     return HeldOutSplit(src, out["train"], out["heldout"], len(files) - k, k)
 
@@ -183,7 +183,7 @@ def _read_all(src: Path, files: list[Path], res: int) -> dict[str, np.ndarray]:
     pixels = {}
     for path in files:
         try:
-            pixels[str(path.absolute())] = _read_image(path, res)
+            pixels[str(path.absolute())] = read_image(path, res)
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
             raise ValueError(f"cannot split {src}: image {path.relative_to(src).as_posix()} "
                              f"cannot be read ({type(err).__name__}: {err}); fix or remove it"

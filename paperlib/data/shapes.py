@@ -10,43 +10,43 @@ from PIL import Image
 from ..utils.images import check_res
 from .draw import (
     WHITE,
-    _Canvas,
-    _centre,
-    _circle,
-    _ellipse_points,
-    _mix,
-    _pick,
-    _px,
-    _random_color,
-    _rectangle,
-    _u,
+    Canvas,
+    centre,
+    circle,
+    ellipse_points,
+    mix,
+    pick,
+    random_color,
+    rectangle,
+    to_px,
+    uniform,
 )
-from .emoji import _INK
-from .folders import ARTIST_STYLES, SHAPE_KINDS, _header, _write_set
+from .emoji import INK
+from .folders import ARTIST_STYLES, SHAPE_KINDS, set_header, write_set
 
 
 def _shape_recipe(kind: str, rng: np.random.Generator, res: int) -> dict:
-    recipe = {"kind": kind, "color": _random_color(rng)}
+    recipe = {"kind": kind, "color": random_color(rng)}
     if kind in ("circle", "ring", "concentric"):
-        r = _u(rng, 0.1 if kind == "circle" else 0.15, 0.42)
-        cx, cy = _centre(rng, r, res)
-        recipe.update(cx=round(cx, 2), cy=round(cy, 2), r=_px(r, res))
+        r = uniform(rng, 0.1 if kind == "circle" else 0.15, 0.42)
+        cx, cy = centre(rng, r, res)
+        recipe.update(cx=round(cx, 2), cy=round(cy, 2), r=to_px(r, res))
         if kind == "ring":
-            recipe["width"] = _px(_u(rng, 0.03, 0.3 * r), res)
+            recipe["width"] = to_px(uniform(rng, 0.03, 0.3 * r), res)
         elif kind == "concentric":
             k = int(rng.integers(2, 5))
-            recipe["radii"] = [_px(r * (j + 1) / k, res) for j in range(k)]
-            recipe["width"] = _px(0.4 * r / k, res)
+            recipe["radii"] = [to_px(r * (j + 1) / k, res) for j in range(k)]
+            recipe["width"] = to_px(0.4 * r / k, res)
     elif kind in ("ellipse", "rectangle"):
-        a, b = _u(rng, 0.08, 0.42), _u(rng, 0.08, 0.42)
+        a, b = uniform(rng, 0.08, 0.42), uniform(rng, 0.08, 0.42)
         if kind == "rectangle" and math.hypot(a, b) > 0.45:
             a, b = (round(v * 0.45 / math.hypot(a, b), 3) for v in (a, b))
         if kind == "ellipse" and abs(a - b) < 0.06:
             b = round(max(0.08, a - 0.12) if a > 0.25 else a + 0.12, 3)
-        cx, cy = _centre(rng, max(a, b) if kind == "ellipse" else math.hypot(a, b), res)
+        cx, cy = centre(rng, max(a, b) if kind == "ellipse" else math.hypot(a, b), res)
         names = ("rx", "ry") if kind == "ellipse" else ("hw", "hh")  # radii or half-sizes
-        recipe.update({"cx": round(cx, 2), "cy": round(cy, 2), names[0]: _px(a, res),
-                       names[1]: _px(b, res), "angle": _u(rng, 0, 180, 1)})
+        recipe.update({"cx": round(cx, 2), "cy": round(cy, 2), names[0]: to_px(a, res),
+                       names[1]: to_px(b, res), "angle": uniform(rng, 0, 180, 1)})
     elif kind == "plane":
         recipe.update(_plane_recipe(rng, res))
     else:
@@ -57,15 +57,15 @@ def _shape_recipe(kind: str, rng: np.random.Generator, res: int) -> dict:
 def _plane_recipe(rng: np.random.Generator, res: int) -> dict:
     """A half-plane (clipped to the frame) or a large convex polygon, as output-px vertices."""
     if rng.uniform() < 0.5:
-        angle, offset = _u(rng, 0, 360, 1), _u(rng, -0.25, 0.25)
-        return {"variant": "half_plane", "angle": angle, "offset": _px(offset, res),
-                "vertices": [[_px(x, res), _px(y, res)] for x, y in _half_plane(angle, offset)]}
+        angle, offset = uniform(rng, 0, 360, 1), uniform(rng, -0.25, 0.25)
+        return {"variant": "half_plane", "angle": angle, "offset": to_px(offset, res),
+                "vertices": [[to_px(x, res), to_px(y, res)] for x, y in _half_plane(angle, offset)]}
     n = int(rng.integers(3, 7))
     angles = np.sort(rng.uniform(0, 2 * np.pi, n))
-    cx, cy = _u(rng, 0.35, 0.65), _u(rng, 0.35, 0.65)
+    cx, cy = uniform(rng, 0.35, 0.65), uniform(rng, 0.35, 0.65)
     radii = rng.uniform(0.35, 0.6, n)
     return {"variant": "polygon",
-            "vertices": [[_px(cx + r * math.cos(a), res), _px(cy + r * math.sin(a), res)]
+            "vertices": [[to_px(cx + r * math.cos(a), res), to_px(cy + r * math.sin(a), res)]
                          for a, r in zip(angles, radii)]}
 
 
@@ -87,7 +87,7 @@ def _half_plane(angle_deg: float, offset: float) -> list[tuple[float, float]]:
 
 def render_shape(recipe: dict, res: int = 64) -> Image.Image:
     """Draw one shape recipe (geometry in output px) as an RGB image on white."""
-    cv = _Canvas(res, unit=1.0)
+    cv = Canvas(res, unit=1.0)
     kind, color = recipe["kind"], tuple(recipe["color"])
     if kind == "circle":
         cv.ellipse(recipe["cx"], recipe["cy"], recipe["r"], fill=color)
@@ -97,10 +97,10 @@ def render_shape(recipe: dict, res: int = 64) -> Image.Image:
         for r in recipe["radii"]:
             cv.ellipse(recipe["cx"], recipe["cy"], r, outline=color, width=recipe["width"])
     elif kind == "ellipse":
-        cv.polygon(_ellipse_points(recipe["cx"], recipe["cy"], recipe["rx"], recipe["ry"],
+        cv.polygon(ellipse_points(recipe["cx"], recipe["cy"], recipe["rx"], recipe["ry"],
                             recipe["angle"]), color)
     elif kind == "rectangle":
-        cv.polygon(_rectangle(recipe["cx"], recipe["cy"], recipe["hw"], recipe["hh"],
+        cv.polygon(rectangle(recipe["cx"], recipe["cy"], recipe["hw"], recipe["hh"],
                               recipe["angle"]), color)
     elif kind == "plane":
         cv.polygon([tuple(v) for v in recipe["vertices"]], color)
@@ -115,11 +115,11 @@ def build_shape_set(out, n: int = 1000, res: int = 64, seed: int = 0,
     kinds = [SHAPE_KINDS[i % len(SHAPE_KINDS)] for i in range(n)]
     width = max(5, len(str(n - 1)))
     items = [(f"{i:0{width}d}_{k}.png", k, _shape_recipe(k, rng, res)) for i, k in enumerate(kinds)]
-    header = _header("shapes", "shapes", seed, res, items, {"n": n},
+    header = set_header("shapes", "shapes", seed, res, items, {"n": n},
                      "Paper B shape-learning images: circles, ellipses, rings, concentric "
                      "circles, planes and rectangles on white; label = shape kind; geometry "
                      "in output pixels.")
-    return _write_set(out, header, items, render_shape, progress)
+    return write_set(out, header, items, render_shape, progress)
 
 
 # --------------------------------------------------------------------------------------
@@ -140,79 +140,79 @@ _CHEEK = (255, 140, 150)
 
 
 def _donglein_recipe(rng: np.random.Generator, res: int) -> dict:
-    r = _u(rng, 0.33, 0.42)
+    r = uniform(rng, 0.33, 0.42)
     reach = 0.47 - r
-    cx, cy = 0.5 + _u(rng, -reach, reach), 0.5 + _u(rng, -reach, reach)
-    gap, ey, er = _u(rng, 0.3, 0.45) * r, cy + _u(rng, -0.2, 0.05) * r, _u(rng, 0.16, 0.24) * r
-    lx, ly, pr = _u(rng, -0.25, 0.25) * er, _u(rng, -0.25, 0.25) * er, _u(rng, 0.35, 0.55) * er
+    cx, cy = 0.5 + uniform(rng, -reach, reach), 0.5 + uniform(rng, -reach, reach)
+    gap, ey, er = uniform(rng, 0.3, 0.45) * r, cy + uniform(rng, -0.2, 0.05) * r, uniform(rng, 0.16, 0.24) * r
+    lx, ly, pr = uniform(rng, -0.25, 0.25) * er, uniform(rng, -0.25, 0.25) * er, uniform(rng, 0.35, 0.55) * er
     eyes = [(cx + s * gap, ey) for s in (-1, 1)]
-    inner = [_circle(x + lx, y + ly, pr, res, role="pupil") for x, y in eyes]
+    inner = [circle(x + lx, y + ly, pr, res, role="pupil") for x, y in eyes]
     cheeks = bool(rng.uniform() < 0.5)
     if cheeks:
-        cr = _u(rng, 0.08, 0.12) * r
-        inner += [_circle(cx + s * (gap + 0.12 * r), ey + er + 0.14 * r, cr, res, role="cheek")
+        cr = uniform(rng, 0.08, 0.12) * r
+        inner += [circle(cx + s * (gap + 0.12 * r), ey + er + 0.14 * r, cr, res, role="cheek")
                   for s in (-1, 1)]
     return {
-        "background": list(_mix(_random_color(rng), WHITE, 0.85)),
-        "face_color": list(_pick(rng, DONGLEIN_FACE_COLORS)),
-        "outline_width": _px(_u(rng, 0.012, 0.022), res),
-        "main_circle": _circle(cx, cy, r, res),
-        "eyes": [_circle(x, y, er, res) for x, y in eyes],
+        "background": list(mix(random_color(rng), WHITE, 0.85)),
+        "face_color": list(pick(rng, DONGLEIN_FACE_COLORS)),
+        "outline_width": to_px(uniform(rng, 0.012, 0.022), res),
+        "main_circle": circle(cx, cy, r, res),
+        "eyes": [circle(x, y, er, res) for x, y in eyes],
         "inner_circles": inner,
         "n_inner_circles": len(inner),
         "cheeks": cheeks,
-        "mouth": _pick(rng, ("smile", "flat", "none")),
+        "mouth": pick(rng, ("smile", "flat", "none")),
     }
 
 
 def _geometric_recipe(rng: np.random.Generator, res: int) -> dict:
     planes = []
     for _ in range(int(rng.integers(1, 3))):
-        color = list(_pick(rng, GEOMETRIC_PALETTE))
+        color = list(pick(rng, GEOMETRIC_PALETTE))
         if rng.uniform() < 0.5:
-            pos, half = _u(rng, 0.1, 0.9), _u(rng, 0.04, 0.15)
+            pos, half = uniform(rng, 0.1, 0.9), uniform(rng, 0.04, 0.15)
             box = [(0.0, pos - half), (1.0, pos - half), (1.0, pos + half), (0.0, pos + half)]
             if rng.uniform() < 0.5:
                 box = [(y, x) for x, y in box]
             planes.append({"variant": "stripe", "color": color,
-                           "vertices": [[_px(x, res), _px(y, res)] for x, y in box]})
+                           "vertices": [[to_px(x, res), to_px(y, res)] for x, y in box]})
         else:
-            angle, offset = _u(rng, 0, 360, 1), _u(rng, 0.0, 0.35)
+            angle, offset = uniform(rng, 0, 360, 1), uniform(rng, 0.0, 0.35)
             planes.append({"variant": "half_plane", "color": color,
-                           "vertices": [[_px(x, res), _px(y, res)]
+                           "vertices": [[to_px(x, res), to_px(y, res)]
                                         for x, y in _half_plane(angle, offset)]})
     circles = []
     for _ in range(int(rng.integers(2, 5))):
-        r = _u(rng, 0.08, 0.3)
-        cx, cy = _centre(rng, r, 1)
-        kind = _pick(rng, ("disc", "ring"))
-        width = _px(_u(rng, 0.15, 0.35) * r, res) if kind == "ring" else 0.0
-        circles.append(_circle(cx, cy, r, res, kind=kind, width=width,
-                               color=list(_pick(rng, GEOMETRIC_PALETTE))))
+        r = uniform(rng, 0.08, 0.3)
+        cx, cy = centre(rng, r, 1)
+        kind = pick(rng, ("disc", "ring"))
+        width = to_px(uniform(rng, 0.15, 0.35) * r, res) if kind == "ring" else 0.0
+        circles.append(circle(cx, cy, r, res, kind=kind, width=width,
+                               color=list(pick(rng, GEOMETRIC_PALETTE))))
     main = max(circles, key=lambda c: c["r"])
-    return {"background": list(_pick(rng, GEOMETRIC_BACKGROUNDS)), "planes": planes,
+    return {"background": list(pick(rng, GEOMETRIC_BACKGROUNDS)), "planes": planes,
             "circles": circles, "n_circles": len(circles),
             "main_circle": {k: main[k] for k in ("cx", "cy", "r")}}
 
 
 def _render_donglein(recipe: dict, res: int) -> Image.Image:
-    cv = _Canvas(res, unit=1.0, fill=tuple(recipe["background"]))
+    cv = Canvas(res, unit=1.0, fill=tuple(recipe["background"]))
     lw, m = recipe["outline_width"], recipe["main_circle"]
-    cv.ellipse(m["cx"], m["cy"], m["r"], fill=tuple(recipe["face_color"]), outline=_INK, width=lw)
+    cv.ellipse(m["cx"], m["cy"], m["r"], fill=tuple(recipe["face_color"]), outline=INK, width=lw)
     for eye in recipe["eyes"]:
-        cv.ellipse(eye["cx"], eye["cy"], eye["r"], fill=WHITE, outline=_INK, width=0.7 * lw)
+        cv.ellipse(eye["cx"], eye["cy"], eye["r"], fill=WHITE, outline=INK, width=0.7 * lw)
     for c in recipe["inner_circles"]:
-        cv.ellipse(c["cx"], c["cy"], c["r"], fill=_INK if c["role"] == "pupil" else _CHEEK)
+        cv.ellipse(c["cx"], c["cy"], c["r"], fill=INK if c["role"] == "pupil" else _CHEEK)
     mx, my, w = m["cx"], m["cy"] + 0.4 * m["r"], 0.16 * m["r"]
     if recipe["mouth"] == "smile":
-        cv.arc(mx, my - 0.5 * w, w, 0.7 * w, 20, 160, _INK, 0.8 * lw)
+        cv.arc(mx, my - 0.5 * w, w, 0.7 * w, 20, 160, INK, 0.8 * lw)
     elif recipe["mouth"] == "flat":
-        cv.line([(mx - w, my), (mx + w, my)], _INK, 0.8 * lw)
+        cv.line([(mx - w, my), (mx + w, my)], INK, 0.8 * lw)
     return cv.result()
 
 
 def _render_geometric(recipe: dict, res: int) -> Image.Image:
-    cv = _Canvas(res, unit=1.0, fill=tuple(recipe["background"]))
+    cv = Canvas(res, unit=1.0, fill=tuple(recipe["background"]))
     for plane in recipe["planes"]:
         cv.polygon([tuple(v) for v in plane["vertices"]], tuple(plane["color"]))
     for c in recipe["circles"]:
@@ -252,8 +252,8 @@ def build_artist_set(out, style: str, n: int = 400, res: int = 64, seed: int = 0
     rng = np.random.default_rng(seed)
     width = max(5, len(str(n - 1)))
     items = [(f"{i:0{width}d}_{style}.png", style, make(rng, res)) for i in range(n)]
-    header = _header(f"artist_{style}", "artist-standin", seed, res, items,
+    header = set_header(f"artist_{style}", "artist-standin", seed, res, items,
                      {"style": style, "n": n},
                      f"SYNTHETIC STAND-IN, not real artwork: paper B's artworks are not "
                      f"public; this set is {what}, drawn by code.")
-    return _write_set(out, header, items, render, progress)
+    return write_set(out, header, items, render, progress)
