@@ -18,7 +18,7 @@ from ..engine.runs import list_checkpoints, read_config
 from ..forms import FormMeasure, form_measure_of, inner_counts_of
 from ..utils.threads import pinned_threads
 from .curation import CURATION_LOG
-from .features import pixel_pca_features
+from .selection_features import pixel_pca_features
 from .selections import make_selection_rater, selection_for_round
 from .shape_learning import curate_and_retrain, finetune_config, finetune_run, stage_kimg
 

@@ -32,7 +32,7 @@ from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import get_extractor, real_features
 from ..metrics.stats import fid_from_features, kid
 from ..metrics.verdicts import compare_claim, real_floor
-from .features import _as_feats, _n_images, mean_pairwise_distance
+from .selection_features import _as_feats, _n_images, mean_pairwise_distance
 
 #: Bump when :func:`stage_metrics` changes (invalidates cached evaluations).
 EVAL_VERSION = 3  # 2: form parts, median circularity, reference_dir; 3: form measure
