@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 
-from paperlib import config, data, engine, metrics, paper_b, plots
+from paperlib import config, data, engine, forms, metrics, paper_b, plots
 
 #: ``--smoke``: 2 epochs of the tiny sets (16 images each), a checkpoint every epoch, 8 fakes.
 _KIMG_2 = 2 * _smoke.SMOKE_IMAGES / 1000
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
             specs.append({"name": f"B-donglein-alone-{b_cfg}", "paper": "B", "cfg": cfg,
                           "data": str(sets["artist_donglein"]), "root": str(root),
                           "n_fake": args.n_fake, "cache_dir": cache_dir,
-                          "inner": metrics.inner_counts_of(sets["artist_donglein"])})
+                          "inner": forms.inner_counts_of(sets["artist_donglein"])})
     if args.only in (None, "A"):
         for model, cfg_name, extra in (("dcgan", "paper", {}), ("deligan", "paper", {}),
                                        ("proposed", "paper", {"proposed_N": 1}),
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
 
     # the training images' own main-form circularity (paper B's gate reference)
     real_b = paper_b.real_stage_metrics(sets["artist_donglein"], args.n_fake, prof.res,
-                                         metrics.inner_counts_of(sets["artist_donglein"]))
+                                         forms.inner_counts_of(sets["artist_donglein"]))
     summary = []
     for name, g in df.groupby("run", sort=False):
         g = g.sort_values("kimg")

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 from calibrate_stylegan2 import score_checkpoints  # noqa: E402
 
-from paperlib import config, data, engine, metrics, plots
+from paperlib import config, data, engine, forms, metrics, plots
 from paperlib.data import paired
 from paperlib.models import pix2pixhd
 
@@ -51,7 +51,7 @@ def score(run: Path, train_dir: Path, res: int, n_fake: int, extractor) -> pd.Da
     reals, inputs = pairs.images[:k], pairs[:k]   # (Pairs: the model's boundary, features)
     real_f = metrics.real_features(train_dir, res, extractor)
     ref_circ = float(np.median([r.main_circularity
-                                for r in metrics.batch_circle_fidelity(reals, None)]))
+                                for r in forms.batch_circle_fidelity(reals, None)]))
     done = score_checkpoints(run, lambda epoch: pix2pixhd.translate(engine.load_run(run, epoch), inputs),
                              real_f, len(pairs), extractor)
     df = pd.DataFrame([done[e] for e in sorted(done)])

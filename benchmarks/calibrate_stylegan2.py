@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 
-from paperlib import config, data, engine, metrics, plots
+from paperlib import config, data, engine, forms, metrics, plots
 
 #: ``--smoke``: 2 epochs of the tiny set (16 images), a checkpoint each, 8 fakes per score.
 SMOKE = {"profile": "smoke", "kimg": 2 * _smoke.SMOKE_IMAGES / 1000, "every": 1, "n_fake": 8}
@@ -54,7 +54,7 @@ def score_checkpoints(run: Path, images_at, real_f, n_train: int, extractor) -> 
             continue
         fake = images_at(epoch)
         f = extractor(fake)
-        circ = [r.main_circularity for r in metrics.batch_circle_fidelity(fake, None)]
+        circ = [r.main_circularity for r in forms.batch_circle_fidelity(fake, None)]
         row = {"epoch": epoch, "kimg": round(epoch * n_train / 1000, 3),
                "fid": metrics.fid_from_features(real_f, f),
                "kid": float(metrics.kid(real_f, f, seed=0)[0]),
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     reals = data.load_folder(artist, prof.res).images
     real_f = metrics.real_features(artist, prof.res, extractor)
     ref_circ = float(np.median([r.main_circularity
-                                for r in metrics.batch_circle_fidelity(reals, None)]))
+                                for r in forms.batch_circle_fidelity(reals, None)]))
     done = score_checkpoints(run, lambda epoch: engine.load_run(run, epoch).sample(args.n_fake, seed=1),
                              real_f, n, extractor)
     df = pd.DataFrame([done[e] for e in sorted(done)])

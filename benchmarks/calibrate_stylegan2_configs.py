@@ -70,7 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smoke  # noqa: E402  (the benchmarks' --smoke helper, next to this file)
 
-from paperlib import config, data, engine, metrics, plots  # noqa: E402
+from paperlib import config, data, engine, forms, metrics, plots  # noqa: E402
 
 #: The knobs compared, at the values of the ``cpu`` profile before this calibration (NVlabs'
 #: defaults for lr, R1 gamma and EMA): absolute, so the committed table reproduces whatever
@@ -144,7 +144,6 @@ def run_config(job: dict) -> list[dict]:
     import torch
 
     torch.set_num_threads(1)
-    from paperlib.metrics import fidelity
     from paperlib.paper_b import evaluate_stage
 
     prof, name = config.get_profile(job["profile"]), job["name"]
@@ -173,10 +172,10 @@ def run_config(job: dict) -> list[dict]:
     extractor.progress = False
     reals = data.load_folder(train_dir, prof.res).images
     ref_circ = float(np.median([r.main_circularity
-                                for r in metrics.batch_circle_fidelity(reals, None)]))
+                                for r in forms.batch_circle_fidelity(reals, None)]))
     rows = []
     for epoch, _ in engine.list_checkpoints(run):
-        m = evaluate_stage(run, train_dir, job["n_fake"], fidelity.inner_counts_of(train_dir),
+        m = evaluate_stage(run, train_dir, job["n_fake"], forms.inner_counts_of(train_dir),
                            seed=0, extractor=extractor, epoch=epoch, cache_dir=cache_dir,
                            reference_dir=held_dir)
         train_s = sum(r["seconds"] for r in res.rows if r["epoch"] <= epoch)

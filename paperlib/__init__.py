@@ -4,20 +4,21 @@ Layers, lowest first; a module imports from its own layer and the ones below it 
 (``tests/test_architecture.py`` checks this on the source, lazy imports included)::
 
     0  config.py, utils/   profiles, paths, device; atomic writes, the thread pinner, image
-                           conversions and the resolution check, the form finders (a
-                           character's main form, a composition's discs)
-    1  data/               stand-in sets (emoji, shapes, artists), folders and manifests,
+                           conversions and the resolution check
+    1  forms/              the form measure: a character's main form and inner forms, a
+                           composition's discs, circle fidelity, each artist set's measure
+    2  data/               stand-in sets (emoji, shapes, artists), folders and manifests,
                            held-out splits, paired (map, image) data
-    2  models/             the registry (base.py: name -> ModelSpec, the step interface);
+    3  models/             the registry (base.py: name -> ModelSpec, the step interface);
                            dcgan.py (DCGAN, DeLiGAN, proposed), stylegan2.py, pix2pixhd.py,
                            each registering itself
-    3  engine/             the run config, the training loop, run folders and checkpoints,
+    4  engine/             the run config, the training loop, run folders and checkpoints,
                            cached runs, augmentation, runs side by side on Dask
-    4  metrics/            features (Inception, cached), statistics (FID/KID/PR/DC/IS), IS
-                           sources, circle fidelity, each artist set's form measure, the
-                           cached evaluation of a run, gate and verdict statistics
-    5  paper_a/, paper_b/  each paper's experiments (they do not import each other)
-    6  plots.py, reproduce.py, verify.py (a rerun's tables vs the committed ones),
+    5  metrics/            features (Inception, cached), statistics (FID/KID/PR/DC/IS), IS
+                           sources, the cached evaluation of a run, gate and verdict
+                           statistics
+    6  paper_a/, paper_b/  each paper's experiments (they do not import each other)
+    7  plots.py, reproduce.py, verify.py (a rerun's tables vs the committed ones),
        selfcheck.py (every model at a profile's sizes), cli.py; above them, the notebooks
 
 The engine, the evaluation and the CLI build models by name from the registry and never

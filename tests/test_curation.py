@@ -422,7 +422,7 @@ def test_selection_gallery_headless(tmp_path):
 
 def test_auto_satisfaction_with_inner_counts():
     """inner_counts scores each image against the allowed inner count nearest its own."""
-    from paperlib.metrics import circle_fidelity, nearest_count, rescore
+    from paperlib.forms import circle_fidelity, nearest_count, rescore
 
     imgs = discs(5, seed=4)
     rng = np.random.default_rng(0)

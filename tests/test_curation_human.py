@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from paperlib import data, engine, metrics, paper_b
+from paperlib import data, engine, forms, paper_b
 from paperlib.paper_b.gallery import label_px, like_label
 
 N_GENERATE = 16
@@ -43,7 +43,7 @@ def _auto_scores(split, batch):
     human = data.load_folder(split.train, 32).images
     features = paper_b.pixel_pca_features(human)
     parts = paper_b.auto_satisfaction_parts(batch, features(batch), features(human),
-                                            form=metrics.form_measure_of(split.train))
+                                            form=forms.form_measure_of(split.train))
     return parts["satisfaction"], parts["realism"]
 
 

@@ -321,7 +321,7 @@ def _split_sources(folder: Path) -> list[str]:
 
 
 def test_split_held_out_default_location_copies_pixels_and_metadata(artist20, monkeypatch):
-    from paperlib.metrics import inner_counts_of
+    from paperlib.forms import inner_counts_of
 
     before = _snapshot(artist20)
     sp = data.split_held_out(artist20)                       # default: 20 %, seed 0

@@ -15,15 +15,15 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
 from paperlib.data import DONGLEIN_FACE_COLORS
-from paperlib.metrics import (
+from paperlib.forms import (
     CircleFidelity,
     batch_circle_fidelity,
     circle_fidelity,
+    form_shape,
     rescore,
     score_parts,
     summarize,
 )
-from paperlib.utils.forms import form_shape
 from paperlib.utils.images import to_uint8_hwc
 
 SS = 4

@@ -1,4 +1,4 @@
-"""The form measure of an artist set (paperlib.metrics.form_measure, paperlib.utils.discs):
+"""The form measure of an artist set (paperlib.forms.measure, paperlib.forms.discs):
 defined on the real images of both stand-ins, low on noise, falling step by step as the
 images degrade, chosen by the data and used by the gate's statistic and the curation rater."""
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from paperlib import metrics, paper_b
+from paperlib import forms, paper_b
 from paperlib.data import load_folder, split_held_out
 from paperlib.data.shapes import build_artist_set
-from paperlib.utils.discs import disc_forms
+from paperlib.forms import disc_forms
 from paperlib.utils.images import to_rgb01
 
 RES = 32
@@ -37,13 +37,13 @@ def _to_uint8(x):
 
 
 def test_the_data_chooses_the_measure(sets, tmp_path):
-    geo = metrics.form_measure_of(sets / "artist_geometric")
-    face = metrics.form_measure_of(sets / "artist_donglein")
-    assert geo == metrics.FormMeasure("discs")
+    geo = forms.form_measure_of(sets / "artist_geometric")
+    face = forms.form_measure_of(sets / "artist_donglein")
+    assert geo == forms.FormMeasure("discs")
     assert face.kind == "face" and face.inner_counts == (2, 4)
     split = split_held_out(sets / "artist_geometric", 0.25, seed=0)
-    assert metrics.form_kind_of(split.train) == metrics.form_kind_of(split.held_out) == "discs"
-    assert metrics.form_kind_of(tmp_path) == "face"            # no manifest: the default
+    assert forms.form_kind_of(split.train) == forms.form_kind_of(split.held_out) == "discs"
+    assert forms.form_kind_of(tmp_path) == "face"            # no manifest: the default
 
 
 def test_real_images_of_both_stand_ins_score_high(sets):
@@ -51,22 +51,22 @@ def test_real_images_of_both_stand_ins_score_high(sets):
     1.0 on geometric, ~0.99 main circularity on donglein), defined (finite) everywhere."""
     for name in ("artist_geometric", "artist_donglein"):
         d = sets / name
-        s = metrics.form_scores(load_folder(d, RES).images, metrics.form_measure_of(d))
+        s = forms.form_scores(load_folder(d, RES).images, forms.form_measure_of(d))
         assert np.isfinite(s["form"]).all() and np.isfinite(s["fidelity"]).all()
         assert np.median(s["form"]) >= 0.9, name
         assert np.mean(s["form"] > 0) >= 0.9, name
     # the face measure reads the compositions as poor faces (no main form in many; median
     # main circularity 0.64 on these 40): why geometric has its own measure
-    face = metrics.form_scores(load_folder(sets / "artist_geometric", RES).images,
-                               metrics.FormMeasure("face"))
+    face = forms.form_scores(load_folder(sets / "artist_geometric", RES).images,
+                               forms.FormMeasure("face"))
     assert np.mean(face["form"] == 0) > 0.2 and np.median(face["form"]) < 0.8
 
 
 def test_uniform_noise_scores_low():
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, size=(40, RES, RES, 3), dtype=np.uint8)
-    for kind in metrics.FORM_KINDS:
-        s = metrics.form_scores(noise, metrics.FormMeasure(kind))["form"]
+    for kind in forms.FORM_KINDS:
+        s = forms.form_scores(noise, forms.FormMeasure(kind))["form"]
         assert s.mean() < 0.05 and np.median(s) == 0.0, kind
 
 
@@ -76,11 +76,11 @@ def test_a_whole_flat_disc_scores_one_and_a_square_does_not():
     yy, xx = np.mgrid[0:RES, 0:RES] + 0.5
     img = np.ones((RES, RES, 3))
     img[np.hypot(xx - 14, yy - 17) <= 8] = (0.9, 0.2, 0.3)
-    assert metrics.disc_score(_to_uint8(img)) >= 0.95
+    assert forms.disc_score(_to_uint8(img)) >= 0.95
     sq = np.ones((RES, RES, 3))
     sq[8:24, 8:24] = (0.9, 0.2, 0.3)
-    assert metrics.disc_score(_to_uint8(sq)) < 0.8
-    assert metrics.disc_score(np.full((RES, RES, 3), 200, np.uint8)) == 0.0   # one colour
+    assert forms.disc_score(_to_uint8(sq)) < 0.8
+    assert forms.disc_score(np.full((RES, RES, 3), 200, np.uint8)) == 0.0   # one colour
 
 
 @pytest.mark.parametrize("kind, levels", [("noise", (0.0, 0.1, 0.2, 0.3)),
@@ -98,7 +98,7 @@ def test_degradation_lowers_the_geometric_score_step_by_step(sets, kind, levels)
             y = x + rng.normal(0.0, lv, x.shape)
         else:
             y = np.stack([ndi.gaussian_filter(im, (lv, lv, 0), mode="nearest") for im in x])
-        means.append(float(np.mean([metrics.disc_score(_to_uint8(im)) for im in y])))
+        means.append(float(np.mean([forms.disc_score(_to_uint8(im)) for im in y])))
     assert all(a > b for a, b in itertools.pairwise(means)), means
     assert means[0] >= 0.75 and means[-1] <= 0.6 * means[0], means
 
@@ -118,24 +118,24 @@ def test_stage_metrics_report_the_sets_measure_and_the_rater_uses_it(sets):
     assert f["form_score"] == pytest.approx(f["main_score"])     # face: exact form = main form
     both = np.concatenate([real, noise])
     parts = paper_b.auto_satisfaction_parts(both, np.zeros((24, 4)), np.zeros((3, 4)),
-                                            form=metrics.FormMeasure("discs"))
+                                            form=forms.FormMeasure("discs"))
     assert parts["fidelity"] == pytest.approx(
-        metrics.form_scores(both, metrics.FormMeasure("discs"))["fidelity"])
+        forms.form_scores(both, forms.FormMeasure("discs"))["fidelity"])
     assert parts["fidelity"][:12].mean() > 0.7 and parts["fidelity"][12:].mean() < 0.1
     with pytest.raises(ValueError, match="one of"):
         paper_b.auto_satisfaction_parts(both, np.zeros((24, 4)), np.zeros((3, 4)),
-                                        inner_counts=(2, 4), form=metrics.FormMeasure("discs"))
+                                        inner_counts=(2, 4), form=forms.FormMeasure("discs"))
 
 
 def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown form measure"):
-        metrics.FormMeasure("circles")
+        forms.FormMeasure("circles")
     with pytest.raises(ValueError, match="inner_counts"):
-        metrics.FormMeasure("face", (-1,))
+        forms.FormMeasure("face", (-1,))
     with pytest.raises(ValueError, match="FormMeasure"):
-        metrics.form_scores(np.zeros((1, RES, RES, 3), np.uint8), "discs")
+        forms.form_scores(np.zeros((1, RES, RES, 3), np.uint8), "discs")
     with pytest.raises(ValueError, match="RGB"):
         disc_forms(np.zeros((RES, RES)))
     with pytest.raises(ValueError, match="min_frac"):
         disc_forms(np.zeros((RES, RES, 3)), min_frac=0.0)
-    assert math.isnan(metrics.form_summary({"form": [], "exact": []})["form_median"])
+    assert math.isnan(forms.form_summary({"form": [], "exact": []})["form_median"])

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from paperlib import data, engine, metrics, paper_b
+from paperlib import data, engine, forms, metrics, paper_b
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_split_is_deterministic_disjoint_complete_and_reused(artist, tmp_path):
     assert not (src["train"] & src["held"])
     assert src["train"] | src["held"] == {p.name for p in data.image_files(artist)}
     # per-image metadata survives (the inner-circle counts the fidelity measure needs)
-    assert metrics.inner_counts_of(sp.train) == metrics.inner_counts_of(artist)
+    assert forms.inner_counts_of(sp.train) == forms.inner_counts_of(artist)
     assert len(data.load_folder(sp.held_out, 32)) == 6
     # reused: same call, same files, nothing rewritten
     mtime = (sp.train / "manifest.json").stat().st_mtime_ns
@@ -205,7 +205,7 @@ def test_setup_resolves_the_notebooks_parameters(artist, tmp_path):
     assert (b.model, b.augment, b.seeds, b.n_eval) == ("stylegan2", "ada", (0,), 8)
     sp = b.splits["mine"]
     assert b.train_dirs["mine"] == sp.train and (sp.n_train, sp.n_held_out) == (24, 6)
-    assert b.inner["mine"] == metrics.inner_counts_of(artist)
+    assert b.inner["mine"] == forms.inner_counts_of(artist)
     assert b.epochs == engine.epochs_for_kimg(0.07, 24)
     d = paper_b.setup("smoke", model="dcgan", artist_folder=folder, epochs=3, seeds=(1, 2))
     assert (d.augment, d.epochs, d.seeds) == ("none", 3, (1, 2))

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from paperlib import data, engine
-from paperlib.metrics import (
+from paperlib.forms import (
     circle_fidelity,
     inner_counts_of,
     nearest_count,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paperlib import data, engine, metrics, paper_a, paper_b
+from paperlib import data, engine, forms, metrics, paper_a, paper_b
 from paperlib.config import get_profile
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -350,7 +350,7 @@ def test_untrained_stylegan2_fails_the_form_gate_real_images_pass(artist, extrac
     median main circularity (training-part images), each model's median comes from
     evaluate_stage (16 generated images, FID/KID against the held-out part)."""
     folder, split = artist
-    inner = metrics.inner_counts_of(split.train)
+    inner = forms.inner_counts_of(split.train)
     floor = paper_b.held_out_floor_metrics(split.train, split.held_out, 16, 32, inner,
                                             extractor=extractor, cache_dir=cache)
     ref = floor["main_circularity_median"]
@@ -404,6 +404,6 @@ def test_untrained_dcgan_fails_paper_a_gate_real_floor_passes(artist, extractor,
     assert not metrics.Gate(smoke.gate_fid, smoke.gate_kid, n).passes(row["fid"], row["kid"])
     # and the untrained DCGAN's images (the same 16) have no main form at all
     images = engine.load_run(run_dir).sample(n, seed=0)
-    found = metrics.style_fidelity(images, metrics.inner_counts_of(split.train))
+    found = forms.style_fidelity(images, forms.inner_counts_of(split.train))
     assert np.median([r.main_circularity for r in found]) == 0.0
     assert not paper_b.draws_form(0.0, 1.0)

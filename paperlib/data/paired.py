@@ -12,7 +12,7 @@ style. Three kinds of map (``map_source``):
   order the renderer draws them (a later form covers an earlier one): donglein -- face
   (``main form``), eyes, pupils/cheeks; geometric -- planes, then discs and rings. The
   mouth and the colours are not in the map: the model has to paint them.
-* ``"forms"`` -- for a user's own folder: what :mod:`paperlib.metrics.fidelity`'s form finder sees
+* ``"forms"`` -- for a user's own folder: what :mod:`paperlib.forms`' form finder sees
   in each image: background, the main form (filled) and the marks inside it (pixels whose
   colour differs from the form's median colour), 3 one-hot channels.
 * ``"edges"`` -- for a user's own folder: the Sobel gradient magnitude of the grey image,
@@ -67,7 +67,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..utils.forms import _main_form
+from ..forms import main_form
 from ..utils.images import to_rgb01
 from .folders import MANIFEST, image_files, load_folder
 
@@ -233,7 +233,7 @@ def edge_map(image: torch.Tensor) -> torch.Tensor:
 
 
 def form_map(image: torch.Tensor, inner_contrast: float = 0.15) -> torch.Tensor:
-    """``(3, H, W)`` one-hot map of :data:`FORM_CLASSES` from :mod:`paperlib.metrics.fidelity`'s
+    """``(3, H, W)`` one-hot map of :data:`FORM_CLASSES` from :mod:`paperlib.forms`'
     form finder: the filled main form, and inside it the pixels whose colour is more than
     ``inner_contrast`` (RGB distance in [0, 1]) from the form's median colour. An image in
     which no main form is found is all background."""
@@ -241,7 +241,7 @@ def form_map(image: torch.Tensor, inner_contrast: float = 0.15) -> torch.Tensor:
     x = to_rgb01(image)
     H, W, _ = x.shape
     label = np.zeros((H, W), dtype=np.int64)
-    found = _main_form(x, 0.1, 9, 0.7)
+    found = main_form(x, 0.1, 9, 0.7)
     if found is not None:
         xc, filled, _, (oy, ox) = found
         med = np.median(xc[filled], axis=0)

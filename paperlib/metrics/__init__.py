@@ -1,10 +1,10 @@
 """Evaluation: features (:mod:`.features`, Inception, cached), statistics (:mod:`.stats`:
 FID, KID, precision/recall, density/coverage, IS), Inception-Score sources
-(:mod:`.is_scorers`), circle fidelity (:mod:`.fidelity`), the form measure of an artist
-set (:mod:`.form_measure`), the cached evaluation of a
-run (:mod:`.evaluate`) and the gate and verdict statistics (:mod:`.verdicts`)."""
+(:mod:`.is_scorers`), the cached evaluation of a run (:mod:`.evaluate`) and the gate and
+verdict statistics (:mod:`.verdicts`). Circle fidelity and the form measure of an artist
+set live in :mod:`paperlib.forms`."""
 
-from . import evaluate, features, fidelity, form_measure, is_scorers, stats, verdicts
+from . import evaluate, features, is_scorers, stats, verdicts
 from .evaluate import (  # noqa: F401
     EVAL_KEYS,
     cached_json,
@@ -25,28 +25,6 @@ from .features import (  # noqa: F401
     real_cache_key,
     real_features,
     tf1_bilinear_resize,
-)
-from .fidelity import (  # noqa: F401
-    RESIDUAL_TOL,
-    CircleFidelity,
-    batch_circle_fidelity,
-    circle_fidelity,
-    inner_counts_of,
-    nearest_count,
-    rescore,
-    score_parts,
-    style_fidelity,
-    summarize,
-)
-from .form_measure import (  # noqa: F401
-    FORM_KINDS,
-    STYLE_FORMS,
-    FormMeasure,
-    disc_score,
-    form_kind_of,
-    form_measure_of,
-    form_scores,
-    form_summary,
 )
 from .is_scorers import (  # noqa: F401
     INCEPTION_LOGITS_ENV,

@@ -1,17 +1,18 @@
 """Paper B (training-data production): shape learning (:mod:`.shape_learning`), the 60/30/10
-curation loop (:mod:`.curation`, selections in :mod:`.selections`, selection features in
-:mod:`.features`), Table 1, the gate and the claims (:mod:`.tables`), the conditional route
-(:mod:`.conditional`), the Dask job units (:mod:`.jobs`), the checks on a curation loop
-(:mod:`.checks`) and the selection gallery (:mod:`.gallery`)."""
+curation loop (:mod:`.curation`, selections in :mod:`.selections`, pixel-PCA selection
+features in :mod:`.selection_features`), Table 1, the gate and the claims (:mod:`.tables`),
+the conditional route (:mod:`.conditional`), the Dask job units (:mod:`.jobs`), the checks
+on a curation loop (:mod:`.checks`) and the selection gallery (:mod:`.gallery`). The form
+measure it scores images with is :mod:`paperlib.forms`."""
 
 from . import (
     checks,
     conditional,
     curation,
-    features,
     gallery,
     jobs,
     report,
+    selection_features,
     selections,
     shape_learning,
     tables,
@@ -40,14 +41,6 @@ from .curation import (  # noqa: F401
     run_curation_loop,
     split_counts,
     write_curated_set,
-)
-from .features import (  # noqa: F401
-    PixelPCAFeatures,
-    cached_features,
-    feature_distances,
-    image_sha256,
-    mean_pairwise_distance,
-    pixel_pca_features,
 )
 from .gallery import (  # noqa: F401
     SelectionGallery,
@@ -86,6 +79,14 @@ from .report import (  # noqa: F401
     shape_learning_verdicts,
     stage_summary,
     with_gate,
+)
+from .selection_features import (  # noqa: F401
+    PixelPCAFeatures,
+    cached_features,
+    feature_distances,
+    image_sha256,
+    mean_pairwise_distance,
+    pixel_pca_features,
 )
 from .selections import (  # noqa: F401
     SELECTIONS_VERSION,

@@ -20,10 +20,9 @@ from ..data.paired import (
 )
 from ..engine.config import epochs_for_kimg, profile_config
 from ..engine.runs import load_run, read_config
+from ..forms import batch_circle_fidelity, form_kind_of
 from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import real_features
-from ..metrics.fidelity import batch_circle_fidelity
-from ..metrics.form_measure import form_kind_of
 from ..metrics.verdicts import compare_claim
 from ..models.pix2pixhd import FEATURE_MODES, translate
 from .tables import (
@@ -72,7 +71,7 @@ def conditional_config(profile: Any, train_dir: Any, seed: int, map_source: str 
 def layout_errors(images: Any, pairs_dir: Any, res: int) -> dict:
     """How exactly ``images`` (one per image of the paired folder ``pairs_dir``, in its
     order) keep the main circle their maps give: the form finder's main circle
-    (:mod:`paperlib.metrics.fidelity`) against the recipe's ``main_circle``; median centre offset and
+    (:mod:`paperlib.forms.fidelity`) against the recipe's ``main_circle``; median centre offset and
     median absolute radius error, both as a share of the recipe's radius, and the share of
     images with a main form found. NaN without stand-in recipes."""
 
@@ -104,7 +103,7 @@ def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[in
     translates every map of the paired folder ``pairs_dir`` (the held-out part: maps the
     model never saw) once; :func:`paperlib.paper_b.stage_metrics` of those outputs against
     that folder's images (FID/KID) under the folder's form measure
-    (:func:`paperlib.metrics.form_kind_of`), plus :func:`layout_errors`. Cached as JSON in
+    (:func:`paperlib.forms.form_kind_of`), plus :func:`layout_errors`. Cached as JSON in
     ``run_dir/eval/`` under the checkpoint's and the folder's identities. With the
     instance-wise feature encoder, ``features`` says where each instance's features come
     from: ``"clusters"`` (pix2pixHD's test time: a centre of its class's clusters of the

@@ -104,11 +104,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from ..metrics.fidelity import batch_circle_fidelity, style_fidelity
-from ..metrics.form_measure import FormMeasure, form_scores
+from ..forms import FormMeasure, batch_circle_fidelity, form_scores, style_fidelity
 from ..utils.images import to_uint8_hwc
 from ..utils.io import atomic_write_json
-from .features import _as_feats, _image_at, _min_dist, _n_images, feature_distances
+from .selection_features import _as_feats, _image_at, _min_dist, _n_images, feature_distances
 
 #: Provenance labels, in the order of the ratios.
 SOURCES = ("generated-similar", "human-similar", "top-copy")

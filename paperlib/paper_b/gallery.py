@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as W
 
 from ..utils.images import _png_thumb
-from .features import image_sha256
+from .selection_features import image_sha256
 from .selections import SelectionMismatchError, save_selections, selection_for_round
 
 #: Estimated rendered width of a toggle's label, for :func:`like_label`: the heart icon

@@ -15,11 +15,10 @@ from ..engine.config import epochs_for_kimg, run_name
 from ..engine.parallel import run_all
 from ..engine.plan import TrainingPlan, estimate_seconds, pending_kimg
 from ..engine.runs import list_checkpoints, read_config
-from ..metrics.fidelity import inner_counts_of
-from ..metrics.form_measure import FormMeasure, form_measure_of
+from ..forms import FormMeasure, form_measure_of, inner_counts_of
 from ..utils.threads import pinned_threads
 from .curation import CURATION_LOG
-from .features import pixel_pca_features
+from .selection_features import pixel_pca_features
 from .selections import make_selection_rater, selection_for_round
 from .shape_learning import curate_and_retrain, finetune_config, finetune_run, stage_kimg
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..utils.io import atomic_write_json
 from .curation import auto_satisfaction_parts
-from .features import _image_at, _n_images, image_sha256
+from .selection_features import _image_at, _n_images, image_sha256
 
 SELECTIONS_VERSION = 1
 

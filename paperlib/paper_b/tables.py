@@ -5,7 +5,7 @@ verdicts (notebooks 01 and 05).
 * **Gate** (:func:`passes_gate`): a run passes when its FID against the held-out part is
   under the profile's ``b_gate_fid`` **and** it draws the form (:func:`draws_form`): the
   median of its images' form scores (``form_median``; the artist set's form measure,
-  :mod:`paperlib.metrics.form_measure`) is at least ``FORM_GATE`` (80 %, our choice) of
+  :mod:`paperlib.forms.measure`) is at least ``FORM_GATE`` (80 %, our choice) of
   the training images' median. Paper B's claims are about *exact* form and variety beyond
   that point, so a column whose models do not pass cannot show the claim: a baseline
   below the gate makes the comparison *not testable here*, the claimed model below it
@@ -27,13 +27,12 @@ import pandas as pd
 
 from ..data.folders import load_folder, manifest_hash
 from ..engine.runs import METRIC_NOISE, load_run, metric_noise_key
+from ..forms import FormMeasure, form_kind_of, form_scores, form_summary, summarize
 from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import get_extractor, real_features
-from ..metrics.fidelity import summarize
-from ..metrics.form_measure import FormMeasure, form_kind_of, form_scores, form_summary
 from ..metrics.stats import fid_from_features, kid
 from ..metrics.verdicts import compare_claim, real_floor
-from .features import _as_feats, _n_images, mean_pairwise_distance
+from .selection_features import _as_feats, _n_images, mean_pairwise_distance
 
 #: Bump when :func:`stage_metrics` changes (invalidates cached evaluations).
 EVAL_VERSION = 3  # 2: form parts, median circularity, reference_dir; 3: form measure
@@ -47,7 +46,7 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
     ``form_measure`` (``form``, the artist set's measure: :func:`paperlib.metrics.
     form_kind_of`), ``form_score`` (mean exact-form score, what the "more exact form"
     claims compare: ``main_score`` for ``"face"``) and ``form_median`` (the gate's
-    statistic, :func:`draws_form`; :func:`paperlib.metrics.form_scores`);
+    statistic, :func:`draws_form`; :func:`paperlib.forms.form_scores`);
     ``fidelity`` (mean :func:`style_fidelity` score), its parts ``main_score`` (main form)
     and ``inner_score`` (inner forms), ``main_circularity`` (mean) and
     ``main_circularity_median`` (the gate's statistic, :mod:`paperlib.paper_b`),
@@ -96,7 +95,7 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
     noise inputs, sampled at random as NVlabs' metrics do (:data:`METRIC_NOISE`) -- the
     noise mode, so notebook 05 gets
     notebook 01's numbers for free and a held-out evaluation never returns an in-sample
-    one. The form measure is the artist set's (:func:`paperlib.metrics.form_kind_of`).
+    one. The form measure is the artist set's (:func:`paperlib.forms.form_kind_of`).
     Real-set features come from
     :func:`paperlib.metrics.real_features` (cached there). Adds ``epoch`` and ``run``.
     """

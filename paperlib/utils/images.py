@@ -73,7 +73,7 @@ def to_uint8_hwc(img: Any) -> np.ndarray:
     return np.round(to_rgb01(a) * 255.0).astype(np.uint8)
 
 
-def _iter_images(images: Any) -> list:
+def iter_images(images: Any) -> list:
     """A batch -> list of single images. Batch = 4-D array/tensor or a sequence."""
     if hasattr(images, "detach"):
         images = images.detach().cpu().numpy()

@@ -1,6 +1,33 @@
-"""Circle fidelity: how exactly an image draws its round forms (the main form and the inner
-forms), scored from the form finder (:mod:`paperlib.utils.forms`), and its style-aware
-variant for generated images that have no recipe."""
+"""Circle fidelity: how exactly an image draws its round forms. Our measure, not paper B's.
+
+For one image: the main form (:func:`paperlib.forms.segment.main_form`), the inner forms
+inside it (:func:`paperlib.forms.inner.inner_forms`) and the shape of each
+(:func:`paperlib.forms.shape.form_shape`), scored (:func:`score_parts`, in [0, 1])::
+
+    main_score  = c * e * f           the main form only
+    inner_score = a * q               the inner forms only; NaN when n_inner_expected is None
+    score       = main_score * inner_score   (= main_score when n_inner_expected is None)
+    c = clip(main_circularity, 0, 1)
+    e = main_axis_ratio
+    f = 1 - clip(main_residual / RESIDUAL_TOL, 0, 1)            RESIDUAL_TOL = 0.25
+    a = 1 - min(1, |n_inner_found - n_inner_expected| / max(n_inner_expected, 1))
+    q = 0.5 + 0.5 * clip(inner_circularity, 0, 1)
+        (q = 1 when n_inner_expected is 0, or when no inner form is found --
+         the count term a already penalises missing inner forms)
+
+All five factors are 1 for a perfect anti-aliased circle and each falls as the form
+departs from a circle. ``score`` multiplies the parts, so it cannot say which one failed
+(a round face without its inner circles scores 0, like noise): report ``main_score`` and
+``inner_score`` beside it. The inner roundness enters softened (``q >= 0.5``) because
+inner circles are small and their circularity is dominated by pixelation. The measure
+assumes one main form (a character); for a composition of several forms it describes the
+largest one only (:mod:`paperlib.forms.discs` measures compositions). A blank image
+(no main form) scores 0 and raises nothing.
+
+:func:`style_fidelity` scores generated images, which have no recipe, against the inner
+counts a style allows. Measured accuracy and limits: ``docs/DECISIONS.md``, "Form
+measure".
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -12,8 +39,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..utils.forms import _inner_forms, _main_form, form_shape
-from ..utils.images import _iter_images, to_rgb01
+from ..utils.images import iter_images, to_rgb01
+from .inner import inner_forms
+from .segment import main_form
+from .shape import form_shape
 
 #: A circle-fit residual (RMS radial error / radius) at or above this gives factor f = 0.
 RESIDUAL_TOL = 0.25
@@ -35,7 +64,7 @@ class CircleFidelity:
       clip(inner_circularity, 0, 1)`` when inner forms are expected and found (else 1);
       NaN when ``n_inner_expected`` is None;
     * ``score = main_score * inner_score`` (``= main_score`` when ``n_inner_expected`` is
-      None): the combined value, kept for compatibility (``c * e * f * a * q``).
+      None): the combined value (``c * e * f * a * q``).
 
     A blank image (no main form): ``found_main=False``, ``main_circularity=0``,
     ``main_axis_ratio=0``, ``main_residual=1`` (the worst value the score uses),
@@ -114,13 +143,13 @@ def circle_fidelity(
     H, W, _ = x.shape
     if H < 3 or W < 3:
         return _blank(n_inner_expected)
-    mf = _main_form(x, min_contrast, min_main_area, smooth_sigma)
+    mf = main_form(x, min_contrast, min_main_area, smooth_sigma)
     if mf is None:
         return _blank(n_inner_expected)
     x, filled, s_main, (oy, ox) = mf
     main = form_shape(s_main, contour_area=True)
 
-    inner_circs, inner_areas, n_other = _inner_forms(
+    inner_circs, inner_areas, n_other = inner_forms(
         x, filled, main["area"], min_inner_contrast, min_inner_px, min_inner_frac,
         max_rim_frac, min_inner_circularity)
 
@@ -157,7 +186,7 @@ def batch_circle_fidelity(
 
     ``n_inner_expected`` is one value for all images or one per image.
     """
-    imgs = _iter_images(images)
+    imgs = iter_images(images)
     if n_inner_expected is None or np.isscalar(n_inner_expected):
         expected: Iterable = [n_inner_expected] * len(imgs)
     else:
@@ -226,14 +255,10 @@ def nearest_count(found: int, counts: Sequence[int]) -> int:
 
 
 def rescore(result: Any, n_inner_expected: int | None) -> Any:
-    """A :class:`paperlib.metrics.fidelity.CircleFidelity` re-scored for another expected inner
-    count, by the score formula of :mod:`paperlib.metrics.fidelity` (:func:`~paperlib.metrics.fidelity.
-    score_parts`: ``main_score = c * e * f``, ``inner_score = a * q`` or NaN without an
-    expected count, ``score`` their product) -- equal to running
-    ``circle_fidelity(img, n_inner_expected)`` again, without the cost. ``main_score``
-    does not depend on the count; ``inner_score`` and ``score`` are set anew."""
-
-
+    """A :class:`CircleFidelity` re-scored for another expected inner count by
+    :func:`score_parts` -- equal to running ``circle_fidelity(img, n_inner_expected)``
+    again, without the cost. ``main_score`` does not depend on the count; ``inner_score``
+    and ``score`` are set anew."""
     if n_inner_expected is not None:
         n_inner_expected = int(n_inner_expected)
         if n_inner_expected < 0:
@@ -256,13 +281,12 @@ def style_fidelity(images: Any, inner_counts: Sequence[int] | None = None) -> li
     allows a few (``inner_counts``, e.g. ``(2, 4)``: :func:`inner_counts_of`). Each image is
     scored against the allowed count nearest the count found in it (our choice), so a face
     with 2 or 4 inner circles is right and one with 3 or 0 is not; its ``n_inner_expected``
-    is that count, so :func:`paperlib.metrics.fidelity.summarize`'s ``frac_inner_count_ok`` is the
+    is that count, so :func:`summarize`'s ``frac_inner_count_ok`` is the
     share of images whose count is one the style has. ``inner_counts=None``: the count is
     left out of the score (``n_inner_expected=None``, ``inner_score`` NaN). Each result
     reports its parts apart: ``main_score`` (the main form, whatever the count) and
     ``inner_score`` (the inner forms against that count); ``score`` is their product.
     """
-
     results = batch_circle_fidelity(images, None)
     if inner_counts is None:
         return results

@@ -65,7 +65,7 @@ def image_sha256(img: Any) -> str:
     """sha256 of an image's uint8 RGB pixels (shape included).
 
     A float [-1, 1] tensor and its uint8 rendering hash the same (see
-    :func:`paperlib.metrics.fidelity.to_uint8_hwc`), so a gallery and a later headless run agree.
+    :func:`paperlib.utils.images.to_uint8_hwc`), so a gallery and a later headless run agree.
     """
 
     u = to_uint8_hwc(img)

@@ -1,7 +1,7 @@
 """Disc forms: the round colour regions of a flat-colour composition (paper B's
 ``artist_geometric`` stand-in: planes, discs and rings in a few flat colours).
 
-The main-form finder (:mod:`paperlib.utils.forms`) looks for one character on a
+The main-form finder (:mod:`paperlib.forms.segment`) looks for one character on a
 background; a composition has none (its planes run to the frame), so there it finds no
 main form. This finder instead segments the image into its flat colours and measures the
 shape of every region that does not touch the frame. Our measure, not the paper's.
@@ -24,7 +24,7 @@ Pipeline for one RGB [0, 1] image (numpy + scipy only):
    ``s_c >= 0.5`` (at least ``min_frac`` of the image, its holes filled: a ring is
    measured by its outer edge) that does not touch the image border (planes and
    background run to the frame; the stand-in's discs are drawn inside it).
-4. **Shape** of each region: :func:`paperlib.utils.forms.form_shape` of its coverage map
+4. **Shape** of each region: :func:`paperlib.forms.shape.form_shape` of its coverage map
    (``s_c`` within 2 px of the region, 1 inside, other regions of the same colour 0): the
    sub-pixel iso-contour's circularity, circle-fit residual and axis ratio, as for the
    main form; and ``flat``, the share of the region's core pixels (eroded by 1 px; the
@@ -35,21 +35,21 @@ Pipeline for one RGB [0, 1] image (numpy + scipy only):
    a whole disc or ring, about the visible share for a disc partly covered by a later
    form, 0 without a circle of radius ``min_r_frac`` of the image side or more).
 
-Limits (measured at 32 px): a whole flat disc of radius 8 scores 1; a flat square of side
-16 px scores 0.67 and one of side 10 px 0.89 -- smoothed and pixelated, a small square is
-nearly a disc at this size. Two same-coloured forms that touch are one region (3.7 % of
-400 geometric stand-in images have no whole disc left and score 0).
-
 A disc partly covered by a later form draws only part of its circle; the last form a
-composition draws is always whole. :mod:`paperlib.metrics.form_measure` therefore scores
-an image by its best region (``arc * flat``).
+composition draws is always whole, so :func:`disc_score` scores an image by its best
+region (``arc * flat``). Two same-coloured forms that touch are one region. Measured
+limits: ``docs/DECISIONS.md``, "Form measure".
 """
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
 
-from .forms import _contour, _fit_circle, form_shape
+from ..utils.images import to_rgb01
+from .fits import fit_circle
+from .shape import form_shape, iso_contour
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -100,7 +100,7 @@ def palette(x: np.ndarray, bandwidth: float = 0.15, min_frac: float = 0.01) -> n
 def disc_forms(x: np.ndarray, *, smooth_sigma: float = 0.7, bandwidth: float = 0.15,
                min_frac: float = 0.01, min_r_frac: float = 0.06) -> list[dict]:
     """Every closed colour region of an RGB [0, 1] ``(H, W, 3)`` image (see the module
-    docstring): a list of :func:`~paperlib.utils.forms.form_shape` dicts (``area``,
+    docstring): a list of :func:`~paperlib.forms.shape.form_shape` dicts (``area``,
     ``perimeter``, ``circularity``, ``residual``, ``axis_ratio``, ``cx``, ``cy``, ``r``)
     with ``color``, ``flat`` and :func:`arc_coverage`'s ``arc``, ``arc_cx``, ``arc_cy``,
     ``arc_r`` added; empty when the image has no palette or no closed region. Raises
@@ -143,7 +143,7 @@ def disc_forms(x: np.ndarray, *, smooth_sigma: float = 0.7, bandwidth: float = 0
             sm[region] = np.maximum(sm[region], 0.5)
             sm[ndi.binary_erosion(region)] = 1.0
             shape = form_shape(sm, contour_area=True)
-            _, pts = _contour(np.pad(sm, 1), 0.5)
+            _, pts = iso_contour(np.pad(sm, 1), 0.5)
             shape.update(color=[float(v) for v in pal[k]], flat=flat,
                          **arc_coverage(pts - 1.0, region, min_r=min_r_frac * max(H, W),
                                         max_r=0.5 * max(H, W)))
@@ -197,7 +197,7 @@ def arc_coverage(points: np.ndarray, region: np.ndarray, min_r: float, max_r: fl
         inl = np.abs(np.hypot(pts[:, 0] - fx, pts[:, 1] - fy) - fr) <= _TOL_PX + _TOL_FRAC * fr
         if inl.sum() < 6:
             break
-        gx, gy, gr, _ = _fit_circle(pts[inl])
+        gx, gy, gr, _ = fit_circle(pts[inl])
         if not (np.isfinite(gr) and min_r <= gr <= max_r):
             break
         fx, fy, fr = gx, gy, gr
@@ -210,3 +210,11 @@ def arc_coverage(points: np.ndarray, region: np.ndarray, min_r: float, max_r: fl
     ang = np.arctan2(pts[inl, 1] - fy, pts[inl, 0] - fx)
     bins = np.unique(np.floor((ang + np.pi) / (2.0 * np.pi) * n_bins).astype(int) % n_bins)
     return {"arc": float(len(bins) / n_bins), "arc_cx": fx, "arc_cy": fy, "arc_r": fr}
+
+
+def disc_score(img: Any) -> float:
+    """The ``"discs"`` score of one image (uint8 (H, W, 3), or float [-1, 1] (C, H, W)):
+    ``max(arc * flat)`` over its closed colour regions (:func:`disc_forms`), 0 without
+    one."""
+    forms = disc_forms(to_rgb01(img))
+    return float(max((f["arc"] * f["flat"] for f in forms), default=0.0))
