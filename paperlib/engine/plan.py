@@ -17,16 +17,15 @@ from typing import Any
 from ..config import SECONDS_PER_KIMG, get_profile
 from ..data.folders import image_files, manifest_hash
 from .config import TrainConfig, run_name
-from .runs import read_status
+from .runs import RunDir
 
 
 def pending_kimg(cfg: TrainConfig, data_dir: Any, root: Any) -> float:
     """Thousands of images ``train_cached(cfg, data_dir, root)`` still has to show: 0 for a
     cached run (its folder finished ``cfg.epochs`` or diverged), else the epochs left (all of
     them for a missing run) times the images of ``data_dir``."""
-    run_dir = Path(root) / run_name(cfg, manifest_hash(data_dir))
-    st = (read_status(run_dir) if (run_dir / "config.json").is_file()
-          else {"status": "missing", "epochs_done": 0})
+    run = RunDir(Path(root) / run_name(cfg, manifest_hash(data_dir)))
+    st = run.status if run.is_run() else {"status": "missing", "epochs_done": 0}
     done = int(st.get("epochs_done", 0))
     if st["status"].startswith("diverged") or (st["status"] == "finished"
                                                and done >= cfg.epochs):

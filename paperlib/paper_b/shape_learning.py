@@ -3,7 +3,6 @@ fine-tuning), their budgets in kimg and epochs, the cached training runs side by
 the fine-tuning / retraining rounds the curation loop uses."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -12,10 +11,10 @@ import numpy as np
 from ..config import data_dir, get_profile
 from ..data.folders import image_files, load_folder, manifest_hash
 from ..data.sets import build_mixed_set
-from ..engine.config import epochs_for_kimg, make_config, profile_config, run_name
+from ..engine.config import epochs_for_kimg, profile_config, run_name
 from ..engine.loop import train_cached
 from ..engine.parallel import train_many
-from ..engine.runs import METRIC_NOISE, RunResult, list_checkpoints, load_run
+from ..engine.runs import METRIC_NOISE, RunDir, RunResult, list_checkpoints, load_run
 from .curation import run_curation_loop
 
 #: Stages of notebook 01: the artist set alone (paper B's "1st experiment"), shape learning
@@ -283,13 +282,12 @@ def _plan_jobs(first: dict, plans: dict, seeds: Sequence[int], stages: Sequence[
 def finetune_config(start_run: Any, epochs: int) -> Any:
     """The config :func:`finetune_run` trains: the start run's, ``epochs`` epochs, from its
     last checkpoint (``init_from``). Raises ``RuntimeError`` when it has no checkpoint."""
-    start_run = Path(start_run)
-    ckpts = list_checkpoints(start_run)
+    run = RunDir(start_run)
+    ckpts = run.checkpoints()
     if not ckpts:
-        raise RuntimeError(f"{start_run} has no checkpoint to fine-tune from")
-    saved = json.loads((start_run / "config.json").read_text())["config"]
-    return make_config(**{**saved, "epochs": int(epochs), "init_from": str(ckpts[-1][1]),
-                          "device": "auto", "inject_nan_at_epoch": None})
+        raise RuntimeError(f"{run.path} has no checkpoint to fine-tune from")
+    return run.train_config(epochs=int(epochs), init_from=str(ckpts[-1][1]),
+                            inject_nan_at_epoch=None)
 
 
 def finetune_run(start_run: Any, data_dir: Any, root: Any, epochs: int,
@@ -333,7 +331,7 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
     """
 
     start_run = Path(start_run)
-    saved = json.loads((start_run / "config.json").read_text())["config"]
+    saved = RunDir(start_run).config["config"]
     human = load_folder(human_dir, int(saved["res"]))
     hf = features(human.images) if human_feats is None else human_feats
     models: list[Path] = [start_run]
