@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..config import SECONDS_PER_KIMG, get_profile
 from ..data.folders import image_files, manifest_hash
@@ -78,14 +78,17 @@ def estimate_seconds(kimg_by_model: list, profile: Any, slots: int = 1) -> float
     return max([sum(each) / max(1, int(slots)), *each], default=0.0)
 
 
-def training_plan(jobs: dict, profile: Any, slots: int = 1) -> TrainingPlan:
-    """The plan of ``jobs`` ``{label: (TrainConfig, data_dir, root)}`` (as
-    :func:`paperlib.engine.train_many` takes them): which are missing or unfinished, with
-    their kimg left (:func:`pending_kimg`), and the estimated time on ``slots`` workers
-    (:func:`estimate_seconds`). Nothing is trained."""
+def training_plan(jobs: dict | Sequence, profile: Any, slots: int = 1) -> TrainingPlan:
+    """The plan of ``jobs`` -- ``{label: (TrainConfig, data_dir, root)}`` (as
+    :func:`paperlib.engine.train_many` takes them), or a sequence of jobs with ``label``,
+    ``cfg``, ``data_dir`` and ``root`` attributes (e.g. paper B's stage jobs): which are
+    missing or unfinished, with their kimg left (:func:`pending_kimg`), and the estimated
+    time on ``slots`` workers (:func:`estimate_seconds`). Nothing is trained."""
     prof = get_profile(profile)
+    items = (jobs.items() if isinstance(jobs, dict)
+             else [(j.label, (j.cfg, j.data_dir, j.root)) for j in jobs])
     missing, cached = [], 0
-    for label, (cfg, data_dir, root) in jobs.items():
+    for label, (cfg, data_dir, root) in items:
         k = pending_kimg(cfg, data_dir, root)
         if k > 0:
             missing.append((str(label), cfg.model, k))
