@@ -208,8 +208,7 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
     stands for the ``alone`` run it extends; a fine-tuning whose pre-training is not
     trained yet has no start checkpoint, so it counts as missing.
     """
-    prof = get_profile(profile)
-    plan = plan_shape_learning(prof, artist_dirs, shapes_dir, seeds, root, stages, **options)
+    plan = plan_shape_learning(profile, artist_dirs, shapes_dir, seeds, root, stages, **options)
     if plan_only:   # the runs it would train, nothing trained
         return [j for j in plan if not j.extended]
     out: dict = {(name, s): {} for name in artist_dirs for s in seeds}
