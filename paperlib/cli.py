@@ -406,19 +406,14 @@ def _cmd_generate(args) -> int:
     return 0
 
 
-def _curation_job(args) -> dict:
-    """The validated :func:`paperlib.paper_b.curation_job` job of ``curate``'s arguments."""
-    try:
-        saved = engine.read_config(args.run)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"--run: {err}") from None
-    spec = get_model(saved["config"]["model"])
-    if spec.data_kind != "images":
-        raise _UsageError(f"--run {args.run} is a conditional model ({spec.name}: it "
-                          "translates maps); the curation loop needs one that generates "
-                          "images from noise")
-    if not engine.list_checkpoints(args.run):
-        raise _UsageError(f"--run {args.run} has no checkpoint yet: train it first")
+#: ``curate``'s flag for each curation-job setting its errors name.
+_CURATE_FLAGS = {"size": "--size", "n_generate": "--generate", "top_k": "--top-k",
+                 "train_dir": "--data"}
+
+
+def _curation_job(args) -> paper_b.CurationJob:
+    """The validated :class:`paperlib.paper_b.CurationJob` of ``curate``'s arguments."""
+    _check_curation_start(args.run)
     n_data = _image_folder(args.data)
     out = args.out.resolve()
     if out == args.data.resolve() or out.is_relative_to(args.data.resolve()):
@@ -426,65 +421,67 @@ def _curation_job(args) -> dict:
                           "would be read as your images; pick a folder outside it")
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"--out: {args.out} is not a folder")
-    prof = config.get_profile(args.profile) if args.profile else None
-    rounds = args.rounds or (prof.curation_rounds if prof else 2)
-    size = args.size or (prof.curation_size if prof else n_data)
-    n_generate = args.generate or (prof.curation_generate if prof else size)
-    top_k = args.top_k or max(1, n_generate // 20)
-    n_gen, n_human, _ = paper_b.split_counts(size)
-    if n_human > n_data:
-        raise _UsageError(f"--size {size}: its 30 % part of your images needs {n_human} "
-                          f"images but --data has {n_data}; pass a smaller --size")
-    if top_k >= n_generate:
-        raise _UsageError(f"--top-k {top_k} must be below --generate {n_generate}")
-    if n_gen > n_generate - top_k:
-        raise _UsageError(f"--generate {n_generate}: the 60 % generated part of --size {size} "
-                          f"needs {n_gen} generated images besides the top {top_k}; pass "
-                          f"--generate {n_gen + top_k} or more (or a smaller --size)")
-    if args.epochs is not None:
-        epochs = args.epochs
-    elif args.kimg is not None:
-        epochs = engine.epochs_for_kimg(args.kimg, size)
-    else:   # a quarter of the images the run was trained on, in epochs of the curated set
-        shown = int(saved["config"]["epochs"]) * int(saved["data"]["n_images"])
-        epochs = max(1, round(shown / 4 / size))
+    try:
+        job = paper_b.CurationJob.from_profile(
+            config.get_profile(args.profile) if args.profile else None, args.run.resolve(),
+            args.data.resolve(), out / "runs", out, rounds=args.rounds, size=args.size,
+            n_generate=args.generate, top_k=args.top_k, epochs=args.epochs, kimg=args.kimg,
+            n_data=n_data, selections=None if args.selections is None
+            else args.selections.resolve(), names=_CURATE_FLAGS, gen_seed=args.seed,
+            form=None if args.form == "auto" else args.form, progress=not args.no_progress)
+    except paper_b.JobInfeasible as err:
+        raise _UsageError(str(err)) from None
     if args.selections is not None:
-        if not args.selections.is_file():
-            raise FileNotFoundError(f"--selections: file {args.selections} does not exist")
-        try:
-            chosen = paper_b.load_selections(args.selections)["rounds"]
-        except ValueError as err:   # json.JSONDecodeError included
-            raise _UsageError(f"--selections: {err}") from None
-        for key, entry in chosen.items():
-            if key.isdigit() and int(key) < rounds and int(entry["n_shown"]) != n_generate:
-                raise _UsageError(f"--selections {args.selections}: round {key}'s selection "
-                                  f"was made on {entry['n_shown']} images but --generate is "
-                                  f"{n_generate}; pass --generate {entry['n_shown']}")
-    return {"kind": "curation", "train_dir": str(args.data.resolve()),
-            "res": int(saved["config"]["res"]),
-            "selections": None if args.selections is None else str(args.selections.resolve()),
-            "top_k": top_k, "start_run": str(args.run.resolve()), "loop_dir": str(out),
-            "root": str(out / "runs"), "rounds": rounds, "size": size,
-            "n_generate": n_generate, "epochs": epochs, "gen_seed": args.seed,
-            "form": None if args.form == "auto" else args.form,
-            "progress": not args.no_progress}
+        _check_selections(args.selections, job)
+    return job
+
+
+def _check_curation_start(run: Path) -> None:
+    """Refuse a ``--run`` that is no run folder, a conditional model or has no checkpoint."""
+    try:
+        saved = engine.read_config(run)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"--run: {err}") from None
+    spec = get_model(saved["config"]["model"])
+    if spec.data_kind != "images":
+        raise _UsageError(f"--run {run} is a conditional model ({spec.name}: it "
+                          "translates maps); the curation loop needs one that generates "
+                          "images from noise")
+    if not engine.list_checkpoints(run):
+        raise _UsageError(f"--run {run} has no checkpoint yet: train it first")
+
+
+def _check_selections(path: Path, job: paper_b.CurationJob) -> None:
+    """Refuse a missing or unreadable ``--selections`` file, or one whose selection for a
+    round the job runs was made on another number of images than ``--generate``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"--selections: file {path} does not exist")
+    try:
+        chosen = paper_b.load_selections(path)["rounds"]
+    except ValueError as err:   # json.JSONDecodeError included
+        raise _UsageError(f"--selections: {err}") from None
+    for key, entry in chosen.items():
+        if key.isdigit() and int(key) < job.rounds and int(entry["n_shown"]) != job.n_generate:
+            raise _UsageError(f"--selections {path}: round {key}'s selection "
+                              f"was made on {entry['n_shown']} images but --generate is "
+                              f"{job.n_generate}; pass --generate {entry['n_shown']}")
 
 
 def _cmd_curate(args) -> int:
     job = _curation_job(args)
-    print(f"curating {args.run} with {args.data}: {job['rounds']} round(s), "
-          f"{job['n_generate']} generated and a {job['size']}-image set per round, "
-          f"{job['epochs']} fine-tuning epoch(s) per round, "
-          + ("automatic rating" if job["selections"] is None
+    print(f"curating {args.run} with {args.data}: {job.rounds} round(s), "
+          f"{job.n_generate} generated and a {job.size}-image set per round, "
+          f"{job.epochs} fine-tuning epoch(s) per round, "
+          + ("automatic rating" if job.selections is None
              else f"your selections from {args.selections} where they have the round"))
     try:
         result = paper_b.curation_job(job)
     except paper_b.SelectionMismatchError as err:
         raise _UsageError(f"--selections: {err}") from None
     ratings = paper_b.check_curation(job, result)
-    out = Path(job["loop_dir"])
+    out = Path(job.loop_dir)
     for r, entry in enumerate(result["log"]["rounds"]):
-        batch = paper_b.batch_for_round(paper_b.as_paths(result), r, job["n_generate"])
+        batch = paper_b.batch_for_round(paper_b.as_paths(result), r, job.n_generate)
         folder = out / f"round_{r}" / "batch"
         folder.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(batch):

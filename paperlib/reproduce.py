@@ -27,7 +27,7 @@ import torch
 from . import config
 from .config import figures_dir
 from .engine import parallel
-from .engine.runs import read_status
+from .engine.runs import find_runs
 
 KERNEL_NAME = "paperlib"
 
@@ -87,40 +87,33 @@ def environment_info() -> dict:
 
 
 # ----------------------------------------------------------------------------- training runs
-def _log_rows(path: Path) -> list[dict]:
-    """log.csv rows, skipping a row a kill cut short (empty fields)."""
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return [r for r in csv.DictReader(f) if None not in r.values() and "" not in r.values()]
-
-
 def run_records(runs_root) -> list[dict]:
     """One record per training run found under ``runs_root`` (any depth; a run folder holds
-    ``config.json`` and ``log.csv`` or ``status.json``), for the results manifest:
+    its config and its log or status: :class:`paperlib.engine.RunDir`), for the results
+    manifest:
 
     ``run`` (folder, relative to ``runs_root``), ``model``, ``config``, ``seed``,
     ``epochs_done``, ``epochs_target``, ``kimg`` (images shown, from log.csv's last row),
     ``train_seconds`` (sum of log.csv's per-epoch ``seconds``: training time, whichever
     reproduction spent it), ``status``, ``updated`` and ``executed`` (host, pid, Dask worker,
-    torch threads, from ``status.json``; ``None`` for runs older than that field)."""
+    torch threads, from the status; ``None`` for runs older than that field)."""
 
     root = Path(runs_root)
     if not root.is_dir():
         return []
     records = []
-    for cfg_file in sorted(root.rglob("config.json")):
-        run_dir = cfg_file.parent
-        if not ((run_dir / "log.csv").exists() or (run_dir / "status.json").exists()):
+    for run in find_runs(root):
+        run_dir = run.path
+        if not (run.log_file.exists() or run.status_file.exists()):
             continue
         try:
-            saved = json.loads(cfg_file.read_text())
+            saved = run.config
             cfg = saved["config"]
             model = cfg["model"]
         except (OSError, ValueError, KeyError, TypeError):
-            continue  # some other config.json (a cache), not a training run
-        status = read_status(run_dir)
-        rows = _log_rows(run_dir / "log.csv")
+            continue  # some other file of that name (a cache), not a training run
+        status = run.status
+        rows = run.log_rows()   # without a row a kill cut short
         last = rows[-1] if rows else {}
         if "kimg" in last:
             kimg = float(last["kimg"])

@@ -92,17 +92,17 @@ def test_curate_defaults(run, photos, tmp_path):
     job = cli._curation_job(args)
     # 20 images: a 20-image set from 20 generated, top 5 % (1), 2 rounds; a quarter of the
     # run's 1 x 20 images shown is under one epoch of the set: 1
-    assert (job["size"], job["n_generate"], job["top_k"], job["rounds"], job["epochs"]) == \
-        (20, 20, 1, 2, 1)
-    assert job["selections"] is None and job["gen_seed"] == 1000 and job["form"] is None
+    assert isinstance(job, paper_b.CurationJob)
+    assert (job.size, job.n_generate, job.top_k, job.rounds, job.epochs) == (20, 20, 1, 2, 1)
+    assert job.selections is None and job.gen_seed == 1000 and job.form is None
     args = cli._build_parser().parse_args(["curate", "--run", str(run), "--data", str(photos),
                                            "--out", str(tmp_path / "loop"), "--profile",
                                            "smoke", "--kimg", "0.1"])
     job = cli._curation_job(args)
     prof = config.get_profile("smoke")
-    assert (job["size"], job["n_generate"], job["rounds"]) == \
+    assert (job.size, job.n_generate, job.rounds) == \
         (prof.curation_size, prof.curation_generate, prof.curation_rounds)
-    assert job["epochs"] == engine.epochs_for_kimg(0.1, prof.curation_size)
+    assert job.epochs == engine.epochs_for_kimg(0.1, prof.curation_size)
     assert not (tmp_path / "loop").exists()
 
 

@@ -151,7 +151,7 @@ def b_jobs(start_run, artist, root: Path) -> list[dict]:
     return [
         {"kind": "curation", "name": "artist_donglein", "seed": 0,
          "train_dir": str(artist.train), "res": 32, "selections": str(root / "none.json"),
-         "top_k": 2, "inner": (2, 4), "start_run": str(start_run),
+         "top_k": 2, "start_run": str(start_run),
          "loop_dir": str(root / "curation" / "loop"), "root": str(root), "rounds": 2,
          "size": 10, "n_generate": 12, "epochs": 1},
         {"kind": "control", "name": "artist_donglein", "seed": 0, "start_run": str(start_run),

@@ -55,7 +55,8 @@ def test_shape_learning_plan_lists_what_the_call_then_trains(tmp_path):
     planned = paper_b.shape_learning_many("smoke", {"a": artist}, shapes, (0,),
                                           tmp_path / "runs", plan_only=True, **kw)
     # the longer run stands for the artist-alone run it extends
-    assert sorted(planned) == ["a seed 0: longer", "a seed 0: mix"]
+    assert sorted(j.label for j in planned) == ["a seed 0: longer", "a seed 0: mix"]
+    assert all(isinstance(j, paper_b.StageJob) for j in planned)
     assert not engine.list_runs(tmp_path / "runs")                   # nothing trained
     plan = engine.training_plan(planned, "smoke")
     assert len(plan.missing) == 2 and plan.cached == 0
@@ -66,7 +67,7 @@ def test_shape_learning_plan_lists_what_the_call_then_trains(tmp_path):
                                        **kw)["a", 0]
     assert {r.run_dir for r in runs.values()} == \
         {tmp_path / "runs" / engine.run_name(c, data.manifest_hash(d))
-         for c, d, _ in planned.values()}
+         for c, d in ((j.cfg, j.data_dir) for j in planned)}
     again = engine.training_plan(paper_b.shape_learning_many(
         "smoke", {"a": artist}, shapes, (0,), tmp_path / "runs", plan_only=True, **kw), "smoke")
     assert not again.missing and again.cached == 2

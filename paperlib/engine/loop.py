@@ -9,20 +9,14 @@ networks, the step and the optimiser come from the model's registry entry, built
 from the :class:`~paperlib.engine.config.TrainConfig`. Optional DiffAugment/ADA
 (:mod:`paperlib.engine.augment`) wraps every D call.
 
-Run folder written by :func:`train`::
-
-    out/
-      config.json              TrainConfig + identity (size, sha1) of the training images
-      status.json              {"status": "running" | "finished" | "diverged at epoch E",
-                                "epochs_done", "epochs_target", "last_checkpoint", ...}
-                               ("running" is also what a killed run leaves: rerun to resume)
-      log.csv                  one row per epoch: epoch, d_loss, g_loss, d_real, d_fake
-                               [, the latent's log_stats() columns], aug_p, seconds
-      samples/epoch_0005.png   8x8 grid of a FIXED noise batch (G in eval mode), every
-                               sample_every epochs and at the last epoch
-      checkpoints/epoch_0005.pt  every ckpt_every epochs and at the last epoch, all kept:
-                               G, D, latent, both optimisers, augmenter, generator states,
-                               epoch, fixed noise (plain tensors/dicts: weights_only-loadable)
+Run folder written by :func:`train` (its layout: :class:`~paperlib.engine.runs.RunDir`):
+the config (TrainConfig + identity (size, sha1) of the training images), the status, the
+log -- one row per epoch: epoch, kimg, d_loss, g_loss, d_real, d_fake [, the latent's
+log_stats() columns], aug_p, seconds --, an 8x8 sample grid of a FIXED noise batch (G in
+eval mode) every sample_every epochs and at the last epoch, and a checkpoint every
+ckpt_every epochs and at the last epoch, all kept: G, D, latent, both optimisers,
+augmenter, generator states, epoch, fixed noise (plain tensors/dicts: weights_only-loadable).
+A status "running" is also what a killed run leaves: rerun to resume.
 
 ``d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0)``; ``g_loss = BCE(D(G(z)), 1)`` (G's adversarial
 loss; DeLiGAN's regulariser is optimised but not included -- see its sigma columns);
@@ -40,10 +34,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import json
 import math
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -54,20 +46,11 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..data.folders import load_folder, manifest_hash
-from ..utils.io import atomic_torch_save, atomic_write, atomic_write_json
+from ..utils.io import atomic_torch_save, atomic_write
 from ..utils.threads import pinned_threads
 from .augment import Augmenter
 from .config import _RESUMABLE, TrainConfig, make_config, resolve_device, run_name
-from .runs import (
-    FORCE_ENV,
-    RunResult,
-    _read_csv,
-    _result,
-    _status,
-    build_trainer,
-    list_checkpoints,
-    read_status,
-)
+from .runs import FORCE_ENV, RunDir, RunResult, build_trainer
 
 N_FIXED = 64  # images in the fixed-noise sample grid
 
@@ -105,15 +88,15 @@ def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = Tru
     images, data_id = _load_data(data, cfg)
     if cfg.spec.prepare is not None:   # settings taken from the data (e.g. map channels)
         cfg = cfg.spec.prepare(cfg, images)
-    out = Path(out)
+    out = RunDir(out)
     start, ckpt, done = _prepare_run_dir(out, cfg, data_id, resume)
     if done:  # finished (at >= cfg.epochs) or diverged already
-        return _result(out)
+        return out.result()
     with pinned_threads(cfg.threads):
         return _train_loop(cfg, images, out, start, ckpt, progress)
 
 
-def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress: bool):
+def _train_loop(cfg: TrainConfig, images, out: RunDir, start: int, ckpt, progress: bool):
     device = resolve_device(cfg.device)
     images = images.to(device)
 
@@ -140,11 +123,11 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
         g_shuffle.set_state(ckpt["rng"]["shuffle"].cpu())
         g_noise.set_state(ckpt["rng"]["noise"].cpu())
 
-    atomic_write_json(out / "status.json", _status(out, "running", start, cfg), indent=1)
+    out.write_status("running", start, cfg)
     extra_cols = list(latent.log_stats())
     columns = ["epoch", "kimg", "d_loss", "g_loss", "d_real", "d_fake", *extra_cols, "aug_p",
                "seconds"]
-    log_file, log = _open_log(out / "log.csv", columns, keep_through=start)
+    log_file, log = _open_log(out, columns, keep_through=start)
     status, epochs_done = "finished", start
     bar = tqdm(range(start + 1, cfg.epochs + 1), initial=start, total=cfg.epochs,
                desc=cfg.model, unit="epoch", disable=not progress)
@@ -167,7 +150,7 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
                 break
             epochs_done = epoch
             if epoch % cfg.sample_every == 0 or epoch == cfg.epochs:
-                _save_samples(out / "samples" / f"epoch_{epoch:04d}.png", G, latent, fixed_noise)
+                _save_samples(out.sample_file(epoch), G, latent, fixed_noise)
             if epoch % cfg.ckpt_every == 0 or epoch == cfg.epochs:
                 atomic_torch_save({
                     "epoch": epoch, **{k: m.state_dict() for k, m in trainer.modules.items()},
@@ -175,13 +158,13 @@ def _train_loop(cfg: TrainConfig, images, out: Path, start: int, ckpt, progress:
                     "extra": trainer.extra_state(), "augment": augment.state_dict(),
                     "rng": {"shuffle": g_shuffle.get_state(), "noise": g_noise.get_state()},
                     "fixed_noise": [t.cpu() for t in fixed_noise], "config": cfg.to_dict(),
-                }, out / "checkpoints" / f"epoch_{epoch:04d}.pt")
-                atomic_write_json(out / "status.json", _status(out, "running", epoch, cfg), indent=1)
+                }, out.checkpoint_file(epoch))
+                out.write_status("running", epoch, cfg)
     finally:
         bar.close()
         log_file.close()
-    atomic_write_json(out / "status.json", _status(out, status, epochs_done, cfg), indent=1)
-    return _result(out)
+    out.write_status(status, epochs_done, cfg)
+    return out.result()
 
 
 def _load_modules(modules: dict, state: dict, source) -> None:
@@ -232,58 +215,59 @@ def _load_data(data, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     return images, {"source": source, "n_images": len(images), "sha1": sha1, **extra}
 
 
-def _prepare_run_dir(out: Path, cfg: TrainConfig, data_id: dict, resume: bool):
+def _prepare_run_dir(out: RunDir, cfg: TrainConfig, data_id: dict, resume: bool):
     """Check/create ``out``; return (start epoch, checkpoint or None, nothing to do)."""
-    cfg_file = out / "config.json"
-    if cfg_file.exists() and not resume:
-        for name in ("config.json", "status.json", "log.csv"):
-            (out / name).unlink(missing_ok=True)
-        for sub in ("samples", "checkpoints"):
-            shutil.rmtree(out / sub, ignore_errors=True)
-    if cfg_file.exists():
-        saved = json.loads(cfg_file.read_text())
-        new = cfg.to_dict()
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-        # a field added after the run was made reads as its default
-        diff = sorted(k for k in set(saved["config"]) | set(new) if k not in _RESUMABLE
-                      and saved["config"].get(k, defaults.get(k, "<missing>"))
-                      != new.get(k, "<missing>"))
-        if diff:
-            details = ", ".join(f"{k}: {saved['config'].get(k)!r} -> {new.get(k)!r}" for k in diff)
-            raise RunMismatch(f"{out} holds a run with a different configuration ({details}); "
-                              "train into another run folder, or start this one over")
-        if saved["data"]["sha1"] != data_id["sha1"]:
-            raise RunMismatch(f"{out} was trained on different images ({saved['data']}); "
-                              "train into another run folder, or start this one over")
-        status = read_status(out)
+    if out.is_run() and not resume:
+        out.clear()
+    if out.is_run():
+        _check_resumable(out, cfg, data_id)
+        status = out.status
         if status["status"].startswith("diverged") or (
                 status["status"] == "finished" and status["epochs_done"] >= cfg.epochs):
             return status["epochs_done"], None, True
-        ckpts = list_checkpoints(out)
-        for tmp in (out / "checkpoints").glob("*.tmp"):
-            tmp.unlink()
+        ckpts = out.checkpoints()
+        out.drop_partial_checkpoints()
         if ckpts:
             ckpt = torch.load(ckpts[-1][1], map_location="cpu", weights_only=True)
             return ckpt["epoch"], ckpt, False
         return 0, None, False
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(cfg_file, {"config": cfg.to_dict(), "data": data_id,
-                           "versions": {"paperlib": __version__, "torch": torch.__version__}}, indent=1)
+    out.path.mkdir(parents=True, exist_ok=True)
+    out.write_config({"config": cfg.to_dict(), "data": data_id,
+                      "versions": {"paperlib": __version__, "torch": torch.__version__}})
     return 0, None, False
 
 
-def _open_log(path: Path, columns: list[str], keep_through: int):
-    """Rewrite log.csv keeping rows with epoch <= keep_through; return (file, appending writer)."""
-    rows = [r for r in _read_csv(path)  # (a row cut short by a kill has empty fields)
-            if None not in r.values() and "" not in r.values() and int(r["epoch"]) <= keep_through]
+def _check_resumable(out: RunDir, cfg: TrainConfig, data_id: dict) -> None:
+    """Raise :class:`RunMismatch` when ``out`` holds a run of another config (only the
+    resumable fields may differ) or of other training images."""
+    saved = out.config
+    new = cfg.to_dict()
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    # a field added after the run was made reads as its default
+    diff = sorted(k for k in set(saved["config"]) | set(new) if k not in _RESUMABLE
+                  and saved["config"].get(k, defaults.get(k, "<missing>"))
+                  != new.get(k, "<missing>"))
+    if diff:
+        details = ", ".join(f"{k}: {saved['config'].get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise RunMismatch(f"{out.path} holds a run with a different configuration "
+                          f"({details}); train into another run folder, or start this one over")
+    if saved["data"]["sha1"] != data_id["sha1"]:
+        raise RunMismatch(f"{out.path} was trained on different images ({saved['data']}); "
+                          "train into another run folder, or start this one over")
+
+
+def _open_log(run: RunDir, columns: list[str], keep_through: int):
+    """Rewrite the run's log keeping its complete rows with epoch <= keep_through; return
+    (file, appending writer)."""
+    rows = [r for r in run.log_rows() if int(r["epoch"]) <= keep_through]
 
     def write(f):
         writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\r\n")
         writer.writeheader()
         writer.writerows(rows)
 
-    atomic_write(path, write, binary=False)
-    f = open(path, "a", newline="")
+    atomic_write(run.log_file, write, binary=False)
+    f = open(run.log_file, "a", newline="")
     return f, csv.DictWriter(f, fieldnames=columns)
 
 

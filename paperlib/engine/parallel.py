@@ -7,7 +7,7 @@ one progress bar. Where they execute is chosen by the scheduler spec (argument, 
 
 * unset / ``"local"`` -- a :class:`distributed.LocalCluster` on this machine: one worker
   process per core, one thread each (a run pins its own torch thread count, recorded in
-  its ``config.json``), or one worker per GPU when CUDA is present (each worker sees one
+  its run folder's config), or one worker per GPU when CUDA is present (each worker sees one
   GPU through ``CUDA_VISIBLE_DEVICES``). The cluster is started on first use and reused by
   later calls in the same process.
 * ``"serial"`` -- in this process, one run after another (debugging, tests, a profile

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..config import SECONDS_PER_KIMG, get_profile
 from ..data.folders import image_files, manifest_hash
 from .config import TrainConfig, run_name
-from .runs import read_status
+from .runs import RunDir
 
 
 def pending_kimg(cfg: TrainConfig, data_dir: Any, root: Any) -> float:
     """Thousands of images ``train_cached(cfg, data_dir, root)`` still has to show: 0 for a
     cached run (its folder finished ``cfg.epochs`` or diverged), else the epochs left (all of
     them for a missing run) times the images of ``data_dir``."""
-    run_dir = Path(root) / run_name(cfg, manifest_hash(data_dir))
-    st = (read_status(run_dir) if (run_dir / "config.json").is_file()
-          else {"status": "missing", "epochs_done": 0})
+    run = RunDir(Path(root) / run_name(cfg, manifest_hash(data_dir)))
+    st = run.status if run.is_run() else {"status": "missing", "epochs_done": 0}
     done = int(st.get("epochs_done", 0))
     if st["status"].startswith("diverged") or (st["status"] == "finished"
                                                and done >= cfg.epochs):
@@ -79,14 +78,17 @@ def estimate_seconds(kimg_by_model: list, profile: Any, slots: int = 1) -> float
     return max([sum(each) / max(1, int(slots)), *each], default=0.0)
 
 
-def training_plan(jobs: dict, profile: Any, slots: int = 1) -> TrainingPlan:
-    """The plan of ``jobs`` ``{label: (TrainConfig, data_dir, root)}`` (as
-    :func:`paperlib.engine.train_many` takes them): which are missing or unfinished, with
-    their kimg left (:func:`pending_kimg`), and the estimated time on ``slots`` workers
-    (:func:`estimate_seconds`). Nothing is trained."""
+def training_plan(jobs: dict | Sequence, profile: Any, slots: int = 1) -> TrainingPlan:
+    """The plan of ``jobs`` -- ``{label: (TrainConfig, data_dir, root)}`` (as
+    :func:`paperlib.engine.train_many` takes them), or a sequence of jobs with ``label``,
+    ``cfg``, ``data_dir`` and ``root`` attributes (e.g. paper B's stage jobs): which are
+    missing or unfinished, with their kimg left (:func:`pending_kimg`), and the estimated
+    time on ``slots`` workers (:func:`estimate_seconds`). Nothing is trained."""
     prof = get_profile(profile)
+    items = (jobs.items() if isinstance(jobs, dict)
+             else [(j.label, (j.cfg, j.data_dir, j.root)) for j in jobs])
     missing, cached = [], 0
-    for label, (cfg, data_dir, root) in jobs.items():
+    for label, (cfg, data_dir, root) in items:
         k = pending_kimg(cfg, data_dir, root)
         if k > 0:
             missing.append((str(label), cfg.model, k))

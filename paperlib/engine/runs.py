@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import socket
 import time
 from dataclasses import dataclass
@@ -44,64 +45,187 @@ def where_executed() -> dict:
             "threads": torch.get_num_threads()}
 
 
-def _read_csv(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+#: The files of a run folder (:class:`RunDir`).
+CONFIG_FILE, STATUS_FILE, LOG_FILE = "config.json", "status.json", "log.csv"
 
 
-def _status(out: Path, status: str, epochs_done: int, cfg: TrainConfig) -> dict:
-    ckpts = list_checkpoints(out)
-    return {"status": status, "epochs_done": epochs_done, "epochs_target": cfg.epochs,
+class RunDir:
+    """A run folder and its layout, the one place that knows its file names::
+
+        config.json              {"config": TrainConfig fields, "data": the training images'
+                                 identity (source, n_images, sha1, ...), "versions": ...}
+        status.json              {"status": "running" | "finished" | "diverged at epoch E",
+                                  "epochs_done", "epochs_target", "last_checkpoint", ...}
+                                 ("running" is also what a killed run leaves)
+        log.csv                  one row per epoch (:func:`paperlib.engine.loop.train`)
+        samples/epoch_0005.png   sample grids of a fixed noise batch
+        checkpoints/epoch_0005.pt  checkpoints, all kept
+
+    Reading never writes; ``path`` need not exist (then :meth:`is_run` is false)."""
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / STATUS_FILE
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / LOG_FILE
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    def checkpoint_file(self, epoch: int) -> Path:
+        """Where the checkpoint of ``epoch`` is (or would be) written."""
+        return self.checkpoints_dir / f"epoch_{int(epoch):04d}.pt"
+
+    def sample_file(self, epoch: int) -> Path:
+        """Where the sample grid of ``epoch`` is (or would be) written."""
+        return self.path / "samples" / f"epoch_{int(epoch):04d}.png"
+
+    # -- reading
+    def is_run(self) -> bool:
+        """Whether the folder holds a run (its config file exists)."""
+        return self.config_file.is_file()
+
+    @property
+    def config(self) -> dict:
+        """The parsed config file (layout: class docstring); ``FileNotFoundError`` naming
+        the folder when it is not a run folder."""
+        if not self.is_run():
+            raise FileNotFoundError(f"{self.path} is not a run folder (no {CONFIG_FILE})")
+        return json.loads(self.config_file.read_text())
+
+    def train_config(self, **overrides) -> TrainConfig:
+        """The run's :class:`TrainConfig` (``device`` "auto"), with ``overrides`` applied."""
+        return make_config(**{**self.config["config"], "device": "auto", **overrides})
+
+    @property
+    def status(self) -> dict:
+        """The status file; a run killed before writing it reads as running, 0 epochs done."""
+        if not self.status_file.exists():
+            return {"status": "running", "epochs_done": 0}
+        return json.loads(self.status_file.read_text())
+
+    def log_rows(self, keep_truncated: bool = False) -> list[dict]:
+        """log.csv's rows as string dicts, in file order ([] without a log). A row a kill
+        cut short (a missing or empty field) is dropped unless ``keep_truncated``."""
+        if not self.log_file.exists():
+            return []
+        with open(self.log_file, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return rows if keep_truncated else [
+            r for r in rows if None not in r.values() and "" not in r.values()]
+
+    def log(self) -> list[dict]:
+        """Every log.csv row parsed: ``epoch`` int, every other column float."""
+        return [{k: int(v) if k == "epoch" else float(v) for k, v in r.items()}
+                for r in self.log_rows(keep_truncated=True)]
+
+    def result(self) -> RunResult:
+        """The run as a :class:`RunResult` (status file and parsed log)."""
+        st = self.status
+        return RunResult(self.path, st["status"], st["epochs_done"], self.log())
+
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """``[(epoch, path), ...]`` of the run's checkpoints, oldest first."""
+        found = []
+        for p in self.checkpoints_dir.glob("epoch_*.pt"):
+            m = re.fullmatch(r"epoch_(\d+)\.pt", p.name)
+            if m:
+                found.append((int(m.group(1)), p))
+        return sorted(found)
+
+    def checkpoint(self, epoch: int | None = None, or_latest: bool = False
+                   ) -> tuple[int, Path]:
+        """``(epoch, path)`` of the checkpoint of ``epoch``, the latest when ``epoch`` is
+        None (or, with ``or_latest``, when there is none of ``epoch``). Raises
+        ``FileNotFoundError`` without checkpoints, ``ValueError`` naming the epochs there are
+        when ``epoch``'s is missing."""
+        ckpts = dict(self.checkpoints())
+        if not ckpts:
+            raise FileNotFoundError(f"no checkpoints in {self.checkpoints_dir}")
+        if epoch is None or (or_latest and epoch not in ckpts):
+            epoch = max(ckpts)
+        if epoch not in ckpts:
+            raise ValueError(f"{self.path} has no checkpoint for epoch {epoch}; "
+                             f"has {sorted(ckpts)}")
+        return epoch, ckpts[epoch]
+
+    # -- writing (the training loop and :func:`export_generator`)
+    def write_config(self, record: dict) -> None:
+        """Write the config file (atomically; layout: class docstring)."""
+        atomic_write_json(self.config_file, record, indent=1)
+
+    def write_status(self, status: str, epochs_done: int, cfg: TrainConfig) -> None:
+        """Write the status file: ``status``, the epochs done and targeted, the last
+        checkpoint, the time and where it executed (:func:`where_executed`)."""
+        ckpts = self.checkpoints()
+        atomic_write_json(self.status_file, {
+            "status": status, "epochs_done": epochs_done, "epochs_target": cfg.epochs,
             "last_checkpoint": ckpts[-1][0] if ckpts else None, "model": cfg.model,
-            "updated": time.strftime("%Y-%m-%d %H:%M:%S"), "executed": where_executed()}
+            "updated": time.strftime("%Y-%m-%d %H:%M:%S"), "executed": where_executed()},
+            indent=1)
 
+    def clear(self) -> None:
+        """Delete the run's files (config, status, log, samples, checkpoints)."""
+        for f in (self.config_file, self.status_file, self.log_file):
+            f.unlink(missing_ok=True)
+        for sub in (self.path / "samples", self.checkpoints_dir):
+            shutil.rmtree(sub, ignore_errors=True)
 
-def _result(out: Path) -> RunResult:
-    st = read_status(out)
-    return RunResult(out, st["status"], st["epochs_done"], read_log(out))
+    def drop_partial_checkpoints(self) -> None:
+        """Delete checkpoint files a kill left half-written (``*.tmp``)."""
+        for tmp in self.checkpoints_dir.glob("*.tmp"):
+            tmp.unlink()
 
 
 # ----------------------------------------------------------------------------- reading runs
 def read_config(run_dir) -> dict:
-    """A run's ``config.json``: ``{"config": TrainConfig fields, "data": the training
-    data's identity (source, n_images, sha1, ...), "versions": ...}``."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
-    return json.loads(path.read_text())
+    """A run's config file: :attr:`RunDir.config`."""
+    return RunDir(run_dir).config
 
 
 def list_runs(root) -> list[Path]:
-    """The run folders directly under ``root`` (those with a ``config.json``), sorted;
-    empty when ``root`` does not exist."""
+    """The run folders directly under ``root`` (:meth:`RunDir.is_run`), sorted; empty when
+    ``root`` does not exist."""
     root = Path(root)
-    return sorted(p.parent for p in root.glob("*/config.json")) if root.is_dir() else []
+    return sorted(p.parent for p in root.glob(f"*/{CONFIG_FILE}")) if root.is_dir() else []
+
+
+def find_runs(root) -> list[RunDir]:
+    """Every folder under ``root`` (any depth) holding a config file, in the sorted order
+    of those files; empty when ``root`` does not exist."""
+    root = Path(root)
+    return [RunDir(p.parent) for p in sorted(root.rglob(CONFIG_FILE))] if root.is_dir() else []
 
 
 def read_status(run_dir) -> dict:
-    """status.json; a run killed before writing it reads as running with 0 epochs done."""
-    path = Path(run_dir) / "status.json"
-    if not path.exists():
-        return {"status": "running", "epochs_done": 0}
-    return json.loads(path.read_text())
+    """A run's status: :attr:`RunDir.status`."""
+    return RunDir(run_dir).status
 
 
 def read_log(run_dir) -> list[dict]:
-    """log.csv rows as dicts: ``epoch`` int, every other column float."""
-    return [{k: int(v) if k == "epoch" else float(v) for k, v in r.items()}
-            for r in _read_csv(Path(run_dir) / "log.csv")]
+    """A run's parsed log.csv rows: :meth:`RunDir.log`."""
+    return RunDir(run_dir).log()
 
 
 def list_checkpoints(run_dir) -> list[tuple[int, Path]]:
     """``[(epoch, path), ...]`` of a run's checkpoints, oldest first."""
-    found = []
-    for p in (Path(run_dir) / "checkpoints").glob("epoch_*.pt"):
-        m = re.fullmatch(r"epoch_(\d+)\.pt", p.name)
-        if m:
-            found.append((int(m.group(1)), p))
-    return sorted(found)
+    return RunDir(run_dir).checkpoints()
 
 
 # ----------------------------------------------------------------------------- trained models
@@ -117,7 +241,7 @@ def metric_noise_key(run_dir) -> dict:
     ``{"noise": METRIC_NOISE}`` when its model has noise inputs (``spec.noise_inputs``),
     ``{}`` otherwise -- so the keys (and cached results) of models whose images the mode
     cannot change stay as they were."""
-    spec = get_model(read_config(run_dir)["config"]["model"])
+    spec = get_model(RunDir(run_dir).config["config"]["model"])
     return {"noise": METRIC_NOISE} if spec.noise_inputs else {}
 
 
@@ -162,19 +286,13 @@ class TrainedGAN:
 
 
 def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:
-    """Load a run's checkpoint (the latest by default) as a :class:`TrainedGAN`."""
-    run_dir = Path(run_dir)
-    ckpts = dict(list_checkpoints(run_dir))
-    if not ckpts:
-        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}")
-    if epoch is None:
-        epoch = max(ckpts)
-    if epoch not in ckpts:
-        raise ValueError(f"{run_dir} has no checkpoint for epoch {epoch}; has {sorted(ckpts)}")
-    saved = json.loads((run_dir / "config.json").read_text())["config"]
-    cfg = make_config(**{**saved, "device": "auto"})
+    """Load a run's checkpoint (the latest by default; :meth:`RunDir.checkpoint`) as a
+    :class:`TrainedGAN`."""
+    run = RunDir(run_dir)
+    epoch, path = run.checkpoint(epoch)
+    cfg = run.train_config()
     dev = resolve_device(device)
-    ckpt = torch.load(ckpts[epoch], map_location=dev, weights_only=True)
+    ckpt = torch.load(path, map_location=dev, weights_only=True)
     latent, G, D = build_networks(cfg)
     g_key = cfg.spec.sample_module   # the generator that samples (an EMA copy for some models)
     if "D" not in ckpt:              # an exported generator: no discriminator to load
@@ -188,29 +306,25 @@ def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:
 
 def export_generator(run_dir, dest, epoch: int | None = None) -> Path:
     """Write a run's sampling generator alone as a small run folder ``dest`` that
-    :func:`load_run` opens (``TrainedGAN.D`` is then ``None``): its ``config.json`` and one
-    checkpoint holding only the latent module and the generator that samples
-    (``spec.sample_module``), as float32 tensors -- no discriminator, optimisers or RNG
-    state, so it can be shipped in the repository and loaded with ``weights_only=True``.
-    Returns ``dest``; files are written atomically, a previous export is replaced."""
-    run_dir, dest = Path(run_dir), Path(dest)
-    ckpts = dict(list_checkpoints(run_dir))
-    if not ckpts:
-        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}: nothing to export")
-    epoch = max(ckpts) if epoch is None else epoch
-    if epoch not in ckpts:
-        raise ValueError(f"{run_dir} has no checkpoint for epoch {epoch}; has {sorted(ckpts)}")
-    saved = read_config(run_dir)
+    :func:`load_run` opens (``TrainedGAN.D`` is then ``None``): its config file and one
+    checkpoint (the latest by default; :meth:`RunDir.checkpoint`) holding only the latent
+    module and the generator that samples (``spec.sample_module``), as float32 tensors --
+    no discriminator, optimisers or RNG state, so it can be shipped in the repository and
+    loaded with ``weights_only=True``. Returns ``dest``; files are written atomically, a
+    previous export is replaced."""
+    run, out = RunDir(run_dir), RunDir(dest)
+    epoch, path = run.checkpoint(epoch)
+    saved = run.config
     g_key = get_model(saved["config"]["model"]).sample_module
-    ckpt = torch.load(ckpts[epoch], map_location="cpu", weights_only=True)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
     keep = {"epoch": epoch, "latent": ckpt["latent"], g_key: ckpt[g_key]}
-    (dest / "checkpoints").mkdir(parents=True, exist_ok=True)
-    for old in (dest / "checkpoints").glob("epoch_*.pt"):
-        if old.name != f"epoch_{epoch:04d}.pt":
+    out.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    for old in out.checkpoints_dir.glob("epoch_*.pt"):
+        if old != out.checkpoint_file(epoch):
             old.unlink()
-    atomic_torch_save(keep, dest / "checkpoints" / f"epoch_{epoch:04d}.pt")
-    atomic_write_json(dest / "config.json", {**saved, "exported_from": run_dir.name}, indent=1)
-    return dest
+    atomic_torch_save(keep, out.checkpoint_file(epoch))
+    out.write_config({**saved, "exported_from": run.path.name})
+    return out.path
 
 
 FORCE_ENV = "PAPERLIB_FORCE"  # set by `reproduce --force`: every cached run is redone once

@@ -15,7 +15,7 @@ import torch
 
 from ..data.folders import file_sha256, manifest_hash
 from ..engine.parallel import run_all
-from ..engine.runs import METRIC_NOISE, list_checkpoints, load_run, metric_noise_key
+from ..engine.runs import METRIC_NOISE, RunDir, list_checkpoints, load_run, metric_noise_key
 from ..utils.io import atomic_write_json
 from .features import _tqdm, get_extractor, images_to_uint8, real_features
 from .is_scorers import (
@@ -84,7 +84,7 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
     run = load_run(run_dir, epoch=epoch, device=device)
     if run.config.spec.bind_eval_data is not None:   # a conditional model: data_dir's own maps
         run.config.spec.bind_eval_data(run, data_dir)
-    ckpt = dict(list_checkpoints(run_dir))[run.epoch].stat()
+    ckpt = RunDir(run_dir).checkpoint(run.epoch)[1].stat()
     key = hashlib.sha256(json.dumps([
         run.epoch, ckpt.st_size, ckpt.st_mtime_ns, n_fake, seed, str(is_source),
         str(tf_inception_path or os.environ.get(INCEPTION_LOGITS_ENV) or ""), extractor.key,
@@ -168,16 +168,9 @@ def evaluate_many(jobs: Sequence[dict], scheduler: str | None = None,
 
 
 def checkpoint_path(run_dir, epoch: int | None = None) -> tuple[int, Path]:
-    """``(epoch, path)`` of a run's checkpoint (the latest by default); a missing one is an
-    error naming the epochs there are."""
-    run_dir = Path(run_dir)
-    ckpts = dict(list_checkpoints(run_dir))
-    if not ckpts:
-        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}")
-    epoch = max(ckpts) if epoch is None else int(epoch)
-    if epoch not in ckpts:
-        raise ValueError(f"{run_dir} has no checkpoint for epoch {epoch}; has {sorted(ckpts)}")
-    return epoch, ckpts[epoch]
+    """``(epoch, path)`` of a run's checkpoint (the latest by default):
+    :meth:`paperlib.engine.RunDir.checkpoint` of ``int(epoch)``."""
+    return RunDir(run_dir).checkpoint(None if epoch is None else int(epoch))
 
 
 def cached_json(path, compute, use_cache: bool = True, valid=None) -> dict:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from ..engine.runs import list_checkpoints, load_run
+from ..engine.runs import CONFIG_FILE, RunDir, load_run
 from ..utils.images import png_bytes, to_uint8_hwc
 from ..utils.threads import pinned_threads
 
@@ -296,7 +295,8 @@ def mu_sweep(gan, offsets=(-1.0, -0.5, 0.0, 0.5, 1.0), controls: dict | None = N
 def run_label(run_dir) -> str:
     """``model · config · seed s[ · N=n][ · ablation] · epoch e`` from a run folder."""
 
-    cfg = json.loads((Path(run_dir) / "config.json").read_text())["config"]
+    run = RunDir(run_dir)
+    cfg = run.config["config"]
     parts = [cfg["model"], cfg.get("config", "?"), f"seed {cfg.get('seed', '?')}"]
     if cfg["model"] == "proposed":
         parts.append(f"N={cfg.get('proposed_N')}")
@@ -306,7 +306,7 @@ def run_label(run_dir) -> str:
             parts.append("no mean adjustment")
     if cfg["model"] == "deligan":
         parts.append(f"K={cfg.get('deligan_K')}")
-    ckpts = list_checkpoints(run_dir)
+    ckpts = run.checkpoints()
     if ckpts:
         parts.append(f"epoch {ckpts[-1][0]}")
     return " · ".join(map(str, parts))
@@ -321,8 +321,8 @@ def _normalise_runs(runs) -> dict[str, Path]:
         raise ValueError("latent_explorer needs at least one run folder")
     items: dict[str, Path] = {}
     for label, p in pairs:
-        if not (p / "config.json").is_file():
-            raise ValueError(f"{p} is not a training run folder (no config.json)")
+        if not RunDir(p).is_run():
+            raise ValueError(f"{p} is not a training run folder (no {CONFIG_FILE})")
         if label is None:
             label = run_label(p)
             if label in items:

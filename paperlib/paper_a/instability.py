@@ -2,7 +2,6 @@
 of the proposed model, and one table row per run."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from ..config import get_profile
 from ..data.folders import image_files, manifest_hash
 from ..engine.config import TrainConfig, profile_config, run_name
 from ..engine.parallel import n_slots, train_many
-from ..engine.runs import RunResult, read_config, read_log, read_status
+from ..engine.runs import RunDir, RunResult
 
 # ----------------------------------------------------------------------------- instability
 #: Paper A's "instability": D converges much faster than G and G stops learning. Per epoch,
@@ -66,7 +65,7 @@ def is_stable(rows: list[dict], past_epoch: int, **thresholds) -> bool:
 
 def run_summary(result: RunResult, **extra) -> dict:
     """One table row for a run: its config, status, instability onset and last epoch."""
-    cfg = json.loads((Path(result.run_dir) / "config.json").read_text())["config"]
+    cfg = RunDir(result.run_dir).config["config"]
     last = result.rows[-1] if result.rows else {}
     return {"model": cfg["model"], "config": cfg["config"], "seed": cfg["seed"], **extra,
             "status": result.status, "epochs": result.epochs_done,
@@ -140,16 +139,14 @@ def cached_run(cfg: TrainConfig, data_dir, root) -> RunResult | None:
     """The run ``train_cached(cfg, data_dir, root)`` would return at once -- its folder
     exists and it finished its ``epochs`` or diverged -- else None. Nothing is trained.
     (``$PAPERLIB_FORCE`` is not looked at: under it a cached run may still be redone.)"""
-    run_dir = Path(root) / run_name(cfg, manifest_hash(data_dir))
-    try:
-        read_config(run_dir)
-    except FileNotFoundError:
+    run = RunDir(Path(root) / run_name(cfg, manifest_hash(data_dir)))
+    if not run.is_run():
         return None
-    st = read_status(run_dir)
+    st = run.status
     if not (st["status"].startswith("diverged")
             or (st["status"] == "finished" and st["epochs_done"] >= cfg.epochs)):
         return None
-    return RunResult(run_dir, st["status"], st["epochs_done"], read_log(run_dir))
+    return run.result()
 
 
 def search_n_cached(profile, data_dir, root, config: str = "paper", seed: int = 0,

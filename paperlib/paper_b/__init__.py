@@ -47,7 +47,12 @@ from .gallery import (  # noqa: F401
     selection_gallery,
 )
 from .jobs import (  # noqa: F401
+    JOB_KINDS,
+    ControlJob,
+    CurationJob,
+    JobInfeasible,
     Setup,
+    as_job,
     as_paths,
     b_job,
     control_job,
@@ -102,17 +107,20 @@ from .shape_learning import (  # noqa: F401
     BUDGETS,
     STAGE_TITLES,
     STAGES,
+    StageJob,
     at_epoch,
     batch_for_round,
     curate_and_retrain,
     finetune_config,
     finetune_run,
     mix_shape_count,
+    plan_shape_learning,
     shape_learning_many,
     shape_learning_runs,
     stage_epochs,
     stage_images,
     stage_kimg,
+    train_shape_learning,
 )
 from .tables import (  # noqa: F401
     COLUMNS,

@@ -136,7 +136,7 @@ def auto_satisfaction_parts(
     realism). ``inner_counts`` (instead of ``n_inner_expected``): the inner-circle counts
     the style allows; each image is scored against the one nearest its found count
     (:func:`style_fidelity`). ``form`` (instead of both): the artist set's form measure
-    (:func:`paperlib.metrics.form_measure_of`), whose per-image ``fidelity`` is the factor.
+    (:func:`paperlib.forms.form_measure_of`), whose per-image ``fidelity`` is the factor.
     """
     if sum(v is not None for v in (inner_counts, n_inner_expected, form)) > 1:
         raise ValueError("give one of n_inner_expected, inner_counts and form, not both")
@@ -350,8 +350,6 @@ def write_curated_set(
     to a temporary folder inside ``run_dir/round_{r}/`` and renamed into place; an
     existing trainset for that round is replaced only after the new one is complete.
     """
-
-
     if isinstance(round_idx, bool) or not isinstance(round_idx, (int, np.integer)) \
             or round_idx < 0:
         raise ValueError(f"round_idx must be a non-negative integer, got {round_idx!r}")
@@ -364,40 +362,12 @@ def write_curated_set(
             raise ValueError(f"{p} points outside run_dir {root}; refusing to write")
     n_gen = _n_images(gen_images)
     human_paths = [Path(p) for p in human_paths]
-    for e in plan.entries:
-        if e.source == "human-similar":
-            if not 0 <= e.index < len(human_paths):
-                raise ValueError(f"human index {e.index} out of range ({len(human_paths)} paths)")
-        elif e.source in SOURCES:
-            if not 0 <= e.index < n_gen:
-                raise ValueError(f"generated index {e.index} out of range ({n_gen} images)")
-        else:
-            raise ValueError(f"unknown source {e.source!r}")
-    for e in plan.entries:
-        if e.source == "human-similar" and not human_paths[e.index].is_file():
-            raise FileNotFoundError(f"human image not found: {human_paths[e.index]}")
+    _check_plan_sources(plan, n_gen, human_paths)
 
     round_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=round_dir, prefix=".trainset.tmp-"))
-    short = {"generated-similar": "gen", "human-similar": "human", "top-copy": "top"}
     try:
-        files = []
-        for k, e in enumerate(plan.entries):
-            name = f"{k:05d}_{short[e.source]}_{e.index:05d}.png"
-            rec: dict[str, Any] = {"file": name, "source": e.source, "index": e.index,
-                                   "distance": e.distance, "original_path": None}
-            if e.source == "human-similar":
-                src = human_paths[e.index]
-                rec["original_path"] = str(src.resolve())
-                if src.suffix.lower() == ".png":
-                    shutil.copyfile(src, tmp / name)
-                else:
-                    with Image.open(src) as im:
-                        im.convert("RGB").save(tmp / name, format="PNG")
-            else:
-                arr = to_uint8_hwc(_image_at(gen_images, e.index))
-                Image.fromarray(arr, mode="RGB").save(tmp / name, format="PNG")
-            files.append(rec)
+        files = _write_set_files(plan, gen_images, human_paths, tmp)
         prov = {
             "version": 1, "round": int(round_idx), "size": plan.size,
             "ratios": list(plan.ratios), "counts": plan.counts, "metric": plan.metric,
@@ -415,6 +385,48 @@ def write_curated_set(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _check_plan_sources(plan: CurationPlan, n_gen: int, human_paths: list[Path]) -> None:
+    """Refuse a plan entry of an unknown source or an index out of range, and a missing
+    human image (before anything is written)."""
+    for e in plan.entries:
+        if e.source == "human-similar":
+            if not 0 <= e.index < len(human_paths):
+                raise ValueError(f"human index {e.index} out of range ({len(human_paths)} paths)")
+        elif e.source in SOURCES:
+            if not 0 <= e.index < n_gen:
+                raise ValueError(f"generated index {e.index} out of range ({n_gen} images)")
+        else:
+            raise ValueError(f"unknown source {e.source!r}")
+    for e in plan.entries:
+        if e.source == "human-similar" and not human_paths[e.index].is_file():
+            raise FileNotFoundError(f"human image not found: {human_paths[e.index]}")
+
+
+def _write_set_files(plan: CurationPlan, gen_images: Any, human_paths: list[Path],
+                     folder: Path) -> list[dict]:
+    """Write the plan's images into ``folder`` (names: :func:`write_curated_set`); return
+    their provenance records."""
+    short = {"generated-similar": "gen", "human-similar": "human", "top-copy": "top"}
+    files = []
+    for k, e in enumerate(plan.entries):
+        name = f"{k:05d}_{short[e.source]}_{e.index:05d}.png"
+        rec: dict[str, Any] = {"file": name, "source": e.source, "index": e.index,
+                               "distance": e.distance, "original_path": None}
+        if e.source == "human-similar":
+            src = human_paths[e.index]
+            rec["original_path"] = str(src.resolve())
+            if src.suffix.lower() == ".png":
+                shutil.copyfile(src, folder / name)
+            else:
+                with Image.open(src) as im:
+                    im.convert("RGB").save(folder / name, format="PNG")
+        else:
+            arr = to_uint8_hwc(_image_at(gen_images, e.index))
+            Image.fromarray(arr, mode="RGB").save(folder / name, format="PNG")
+        files.append(rec)
+    return files
 
 
 def run_curation_loop(
@@ -465,31 +477,12 @@ def run_curation_loop(
     if len(human_paths) != len(hf):
         raise ValueError(f"{len(human_paths)} human paths but {len(hf)} human feature rows")
     split_counts(size, ratios)  # validate before any work
-    log: dict[str, Any] = {
-        "version": 1, "size": int(size), "n_generate": int(n_generate),
-        "ratios": [float(r) for r in ratios], "metric": metric,
-        "n_inner_expected": n_inner_expected,
-        "inner_counts": (list(inner_counts) if inner_counts is not None
-                         else list(form.inner_counts) if form is not None
-                         and form.inner_counts is not None else None),
-        "form_measure": None if form is None else form.kind,
-        "n_human": len(hf),
-        "satisfaction": "fidelity**0.5 * realism**0.5, realism = 2**(-nn/tau) "
-                        "(paperlib.paper_b.auto_satisfaction)",
-        "rounds": [],
-    }
+    log = _new_log(size, n_generate, ratios, metric, n_inner_expected, inner_counts, form,
+                   len(hf))
     log_path = root / CURATION_LOG
 
     def batch_stats(images: Any, feats: np.ndarray) -> tuple[dict, dict]:
-        parts = auto_satisfaction_parts(images, feats, hf, n_inner_expected,
-                                        inner_counts=inner_counts, form=form)
-        return parts, {
-            "mean_satisfaction": float(np.mean(parts["satisfaction"])),
-            "mean_fidelity": float(np.mean(parts["fidelity"])),
-            "mean_realism": float(np.mean(parts["realism"])),
-            "mean_nn_dist": float(np.mean(parts["nn_dist"])),
-            "tau": parts["tau"],
-        }
+        return _batch_stats(images, feats, hf, n_inner_expected, inner_counts, form)
 
     for r in range(rounds):
         t0 = time.time()
@@ -498,30 +491,16 @@ def run_curation_loop(
             raise ValueError(f"generate({n_generate}) returned {_n_images(images)} images")
         feats = _as_feats(features(images), "features(images)")
         parts, stats = batch_stats(images, feats)
-        if getattr(rate, "accepts_feats", False):
-            rated = rate(images, r, feats=feats)
-        else:
-            rated = rate(images, r)
-        how = "callable"
-        if isinstance(rated, tuple) and len(rated) == 2 and isinstance(rated[1], str):
-            rated, how = rated
-        top = [int(i) for i in np.asarray(rated).ravel()]
+        top, how = _rated(rate, images, r, feats)
         plan = plan_curated_set(feats, hf, top, size, ratios, metric)
         trainset = write_curated_set(plan, images, human_paths, root, r)
         retrain(trainset, r)
-        entry = {
+        log["rounds"].append({
             "round": r, "rating": how, "n_generated": int(n_generate), "n_top": len(top),
             "top_idx": top, "counts": plan.counts, "size": plan.size,
-            "trainset": str(trainset.relative_to(root)),
-            **stats,
+            "trainset": str(trainset.relative_to(root)), **stats,
             "top_mean_satisfaction": float(np.mean(parts["satisfaction"][top])),
-            "mean_distance": {
-                s: (float(np.mean([e.distance for e in plan.entries if e.source == s]))
-                    if plan.counts[s] else None) for s in SOURCES
-            },
-            "seconds": round(time.time() - t0, 3),
-        }
-        log["rounds"].append(entry)
+            "mean_distance": _mean_distances(plan), "seconds": round(time.time() - t0, 3)})
         atomic_write_json(log_path, log)
     if evaluate_final:
         images = generate(n_generate)
@@ -530,6 +509,59 @@ def run_curation_loop(
         log["final"] = {"after_round": rounds - 1, **stats}
         atomic_write_json(log_path, log)
     return log
+
+
+def _new_log(size: int, n_generate: int, ratios: Sequence[float], metric: str,
+             n_inner_expected: int | None, inner_counts: Sequence[int] | None,
+             form: FormMeasure | None, n_human: int) -> dict:
+    """:func:`run_curation_loop`'s log before its first round."""
+    return {
+        "version": 1, "size": int(size), "n_generate": int(n_generate),
+        "ratios": [float(r) for r in ratios], "metric": metric,
+        "n_inner_expected": n_inner_expected,
+        "inner_counts": (list(inner_counts) if inner_counts is not None
+                         else list(form.inner_counts) if form is not None
+                         and form.inner_counts is not None else None),
+        "form_measure": None if form is None else form.kind,
+        "n_human": n_human,
+        "satisfaction": "fidelity**0.5 * realism**0.5, realism = 2**(-nn/tau) "
+                        "(paperlib.paper_b.auto_satisfaction)",
+        "rounds": [],
+    }
+
+
+def _batch_stats(images: Any, feats: np.ndarray, hf: np.ndarray, n_inner_expected: int | None,
+                 inner_counts: Sequence[int] | None, form: FormMeasure | None
+                 ) -> tuple[dict, dict]:
+    """A batch's automatic satisfaction parts and their logged means."""
+    parts = auto_satisfaction_parts(images, feats, hf, n_inner_expected,
+                                    inner_counts=inner_counts, form=form)
+    return parts, {
+        "mean_satisfaction": float(np.mean(parts["satisfaction"])),
+        "mean_fidelity": float(np.mean(parts["fidelity"])),
+        "mean_realism": float(np.mean(parts["realism"])),
+        "mean_nn_dist": float(np.mean(parts["nn_dist"])),
+        "tau": parts["tau"],
+    }
+
+
+def _mean_distances(plan: CurationPlan) -> dict:
+    """Per source, the mean distance of the plan's entries (None for an empty source)."""
+    return {s: (float(np.mean([e.distance for e in plan.entries if e.source == s]))
+                if plan.counts[s] else None) for s in SOURCES}
+
+
+def _rated(rate: Callable, images: Any, r: int, feats: np.ndarray) -> tuple[list[int], str]:
+    """``rate``'s top-rated indices of round ``r``'s batch and how they were rated
+    ("callable" unless it says)."""
+    if getattr(rate, "accepts_feats", False):
+        rated = rate(images, r, feats=feats)
+    else:
+        rated = rate(images, r)
+    how = "callable"
+    if isinstance(rated, tuple) and len(rated) == 2 and isinstance(rated[1], str):
+        rated, how = rated
+    return [int(i) for i in np.asarray(rated).ravel()], how
 
 
 def read_provenance(trainset_dir) -> dict:

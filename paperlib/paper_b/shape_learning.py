@@ -3,19 +3,19 @@ fine-tuning), their budgets in kimg and epochs, the cached training runs side by
 the fine-tuning / retraining rounds the curation loop uses."""
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..config import data_dir, get_profile
+from ..config import Profile, data_dir, get_profile
 from ..data.folders import image_files, load_folder, manifest_hash
 from ..data.sets import build_mixed_set
-from ..engine.config import epochs_for_kimg, make_config, profile_config, run_name
+from ..engine.config import TrainConfig, epochs_for_kimg, make_config, profile_config, run_name
 from ..engine.loop import train_cached
 from ..engine.parallel import train_many
-from ..engine.runs import METRIC_NOISE, RunResult, list_checkpoints, load_run
+from ..engine.runs import METRIC_NOISE, RunDir, RunResult, list_checkpoints, load_run
 from .curation import run_curation_loop
 
 #: Stages of notebook 01: the artist set alone (paper B's "1st experiment"), shape learning
@@ -130,6 +130,59 @@ def stage_kimg(profile: Any, model: str) -> float:
     return prof.sg_kimg if model == "stylegan2" else prof.shape_kimg
 
 
+@dataclass(frozen=True)
+class StageJob:
+    """One training run of paper B's shape learning: ``stage`` of artist ``name`` and
+    ``seed``, ``cfg`` trained on ``data_dir`` as a cached run under ``root``. ``extended``:
+    an "alone" run the plan's "longer" job continues (a plan counts it there);
+    ``returned``: whether :func:`shape_learning_many` returns it (False for the "alone" run
+    trained only for the longer one). Build it with :meth:`from_profile`."""
+
+    name: str
+    seed: int
+    stage: str
+    cfg: TrainConfig
+    data_dir: Path
+    root: Path
+    extended: bool = False
+    returned: bool = True
+
+    @classmethod
+    def from_profile(cls, profile: Any, name: str, seed: int, stage: str, data_dir: Any,
+                     root: Any, epochs: int, *, model: str = "dcgan", config: str = "paper",
+                     augment: str = "none", init_from: Any = None, **flags) -> "StageJob":
+        """The job of ``stage`` (:data:`STAGES` or "pretrain"): the profile's config of
+        ``model`` (:func:`paperlib.engine.profile_config`) for ``epochs`` epochs with
+        ``augment``, fine-tuned from the checkpoint ``init_from`` when given. ``flags``:
+        ``extended``, ``returned``. Raises ``ValueError`` for an unknown stage."""
+        if stage not in (*STAGES, "pretrain"):
+            raise ValueError(f"unknown stage {stage!r}; valid: {(*STAGES, 'pretrain')}")
+        kw = {} if init_from is None else {"init_from": str(init_from)}
+        cfg = profile_config(profile, model, config, seed, epochs=epochs, augment=augment, **kw)
+        return cls(name, seed, stage, cfg, Path(data_dir), Path(root), **flags)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} seed {self.seed}: {self.stage}"
+
+    @property
+    def first_wave(self) -> bool:
+        """Trained in the first wave (the longer extension and the fine-tuning need it)."""
+        return self.stage in ("alone", "mix", "pretrain")
+
+    @property
+    def run_dir(self) -> RunDir:
+        """The run folder it trains (or trained)."""
+        return RunDir(self.root / run_name(self.cfg, manifest_hash(self.data_dir)))
+
+    def starting_from(self, checkpoint: Any) -> "StageJob":
+        """This job fine-tuned from ``checkpoint`` (``init_from``)."""
+        if self.cfg.init_from == str(checkpoint):
+            return self
+        return replace(self, cfg=make_config(**{**self.cfg.to_dict(),
+                                                "init_from": str(checkpoint)}))
+
+
 def shape_learning_runs(profile: Any, artist_dir: Any, shapes_dir: Any, seed: int,
                         root: Any, stages: Sequence[str] = STAGES, **kwargs) -> dict:
     """One artist and seed of :func:`shape_learning_many`: stage -> ``RunResult``."""
@@ -140,47 +193,58 @@ def shape_learning_runs(profile: Any, artist_dir: Any, shapes_dir: Any, seed: in
 
 def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
                         seeds: Sequence[int], root: Any, stages: Sequence[str] = STAGES,
+                        scheduler: str | None = None, progress: bool = True,
+                        plan_only: bool = False, **options) -> dict | list:
+    """Paper B's shape learning as cached training runs under ``root``, for every artist
+    (``{name: folder}``) and seed, trained side by side (:mod:`paperlib.engine.parallel`):
+    :func:`plan_shape_learning` (``options``: its settings), then
+    :func:`train_shape_learning`. Returns ``{(name, seed): {stage: RunResult}}`` for the
+    requested ``stages`` (``finetune`` also returns its ``pretrain``; ``alone`` is read at
+    its own epochs, :func:`at_epoch`). Same arguments -> same runs, so calling this again
+    (notebook 05 does) trains nothing.
+
+    ``plan_only``: train nothing; return the plan's jobs this call would train (a list of
+    :class:`StageJob`, for :func:`paperlib.engine.training_plan`): the ``longer`` run
+    stands for the ``alone`` run it extends; a fine-tuning whose pre-training is not
+    trained yet has no start checkpoint, so it counts as missing.
+    """
+    plan = plan_shape_learning(profile, artist_dirs, shapes_dir, seeds, root, stages, **options)
+    if plan_only:   # the runs it would train, nothing trained
+        return [j for j in plan if not j.extended]
+    out: dict = {(name, s): {} for name in artist_dirs for s in seeds}
+    for key, runs in train_shape_learning(plan, scheduler, progress).items():
+        out[key].update(runs)
+    return out
+
+
+def plan_shape_learning(profile: Any, artist_dirs: dict, shapes_dir: Any,
+                        seeds: Sequence[int], root: Any, stages: Sequence[str] = STAGES,
                         shape_ratio: float = 0.5, pretrain_frac: float = 0.5,
                         budget: str = "artist", augment: str = "none", mixes_dir: Any = None,
                         model: str = "dcgan", config: str = "paper",
-                        epochs: int | None = None, scheduler: str | None = None,
-                        progress: bool = True, plan_only: bool = False) -> dict:
-    """Paper B's shape learning as cached training runs under ``root``, for every artist
-    (``{name: folder}``) and seed, trained side by side (:mod:`paperlib.engine.parallel`); returns
-    ``{(name, seed): {stage: RunResult}}`` for the requested ``stages``:
+                        epochs: int | None = None) -> list[StageJob]:
+    """The runs of paper B's shape learning, first wave first (per artist and seed):
 
     * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's
-      ``sg_kimg`` / ``shape_kimg`` images shown, :func:`paperlib.engine.epochs_for_kimg`),
-      the 1st result.
+      ``sg_kimg`` / ``shape_kimg`` images shown, :func:`stage_kimg`), the 1st result.
     * ``mix``: the artist set with shape images added so they make up ``shape_ratio``
-      of the set (:func:`mix_shape_count`; built once with
+      of the set (:func:`mix_shape_count`; built here once with
       :func:`paperlib.data.build_mixed_set` under ``mixes_dir``, default
       ``data/<profile>/mixes/``, mix seed 0 for every training seed).
-    * ``longer``: the control, the artist set alone for as many images as the mix. It is
-      the 1st result's run extended (same config and data but ``epochs``, so the same
-      cached run folder): ``alone`` trains first, ``longer`` continues it, and ``alone``
-      is that run at its own epochs (:func:`at_epoch`; the checkpoint there is the one a
-      run trained to it directly saves, see tests/test_shape_learning_budget.py). So the
-      two columns cost one run.
-    * ``finetune``: pre-training on the shape set (also returned as ``pretrain``; one run
-      per seed, shared by every artist with the same budget), then fine-tuning on the
-      artist set starting from the pre-training's last checkpoint (``init_from``).
+    * ``longer``: the control, the artist set alone for as many images as the mix: the
+      1st result's run extended (same config and data but ``epochs``, so the same cached
+      run folder): ``alone`` trains first, ``longer`` continues it, and ``alone`` is that
+      run at its own epochs (see tests/test_shape_learning_budget.py). So the two columns
+      cost one run.
+    * ``finetune``: pre-training on the shape set (``pretrain``; one run per seed, shared
+      by every artist with the same budget), then fine-tuning on the artist set from the
+      pre-training's checkpoint at its epochs (``init_from``; set here when that run
+      exists, else when it has trained).
 
     Epochs per stage: :func:`stage_epochs` (``budget``, default "artist": each artist image
     is shown as often as in the 1st result, the shapes on top). ``augment`` (none |
-    diffaugment | ada) applies to every requested run. Two waves: the artist-alone,
-    mix and pre-training runs at once, then the longer-training extensions and the
-    fine-tunings. Evaluate a stage at its ``epochs_done`` (the ``alone`` run folder also
-    holds the longer run). Same arguments -> same runs, so calling this again (notebook 05
-    does) trains nothing.
-
-    ``plan_only``: train nothing; return the runs this call would train, ``{"<artist> seed
-    <s>: <stage>": (TrainConfig, data_dir, root)}``, for
-    :func:`paperlib.engine.training_plan` (the ``longer`` run stands for the ``alone`` run it
-    extends; a fine-tuning whose pre-training is not trained yet is its config without the
-    start checkpoint, so it counts as missing).
-    """
-
+    diffaugment | ada) applies to every run. Raises ``ValueError`` for an unknown stage,
+    ``FileNotFoundError`` for an artist folder without images."""
     prof = get_profile(profile)
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
@@ -189,107 +253,117 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
     n_shapes = len(image_files(shapes_dir))
     needs_mix = bool({"mix", "longer", "finetune"} & set(stages)) and budget == "artist" \
         or "mix" in stages
-    plans = {}
+    budgets = {}
     for name, artist_dir in artist_dirs.items():
-        artist_dir = Path(artist_dir)
-        n_artist = len(image_files(artist_dir))
-        if n_artist == 0:
-            raise FileNotFoundError(f"no images in {artist_dir}")
-        k = mix_shape_count(n_artist, shape_ratio, n_shapes) if needs_mix else 0
-        ep = stage_epochs(int(epochs or epochs_for_kimg(stage_kimg(prof, model), n_artist)), n_artist,
-                          n_artist + k, n_shapes, pretrain_frac, budget)
-        mix_dir = None
-        if "mix" in stages:
-            mixes = Path(mixes_dir) if mixes_dir is not None else data_dir(prof) / "mixes"
-            mix_dir = mixes / (f"{artist_dir.name}-{manifest_hash(artist_dir)[:8]}+shapes-"
-                               f"{manifest_hash(shapes_dir)[:8]}-r{shape_ratio:.3f}")
-            build_mixed_set(mix_dir, {"artist": (artist_dir, None), "shapes": (shapes_dir, k)},
-                            res=prof.res, seed=0)
-        plans[name] = (artist_dir, ep, mix_dir)
-
-    def job(data, n_epochs, seed, **kw):
-        cfg = profile_config(prof, model, config, seed, epochs=n_epochs, augment=augment, **kw)
-        return (cfg, data, root)
-
-    def run_unique(jobs: dict, desc: str) -> dict:
-        """Train ``jobs`` ({key: job}), identical jobs (a shared pre-training) once."""
-        unique = list({(repr(j[0]), str(j[1])): j for j in jobs.values()}.values())
-        done = dict(zip([(repr(j[0]), str(j[1])) for j in unique],
-                        train_many(unique, scheduler, desc=desc, progress=progress)))
-        return {key: done[repr(j[0]), str(j[1])] for key, j in jobs.items()}
-
-    first: dict = {}  # (name, seed, stage) -> job
-    for name, (artist_dir, ep, mix_dir) in plans.items():
+        budgets[name] = _artist_budget(prof, Path(artist_dir), shapes_dir, n_shapes, stages,
+                                       needs_mix, shape_ratio, pretrain_frac, budget,
+                                       mixes_dir, model, epochs)
+    first, second = [], []
+    for name, (artist_dir, ep, mix_dir) in budgets.items():
         for s in seeds:
+            def job(stage, data, **kw):
+                return StageJob.from_profile(prof, name, s, stage, data, root, ep[stage],
+                                             model=model, config=config, augment=augment, **kw)
             if {"alone", "longer"} & set(stages):   # the longer run extends this one
-                first[name, s, "alone"] = job(artist_dir, ep["alone"], s)
+                first.append(job("alone", artist_dir, extended="longer" in stages,
+                                 returned="alone" in stages))
             if "mix" in stages:
-                first[name, s, "mix"] = job(mix_dir, ep["mix"], s)
+                first.append(job("mix", mix_dir))
             if "finetune" in stages:
-                first[name, s, "pretrain"] = job(shapes_dir, ep["pretrain"], s)
-    if plan_only:   # the runs it would train, nothing trained
-        return _plan_jobs(first, plans, seeds, stages, job)
-    out: dict = {(name, s): {} for name in plans for s in seeds}
-    for (name, s, stage), res in run_unique(first, "shape learning").items():
-        out[name, s][stage] = res
-    second: dict = {}
-    for name, (artist_dir, ep, _) in plans.items():
-        for s in seeds:
+                first.append(job("pretrain", shapes_dir))
             if "longer" in stages:
-                second[name, s, "longer"] = job(artist_dir, ep["longer"], s)
+                second.append(job("longer", artist_dir))
             if "finetune" in stages:
-                pre = out[name, s]["pretrain"]
-                ckpts = dict(list_checkpoints(pre.run_dir))
-                if pre.diverged or not ckpts:
-                    raise RuntimeError(f"shape pre-training {pre.run_dir} ended '{pre.status}'")
-                start = ckpts.get(ep["pretrain"], ckpts[max(ckpts)])
-                second[name, s, "finetune"] = job(artist_dir, ep["finetune"], s,
-                                                  init_from=str(start))
+                start = _pretrain_checkpoint(first[-1].run_dir, ep["pretrain"])
+                second.append(job("finetune", artist_dir, init_from=start))
+    return first + second
+
+
+def _artist_budget(prof: Profile, artist_dir: Path, shapes_dir: Path, n_shapes: int,
+                   stages: Sequence[str], needs_mix: bool, shape_ratio: float,
+                   pretrain_frac: float, budget: str, mixes_dir: Any, model: str,
+                   epochs: int | None) -> tuple[Path, dict, Path | None]:
+    """One artist's ``(folder, epochs per stage, mix folder or None)`` for
+    :func:`plan_shape_learning` (the mix set is built here when "mix" is a stage)."""
+    n_artist = len(image_files(artist_dir))
+    if n_artist == 0:
+        raise FileNotFoundError(f"no images in {artist_dir}")
+    k = mix_shape_count(n_artist, shape_ratio, n_shapes) if needs_mix else 0
+    ep = stage_epochs(int(epochs or epochs_for_kimg(stage_kimg(prof, model), n_artist)),
+                      n_artist, n_artist + k, n_shapes, pretrain_frac, budget)
+    mix_dir = None
+    if "mix" in stages:
+        mixes = Path(mixes_dir) if mixes_dir is not None else data_dir(prof) / "mixes"
+        mix_dir = mixes / (f"{artist_dir.name}-{manifest_hash(artist_dir)[:8]}+shapes-"
+                           f"{manifest_hash(shapes_dir)[:8]}-r{shape_ratio:.3f}")
+        build_mixed_set(mix_dir, {"artist": (artist_dir, None), "shapes": (shapes_dir, k)},
+                        res=prof.res, seed=0)
+    return artist_dir, ep, mix_dir
+
+
+def _pretrain_checkpoint(run: RunDir, epoch: int) -> Path | None:
+    """The pre-training's checkpoint a fine-tuning starts from: the one at ``epoch``, else
+    its latest; None while it has none."""
+    return run.checkpoint(epoch, or_latest=True)[1] if run.checkpoints() else None
+
+
+def train_shape_learning(plan: Sequence[StageJob], scheduler: str | None = None,
+                         progress: bool = True) -> dict:
+    """Train :func:`plan_shape_learning`'s ``plan`` in two waves (identical runs once): the
+    first-wave runs at once, then the longer-training extensions and the fine-tunings
+    (each from its pre-training's checkpoint). Returns ``{(name, seed): {stage:
+    RunResult}}`` of the returned jobs, ``alone`` read at its own epochs (:func:`at_epoch`).
+    Raises ``RuntimeError`` when a pre-training diverged or left no checkpoint."""
+    out: dict = {}
+    first = [j for j in plan if j.first_wave]
+    for j, res in zip(first, _train_unique(first, scheduler, "shape learning", progress)):
+        out.setdefault((j.name, j.seed), {})[j.stage] = res
+    pretrain = {(j.name, j.seed): j.cfg.epochs for j in first if j.stage == "pretrain"}
+    second = []
+    for j in plan:
+        if j.stage == "finetune":
+            pre = out[j.name, j.seed]["pretrain"]
+            start = _pretrain_checkpoint(RunDir(pre.run_dir), pretrain[j.name, j.seed])
+            if pre.diverged or start is None:
+                raise RuntimeError(f"shape pre-training {pre.run_dir} ended '{pre.status}'")
+            j = j.starting_from(start)
+        if not j.first_wave:
+            second.append(j)
     if second:
-        for (name, s, stage), res in run_unique(
-                second, "shape learning: longer control + fine-tuning").items():
-            out[name, s][stage] = res
-    for name, (_, ep, _) in plans.items():
-        for s in seeds:
-            if "alone" in stages:   # the 1st result: the (possibly extended) run at its epochs
-                out[name, s]["alone"] = at_epoch(out[name, s]["alone"], ep["alone"])
+        for j, res in zip(second, _train_unique(
+                second, scheduler, "shape learning: longer control + fine-tuning", progress)):
+            out.setdefault((j.name, j.seed), {})[j.stage] = res
+    for j in first:
+        if j.stage == "alone":   # the 1st result: the (possibly extended) run at its epochs
+            if j.returned:
+                out[j.name, j.seed]["alone"] = at_epoch(out[j.name, j.seed]["alone"],
+                                                        j.cfg.epochs)
             else:
-                out[name, s].pop("alone", None)
+                out[j.name, j.seed].pop("alone", None)
     return out
 
 
-def _plan_jobs(first: dict, plans: dict, seeds: Sequence[int], stages: Sequence[str],
-               job: Callable) -> dict:
-    """:func:`shape_learning_many`'s ``plan_only`` answer (see there)."""
-    jobs = {}
-    for (name, s, stage), j in first.items():
-        if not (stage == "alone" and "longer" in stages):   # the longer run extends it
-            jobs[f"{name} seed {s}: {stage}"] = j
-    for name, (artist_dir, ep, _) in plans.items():
-        for s in seeds:
-            if "longer" in stages:
-                jobs[f"{name} seed {s}: longer"] = job(artist_dir, ep["longer"], s)
-            if "finetune" in stages:
-                cfg, _, root = first[name, s, "pretrain"]
-                ckpts = dict(list_checkpoints(Path(root) / run_name(
-                    cfg, manifest_hash(first[name, s, "pretrain"][1]))))
-                start = ckpts.get(ep["pretrain"], ckpts[max(ckpts)]) if ckpts else None
-                jobs[f"{name} seed {s}: finetune"] = job(
-                    artist_dir, ep["finetune"], s,
-                    **({"init_from": str(start)} if start is not None else {}))
-    return jobs
+def _train_unique(jobs: Sequence[StageJob], scheduler: str | None, desc: str,
+                  progress: bool) -> list:
+    """``train_many`` of ``jobs``, identical ones (a shared pre-training) once; results in
+    the order of ``jobs``."""
+    def key(j: StageJob) -> tuple:
+        return repr(j.cfg), str(j.data_dir)
+    unique = list({key(j): (j.cfg, j.data_dir, j.root) for j in jobs}.values())
+    done = dict(zip([(repr(c), str(d)) for c, d, _ in unique],
+                    train_many(unique, scheduler, desc=desc, progress=progress)))
+    return [done[key(j)] for j in jobs]
 
 
 def finetune_config(start_run: Any, epochs: int) -> Any:
     """The config :func:`finetune_run` trains: the start run's, ``epochs`` epochs, from its
     last checkpoint (``init_from``). Raises ``RuntimeError`` when it has no checkpoint."""
-    start_run = Path(start_run)
-    ckpts = list_checkpoints(start_run)
+    run = RunDir(start_run)
+    ckpts = run.checkpoints()
     if not ckpts:
-        raise RuntimeError(f"{start_run} has no checkpoint to fine-tune from")
-    saved = json.loads((start_run / "config.json").read_text())["config"]
-    return make_config(**{**saved, "epochs": int(epochs), "init_from": str(ckpts[-1][1]),
-                          "device": "auto", "inject_nan_at_epoch": None})
+        raise RuntimeError(f"{run.path} has no checkpoint to fine-tune from")
+    return run.train_config(epochs=int(epochs), init_from=str(ckpts[-1][1]),
+                            inject_nan_at_epoch=None)
 
 
 def finetune_run(start_run: Any, data_dir: Any, root: Any, epochs: int,
@@ -325,7 +399,7 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
     the human-made training set (the artist set); ``human_feats`` its features in the
     order of ``paperlib.data.load_folder`` (computed with ``features`` when None).
     ``form``: the artist set's form measure for the logged fidelity
-    (:func:`paperlib.metrics.form_measure_of`; instead of ``inner_counts``).
+    (:func:`paperlib.forms.form_measure_of`; instead of ``inner_counts``).
 
     Returns ``{"log", "models" (start run + one run folder per round), "runs"
     (RunResult per round), "gen_seed"}``; :func:`batch_for_round` regenerates any round's
@@ -333,7 +407,7 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
     """
 
     start_run = Path(start_run)
-    saved = json.loads((start_run / "config.json").read_text())["config"]
+    saved = RunDir(start_run).config["config"]
     human = load_folder(human_dir, int(saved["res"]))
     hf = features(human.images) if human_feats is None else human_feats
     models: list[Path] = [start_run]
