@@ -215,16 +215,16 @@ def test_tf_inception_score_needs_its_file(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match=metrics.INCEPTION_LOGITS_ENV):
         metrics.TFInceptionScorer()
     with pytest.raises(FileNotFoundError, match="logits"):
-        is_scorers._is_scorer("tf-inception", tmp_path, 32, "cpu")
+        is_scorers.is_scorer("tf-inception", tmp_path, 32, "cpu")
     missing = tmp_path / "nope.pt"
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         metrics.TFInceptionScorer(missing)
     # "auto" with the env var naming a missing file is an error too, not a fallback
     monkeypatch.setenv(metrics.INCEPTION_LOGITS_ENV, str(missing))
     with pytest.raises(FileNotFoundError, match="nope.pt"):
-        is_scorers._is_scorer("auto", tmp_path, 32, "cpu")
+        is_scorers.is_scorer("auto", tmp_path, 32, "cpu")
     with pytest.raises(ValueError, match="is_source"):
-        is_scorers._is_scorer("bogus", tmp_path, 32, "cpu")
+        is_scorers.is_scorer("bogus", tmp_path, 32, "cpu")
 
 
 class _TinyLogitsNet(torch.nn.Module):
@@ -243,7 +243,7 @@ def test_tf_inception_score_with_supplied_torchscript(monkeypatch, tmp_path):
     path = tmp_path / "inception_logits.pt"
     torch.jit.script(_TinyLogitsNet()).save(str(path))
     monkeypatch.setenv(metrics.INCEPTION_LOGITS_ENV, str(path))
-    scorer, kind = is_scorers._is_scorer("auto", tmp_path, 32, "cpu")
+    scorer, kind = is_scorers.is_scorer("auto", tmp_path, 32, "cpu")
     assert kind == "tf-inception"
     imgs = torch.arange(20, dtype=torch.uint8).mul(12).view(20, 1, 1, 1).expand(20, 3, 8, 8)
     probs = scorer(imgs)
@@ -288,7 +288,7 @@ def test_extractor_features_stable_and_batch_invariant(extractor):
     f_a = extractor(imgs, batch_size=4)
     f_b = extractor(imgs, batch_size=4)
     f_1 = extractor(imgs, batch_size=1)
-    assert f_a.shape == (4, features._FEATURE_DIM) and f_a.dtype == np.float64
+    assert f_a.shape == (4, features.FEATURE_DIM) and f_a.dtype == np.float64
     assert np.isfinite(f_a).all() and (f_a >= 0).all()      # post-ReLU average pool
     np.testing.assert_array_equal(f_a, f_b)
     np.testing.assert_allclose(f_1, f_a, atol=1e-4)
@@ -431,7 +431,7 @@ def test_part_classifier_on_small_emoji_set(monkeypatch, tmp_path):
     probs = paper_a.part_probs(model, imgs[:50])
     assert probs.shape == (50, len(data.EMOJI_EYES) * len(data.EMOJI_MOUTHS))
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
-    scorer, kind = is_scorers._is_scorer("auto", emoji, 32, "cpu", classifier_epochs=40, cache_dir=cache)
+    scorer, kind = is_scorers.is_scorer("auto", emoji, 32, "cpu", classifier_epochs=40, cache_dir=cache)
     assert kind == f"emoji-parts(classifier acc={acc:.2f})"
     assert metrics.inception_score(scorer(imgs), splits=10)[0] > 1.5
 

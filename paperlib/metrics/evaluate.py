@@ -12,15 +12,16 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..data.folders import file_sha256, manifest_hash
 from ..engine.parallel import run_all
 from ..engine.runs import METRIC_NOISE, RunDir, list_checkpoints, load_run, metric_noise_key
 from ..utils.io import atomic_write_json
-from .features import _tqdm, get_extractor, images_to_uint8, real_features
+from .features import get_extractor, images_to_uint8, real_features
 from .is_scorers import (
     INCEPTION_LOGITS_ENV,
-    _is_scorer,
+    is_scorer,
     labelled_is_sources,
     register_is_source,
     resolve_is_source,
@@ -96,7 +97,7 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
 
     def compute() -> dict:
         res = int(run.config.res)
-        scorer, is_kind = _is_scorer(is_resolved, data_dir, res, device, tf_inception_path,
+        scorer, is_kind = is_scorer(is_resolved, data_dir, res, device, tf_inception_path,
                                      seed=0, cache_dir=cache_dir)
         real_f = real_features(data_dir, res, extractor, cache_dir=cache_dir, max_images=n_real)
         n = int(n_fake) if n_fake is not None else int(real_f.shape[0])
@@ -129,7 +130,7 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
         raise ValueError(f"{run_dir} has no checkpoint for epoch(s) {missing}; has {have}")
     extractor = extractor or get_extractor(device)
     rows = []
-    for e in _tqdm(wanted, desc="checkpoints", disable=not progress or len(wanted) < 2):
+    for e in tqdm(wanted, desc="checkpoints", disable=not progress or len(wanted) < 2):
         rows.append(evaluate_run(run_dir, data_dir, n_fake=n_fake, epoch=e, device=device,
                                  is_source=is_source, seed=seed, extractor=extractor,
                                  cache_dir=cache_dir, use_cache=use_cache, n_real=n_real))

@@ -140,15 +140,11 @@ _PKG_FILE = "default_1.pt"
 _INCEPTION_RES = 299
 
 
-_FEATURE_DIM = 2048
+FEATURE_DIM = 2048
 
 
 #: Batch size of the optimised extractor (measured; see the module docstring).
 DEFAULT_BATCH = 8
-
-
-def _tqdm(iterable, **kw):
-    return tqdm(iterable, **kw)
 
 
 # =====================================================================================
@@ -352,17 +348,17 @@ class FeatureExtractor:
             x = self.preprocess(batch_u8)
             if net is not self._plain:
                 x = x.contiguous(memory_format=torch.channels_last)
-            return net(x).reshape(-1, _FEATURE_DIM).double().cpu().numpy()
+            return net(x).reshape(-1, FEATURE_DIM).double().cpu().numpy()
 
     def __call__(self, images, batch_size: int | None = None,
                  progress: bool | None = None) -> np.ndarray:
         u8 = images_to_uint8(images)
         n = u8.shape[0]
         bs = int(batch_size or self.batch_size)
-        out = np.empty((n, _FEATURE_DIM), dtype=np.float64)
+        out = np.empty((n, FEATURE_DIM), dtype=np.float64)
         show = self.progress if progress is None else progress
         starts = range(0, n, bs)
-        it = _tqdm(starts, desc="Inception features", unit="batch",
+        it = tqdm(starts, desc="Inception features", unit="batch",
                    disable=not show or n <= bs, leave=False)
         for i in it:
             out[i:i + bs] = self._forward(u8[i:i + bs], self._net)

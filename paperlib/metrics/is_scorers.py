@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..config import get_device
-from .features import _FEATURE_DIM, images_to_uint8
+from .features import FEATURE_DIM, images_to_uint8
 
 #: Environment variable naming a full TF-Inception TorchScript (with logits) for the TF IS.
 INCEPTION_LOGITS_ENV = "PAPERLIB_INCEPTION_LOGITS"
@@ -77,7 +77,7 @@ class TFInceptionScorer:
                 except (RuntimeError, TypeError):
                     y = self.model(x)
                 y = y.reshape(y.shape[0], -1).double()
-                if y.shape[1] == _FEATURE_DIM:
+                if y.shape[1] == FEATURE_DIM:
                     raise ValueError(f"{self.path} returns 2048-d features, not class logits")
                 if (y < 0).any() or not torch.allclose(y.sum(1), torch.ones_like(y[:, 0]), atol=1e-3):
                     y = torch.softmax(y, dim=1)
@@ -154,7 +154,7 @@ def resolve_is_source(is_source: str = "auto", data_dir=None, tf_path=None
                     "--is / is_source 'tf-inception' with that file for the standard IS")
 
 
-def _is_scorer(is_source: str, data_dir, res: int, device, tf_path=None,
+def is_scorer(is_source: str, data_dir, res: int, device, tf_path=None,
                classifier_epochs: int = 30, seed: int = 0, cache_dir=None
                ) -> tuple[Callable[[Any], np.ndarray] | None, str]:
     """(probability function, is_kind) for an IS source (:func:`resolve_is_source`);

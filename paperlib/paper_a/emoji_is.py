@@ -10,11 +10,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from ..data.emoji import EMOJI_EYES, EMOJI_MOUTHS
 from ..data.folders import load_folder, manifest_hash
 from ..metrics import features as _features
-from ..metrics.features import _tqdm, images_to_uint8
+from ..metrics.features import images_to_uint8
 from ..metrics.is_scorers import register_is_source
 from ..utils.io import atomic_torch_save
 from ..utils.threads import pinned_threads
@@ -124,7 +125,7 @@ def train_part_classifier(emoji_dir, res: int, epochs: int = 30, seed: int = 0,
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     pad = max(1, int(res) // 16)
-    it = _tqdm(range(int(epochs)), desc="part classifier", disable=not progress, leave=False)
+    it = tqdm(range(int(epochs)), desc="part classifier", disable=not progress, leave=False)
     with pinned_threads(1):
         acc = _fit_part_classifier(model, x, ye_t, ym_t, train_idx, test_idx, gen, it,
                                    batch_size, pad, int(res), sched, opt)

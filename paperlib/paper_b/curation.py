@@ -35,7 +35,7 @@ candidate to the top-rated set is its *minimum* distance to any top-rated featur
     satisfaction_i = fidelity_i ** w * realism_i ** (1 - w)          (w = 0.5: geometric mean)
     fidelity_i     = circle_fidelity(image_i, n_inner_expected).score     in [0, 1]
                      (given the artist set's form measure ``form``: its per-image factor,
-                     paperlib.metrics.form_scores -- the measure the gate and Table 1 use)
+                     paperlib.forms.form_scores -- the measure the gate and Table 1 use)
     realism_i      = 2 ** (-nn_i / tau)                                  in (0, 1]
     nn_i           = min_j || f(gen_i) - f(train_j) ||       (Euclidean, selection features)
     tau            = median over training images j of min_{k != j} || f(train_j) - f(train_k) ||
