@@ -107,7 +107,7 @@ from PIL import Image
 from ..forms import FormMeasure, batch_circle_fidelity, form_scores, style_fidelity
 from ..utils.images import to_uint8_hwc
 from ..utils.io import atomic_write_json
-from .selection_features import _as_feats, _image_at, _min_dist, _n_images, feature_distances
+from .selection_features import as_features, feature_distances, image_at, min_distances, n_images
 
 #: Provenance labels, in the order of the ratios.
 SOURCES = ("generated-similar", "human-similar", "top-copy")
@@ -142,13 +142,13 @@ def auto_satisfaction_parts(
         raise ValueError("give one of n_inner_expected, inner_counts and form, not both")
     if not 0.0 <= weight <= 1.0:
         raise ValueError("weight must be in [0, 1]")
-    g = _as_feats(gen_feats, "gen_feats")
-    t = _as_feats(train_feats, "train_feats")
+    g = as_features(gen_feats, "gen_feats")
+    t = as_features(train_feats, "train_feats")
     if len(t) == 0:
         raise ValueError("train_feats is empty")
     if g.shape[1] != t.shape[1]:
         raise ValueError(f"feature sizes differ: gen {g.shape[1]} vs train {t.shape[1]}")
-    nn = _min_dist(g, t, "euclidean") if len(g) else np.zeros(0)
+    nn = min_distances(g, t, "euclidean") if len(g) else np.zeros(0)
     if len(t) >= 2:
         tt = feature_distances(t, t)
         np.fill_diagonal(tt, np.inf)
@@ -161,9 +161,9 @@ def auto_satisfaction_parts(
     if gen_images is None:
         fid = np.ones(len(g))
     else:
-        if _n_images(gen_images) != len(g):
+        if n_images(gen_images) != len(g):
             raise ValueError(
-                f"{_n_images(gen_images)} images but {len(g)} feature rows"
+                f"{n_images(gen_images)} images but {len(g)} feature rows"
             )
         if form is not None:
             fid = form_scores(gen_images, form)["fidelity"]
@@ -270,8 +270,8 @@ def plan_curated_set(
     counts = split_counts(size, ratios)
     if metric not in ("euclidean", "cosine"):
         raise ValueError(f"unknown metric {metric!r}; use 'euclidean' or 'cosine'")
-    g = _as_feats(gen_feats, "gen_feats")
-    h = _as_feats(human_feats, "human_feats")
+    g = as_features(gen_feats, "gen_feats")
+    h = as_features(human_feats, "human_feats")
     if h.shape[0] and g.shape[1] != h.shape[1]:
         raise ValueError(f"feature sizes differ: generated {g.shape[1]} vs human {h.shape[1]}")
     try:
@@ -296,7 +296,7 @@ def plan_curated_set(
             f"are not top-rated ({len(g)} generated, {len(top)} top-rated): generate more"
         )
     if n_gen:
-        dist = _min_dist(g[cand], top_f, metric)
+        dist = min_distances(g[cand], top_f, metric)
         order = np.lexsort((cand, dist))[:n_gen]
         entries += [CurationEntry(SOURCES[0], int(cand[i]), float(dist[i])) for i in order]
     if n_hum > len(h):
@@ -304,7 +304,7 @@ def plan_curated_set(
             f"need {n_hum} human-similar images but the human training set has {len(h)}"
         )
     if n_hum:
-        dist = _min_dist(h, top_f, metric)
+        dist = min_distances(h, top_f, metric)
         order = np.lexsort((np.arange(len(h)), dist))[:n_hum]
         entries += [CurationEntry(SOURCES[1], int(i), float(dist[i])) for i in order]
     entries += [CurationEntry(SOURCES[2], int(top[k % len(top)]), 0.0) for k in range(n_top)]
@@ -360,7 +360,7 @@ def write_curated_set(
     for p in (round_dir, target):
         if p.is_symlink() or (p.exists() and not _inside(p, root)):
             raise ValueError(f"{p} points outside run_dir {root}; refusing to write")
-    n_gen = _n_images(gen_images)
+    n_gen = n_images(gen_images)
     human_paths = [Path(p) for p in human_paths]
     _check_plan_sources(plan, n_gen, human_paths)
 
@@ -423,7 +423,7 @@ def _write_set_files(plan: CurationPlan, gen_images: Any, human_paths: list[Path
                 with Image.open(src) as im:
                     im.convert("RGB").save(folder / name, format="PNG")
         else:
-            arr = to_uint8_hwc(_image_at(gen_images, e.index))
+            arr = to_uint8_hwc(image_at(gen_images, e.index))
             Image.fromarray(arr, mode="RGB").save(folder / name, format="PNG")
         files.append(rec)
     return files
@@ -473,7 +473,7 @@ def run_curation_loop(
         raise ValueError("rounds must be >= 1")
     root = _safe_run_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
-    hf = _as_feats(human_feats, "human_feats")
+    hf = as_features(human_feats, "human_feats")
     if len(human_paths) != len(hf):
         raise ValueError(f"{len(human_paths)} human paths but {len(hf)} human feature rows")
     split_counts(size, ratios)  # validate before any work
@@ -487,9 +487,9 @@ def run_curation_loop(
     for r in range(rounds):
         t0 = time.time()
         images = generate(n_generate)
-        if _n_images(images) != n_generate:
-            raise ValueError(f"generate({n_generate}) returned {_n_images(images)} images")
-        feats = _as_feats(features(images), "features(images)")
+        if n_images(images) != n_generate:
+            raise ValueError(f"generate({n_generate}) returned {n_images(images)} images")
+        feats = as_features(features(images), "features(images)")
         parts, stats = batch_stats(images, feats)
         top, how = _rated(rate, images, r, feats)
         plan = plan_curated_set(feats, hf, top, size, ratios, metric)
@@ -504,7 +504,7 @@ def run_curation_loop(
         atomic_write_json(log_path, log)
     if evaluate_final:
         images = generate(n_generate)
-        feats = _as_feats(features(images), "features(images)")
+        feats = as_features(features(images), "features(images)")
         _, stats = batch_stats(images, feats)
         log["final"] = {"after_round": rounds - 1, **stats}
         atomic_write_json(log_path, log)

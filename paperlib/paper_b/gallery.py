@@ -8,7 +8,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..utils.images import _png_thumb
+from ..utils.images import png_thumb
 from .selection_features import image_sha256
 from .selections import SelectionMismatchError, save_selections, selection_for_round
 
@@ -51,7 +51,7 @@ class SelectionGallery(W.VBox):
         self.last_error: Exception | None = None
         self.hashes = [image_sha256(images[i]) for i in range(n)]
         self.image_widgets = [
-            W.Image(value=_png_thumb(images[i], thumb_px), format="png",
+            W.Image(value=png_thumb(images[i], thumb_px), format="png",
                     width=thumb_px, height=thumb_px)
             for i in range(n)
         ]

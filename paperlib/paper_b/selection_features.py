@@ -17,7 +17,7 @@ from ..utils.images import to_uint8_hwc
 from ..utils.io import atomic_write
 
 
-def _as_feats(x: Any, name: str) -> np.ndarray:
+def as_features(x: Any, name: str) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     a = np.asarray(x, dtype=np.float64)
@@ -28,13 +28,13 @@ def _as_feats(x: Any, name: str) -> np.ndarray:
     return a
 
 
-def _n_images(images: Any) -> int:
+def n_images(images: Any) -> int:
     if hasattr(images, "shape"):
         return int(images.shape[0])
     return len(images)
 
 
-def _image_at(images: Any, i: int) -> Any:
+def image_at(images: Any, i: int) -> Any:
     return images[i]
 
 
@@ -54,7 +54,7 @@ def feature_distances(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -
     raise ValueError(f"unknown metric {metric!r}; use 'euclidean' or 'cosine'")
 
 
-def _min_dist(cands: np.ndarray, refs: np.ndarray, metric: str, chunk: int = 2048) -> np.ndarray:
+def min_distances(cands: np.ndarray, refs: np.ndarray, metric: str, chunk: int = 2048) -> np.ndarray:
     out = np.empty(len(cands))
     for s in range(0, len(cands), chunk):
         out[s:s + chunk] = feature_distances(cands[s:s + chunk], refs, metric).min(axis=1)
@@ -80,7 +80,7 @@ def mean_pairwise_distance(feats: Any, max_n: int | None = 2000, seed: int = 0) 
     rows (Inception pool3 features in the notebooks; our measure). 0 for a collapsed set
     (all rows equal); NaN for fewer than 2 rows. With more than ``max_n`` rows, a seeded
     random subset of ``max_n`` rows is used."""
-    f = _as_feats(feats, "feats")
+    f = as_features(feats, "feats")
     if len(f) < 2:
         return math.nan
     if max_n is not None and len(f) > max_n:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..utils.io import atomic_write_json
 from .curation import auto_satisfaction_parts
-from .selection_features import _image_at, _n_images, image_sha256
+from .selection_features import image_at, image_sha256, n_images
 
 SELECTIONS_VERSION = 1
 
@@ -58,7 +58,7 @@ def save_selections(
     """
     meta = dict(meta or {})
     if images is not None:
-        hashes = [image_sha256(_image_at(images, i)) for i in range(_n_images(images))]
+        hashes = [image_sha256(image_at(images, i)) for i in range(n_images(images))]
         meta.setdefault("image_hashes", hashes)
         meta.setdefault("n_shown", len(hashes))
     if "n_shown" not in meta:
@@ -103,7 +103,7 @@ def selection_for_round(path: Any, round_idx: int, images: Any = None) -> list[i
     if entry is None:
         return None
     if images is not None:
-        n = _n_images(images)
+        n = n_images(images)
         if n != int(entry["n_shown"]):
             raise SelectionMismatchError(
                 f"{p}, round {round_idx}: the selection was made on {entry['n_shown']} "
@@ -111,7 +111,7 @@ def selection_for_round(path: Any, round_idx: int, images: Any = None) -> list[i
             )
         stored = entry.get("image_hashes")
         if stored:
-            now = [image_sha256(_image_at(images, i)) for i in range(n)]
+            now = [image_sha256(image_at(images, i)) for i in range(n)]
             bad = [i for i, (a, b) in enumerate(zip(stored, now)) if a != b]
             if bad:
                 raise SelectionMismatchError(
@@ -149,7 +149,7 @@ def selections_or_auto(
     if on_mismatch not in ("error", "warn"):
         raise ValueError("on_mismatch must be 'error' or 'warn'")
     scores = np.asarray(auto_scores, dtype=np.float64).ravel()
-    n = _n_images(images)
+    n = n_images(images)
     if len(scores) != n:
         raise ValueError(f"{len(scores)} auto scores for {n} images")
     tie = (np.zeros(n) if tie_break is None

@@ -32,7 +32,7 @@ from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import get_extractor, real_features
 from ..metrics.stats import fid_from_features, kid
 from ..metrics.verdicts import compare_claim, real_floor
-from .selection_features import _as_feats, _n_images, mean_pairwise_distance
+from .selection_features import as_features, mean_pairwise_distance, n_images
 
 #: Bump when :func:`stage_metrics` changes (invalidates cached evaluations).
 EVAL_VERSION = 3  # 2: form parts, median circularity, reference_dir; 3: form measure
@@ -56,10 +56,10 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
     ``diversity`` (:func:`mean_pairwise_distance` of ``feats``) and ``n``.
     """
 
-    f = _as_feats(feats, "feats")
-    r = _as_feats(real_feats, "real_feats")
-    if _n_images(images) != len(f):
-        raise ValueError(f"{_n_images(images)} images but {len(f)} feature rows")
+    f = as_features(feats, "feats")
+    r = as_features(real_feats, "real_feats")
+    if n_images(images) != len(f):
+        raise ValueError(f"{n_images(images)} images but {len(f)} feature rows")
     measure = FormMeasure(form, None if inner_counts is None else tuple(inner_counts))
     scores = form_scores(images, FormMeasure("face", measure.inner_counts))
     results = scores["circle"]

@@ -86,7 +86,7 @@ def iter_images(images: Any) -> list:
     return list(images)
 
 
-def _png_thumb(img: Any, thumb_px: int) -> bytes:
+def png_thumb(img: Any, thumb_px: int) -> bytes:
 
 
     pil = Image.fromarray(to_uint8_hwc(img), mode="RGB")
@@ -115,4 +115,4 @@ def tile(images: np.ndarray, pad: int = 2, pad_value: int = 255) -> np.ndarray:
 def png_bytes(img: np.ndarray, px: int = 256) -> bytes:
     """PNG of a uint8 (H, W, 3) image scaled to ``px`` (nearest-neighbour when enlarging,
     so 32 px samples stay crisp)."""
-    return _png_thumb(img, px)
+    return png_thumb(img, px)
