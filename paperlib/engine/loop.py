@@ -38,7 +38,6 @@ counts, other machines or CUDA (non-deterministic kernels) may differ in the las
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import json
 import math
@@ -57,7 +56,14 @@ from ..data.folders import load_folder, manifest_hash
 from ..utils.io import atomic_torch_save, atomic_write, atomic_write_json
 from ..utils.threads import pinned_threads
 from .augment import Augmenter
-from .config import _RESUMABLE, TrainConfig, make_config, resolve_device, run_name
+from .config import (
+    _RESUMABLE,
+    TrainConfig,
+    config_defaults,
+    make_config,
+    resolve_device,
+    run_name,
+)
 from .runs import (
     FORCE_ENV,
     RunResult,
@@ -243,7 +249,7 @@ def _prepare_run_dir(out: Path, cfg: TrainConfig, data_id: dict, resume: bool):
     if cfg_file.exists():
         saved = json.loads(cfg_file.read_text())
         new = cfg.to_dict()
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        defaults = config_defaults(cfg.model)
         # a field added after the run was made reads as its default
         diff = sorted(k for k in set(saved["config"]) | set(new) if k not in _RESUMABLE
                       and saved["config"].get(k, defaults.get(k, "<missing>"))

@@ -12,7 +12,13 @@ import numpy as np
 from ..config import data_dir, get_profile
 from ..data.folders import image_files, load_folder, manifest_hash
 from ..data.sets import build_mixed_set
-from ..engine.config import epochs_for_kimg, make_config, profile_config, run_name
+from ..engine.config import (
+    epochs_for_kimg,
+    make_config,
+    profile_config,
+    profile_sizes,
+    run_name,
+)
 from ..engine.loop import train_cached
 from ..engine.parallel import train_many
 from ..engine.runs import METRIC_NOISE, RunResult, list_checkpoints, load_run
@@ -122,12 +128,12 @@ def at_epoch(res: RunResult, epoch: int) -> RunResult:
 
 
 def stage_kimg(profile: Any, model: str) -> float:
-    """Images shown (thousands) in paper B's artist-alone stage: the profile's ``sg_kimg``
-    for StyleGAN2, its ``shape_kimg`` for the DCGAN fast option (both from the convergence
-    calibration)."""
+    """Images shown (thousands) in paper B's artist-alone stage: the profile's StyleGAN2
+    ``kimg`` (:func:`paperlib.engine.profile_sizes`) for StyleGAN2, its ``shape_kimg`` for the
+    DCGAN fast option (both from the convergence calibration)."""
 
     prof = get_profile(profile)
-    return prof.sg_kimg if model == "stylegan2" else prof.shape_kimg
+    return profile_sizes(prof, model)["kimg"] if model == "stylegan2" else prof.shape_kimg
 
 
 def shape_learning_runs(profile: Any, artist_dir: Any, shapes_dir: Any, seed: int,
