@@ -14,8 +14,8 @@ training part: FID and KID (in-sample: a calibration of *when* the model paints,
 result -- the held-out maps are left for notebook 01b), and the median main-form
 circularity (:mod:`paperlib.fidelity`) against the training images' own. Scores are cached
 per checkpoint in ``<run>/cal_scores.jsonl`` (an interrupted calibration resumes). Writes
-``figures/<profile>/calibration_pix2pixhd.{csv,md,png}``. ``Profile.p2p_kimg`` is set from
-it (see ``paperlib.config``).
+``figures/<profile>/calibration_pix2pixhd.{csv,md,png}``. The profiles' Pix2pixHD ``kimg`` is set
+from it (``PROFILE_SIZES`` in ``paperlib.models.pix2pixhd``).
 
 ``--smoke``: the ``smoke`` profile on tiny stand-in artist sets built under ``--out`` (or a
 temporary folder), 2 epochs with a checkpoint each, 8 maps per score, at most 2 Dask

@@ -1,7 +1,10 @@
 """The model registry and the step interface every model gives the engine.
 
 A model is one module in :mod:`paperlib.models` that builds its networks and its training
-step and calls :func:`register` with a :class:`ModelSpec`. The engine
+step and calls :func:`register` with a :class:`ModelSpec`, which carries everything else the
+model owns: its options (an :class:`Options` dataclass of :func:`option` fields, validated by
+itself: ``cfg.options`` of a :class:`paperlib.engine.TrainConfig`, and ``train``'s model
+flags), its sizes per profile and its measured training speed. The engine
 (:mod:`paperlib.engine`), the evaluation (:mod:`paperlib.metrics`) and the CLI look a model
 up by name (:func:`get_model`) and never branch on it, so adding a model means adding one
 module here (NVlabs' stylegan2-ada builds its networks by name from a config the same way).

@@ -155,8 +155,8 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
     (``{name: folder}``) and seed, trained side by side (:mod:`paperlib.engine.parallel`); returns
     ``{(name, seed): {stage: RunResult}}`` for the requested ``stages``:
 
-    * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's
-      ``sg_kimg`` / ``shape_kimg`` images shown, :func:`paperlib.engine.epochs_for_kimg`),
+    * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's StyleGAN2
+      ``kimg`` / its ``shape_kimg`` images shown, :func:`paperlib.engine.epochs_for_kimg`),
       the 1st result.
     * ``mix``: the artist set with shape images added so they make up ``shape_ratio``
       of the set (:func:`mix_shape_count`; built once with
