@@ -14,8 +14,8 @@ training part: FID and KID (in-sample: a calibration of *when* the model paints,
 result -- the held-out maps are left for notebook 01b), and the median main-form
 circularity (:mod:`paperlib.fidelity`) against the training images' own. Scores are cached
 per checkpoint in ``<run>/cal_scores.jsonl`` (an interrupted calibration resumes). Writes
-``figures/<profile>/calibration_pix2pixhd.{csv,md,png}``. ``Profile.p2p_kimg`` is set from
-it (see ``paperlib.config``).
+``figures/<profile>/calibration_pix2pixhd.{csv,md,png}``. The profiles' Pix2pixHD ``kimg`` is set
+from it (``PROFILE_SIZES`` in ``paperlib.models.pix2pixhd``).
 
 ``--smoke``: the ``smoke`` profile on tiny stand-in artist sets built under ``--out`` (or a
 temporary folder), 2 epochs with a checkpoint each, 8 maps per score, at most 2 Dask
@@ -109,13 +109,14 @@ def main(argv=None) -> int:
     axes[1].set_title("KID", fontsize=9)
     axes[2].axhline(0.8, color="tab:red", ls="--", lw=1, label="gate (0.8)")
     axes[2].set_title("median main circularity / training images'", fontsize=9)
+    p2p = engine.profile_sizes(prof, "pix2pixhd")
     for ax in axes:
-        ax.axvline(prof.p2p_kimg, color="k", ls=":", lw=1)
+        ax.axvline(p2p["kimg"], color="k", ls=":", lw=1)
         ax.set_xlabel("kimg (thousands of pairs shown)")
         ax.legend(fontsize=8)
-    fig.suptitle(f"Pix2pixHD calibration ({prof.name} profile: {prof.res} px, ngf {prof.p2p_ngf}, "
-                 f"ndf {prof.p2p_ndf}, {prof.p2p_blocks} blocks, batch {prof.p2p_batch}; "
-                 f"dotted: chosen p2p_kimg {prof.p2p_kimg:g})", fontsize=10)
+    fig.suptitle(f"Pix2pixHD calibration ({prof.name} profile: {prof.res} px, ngf {p2p['ngf']}, "
+                 f"ndf {p2p['ndf']}, {p2p['p2p_blocks']} blocks, batch {p2p['batch_size']}; "
+                 f"dotted: chosen kimg {p2p['kimg']:g})", fontsize=10)
     fig.tight_layout()
     plots.save_figure(fig, "calibration_pix2pixhd", prof)
     print(df.to_string(index=False))

@@ -13,7 +13,8 @@ the model draws, not a Table-1 number), and the median main-form circularity
 (:mod:`paperlib.fidelity`) against the training images' own (the gate of notebooks 01/05).
 Scores are cached per checkpoint in ``<run>/cal_scores.jsonl``, so an interrupted
 calibration resumes. Writes ``figures/<profile>/calibration_stylegan2.{csv,png}`` and
-prints the table. ``Profile.sg_kimg`` is set from it (see ``paperlib.config``).
+prints the table. The profiles' StyleGAN2 ``kimg`` is set from it (``PROFILE_SIZES`` in
+``paperlib.models.stylegan2``).
 
 ``--smoke``: the ``smoke`` profile on a tiny stand-in artist set built under ``--out`` (or a
 temporary folder), 2 epochs with a checkpoint each, 8 images per score; everything it
@@ -113,12 +114,13 @@ def main(argv=None) -> int:
     axes[2].axhline(0.8, color="tab:red", ls="--", lw=1, label="gate (0.8)")
     axes[2].set_title("median main circularity / training images'")
     axes[2].legend(fontsize=8)
+    sg = engine.profile_sizes(prof, "stylegan2")
     for ax in axes:
-        ax.axvline(prof.sg_kimg, color="k", ls=":", lw=1)
+        ax.axvline(sg["kimg"], color="k", ls=":", lw=1)
         ax.set_xlabel("kimg (thousands of images shown)")
     fig.suptitle(f"StyleGAN2-ADA calibration, donglein alone ({prof.name} profile: {prof.res} px, "
-                 f"{prof.sg_channels} maps, batch {prof.sg_batch}; dotted: chosen sg_kimg "
-                 f"{prof.sg_kimg:g})", fontsize=10)
+                 f"{sg['sg_channels']} maps, batch {sg['batch_size']}; dotted: chosen kimg "
+                 f"{sg['kimg']:g})", fontsize=10)
     fig.tight_layout()
     plots.save_figure(fig, "calibration_stylegan2", prof)
     print(df.to_string(index=False))

@@ -11,6 +11,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Callable
 
 from torchvision.utils import save_image
 
@@ -20,6 +21,7 @@ from . import selfcheck as selfcheck_mod
 from . import verify as verify_mod
 from .data import build_all, image_files, split_held_out
 from .models import get_model, model_names
+from .models.base import option_fields
 from .reproduce import NotebookFailed
 
 
@@ -59,12 +61,20 @@ MIN_IMAGES = 2
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    """The command line's parser, built from the model registry at call time (a model
+    registered after import gets its ``train`` flags)."""
     parser = argparse.ArgumentParser(
         prog="python -m paperlib",
         description="Reproduce paper A (emoji DCGAN latent adjustment) and paper B (shape "
                     "learning, curation loop); train and evaluate GANs on your own images.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_build_data, _add_train, _add_evaluate, _add_generate, _add_split, _add_curate, _add_reproduce, _add_verify, _add_selfcheck):
+        add(sub)
+    return parser
 
+
+def _add_build_data(sub) -> None:
+    """The ``build-data`` subcommand's parser."""
     p = sub.add_parser("build-data", help="write the emoji, shape and stand-in artist sets",
                        description="Write the emoji set (402 positive + 402 negative), the "
                                    "shape set and the stand-in artist sets as PNG folders "
@@ -77,6 +87,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-artist", type=_positive_int, default=400,
                    help="images per stand-in artist set (default 400)")
 
+
+def _add_train(sub) -> None:
+    """The ``train`` subcommand's parser: the common flags, then each registered model's
+    option flags (:func:`_add_model_options`)."""
     names = model_names()
     p = sub.add_parser("train", help=f"train {', '.join(names)} on a folder of images",
                        description="Train one GAN with the shared engine. Rerunning the same "
@@ -88,14 +102,6 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="; ".join(f"{n}: {get_model(n).help}" for n in names))
     p.add_argument("--data", required=True, type=Path,
                    help="folder of images (a built set or your own; png/jpg/webp/bmp)")
-    p.add_argument("--maps", dest="map_source", default=None,
-                   help="pix2pixhd: where each image's input map comes from: auto (default: "
-                        "recipe for a stand-in artist set, else edges), recipe, forms (the "
-                        "fidelity form finder), edges (Sobel), or a folder of your own maps "
-                        "named like the images (outside --data)")
-    p.add_argument("--vgg-weights", type=Path, default=None, metavar="PATH",
-                   help="pix2pixhd: a torchvision vgg19 state-dict file; turns on the VGG "
-                        "perceptual loss (default: not used; nothing is downloaded)")
     p.add_argument("--out", required=True, type=Path, help="run folder (created or resumed)")
     length = p.add_mutually_exclusive_group(required=True)
     length.add_argument("--epochs", type=int, help="total epochs (this or --kimg)")
@@ -125,14 +131,6 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{flag}", type=_positive_int, default=None,
                        help=f"{what} (default: the profile's; without --profile per model: "
                             f"{defaults}; else the engine's)")
-    p.add_argument("--N", dest="proposed_N", type=int, default=None,
-                   help="proposed model: latent expansion factor N")
-    p.add_argument("--channels", dest="sg_channels", type=int, default=None,
-                   help="stylegan2: feature maps per layer at most (default 64)")
-    p.add_argument("--r1-gamma", type=float, default=None,
-                   help="stylegan2: R1 weight (default NVlabs' auto 0.0002 res^2 / batch)")
-    p.add_argument("--pl-weight", type=float, default=None,
-                   help="stylegan2: path-length regularisation weight (default 0: off)")
     p.add_argument("--augment", default="none",
                    help="none (default), diffaugment, ada (DiffAugment's ops, adaptive p) or "
                         "ada-bgc (ADA's own bgc pipeline, NVlabs' adaptive p)")
@@ -142,7 +140,59 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="checkpoint every k epochs (default: the profile's, else 5)")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_model_options(p)
 
+
+def _model_flags() -> list:
+    """``[(model, option field, flag)]`` of every registered model's flagged options (the
+    first model to declare a flag owns it)."""
+    flags, seen = [], set()
+    for name in model_names():
+        for f in option_fields(get_model(name).options):
+            flag = f.metadata.get("flag")
+            if flag and flag not in seen:
+                seen.add(flag)
+                flags.append((name, f, flag))
+    return flags
+
+
+def _bool_arg(text: str) -> bool:
+    if text.lower() in ("true", "yes", "1", "on"):
+        return True
+    if text.lower() in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"must be true or false, got {text}")
+
+
+def _flag_type(f) -> Callable:
+    """The argparse type of option field ``f``: its metadata's ``type``, else its
+    annotation's int / float / bool / str."""
+    if "type" in f.metadata:
+        return f.metadata["type"]
+    words = str(getattr(f.type, "__name__", f.type)).replace("|", " ").split()
+    for name, kind in (("int", int), ("float", float), ("bool", _bool_arg)):
+        if name in words:
+            return kind
+    return str
+
+
+def _add_model_options(p) -> None:
+    """One argument group per model with flagged options (:func:`paperlib.models.base.
+    option`): each flag's help says its model's default; unset, the flag leaves the
+    option to the profile or the model."""
+    groups = {}
+    for name, f, flag in _model_flags():
+        if name not in groups:
+            groups[name] = p.add_argument_group(f"{name} options", get_model(name).help)
+        default = f.metadata.get("default_text", f.default)
+        groups[name].add_argument(flag, dest=f.name, type=_flag_type(f), default=None,
+                                  metavar=f.metadata.get("metavar"),
+                                  help=f"{name}: {f.metadata['help']} (default {default})"
+                                  .replace("%", "%%"))
+
+
+def _add_evaluate(sub) -> None:
+    """The ``evaluate`` subcommand's parser."""
     p = sub.add_parser("evaluate", help="FID, KID, precision/recall, density/coverage and IS "
                                         "of a trained run",
                        description="Evaluate a run's latest checkpoint against a data folder "
@@ -165,6 +215,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="TorchScript of the full TF Inception with logits, for --is "
                         "tf-inception (default $PAPERLIB_INCEPTION_LOGITS)")
 
+
+def _add_generate(sub) -> None:
+    """The ``generate`` subcommand's parser."""
     p = sub.add_parser("generate", help="write images from a trained run as PNG files",
                        description="Sample --n images from a run's checkpoint and write them "
                                    "to --out as 00000.png, 00001.png, ... A conditional model "
@@ -180,6 +233,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         "(cycled past the last); ignored by unconditional models")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
 
+
+def _add_split(sub) -> None:
+    """The ``split`` subcommand's parser."""
     p = sub.add_parser("split", help="split an image folder into training and held-out parts",
                        description="Copy a folder's images into <name>_train and "
                                    "<name>_heldout (disjoint; together every image once), to "
@@ -192,6 +248,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-root", type=Path, default=None, metavar="DIR",
                    help="where the two parts go (default: beside --data)")
 
+
+def _add_curate(sub) -> None:
+    """The ``curate`` subcommand's parser."""
     p = sub.add_parser("curate", help="paper B's 60/30/10 curation loop on your own images and "
                                       "a trained run",
                        description="Paper B's curation loop, as notebook 05 runs it: per round, "
@@ -248,6 +307,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="sampling seed of round 0 (round r: seed + r) (default 1000)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
+
+def _add_reproduce(sub) -> None:
+    """The ``reproduce`` subcommand's parser."""
     p = sub.add_parser("reproduce", help="run every notebook in order with papermill",
                        description="Execute notebooks/NN_*.ipynb in order for a profile, "
                                    "regenerating figures/<profile>/ and the tables.")
@@ -265,6 +327,10 @@ def _build_parser() -> argparse.ArgumentParser:
                         "'serial', or a Dask scheduler address such as tcp://host:8786; sets "
                         "$PAPERLIB_SCHEDULER for the notebooks (default: $PAPERLIB_SCHEDULER, "
                         "else local)")
+
+
+def _add_verify(sub) -> None:
+    """The ``verify`` subcommand's parser."""
     p = sub.add_parser("verify", help="compare a rerun's tables with the committed reference",
                        description="Compare the CSV tables under figures/<profile>/ with the "
                                    "reference (git HEAD, or --reference DIR): each number is "
@@ -277,6 +343,10 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="folder of reference tables (default: git show HEAD:figures/<profile>/)")
     p.add_argument("--rerun", type=Path, default=None, metavar="DIR",
                    help="folder of the rerun's tables (default figures/<profile>/)")
+
+
+def _add_selfcheck(sub) -> None:
+    """The ``selfcheck`` subcommand's parser."""
     p = sub.add_parser("selfcheck", help="every model at a profile's sizes: build, train a few "
                                          "steps, resume, sample, score",
                        description="Build every registered model at the profile's sizes, "
@@ -296,7 +366,6 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", nargs="+", default=None, metavar="MODEL",
                    help="only these models (default: every registered one)")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
-    return parser
 
 
 def _cmd_selfcheck(args) -> int:
@@ -351,9 +420,8 @@ def _train_config(args):
     epochs = args.epochs if args.kimg is None else engine.epochs_for_kimg(args.kimg, n_images)
     given = dict(batch_size=args.batch_size, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
                  sample_every=args.sample_every, ckpt_every=args.ckpt_every,
-                 proposed_N=args.proposed_N, device=args.device, sg_channels=args.sg_channels,
-                 r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, map_source=args.map_source,
-                 vgg_weights=args.vgg_weights, res=args.res)
+                 device=args.device, res=args.res,
+                 **{f.name: getattr(args, f.name) for _, f, _ in _model_flags()})
     given = {k: v for k, v in given.items() if v is not None}
     common = dict(epochs=epochs, augment=args.augment, **given)
     if args.profile is not None:

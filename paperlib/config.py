@@ -74,7 +74,10 @@ class Profile:
     StyleGAN2-ADA counts it); epochs are derived from the data set's size
     (:func:`paperlib.engine.epochs_for_kimg`), so a user's own folder trains for as many
     images as the stand-in set. Budgets come from the convergence calibration
-    (``benchmarks/calibrate.py``; see the module docstring)."""
+    (``benchmarks/calibrate.py``; see the module docstring). A model's sizes are its own
+    (``ModelSpec.profile_sizes``, :func:`paperlib.engine.profile_sizes`): paper A's DCGAN
+    family takes ``res``, ``ngf``, ``ndf``, ``batch_size`` and ``kimg`` from here, paper B's
+    StyleGAN2 and Pix2pixHD their modules' ``PROFILE_SIZES`` by profile name."""
 
     name: str
     res: int                      # image side in pixels (32, 64 or 128)
@@ -106,26 +109,9 @@ class Profile:
     b_model: str = "stylegan2"    # "dcgan": the fast option (paper A's engine, shape_kimg)
     b_seeds: tuple[int, ...] = (0, 1, 2)  # seeds of every paper-B Table-1 column
     b_augment: str = "ada"        # StyleGAN2-ADA's adaptive augmentation
-    sg_channels: int = 32         # StyleGAN2 feature maps per layer at most
-    sg_nz: int = 128              # StyleGAN2 z and w size
-    sg_batch: int = 32            # StyleGAN2 minibatch
-    sg_kimg: float = 50.0         # StyleGAN2 artist-alone stage: thousands of images shown
-    sg_r1_gamma: float | None = None  # StyleGAN2 R1 gamma (None: NVlabs' auto 0.0002 res^2/batch)
-    sg_lr: float | None = None    # StyleGAN2 Adam lr of G and D (None: NVlabs' 0.0025)
     held_out_frac: float = 0.2    # share of each artist set held out from every model
     b_gate_fid: float = math.inf  # paper B's gate: FID vs the held-out part under this
     b_gate_floor: float = 0.0     # the held-out floor at the limit's n (01b gates over floors)
-    # paper B's conditional route, Pix2pixHD (paperlib.models.pix2pixhd; notebook 01b)
-    p2p_ngf: int = 16             # generator width (first layer; doubles per downsampling)
-    p2p_ndf: int = 16             # discriminator width
-    p2p_blocks: int = 6           # residual blocks
-    p2p_batch: int = 16           # minibatch
-    p2p_kimg: float = 16.0        # thousands of (map, image) pairs shown
-    p2p_feat: int = 3             # instance-wise feature channels (pix2pixHD's feat_num; 0: off)
-    p2p_decay: float = 0.5        # share of the run, at its end, over which lr decays to 0
-    p2p_num_d: int = 2            # discriminator scales
-    p2p_l1: float = 100.0         # pix2pix's L1 term (pix2pixHD has none; see notebook 01b)
-    p2p_up: str = "resize"        # G's upsampling: nearest resize + conv (pix2pixHD: transpose)
     configs: tuple[str, ...] = ("paper", "conventional")
     extra: dict = field(default_factory=dict)
 
@@ -143,9 +129,8 @@ PROFILES: dict[str, Profile] = {
         seeds=(0,), sample_every=1, ckpt_every=1, n_shapes=120, n_artist=70, n_fake=70,
         n_fake_curve=40, n_search_max=2, stable_epoch=1, shape_kimg=0.07, curation_rounds=1,
         curation_size=60, curation_generate=40, n_real=140, gate_fid=150.0, gate_kid=0.1,
-        b_seeds=(0,), sg_channels=8, sg_nz=16, sg_batch=16, sg_kimg=0.07,
+        b_seeds=(0,),
         b_gate_fid=math.inf,      # smoke models do not learn: no FID limit (code paths only)
-        p2p_ngf=4, p2p_ndf=4, p2p_blocks=1, p2p_batch=16, p2p_kimg=0.07, p2p_num_d=1,
     ),
     "cpu": Profile(
         name="cpu", res=32, ngf=32, ndf=32, batch_size=35, kimg=150 * EMOJI_SET_SIZE / 1000,
@@ -156,33 +141,7 @@ PROFILES: dict[str, Profile] = {
         # proposed KID 0.16, at 200 images), which all draw emoji (figures/cpu/calibration.*)
         gate_fid=220.0, gate_kid=0.20, conventional_seeds=(0,), ablation_seeds=(),
         artists=("artist_donglein",), augments=(),
-        # paper B, StyleGAN2-ADA: the config from benchmarks/calibrate_stylegan2_configs.py
-        # (figures/cpu/calibration_stylegan2_configs.*), 4 core-minutes each, FID of 200
-        # random-noise fakes vs the held-out part. Round 1 (one change each from the previous
-        # config: lr 0.0025, batch 32, 32 maps, R1 auto): previous 217 / 146 (seeds 0 / 1),
-        # lr 0.005 147 / 135, batch 16 155, ada-bgc 192, R1 gamma 0.05 204, 64 maps 255 --
-        # faster updates won. Round 2: lr 0.005 + batch 16 97 / 106, lr 0.01 93 / 98 / 104
-        # (63 kimg). So lr 0.01 (4x NVlabs'), same network and step cost (3.9 CPU s/kimg). Its
-        # mean FID fell 308 -> 175 -> 130 -> 99 at 16/31/47/63 kimg (still falling: a longer
-        # budget may gain more, not measured), so 64 kimg, about 4 core-minutes a run; the
-        # form ratio was 0.95-0.99 from 31 kimg. (Earlier in-sample calibration at lr 0.0025:
-        # benchmarks/calibrate_stylegan2.py.)
-        sg_channels=32, sg_nz=128, sg_batch=32, sg_kimg=64.0, sg_r1_gamma=None, sg_lr=0.01,
         b_gate_fid=B_GATE_FID_CPU, b_gate_floor=B_GATE_FLOOR_CPU,
-        # the conditional route (notebook 01b; issue 18): batch 4 and lr decay to 0 over the
-        # second half (pix2pixHD's schedule; its batch 1 is slow on a CPU), one
-        # discriminator scale at 32 px (a 70x70 PatchGAN already sees the whole image; the
-        # half-resolution scale's deepest maps were 3 px), pix2pix's L1 (x100), 16 kimg.
-        # One-off checks during issue 18 (seed 0, held-out FID at n = 80, sampled features;
-        # floors donglein 25.3, geometric 106.6; notebook 01b's tables are the reference):
-        # at 16 kimg, constant lr, donglein 98.7 with 2 D scales, 90.7 with one; L1 x0
-        # 122 / x10 118 / x100 91-93 (geometric x0 201, x100 138-154); 24 kimg with the
-        # decay was no better (donglein 99.7, geometric 160.7: FID rises after ~8-16 kimg
-        # while the error to the truth keeps falling), so 16 kimg; with these settings
-        # donglein 103.3, geometric 158.2 -- the outputs speckled (a checkerboard from the
-        # transposed convolutions); with G upsampling by nearest resize + 3x3 convolution
-        # (p2p_up "resize") donglein 62.2, geometric 139.4 (37 and 33 over the floors)
-        p2p_kimg=16.0, p2p_batch=4, p2p_num_d=1,
     ),
     "paper": Profile(
         name="paper", res=64, ngf=64, ndf=64, batch_size=35, kimg=200 * EMOJI_SET_SIZE / 1000,
@@ -191,15 +150,7 @@ PROFILES: dict[str, Profile] = {
         curation_rounds=3, curation_size=2000, curation_generate=5000,
         # gate: not calibrated here (no GPU); rerun benchmarks/calibrate.py --profile paper
         gate_fid=150.0, gate_kid=0.1, conventional_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2),
-        # StyleGAN2 at 64 px, 256 maps (NVlabs: 512), z/w 512, NVlabs' auto config (batch 32,
-        # R1 gamma 0.0002 res^2/batch, lr 0.0025: the cpu profile's lr 0.005 is a choice for
-        # a 4-core-minute budget, not NVlabs'); budget not calibrated here (no GPU): rerun
-        # benchmarks/calibrate_stylegan2.py and calibrate_stylegan2_configs.py --profile paper
-        sg_channels=256, sg_nz=512, sg_batch=32, sg_kimg=2000.0, sg_r1_gamma=None, sg_lr=None,
         b_gate_fid=150.0,         # as gate_fid: not calibrated here (no GPU)
-        # Pix2pixHD with pix2pixHD's widths (ngf/ndf 64, 9 blocks); budget not calibrated here
-        # (no GPU): rerun benchmarks/calibrate_pix2pixhd.py --profile paper
-        p2p_ngf=64, p2p_ndf=64, p2p_blocks=9, p2p_batch=8, p2p_kimg=500.0,
     ),
 }
 
@@ -258,18 +209,3 @@ def figures_dir(profile: str | Profile) -> Path:
     """Where a profile's figures and tables go: ``figures/<profile>/``."""
     return FIGURES_DIR / get_profile(profile).name
 
-
-#: Training seconds per kimg (thousand images shown) of one run on one single-threaded Dask
-#: worker, per profile and model: MEASURED, the median over the cpu profile's committed runs
-#: (``figures/cpu/results_manifest.json``, runs of 2026-11-24/25 on the 2-core reference
-#: machine, two runs at a time): dcgan/deligan 3.4-3.5 (120.6-kimg runs; older DCGAN
-#: paper-B runs 1.7-6.3), proposed 3.5-3.8, stylegan2 5.7-7.5, pix2pixhd 7.6-10.6; smoke:
-#: ``reproduce --profile smoke --only 00_ 05_ 07_ --scheduler serial`` on the same machine
-#: (2026-12-01, its own ``results_manifest.json``): the paper-A models 0.8, stylegan2 5.6-8.4.
-#: Used only for the time estimates notebooks 05 and 07 print before training
-#: (:func:`paperlib.engine.training_plan`); another machine differs, and a profile without
-#: an entry (``paper``: never run here) gets no estimate in minutes.
-SECONDS_PER_KIMG = {
-    "smoke": {"dcgan": 0.8, "deligan": 0.8, "proposed": 0.8, "stylegan2": 7.0},
-    "cpu": {"dcgan": 3.4, "deligan": 3.5, "proposed": 3.6, "stylegan2": 6.5, "pix2pixhd": 9.0},
-}

@@ -27,7 +27,9 @@ import torch
 from . import config
 from .config import figures_dir
 from .engine import parallel
+from .engine.config import profile_sizes
 from .engine.runs import find_runs
+from .models import model_names
 
 KERNEL_NAME = "paperlib"
 
@@ -425,7 +427,8 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
     if force:  # a fresh token: each cached training run is redone once in this reproduction
         os.environ["PAPERLIB_FORCE"] = f"force-{time.time_ns()}"
     out_dir = executed_dir(prof.name)
-    manifest = {"profile": prof.name, "profile_settings": prof.to_dict(), **environment_info(),
+    settings = {**prof.to_dict(), "models": {m: profile_sizes(prof, m) for m in model_names()}}
+    manifest = {"profile": prof.name, "profile_settings": settings, **environment_info(),
                 "scheduler": spec, "notebooks": [], "status": "running"}
     fig_dir = figures_dir(prof)
     fig_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 """The compact Pix2pixHD networks and losses (paper B's conditional model family)."""
+import dataclasses
 import math
 
 import pytest
@@ -6,7 +7,6 @@ import torch
 
 from paperlib import data, engine
 from paperlib.data import paired
-from paperlib.engine import loop
 from paperlib.models import pix2pixhd
 
 
@@ -194,7 +194,8 @@ def test_training_lowers_the_reconstruction_error(tmp_path, pairs):
     assert res.status == "finished"
     with torch.random.fork_rng():
         torch.manual_seed(cfg.seed)
-        maps, G0, _ = pix2pixhd.networks(loop.dataclasses.replace(cfg, map_channels=pairs.maps.shape[1]))
+        opts = dataclasses.replace(cfg.options, map_channels=pairs.maps.shape[1])
+        maps, G0, _ = pix2pixhd.networks(dataclasses.replace(cfg, options=opts))
     pix2pixhd.init_weights(G0)
     with torch.no_grad():
         before = (G0.eval()(pairs.maps) - pairs.images).abs().mean().item()

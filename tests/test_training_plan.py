@@ -4,7 +4,8 @@
 import pytest
 from test_cli_more import _write_images
 
-from paperlib import config, data, engine, paper_b
+from paperlib import data, engine, paper_b
+from paperlib.models import get_model
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def test_pending_kimg_and_the_plan_follow_the_cache(photos, tmp_path):
     plan = engine.training_plan(jobs, "smoke")
     assert [(label, k) for label, _, k in plan.missing] == [("a", pytest.approx(0.04))]
     assert "1 of 1 missing" in plan.summary()
-    assert plan.seconds == pytest.approx(0.04 * config.SECONDS_PER_KIMG["smoke"]["dcgan"])
+    assert plan.seconds == pytest.approx(0.04 * get_model("dcgan").seconds_per_kimg["smoke"])
     engine.train_cached(cfg, photos, tmp_path, progress=False)
     assert engine.pending_kimg(cfg, photos, tmp_path) == 0
     assert "all 1 cached; nothing is trained" in engine.training_plan(jobs, "smoke").summary()
@@ -28,7 +29,7 @@ def test_pending_kimg_and_the_plan_follow_the_cache(photos, tmp_path):
 
 
 def test_the_estimate_uses_the_measured_rates(photos, tmp_path):
-    rate = config.SECONDS_PER_KIMG["cpu"]["stylegan2"]
+    rate = get_model("stylegan2").seconds_per_kimg["cpu"]
     cfg = engine.profile_config("cpu", "stylegan2", "paper", 0, epochs=100)   # 2 kimg of 20
     jobs = {f"s{s}": (engine.profile_config("cpu", "stylegan2", "paper", s, epochs=100),
                       photos, tmp_path) for s in range(3)}

@@ -45,10 +45,12 @@ from .augment import (  # noqa: F401
 )
 from .config import (  # noqa: F401
     TrainConfig,
+    config_defaults,
     epochs_for_kimg,
     make_config,
     profile_config,
     profile_jobs,
+    profile_sizes,
     resolve_device,
     run_name,
 )

@@ -8,25 +8,41 @@ import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 
 from ..config import get_device, get_profile
 from ..data.folders import image_files
 from ..models import RES_CHOICES, ModelSpec, get_model, model_fields, model_names
-from ..models.base import OPTIM_CONFIGS
+from ..models.base import OPTIM_CONFIGS, check_choice, check_int, option_owner
 from ..utils.images import check_res
 from .augment import AUGMENT_KINDS
 
 _RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
 
+#: Model options that were TrainConfig fields before each model owned its options (issue 24),
+#: in their old order, with their defaults then. Every run's flat dict (:meth:`TrainConfig.
+#: to_dict`, its config.json) still records each, another model's at this default, so saved
+#: configs and run names stay as they were (paper A's latent options, claimed by no model's
+#: ``fields``, were and stay in every run key).
+_LEGACY_OPTIONS = {
+    "deligan_K": 50, "deligan_lambda": 0.1, "proposed_N": 2, "adjust": True, "mean_adjust": True,
+    "sg_channels": 64, "sg_map_layers": 2, "r1_gamma": None, "pl_weight": 0.0, "ema_kimg": None,
+    "mixing_prob": 0.0, "sg_lr": None, "map_source": "auto", "map_channels": None,
+    "p2p_blocks": 6, "p2p_num_d": 2, "fm_lambda": 10.0, "vgg_weights": None, "vgg_lambda": 10.0,
+    "p2p_norm": "none", "p2p_skip": True, "l1_lambda": 0.0, "p2p_boundary": True, "p2p_feat": 0,
+    "p2p_clusters": 10, "p2p_decay": 0.0, "p2p_up": "transpose"}
+_PAPER_A = ("deligan_K", "deligan_lambda", "proposed_N", "adjust", "mean_adjust")
+
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a run. Build it with :func:`make_config` (validates)."""
+    """Everything that defines a run: the settings every model has, and ``options``, the
+    model's own (its :attr:`ModelSpec.options` object; ``cfg.X`` reads option ``X`` too).
+    Build it with :func:`make_config` (validates; takes every option by its flat name)."""
 
     model: str                     # a registered model (paperlib.models.model_names())
     epochs: int
@@ -39,44 +55,41 @@ class TrainConfig:
     ndf: int = 64
     sample_every: int = 5
     ckpt_every: int = 5
-    deligan_K: int = 50            # our default; reference code: K = batch size
-    deligan_lambda: float = 0.1    # our default; reference range 0.05-0.33
-    proposed_N: int = 2
-    adjust: bool = True            # proposed: latent distribution adjustment layer
-    mean_adjust: bool = True       # proposed: latent mean adjustment
     augment: str = "none"          # none | diffaugment | ada | ada-bgc
     device: str = "auto"           # auto = CUDA if available ($PAPERLIB_DEVICE overrides)
     threads: int = 1               # torch CPU threads the run pins (part of the run's identity:
                                    # a different count changes the losses in the last bits)
-    # options only one model reads (its ModelSpec.fields, documented in its module)
-    sg_channels: int = 64
-    sg_map_layers: int = 2
-    r1_gamma: float | None = None
-    pl_weight: float = 0.0
-    ema_kimg: float | None = None
-    mixing_prob: float = 0.0
-    sg_lr: float | None = None     # StyleGAN2's Adam lr (None: NVlabs' 0.0025)
-    map_source: str = "auto"
-    map_channels: int | None = None
-    p2p_blocks: int = 6
-    p2p_num_d: int = 2
-    fm_lambda: float = 10.0
-    vgg_weights: str | None = None
-    vgg_lambda: float = 10.0
-    p2p_norm: str = "none"
-    p2p_skip: bool = True
-    l1_lambda: float = 0.0
-    p2p_boundary: bool = True
-    p2p_feat: int = 0
-    p2p_clusters: int = 10
-    p2p_decay: float = 0.0
-    p2p_up: str = "transpose"
     init_from: str | None = None   # checkpoint whose G, D, latent weights start the run
                                    # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch
+    options: Any = None            # the model's options (None: its defaults, set by validate)
+    other_options: dict = field(default_factory=dict)  # other models' options given away
+    # from their defaults (old flat configs): recorded in to_dict, never read
+
+    def __getattr__(self, name: str) -> Any:
+        """An option by its flat name: the model's, else one given for another model, else
+        its old default (:data:`_LEGACY_OPTIONS`)."""
+        if name.startswith("_") or name in ("options", "other_options"):
+            raise AttributeError(name)
+        opts = self.__dict__.get("options")
+        if opts is not None and name in {f.name for f in dataclasses.fields(opts)}:
+            return getattr(opts, name)
+        if name in self.__dict__.get("other_options", {}):
+            return self.other_options[name]
+        if name in _LEGACY_OPTIONS:
+            return _LEGACY_OPTIONS[name]
+        raise AttributeError(f"'TrainConfig' object has no attribute {name!r}")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The flat ``{name: value}`` of every setting and option (config.json, run keys):
+        the legacy options at their old defaults, other models' given options, the own."""
+        common = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name not in ("options", "other_options")}
+        own = {} if self.options is None else dataclasses.asdict(self.options)
+        values = {**common, **_LEGACY_OPTIONS, **self.other_options, **own}
+        order = [*list(common)[:11], *_PAPER_A, *list(common)[11:14],
+                 *(k for k in _LEGACY_OPTIONS if k not in _PAPER_A), *list(common)[14:]]
+        return {k: values[k] for k in [*order, *(k for k in values if k not in order)]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -93,53 +106,26 @@ class TrainConfig:
         return self.spec.optim(self)
 
     def validate(self) -> "TrainConfig":
-        def choice(name, valid):
-            if getattr(self, name) not in valid:
-                raise ValueError(f"unknown {name} {getattr(self, name)!r}; valid: "
-                                 f"{', '.join(map(str, valid))}")
-
-        def integer(name, low, allow_none=False):
-            v = getattr(self, name)
-            if v is None and allow_none:
-                return
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
-            setattr(self, name, int(v))
-
-        choice("model", model_names())
-        choice("config", tuple(OPTIM_CONFIGS))
-        choice("augment", AUGMENT_KINDS)
+        """Check every setting (the options by their :meth:`Options.validate`, then the
+        model's :attr:`ModelSpec.validate`); ``ValueError`` names the first bad one."""
+        check_choice("model", self.model, model_names())
+        check_choice("config", self.config, tuple(OPTIM_CONFIGS))
+        check_choice("augment", self.augment, AUGMENT_KINDS)
         for name in ("epochs", "res", "batch_size", "nz", "ngf", "ndf", "sample_every",
-                     "ckpt_every", "deligan_K", "proposed_N", "threads", "sg_channels",
-                     "sg_map_layers", "p2p_blocks", "p2p_num_d"):
-            integer(name, 1)
-        integer("map_channels", 1, allow_none=True)
-        for name, low_ok in (("r1_gamma", True), ("pl_weight", True), ("ema_kimg", False),
-                             ("mixing_prob", True), ("fm_lambda", True), ("vgg_lambda", True),
-                             ("sg_lr", False)):
-            v = getattr(self, name)
-            if v is None and name in ("r1_gamma", "ema_kimg", "sg_lr"):
-                continue
-            if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
-                    or v < 0 or (v == 0 and not low_ok) or (name == "mixing_prob" and v > 1)):
-                raise ValueError(f"{name} must be a finite number "
-                                 + ("in [0, 1]" if name == "mixing_prob" else
-                                    ">= 0" if low_ok else "> 0") + f", got {v!r}")
+                     "ckpt_every", "threads"):
+            setattr(self, name, check_int(name, getattr(self, name), 1))
         check_res(self.res, RES_CHOICES)
-        integer("seed", 0)
-        integer("inject_nan_at_epoch", 1, allow_none=True)
-        lam = self.deligan_lambda
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam < math.inf:
-            raise ValueError(f"deligan_lambda must be a finite number >= 0, got {lam!r}")
-        for name in ("adjust", "mean_adjust"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        self.seed = check_int("seed", self.seed, 0)
+        self.inject_nan_at_epoch = check_int("inject_nan_at_epoch", self.inject_nan_at_epoch,
+                                             1, allow_none=True)
+        if self.options is None:
+            self.options = self.spec.options()
+        if not isinstance(self.options, self.spec.options):
+            raise ValueError(f"{self.model} options must be a {self.spec.options.__name__}, "
+                             f"got {type(self.options).__name__}")
+        self.options.validate()
         if self.spec.validate is not None:
             self.spec.validate(self)
-        if self.vgg_weights is not None:
-            self.vgg_weights = str(self.vgg_weights)
-            if not Path(self.vgg_weights).is_file():
-                raise ValueError(f"vgg_weights file {self.vgg_weights} does not exist")
         if self.init_from is not None:
             self.init_from = str(self.init_from)
             if not Path(self.init_from).is_file():
@@ -148,18 +134,54 @@ class TrainConfig:
         return self
 
 
+_COMMON = tuple(f.name for f in dataclasses.fields(TrainConfig)
+                if f.name not in ("options", "other_options"))
+
+
+def _other_options(model: str, given: dict) -> dict:
+    """``given`` options of models other than ``model``, each validated by its model's
+    options (alone, the others at their defaults); those at their (old) default dropped."""
+    kept = {}
+    for name, value in given.items():
+        owner = option_owner(name)
+        if owner is not None:
+            opts = owner.options(**{name: value})
+            opts.validate()
+            value = getattr(opts, name)
+            default = _LEGACY_OPTIONS.get(name, getattr(owner.options(), name))
+        else:
+            default = _LEGACY_OPTIONS[name]
+        if not (type(value) is type(default) and value == default):
+            kept[name] = value
+    return kept
+
+
 def make_config(**kw) -> TrainConfig:
-    """A validated :class:`TrainConfig`; any bad or unknown value raises ``ValueError``."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    """A validated :class:`TrainConfig` from flat names: the settings, the model's options
+    and (recorded, never read) other models' options; any bad or unknown value raises
+    ``ValueError``."""
+    names = {*_COMMON, *_LEGACY_OPTIONS, *(n for m in model_names()
+                                           for n in get_model(m).option_names)}
     unknown = sorted(set(kw) - names)
     if unknown:
         raise ValueError(f"unknown training option(s) {unknown}; valid: {sorted(names)}")
     missing = [n for n in ("model", "epochs") if n not in kw]
     if missing:
         raise ValueError(f"missing required training option(s): {missing}")
+    check_choice("model", kw["model"], model_names())
+    spec = get_model(kw["model"])
+    own = {k: kw.pop(k) for k in list(kw) if k in spec.option_names}
+    other = _other_options(spec.name, {k: kw.pop(k) for k in list(kw) if k not in _COMMON})
     if kw.get("device") is None:
         kw["device"] = "auto"
-    return TrainConfig(**kw).validate()
+    return TrainConfig(**kw, options=spec.options(**own), other_options=other).validate()
+
+
+def config_defaults(model: str) -> dict:
+    """The flat defaults of a ``model`` config (:meth:`TrainConfig.to_dict`'s keys but model
+    and epochs): what a setting missing from an older config.json reads as."""
+    d = TrainConfig(model=model, epochs=1, options=get_model(model).options()).to_dict()
+    return {k: v for k, v in d.items() if k not in ("model", "epochs")}
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -172,9 +194,14 @@ def resolve_device(device: str | None) -> torch.device:
 # ----------------------------------------------------------------------------- cached runs
 #: Config fields left out of a run's cache key: more epochs resume the same run folder.
 _NOT_IN_KEY = ("epochs", "device", "inject_nan_at_epoch")
-#: Fields added after runs were cached, left out of the key while at these defaults, so
-#: every run cached before them keeps its name (tests/test_run_names.py).
-_KEY_DEFAULTS = {"sg_lr": None, "p2p_up": "transpose"}
+
+
+def _key_defaults(cfg: TrainConfig) -> dict:
+    """The model's options added after runs were cached (``key_default`` in their metadata),
+    with their defaults: left out of the key while at them, so every run cached before them
+    keeps its name (tests/test_run_names.py)."""
+    return {f.name: f.default for f in dataclasses.fields(cfg.spec.options)
+            if f.metadata.get("key_default")}
 
 
 def epochs_for_kimg(kimg: float, n_images: int) -> int:
@@ -187,6 +214,12 @@ def epochs_for_kimg(kimg: float, n_images: int) -> int:
     return max(1, math.ceil(round(kimg * 1000 / int(n_images), 6)))
 
 
+def profile_sizes(profile, model: str) -> dict:
+    """A profile's sizes for ``model`` (:attr:`ModelSpec.profile_sizes`): its budget
+    ``kimg`` and TrainConfig values by their flat names (e.g. stylegan2's ``sg_channels``)."""
+    return dict(get_model(model).profile_sizes(get_profile(profile)))
+
+
 def profile_config(profile, model: str, config: str = "paper", seed: int = 0,
                    n_images: int | None = None, **overrides) -> TrainConfig:
     """A :class:`TrainConfig` sized by a profile (res, widths, batch, intervals). Its
@@ -195,7 +228,7 @@ def profile_config(profile, model: str, config: str = "paper", seed: int = 0,
     model's sizes) in epochs of that set (:func:`epochs_for_kimg`)."""
 
     prof = get_profile(profile)
-    sizes = dict(get_model(model).profile_sizes(prof))
+    sizes = profile_sizes(prof, model)
     kimg = sizes.pop("kimg")
     if "epochs" not in overrides:
         if n_images is None:
@@ -225,7 +258,8 @@ def run_name(cfg: TrainConfig, data_key: str) -> str:
     """``<model>-<config>-s<seed>-<hash>``: the hash covers every setting that changes the
     result (all config fields but epochs/device) and the training data's identity."""
     others = {f for m, fields in model_fields().items() if m != cfg.model for f in fields}
+    defaults = _key_defaults(cfg)
     key = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY and k not in others
-           and not (k in _KEY_DEFAULTS and v == _KEY_DEFAULTS[k])}
+           and not (k in defaults and v == defaults[k])}
     digest = hashlib.sha256(json.dumps([key, data_key], sort_keys=True).encode()).hexdigest()
     return f"{cfg.model}-{cfg.config}-s{cfg.seed}-{digest[:10]}"

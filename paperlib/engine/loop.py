@@ -32,7 +32,6 @@ counts, other machines or CUDA (non-deterministic kernels) may differ in the las
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import math
 import os
@@ -49,7 +48,14 @@ from ..data.folders import load_folder, manifest_hash
 from ..utils.io import atomic_torch_save, atomic_write
 from ..utils.threads import pinned_threads
 from .augment import Augmenter
-from .config import _RESUMABLE, TrainConfig, make_config, resolve_device, run_name
+from .config import (
+    _RESUMABLE,
+    TrainConfig,
+    config_defaults,
+    make_config,
+    resolve_device,
+    run_name,
+)
 from .runs import FORCE_ENV, RunDir, RunResult, build_trainer
 
 N_FIXED = 64  # images in the fixed-noise sample grid
@@ -242,7 +248,7 @@ def _check_resumable(out: RunDir, cfg: TrainConfig, data_id: dict) -> None:
     resumable fields may differ) or of other training images."""
     saved = out.config
     new = cfg.to_dict()
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    defaults = config_defaults(cfg.model)
     # a field added after the run was made reads as its default
     diff = sorted(k for k in set(saved["config"]) | set(new) if k not in _RESUMABLE
                   and saved["config"].get(k, defaults.get(k, "<missing>"))

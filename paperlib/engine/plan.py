@@ -3,7 +3,7 @@ anything trains: notebooks 05 and 07 print :func:`training_plan`'s summary first
 notebook whose earlier notebooks' runs are missing says what it will train and for how long.
 
 The time is an estimate: the kimg still to show per run times the profile's measured seconds
-per kimg of its model (:data:`paperlib.config.SECONDS_PER_KIMG`, one run per worker), spread
+per kimg of its model (its :attr:`ModelSpec.seconds_per_kimg`, one run per worker), spread
 over the scheduler's worker slots (at least the longest run). A profile without measured
 rates gets the kimg only. ``$PAPERLIB_FORCE`` (``reproduce --force``) is not looked at: under
 it a cached run is redone although the plan counts it as cached.
@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import SECONDS_PER_KIMG, get_profile
+from ..config import get_profile
 from ..data.folders import image_files, manifest_hash
+from ..models import get_model
 from .config import TrainConfig, run_name
 from .runs import RunDir
 
@@ -62,19 +63,20 @@ class TrainingPlan:
         when = ("no measured time for the " + self.profile + " profile" if self.seconds is None
                 else f"estimated {_duration(self.seconds)} on {self.slots} worker(s) "
                      f"(measured s/kimg of the reference machine, "
-                     f"paperlib.config.SECONDS_PER_KIMG)")
+                     f"ModelSpec.seconds_per_kimg)")
         return (f"{what}: {len(self.missing)} of {total} missing or unfinished, trained here "
                 f"first: {names}; {self.kimg:.1f} kimg in all, {when}.")
 
 
 def estimate_seconds(kimg_by_model: list, profile: Any, slots: int = 1) -> float | None:
     """Estimated wall seconds of runs ``[(model, kimg), ...]`` on ``slots`` workers: their
-    measured seconds (:data:`SECONDS_PER_KIMG`) summed and divided by the slots, at least
-    the longest run's; None when a model has no measured rate for the profile."""
-    rates = SECONDS_PER_KIMG.get(get_profile(profile).name, {})
-    if any(m not in rates for m, _ in kimg_by_model):
+    measured seconds (:attr:`ModelSpec.seconds_per_kimg`) summed and divided by the slots,
+    at least the longest run's; None when a model has no measured rate for the profile."""
+    name = get_profile(profile).name
+    rates = [get_model(m).seconds_per_kimg.get(name) for m, _ in kimg_by_model]
+    if None in rates:
         return None
-    each = [rates[m] * k for m, k in kimg_by_model]
+    each = [r * k for r, (_, k) in zip(rates, kimg_by_model)]
     return max([sum(each) / max(1, int(slots)), *each], default=0.0)
 
 

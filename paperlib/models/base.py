@@ -1,7 +1,10 @@
 """The model registry and the step interface every model gives the engine.
 
 A model is one module in :mod:`paperlib.models` that builds its networks and its training
-step and calls :func:`register` with a :class:`ModelSpec`. The engine
+step and calls :func:`register` with a :class:`ModelSpec`, which carries everything else the
+model owns: its options (an :class:`Options` dataclass of :func:`option` fields, validated by
+itself: ``cfg.options`` of a :class:`paperlib.engine.TrainConfig`, and ``train``'s model
+flags), its sizes per profile and its measured training speed. The engine
 (:mod:`paperlib.engine`), the evaluation (:mod:`paperlib.metrics`) and the CLI look a model
 up by name (:func:`get_model`) and never branch on it, so adding a model means adding one
 module here (NVlabs' stylegan2-ada builds its networks by name from a config the same way).
@@ -26,8 +29,12 @@ A *latent* module has ``sample_noise(n, generator, device)``, ``forward(*noise)`
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+import numpy as np
 
 #: Image sizes every model is built for.
 RES_CHOICES = (32, 64, 128)
@@ -40,6 +47,72 @@ OPTIM_CONFIGS = {"paper": {"lr": 1e-2, "betas": (0.5, 0.999)},
                  "conventional": {"lr": 2e-4, "betas": (0.5, 0.999)}}
 
 
+# ----------------------------------------------------------------------------- options
+def option(default: Any, help: str, flag: str | None = None, **meta) -> Any:
+    """A model option's dataclass field: its ``default`` and ``help``; with ``flag`` (e.g.
+    ``"--channels"``) also a ``train`` flag. ``meta`` may add ``type`` and ``metavar`` (the
+    flag's), ``default_text`` (how --help says the default) and ``key_default=True`` (left
+    out of the run key while at its default: an option added after runs were cached)."""
+    return field(default=default, metadata={"help": help, "flag": flag, **meta})
+
+
+@dataclass
+class Options:
+    """Base of a model's options (:attr:`ModelSpec.options`): a dataclass of
+    :func:`option` fields whose :meth:`validate` raises ``ValueError`` on a bad value (and
+    may normalise values, e.g. a numpy integer to ``int``)."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad option (none here)."""
+
+
+def option_fields(options: Any) -> tuple:
+    """The dataclass fields of an options class or object."""
+    return dataclasses.fields(options)
+
+
+def check_int(name: str, v: Any, low: int, allow_none: bool = False) -> int | None:
+    """``v`` as an ``int`` >= ``low`` (None passes with ``allow_none``), else ``ValueError``."""
+    if v is None and allow_none:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    return int(v)
+
+
+def check_number(name: str, v: Any, zero_ok: bool = True, at_most_one: bool = False,
+                 allow_none: bool = False) -> None:
+    """Refuse ``v`` unless a finite number >= 0 (> 0 without ``zero_ok``; <= 1 with
+    ``at_most_one``); None passes with ``allow_none``."""
+    if v is None and allow_none:
+        return
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+            or v < 0 or (v == 0 and not zero_ok) or (at_most_one and v > 1)):
+        raise ValueError(f"{name} must be a finite number "
+                         + ("in [0, 1]" if at_most_one else ">= 0" if zero_ok else "> 0")
+                         + f", got {v!r}")
+
+
+def check_bool(name: str, v: Any) -> None:
+    """Refuse ``v`` unless ``True`` or ``False``."""
+    if not isinstance(v, bool):
+        raise ValueError(f"{name} must be True or False, got {v!r}")
+
+
+def check_choice(name: str, v: Any, valid) -> None:
+    """Refuse ``v`` unless one of ``valid``."""
+    if v not in valid:
+        raise ValueError(f"unknown {name} {v!r}; valid: {', '.join(map(str, valid))}")
+
+
+def sizes_by_profile(table: dict) -> Callable[[Any], dict]:
+    """A :attr:`ModelSpec.profile_sizes` from ``{profile name: sizes}``: a profile's entry
+    over the ``"default"`` one (what a profile of another name gets)."""
+    def sizes(prof) -> dict:
+        return {**table["default"], **table.get(prof.name, {})}
+    return sizes
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What the engine, the evaluation and the CLI need to know about one model.
@@ -50,8 +123,11 @@ class ModelSpec:
       the module docstring).
     * ``optim(cfg) -> dict`` -- the Adam settings; default :data:`OPTIM_CONFIGS` by
       ``cfg.config``.
-    * ``fields`` -- TrainConfig fields only this model reads: left out of every other
-      model's run key, so adding a model leaves the others' run names alone.
+    * ``options`` -- the model's options: an :class:`Options` dataclass whose fields
+      (:func:`option`) are the model's own settings, validated by its ``validate``;
+      ``cfg.options`` is one. Its flagged fields are ``train``'s model flags.
+    * ``fields`` -- option names left out of every other model's run key (None: all of
+      ``options``), so adding a model leaves the others' run names alone.
     * ``data_kind`` -- ``"images"`` (3 channels) or ``"pairs"`` (image channels, then the
       input map's: a conditional model).
     * ``load_folder(path, cfg) -> (tensor, extra identity dict)`` -- how a folder becomes
@@ -71,6 +147,8 @@ class ModelSpec:
       keys record that only for such models (the others' images do not change).
     * ``profile_sizes(profile) -> dict`` -- the profile's budget (``kimg``) and the
       TrainConfig sizes for this model.
+    * ``seconds_per_kimg`` -- ``{profile name: measured training seconds per kimg}`` of
+      one run on one single-threaded worker (:func:`paperlib.engine.estimate_seconds`).
     * ``cli_defaults`` -- CLI defaults for ``batch_size``, ``nz``, ``ngf``, ``ndf``.
     * ``family`` -- the tables' name for the network family; ``help`` -- one line for --help.
     """
@@ -80,7 +158,8 @@ class ModelSpec:
     step: Callable[..., Any]
     profile_sizes: Callable[[Any], dict]
     optim: Callable[[Any], dict] = lambda cfg: OPTIM_CONFIGS[cfg.config]
-    fields: tuple[str, ...] = ()
+    options: type = Options
+    fields: tuple[str, ...] | None = None
     data_kind: str = "images"
     load_folder: Callable[[Any, Any], tuple] | None = None
     join_pairs: Callable[[Any, Any], Any] | None = None
@@ -89,9 +168,20 @@ class ModelSpec:
     bind_eval_data: Callable[[Any, Any], None] | None = None
     sample_module: str = "G"
     noise_inputs: bool = False
+    seconds_per_kimg: dict = field(default_factory=dict)
     cli_defaults: dict = field(default_factory=dict)
     family: str = ""
     help: str = ""
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        """The names of the model's options."""
+        return tuple(f.name for f in option_fields(self.options))
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """:attr:`fields`, or all option names when None."""
+        return self.option_names if self.fields is None else tuple(self.fields)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -122,5 +212,11 @@ def get_model(name: str) -> ModelSpec:
 
 
 def model_fields() -> dict[str, tuple[str, ...]]:
-    """``{model: its own TrainConfig fields}`` of the models that have any."""
-    return {n: s.fields for n, s in _REGISTRY.items() if s.fields}
+    """``{model: options left out of the other models' run keys}`` of the models that have
+    any (:attr:`ModelSpec.key_fields`)."""
+    return {n: s.key_fields for n, s in _REGISTRY.items() if s.key_fields}
+
+
+def option_owner(name: str) -> ModelSpec | None:
+    """The first registered model with an option ``name`` (None: no model has it)."""
+    return next((s for s in _REGISTRY.values() if name in s.option_names), None)

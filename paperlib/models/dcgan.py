@@ -26,12 +26,22 @@ The discriminator returns logits (no sigmoid): train it with ``BCEWithLogitsLoss
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..utils.images import check_res
-from .base import RES_CHOICES, ModelSpec, register
+from .base import (
+    RES_CHOICES,
+    ModelSpec,
+    Options,
+    check_bool,
+    check_int,
+    check_number,
+    option,
+    register,
+)
 
 MODEL_NAMES = ("dcgan", "deligan", "proposed")
 
@@ -308,15 +318,45 @@ class DCGANStep:
 
 
 # ----------------------------------------------------------------------------- registry
+@dataclass
+class DeLiGANOptions(Options):
+    """DeLiGAN's latent (:class:`DeLiGANLatent`): mixture components and the sigma
+    regulariser's weight."""
+
+    deligan_K: int = option(50, "DeLiGAN mixture components K (our default; reference "
+                                "code: K = batch size)")
+    deligan_lambda: float = option(0.1, "DeLiGAN sigma regulariser weight (our default; "
+                                        "reference range 0.05-0.33)")
+
+    def validate(self) -> None:
+        self.deligan_K = check_int("deligan_K", self.deligan_K, 1)
+        check_number("deligan_lambda", self.deligan_lambda)
+
+
+@dataclass
+class ProposedOptions(Options):
+    """Paper A's latent (:class:`ProposedLatent`): expansion factor and its two parts."""
+
+    proposed_N: int = option(2, "latent expansion factor N", flag="--N")
+    adjust: bool = option(True, "latent distribution adjustment layer")
+    mean_adjust: bool = option(True, "latent mean adjustment")
+
+    def validate(self) -> None:
+        self.proposed_N = check_int("proposed_N", self.proposed_N, 1)
+        for name in ("adjust", "mean_adjust"):
+            check_bool(name, getattr(self, name))
+
+
 def _dcgan_sizes(prof) -> dict:
     return {"kimg": prof.kimg, "batch_size": prof.batch_size, "ngf": prof.ngf, "ndf": prof.ndf}
 
 
 def _latent_opts(cfg) -> dict:
+    o = cfg.options
     if cfg.model == "deligan":
-        return {"K": cfg.deligan_K, "lam": cfg.deligan_lambda}
+        return {"K": o.deligan_K, "lam": o.deligan_lambda}
     if cfg.model == "proposed":
-        return {"N": cfg.proposed_N, "adjust": cfg.adjust, "mean_adjust": cfg.mean_adjust}
+        return {"N": o.proposed_N, "adjust": o.adjust, "mean_adjust": o.mean_adjust}
     return {}
 
 
@@ -328,9 +368,21 @@ def _step(cfg, latent, G, D, device) -> DCGANStep:
     return DCGANStep(latent, G, D, cfg.optim)
 
 
-for _name, _help in (("dcgan", "DCGAN baseline (paper A)"),
-                     ("deligan", "DeLiGAN: a learned mixture-of-Gaussians latent (paper A)"),
-                     ("proposed", "paper A's latent distribution + mean adjustment")):
+#: Training seconds per kimg, measured (one run per single-threaded worker, 2-core reference
+#: machine): cpu -- the median over the cpu profile's committed runs
+#: (``figures/cpu/results_manifest.json``, 2026-11-24/25, two runs at a time): dcgan/deligan
+#: 3.4-3.5 (120.6-kimg runs; older DCGAN paper-B runs 1.7-6.3), proposed 3.5-3.8; smoke --
+#: ``reproduce --profile smoke --only 00_ 05_ 07_ --scheduler serial`` (2026-12-01): 0.8.
+_SECONDS_PER_KIMG = {"dcgan": {"smoke": 0.8, "cpu": 3.4}, "deligan": {"smoke": 0.8, "cpu": 3.5},
+                     "proposed": {"smoke": 0.8, "cpu": 3.6}}
+
+# paper A's latent options were in every model's run key before models owned their options
+# (no model claimed them), so ``fields=()`` keeps them there: no run name changes
+for _name, _opts, _help in (
+        ("dcgan", Options, "DCGAN baseline (paper A)"),
+        ("deligan", DeLiGANOptions, "DeLiGAN: a learned mixture-of-Gaussians latent (paper A)"),
+        ("proposed", ProposedOptions, "paper A's latent distribution + mean adjustment")):
     register(ModelSpec(name=_name, networks=_networks, step=_step, profile_sizes=_dcgan_sizes,
+                       options=_opts, fields=(), seconds_per_kimg=_SECONDS_PER_KIMG[_name],
                        cli_defaults={"batch_size": 35, "nz": 100, "ngf": 64, "ndf": 64},
                        family="DCGAN", help=_help))

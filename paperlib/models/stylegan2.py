@@ -42,7 +42,9 @@ NVlabs' metrics sample). The style-mixing regulariser is available
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -50,7 +52,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..utils.images import check_res
-from .base import RES_CHOICES, ModelSpec, register
+from .base import (
+    RES_CHOICES,
+    ModelSpec,
+    Options,
+    check_int,
+    check_number,
+    option,
+    register,
+    sizes_by_profile,
+)
 from .dcgan import GaussianLatent
 
 SQRT2 = math.sqrt(2.0)
@@ -505,39 +516,90 @@ def param_count(module: nn.Module) -> int:
 #: StyleGAN2-ADA's own Adam (NVlabs' configs: lr 0.0025, betas (0, 0.99), eps 1e-8), used
 #: under either config name (paper B trained StyleGAN2-ADA as it comes).
 STYLEGAN2_OPTIM = {"lr": 0.0025, "betas": (0.0, 0.99), "eps": 1e-8}
-#: TrainConfig fields only StyleGAN2 reads: channel_max (channel_base = 16 x it), mapping
-#: layers, R1 gamma (None: NVlabs' auto 0.0002 res^2 / batch), path-length weight (0: off),
-#: G-EMA half-life in kimg (None: NVlabs' auto batch * 10 / 32), style-mixing probability,
-#: Adam learning rate of G and D (None: :data:`STYLEGAN2_OPTIM`'s 0.0025).
-STYLEGAN2_FIELDS = ("sg_channels", "sg_map_layers", "r1_gamma", "pl_weight", "ema_kimg",
-                    "mixing_prob", "sg_lr")
+@dataclass
+class StyleGAN2Options(Options):
+    """StyleGAN2's own settings (``nz`` is the z and w size; ngf/ndf are unused)."""
+
+    sg_channels: int = option(64, "feature maps per layer at most (channel_base = 16 x it)",
+                              flag="--channels")
+    sg_map_layers: int = option(2, "mapping network layers")
+    r1_gamma: float | None = option(None, "R1 weight", flag="--r1-gamma",
+                                    default_text="NVlabs' auto 0.0002 res^2 / batch")
+    pl_weight: float = option(0.0, "path-length regularisation weight", flag="--pl-weight",
+                              default_text="0: off")
+    ema_kimg: float | None = option(None, "G-EMA half-life in kimg (None: NVlabs' auto "
+                                          "batch * 10 / 32)")
+    mixing_prob: float = option(0.0, "style-mixing probability")
+    sg_lr: float | None = option(None, "Adam lr of G and D (None: STYLEGAN2_OPTIM's 0.0025)",
+                                 key_default=True)
+
+    def validate(self) -> None:
+        for name in ("sg_channels", "sg_map_layers"):
+            setattr(self, name, check_int(name, getattr(self, name), 1))
+        check_number("r1_gamma", self.r1_gamma, allow_none=True)
+        check_number("pl_weight", self.pl_weight)
+        check_number("ema_kimg", self.ema_kimg, zero_ok=False, allow_none=True)
+        check_number("mixing_prob", self.mixing_prob, at_most_one=True)
+        check_number("sg_lr", self.sg_lr, zero_ok=False, allow_none=True)
+
+
+#: StyleGAN2's options (all left out of other models' run keys).
+STYLEGAN2_FIELDS = tuple(f.name for f in dataclasses.fields(StyleGAN2Options))
 
 
 def _optim(cfg) -> dict:
-    """:data:`STYLEGAN2_OPTIM`, its lr replaced by ``cfg.sg_lr`` when set."""
-    return STYLEGAN2_OPTIM if cfg.sg_lr is None else {**STYLEGAN2_OPTIM, "lr": float(cfg.sg_lr)}
+    """:data:`STYLEGAN2_OPTIM`, its lr replaced by ``cfg.options.sg_lr`` when set."""
+    lr = cfg.options.sg_lr
+    return STYLEGAN2_OPTIM if lr is None else {**STYLEGAN2_OPTIM, "lr": float(lr)}
 
 
 def _networks(cfg) -> tuple:
-    kw = dict(channel_base=16 * cfg.sg_channels, channel_max=cfg.sg_channels)
+    o = cfg.options
+    kw = dict(channel_base=16 * o.sg_channels, channel_max=o.sg_channels)
     return (GaussianLatent(cfg.nz),
-            Generator(cfg.res, cfg.nz, cfg.nz, map_layers=cfg.sg_map_layers, **kw),
+            Generator(cfg.res, cfg.nz, cfg.nz, map_layers=o.sg_map_layers, **kw),
             Discriminator(cfg.res, **kw))
 
 
 def _step(cfg, latent, G, D, device) -> StyleGAN2Step:
-    gamma = cfg.r1_gamma if cfg.r1_gamma is not None else auto_r1_gamma(cfg.res, cfg.batch_size)
-    ema = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch_size * 10 / 32
-    return StyleGAN2Step(latent, G, D, r1_gamma=gamma, pl_weight=cfg.pl_weight,
-                         ema_kimg=ema, mixing_prob=cfg.mixing_prob, **cfg.optim)
+    o = cfg.options
+    gamma = o.r1_gamma if o.r1_gamma is not None else auto_r1_gamma(cfg.res, cfg.batch_size)
+    ema = o.ema_kimg if o.ema_kimg is not None else cfg.batch_size * 10 / 32
+    return StyleGAN2Step(latent, G, D, r1_gamma=gamma, pl_weight=o.pl_weight,
+                         ema_kimg=ema, mixing_prob=o.mixing_prob, **cfg.optim)
 
 
-def _sizes(prof) -> dict:   # (ngf/ndf are DCGAN widths: left at their defaults)
-    return {"kimg": prof.sg_kimg, "batch_size": prof.sg_batch, "nz": prof.sg_nz,
-            "sg_channels": prof.sg_channels, "r1_gamma": prof.sg_r1_gamma, "sg_lr": prof.sg_lr}
+#: Sizes per profile (``kimg``: the artist-alone stage's budget; ngf/ndf are DCGAN widths,
+#: left at their defaults); ``"default"``: a profile of another name.
+PROFILE_SIZES = {
+    "default": {"kimg": 50.0, "batch_size": 32, "nz": 128, "sg_channels": 32, "r1_gamma": None,
+                "sg_lr": None},
+    "smoke": {"kimg": 0.07, "batch_size": 16, "nz": 16, "sg_channels": 8},
+    # the config from benchmarks/calibrate_stylegan2_configs.py
+    # (figures/cpu/calibration_stylegan2_configs.*), 4 core-minutes each, FID of 200
+    # random-noise fakes vs the held-out part. Round 1 (one change each from the previous
+    # config: lr 0.0025, batch 32, 32 maps, R1 auto): previous 217 / 146 (seeds 0 / 1),
+    # lr 0.005 147 / 135, batch 16 155, ada-bgc 192, R1 gamma 0.05 204, 64 maps 255 --
+    # faster updates won. Round 2: lr 0.005 + batch 16 97 / 106, lr 0.01 93 / 98 / 104
+    # (63 kimg). So lr 0.01 (4x NVlabs'), same network and step cost (3.9 CPU s/kimg). Its
+    # mean FID fell 308 -> 175 -> 130 -> 99 at 16/31/47/63 kimg (still falling: a longer
+    # budget may gain more, not measured), so 64 kimg, about 4 core-minutes a run; the
+    # form ratio was 0.95-0.99 from 31 kimg. (Earlier in-sample calibration at lr 0.0025:
+    # benchmarks/calibrate_stylegan2.py.)
+    "cpu": {"kimg": 64.0, "batch_size": 32, "nz": 128, "sg_channels": 32, "sg_lr": 0.01},
+    # 64 px, 256 maps (NVlabs: 512), z/w 512, NVlabs' auto config (batch 32, R1 gamma
+    # 0.0002 res^2/batch, lr 0.0025: the cpu profile's lr is a choice for a 4-core-minute
+    # budget, not NVlabs'); budget not calibrated here (no GPU): rerun
+    # benchmarks/calibrate_stylegan2.py and calibrate_stylegan2_configs.py --profile paper
+    "paper": {"kimg": 2000.0, "batch_size": 32, "nz": 512, "sg_channels": 256},
+}
 
+#: Training seconds per kimg, measured as :data:`paperlib.models.dcgan._SECONDS_PER_KIMG`:
+#: cpu 5.7-7.5 over the committed runs, smoke 5.6-8.4.
+SECONDS_PER_KIMG = {"smoke": 7.0, "cpu": 6.5}
 
-register(ModelSpec(name="stylegan2", networks=_networks, step=_step, profile_sizes=_sizes,
-                   optim=_optim, fields=STYLEGAN2_FIELDS,
+register(ModelSpec(name="stylegan2", networks=_networks, step=_step,
+                   profile_sizes=sizes_by_profile(PROFILE_SIZES), optim=_optim,
+                   options=StyleGAN2Options, seconds_per_kimg=SECONDS_PER_KIMG,
                    sample_module="G_ema", noise_inputs=True, cli_defaults={"batch_size": 32, "nz": 128},
                    family="StyleGAN2-ADA", help="StyleGAN2 with ADA (paper B)"))

@@ -12,7 +12,14 @@ import numpy as np
 from ..config import Profile, data_dir, get_profile
 from ..data.folders import image_files, load_folder, manifest_hash
 from ..data.sets import build_mixed_set
-from ..engine.config import TrainConfig, epochs_for_kimg, make_config, profile_config, run_name
+from ..engine.config import (
+    TrainConfig,
+    epochs_for_kimg,
+    make_config,
+    profile_config,
+    profile_sizes,
+    run_name,
+)
 from ..engine.loop import train_cached
 from ..engine.parallel import train_many
 from ..engine.runs import METRIC_NOISE, RunDir, RunResult, list_checkpoints, load_run
@@ -122,12 +129,12 @@ def at_epoch(res: RunResult, epoch: int) -> RunResult:
 
 
 def stage_kimg(profile: Any, model: str) -> float:
-    """Images shown (thousands) in paper B's artist-alone stage: the profile's ``sg_kimg``
-    for StyleGAN2, its ``shape_kimg`` for the DCGAN fast option (both from the convergence
-    calibration)."""
+    """Images shown (thousands) in paper B's artist-alone stage: the profile's StyleGAN2
+    ``kimg`` (:func:`paperlib.engine.profile_sizes`) for StyleGAN2, its ``shape_kimg`` for the
+    DCGAN fast option (both from the convergence calibration)."""
 
     prof = get_profile(profile)
-    return prof.sg_kimg if model == "stylegan2" else prof.shape_kimg
+    return profile_sizes(prof, model)["kimg"] if model == "stylegan2" else prof.shape_kimg
 
 
 @dataclass(frozen=True)
@@ -225,8 +232,8 @@ def plan_shape_learning(profile: Any, artist_dirs: dict, shapes_dir: Any,
                         epochs: int | None = None) -> list[StageJob]:
     """The runs of paper B's shape learning, first wave first (per artist and seed):
 
-    * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's
-      ``sg_kimg`` / ``shape_kimg`` images shown, :func:`stage_kimg`), the 1st result.
+    * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's StyleGAN2
+      ``kimg`` / its ``shape_kimg`` images shown, :func:`stage_kimg`), the 1st result.
     * ``mix``: the artist set with shape images added so they make up ``shape_ratio``
       of the set (:func:`mix_shape_count`; built here once with
       :func:`paperlib.data.build_mixed_set` under ``mixes_dir``, default
