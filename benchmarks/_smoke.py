@@ -85,7 +85,7 @@ def cache_dir() -> Path:
 
 def tiny_sets(root: Path, names, n: int = SMOKE_IMAGES, res: int = 32,
               seed: int = 0) -> dict[str, Path]:
-    """Tiny stand-in sets ``root/<name>`` (names as in ``paperlib.data.SET_NAMES``: emoji,
+    """Tiny stand-in sets ``root/<name>`` (names as in ``paperlib.data.sets.SET_NAMES``: emoji,
     shapes, artist_<style>) of ``n`` images at ``res``, built by paperlib's own builders
     (the layout of ``paperlib.data.profile_sets``); returns name -> folder."""
     from paperlib import data

@@ -34,7 +34,8 @@ from torch import nn
 from paperlib.config import get_device
 from paperlib.engine import build_trainer, make_config, train_epoch
 from paperlib.engine.augment import Augmenter
-from paperlib.models import OPTIM_CONFIGS, Discriminator, Generator
+from paperlib.models import Discriminator, Generator
+from paperlib.models.base import OPTIM_CONFIGS
 from paperlib.models.dcgan import MODEL_NAMES
 
 NZ = 100

@@ -138,7 +138,7 @@ def test_evaluate_own_images_without_labels_gives_no_is(own_images, tmp_path, ca
                                                         monkeypatch):
 
 
-    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
+    monkeypatch.delenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, raising=False)
     monkeypatch.setattr(metrics.features, "DEFAULT_CACHE_DIR", tmp_path / "cache")
     out = tmp_path / "eval.json"
     assert cli.main(["evaluate", "--run", str(own_images / "run"), "--data",
@@ -159,7 +159,7 @@ def test_evaluate_unsatisfiable_is_choice_is_an_error(own_images, tmp_path, caps
                                                       monkeypatch, choice, needle):
 
 
-    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
+    monkeypatch.delenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, raising=False)
     monkeypatch.setattr(metrics.features, "DEFAULT_CACHE_DIR", tmp_path / "cache")
     out = tmp_path / "eval.json"
     assert cli.main(["evaluate", "--run", str(own_images / "run"), "--data",

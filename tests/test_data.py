@@ -44,7 +44,7 @@ def test_emoji_manifest_format(tmp_path):
     assert man["name"] == "emoji" and man["seed"] == 0 and man["res"] == 32
     assert man["count"] == 10 and man["counts"] == {"negative": 5, "positive": 5}
     assert str(__version__) in man["code_version"]
-    assert str(data.DATA_FORMAT_VERSION) in man["code_version"]
+    assert str(data.folders.DATA_FORMAT_VERSION) in man["code_version"]
     files = [e["file"] for e in man["images"]]
     assert files == sorted(files)
     for entry in man["images"]:
@@ -68,11 +68,11 @@ def test_full_emoji_set_counts_balance_labels_and_uniqueness(tmp_path):
     keys = {(r["face_shape"], r["face_color"], r["gradient"], r["eyes"], r["brows"], r["mouth"],
              tuple(r["extras"])) for r in recipes}
     assert len(keys) == 804
-    assert len(data.EMOJI_EYES) >= 8 and len(data.EMOJI_MOUTHS) >= 8
-    assert {r["eyes"] for r in recipes} == set(data.EMOJI_EYES)
-    assert {r["mouth"] for r in recipes} == set(data.EMOJI_MOUTHS)
-    assert {r["brows"] for r in recipes} == set(data.EMOJI_BROWS)
-    assert {x for r in recipes for x in r["extras"]} == set(data.EMOJI_EXTRAS)
+    assert len(data.emoji.EMOJI_EYES) >= 8 and len(data.emoji.EMOJI_MOUTHS) >= 8
+    assert {r["eyes"] for r in recipes} == set(data.emoji.EMOJI_EYES)
+    assert {r["mouth"] for r in recipes} == set(data.emoji.EMOJI_MOUTHS)
+    assert {r["brows"] for r in recipes} == set(data.emoji.EMOJI_BROWS)
+    assert {x for r in recipes for x in r["extras"]} == set(data.emoji.EMOJI_EXTRAS)
     assert any(not r["extras"] for r in recipes)
     assert len(list((tmp_path / "emoji").glob("*.png"))) == 804
 
@@ -106,13 +106,13 @@ def test_shape_set_balanced_and_deterministic(tmp_path):
     assert a == b and _tree(tmp_path / "a") == _tree(tmp_path / "b")
     assert _tree(tmp_path / "a") != _tree(tmp_path / "c")
     assert a["count"] == 60
-    assert a["counts"] == {k: 10 for k in data.SHAPE_KINDS}
+    assert a["counts"] == {k: 10 for k in data.folders.SHAPE_KINDS}
     assert all(e["label"] == e["recipe"]["kind"] for e in a["images"])
     odd = data.build_shape_set(tmp_path / "odd", n=13, res=16, seed=0)
     assert max(odd["counts"].values()) - min(odd["counts"].values()) <= 1
 
 
-@pytest.mark.parametrize("style", data.ARTIST_STYLES)
+@pytest.mark.parametrize("style", data.folders.ARTIST_STYLES)
 def test_artist_sets_are_labelled_standins(tmp_path, style):
     a = data.build_artist_set(tmp_path / "a", style, n=20, res=32, seed=0)
     b = data.build_artist_set(tmp_path / "b", style, n=20, res=32, seed=0)
@@ -142,8 +142,8 @@ def test_unknown_artist_style(tmp_path):
 
 def test_build_all_and_reuse(tmp_path):
     mans = data.build_all(tmp_path, seed=0, res=16, n_shapes=12, n_artist=4)
-    assert tuple(mans) == data.SET_NAMES
-    assert all((tmp_path / name / "manifest.json").is_file() for name in data.SET_NAMES)
+    assert tuple(mans) == data.sets.SET_NAMES
+    assert all((tmp_path / name / "manifest.json").is_file() for name in data.sets.SET_NAMES)
     before = _snapshot(tmp_path / "shapes")
     again = data.build_shape_set(tmp_path / "shapes", n=12, res=16, seed=0)
     assert again == mans["shapes"] and _snapshot(tmp_path / "shapes") == before  # reused
@@ -325,7 +325,7 @@ def test_split_held_out_default_location_copies_pixels_and_metadata(artist20, mo
 
     before = _snapshot(artist20)
     sp = data.split_held_out(artist20)                       # default: 20 %, seed 0
-    assert data.HELD_OUT_FRAC == 0.2 and (sp.n_train, sp.n_held_out) == (16, 4)
+    assert data.sets.HELD_OUT_FRAC == 0.2 and (sp.n_train, sp.n_held_out) == (16, 4)
     assert sp.train == artist20.parent / "artist_donglein_train"
     assert sp.held_out == artist20.parent / "artist_donglein_heldout"
     assert _snapshot(artist20) == before                     # the source is only read

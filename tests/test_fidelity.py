@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
-from paperlib.data import DONGLEIN_FACE_COLORS
+from paperlib.data.shapes import DONGLEIN_FACE_COLORS
 from paperlib.forms import (
     CircleFidelity,
     batch_circle_fidelity,

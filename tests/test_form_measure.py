@@ -65,7 +65,7 @@ def test_real_images_of_both_stand_ins_score_high(sets):
 def test_uniform_noise_scores_low():
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, size=(40, RES, RES, 3), dtype=np.uint8)
-    for kind in forms.FORM_KINDS:
+    for kind in forms.measure.FORM_KINDS:
         s = forms.form_scores(noise, forms.FormMeasure(kind))["form"]
         assert s.mean() < 0.05 and np.median(s) == 0.0, kind
 

@@ -175,7 +175,7 @@ def test_density_coverage_reject_bad_input():
 def test_resolve_is_source(monkeypatch, tmp_path):
 
 
-    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
+    monkeypatch.delenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, raising=False)
     emoji, mine = tmp_path / "emoji", tmp_path / "mine"
     data.build_emoji_set(emoji, seed=0, res=32, n_per_class=4)
     mine.mkdir()
@@ -186,14 +186,14 @@ def test_resolve_is_source(monkeypatch, tmp_path):
     assert metrics.resolve_is_source("none", emoji)[0] == "none"
     with pytest.raises(ValueError, match="part labels"):
         metrics.resolve_is_source("emoji-parts", mine)
-    with pytest.raises(FileNotFoundError, match=metrics.INCEPTION_LOGITS_ENV):
+    with pytest.raises(FileNotFoundError, match=metrics.is_scorers.INCEPTION_LOGITS_ENV):
         metrics.resolve_is_source("tf-inception", mine)
     with pytest.raises(ValueError, match="is_source"):
         metrics.resolve_is_source("bogus", mine)
     logits = tmp_path / "logits.pt"
     logits.write_bytes(b"")
     assert metrics.resolve_is_source("auto", mine, logits) == ("tf-inception", None)
-    monkeypatch.setenv(metrics.INCEPTION_LOGITS_ENV, str(logits))
+    monkeypatch.setenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, str(logits))
     assert metrics.resolve_is_source("tf-inception", mine) == ("tf-inception", None)
 
 
@@ -211,8 +211,8 @@ def test_inception_score_uniform_confident_and_identical():
 
 
 def test_tf_inception_score_needs_its_file(monkeypatch, tmp_path):
-    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
-    with pytest.raises(FileNotFoundError, match=metrics.INCEPTION_LOGITS_ENV):
+    monkeypatch.delenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, raising=False)
+    with pytest.raises(FileNotFoundError, match=metrics.is_scorers.INCEPTION_LOGITS_ENV):
         metrics.TFInceptionScorer()
     with pytest.raises(FileNotFoundError, match="logits"):
         is_scorers.is_scorer("tf-inception", tmp_path, 32, "cpu")
@@ -220,7 +220,7 @@ def test_tf_inception_score_needs_its_file(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         metrics.TFInceptionScorer(missing)
     # "auto" with the env var naming a missing file is an error too, not a fallback
-    monkeypatch.setenv(metrics.INCEPTION_LOGITS_ENV, str(missing))
+    monkeypatch.setenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, str(missing))
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         is_scorers.is_scorer("auto", tmp_path, 32, "cpu")
     with pytest.raises(ValueError, match="is_source"):
@@ -242,7 +242,7 @@ class _TinyLogitsNet(torch.nn.Module):
 def test_tf_inception_score_with_supplied_torchscript(monkeypatch, tmp_path):
     path = tmp_path / "inception_logits.pt"
     torch.jit.script(_TinyLogitsNet()).save(str(path))
-    monkeypatch.setenv(metrics.INCEPTION_LOGITS_ENV, str(path))
+    monkeypatch.setenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, str(path))
     scorer, kind = is_scorers.is_scorer("auto", tmp_path, 32, "cpu")
     assert kind == "tf-inception"
     imgs = torch.arange(20, dtype=torch.uint8).mul(12).view(20, 1, 1, 1).expand(20, 3, 8, 8)
@@ -341,13 +341,13 @@ def test_real_features_cache_is_reused(tmp_path, tiny_run, extractor):
 
 
 def test_evaluate_run_and_metrics_over_training(tmp_path, tiny_run, extractor, monkeypatch):
-    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
+    monkeypatch.delenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, raising=False)
     cache = tmp_path / "cache"
     row = metrics.evaluate_run(tiny_run / "run", tiny_run / "emoji", n_fake=16, extractor=extractor,
                          cache_dir=cache)
     assert set(row) == {"fid", "kid", "kid_std", "precision", "recall", "density", "coverage",
                         "is", "is_std", "is_kind", "is_note", "n_real", "n_fake", "epoch"}
-    assert set(row) == set(metrics.EVAL_KEYS) and row["is_note"] is None
+    assert set(row) == set(metrics.evaluate.EVAL_KEYS) and row["is_note"] is None
     assert row["epoch"] == 2 and row["n_real"] == 16 and row["n_fake"] == 16
     assert all(math.isfinite(row[k]) for k in ("fid", "kid", "kid_std", "precision", "recall",
                                                 "density", "coverage", "is", "is_std"))
@@ -374,7 +374,7 @@ def test_auto_is_on_a_non_emoji_set_gives_no_is(tmp_path, tiny_run, extractor, m
 
 
 
-    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
+    monkeypatch.delenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, raising=False)
     data.build_shape_set(tmp_path / "shapes", n=12, res=32)
     row = metrics.evaluate_run(tiny_run / "run", tmp_path / "shapes", n_fake=8, extractor=extractor,
                          cache_dir=tmp_path / "cache")
@@ -415,13 +415,13 @@ def test_cli_evaluate_prints_every_key_finite(tmp_path, tiny_run):
 # ----------------------------------------------------------------------------- part classifier
 def test_part_classifier_on_small_emoji_set(monkeypatch, tmp_path):
     data = pytest.importorskip("paperlib.data")
-    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
+    monkeypatch.delenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, raising=False)
     emoji = tmp_path / "emoji"
     data.build_emoji_set(emoji, seed=0, res=32, n_per_class=100)
     cache = tmp_path / "cache"
     model, acc = paper_a.train_part_classifier(emoji, 32, epochs=40, seed=0, cache_dir=cache)
     assert acc >= 0.25            # joint eyes x mouth over 100 classes: chance is 0.01
-    assert len(model.eyes_classes) == len(data.EMOJI_EYES)
+    assert len(model.eyes_classes) == len(data.emoji.EMOJI_EYES)
     assert len(list(cache.glob("partclf_*.pt"))) == 1
     model2, acc2 = paper_a.train_part_classifier(emoji, 32, epochs=40, seed=0, cache_dir=cache)
     assert acc2 == acc
@@ -429,7 +429,7 @@ def test_part_classifier_on_small_emoji_set(monkeypatch, tmp_path):
         assert torch.equal(a, b)
     imgs = data.load_folder(emoji, 32).images
     probs = paper_a.part_probs(model, imgs[:50])
-    assert probs.shape == (50, len(data.EMOJI_EYES) * len(data.EMOJI_MOUTHS))
+    assert probs.shape == (50, len(data.emoji.EMOJI_EYES) * len(data.emoji.EMOJI_MOUTHS))
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
     scorer, kind = is_scorers.is_scorer("auto", emoji, 32, "cpu", classifier_epochs=40, cache_dir=cache)
     assert kind == f"emoji-parts(classifier acc={acc:.2f})"

@@ -57,7 +57,7 @@ def test_sample_random_noise_differs_by_noise_seed_and_reproduces():
     assert not torch.equal(r1, r2) and not torch.equal(r1, const)
     assert torch.equal(r1, gan.sample(4, seed=3, noise="random", noise_seed=1))
     # the default noise seed follows from seed: reproducible, and differs from seed to seed
-    d3 = gan.sample(4, seed=3, noise=engine.METRIC_NOISE)
+    d3 = gan.sample(4, seed=3, noise=engine.runs.METRIC_NOISE)
     assert torch.equal(d3, gan.sample(4, seed=3, noise="random"))
     assert not torch.equal(d3, const)
     with pytest.raises(ValueError, match="noise"):

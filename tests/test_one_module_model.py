@@ -103,7 +103,7 @@ def test_a_model_in_one_module_trains_samples_and_is_evaluated(mlpgan, tmp_path,
                          capsys)
     assert code == 0, err
     assert len(list((tmp_path / "gen").glob("*.png"))) == 3
-    monkeypatch.delenv(metrics.INCEPTION_LOGITS_ENV, raising=False)
+    monkeypatch.delenv(metrics.is_scorers.INCEPTION_LOGITS_ENV, raising=False)
     monkeypatch.setattr(metrics.features, "DEFAULT_CACHE_DIR", tmp_path / "cache")
     code, _, err = _main(["evaluate", "--run", run, "--data", images, "--json",
                           tmp_path / "eval.json"], capsys)

@@ -96,7 +96,7 @@ def test_held_out_maps_are_rendered_from_the_held_out_images_own_recipes(tmp_pat
     split = data.split_held_out(folder, 0.5, seed=0, out_root=tmp_path / "split")
     held = paired.load_pairs(split.held_out, 32)
     assert held.map_source == "recipe" and len(held) == 4
-    held_man = json.loads((split.held_out / data.MANIFEST).read_text())
+    held_man = json.loads((split.held_out / data.folders.MANIFEST).read_text())
     entries = {e["file"]: e for e in held_man["images"]}
     assert sorted(held.files) == sorted(entries)
     source_images = data.load_folder(folder, 32).images

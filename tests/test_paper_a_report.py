@@ -313,7 +313,7 @@ def test_claims_audit_all_models_past_the_gate(tmp_path):
     assert audit.fragile.iloc[3] == "n/a (no detector)"
     assert audit.reason.iloc[4] == "no IS for this data (none)"           # no IS: untestable
     assert (audit.scale == "32 px; paper config, seeds [0, 1, 2]").all()
-    assert set(audit.verdict) <= set(metrics.VERDICTS)
+    assert set(audit.verdict) <= set(metrics.verdicts.VERDICTS)
     # the horizon: runs shorter than the claim's epoch are not testable
     audit, _ = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px")
     assert (audit.verdict.iloc[:3] == "not testable here").all()

@@ -112,7 +112,7 @@ def test_shape_learning_verdicts_one_row_per_artist_stage_and_metric(per_run):
                                                               "artist_geometric")
                                              for m in ("main_score", "inner_score")]
     assert (v.claim == paper_b.shape_claim("mix")).all()
-    assert set(v.verdict) <= set(metrics.VERDICTS)
+    assert set(v.verdict) <= set(metrics.verdicts.VERDICTS)
     don, geo = v[v.artist == "artist_donglein"], v[v.artist == "artist_geometric"]
     # the 1st result fails the gate in a seed: the comparison cannot be made
     assert (don.verdict == "not testable here").all()
@@ -262,7 +262,7 @@ def test_curation_verdicts_five_claims_per_artist_and_a_failing_column():
     v = paper_b.curation_verdicts(_t1())
     assert len(v) == 10 and v.index.tolist() == list(range(10))
     assert v.artist.tolist() == ["artist_donglein"] * 5 + ["artist_geometric"] * 5
-    assert set(v.verdict) <= set(metrics.VERDICTS)
+    assert set(v.verdict) <= set(metrics.verdicts.VERDICTS)
     assert v.verdict.tolist()[:4] == ["supported"] * 4
     assert "longer-training control" in v.claim[1] and "secondary" in v.claim[4]
     assert v["per seed"][1].startswith("shape learning: ") and "longer training: " in \

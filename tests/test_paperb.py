@@ -191,7 +191,7 @@ def test_claims_give_three_way_verdicts():
     # a column below the gate makes its comparisons untestable
     out = paper_b.claims(_per_seed(draws=False), "a")
     assert set(out.verdict) == {"not testable here"}
-    assert set(out.verdict) <= set(metrics.VERDICTS)
+    assert set(out.verdict) <= set(metrics.verdicts.VERDICTS)
 
 
 def test_setup_resolves_the_notebooks_parameters(artist, tmp_path):

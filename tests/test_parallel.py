@@ -77,7 +77,7 @@ def final_weights(path: Path) -> dict:
 
 # ----------------------------------------------------------------------------- scheduler spec
 def test_scheduler_spec(monkeypatch):
-    monkeypatch.delenv(engine.SCHEDULER_ENV, raising=False)
+    monkeypatch.delenv(engine.parallel.SCHEDULER_ENV, raising=False)
     assert engine.scheduler_spec() == "local"
     assert engine.scheduler_spec("serial") == "serial"
     assert engine.scheduler_spec(" Local ") == "local"
@@ -87,16 +87,16 @@ def test_scheduler_spec(monkeypatch):
             engine.scheduler_spec(bad)
         assert repr(bad) in str(err.value) and "argument" in str(err.value)
 
-    monkeypatch.setenv(engine.SCHEDULER_ENV, "serial")
+    monkeypatch.setenv(engine.parallel.SCHEDULER_ENV, "serial")
     assert engine.scheduler_spec() == "serial"
     assert engine.get_client() is None  # serial: no client, no cluster
     assert engine.scheduler_spec("local") == "local"  # the argument wins over the environment
-    monkeypatch.setenv(engine.SCHEDULER_ENV, "tcp://10.1.2.3:8786")
+    monkeypatch.setenv(engine.parallel.SCHEDULER_ENV, "tcp://10.1.2.3:8786")
     assert engine.scheduler_spec() == "tcp://10.1.2.3:8786"
-    monkeypatch.setenv(engine.SCHEDULER_ENV, "  ")
+    monkeypatch.setenv(engine.parallel.SCHEDULER_ENV, "  ")
     assert engine.scheduler_spec() == "local"
-    monkeypatch.setenv(engine.SCHEDULER_ENV, "bogus")
-    with pytest.raises(ValueError, match=f"'bogus'.*{engine.SCHEDULER_ENV}"):
+    monkeypatch.setenv(engine.parallel.SCHEDULER_ENV, "bogus")
+    with pytest.raises(ValueError, match=f"'bogus'.*{engine.parallel.SCHEDULER_ENV}"):
         engine.scheduler_spec()
 
 

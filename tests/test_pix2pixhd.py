@@ -154,7 +154,7 @@ def uninterrupted(tmp_path_factory, pairs):
 # maps themselves, as checkpoints written when the grid held maps had)
 _GRID_RECORDS = {
     "as written": None,
-    "other maps": lambda n: [(torch.arange(engine.N_FIXED) + 1) % n],
+    "other maps": lambda n: [(torch.arange(engine.loop.N_FIXED) + 1) % n],
     "wrong length": lambda n: [torch.arange(5)],
     "float maps (old format)": lambda n: [torch.rand(n, 8, 32, 32)],
 }
@@ -169,11 +169,11 @@ def test_resumed_sample_grid_is_rebuilt_from_the_seed(tmp_path, pairs, uninterru
             progress=False)
     path = engine.list_checkpoints(tmp_path / "run")[-1][1]
     ckpt = torch.load(path, weights_only=True)
-    assert torch.equal(ckpt["fixed_noise"][0], torch.arange(engine.N_FIXED) % len(pairs))
+    assert torch.equal(ckpt["fixed_noise"][0], torch.arange(engine.loop.N_FIXED) % len(pairs))
     if _GRID_RECORDS[record] is not None:
         ckpt["fixed_noise"] = _GRID_RECORDS[record](len(pairs))
         assert not torch.equal(ckpt["fixed_noise"][0].float(),
-                               (torch.arange(engine.N_FIXED) % len(pairs)).float())
+                               (torch.arange(engine.loop.N_FIXED) % len(pairs)).float())
         torch.save(ckpt, path)
     res = engine.train(c2, pairs, tmp_path / "run", progress=False)
     assert res.status == "finished" and res.epochs_done == 2

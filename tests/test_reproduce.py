@@ -215,21 +215,21 @@ def test_sync_docs_tables_refills_every_doc(tmp_path, monkeypatch):
 def test_reproduce_rejects_a_bad_scheduler_before_running(monkeypatch, capsys):
 
 
-    monkeypatch.delenv(engine.SCHEDULER_ENV, raising=False)
+    monkeypatch.delenv(engine.parallel.SCHEDULER_ENV, raising=False)
     with pytest.raises(ValueError, match="bogus"):
         reproduce.reproduce("smoke", scheduler="bogus")
     assert cli.main(["reproduce", "--profile", "smoke", "--scheduler", "bogus"]) == 2
     err = capsys.readouterr().err
     assert "bogus" in err and "tcp://" in err
-    monkeypatch.setenv(engine.SCHEDULER_ENV, "nonsense")  # a bad environment fails early too
-    with pytest.raises(ValueError, match=engine.SCHEDULER_ENV):
+    monkeypatch.setenv(engine.parallel.SCHEDULER_ENV, "nonsense")  # a bad environment fails early too
+    with pytest.raises(ValueError, match=engine.parallel.SCHEDULER_ENV):
         reproduce.reproduce("smoke")
 
 
 def test_reproduce_passes_the_scheduler_to_the_kernels(tmp_path, monkeypatch):
 
 
-    monkeypatch.delenv(engine.SCHEDULER_ENV, raising=False)
+    monkeypatch.delenv(engine.parallel.SCHEDULER_ENV, raising=False)
     nb = tmp_path / "01_env.ipynb"
     _write_nb(nb, "profile = 'cpu'",
               "import os\nfrom pathlib import Path\n"
@@ -240,7 +240,7 @@ def test_reproduce_passes_the_scheduler_to_the_kernels(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "runs_dir", lambda profile: tmp_path / "runs")
     manifest = reproduce.reproduce("smoke", progress=False, scheduler="tcp://10.0.0.1:8786")
     assert (tmp_path / "scheduler.txt").read_text() == "tcp://10.0.0.1:8786"
-    assert engine.SCHEDULER_ENV not in os.environ   # restored afterwards
+    assert engine.parallel.SCHEDULER_ENV not in os.environ   # restored afterwards
     saved = json.loads((tmp_path / "figs" / "results_manifest.json").read_text())
     assert saved["scheduler"] == manifest["scheduler"] == "tcp://10.0.0.1:8786"
     assert saved["notebooks"][0]["name"] == "01_env.ipynb" and saved["runs"] == []

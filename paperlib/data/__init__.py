@@ -4,37 +4,8 @@ and paired (map, image) data for conditional models (:mod:`.paired`). Imports on
 :mod:`paperlib.config` and :mod:`paperlib.utils`."""
 
 from . import draw, emoji, folders, paired, sets, shapes
-from .draw import (  # noqa: F401
-    SUPERSAMPLE,
-    WHITE,
-)
-from .emoji import (  # noqa: F401
-    BROW_VALENCE,
-    EMOJI_BROWS,
-    EMOJI_EXTRAS,
-    EMOJI_EYES,
-    EMOJI_FACE_COLORS,
-    EMOJI_FACE_SHAPES,
-    EMOJI_GRADIENTS,
-    EMOJI_LABELS,
-    EMOJI_MOUTHS,
-    EXTRA_VALENCE,
-    EYE_VALENCE,
-    MOUTH_VALENCE,
-    build_emoji_set,
-    emoji_label,
-    emoji_recipes,
-    emoji_score,
-    render_emoji,
-)
-from .folders import (  # noqa: F401
-    ARTIST_STYLES,
-    CODE_VERSION,
-    DATA_FORMAT_VERSION,
-    IMAGE_EXTENSIONS,
-    MANIFEST,
-    SHAPE_KINDS,
-    LoadedImages,
+from .emoji import build_emoji_set, emoji_label, emoji_recipes, render_emoji
+from .folders import (
     file_sha256,
     image_files,
     load_folder,
@@ -43,42 +14,33 @@ from .folders import (  # noqa: F401
     save_images,
     to_uint8,
 )
-from .paired import (  # noqa: F401
-    FORM_CLASSES,
-    LABEL_SOURCES,
-    MAP_CLASSES,
-    MAP_SOURCES,
-    MapSource,
-    Pairs,
-    edge_map,
-    folder_recipes,
-    form_map,
-    has_instances,
-    instance_edges,
-    load_pairs,
-    map_components,
-    map_to_rgb,
-    recipe_style,
-    render_instances,
-    render_label,
-    render_map,
-    resolve_map_source,
-)
-from .sets import (  # noqa: F401
-    HELD_OUT_FRAC,
-    SET_NAMES,
-    HeldOutSplit,
-    build_all,
-    build_mixed_set,
-    profile_sets,
-    split_held_out,
-)
-from .shapes import (  # noqa: F401
-    DONGLEIN_FACE_COLORS,
-    GEOMETRIC_BACKGROUNDS,
-    GEOMETRIC_PALETTE,
-    build_artist_set,
-    build_shape_set,
-    render_artist,
-    render_shape,
-)
+from .sets import HeldOutSplit, build_all, build_mixed_set, profile_sets, split_held_out
+from .shapes import build_artist_set, build_shape_set, render_artist
+
+__all__ = [
+    "draw",
+    "emoji",
+    "folders",
+    "paired",
+    "sets",
+    "shapes",
+    "HeldOutSplit",
+    "build_all",
+    "build_artist_set",
+    "build_emoji_set",
+    "build_mixed_set",
+    "build_shape_set",
+    "emoji_label",
+    "emoji_recipes",
+    "file_sha256",
+    "image_files",
+    "load_folder",
+    "manifest_hash",
+    "profile_sets",
+    "read_manifest",
+    "render_artist",
+    "render_emoji",
+    "save_images",
+    "split_held_out",
+    "to_uint8",
+]

@@ -5,47 +5,8 @@ cached runs still have to train, with a time estimate (:mod:`.plan`). It
 builds a model by name from the registry (:mod:`paperlib.models`) and never names one."""
 
 from . import ada_pipeline, augment, config, loop, parallel, plan, runs
-from .ada_pipeline import (  # noqa: F401
-    ANISO_STD,
-    BGC_OPS,
-    BRIGHTNESS_STD,
-    CONTRAST_STD,
-    HUE_MAX,
-    ROTATE_MAX,
-    SATURATION_STD,
-    SCALE_STD,
-    SYM6,
-    XFRAC_STD,
-    XINT_MAX,
-    ada_bgc,
-    apply_colour,
-    apply_geometric,
-    rotate2d,
-    rotate3d,
-    scale2d,
-    scale3d,
-    translate2d,
-    translate3d,
-)
-from .augment import (  # noqa: F401
-    ADA_BGC_KIMG,
-    ADA_INTERVAL,
-    ADA_KIMG,
-    ADA_TARGET,
-    ADAPTIVE_KINDS,
-    AUGMENT_KINDS,
-    DIFFAUGMENT_OPS,
-    Augmenter,
-    diff_augment,
-    rand_brightness,
-    rand_contrast,
-    rand_cutout,
-    rand_saturation,
-    rand_translation,
-)
-from .config import (  # noqa: F401
+from .config import (
     TrainConfig,
-    config_defaults,
     epochs_for_kimg,
     make_config,
     profile_config,
@@ -54,15 +15,8 @@ from .config import (  # noqa: F401
     resolve_device,
     run_name,
 )
-from .loop import (  # noqa: F401
-    N_FIXED,
-    RunMismatch,
-    train,
-    train_cached,
-    train_epoch,
-)
-from .parallel import (  # noqa: F401
-    SCHEDULER_ENV,
+from .loop import RunMismatch, train, train_cached, train_epoch
+from .parallel import (
     RunsFailed,
     close_clients,
     get_client,
@@ -72,20 +26,11 @@ from .parallel import (  # noqa: F401
     scheduler_spec,
     train_many,
 )
-from .plan import (  # noqa: F401
-    TrainingPlan,
-    estimate_seconds,
-    pending_kimg,
-    training_plan,
-)
-from .runs import (  # noqa: F401
-    FORCE_ENV,
-    METRIC_NOISE,
-    NOISE_MODES,
+from .plan import TrainingPlan, estimate_seconds, pending_kimg, training_plan
+from .runs import (
     RunDir,
     RunResult,
     TrainedGAN,
-    build_networks,
     build_trainer,
     export_generator,
     find_runs,
@@ -96,5 +41,51 @@ from .runs import (  # noqa: F401
     read_config,
     read_log,
     read_status,
-    where_executed,
 )
+
+__all__ = [
+    "ada_pipeline",
+    "augment",
+    "config",
+    "loop",
+    "parallel",
+    "plan",
+    "runs",
+    "RunDir",
+    "RunMismatch",
+    "RunResult",
+    "RunsFailed",
+    "TrainConfig",
+    "TrainedGAN",
+    "TrainingPlan",
+    "build_trainer",
+    "close_clients",
+    "epochs_for_kimg",
+    "estimate_seconds",
+    "export_generator",
+    "find_runs",
+    "get_client",
+    "list_checkpoints",
+    "list_runs",
+    "load_run",
+    "local_workers",
+    "make_config",
+    "metric_noise_key",
+    "n_slots",
+    "pending_kimg",
+    "profile_config",
+    "profile_jobs",
+    "profile_sizes",
+    "read_config",
+    "read_log",
+    "read_status",
+    "resolve_device",
+    "run_all",
+    "run_name",
+    "scheduler_spec",
+    "train",
+    "train_cached",
+    "train_epoch",
+    "train_many",
+    "training_plan",
+]

@@ -16,8 +16,8 @@ import torch
 
 from ..config import get_device, get_profile
 from ..data.folders import image_files
-from ..models import RES_CHOICES, ModelSpec, get_model, model_fields, model_names
-from ..models.base import OPTIM_CONFIGS, check_choice, check_int, option_owner
+from ..models import ModelSpec, get_model, model_fields, model_names
+from ..models.base import OPTIM_CONFIGS, RES_CHOICES, check_choice, check_int, option_owner
 from ..utils.images import check_res
 from .augment import AUGMENT_KINDS
 

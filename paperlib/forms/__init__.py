@@ -12,9 +12,8 @@ only ``paperlib.utils``.
 """
 
 from . import discs, fidelity, fits, inner, measure, segment, shape
-from .discs import arc_coverage, disc_forms, disc_score, palette
+from .discs import disc_forms, disc_score
 from .fidelity import (
-    RESIDUAL_TOL,
     CircleFidelity,
     batch_circle_fidelity,
     circle_fidelity,
@@ -25,31 +24,34 @@ from .fidelity import (
     style_fidelity,
     summarize,
 )
-from .inner import inner_forms
-from .measure import (
-    FORM_KINDS,
-    STYLE_FORMS,
-    FormMeasure,
-    form_kind_of,
-    form_measure_of,
-    form_scores,
-    form_summary,
-)
+from .measure import FormMeasure, form_kind_of, form_measure_of, form_scores, form_summary
 from .segment import main_form
-from .shape import form_shape, iso_contour, soft_map
+from .shape import form_shape
 
 __all__ = [
-    # modules
-    "discs", "fidelity", "fits", "inner", "measure", "segment", "shape",
-    # the main form and the shape of a form
-    "main_form", "inner_forms", "form_shape", "iso_contour", "soft_map",
-    # the discs of a composition
-    "disc_forms", "disc_score", "palette", "arc_coverage",
-    # circle fidelity
-    "RESIDUAL_TOL", "CircleFidelity", "circle_fidelity", "batch_circle_fidelity",
-    "score_parts", "summarize", "rescore", "nearest_count", "style_fidelity",
+    "discs",
+    "fidelity",
+    "fits",
+    "inner",
+    "measure",
+    "segment",
+    "shape",
+    "CircleFidelity",
+    "FormMeasure",
+    "batch_circle_fidelity",
+    "circle_fidelity",
+    "disc_forms",
+    "disc_score",
+    "form_kind_of",
+    "form_measure_of",
+    "form_scores",
+    "form_shape",
+    "form_summary",
     "inner_counts_of",
-    # the form measure of a set
-    "FORM_KINDS", "STYLE_FORMS", "FormMeasure", "form_kind_of", "form_measure_of",
-    "form_scores", "form_summary",
+    "main_form",
+    "nearest_count",
+    "rescore",
+    "score_parts",
+    "style_fidelity",
+    "summarize",
 ]

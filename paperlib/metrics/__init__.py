@@ -5,52 +5,54 @@ verdict statistics (:mod:`.verdicts`). Circle fidelity and the form measure of a
 set live in :mod:`paperlib.forms`."""
 
 from . import evaluate, features, is_scorers, stats, verdicts
-from .evaluate import (  # noqa: F401
-    EVAL_KEYS,
-    cached_json,
-    cached_run_eval,
-    checkpoint_path,
-    evaluate_many,
-    evaluate_run,
-    metrics_over_training,
-)
-from .features import (  # noqa: F401
-    DEFAULT_BATCH,
-    DEFAULT_CACHE_DIR,
+from .evaluate import evaluate_many, evaluate_run, metrics_over_training
+from .features import (
     FeatureExtractor,
     get_extractor,
     images_to_uint8,
     inception_torchscript_path,
-    optimise_inception,
-    real_cache_key,
     real_features,
     tf1_bilinear_resize,
 )
-from .is_scorers import (  # noqa: F401
-    INCEPTION_LOGITS_ENV,
-    TFInceptionScorer,
-    is_sources,
-    labelled_is_sources,
-    register_is_source,
-    resolve_is_source,
-    resolve_tf_logits_path,
-)
-from .stats import (  # noqa: F401
+from .is_scorers import TFInceptionScorer, is_sources, resolve_is_source
+from .stats import (
     density_coverage,
-    feature_stats,
     fid_from_features,
     frechet_distance,
     inception_score,
     kid,
     precision_recall,
 )
-from .verdicts import (  # noqa: F401
-    VERDICTS,
-    Gate,
-    compare_claim,
-    fmt_mean_std,
-    held_out_floor,
-    mean_std,
-    real_floor,
-    welch_interval,
-)
+from .verdicts import Gate, compare_claim, fmt_mean_std, held_out_floor, mean_std, welch_interval
+
+__all__ = [
+    "evaluate",
+    "features",
+    "is_scorers",
+    "stats",
+    "verdicts",
+    "FeatureExtractor",
+    "Gate",
+    "TFInceptionScorer",
+    "compare_claim",
+    "density_coverage",
+    "evaluate_many",
+    "evaluate_run",
+    "fid_from_features",
+    "fmt_mean_std",
+    "frechet_distance",
+    "get_extractor",
+    "held_out_floor",
+    "images_to_uint8",
+    "inception_score",
+    "inception_torchscript_path",
+    "is_sources",
+    "kid",
+    "mean_std",
+    "metrics_over_training",
+    "precision_recall",
+    "real_features",
+    "resolve_is_source",
+    "tf1_bilinear_resize",
+    "welch_interval",
+]

@@ -11,20 +11,34 @@ import pkgutil
 from . import dcgan  # isort: skip
 from . import stylegan2  # isort: skip
 from . import pix2pixhd  # isort: skip
-from .base import OPTIM_CONFIGS, ModelSpec, get_model, model_fields, model_names, register
+from . import base
+from .base import ModelSpec, get_model, model_fields, model_names, register
 from .dcgan import (
-    RES_CHOICES,
-    DCGANStep,
     DeLiGANLatent,
     Discriminator,
     GaussianLatent,
     Generator,
     ProposedLatent,
-    build_latent,
     build_models,
-    train_step,
-    weights_init,
 )
 
 for _m in pkgutil.iter_modules(__path__):  # a model module added later registers itself too
     importlib.import_module(f"{__name__}.{_m.name}")
+
+__all__ = [
+    "base",
+    "dcgan",
+    "pix2pixhd",
+    "stylegan2",
+    "DeLiGANLatent",
+    "Discriminator",
+    "GaussianLatent",
+    "Generator",
+    "ModelSpec",
+    "ProposedLatent",
+    "build_models",
+    "get_model",
+    "model_fields",
+    "model_names",
+    "register",
+]

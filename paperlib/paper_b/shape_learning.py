@@ -399,7 +399,7 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
 
     Round r generates ``n_generate`` images from the current model (``start_run`` for
     round 0, else round r-1's run; sampling seed ``gen_seed + r``; noise inputs random, as
-    for metrics: :data:`paperlib.engine.METRIC_NOISE`), rates them, writes the
+    for metrics: :data:`paperlib.engine.runs.METRIC_NOISE`), rates them, writes the
     60/30/10 set under ``run_dir/round_r/trainset`` and fine-tunes the current model on it
     for ``epochs`` epochs (``init_from`` its last checkpoint, the start run's config
     otherwise; a cached run under ``root``, keyed by the curated images). ``human_dir`` is

@@ -266,7 +266,7 @@ def exact_form_metric(rows: pd.DataFrame) -> str:
 
 def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
            level: float = 0.95) -> pd.DataFrame:
-    """Paper B's claims for one artist, each with a verdict from :data:`paperlib.metrics.VERDICTS`.
+    """Paper B's claims for one artist, each with a verdict from :data:`paperlib.metrics.verdicts.VERDICTS`.
 
     ``per_seed`` holds one row per (column, seed) with ``main_score``, ``inner_score``,
     ``diversity`` and the gate flag ``draws``. Claims (a claim whose favoured column, or all
