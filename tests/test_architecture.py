@@ -23,7 +23,8 @@ LAYERS = {
     "paperlib.engine": 3,
     "paperlib.metrics": 4,
     "paperlib.paper_a": 5, "paperlib.paper_b": 5,
-    "paperlib.plots": 6, "paperlib.reproduce": 6, "paperlib.cli": 6, "paperlib.__main__": 6,
+    "paperlib.plots": 6, "paperlib.reproduce": 6, "paperlib.publish": 6,
+    "paperlib.doc_tables": 6, "paperlib.cli": 6, "paperlib.__main__": 6,
     "paperlib.verify": 6, "paperlib.selfcheck": 6,
 }
 #: Imports inside functions that are allowed: heavy or optional third-party modules only
