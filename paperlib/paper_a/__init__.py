@@ -1,9 +1,9 @@
 """Paper A (emoji DCGAN, latent adjustment): the instability detector and the N search
 (:mod:`.instability`), the emoji-parts Inception Score (:mod:`.emoji_is`, registered as an
 IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
-(:mod:`.explorer`)."""
+(:mod:`.explorer`) and the checks notebook 07 asserts (:mod:`.checks`)."""
 
-from . import emoji_is, explorer, instability, report
+from . import checks, emoji_is, explorer, instability, report
 from .emoji_is import (  # noqa: F401
     PartClassifier,
     part_probs,
@@ -18,6 +18,8 @@ from .explorer import (  # noqa: F401
     PCADirections,
     component_images,
     default_controls,
+    explorer_models,
+    explorer_states,
     interpolate,
     interpolation_strip,
     latent_explorer,
