@@ -15,6 +15,7 @@ import torch
 from torchvision.utils import make_grid
 
 from .config import figures_dir
+from .data.folders import load_folder
 from .engine.runs import load_run
 from .paper_a.explorer import (
     component_images,
@@ -208,4 +209,155 @@ def latent_spaces_figure(gans: dict, pcas: dict, profile_name: str, sweep=(-2, -
         ax_mu.axis("off"), ax_mu.text(0.5, 0.5, "no proposed run with mean adjustment",
                                       ha="center")
     fig.suptitle(f"Paper A latent spaces ({profile_name} profile, {res_px} px)", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- paper B, notebook 01
+STAGE_COLORS = {"alone": "tab:gray", "mix": "tab:blue", "longer": "tab:purple",
+                "finetune": "tab:green"}
+
+
+def stage_samples_figure(splits: dict, runs: dict, aug_runs: dict, stages, augments, seeds,
+                         augment_seeds, res: int, title: str, n: int = 16):
+    """Notebook 01's samples per stage: per artist (``splits``) a row of ``n`` held-out
+    images, then each stage's run (``runs[artist, seeds[0]][stage]``, at its own epochs;
+    "pretrain" after the stages when "finetune" is one) and each augmentation's
+    (``aug_runs[artist, augment, augment_seeds[0]]``). Returns the figure."""
+    panels = ["held-out data", *stages, *(["pretrain"] if "finetune" in stages else []),
+              *[f"alone+{a}" for a in augments]]
+    fig, axes = plt.subplots(len(splits), len(panels),
+                             figsize=(2.3 * len(panels), 2.6 * len(splits)), squeeze=False)
+    for i, (name, sp) in enumerate(splits.items()):
+        for ax, panel in zip(axes[i], panels):
+            if panel == "held-out data":
+                imgs = load_folder(sp.held_out, res).images[:n]
+            else:
+                run = (aug_runs[name, panel.split("+")[1], augment_seeds[0]] if "+" in panel
+                       else runs[name, seeds[0]][panel])
+                imgs = load_run(run.run_dir, epoch=run.epochs_done).sample(n, seed=0)
+            show_grid(imgs, f"{name}\n{panel}" if panel == "held-out data" else panel,
+                      nrow=4, ax=ax)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def stage_metrics_figure(per_run, artists, stages, augments):
+    """Notebook 01's form, FID and KID per stage: per artist, bars of the mean over seeds,
+    dots for single seeds and a dashed line at the training data's own value. Returns the
+    figure."""
+    order = [*stages, *[f"alone+{a}" for a in augments]]
+    panels_m = [("main_score", "main-form score (higher better)"),
+                ("inner_score", "inner-form score (higher better)"),
+                ("fid", "FID vs held-out (lower better)"), ("kid", "KID vs held-out (lower better)")]
+    artists = list(artists)
+    fig, axes = plt.subplots(len(artists), len(panels_m), figsize=(18, 3.3 * len(artists)),
+                             squeeze=False)
+    for i, name in enumerate(artists):
+        sub = per_run[per_run.artist == name]
+        ref = sub[sub.stage == "training data"].iloc[0]
+        for ax, (col, label) in zip(axes[i], panels_m):
+            means = [sub[sub.stage == st][col].mean() for st in order]
+            ax.bar(range(len(order)), means, color=[STAGE_COLORS[st] for st in stages]
+                   + ["tab:orange"] * len(augments))
+            for k, st in enumerate(order):
+                v = sub[sub.stage == st][col]
+                ax.plot([k] * len(v), v, "k.", ms=6)
+            ax.axhline(ref[col], color="tab:red", ls="--", lw=1, label="training data")
+            ax.set_xticks(range(len(order)), order, rotation=20, fontsize=8)
+            ax.set_title(f"{name}: {label}", fontsize=10)
+            if col in ("main_score", "inner_score"):
+                ax.set_ylim(0, 1)
+                ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- paper B, notebook 05
+def curation_rounds_figure(rounds_df, artists, seeds, control: bool, title: str):
+    """Notebook 05's metrics per curation round: per artist a line of the mean over seeds,
+    dots for single seeds and, with ``control``, crosses for the control at the last
+    round. Returns the figure."""
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.4))
+    for name in artists:
+        sub = rounds_df[(rounds_df.artist == name) & (rounds_df["round"] != "control")]
+        g = sub.groupby("round", sort=False)[["main_score", "fid", "kid", "diversity"]].mean()
+        for ax, col in zip(axes, ["main_score", "fid", "kid", "diversity"]):
+            line, = ax.plot(range(len(g)), g[col], "o-", label=name)
+            for k, rd in enumerate(g.index):
+                v = sub[sub["round"] == rd][col]
+                ax.plot([k] * len(v), v, ".", color=line.get_color(), alpha=0.5)
+            if control:
+                c = rounds_df[(rounds_df.artist == name) & (rounds_df["round"] == "control")][col]
+                ax.plot([len(g) - 1] * len(c), c, "x", ms=8, color="tab:red",
+                        label=f"{name}: control")
+            ax.set_xticks(range(len(g)), ["shape\nlearning", *[f"after\nround {r}" for r in
+                                                                g.index[1:]]])
+    for ax, title_ in zip(axes, ["main-form score (higher better)",
+                                 "FID vs held-out (lower better)",
+                                 "KID vs held-out (lower better)",
+                                 "diversity (higher: more varied)"]):
+        ax.set_title(title_, fontsize=10)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def composition_figure(comp_df, seed: int, sources):
+    """Notebook 05's curated sets (``comp_df``: one row per artist, seed, round and source,
+    :func:`paperlib.paper_b.curation_composition`) for ``seed``: images per source (stacked,
+    with the distinct count) and the mean selection-feature distance to the nearest
+    top-rated image. Returns the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
+    sub = comp_df[comp_df.seed == seed]
+    labels = [f"{a}\nround {r}" for a, r in dict.fromkeys(zip(sub.artist, sub["round"]))]
+    bottom = np.zeros(len(labels))
+    colors = {"generated-similar": "tab:blue", "human-similar": "tab:green", "top-copy": "tab:red"}
+    for src in sources:
+        v = sub[sub.source == src]
+        axes[0].bar(range(len(labels)), v.images.values, bottom=bottom, color=colors[src],
+                    label=src)
+        for k, (n_img, n_dist) in enumerate(zip(v.images.values, v.distinct.values)):
+            if n_img:
+                axes[0].text(k, bottom[k] + n_img / 2, f"{n_img} ({n_dist} distinct)",
+                             ha="center", va="center", fontsize=7, color="white")
+        bottom += v.images.values
+        axes[1].bar(np.arange(len(labels)) + 0.27 * (sources.index(src) - 1),
+                    v.mean_distance.fillna(0).values, width=0.27, color=colors[src], label=src)
+    for ax, title in zip(axes, ["curated set: images per source", "mean selection-feature "
+                                "distance to the nearest top-rated image"]):
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_title(title, fontsize=10)
+    axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def table1_samples_figure(splits: dict, base: dict, loops: dict, table1, seed: int,
+                          shape_stage: str, res: int, title: str, n: int = 16):
+    """Notebook 05's Table 1 as samples (``seed``): per artist the held-out images, the 1st
+    result, shape learning, longer training (each at its own epochs) and the curation
+    loop's last model, titled with Table 1's form score and FID. Returns the figure."""
+    t1_cols = ["training data", "1st result", "shape learning", "longer training",
+               "shape learning + technique"]
+    fig, axes = plt.subplots(len(splits), len(t1_cols),
+                             figsize=(2.3 * len(t1_cols), 2.6 * len(splits)), squeeze=False)
+    for i, (name, sp) in enumerate(splits.items()):
+        last = loops[name, seed]["models"][-1]
+        runs_i = [None, *[(base[name, seed][st].run_dir, base[name, seed][st].epochs_done)
+                          for st in ("alone", shape_stage, "longer")], (last, None)]
+        for j, (ax, col, run) in enumerate(zip(axes[i], t1_cols, runs_i)):
+            imgs = (load_folder(sp.held_out, res).images[:n] if run is None
+                    else load_run(run[0], epoch=run[1]).sample(n, seed=0))
+            row = table1[(table1.artist == name) & (table1.column == col)].iloc[0]
+            ax = show_grid(imgs, "", nrow=4, ax=ax)
+            ax.set_title((f"{col}\n" if i == 0 else "") + f"form {row.main_score:.2f} · "
+                         f"FID {row.fid:.0f}", fontsize=9)
+            if j == 0:
+                ax.axis("on")
+                ax.set_xticks([]), ax.set_yticks([])
+                ax.set_ylabel(name, fontsize=10)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
     return fig
