@@ -16,7 +16,9 @@ from torchvision.utils import make_grid
 
 from .config import figures_dir
 from .data.folders import load_folder
+from .data.paired import load_pairs, map_to_rgb
 from .engine.runs import load_run
+from .models.pix2pixhd import translate
 from .paper_a.explorer import (
     component_images,
     default_controls,
@@ -359,5 +361,58 @@ def table1_samples_figure(splits: dict, base: dict, loops: dict, table1, seed: i
                 ax.set_xticks([]), ax.set_yticks([])
                 ax.set_ylabel(name, fontsize=10)
     fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- paper B, notebook 01b
+def conditional_grid_figure(splits: dict, p2p_runs: dict, seed: int, res: int, map_source: str,
+                            n_show: int = 8):
+    """Notebook 01b's grid, per artist (run ``p2p_runs[artist, seed]``): rows of held-out
+    maps, Pix2pixHD's outputs (sampled features; with instance features also the truth's)
+    and the ground truth. Returns the figure."""
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 6.0), squeeze=False)
+    for ax, (name, sp) in zip(axes[0], splits.items()):
+        pairs = load_pairs(sp.held_out, res, map_source)[:n_show]
+        run = load_run(p2p_runs[name, seed].run_dir)
+        outs = [translate(run, pairs, features=f)
+                for f in (("clusters", "gt") if run.config.p2p_feat else ("clusters",))]
+        grid = torch.cat([map_to_rgb(pairs.maps), *outs, pairs.images])
+        show_grid(grid, f"{name} (seed {seed}): held-out map | Pix2pixHD"
+                  + (" | with the truth's features" if len(outs) > 1 else "")
+                  + " | ground truth", nrow=n_show, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def conditional_metrics_figure(per_seed, artists, order, gt_column: str, title: str):
+    """Notebook 01b's form, FID and KID: per artist, bars of the mean over seeds of each
+    column of ``order``, dots for single seeds, triangles for ``gt_column`` (the upper
+    bound) and a dashed line at the training data's value. Returns the figure."""
+    panels = [("main_score", "main-form score (higher better)"),
+              ("inner_score", "inner-form score (higher better)"),
+              ("fid", "FID vs held-out (lower better)"), ("kid", "KID vs held-out (lower better)")]
+    artists = list(artists)
+    fig, axes = plt.subplots(len(artists), len(panels), figsize=(17, 3.4 * len(artists)),
+                             squeeze=False)
+    for i, name in enumerate(artists):
+        sub = per_seed[per_seed.artist == name]
+        floor_row = sub[sub.model == "real"].iloc[0]
+        for ax, (col, label) in zip(axes[i], panels):
+            ax.bar(range(len(order)), [sub[sub.column == c][col].mean() for c in order],
+                   color=["tab:purple", "tab:gray", "tab:blue"][:len(order)])
+            gt = sub[sub.column == gt_column][col]
+            ax.plot([0] * len(gt), gt, "^", color="tab:pink", ms=5,
+                    label="conditional, ground-truth features")
+            for k, c in enumerate(order):
+                v = sub[sub.column == c][col]
+                ax.plot([k] * len(v), v, "k.", ms=6)
+            ax.axhline(floor_row[col], color="tab:red", ls="--", lw=1, label="training data")
+            ax.set_xticks(range(len(order)), [c.split(" (")[0] for c in order], fontsize=8)
+            ax.set_title(f"{name}: {label}", fontsize=9)
+            if col in ("main_score", "inner_score"):
+                ax.set_ylim(0, 1)
+            ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -218,3 +218,51 @@ def test_check_curation_notebook(tmp_path):
                                    verdicts, **{**kw, "calibrated": False})
     with pytest.raises(checks.NotebookCheckFailed, match="FID is 350"):
         checks.check_curation_notebook(loops, controls, base, table1, bad, verdicts, **kw)
+
+
+# ----------------------------------------------------------------------------- notebook 01b
+def test_conditional_per_seed_rows():
+    splits = {"a": NS()}
+    p2p = {("a", 0): _res("p0", 5), ("a", 1): _res("p1", 5)}
+    sg = {("a", s): {"alone": _res(f"al{s}", 2), "mix": _res(f"mx{s}", 3)} for s in (0, 1)}
+    df = paper_b.conditional_per_seed(
+        splits, (0, 1), p2p, sg, ("alone", "mix"), lambda n, sp: {"run": "floor"},
+        lambda n, run_dir, feats: {"run": f"{run_dir}:{feats}"},
+        lambda n, res: {"run": str(res.run_dir), "epoch": res.epochs_done})
+    C = paper_b.CONDITIONAL_COLUMNS
+    assert list(df.column) == [C["floor"]] + [C[k] for k in ("p2p", "p2p_gt", "alone", "mix")] * 2
+    assert list(df.model) == ["real"] + ["Pix2pixHD"] * 2 + ["StyleGAN2-ADA"] * 2 + \
+        ["Pix2pixHD"] * 2 + ["StyleGAN2-ADA"] * 2
+    assert list(df.run) == ["floor", "p0:clusters", "p0:gt", "al0", "mx0", "p1:clusters",
+                            "p1:gt", "al1", "mx1"]
+
+
+def test_check_conditional(tmp_path):
+    sp = _split(tmp_path)
+    p2p = {("x", 0): _res(_run(tmp_path, "p2p", model="pix2pixhd", source=sp.train,
+                               vgg_weights=None), 5)}
+    cfg = json.loads((tmp_path / "p2p" / "config.json").read_text())
+    cfg["data"]["map_source"] = "recipe"
+    (tmp_path / "p2p" / "config.json").write_text(json.dumps(cfg))
+    sg = {("x", 0): {"alone": _res(tmp_path / "sg", 2)}}
+    per_seed = pd.DataFrame({"artist": "x", "model": ["real", "Pix2pixHD", "StyleGAN2-ADA"],
+                             "column": ["floor", "p2p", "alone"], "n": 4})
+    verdicts = pd.DataFrame({"verdict": ["supported"]})
+    kw = dict(p2p_epochs={"x": 5}, seeds=(0,), n_columns=2, recipe_maps=True,
+              profile_name="smoke")
+    checks.check_conditional(p2p, sg, {"x": sp}, per_seed, verdicts, **kw)
+    with pytest.raises(checks.NotebookCheckFailed, match="epochs, not 6"):
+        checks.check_conditional(p2p, sg, {"x": sp}, per_seed, verdicts,
+                                 **{**kw, "p2p_epochs": {"x": 6}})
+    with pytest.raises(checks.NotebookCheckFailed, match="rows per generated column"):
+        checks.check_conditional(p2p, sg, {"x": sp}, per_seed, verdicts,
+                                 **{**kw, "n_columns": 3})
+    with pytest.raises(checks.NotebookCheckFailed, match="different numbers of images"):
+        checks.check_conditional(p2p, sg, {"x": sp}, per_seed.assign(n=[4, 4, 5]), verdicts, **kw)
+    with pytest.raises(checks.NotebookCheckFailed, match="cpu: seeds"):
+        checks.check_conditional(p2p, sg, {"x": sp}, per_seed, verdicts,
+                                 **{**kw, "profile_name": "cpu"})
+    with pytest.raises(checks.NotebookCheckFailed, match="trained on"):
+        checks.check_conditional({("x", 0): _res(_run(tmp_path, "p2p2", model="pix2pixhd",
+                                                      source=sp.held_out, vgg_weights=None), 5)},
+                                 sg, {"x": sp}, per_seed, verdicts, **kw)

@@ -21,11 +21,14 @@ from .checks import (  # noqa: F401
     check_curation,
 )
 from .conditional import (  # noqa: F401
+    CONDITIONAL_COLUMNS,
     conditional_config,
+    conditional_per_seed,
     conditional_tables,
     conditional_verdicts,
     evaluate_conditional,
     layout_errors,
+    seen_vs_new,
 )
 from .curation import (  # noqa: F401
     CURATION_LOG,
@@ -85,8 +88,8 @@ from .report import (  # noqa: F401
     gain_explained,
     model_family,
     shape_claim,
-    shape_learning_per_run,
     shape_learning_markdown,
+    shape_learning_per_run,
     shape_learning_verdicts,
     stage_summary,
     with_gate,

@@ -274,3 +274,50 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
         # below the 340-400 of the DCGAN runs this replaced
         fid = gen[gen.artist == "artist_donglein"].fid.max()
         _nb_check(fid < 300, f"artist_donglein: a generated column's FID is {fid}")
+
+
+def check_conditional(p2p_runs: dict, sg_runs: dict, splits: dict, per_seed, verdicts, *,
+                      p2p_epochs: dict, seeds, n_columns: int, recipe_maps: bool,
+                      profile_name: str) -> None:
+    """Notebook 01b's checks. ``p2p_runs``: ``{(artist, seed): result}``; ``sg_runs``:
+    ``{(artist, seed): {stage: result}}``; ``p2p_epochs``: ``{artist: epochs}`` (the kimg
+    budget in epochs). Each Pix2pixHD run finished its epochs without VGG weights, trained
+    on the training part only (``recipe_maps``: with recipe maps); each StyleGAN2 run
+    finished; training and held-out parts are disjoint; every column is scored with the
+    same number of images and has one row per seed (``n_columns`` generated columns per
+    artist); on the cpu profile 3+ seeds and both stand-ins; known verdicts. Raises
+    :class:`NotebookCheckFailed` naming the first failed check."""
+    for (name, s), res in p2p_runs.items():
+        where = (name, s)
+        _nb_check(res.status == "finished", f"{where}: status {res.status}")
+        _nb_check(res.epochs_done == p2p_epochs[name],
+                  f"{where}: {res.epochs_done} epochs, not {p2p_epochs[name]}")
+        saved = read_config(res.run_dir)
+        _nb_check(saved["config"]["model"] == "pix2pixhd"
+                  and saved["config"]["vgg_weights"] is None,
+                  f"{where}: not a pix2pixhd run without VGG weights")
+        # trained on the training part only: the held-out maps were never seen
+        _nb_check(Path(saved["data"]["source"]).resolve() == splits[name].train.resolve(),
+                  f"{where}: trained on {saved['data']['source']}")
+        if recipe_maps:
+            _nb_check(saved["data"]["map_source"] == "recipe", f"{where}: {saved['data']}")
+    for (name, s), stage_runs in sg_runs.items():
+        for stage, res in stage_runs.items():
+            _nb_check(res.status == "finished" and res.epochs_done > 0,
+                      f"{(name, s, stage)}: {res.status}, {res.epochs_done} epochs")
+    for name, sp in splits.items():
+        held = {e["recipe"]["source_sha256"] for e in read_manifest(sp.held_out)["images"]}
+        seen = {e["recipe"]["source_sha256"] for e in read_manifest(sp.train)["images"]}
+        _nb_check(held and not (held & seen), f"{name}: held-out images seen in training")
+    # every column scored with the same number of images, one row per seed and column
+    _nb_check((per_seed.groupby("artist").n.nunique() == 1).all(),
+              f"columns scored with different numbers of images: "
+              f"{per_seed[['artist', 'column', 'n']]}")
+    counts = per_seed[per_seed.model != "real"].groupby(["artist", "column"]).size()
+    _nb_check((counts == len(seeds)).all() and len(counts) == len(splits) * n_columns,
+              f"rows per generated column: {counts.to_dict()}")
+    if profile_name == "cpu":
+        _nb_check(len(seeds) >= 3 and set(splits) == {"artist_donglein", "artist_geometric"},
+                  f"cpu: seeds {seeds}, artists {set(splits)}")
+    _nb_check(set(verdicts.verdict) <= set(VERDICTS),
+              f"unknown verdicts {set(verdicts.verdict) - set(VERDICTS)}")
