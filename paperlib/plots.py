@@ -26,7 +26,7 @@ from .paper_a.explorer import (
     mu_sweep,
     pca_sweep,
 )
-from .paper_a.instability import instability_onset
+from .paper_a.instability import d_wins, instability_onset
 from .utils.images import tile
 
 #: Inline (notebook) figure resolution: Jupyter's inline backend renders at ``figure.dpi``.
@@ -414,5 +414,59 @@ def conditional_metrics_figure(per_seed, artists, order, gt_column: str, title: 
                 ax.set_ylim(0, 1)
             ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- paper A, notebook 06
+def detector_demo_figure(cands: dict, demo):
+    """Notebook 06's instability detector, firing and silent: per shown run of ``demo``
+    (``(word, row)`` pairs, :func:`paperlib.paper_a.detector_demo`) its losses (``cands``:
+    ``{run: log rows}``), the onset where it fires, and the epochs D wins shaded. Returns
+    the figure."""
+    fig, axes = plt.subplots(1, max(1, len(demo)), figsize=(7 * max(1, len(demo)), 3.4),
+                             squeeze=False)
+    for ax, (word, row) in zip(axes[0], demo):
+        rows_ = cands[row.run]
+        loss_curves(ax, rows_, f"detector {word}: {row.run}\n(onset "
+                    f"{int(row.onset) if word == 'fires' else 'none'}, {row.epochs} epochs)",
+                    int(row.onset) if word == "fires" else None)
+        for r in rows_:
+            if d_wins(r):
+                ax.axvspan(r["epoch"] - 0.5, r["epoch"] + 0.5, color="tab:red", alpha=0.12,
+                           lw=0)
+    fig.tight_layout()
+    return fig
+
+
+def over_training_figure(curves: dict, models, config: str, seeds, first_seed: int, gate_fid,
+                         is_kind=None):
+    """Notebook 06's Fig. 3: FID (and, given ``is_kind``, IS) over kimg shown for each
+    model of ``config`` (``curves[model, config, seed]``: scored checkpoints; lines: seed
+    ``first_seed``, dots: the other ``seeds``), with the gate's FID. Returns the figure."""
+    has_is = is_kind is not None
+    fig, axes = plt.subplots(1, 2 if has_is else 1, figsize=(12 if has_is else 6.5, 3.8),
+                             squeeze=False)
+    ax_fid = axes[0][0]
+    for m in models:
+        first = curves[m, config, first_seed]
+        line, = ax_fid.plot([r["kimg"] for r in first], [r["fid"] for r in first],
+                            marker="o", label=m)
+        for s in seeds[1:]:
+            if (m, config, s) in curves:
+                ax_fid.plot([r["kimg"] for r in curves[m, config, s]],
+                            [r["fid"] for r in curves[m, config, s]], ".",
+                            color=line.get_color())
+        if has_is:
+            axes[0][1].plot([r["kimg"] for r in first], [r["is"] for r in first], marker="o",
+                            label=m)
+    ax_fid.axhline(gate_fid, color="k", ls="--", lw=1, label="gate")
+    ax_fid.set(title=f"FID ({config} config)", xlabel="kimg shown",
+               ylabel="FID (lower is better)")
+    ax_fid.legend(fontsize=8)
+    if has_is:
+        axes[0][1].set(title=f"IS ({is_kind})", xlabel="kimg shown",
+                       ylabel="IS (higher is better)")
+        axes[0][1].legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -266,3 +266,39 @@ def test_check_conditional(tmp_path):
         checks.check_conditional({("x", 0): _res(_run(tmp_path, "p2p2", model="pix2pixhd",
                                                       source=sp.held_out, vgg_weights=None), 5)},
                                  sg, {"x": sp}, per_seed, verdicts, **kw)
+
+
+# ----------------------------------------------------------------------------- notebook 06
+def test_check_evaluation():
+    from paperlib.paper_a import checks as a_checks
+
+    per_run = pd.DataFrame({"fid": [50.0, 60.0], "kid": 0.01, "precision": 0.5, "recall": 0.4,
+                            "n_fake": 16, "n_real": 20, "config": "paper",
+                            "epochs_trained": 150, "gate": [True, False],
+                            "curve_fid": [40.0, 70.0]})
+    audit = pd.DataFrame({"verdict": ["supported"], "scale": ["32 px"], "reason": ["why"]})
+    k1, k2 = ("dcgan", "paper", 0), ("dcgan", "paper", 1)
+    curves = {k1: [{"epoch": 1}, {"epoch": 2}], k2: [{"epoch": 2}]}
+    best = {k1: {"epoch": 2}, k2: {"epoch": 2}}
+    ckpts = {k1: [1, 2], k2: [1, 2]}
+    floor = {"fid": 10.0, "kid": 0.0, "n": 8}
+    gate = NS(fid=45.0)
+    kw = dict(n_runs=2, n_fake=16, n_real=20, n_fake_curve=8, first_key=k1, seeds=(0, 1, 2),
+              profile_name="cpu")
+    args = (per_run, audit, curves, best, ckpts, floor, gate)
+    a_checks.check_evaluation(*args, **kw)
+    fail = a_checks.EvaluationCheckFailed
+    with pytest.raises(fail, match="not 3 runs"):
+        a_checks.check_evaluation(*args, **{**kw, "n_runs": 3})
+    with pytest.raises(fail, match="was not scored"):
+        a_checks.check_evaluation(per_run, audit, curves, {**best, k2: {"epoch": 1}}, ckpts,
+                                  floor, gate, **kw)
+    with pytest.raises(fail, match="not every checkpoint scored"):
+        a_checks.check_evaluation(*args, **{**kw, "first_key": k2})
+    with pytest.raises(fail, match="unknown verdicts"):
+        a_checks.check_evaluation(per_run, audit.assign(verdict="maybe"), *args[2:], **kw)
+    with pytest.raises(fail, match="held-out floor"):
+        a_checks.check_evaluation(*args[:5], {**floor, "n": 9}, gate, **kw)
+    with pytest.raises(fail, match="no paper-config run passes the gate"):
+        a_checks.check_evaluation(*args[:6], NS(fid=30.0), **kw)
+    a_checks.check_evaluation(*args[:6], NS(fid=30.0), **{**kw, "profile_name": "smoke"})

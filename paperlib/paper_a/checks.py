@@ -1,10 +1,12 @@
-"""The checks notebook 07 (the latent explorer) asserts, as functions the tests call: one code
-path, so what the notebook checks is what is tested."""
+"""The checks notebooks 06 (the evaluation, :func:`check_evaluation`) and 07 (the latent
+explorer) assert, as functions the tests call: one code path, so what the notebook checks is
+what is tested."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from ..metrics.verdicts import VERDICTS
 from .explorer import default_controls, latent_vector, mean_adjustment, render, seed_noise
 
 
@@ -81,3 +83,56 @@ def check_explorer_widget(explorer, gans: dict, pcas: dict, profile_name: str) -
                                         f"rendered one: {moved[labels[0]]}")
     _check(any(moved.values()) or profile_name == "smoke", f"no run's image moves: {moved}")
     return moved
+
+
+def check_evaluation(per_run, audit, curves: dict, best: dict, ckpts: dict, floor: dict, gate,
+                     *, n_runs: int, n_fake: int, n_real: int, n_fake_curve: int, first_key,
+                     seeds, profile_name: str) -> None:
+    """Notebook 06's checks. ``per_run``: Table 1's rows (one per run); ``audit``: the
+    claims audit; ``curves``: ``{run key: scored checkpoints}``; ``best``: ``{run key: its
+    lowest-FID row}``; ``ckpts``: ``{run key: checkpoint epochs}``; ``floor``: the held-out
+    floor; ``first_key``: the run whose every checkpoint is scored (Fig. 3). Checked: finite
+    metrics over ``n_fake`` generated and ``n_real`` real images, one row per run, FID > 0,
+    precision in [0, 1]; known verdicts, each with its scale and reason; Table 1 uses a
+    scored checkpoint; Fig. 3's run is scored at every checkpoint; a finite floor at
+    ``n_fake_curve``; on the cpu profile (the reference run) paper-config runs trained 150+
+    epochs with 3+ seeds, and one passes the gate. Raises :class:`EvaluationCheckFailed`
+    naming the first failed check."""
+    finite = ["fid", "kid", "precision", "recall"]
+    _eval(np.isfinite(per_run[finite].to_numpy(dtype=float)).all(),
+          "a non-finite FID, KID, precision or recall")
+    _eval((per_run.n_fake == n_fake).all() and len(per_run) == n_runs,
+          f"not {n_runs} runs scored at {n_fake} images")
+    _eval((per_run.n_real == n_real).all(), f"not {n_real} real images")
+    _eval((per_run.fid > 0).all() and per_run.precision.between(0, 1).all(),
+          "FID <= 0 or precision outside [0, 1]")
+    _eval(set(audit.verdict) <= set(VERDICTS),
+          f"unknown verdicts {set(audit.verdict) - set(VERDICTS)}")
+    _eval(all(audit.scale.str.contains("px")) and audit.reason.str.len().gt(0).all(),
+          "a claim without its scale or reason")
+    # Table 1 uses each run's lowest-FID scored checkpoint; the curves score what Fig. 3 shows
+    for k, rows_k in curves.items():
+        _eval(best[k]["epoch"] in [r["epoch"] for r in rows_k],
+              f"{k}: Table 1's epoch {best[k]['epoch']} was not scored")
+    _eval([r["epoch"] for r in curves[first_key]] == ckpts[first_key],
+          f"{first_key}: not every checkpoint scored")
+    _eval(np.isfinite([floor["fid"], floor["kid"]]).all() and floor["n"] == n_fake_curve,
+          f"held-out floor {floor}")
+    if profile_name == "cpu":   # the reference run: paper-config models that learned the data
+        paper_runs = per_run[per_run.config == "paper"]
+        _eval((paper_runs.epochs_trained >= 150).all() and len(seeds) >= 3,
+              "cpu: paper-config runs under 150 epochs or under 3 seeds")
+        _eval(paper_runs.gate.any() and paper_runs.curve_fid.min() < gate.fid,
+              f"cpu: no paper-config run passes the gate (best FID "
+              f"{paper_runs.curve_fid.min()})")
+        print(f"best FID of a paper-config run: {paper_runs.curve_fid.min():.1f} at "
+              f"{n_fake_curve} images, {paper_runs.fid.min():.1f} at {n_fake}")
+
+
+class EvaluationCheckFailed(AssertionError):
+    """One of :func:`check_evaluation`'s checks failed; the message says which."""
+
+
+def _eval(ok, msg) -> None:
+    if not ok:
+        raise EvaluationCheckFailed(msg)
