@@ -350,3 +350,18 @@ def test_explorer_checks_pass_on_good_runs_and_raise_on_bad(gans, pcas, runs):
     states = explorer_states(ex)
     assert list(states) == list(ex_gans) and all(len(row) == 4 for row in states.values())
     assert any(k.startswith("component k = ") for row in states.values() for k in row)
+
+
+def test_explorer_figures(gans, pcas):
+    import matplotlib.pyplot as plt
+
+    from paperlib import plots
+
+    labelled = {f"{m} run": g for m, g in gans.items()}
+    fig = plots.latent_spaces_figure(labelled, {f"{m} run": p for m, p in pcas.items()}, "smoke")
+    assert "smoke profile, 32 px" in fig._suptitle.get_text()
+    plt.close(fig)
+    img = np.zeros((8, 8, 3), np.uint8)
+    fig = plots.image_table({"a": {"x": img, "y": img}, "b": {"x": img}}, "t")
+    assert len(fig.axes) == 8 and fig.axes[0].get_title() == "x"
+    plt.close(fig)
