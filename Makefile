@@ -1,13 +1,15 @@
 # Two commands do all set-up on a fresh clone:
 #   make reproduce [PROFILE=cpu|smoke|paper]   run every notebook in order, regenerate figures/
 #   make test                                  pytest over tests/ + nbval over every notebook (smoke)
+#   make release-check                         the committed results' run is this paperlib/ (run
+#                                              when the reference results are regenerated)
 PYTHON ?= python3
 VENV := .venv
 PROFILE ?= cpu
 STAMP := $(VENV)/.paperlib-installed
 KERNEL := paperlib
 
-.PHONY: venv reproduce test clean-runs
+.PHONY: venv reproduce test release-check clean-runs
 
 # (Re)create the virtual environment when pyproject.toml changes. torch/torchvision are
 # pinned there; pip finds them on this machine's disk. The Jupyter kernel "paperlib" is
@@ -29,7 +31,14 @@ reproduce: $(STAMP)
 		$(VENV)/bin/python -m paperlib verify --profile $(PROFILE); fi
 
 test: $(STAMP)
-	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest tests notebooks --nbval-lax -m "not release" -p no:cacheprovider
+
+# Release check (tests marked `release`): the committed reference results' manifest names a
+# commit whose paperlib/ is this checkout's. Fails as soon as paperlib/ changes, so it is not
+# part of `make test`; run it when the reference results are regenerated (after
+# `make reproduce PUBLISH=1` and committing them).
+release-check: $(STAMP)
+	$(VENV)/bin/python -m pytest tests -m release -p no:cacheprovider
 
 clean-runs:
 	rm -rf runs/smoke data/smoke

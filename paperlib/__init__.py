@@ -18,8 +18,10 @@ Layers, lowest first; a module imports from its own layer and the ones below it 
                            sources, the cached evaluation of a run, gate and verdict
                            statistics
     6  paper_a/, paper_b/  each paper's experiments (they do not import each other)
-    7  plots.py, reproduce.py, verify.py (a rerun's tables vs the committed ones),
-       selfcheck.py (every model at a profile's sizes), cli.py; above them, the notebooks
+    7  plots.py, reproduce.py (runs the notebooks), publish.py (executed notebooks into the
+       repository), doc_tables.py (the docs' result tables), verify.py (a rerun's tables vs
+       the committed ones), selfcheck.py (every model at a profile's sizes), cli.py; above
+       them, the notebooks
 
 The engine, the evaluation and the CLI build models by name from the registry and never
 branch on one; adding a model is adding one module to ``models/``.

@@ -559,7 +559,7 @@ def _cmd_curate(args) -> int:
               f"{entry['top_mean_satisfaction']:.3f}); curated set {out / entry['trainset']}; "
               f"retrained {result['runs'][r]}")
     final = shlex.quote(result["models"][-1])
-    print(f"log:           {out / paper_b.CURATION_LOG}")
+    print(f"log:           {out / paper_b.curation.CURATION_LOG}")
     print(f"curated model: {result['models'][-1]}")
     print(f"next:          python -m paperlib generate --run {final} --n 16 --out "
           f"{shlex.quote(str(out / 'samples'))}")

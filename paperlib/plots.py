@@ -10,12 +10,24 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from torchvision.utils import make_grid
 
 from .config import figures_dir
+from .data.folders import load_folder
+from .data.paired import load_pairs, map_to_rgb
 from .engine.runs import load_run
-from .paper_a.instability import instability_onset
+from .models.pix2pixhd import translate
+from .paper_a.explorer import (
+    component_images,
+    default_controls,
+    interpolation_strip,
+    mu_sweep,
+    pca_sweep,
+)
+from .paper_a.instability import d_wins, instability_onset
+from .utils.images import tile
 
 #: Inline (notebook) figure resolution: Jupyter's inline backend renders at ``figure.dpi``.
 INLINE_DPI = 80
@@ -120,4 +132,341 @@ def samples_figure(runs: dict, n: int = 64, seed: int = 0):
     for ax, (title, run_dir) in zip(axes[0], runs.items()):
         gan = load_run(run_dir)
         show_grid(gan.sample(n, seed=seed), f"{title}, epoch {gan.epoch}", ax=ax)
+    return fig
+
+
+# ----------------------------------------------------------------------------- latent explorer
+def show_tile(ax, stack, cols=(), rows=(), title=""):
+    """Draw a (R, C, H, W, 3) uint8 stack as one canvas with column / row labels."""
+    stack = np.asarray(stack)
+    if stack.ndim == 4:
+        stack = stack[None]
+    h, w, pad = stack.shape[2], stack.shape[3], 2
+    ax.imshow(tile(stack, pad=pad), interpolation="nearest")
+    ax.set_xticks([j * (w + pad) + w / 2 for j in range(len(cols))], cols, fontsize=7)
+    ax.set_yticks([i * (h + pad) + h / 2 for i in range(len(rows))], rows, fontsize=7)
+    ax.tick_params(length=0)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    ax.set_title(title, fontsize=9)
+
+
+def image_table(states: dict, title: str = ""):
+    """One row of images per key of ``states`` (``{row label: {column title: uint8 HWC
+    image}}``, e.g. :func:`paperlib.paper_a.explorer_states`), four columns; returns the
+    figure."""
+    fig, axes = plt.subplots(len(states), 4, figsize=(8, 2.2 * len(states)), squeeze=False)
+    for r, (label, row) in enumerate(states.items()):
+        for c, (what, img) in enumerate(row.items()):
+            axes[r][c].imshow(img, interpolation="nearest")
+            axes[r][c].set_title(what, fontsize=8)
+            axes[r][c].set_xticks([]), axes[r][c].set_yticks([])
+        axes[r][0].set_ylabel(label, fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def latent_spaces_figure(gans: dict, pcas: dict, profile_name: str, sweep=(-2, -1, 0, 1, 2),
+                         seeds=(0, 1, 2), steps: int = 9,
+                         mu_offsets=(-1.0, -0.5, 0.0, 0.5, 1.0)):
+    """Notebook 07's static view of the latent spaces (``{label: TrainedGAN}``,
+    ``{label: PCADirections}``): PCA-direction sweeps of each run (top), seed interpolation
+    (middle), the DeLiGAN run's mixture components and the proposed run's global mu offset
+    (bottom; a note where there is no such run). Returns the figure."""
+    labels = list(gans)
+    res_px = next(iter(gans.values())).config.res
+    fig = plt.figure(figsize=(13, 12), layout="constrained")
+    top, mid, bottom = fig.subfigures(3, 1, height_ratios=[3.2, 2.5, 3.0])
+    for ax, label in zip(top.subplots(1, len(labels), squeeze=False)[0], labels):
+        p = pcas[label]
+        show_tile(ax, pca_sweep(gans[label], {"seed_a": 0}, sweep, 4, p),
+                  [f"{v:+d} std" if v else "0" for v in sweep],
+                  [f"PC{i + 1} ({100 * p.explained[i]:.1f}%)" for i in range(min(4, p.k))],
+                  label)
+    top.suptitle("PCA-direction sweeps of the mapped latent z (seed 0)", fontsize=10)
+
+    ax = mid.subplots()
+    show_tile(ax, [interpolation_strip(gans[lab], 0, 1, steps) for lab in labels],
+              [f"t={t:.2g}" for t in np.linspace(0, 1, steps)], labels)
+    mid.suptitle("Seed interpolation (slerp of the noise, seed 0 → seed 1)", fontsize=10)
+
+    ax_k, ax_mu = bottom.subplots(1, 2, width_ratios=[8, 5])
+    deligan = next((lab for lab in labels if "k" in default_controls(gans[lab])), None)
+    proposed = next((lab for lab in labels if default_controls(gans[lab]).keys()
+                     >= {"mu_offset"}), None)
+    if deligan:
+        K = gans[deligan].latent.K
+        ks = sorted(set(np.linspace(0, K - 1, min(K, 8)).round().astype(int).tolist()))
+        show_tile(ax_k, [component_images(gans[deligan], ks, {"seed_a": s}) for s in seeds],
+                  [f"k={k}" for k in ks], [f"seed {s}" for s in seeds],
+                  f"{deligan}: mixture components (same eps per row, K={K})")
+    else:
+        ax_k.axis("off"), ax_k.text(0.5, 0.5, "no DeLiGAN run", ha="center")
+    if proposed:
+        show_tile(ax_mu, [mu_sweep(gans[proposed], mu_offsets, {"seed_a": s}) for s in seeds],
+                  [f"offset {o:+.1f}" for o in mu_offsets], [f"seed {s}" for s in seeds],
+                  f"{proposed}: global mu offset")
+    else:
+        ax_mu.axis("off"), ax_mu.text(0.5, 0.5, "no proposed run with mean adjustment",
+                                      ha="center")
+    fig.suptitle(f"Paper A latent spaces ({profile_name} profile, {res_px} px)", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- paper B, notebook 01
+STAGE_COLORS = {"alone": "tab:gray", "mix": "tab:blue", "longer": "tab:purple",
+                "finetune": "tab:green"}
+
+
+def stage_samples_figure(splits: dict, runs: dict, aug_runs: dict, stages, augments, seeds,
+                         augment_seeds, res: int, title: str, n: int = 16):
+    """Notebook 01's samples per stage: per artist (``splits``) a row of ``n`` held-out
+    images, then each stage's run (``runs[artist, seeds[0]][stage]``, at its own epochs;
+    "pretrain" after the stages when "finetune" is one) and each augmentation's
+    (``aug_runs[artist, augment, augment_seeds[0]]``). Returns the figure."""
+    panels = ["held-out data", *stages, *(["pretrain"] if "finetune" in stages else []),
+              *[f"alone+{a}" for a in augments]]
+    fig, axes = plt.subplots(len(splits), len(panels),
+                             figsize=(2.3 * len(panels), 2.6 * len(splits)), squeeze=False)
+    for i, (name, sp) in enumerate(splits.items()):
+        for ax, panel in zip(axes[i], panels):
+            if panel == "held-out data":
+                imgs = load_folder(sp.held_out, res).images[:n]
+            else:
+                run = (aug_runs[name, panel.split("+")[1], augment_seeds[0]] if "+" in panel
+                       else runs[name, seeds[0]][panel])
+                imgs = load_run(run.run_dir, epoch=run.epochs_done).sample(n, seed=0)
+            show_grid(imgs, f"{name}\n{panel}" if panel == "held-out data" else panel,
+                      nrow=4, ax=ax)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def stage_metrics_figure(per_run, artists, stages, augments):
+    """Notebook 01's form, FID and KID per stage: per artist, bars of the mean over seeds,
+    dots for single seeds and a dashed line at the training data's own value. Returns the
+    figure."""
+    order = [*stages, *[f"alone+{a}" for a in augments]]
+    panels_m = [("main_score", "main-form score (higher better)"),
+                ("inner_score", "inner-form score (higher better)"),
+                ("fid", "FID vs held-out (lower better)"), ("kid", "KID vs held-out (lower better)")]
+    artists = list(artists)
+    fig, axes = plt.subplots(len(artists), len(panels_m), figsize=(18, 3.3 * len(artists)),
+                             squeeze=False)
+    for i, name in enumerate(artists):
+        sub = per_run[per_run.artist == name]
+        ref = sub[sub.stage == "training data"].iloc[0]
+        for ax, (col, label) in zip(axes[i], panels_m):
+            means = [sub[sub.stage == st][col].mean() for st in order]
+            ax.bar(range(len(order)), means, color=[STAGE_COLORS[st] for st in stages]
+                   + ["tab:orange"] * len(augments))
+            for k, st in enumerate(order):
+                v = sub[sub.stage == st][col]
+                ax.plot([k] * len(v), v, "k.", ms=6)
+            ax.axhline(ref[col], color="tab:red", ls="--", lw=1, label="training data")
+            ax.set_xticks(range(len(order)), order, rotation=20, fontsize=8)
+            ax.set_title(f"{name}: {label}", fontsize=10)
+            if col in ("main_score", "inner_score"):
+                ax.set_ylim(0, 1)
+                ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- paper B, notebook 05
+def curation_rounds_figure(rounds_df, artists, seeds, control: bool, title: str):
+    """Notebook 05's metrics per curation round: per artist a line of the mean over seeds,
+    dots for single seeds and, with ``control``, crosses for the control at the last
+    round. Returns the figure."""
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.4))
+    for name in artists:
+        sub = rounds_df[(rounds_df.artist == name) & (rounds_df["round"] != "control")]
+        g = sub.groupby("round", sort=False)[["main_score", "fid", "kid", "diversity"]].mean()
+        for ax, col in zip(axes, ["main_score", "fid", "kid", "diversity"]):
+            line, = ax.plot(range(len(g)), g[col], "o-", label=name)
+            for k, rd in enumerate(g.index):
+                v = sub[sub["round"] == rd][col]
+                ax.plot([k] * len(v), v, ".", color=line.get_color(), alpha=0.5)
+            if control:
+                c = rounds_df[(rounds_df.artist == name) & (rounds_df["round"] == "control")][col]
+                ax.plot([len(g) - 1] * len(c), c, "x", ms=8, color="tab:red",
+                        label=f"{name}: control")
+            ax.set_xticks(range(len(g)), ["shape\nlearning", *[f"after\nround {r}" for r in
+                                                                g.index[1:]]])
+    for ax, title_ in zip(axes, ["main-form score (higher better)",
+                                 "FID vs held-out (lower better)",
+                                 "KID vs held-out (lower better)",
+                                 "diversity (higher: more varied)"]):
+        ax.set_title(title_, fontsize=10)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def composition_figure(comp_df, seed: int, sources):
+    """Notebook 05's curated sets (``comp_df``: one row per artist, seed, round and source,
+    :func:`paperlib.paper_b.curation_composition`) for ``seed``: images per source (stacked,
+    with the distinct count) and the mean selection-feature distance to the nearest
+    top-rated image. Returns the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
+    sub = comp_df[comp_df.seed == seed]
+    labels = [f"{a}\nround {r}" for a, r in dict.fromkeys(zip(sub.artist, sub["round"]))]
+    bottom = np.zeros(len(labels))
+    colors = {"generated-similar": "tab:blue", "human-similar": "tab:green", "top-copy": "tab:red"}
+    for src in sources:
+        v = sub[sub.source == src]
+        axes[0].bar(range(len(labels)), v.images.values, bottom=bottom, color=colors[src],
+                    label=src)
+        for k, (n_img, n_dist) in enumerate(zip(v.images.values, v.distinct.values)):
+            if n_img:
+                axes[0].text(k, bottom[k] + n_img / 2, f"{n_img} ({n_dist} distinct)",
+                             ha="center", va="center", fontsize=7, color="white")
+        bottom += v.images.values
+        axes[1].bar(np.arange(len(labels)) + 0.27 * (sources.index(src) - 1),
+                    v.mean_distance.fillna(0).values, width=0.27, color=colors[src], label=src)
+    for ax, title in zip(axes, ["curated set: images per source", "mean selection-feature "
+                                "distance to the nearest top-rated image"]):
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_title(title, fontsize=10)
+    axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def table1_samples_figure(splits: dict, base: dict, loops: dict, table1, seed: int,
+                          shape_stage: str, res: int, title: str, n: int = 16):
+    """Notebook 05's Table 1 as samples (``seed``): per artist the held-out images, the 1st
+    result, shape learning, longer training (each at its own epochs) and the curation
+    loop's last model, titled with Table 1's form score and FID. Returns the figure."""
+    t1_cols = ["training data", "1st result", "shape learning", "longer training",
+               "shape learning + technique"]
+    fig, axes = plt.subplots(len(splits), len(t1_cols),
+                             figsize=(2.3 * len(t1_cols), 2.6 * len(splits)), squeeze=False)
+    for i, (name, sp) in enumerate(splits.items()):
+        last = loops[name, seed]["models"][-1]
+        runs_i = [None, *[(base[name, seed][st].run_dir, base[name, seed][st].epochs_done)
+                          for st in ("alone", shape_stage, "longer")], (last, None)]
+        for j, (ax, col, run) in enumerate(zip(axes[i], t1_cols, runs_i)):
+            imgs = (load_folder(sp.held_out, res).images[:n] if run is None
+                    else load_run(run[0], epoch=run[1]).sample(n, seed=0))
+            row = table1[(table1.artist == name) & (table1.column == col)].iloc[0]
+            ax = show_grid(imgs, "", nrow=4, ax=ax)
+            ax.set_title((f"{col}\n" if i == 0 else "") + f"form {row.main_score:.2f} · "
+                         f"FID {row.fid:.0f}", fontsize=9)
+            if j == 0:
+                ax.axis("on")
+                ax.set_xticks([]), ax.set_yticks([])
+                ax.set_ylabel(name, fontsize=10)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- paper B, notebook 01b
+def conditional_grid_figure(splits: dict, p2p_runs: dict, seed: int, res: int, map_source: str,
+                            n_show: int = 8):
+    """Notebook 01b's grid, per artist (run ``p2p_runs[artist, seed]``): rows of held-out
+    maps, Pix2pixHD's outputs (sampled features; with instance features also the truth's)
+    and the ground truth. Returns the figure."""
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 6.0), squeeze=False)
+    for ax, (name, sp) in zip(axes[0], splits.items()):
+        pairs = load_pairs(sp.held_out, res, map_source)[:n_show]
+        run = load_run(p2p_runs[name, seed].run_dir)
+        outs = [translate(run, pairs, features=f)
+                for f in (("clusters", "gt") if run.config.p2p_feat else ("clusters",))]
+        grid = torch.cat([map_to_rgb(pairs.maps), *outs, pairs.images])
+        show_grid(grid, f"{name} (seed {seed}): held-out map | Pix2pixHD"
+                  + (" | with the truth's features" if len(outs) > 1 else "")
+                  + " | ground truth", nrow=n_show, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def conditional_metrics_figure(per_seed, artists, order, gt_column: str, title: str):
+    """Notebook 01b's form, FID and KID: per artist, bars of the mean over seeds of each
+    column of ``order``, dots for single seeds, triangles for ``gt_column`` (the upper
+    bound) and a dashed line at the training data's value. Returns the figure."""
+    panels = [("main_score", "main-form score (higher better)"),
+              ("inner_score", "inner-form score (higher better)"),
+              ("fid", "FID vs held-out (lower better)"), ("kid", "KID vs held-out (lower better)")]
+    artists = list(artists)
+    fig, axes = plt.subplots(len(artists), len(panels), figsize=(17, 3.4 * len(artists)),
+                             squeeze=False)
+    for i, name in enumerate(artists):
+        sub = per_seed[per_seed.artist == name]
+        floor_row = sub[sub.model == "real"].iloc[0]
+        for ax, (col, label) in zip(axes[i], panels):
+            ax.bar(range(len(order)), [sub[sub.column == c][col].mean() for c in order],
+                   color=["tab:purple", "tab:gray", "tab:blue"][:len(order)])
+            gt = sub[sub.column == gt_column][col]
+            ax.plot([0] * len(gt), gt, "^", color="tab:pink", ms=5,
+                    label="conditional, ground-truth features")
+            for k, c in enumerate(order):
+                v = sub[sub.column == c][col]
+                ax.plot([k] * len(v), v, "k.", ms=6)
+            ax.axhline(floor_row[col], color="tab:red", ls="--", lw=1, label="training data")
+            ax.set_xticks(range(len(order)), [c.split(" (")[0] for c in order], fontsize=8)
+            ax.set_title(f"{name}: {label}", fontsize=9)
+            if col in ("main_score", "inner_score"):
+                ax.set_ylim(0, 1)
+            ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- paper A, notebook 06
+def detector_demo_figure(cands: dict, demo):
+    """Notebook 06's instability detector, firing and silent: per shown run of ``demo``
+    (``(word, row)`` pairs, :func:`paperlib.paper_a.detector_demo`) its losses (``cands``:
+    ``{run: log rows}``), the onset where it fires, and the epochs D wins shaded. Returns
+    the figure."""
+    fig, axes = plt.subplots(1, max(1, len(demo)), figsize=(7 * max(1, len(demo)), 3.4),
+                             squeeze=False)
+    for ax, (word, row) in zip(axes[0], demo):
+        rows_ = cands[row.run]
+        loss_curves(ax, rows_, f"detector {word}: {row.run}\n(onset "
+                    f"{int(row.onset) if word == 'fires' else 'none'}, {row.epochs} epochs)",
+                    int(row.onset) if word == "fires" else None)
+        for r in rows_:
+            if d_wins(r):
+                ax.axvspan(r["epoch"] - 0.5, r["epoch"] + 0.5, color="tab:red", alpha=0.12,
+                           lw=0)
+    fig.tight_layout()
+    return fig
+
+
+def over_training_figure(curves: dict, models, config: str, seeds, first_seed: int, gate_fid,
+                         is_kind=None):
+    """Notebook 06's Fig. 3: FID (and, given ``is_kind``, IS) over kimg shown for each
+    model of ``config`` (``curves[model, config, seed]``: scored checkpoints; lines: seed
+    ``first_seed``, dots: the other ``seeds``), with the gate's FID. Returns the figure."""
+    has_is = is_kind is not None
+    fig, axes = plt.subplots(1, 2 if has_is else 1, figsize=(12 if has_is else 6.5, 3.8),
+                             squeeze=False)
+    ax_fid = axes[0][0]
+    for m in models:
+        first = curves[m, config, first_seed]
+        line, = ax_fid.plot([r["kimg"] for r in first], [r["fid"] for r in first],
+                            marker="o", label=m)
+        for s in seeds[1:]:
+            if (m, config, s) in curves:
+                ax_fid.plot([r["kimg"] for r in curves[m, config, s]],
+                            [r["fid"] for r in curves[m, config, s]], ".",
+                            color=line.get_color())
+        if has_is:
+            axes[0][1].plot([r["kimg"] for r in first], [r["is"] for r in first], marker="o",
+                            label=m)
+    ax_fid.axhline(gate_fid, color="k", ls="--", lw=1, label="gate")
+    ax_fid.set(title=f"FID ({config} config)", xlabel="kimg shown",
+               ylabel="FID (lower is better)")
+    ax_fid.legend(fontsize=8)
+    if has_is:
+        axes[0][1].set(title=f"IS ({is_kind})", xlabel="kimg shown",
+                       ylabel="IS (higher is better)")
+        axes[0][1].legend(fontsize=8)
+    fig.tight_layout()
     return fig

@@ -7,15 +7,15 @@ every training run under ``runs/<profile>/`` (:func:`run_records`: epochs, kimg,
 seconds, status and where it ran). A failing notebook stops the run with its name and the
 failing cell, and its executed copy is kept. ``reproduce(scheduler=...)`` (CLI
 ``--scheduler``) sets ``$PAPERLIB_SCHEDULER`` for the notebooks' kernels, which inherit the
-environment (see :mod:`paperlib.engine.parallel`).
+environment (see :mod:`paperlib.engine.parallel`). Publishing the executed notebooks and
+refilling the docs' result tables (``publish=True``) live in :mod:`paperlib.publish` and
+:mod:`paperlib.doc_tables`.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -26,19 +26,14 @@ import torch
 
 from . import config
 from .config import figures_dir
+from .doc_tables import sync_docs_tables
 from .engine import parallel
 from .engine.config import profile_sizes
 from .engine.runs import find_runs
 from .models import model_names
+from .publish import NotebookTooLarge, executed_dir, publish_executed
 
 KERNEL_NAME = "paperlib"
-
-
-#: Largest executed notebook :func:`publish_executed` copies into the repository (bytes).
-MAX_PUBLISHED_BYTES = 2_000_000
-
-
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def notebook_paths(notebooks_dir: Path = config.NOTEBOOKS_DIR) -> list[Path]:
@@ -47,10 +42,6 @@ def notebook_paths(notebooks_dir: Path = config.NOTEBOOKS_DIR) -> list[Path]:
     if not paths:
         raise FileNotFoundError(f"no numbered notebooks found in {notebooks_dir}")
     return paths
-
-
-def executed_dir(profile: str) -> Path:
-    return config.runs_dir(profile) / "executed"
 
 
 def _git_commit() -> str | None:
@@ -134,232 +125,6 @@ def run_records(runs_root) -> list[dict]:
             "executed": status.get("executed"),
         })
     return records
-
-
-# ----------------------------------------------------------------------------- publishing
-class NotebookTooLarge(ValueError):
-    """A notebook to publish is over :data:`MAX_PUBLISHED_BYTES`; the message names it, its
-    size and its largest outputs."""
-
-
-def strip_widget_state(nb) -> int:
-    """Remove saved ipywidgets state from a notebook (in place); return how many items went.
-
-    Drops ``metadata.widgets`` (the saved widget models) and, in every output, the
-    ``application/vnd.jupyter.widget-view+json`` view: its ``text/plain`` (or other)
-    fallback stays; an output left with no data is dropped. A reader of the published
-    notebook sees the fallback (or, for live widgets, reruns the notebook)."""
-    removed = 0
-    if "widgets" in nb.metadata:
-        del nb.metadata["widgets"]
-        removed += 1
-    for cell in nb.cells:
-        cell.metadata.pop("widgets", None)
-        if cell.get("cell_type") != "code":
-            continue
-        kept = []
-        for out in cell.get("outputs", []):
-            data = out.get("data")
-            if data is not None and WIDGET_MIME in data:
-                del data[WIDGET_MIME]
-                removed += 1
-                if not data:
-                    continue
-            kept.append(out)
-        cell.outputs = kept
-    return removed
-
-
-def _largest_outputs(nb, n: int = 3) -> list[str]:
-    """The ``n`` largest outputs of a notebook, described for an error message."""
-    sizes = []
-    for i, cell in enumerate(nb.cells):
-        for k, out in enumerate(cell.get("outputs", [])):
-            size = len(json.dumps(out))
-            first = next((line for line in cell.source.splitlines() if line.strip()), "")[:60]
-            kinds = ", ".join(sorted(out.get("data", {}))) or out.get("output_type", "?")
-            sizes.append((size, f"cell {i} output {k} ({kinds}; {size / 1e6:.2f} MB; "
-                                f"cell starts {first!r})"))
-    return [text for _, text in sorted(sizes, key=lambda t: -t[0])[:n]]
-
-
-def check_notebook_size(nb, name: str, max_bytes: int = MAX_PUBLISHED_BYTES) -> int:
-    """The notebook's size in bytes as written; :class:`NotebookTooLarge` above
-    ``max_bytes``, naming it, its size and its largest outputs."""
-    import nbformat
-
-    size = len(nbformat.writes(nb).encode())
-    if size > max_bytes:
-        raise NotebookTooLarge(
-            f"{name} is {size / 1e6:.2f} MB with outputs, over the {max_bytes / 1e6:.1f} MB "
-            f"limit for published notebooks; largest outputs: "
-            + "; ".join(_largest_outputs(nb)))
-    return size
-
-
-def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR,
-                     max_bytes: int = MAX_PUBLISHED_BYTES,
-                     names: list[str] | None = None) -> list[Path]:
-    """Copy a profile's executed notebooks over ``notebooks/`` so readers see outputs.
-
-    The cell papermill injected (``profile = '<profile>'``) is dropped, so the published
-    notebooks still take their profile from ``$PAPERLIB_PROFILE`` (nbval runs them with
-    ``smoke``); saved ipywidgets state is stripped (:func:`strip_widget_state`). Every
-    notebook must then be at most ``max_bytes`` (2 MB): otherwise nothing is written and
-    :class:`NotebookTooLarge` names each notebook over the limit, its size and its largest
-    outputs. ``names``: only these executed notebooks (``reproduce --only`` publishes what
-    it ran, never an older executed copy over a notebook edited since). Used for the
-    committed ``cpu`` reference run.
-    """
-    import nbformat
-
-    ready, too_large = [], []
-    for executed in sorted(executed_dir(profile).glob("[0-9][0-9]*_*.ipynb")):
-        target = notebooks_dir / executed.name
-        if not target.exists() or (names is not None and executed.name not in names):
-            continue
-        nb = nbformat.read(executed, as_version=4)
-        nb.cells = [c for c in nb.cells
-                    if "injected-parameters" not in c.metadata.get("tags", [])]
-        nb.metadata.get("papermill", {}).pop("parameters", None)
-        strip_widget_state(nb)
-        try:
-            check_notebook_size(nb, executed.name, max_bytes)
-        except NotebookTooLarge as err:
-            too_large.append(str(err))
-        ready.append((nb, target))
-    if too_large:
-        raise NotebookTooLarge("not published (nothing written): " + "\n".join(too_large))
-    for nb, target in ready:
-        nbformat.write(nb, target)
-    return [target for _, target in ready]
-
-
-README = config.ROOT / "README.md"
-RESULTS_DOC = config.ROOT / "docs" / "RESULTS.md"
-#: The markdown files whose ``<!-- table: NAME -->`` blocks are the committed tables
-#: ``figures/<profile>/NAME.md``: ``reproduce(publish=True)`` refills them
-#: (:func:`sync_docs_tables`) and a test checks them (:func:`doc_table_problems`).
-SYNCED_DOCS = (README, RESULTS_DOC)
-
-
-_TABLE_BLOCK = re.compile(r"(<!-- table: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
-_TABLE_OPEN = re.compile(r"<!-- table: ([\w.-]+) -->")
-#: a summary row's source: ``<!-- verdict: NAME:ROW -->`` in its verdict cell names row ROW
-#: (0-based) of the committed ``figures/<profile>/NAME.csv``, whose ``verdict`` it must repeat
-_VERDICT_SOURCE = re.compile(r"<!-- verdict: (?P<name>[\w.-]+):(?P<row>\d+) -->")
-
-
-def table_blocks(text: str) -> dict[str, str]:
-    """The tables a markdown file embeds: ``{name: markdown}`` from its
-    ``<!-- table: NAME -->`` ... ``<!-- /table -->`` blocks."""
-    return {m["name"]: m["body"] for m in _TABLE_BLOCK.finditer(text)}
-
-
-readme_tables = table_blocks  # the README was the first file with table blocks
-
-
-def sync_table_blocks(doc: Path, profile: str = "cpu") -> list[str]:
-    """Refill the table blocks of the markdown file ``doc`` from
-    ``figures/<profile>/<name>.md``, so its results are the committed tables; returns the
-    names updated (a block without a table file is left as it is)."""
-    doc = Path(doc)
-    text = doc.read_text()
-    fig = figures_dir(profile)
-    done = []
-
-    def refill(m):
-        table = fig / f"{m['name']}.md"
-        if not table.exists():
-            return m.group(0)
-        done.append(m["name"])
-        return m.group(1) + table.read_text() + m.group(4)
-
-    doc.write_text(_TABLE_BLOCK.sub(refill, text))
-    return done
-
-
-def sync_readme_tables(profile: str = "cpu", readme: Path = README) -> list[str]:
-    """:func:`sync_table_blocks` for the README."""
-    return sync_table_blocks(readme, profile)
-
-
-def sync_docs_tables(profile: str = "cpu", docs=SYNCED_DOCS) -> dict[str, list[str]]:
-    """:func:`sync_table_blocks` for every file of ``docs`` that exists:
-    ``{path relative to the repository: names updated}``."""
-    out = {}
-    for doc in map(Path, docs):
-        if doc.is_file():
-            try:
-                key = str(doc.resolve().relative_to(config.ROOT))
-            except ValueError:
-                key = str(doc)
-            out[key] = sync_table_blocks(doc, profile)
-    return out
-
-
-def table_block_problems(text: str, fig_dir, repo_root=None, label: str = "README",
-                         require_blocks: bool = True) -> list[str]:
-    """What is wrong with a markdown text's table blocks: none at all (when
-    ``require_blocks``), a block opened but not closed (or named twice), a block with no
-    ``<fig_dir>/<name>.md``, one whose body differs from it, and -- given ``repo_root``, a
-    git checkout -- a table file git does not track. ``label`` names the text in messages."""
-    problems = []
-    opened = _TABLE_OPEN.findall(text)
-    tables = table_blocks(text)
-    if not opened and require_blocks:
-        problems.append("no table blocks")
-    if sorted(opened) != sorted(tables):
-        problems.append(f"malformed or repeated blocks: {sorted(opened)} vs {sorted(tables)}")
-    for name, body in tables.items():
-        path = Path(fig_dir) / f"{name}.md"
-        if not path.is_file():
-            problems.append(f"{name}: no committed {path}")
-        elif body != path.read_text():
-            problems.append(f"{name}: {label} block differs from {path}")
-        elif repo_root is not None and subprocess.run(
-                ["git", "-C", str(repo_root), "ls-files", "--error-unmatch", str(path)],
-                check=False, capture_output=True).returncode != 0:
-            problems.append(f"{name}: {path} is not committed")
-    return problems
-
-
-def verdict_source_problems(text: str, fig_dir, label: str = "README") -> list[str]:
-    """What is wrong with a hand-written summary table's verdicts: each table row carrying
-    ``<!-- verdict: NAME:ROW -->`` must end in a verdict cell that repeats (bold marks and
-    the comment aside) the ``verdict`` of row ROW of ``<fig_dir>/NAME.csv``."""
-    problems = []
-    for line in text.splitlines():
-        m = _VERDICT_SOURCE.search(line)
-        if not m or not line.lstrip().startswith("|"):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        said = _VERDICT_SOURCE.sub("", cells[-1]).replace("*", "").strip()
-        path = Path(fig_dir) / f"{m['name']}.csv"
-        if not path.is_file():
-            problems.append(f"{m['name']}:{m['row']}: no committed {path}")
-            continue
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        row = int(m["row"])
-        if row >= len(rows) or "verdict" not in rows[row]:
-            problems.append(f"{m['name']}:{row}: {path} has no verdict in that row")
-        elif rows[row]["verdict"].strip() != said:
-            problems.append(f"{m['name']}:{row}: {label} says {said!r}, "
-                            f"{path.name} says {rows[row]['verdict']!r}")
-    return problems
-
-
-def doc_table_problems(doc: Path, fig_dir, repo_root=None, require_blocks: bool = True) -> list[str]:
-    """:func:`table_block_problems` plus :func:`verdict_source_problems` for the markdown
-    file ``doc`` (a missing file is a problem)."""
-    doc = Path(doc)
-    if not doc.is_file():
-        return [f"no file {doc}"]
-    text = doc.read_text()
-    return (table_block_problems(text, fig_dir, repo_root, label=doc.name,
-                                 require_blocks=require_blocks)
-            + verdict_source_problems(text, fig_dir, label=doc.name))
 
 
 class NotebookFailed(RuntimeError):

@@ -24,7 +24,8 @@ LAYERS = {
     "paperlib.engine": 4,
     "paperlib.metrics": 5,
     "paperlib.paper_a": 6, "paperlib.paper_b": 6,
-    "paperlib.plots": 7, "paperlib.reproduce": 7, "paperlib.cli": 7, "paperlib.__main__": 7,
+    "paperlib.plots": 7, "paperlib.reproduce": 7, "paperlib.publish": 7,
+    "paperlib.doc_tables": 7, "paperlib.cli": 7, "paperlib.__main__": 7,
     "paperlib.verify": 7, "paperlib.selfcheck": 7,
 }
 #: Imports inside functions that are allowed: heavy or optional third-party modules only

@@ -14,8 +14,6 @@ from PIL import Image
 
 from paperlib import data, engine, metrics
 from paperlib.paper_b import (
-    CURATION_LOG,
-    SOURCES,
     SelectionMismatchError,
     auto_satisfaction,
     auto_satisfaction_parts,
@@ -31,6 +29,7 @@ from paperlib.paper_b import (
     split_counts,
     write_curated_set,
 )
+from paperlib.paper_b.curation import CURATION_LOG, SOURCES
 from paperlib.utils.images import to_uint8_hwc
 
 # --------------------------------------------------------------------------- helpers

@@ -11,7 +11,7 @@ from paperlib import config, engine, metrics, paper_a
 from paperlib.engine.runs import RunResult
 from paperlib.paper_a import report
 
-MODELS = paper_a.MODELS
+MODELS = paper_a.report.MODELS
 
 
 def _rows(n, wins_from=None, d_loss_win=0.05):
@@ -370,5 +370,5 @@ def test_claims_audit_fragile_and_missing_seeds(tmp_path):
 
 
 def test_stability_claims_cover_the_models():
-    assert [m for m, _, _ in paper_a.STABILITY_CLAIMS] == list(MODELS)
-    assert paper_a.CLAIM_HORIZON == 150
+    assert [m for m, _, _ in paper_a.report.STABILITY_CLAIMS] == list(MODELS)
+    assert paper_a.report.CLAIM_HORIZON == 150

@@ -250,7 +250,7 @@ def test_curation_table1_inserts_the_gate_count_after_model():
     assert list(t.columns[:5]) == ["artist", "column", "model", "draws", "n_seeds"]
     assert list(zip(t.artist, t.column)) == [(a, c) for a in ("artist_donglein",
                                                               "artist_geometric")
-                                             for c in paper_b.COLUMNS]
+                                             for c in paper_b.tables.COLUMNS]
     by = t.set_index(["artist", "column"]).draws
     assert by["artist_donglein", "training data"] == 1
     assert by["artist_donglein", "1st result"] == 0
@@ -299,7 +299,7 @@ def test_curation_markdown_names_every_column_and_verdict():
     for a in ("artist_donglein", "artist_geometric"):
         block = md.split(f"- **{a}**")[1].split("- **artist_")[0]
         assert "training data: main-form 0.900" in block and "diversity 20.0" in block
-        for c in paper_b.COLUMNS[1:]:
+        for c in paper_b.tables.COLUMNS[1:]:
             assert f"    - {c}: gate " in block, c
         for claim in v.claim.unique():
             assert f"    - *{claim}* — **" in block
@@ -329,7 +329,7 @@ def test_curation_composition_reads_the_provenance_of_every_round(tmp_path):
         for r in range(2):
             trainset = f"round_{r}"
             (loop_dirs[key] / trainset).mkdir(parents=True)
-            (loop_dirs[key] / trainset / paper_b.PROVENANCE).write_text(
+            (loop_dirs[key] / trainset / paper_b.curation.PROVENANCE).write_text(
                 json.dumps({"files": files}))
             rounds.append({"round": r, "trainset": trainset,
                            "mean_distance": {"generated-similar": 0.5, "human-similar": 1.5,
@@ -338,7 +338,7 @@ def test_curation_composition_reads_the_provenance_of_every_round(tmp_path):
     c = paper_b.curation_composition(loops, {k: str(v) for k, v in loop_dirs.items()})
     assert list(c.columns) == ["artist", "seed", "round", "source", "images", "distinct",
                                "mean_distance"]
-    assert len(c) == 2 * 2 * len(paper_b.SOURCES)
+    assert len(c) == 2 * 2 * len(paper_b.curation.SOURCES)
     first = c[(c.artist == "a") & (c["round"] == 0)].set_index("source")
     assert first.images.to_dict() == {"generated-similar": 3, "human-similar": 2, "top-copy": 1}
     assert first.distinct.to_dict() == {"generated-similar": 2, "human-similar": 1,
@@ -373,7 +373,7 @@ def test_with_gate_fails_a_run_over_the_fid_limit_and_its_claims_follow(per_run)
     g = paper_b.with_gate(per_run, key="stage", fid_limit=75.0)
     alone = g[(g.artist == "artist_geometric") & (g.stage == "alone")]
     mix = g[(g.artist == "artist_geometric") & (g.stage == "mix")]
-    assert (alone.form_ratio >= paper_b.FORM_GATE).all() and not alone.fid_ok.any()
+    assert (alone.form_ratio >= paper_b.tables.FORM_GATE).all() and not alone.fid_ok.any()
     assert not alone.draws.any() and mix.draws.all()
     v = paper_b.shape_learning_verdicts(g, ("alone", "mix"))
     assert set(v[v.artist == "artist_geometric"].verdict) == {"not testable here"}

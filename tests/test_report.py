@@ -8,7 +8,7 @@ from paperlib import metrics, paper_a
 
 
 def test_paper_ratios_match_its_table():
-    fid, is_ = paper_a.PAPER_A_TABLE1["fid"], paper_a.PAPER_A_TABLE1["is"]
+    fid, is_ = paper_a.report.PAPER_A_TABLE1["fid"], paper_a.report.PAPER_A_TABLE1["is"]
     r = paper_a.proposed_ratios(fid)
     assert abs(r["dcgan"] - 0.80) < 0.01 and abs(r["deligan"] - 0.71) < 0.01
     r = paper_a.proposed_ratios(is_)

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from paperlib import cli, config, engine, plots, reproduce
+from paperlib import cli, config, doc_tables, engine, plots, publish, reproduce
 
 
 def _write_nb(path, *sources):
@@ -70,38 +70,38 @@ def test_publish_drops_the_injected_profile(tmp_path, monkeypatch):
     src.mkdir()
     _write_nb(src / "01_ok.ipynb", "import os\nprofile = os.environ.get('PAPERLIB_PROFILE', 'cpu')",
               "print(profile)")
-    monkeypatch.setattr(reproduce, "executed_dir", lambda profile: tmp_path / "executed")
+    monkeypatch.setattr(publish, "executed_dir", lambda profile: tmp_path / "executed")
     reproduce.run_notebook(src / "01_ok.ipynb", "smoke", tmp_path / "executed", progress=False)
     executed = nbformat.read(tmp_path / "executed" / "01_ok.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
-    assert reproduce.publish_executed("smoke", src) == [src / "01_ok.ipynb"]
+    assert publish.publish_executed("smoke", src) == [src / "01_ok.ipynb"]
     published = nbformat.read(src / "01_ok.ipynb", as_version=4)
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in published.cells)
     assert published.cells[-1].outputs[0]["text"].strip() == "smoke"   # outputs kept
 
 
 def _readme_table_problems(text, fig_dir, repo_root=None):
-    return reproduce.table_block_problems(text, fig_dir, repo_root)
+    return doc_tables.table_block_problems(text, fig_dir, repo_root)
 
 
 def _git_root():
-    root = reproduce.README.parent
+    root = doc_tables.README.parent
     return root if (root / ".git").exists() and shutil.which("git") else None
 
 
-@pytest.mark.parametrize("doc, require_blocks", [(reproduce.README, False),
-                                                 (reproduce.RESULTS_DOC, True)],
+@pytest.mark.parametrize("doc, require_blocks", [(doc_tables.README, False),
+                                                 (doc_tables.RESULTS_DOC, True)],
                          ids=["README.md", "docs/RESULTS.md"])
 def test_doc_results_are_the_committed_tables(doc, require_blocks):
     """The README's and docs/RESULTS.md's table blocks are the committed tables, and the
     README's hand-written verdict summary repeats the committed verdicts."""
-    assert doc in reproduce.SYNCED_DOCS
-    assert reproduce.doc_table_problems(doc, config.FIGURES_DIR / "cpu", _git_root(),
+    assert doc in doc_tables.SYNCED_DOCS
+    assert doc_tables.doc_table_problems(doc, config.FIGURES_DIR / "cpu", _git_root(),
                                         require_blocks=require_blocks) == []
 
 
 def test_results_doc_holds_the_detailed_tables():
-    blocks = reproduce.table_blocks(reproduce.RESULTS_DOC.read_text())
+    blocks = doc_tables.table_blocks(doc_tables.RESULTS_DOC.read_text())
     for name in ("06_table1", "06_claims_audit", "05_table1_summary", "05_claims",
                  "01b_pix2pixhd_summary", "01b_pix2pixhd_verdicts", "calibration_summary"):
         assert name in blocks, name
@@ -109,7 +109,7 @@ def test_results_doc_holds_the_detailed_tables():
 
 def test_readme_verdict_summary_cites_every_claim():
     """Every row of the committed claims tables has a row in the README's summary."""
-    text = reproduce.README.read_text()
+    text = doc_tables.README.read_text()
     cited = set(re.findall(r"<!-- verdict: ([\w.-]+:\d+) -->", text))
     fig = config.FIGURES_DIR / "cpu"
     for name in ("06_claims_audit", "05_claims", "01b_pix2pixhd_verdicts"):
@@ -132,7 +132,7 @@ def test_readme_table_check_catches_missing_stale_and_broken_blocks(tmp_path):
     unclosed = good + "<!-- table: t1b -->\n| c |\n"
     assert _readme_table_problems(unclosed, fig)[0].startswith("malformed")
     assert _readme_table_problems("no tables here\n", fig) == ["no table blocks"]
-    assert reproduce.table_block_problems("no tables here\n", fig, require_blocks=False) == []
+    assert doc_tables.table_block_problems("no tables here\n", fig, require_blocks=False) == []
     # a table file git does not track is not committed
     if shutil.which("git"):
         subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
@@ -146,24 +146,24 @@ def test_results_doc_check_catches_stale_missing_and_broken_blocks(tmp_path):
     """The same check on a copy of docs/RESULTS.md: one changed number, a block whose
     table is not there, an unclosed block and a missing file each fail."""
     fig = config.FIGURES_DIR / "cpu"
-    text = reproduce.RESULTS_DOC.read_text()
+    text = doc_tables.RESULTS_DOC.read_text()
     doc = tmp_path / "RESULTS.md"
     doc.write_text(text)
-    assert reproduce.doc_table_problems(doc, fig) == []
-    body = reproduce.table_blocks(text)["06_table1"]
+    assert doc_tables.doc_table_problems(doc, fig) == []
+    body = doc_tables.table_blocks(text)["06_table1"]
     number = re.search(r"\d+\.\d+", body).group()   # the block's first decimal number
     changed = body.replace(number, f"{float(number) * 1.1:.2f}", 1)
     assert changed != body
     doc.write_text(text.replace(body, changed))
-    assert reproduce.doc_table_problems(doc, fig) == [
+    assert doc_tables.doc_table_problems(doc, fig) == [
         f"06_table1: RESULTS.md block differs from {fig / '06_table1.md'}"]
     doc.write_text(text + "<!-- table: no_such_table -->\n| a |\n<!-- /table -->\n")
-    assert reproduce.doc_table_problems(doc, fig) == [
+    assert doc_tables.doc_table_problems(doc, fig) == [
         f"no_such_table: no committed {fig / 'no_such_table.md'}"]
     doc.write_text(text.replace("<!-- /table -->", "", 1))
     assert any(p.startswith("malformed") or "differs" in p
-               for p in reproduce.doc_table_problems(doc, fig))
-    assert reproduce.doc_table_problems(tmp_path / "absent.md", fig) == [
+               for p in doc_tables.doc_table_problems(doc, fig))
+    assert doc_tables.doc_table_problems(tmp_path / "absent.md", fig) == [
         f"no file {tmp_path / 'absent.md'}"]
 
 
@@ -173,13 +173,13 @@ def test_verdict_summary_check_catches_a_wrong_verdict(tmp_path):
     (fig / "claims.csv").write_text("claim,verdict\nA,supported\nB,not supported\n")
     good = ("| claim | verdict |\n|---|---|\n| A | **supported** <!-- verdict: claims:0 --> |\n"
             "| B | not supported <!-- verdict: claims:1 --> |\n")
-    assert reproduce.verdict_source_problems(good, fig) == []
+    assert doc_tables.verdict_source_problems(good, fig) == []
     wrong = good.replace("**supported**", "not testable here")
-    assert reproduce.verdict_source_problems(wrong, fig) == [
+    assert doc_tables.verdict_source_problems(wrong, fig) == [
         "claims:0: README says 'not testable here', claims.csv says 'supported'"]
-    assert reproduce.verdict_source_problems(good.replace("claims:1", "claims:7"), fig) == [
+    assert doc_tables.verdict_source_problems(good.replace("claims:1", "claims:7"), fig) == [
         f"claims:7: {fig / 'claims.csv'} has no verdict in that row"]
-    assert reproduce.verdict_source_problems(good.replace("claims:1", "other:1"), fig) == [
+    assert doc_tables.verdict_source_problems(good.replace("claims:1", "other:1"), fig) == [
         f"other:1: no committed {fig / 'other.csv'}"]
 
 
@@ -189,9 +189,9 @@ def test_sync_readme_tables_refills_blocks(tmp_path, monkeypatch):
     fig = tmp_path / "figs"
     fig.mkdir()
     (fig / "t1.md").write_text("| a |\n|---|\n| 1 |\n")
-    monkeypatch.setattr(reproduce, "figures_dir", lambda profile: fig)
-    assert reproduce.sync_readme_tables("cpu", readme) == ["t1"]
-    assert reproduce.readme_tables(readme.read_text()) == {"t1": "| a |\n|---|\n| 1 |\n"}
+    monkeypatch.setattr(doc_tables, "figures_dir", lambda profile: fig)
+    assert doc_tables.sync_readme_tables("cpu", readme) == ["t1"]
+    assert doc_tables.readme_tables(readme.read_text()) == {"t1": "| a |\n|---|\n| 1 |\n"}
 
 
 def test_sync_docs_tables_refills_every_doc(tmp_path, monkeypatch):
@@ -203,12 +203,12 @@ def test_sync_docs_tables_refills_every_doc(tmp_path, monkeypatch):
     results.parent.mkdir()
     readme.write_text("x\n<!-- table: t1 -->\nold\n<!-- /table -->\n")
     results.write_text("y\n<!-- table: t2 -->\nold\n<!-- /table -->\n<!-- table: gone -->\nkept\n<!-- /table -->\n")
-    monkeypatch.setattr(reproduce, "figures_dir", lambda profile: fig)
-    done = reproduce.sync_docs_tables("cpu", (readme, results, tmp_path / "absent.md"))
+    monkeypatch.setattr(doc_tables, "figures_dir", lambda profile: fig)
+    done = doc_tables.sync_docs_tables("cpu", (readme, results, tmp_path / "absent.md"))
     assert sorted(done.values()) == [["t1"], ["t2"]] and len(done) == 2
-    assert reproduce.table_blocks(results.read_text()) == {"t2": "| b |\n|---|\n| 2 |\n",
+    assert doc_tables.table_blocks(results.read_text()) == {"t2": "| b |\n|---|\n| 2 |\n",
                                                            "gone": "kept\n"}
-    assert reproduce.doc_table_problems(readme, fig) == []
+    assert doc_tables.doc_table_problems(readme, fig) == []
 
 
 # ----------------------------------------------------------------------------- scheduler
@@ -307,12 +307,12 @@ def _widget_nb():
 
 def test_strip_widget_state_keeps_the_text_fallback():
     nb = _widget_nb()
-    assert reproduce.strip_widget_state(nb) == 3   # the state and two views
+    assert publish.strip_widget_state(nb) == 3   # the state and two views
     assert "widgets" not in nb.metadata
     assert [o["data"] for o in nb.cells[0].outputs] == [{"text/plain": "IntSlider(value=3)"}]
     assert nb.cells[1].outputs[0]["text"] == "1\n"
     nbformat.validate(nb)
-    assert reproduce.strip_widget_state(nb) == 0
+    assert publish.strip_widget_state(nb) == 0
     assert "widget" not in nbformat.writes(nb)
 
 
@@ -321,7 +321,7 @@ def test_publish_strips_widgets_and_refuses_large_notebooks(tmp_path, monkeypatc
 
     src, executed = tmp_path / "notebooks", tmp_path / "executed"
     src.mkdir(), executed.mkdir()
-    monkeypatch.setattr(reproduce, "executed_dir", lambda profile: executed)
+    monkeypatch.setattr(publish, "executed_dir", lambda profile: executed)
     nbformat.write(_widget_nb(), executed / "01_small.ipynb")
     big = new_notebook(cells=[new_code_cell("show_big_picture()"), new_code_cell("x = 1")])
     big.cells[0].outputs = [new_output("display_data", data={"image/png": "A" * 30_000,
@@ -330,8 +330,8 @@ def test_publish_strips_widgets_and_refuses_large_notebooks(tmp_path, monkeypatc
     for name in ("01_small.ipynb", "02_big.ipynb"):
         (src / name).write_text("original")
 
-    with pytest.raises(reproduce.NotebookTooLarge) as err:
-        reproduce.publish_executed("smoke", src, max_bytes=20_000)
+    with pytest.raises(publish.NotebookTooLarge) as err:
+        publish.publish_executed("smoke", src, max_bytes=20_000)
     msg = str(err.value)
     assert "02_big.ipynb" in msg and "01_small" not in msg and "MB" in msg
     assert "cell 0 output 0" in msg and "image/png" in msg and "show_big_picture" in msg
@@ -339,9 +339,9 @@ def test_publish_strips_widgets_and_refuses_large_notebooks(tmp_path, monkeypatc
 
     # only the notebooks this invocation ran: an older executed copy is not published
     (src / "01_small.ipynb").write_text("edited since")
-    assert reproduce.publish_executed("smoke", src, names=["02_big.ipynb"]) == [src / "02_big.ipynb"]
+    assert publish.publish_executed("smoke", src, names=["02_big.ipynb"]) == [src / "02_big.ipynb"]
     assert (src / "01_small.ipynb").read_text() == "edited since"
-    assert reproduce.publish_executed("smoke", src) == [src / "01_small.ipynb",
+    assert publish.publish_executed("smoke", src) == [src / "01_small.ipynb",
                                                         src / "02_big.ipynb"]
     published = nbformat.read(src / "01_small.ipynb", as_version=4)
     assert "widgets" not in published.metadata

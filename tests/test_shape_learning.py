@@ -22,7 +22,6 @@ from paperlib.forms import (
     summarize,
 )
 from paperlib.paper_b import (
-    STAGES,
     batch_for_round,
     cached_features,
     curate_and_retrain,
@@ -37,6 +36,7 @@ from paperlib.paper_b import (
     stage_epochs,
     stage_metrics,
 )
+from paperlib.paper_b.shape_learning import STAGES
 
 
 @pytest.fixture(scope="module")

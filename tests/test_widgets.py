@@ -2,6 +2,8 @@
 runs (one epoch of each model on random images)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -317,3 +319,49 @@ def test_shipped_generators_open_without_training(runs, tmp_path):
 def test_export_generator_refuses_an_empty_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoints"):
         engine.export_generator(tmp_path, tmp_path / "out")
+
+
+# --------------------------------------------------------------------------- notebook 07's checks
+def test_explorer_checks_pass_on_good_runs_and_raise_on_bad(gans, pcas, runs):
+    from paperlib.paper_a import checks, explorer_models, explorer_states
+
+    checks.check_explorer_rendering(gans, pcas)       # passes on the real runs
+    bad = dict(pcas)
+    p = pcas["dcgan"]
+    comps = p.components.clone()
+    comps[0] = comps[0] * 2                           # no longer orthonormal
+    bad["dcgan"] = dataclasses.replace(p, components=comps)
+    with pytest.raises(checks.ExplorerCheckFailed, match="dcgan: PCA directions"):
+        checks.check_explorer_rendering(gans, bad)
+
+    ex = latent_explorer(list(runs.values()), n_pca=256, device="cpu")
+    ex_gans, ex_pcas = explorer_models(ex)
+    assert list(ex_gans) == list(ex.run_dropdown.options) and ex.gan is ex_gans[list(ex_gans)[0]]
+    moved = checks.check_explorer_widget(ex, ex_gans, ex_pcas, "smoke")
+    assert set(moved) == set(ex_gans)
+    # a widget whose image does not follow the rendered one fails
+    frozen = dict(ex_pcas)
+    lab0 = list(ex_gans)[0]
+    zero = dataclasses.replace(ex_pcas[lab0], std=ex_pcas[lab0].std * 0)
+    frozen[lab0] = zero
+    if moved[lab0]:
+        with pytest.raises(checks.ExplorerCheckFailed, match="the widget's image changed"):
+            checks.check_explorer_widget(ex, ex_gans, frozen, "smoke")
+    states = explorer_states(ex)
+    assert list(states) == list(ex_gans) and all(len(row) == 4 for row in states.values())
+    assert any(k.startswith("component k = ") for row in states.values() for k in row)
+
+
+def test_explorer_figures(gans, pcas):
+    import matplotlib.pyplot as plt
+
+    from paperlib import plots
+
+    labelled = {f"{m} run": g for m, g in gans.items()}
+    fig = plots.latent_spaces_figure(labelled, {f"{m} run": p for m, p in pcas.items()}, "smoke")
+    assert "smoke profile, 32 px" in fig._suptitle.get_text()
+    plt.close(fig)
+    img = np.zeros((8, 8, 3), np.uint8)
+    fig = plots.image_table({"a": {"x": img, "y": img}, "b": {"x": img}}, "t")
+    assert len(fig.axes) == 8 and fig.axes[0].get_title() == "x"
+    plt.close(fig)

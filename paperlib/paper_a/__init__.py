@@ -1,23 +1,16 @@
 """Paper A (emoji DCGAN, latent adjustment): the instability detector and the N search
 (:mod:`.instability`), the emoji-parts Inception Score (:mod:`.emoji_is`, registered as an
 IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
-(:mod:`.explorer`)."""
+(:mod:`.explorer`) and the checks notebook 07 asserts (:mod:`.checks`)."""
 
-from . import emoji_is, explorer, instability, report
-from .emoji_is import (  # noqa: F401
-    PartClassifier,
-    part_probs,
-    train_part_classifier,
-)
-from .explorer import (  # noqa: F401
-    EXPLORER_MODES,
-    INTERP_KINDS,
-    N_DIRECTIONS,
-    SLIDER_RANGE,
+from . import checks, emoji_is, explorer, instability, report
+from .emoji_is import part_probs, train_part_classifier
+from .explorer import (
     LatentExplorer,
-    PCADirections,
     component_images,
     default_controls,
+    explorer_models,
+    explorer_states,
     interpolate,
     interpolation_strip,
     latent_explorer,
@@ -27,16 +20,10 @@ from .explorer import (  # noqa: F401
     pca_directions,
     pca_sweep,
     render,
-    run_label,
     seed_noise,
 )
-from .instability import (  # noqa: F401
-    D_FAKE_NEAR_ZERO,
-    D_WIN_LOSS,
-    G_LOSE_LOSS,
-    INSTABILITY_EPOCHS,
+from .instability import (
     cached_run,
-    d_wins,
     instability_onset,
     is_stable,
     run_summary,
@@ -44,14 +31,7 @@ from .instability import (  # noqa: F401
     search_n_cached,
     stability_report,
 )
-from .report import (  # noqa: F401
-    CLAIM_HORIZON,
-    INFORMATIVENESS_MEASURES,
-    MODELS,
-    PAPER_A_TABLE1,
-    PAPER_A_TEXT_RATIOS,
-    SHIPPED_INDEX,
-    STABILITY_CLAIMS,
+from .report import (
     audit_markdown,
     claims_audit,
     curve_frame,
@@ -75,3 +55,57 @@ from .report import (  # noqa: F401
     table1_caption,
     threshold_variants,
 )
+
+__all__ = [
+    "checks",
+    "emoji_is",
+    "explorer",
+    "instability",
+    "report",
+    "LatentExplorer",
+    "audit_markdown",
+    "cached_run",
+    "claims_audit",
+    "component_images",
+    "curve_frame",
+    "default_controls",
+    "detector_candidates",
+    "detector_demo",
+    "detector_note",
+    "explorer_models",
+    "explorer_runs",
+    "explorer_states",
+    "informativeness",
+    "instability_onset",
+    "interpolate",
+    "interpolation_strip",
+    "is_stable",
+    "is_summary",
+    "latent_explorer",
+    "latent_vector",
+    "lowest",
+    "mean_adjustment",
+    "mu_sweep",
+    "part_probs",
+    "pca_directions",
+    "pca_sweep",
+    "per_run_table",
+    "proposed_ratios",
+    "ratios_table",
+    "reference_runs",
+    "render",
+    "run_scale",
+    "run_summary",
+    "scored_epochs",
+    "search_n",
+    "search_n_cached",
+    "seed_noise",
+    "ship_generators",
+    "shipped_generators",
+    "stability_report",
+    "stability_verdict",
+    "table1",
+    "table1_caption",
+    "threshold_variants",
+    "train_part_classifier",
+]

@@ -629,3 +629,43 @@ def latent_explorer(runs, n_dirs: int = N_DIRECTIONS, display_px: int = 256,
     """
     return LatentExplorer(runs, n_dirs=n_dirs, display_px=display_px, n_pca=n_pca,
                           device=device, epoch=epoch)
+
+
+def explorer_models(explorer) -> tuple[dict, dict]:
+    """``({label: TrainedGAN}, {label: PCADirections})`` of every run of a
+    :class:`LatentExplorer`, in its dropdown's order (selecting each run in turn; the first
+    is selected afterwards)."""
+    gans, pcas = {}, {}
+    labels = list(explorer.run_dropdown.options)
+    for label in labels:
+        explorer.set(run=label)
+        gans[label], pcas[label] = explorer.gan, explorer.pca
+    _ = explorer.set(run=labels[0])
+    return gans, pcas
+
+
+def explorer_states(explorer) -> dict[str, dict[str, np.ndarray]]:
+    """The explorer driven from code, as clicks would: for each run ``{state: image}`` with
+    seed 0 as sampled, PC1 +2 std, t = 0.5 between seeds 0 and 1, and the model's own
+    control (a mixture component half-way round from the current one; the proposed model's
+    mu offset +0.8; else raw eps[0] +3 std). Each run is reset afterwards (its reset
+    button, PCA mode); the last run stays selected."""
+    states = {}
+    for label in list(explorer.run_dropdown.options):
+        explorer.set(run=label)
+        gan = explorer.gan
+        row = {"seed 0": explorer.set(mode="pca", offsets=(), seed_a=0, seed_b=1, t=0.0)}
+        row["PC1 +2 std"] = explorer.set(offsets=(2.0,))
+        row["t = 0.5 (seeds 0→1)"] = explorer.set(offsets=(), t=0.5)
+        explorer.set(t=0.0)
+        if "k" in default_controls(gan):   # a mixture latent
+            k = (explorer.k_slider.value + gan.latent.K // 2) % gan.latent.K
+            row[f"component k = {k}"] = explorer.set(k=k)
+        elif explorer.mu_offset is not None:
+            row["mu offset +0.8"] = explorer.set(mu_offset=0.8)
+        else:
+            row["raw eps[0] +3 std"] = explorer.set(mode="raw", raw_start=0, offsets=(3.0,))
+        explorer.reset_button.click()
+        explorer.set(mode="pca")
+        states[label] = row
+    return states

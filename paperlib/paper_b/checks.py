@@ -7,12 +7,20 @@ exactly the saved selection of that round (:func:`paperlib.paper_b.selection_for
 its top-rated images; a round rated automatically took the ``top_k`` best by the automatic
 satisfaction, so only there is the top-rated images' mean satisfaction at least the batch's
 (a person may like images the automatic score ranks low).
+
+Notebook 01's checks (:func:`check_shape_learning_runs`, :func:`check_shape_learning_tables`)
+and notebook 05's beyond the loops (:func:`check_curation_notebook`) live here too, with
+:func:`check_figures` (the figure and table files a notebook saved).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..engine.runs import RunDir
+import numpy as np
+
+from ..data.folders import image_files, read_manifest
+from ..engine.runs import RunDir, read_config
+from ..metrics.verdicts import VERDICTS
 from .curation import CURATION_LOG, SOURCES, read_provenance, split_counts
 from .jobs import CurationJob, as_job
 from .selections import selection_for_round
@@ -100,3 +108,216 @@ def check_curation(job: CurationJob | dict, result: dict) -> list[str]:
         ratings.append(how)
     _check((loop_dir / CURATION_LOG).is_file(), f"no {CURATION_LOG} in {loop_dir}")
     return ratings
+
+
+# ----------------------------------------------------------------------------- notebook checks
+class NotebookCheckFailed(AssertionError):
+    """One of a notebook's checks (:func:`check_shape_learning_runs`,
+    :func:`check_shape_learning_tables`, :func:`check_curation_notebook`,
+    :func:`check_figures`) failed; the message says which."""
+
+
+def _nb_check(ok, msg) -> None:
+    if not ok:
+        raise NotebookCheckFailed(msg)
+
+
+def check_figures(fig_dir, names) -> None:
+    """Every file of ``names`` exists in ``fig_dir`` (what a notebook saved)."""
+    for f in names:
+        _nb_check((Path(fig_dir) / f).is_file(), f"no {f} in {fig_dir}")
+
+
+def check_shape_learning_runs(runs: dict, aug_runs: dict, splits: dict, epochs_used: dict,
+                              model: str) -> None:
+    """Notebook 01's training runs. ``runs``: ``{(artist, seed): {stage: result}}``;
+    ``aug_runs``: ``{(artist, augment, seed): result}``; ``splits``: ``{artist: split}``
+    (``train``, ``held_out``, ``source``); ``epochs_used``: ``{artist: {stage: epochs}}``.
+
+    Every run finished its stage's epochs with ``model``; no run trained on a held-out image
+    (the artist-alone run on the training part); "alone" and "longer" are one run read at
+    B and later; a fine-tuning run starts from the pre-training run; each artist's training
+    and held-out parts come from disjoint source images that together are the whole set.
+    Raises :class:`NotebookCheckFailed` naming the first failed check."""
+    for (name, s), stage_runs in runs.items():
+        for stage, res in stage_runs.items():
+            where = (name, s, stage)
+            _nb_check(res.status == "finished", f"{where}: status {res.status}")
+            want = epochs_used[name][stage]
+            _nb_check(res.epochs_done == want, f"{where}: {res.epochs_done} epochs, not {want}")
+            cfg = read_config(res.run_dir)
+            _nb_check(cfg["config"]["model"] == model,
+                      f"{where}: model {cfg['config']['model']}, not {model}")
+            # no model trains on a held-out image: every run's data is the training part, a
+            # mix built from it, or the shape set
+            src = Path(cfg["data"]["source"]).resolve()
+            _nb_check(src != splits[name].held_out.resolve(), f"{where}: trained on {src}")
+            if stage == "alone":
+                _nb_check(src == splits[name].train.resolve(),
+                          f"{where}: trained on {src}, not the training part")
+        if "alone" in stage_runs and "longer" in stage_runs:   # one run, read at B and at 2B
+            _nb_check(stage_runs["alone"].run_dir == stage_runs["longer"].run_dir,
+                      f"{(name, s)}: alone and longer are different runs")
+            _nb_check(stage_runs["alone"].epochs_done < stage_runs["longer"].epochs_done,
+                      f"{(name, s)}: longer is not read after alone")
+        if "finetune" in stage_runs:
+            ft_cfg = read_config(stage_runs["finetune"].run_dir)["config"]
+            _nb_check(Path(ft_cfg["init_from"]).parent.parent == stage_runs["pretrain"].run_dir,
+                      f"{(name, s)}: fine-tuning starts from {ft_cfg['init_from']}")
+    for name, sp in splits.items():
+        sources = {part: {e["recipe"]["source_sha256"] for e in read_manifest(d)["images"]}
+                   for part, d in (("train", sp.train), ("held_out", sp.held_out))}
+        _nb_check(sources["train"] and sources["held_out"]
+                  and not (sources["train"] & sources["held_out"]),
+                  f"{name}: training and held-out parts share source images (or one is empty)")
+        _nb_check(len(sources["train"]) + len(sources["held_out"])
+                  == len(image_files(sp.source)), f"{name}: the split loses source images")
+    for res in aug_runs.values():
+        _nb_check(res.status == "finished", f"augmentation run {res}")
+
+
+def check_shape_learning_tables(per_run, verdict_df, explained, *, artists, seeds, stages,
+                                augments, augment_seeds, n_eval: int,
+                                calibrated: bool = False) -> None:
+    """Notebook 01's tables. ``per_run``: one row per artist's training data and per
+    (stage, seed) and (augment, seed) run; ``verdict_df`` / ``explained``: the verdicts and
+    the explanation table. Checked: the row count; every generated row evaluated ``n_eval``
+    images, with finite metrics, a form score in [0, 1] and FID >= 0; verdicts are
+    :data:`~paperlib.metrics.verdicts.VERDICTS`; with the stages alone, mix and longer, two primary
+    comparisons and one explanation per artist; the training data's FID beats every
+    model's; on artist_donglein the form measure works on real images and -- ``calibrated``
+    (the cpu profile's own model) -- the 1st result draws the round face in two seeds or
+    more with FID < 300. Raises :class:`NotebookCheckFailed` naming the first failed
+    check."""
+    artists = list(artists)
+    want = len(artists) * (1 + len(seeds) * len(stages) + len(augments) * len(augment_seeds))
+    _nb_check(len(per_run) == want, f"{len(per_run)} evaluated rows, not {want}")
+    gen = per_run[per_run.stage != "training data"]
+    _nb_check((gen.n == n_eval).all(), f"not every run evaluated {n_eval} images")
+    _nb_check(gen.main_score.between(0, 1).all() and (gen.fid >= 0).all(),
+              "a main-form score outside [0, 1] or a negative FID")
+    _nb_check(np.isfinite(gen[["fid", "kid", "diversity", "main_score"]].to_numpy(float)).all(),
+              "a non-finite FID, KID, diversity or main-form score")
+    _nb_check(set(verdict_df.verdict) <= set(VERDICTS),
+              f"unknown verdicts {set(verdict_df.verdict) - set(VERDICTS)}")
+    if {"alone", "mix", "longer"} <= set(stages):
+        _nb_check(verdict_df.primary.sum() == 2 * len(artists) and len(explained) == len(artists),
+                  "not two primary comparisons and one explanation per artist")
+    for name in artists:
+        ref = per_run[(per_run.artist == name) & (per_run.stage == "training data")].iloc[0]
+        _nb_check(ref.fid < gen[gen.artist == name].fid.min(),   # real images beat every model
+                  f"{name}: a model's FID beats the training data's {ref.fid}")
+        if name == "artist_donglein":
+            _nb_check(ref.main_score > 0.6 and ref.inner_count_ok > 0.4,   # the measure works
+                      f"{name}: the form measure fails on real images: {dict(ref)}")
+            if calibrated:   # the calibrated reference setting
+                alone = gen[(gen.artist == name) & (gen.stage == "alone")]
+                # the budget was calibrated so that the 1st result draws the round face
+                _nb_check(alone.draws.sum() >= 2,
+                          f"{name}: the 1st result draws in {alone.draws.sum()} seeds")
+                _nb_check(alone.fid.max() < 300,   # models that draw (DCGAN's were 340-400)
+                          f"{name}: 1st-result FID up to {alone.fid.max()}")
+
+
+def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1, verdict_df, *,
+                            model: str, shape_stage: str, root, loop_dirs: dict,
+                            control_epochs: dict, artists, seeds, epochs: int, n_eval: int,
+                            pretrain_column: bool, control: bool,
+                            calibrated: bool = False) -> None:
+    """Notebook 05's checks beyond each loop's own (:func:`check_curation`).
+
+    ``loops``: ``{(artist, seed): loop result}``; ``controls``: ``{(artist, seed): control
+    result}``; ``base``: ``{(artist, seed): {stage: shape-learning result}}``; ``table1`` /
+    ``t1``: Table 1 and its per-seed rows; ``verdict_df``: the claims. Checked: each loop
+    starts from the ``shape_stage`` model, retrains ``model`` and lives under ``root``;
+    each control finished its ``control_epochs``; the 1st result is the longer run read at
+    ``epochs``, both finished; Table 1's rows and seeds; every generated per-seed row
+    evaluated ``n_eval`` images with finite metrics, a form score in [0, 1] and FID >= 0;
+    the verdicts; and -- ``calibrated`` (the cpu profile's own model) -- artist_donglein's
+    generated columns have FID < 300 (models that draw). Raises :class:`NotebookCheckFailed`
+    naming the first failed check."""
+    artists = list(artists)
+    for (name, s), out in loops.items():
+        _nb_check(Path(out["models"][0]) == Path(base[name, s][shape_stage].run_dir),
+                  f"{(name, s)}: the loop starts from {out['models'][0]}")
+        _nb_check(all(read_config(r)["config"]["model"] == model for r in out["runs"]),
+                  f"{(name, s)}: a retrained run is not {model}")
+        _nb_check(Path(loop_dirs[name, s]).resolve().is_relative_to(Path(root).resolve()),
+                  f"{(name, s)}: {loop_dirs[name, s]} is not under {root}")
+    for key, c in controls.items():
+        _nb_check(c["status"] == "finished" and c["epochs_done"] == control_epochs[key[0]],
+                  f"control {key}: {c['status']}, {c['epochs_done']} epochs")
+    want = len(artists) * (5 + bool(pretrain_column) + bool(control))
+    _nb_check(len(table1) == want, f"Table 1 has {len(table1)} rows, not {want}")
+    for (name, s), r in base.items():   # the 1st result is the longer control's run, read at B
+        _nb_check(r["alone"].run_dir == r["longer"].run_dir,
+                  f"{(name, s)}: alone and longer are different runs")
+        _nb_check(r["alone"].epochs_done == epochs and r["longer"].epochs_done > epochs,
+                  f"{(name, s)}: alone read at {r['alone'].epochs_done}, longer at "
+                  f"{r['longer'].epochs_done} (B = {epochs})")
+        _nb_check(r[shape_stage].status == "finished" and r["longer"].status == "finished",
+                  f"{(name, s)}: a shape-learning run did not finish")
+    _nb_check((table1[table1.column != "training data"].n_seeds == len(seeds)).all(),
+              f"a Table 1 column without {len(seeds)} seeds")
+    gen = t1[t1.column != "training data"]
+    _nb_check((gen.n == n_eval).all() and gen.main_score.between(0, 1).all()
+              and (gen.fid >= 0).all(),
+              f"not {n_eval} images evaluated, a form score outside [0, 1] or a negative FID")
+    _nb_check(np.isfinite(gen[["fid", "kid", "diversity"]].to_numpy(float)).all(),
+              "a non-finite FID, KID or diversity")
+    _nb_check(set(verdict_df.verdict) <= set(VERDICTS),
+              f"unknown verdicts {set(verdict_df.verdict) - set(VERDICTS)}")
+    want = (4 + bool(pretrain_column)) * len(artists)
+    _nb_check(len(verdict_df) == want, f"{len(verdict_df)} claims, not {want}")
+    if calibrated and "artist_donglein" in artists:
+        # the generated columns are models that draw: FID against the held-out part well
+        # below the 340-400 of the DCGAN runs this replaced
+        fid = gen[gen.artist == "artist_donglein"].fid.max()
+        _nb_check(fid < 300, f"artist_donglein: a generated column's FID is {fid}")
+
+
+def check_conditional(p2p_runs: dict, sg_runs: dict, splits: dict, per_seed, verdicts, *,
+                      p2p_epochs: dict, seeds, n_columns: int, recipe_maps: bool,
+                      profile_name: str) -> None:
+    """Notebook 01b's checks. ``p2p_runs``: ``{(artist, seed): result}``; ``sg_runs``:
+    ``{(artist, seed): {stage: result}}``; ``p2p_epochs``: ``{artist: epochs}`` (the kimg
+    budget in epochs). Each Pix2pixHD run finished its epochs without VGG weights, trained
+    on the training part only (``recipe_maps``: with recipe maps); each StyleGAN2 run
+    finished; training and held-out parts are disjoint; every column is scored with the
+    same number of images and has one row per seed (``n_columns`` generated columns per
+    artist); on the cpu profile 3+ seeds and both stand-ins; known verdicts. Raises
+    :class:`NotebookCheckFailed` naming the first failed check."""
+    for (name, s), res in p2p_runs.items():
+        where = (name, s)
+        _nb_check(res.status == "finished", f"{where}: status {res.status}")
+        _nb_check(res.epochs_done == p2p_epochs[name],
+                  f"{where}: {res.epochs_done} epochs, not {p2p_epochs[name]}")
+        saved = read_config(res.run_dir)
+        _nb_check(saved["config"]["model"] == "pix2pixhd"
+                  and saved["config"]["vgg_weights"] is None,
+                  f"{where}: not a pix2pixhd run without VGG weights")
+        # trained on the training part only: the held-out maps were never seen
+        _nb_check(Path(saved["data"]["source"]).resolve() == splits[name].train.resolve(),
+                  f"{where}: trained on {saved['data']['source']}")
+        if recipe_maps:
+            _nb_check(saved["data"]["map_source"] == "recipe", f"{where}: {saved['data']}")
+    for (name, s), stage_runs in sg_runs.items():
+        for stage, res in stage_runs.items():
+            _nb_check(res.status == "finished" and res.epochs_done > 0,
+                      f"{(name, s, stage)}: {res.status}, {res.epochs_done} epochs")
+    for name, sp in splits.items():
+        held = {e["recipe"]["source_sha256"] for e in read_manifest(sp.held_out)["images"]}
+        seen = {e["recipe"]["source_sha256"] for e in read_manifest(sp.train)["images"]}
+        _nb_check(held and not (held & seen), f"{name}: held-out images seen in training")
+    # every column scored with the same number of images, one row per seed and column
+    _nb_check((per_seed.groupby("artist").n.nunique() == 1).all(),
+              f"columns scored with different numbers of images: "
+              f"{per_seed[['artist', 'column', 'n']]}")
+    counts = per_seed[per_seed.model != "real"].groupby(["artist", "column"]).size()
+    _nb_check((counts == len(seeds)).all() and len(counts) == len(splits) * n_columns,
+              f"rows per generated column: {counts.to_dict()}")
+    if profile_name == "cpu":
+        _nb_check(len(seeds) >= 3 and set(splits) == {"artist_donglein", "artist_geometric"},
+                  f"cpu: seeds {seeds}, artists {set(splits)}")
+    _nb_check(set(verdicts.verdict) <= set(VERDICTS),
+              f"unknown verdicts {set(verdicts.verdict) - set(VERDICTS)}")

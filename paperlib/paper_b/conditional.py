@@ -23,6 +23,7 @@ from ..engine.runs import load_run, read_config
 from ..forms import batch_circle_fidelity, form_kind_of
 from ..metrics.evaluate import cached_run_eval
 from ..metrics.features import real_features
+from ..metrics.stats import fid_from_features, kid
 from ..metrics.verdicts import compare_claim
 from ..models.pix2pixhd import FEATURE_MODES, translate
 from .tables import (
@@ -241,3 +242,59 @@ def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str], *,
     summary_table = summary(table, [c for c in shown if c in table],
                             keep=("artist", "column", "n_seeds", "gate"))
     return per_seed, table, summary_table
+
+
+# ----------------------------------------------------------------------------- notebook 01b's tables
+#: Notebook 01b's columns: the held-out floor, Pix2pixHD with sampled and with the truth's
+#: instance features, and the StyleGAN2 stages it is compared with.
+CONDITIONAL_COLUMNS = {"floor": "training data (held-out floor)",
+                       "p2p": "conditional (Pix2pixHD)",
+                       "p2p_gt": "conditional, ground-truth features (upper bound)",
+                       "alone": "1st result (StyleGAN2 alone)",
+                       "mix": "shape learning (StyleGAN2 mix)"}
+
+
+def conditional_per_seed(splits, seeds, p2p_runs, sg_runs, stages, floor, evaluate_p2p,
+                         evaluate_sg, columns=CONDITIONAL_COLUMNS) -> pd.DataFrame:
+    """Notebook 01b's rows per artist, column and seed: per artist (``splits``) the training
+    data (``floor(artist, split)``, model "real"), then per seed Pix2pixHD with sampled and
+    with ground-truth features (``evaluate_p2p(artist, run_dir, "clusters" | "gt")`` of
+    ``p2p_runs[artist, seed]``) and each StyleGAN2 stage of ``stages``
+    (``evaluate_sg(artist, sg_runs[artist, seed][stage])``), named by ``columns``."""
+    rows = []
+    for name, sp in splits.items():
+        rows.append({"artist": name, "column": columns["floor"], "model": "real", "seed": None,
+                     **floor(name, sp)})
+        for s in seeds:
+            for col, feats in (("p2p", "clusters"), ("p2p_gt", "gt")):
+                rows.append({"artist": name, "column": columns[col], "model": "Pix2pixHD",
+                             "seed": s, **evaluate_p2p(name, p2p_runs[name, s].run_dir, feats)})
+            for stage in stages:
+                rows.append({"artist": name, "column": columns[stage], "model": "StyleGAN2-ADA",
+                             "seed": s, **evaluate_sg(name, sg_runs[name, s][stage])})
+    return pd.DataFrame(rows)
+
+
+def seen_vs_new(splits, seeds, p2p_runs, per_seed: pd.DataFrame, n_held: dict, res: int,
+                map_source: str, extractor, column: str = CONDITIONAL_COLUMNS["p2p"]
+                ) -> pd.DataFrame:
+    """Notebook 01b's seen maps vs new maps: per artist and seed, FID and KID against the
+    held-out images of Pix2pixHD translating ``n_held[artist]`` of its *training* maps, next
+    to its held-out-map values (``per_seed``'s ``column`` row), and ``fid_gap`` (new - seen)."""
+    rows = []
+    for name, sp in splits.items():
+        n = n_held[name]
+        held_f = real_features(sp.held_out, res, extractor)
+        train_pairs = load_pairs(sp.train, res, map_source)
+        for s in seeds:
+            fake = translate(load_run(p2p_runs[name, s].run_dir), train_pairs[:n])
+            fake_f = extractor(fake)
+            new = per_seed[(per_seed.artist == name) & (per_seed.column == column)
+                           & (per_seed.seed == s)].iloc[0]
+            rows.append({"artist": name, "seed": s, "n": n,
+                         "fid_seen_maps": fid_from_features(fake_f, held_f),
+                         "fid_new_maps": new.fid,
+                         "kid_seen_maps": kid(fake_f, held_f)[0], "kid_new_maps": new.kid})
+    seen = pd.DataFrame(rows)
+    seen["fid_gap"] = seen.fid_new_maps - seen.fid_seen_maps
+    return seen

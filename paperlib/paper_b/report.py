@@ -315,3 +315,94 @@ def curation_markdown(table: pd.DataFrame, verdicts: pd.DataFrame, *, family: st
             lines.append(f"    - *{v['claim']}* — **{v['verdict']}** ({v['reason']})")
     lines += ["", CURATION_VERDICT_NOTE]
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- notebook 05's Table 1
+def model_family(model: str, res: int, sg_channels: int, augment: str) -> str:
+    """Table 1's ``model`` column for the generated columns: the model family, its size and
+    augmentation (``KeyError`` for a model Table 1 does not describe)."""
+    return {"stylegan2": f"StyleGAN2-ADA (ours, pure PyTorch, {res} px, {sg_channels} maps, "
+                         f"augment {augment})",
+            "dcgan": f"DCGAN (paper A's engine, {res} px)"}[model]
+
+
+def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loops: Mapping,
+                      controls: Mapping | None, evaluate, floor, *, family: str,
+                      shape_stage: str, pretrain_column: bool) -> pd.DataFrame:
+    """Table 1's rows per artist, column and seed, before the gate (:func:`with_gate`).
+
+    Per artist (``splits``: ``{artist: split}``): the training data (``floor(artist,
+    split)``: the held-out floor's metrics; ``seed`` None, ``model`` the held-out real
+    images), then per seed the 1st result (stage "alone"), shape learning (``shape_stage``),
+    longer training and -- ``pretrain_column`` -- shape pre-training + fine-tuning, each
+    ``base[artist, seed][stage]`` evaluated at its own epochs (``evaluate(artist, run_dir,
+    epochs_done)``), then shape learning + technique (the curation loop's last model,
+    ``loops[artist, seed]["models"][-1]``) and -- given ``controls`` -- the control
+    (``controls[artist, seed]["run_dir"]``), both at their last checkpoint
+    (``evaluate(artist, run_dir)``). ``model`` is ``family`` for every generated row."""
+    rows = []
+    for name, sp in splits.items():
+        rows.append({"artist": name, "column": "training data", "seed": None,
+                     "model": "held-out real images (floor)", **floor(name, sp)})
+        for s in seeds:
+            stage_cols = (("1st result", "alone"), ("shape learning", shape_stage),
+                          ("longer training", "longer"),
+                          *([("shape pre-training + fine-tuning", "finetune")]
+                            if pretrain_column else []))
+            for column, stage in stage_cols:   # each stage at its own epochs (1st result: B)
+                res = base[name, s][stage]
+                rows.append({"artist": name, "column": column, "seed": s, "model": family,
+                             **evaluate(name, res.run_dir, res.epochs_done)})
+            for column, run_dir in (("shape learning + technique", loops[name, s]["models"][-1]),
+                                    *([("control", controls[name, s]["run_dir"])]
+                                      if controls else [])):
+                rows.append({"artist": name, "column": column, "seed": s, "model": family,
+                             **evaluate(name, run_dir)})
+    return pd.DataFrame(rows)
+
+
+def shape_learning_per_run(splits: Mapping, seeds: Sequence[int], stages: Sequence[str],
+                           runs: Mapping, aug_runs: Mapping, evaluate, floor) -> pd.DataFrame:
+    """Notebook 01's rows per artist, stage and seed, before the gate (:func:`with_gate`):
+    per artist (``splits``: ``{artist: split}``) the training data (``floor(artist,
+    split)``, ``seed`` None), then per seed each of ``stages`` (``runs[artist,
+    seed][stage]`` evaluated at its own epochs: ``evaluate(artist, run_dir,
+    epochs_done)``), then each augmentation run of that artist (``aug_runs[artist, augment,
+    seed]``, stage ``alone+<augment>``, at its last checkpoint: ``evaluate(artist,
+    run_dir)``)."""
+    rows = []
+    for name, sp in splits.items():
+        rows.append({"artist": name, "stage": "training data", "seed": None, **floor(name, sp)})
+        for s in seeds:
+            for stage in stages:
+                res = runs[name, s][stage]   # evaluated at the stage's own epochs
+                rows.append({"artist": name, "stage": stage, "seed": s,
+                             **evaluate(name, res.run_dir, res.epochs_done)})
+        for (a, aug, s), res in aug_runs.items():
+            if a == name:
+                rows.append({"artist": name, "stage": f"alone+{aug}", "seed": s,
+                             **evaluate(name, res.run_dir)})
+    return pd.DataFrame(rows)
+
+
+def curation_rounds(loops: Mapping, controls: Mapping | None, evaluate) -> pd.DataFrame:
+    """Notebook 05's rows per artist, seed and round: round "start" (the shape-learning
+    model) and round r (the model after the r-th retraining) of each loop (``loops[artist,
+    seed]``: ``models``, ``log``), with the round's ``rating``, ``mean_satisfaction`` and
+    ``top_mean_satisfaction`` from the loop's log ("-" / NaN for the last model), then --
+    given ``controls`` -- the control (``controls[artist, seed]["run_dir"]``). Each model is
+    evaluated at its last checkpoint: ``evaluate(artist, model_dir)``."""
+    rows = []
+    for (name, s), out in loops.items():
+        for r, model_dir in enumerate(out["models"]):
+            entry = out["log"]["rounds"][r] if r < len(out["log"]["rounds"]) else {}
+            rows.append({"artist": name, "seed": s, "round": "start" if r == 0 else str(r - 1),
+                         "rating": entry.get("rating", "-"),
+                         "mean_satisfaction": entry.get("mean_satisfaction", np.nan),
+                         "top_mean_satisfaction": entry.get("top_mean_satisfaction", np.nan),
+                         **evaluate(name, model_dir)})
+        if controls:
+            rows.append({"artist": name, "seed": s, "round": "control", "rating": "-",
+                         "mean_satisfaction": np.nan, "top_mean_satisfaction": np.nan,
+                         **evaluate(name, controls[name, s]["run_dir"])})
+    return pd.DataFrame(rows)
