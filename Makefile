@@ -31,6 +31,7 @@ reproduce: $(STAMP)
 		$(VENV)/bin/python -m paperlib verify --profile $(PROFILE); fi
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check paperlib tests benchmarks
 	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest tests notebooks --nbval-lax -m "not release" -p no:cacheprovider
 
 # Release check (tests marked `release`): the committed reference results' manifest names a
