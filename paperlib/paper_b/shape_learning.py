@@ -31,11 +31,6 @@ from .curation import run_curation_loop
 STAGES = ("alone", "mix", "longer", "finetune")
 
 
-STAGE_TITLES = {"alone": "artist set alone (1st result)",
-                "mix": "shape learning: shapes added to the artist set",
-                "longer": "longer-training control: artist set alone, as many images as the mix",
-                "finetune": "shape learning: shape pre-training + fine-tuning",
-                "pretrain": "shape pre-training only (shapes, no artist images)"}
 
 #: Image budgets of :func:`stage_epochs`: "artist" (every stage shows each artist image as
 #: often as the 1st result; the default), "images" (every stage shows as many images in
