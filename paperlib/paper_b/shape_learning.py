@@ -30,8 +30,6 @@ from .curation import run_curation_loop
 #: for as many images as the mix), and shape pre-training then fine-tuning.
 STAGES = ("alone", "mix", "longer", "finetune")
 
-
-
 #: Image budgets of :func:`stage_epochs`: "artist" (every stage shows each artist image as
 #: often as the 1st result; the default), "images" (every stage shows as many images in
 #: total) and "epochs" (as many epochs on each stage's own set).
