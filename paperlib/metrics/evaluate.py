@@ -59,25 +59,15 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
                  n_real: int | None = None) -> dict:
     """FID, KID, precision/recall, density/coverage and IS of a run's checkpoint vs a data set.
 
-    Results are cached in ``run_dir/metrics/`` under a key of the checkpoint (epoch, size,
-    mtime), the data set's manifest hash, ``n_fake``, ``seed``, the IS source and the
-    extractor, so re-evaluating an unchanged run costs nothing; ``use_cache=False`` recomputes.
-
-    ``n_fake`` images (default: as many as the real set) are drawn with
-    ``load_run(run_dir, epoch).sample(n_fake, seed, noise="random")`` (random noise inputs,
-    as NVlabs' metrics; only a model with such inputs is affected), quantised to uint8 and
-    embedded. A
-    conditional run translates ``data_dir``'s maps (its spec's ``bind_eval_data``, the
-    run's ``map_source``) in order, cycling past the last: evaluate it on held-out pairs.
-    The real set is loaded at the run's ``config.res`` and its features cached
-    (:func:`real_features`; ``n_real`` limits it to a fixed random subset). ``is_source``
-    (:func:`resolve_is_source`): ``"auto"`` (TF IS when
-    ``$PAPERLIB_INCEPTION_LOGITS``/``tf_inception_path`` is given, else emoji-parts IS on an
-    emoji set, else no IS), ``"tf-inception"``, ``"emoji-parts"`` or ``"none"``; an explicit
-    source that the data or the files cannot satisfy is an error, raised before any work.
-    Returns ``{fid, kid, kid_std, precision, recall, density, coverage, is, is_std, is_kind,
-    is_note, n_real, n_fake, epoch}`` (:data:`EVAL_KEYS`); without an IS, ``is`` and
-    ``is_std`` are None, ``is_kind`` is ``"none"`` and ``is_note`` says why (else None).
+    Cached in ``run_dir/metrics/`` under a key of the checkpoint, the data's manifest hash,
+    ``n_fake``, ``seed``, the IS source and the extractor (``use_cache=False`` recomputes).
+    ``n_fake`` images (default: as many as the real set) are sampled with random noise
+    inputs (as NVlabs' metrics); a conditional run translates ``data_dir``'s maps in order,
+    cycling. The real set is loaded at the run's ``config.res`` (:func:`real_features`;
+    ``n_real``: a fixed random subset). ``is_source``: see :func:`resolve_is_source`; an
+    explicit source the data or files cannot satisfy raises before any work. Returns the
+    :data:`EVAL_KEYS` dict; without an IS, ``is``/``is_std`` are None, ``is_kind`` is
+    ``"none"`` and ``is_note`` says why.
     """
 
     is_resolved, is_note = resolve_is_source(is_source, data_dir, tf_inception_path)
@@ -90,8 +80,7 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
         run.epoch, ckpt.st_size, ckpt.st_mtime_ns, n_fake, seed, str(is_source),
         str(tf_inception_path or os.environ.get(INCEPTION_LOGITS_ENV) or ""), extractor.key,
         manifest_hash(data_dir), n_real]
-        # (a model with noise inputs samples them at random: recorded, so results cached
-        # with its constant noise are not reused; other models' keys are unchanged)
+        # (a model with noise inputs: how they are sampled is part of the key)
         + [f"{k}={v}" for k, v in metric_noise_key(run_dir).items()]).encode()).hexdigest()[:16]
     cached = Path(run_dir) / "metrics" / f"eval_{run.epoch:04d}_{key}.json"
 
@@ -107,8 +96,7 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
         out["epoch"] = int(run.epoch)
         return out
 
-    # same checkpoint, data, sample count, IS and features; a result cached before a metric
-    # was added lacks its key and is recomputed
+    # a cached result lacking one of EVAL_KEYS is recomputed
     return cached_json(cached, compute, use_cache, valid=lambda out: set(EVAL_KEYS) <= set(out))
 
 
@@ -139,8 +127,7 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
 
 # ----------------------------------------------------------------------------- evaluations
 def _eval_job(job: dict) -> list[dict]:
-    """Evaluate some checkpoints of one run (:func:`paperlib.metrics.evaluate_run`, cached
-    in the run folder); one worker, one thread. The job carries the caller's labelled IS
+    """Evaluate some checkpoints of one run (:func:`evaluate_run`); one worker, one thread. The job carries the caller's labelled IS
     sources (registered by modules a worker may not have imported), so ``"auto"`` resolves
     on the worker as it does in the caller."""
     for name, entry in job.get("is_registry", {}).items():
@@ -178,8 +165,7 @@ def cached_json(path, compute, use_cache: bool = True, valid=None) -> dict:
     """The one evaluation cache: ``path``'s JSON when it exists, parses and is ``valid``
     (default: any), else ``compute()``, written there atomically (``use_cache=False``:
     always recomputed, nothing written). :func:`evaluate_run` and :func:`cached_run_eval`
-    both go through it; each keeps its own key recipe, so results cached before the
-    re-layout are still found."""
+    both go through it, each with its own key recipe."""
     path = Path(path)
     if use_cache and path.is_file():
         try:

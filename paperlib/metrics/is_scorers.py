@@ -18,9 +18,6 @@ from .features import FEATURE_DIM, images_to_uint8
 INCEPTION_LOGITS_ENV = "PAPERLIB_INCEPTION_LOGITS"
 
 
-#: The values of ``is_source`` (the CLI's ``--is``); see :func:`resolve_is_source`.
-
-
 # =====================================================================================
 # Inception Score sources
 # =====================================================================================

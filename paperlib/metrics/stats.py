@@ -84,9 +84,8 @@ def fid_from_features(f1, f2, method: str = "auto") -> float:
     """FID between two (N, D) feature sets (order does not matter).
 
     ``method="sqrtm"``: :func:`frechet_distance` on the fitted Gaussians (the official
-    route). ``"auto"`` (default): same formula, the trace term computed exactly by
-    :func:`_trace_sqrt_product` (SVD; < 1 s instead of 15-60 s for D = 2048 here; agrees
-    with ``sqrtm`` to ~1e-6 relative in the tests).
+    route). ``"auto"`` (default): same formula, the trace term computed exactly and much
+    faster by :func:`_trace_sqrt_product` (timings: docs/DECISIONS.md, "Features and FID").
     """
     f1 = np.asarray(f1, dtype=np.float64)
     f2 = np.asarray(f2, dtype=np.float64)
@@ -193,22 +192,13 @@ def precision_recall(real_f, fake_f, k: int = 3, chunk: int = 1024) -> tuple[flo
 
 
 def density_coverage(real_f, fake_f, k: int = 5, chunk: int = 1024) -> tuple[float, float]:
-    """Density and coverage (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics
-    for Generative Models"), k-NN balls around the real samples only.
+    """Density and coverage (Naeem et al. 2020), k-NN balls around the real samples only.
 
-    Real sample X_i (N of them) gets the ball B_i of radius r_i = distance to its k-th
-    nearest other real sample; for fakes Y_1..Y_M:
-
-    * density = sum_j #{i : Y_j in B_i} / (k M): how many real balls hold a fake, over k;
-      about 1 when fakes follow the real distribution, above 1 when they crowd dense real
-      regions, 0 when they are far from every real sample (not bounded by 1);
-    * coverage = #{i : some Y_j in B_i} / N: share of real samples with a fake nearby, in
-      [0, 1].
-
-    Membership is strict (``d < r_i``, as the authors' ``prdc`` code; a relative margin of
-    1e-9 on the squared radius keeps rounding from putting a point on the boundary inside),
-    so identical real and fake sets give density 1 and coverage 1. Distances are computed
-    ``chunk`` fake rows at a time.
+    Real X_i (N) gets the ball B_i of radius r_i = distance to its k-th nearest other real;
+    for fakes Y_1..Y_M, density = sum_j #{i : Y_j in B_i} / (k M) (not bounded by 1) and
+    coverage = #{i : some Y_j in B_i} / N in [0, 1]. Membership is strict (``d < r_i``, as
+    the authors' ``prdc``; a 1e-9 relative margin on squared radii), so identical sets give
+    density 1 and coverage 1. Distances are computed ``chunk`` fake rows at a time.
     """
     r = np.asarray(real_f, dtype=np.float64)
     f = np.asarray(fake_f, dtype=np.float64)
