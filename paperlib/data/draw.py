@@ -1,5 +1,6 @@
 """Drawing primitives shared by the stand-in sets: a supersampled canvas, shapes, colours and
-the seeded pickers the recipes use."""
+the seeded pickers the recipes use. Images are RGB, drawn at ``SUPERSAMPLE`` x the output
+size and downsampled with Lanczos (anti-aliased)."""
 from __future__ import annotations
 
 import colorsys
@@ -149,7 +150,7 @@ def pick(rng: np.random.Generator, options):
 
 
 # --------------------------------------------------------------------------------------
-# Shape set (paper B's shape learning)
+# Seeded pickers for recipes (frame fractions -> output px)
 # --------------------------------------------------------------------------------------
 def random_color(rng: np.random.Generator) -> list[int]:
     h, s, v = rng.uniform(0, 1), rng.uniform(0.45, 1.0), rng.uniform(0.35, 0.9)

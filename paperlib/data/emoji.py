@@ -1,5 +1,13 @@
-"""The emoji stand-in set (paper A): recipes (eyes, brows, mouth, extras; a valence score and
-its positive/negative label), rendering, and the 804-image two-class set."""
+"""The emoji stand-in set (paper A): recipes, rendering, and the two-class set.
+
+A synthetic stand-in for paper A's 804 crawled emojis (402 positive + 402 negative; the
+real set is not public). Each emoji is composed from parts: face (shape, colour, flat or
+radial gradient), eyes, brows, mouth and extras. Label rule: every part style has a
+valence (:data:`EYE_VALENCE`, :data:`BROW_VALENCE`, :data:`MOUTH_VALENCE`,
+:data:`EXTRA_VALENCE`); :func:`emoji_score` sums them and the label is the sign (a score of
+0 is never drawn). No two emojis of a set share a part combination. Jitter values in a
+recipe are fractions of the face radius or of the frame.
+"""
 from __future__ import annotations
 
 import math
@@ -77,7 +85,7 @@ _TONGUE = (240, 110, 130)
 
 
 def emoji_score(recipe: dict) -> int:
-    """Sum of the part valences of an emoji recipe (see the module docstring)."""
+    """Sum of the part valences of an emoji recipe (eyes + brows + mouth + each extra)."""
     return (EYE_VALENCE[recipe["eyes"]] + BROW_VALENCE[recipe["brows"]]
             + MOUTH_VALENCE[recipe["mouth"]] + sum(EXTRA_VALENCE[e] for e in recipe["extras"]))
 
