@@ -3,22 +3,15 @@ the curation loop's automatic rater all use, chosen by the data set, never by a 
 
 Two measures (:data:`FORM_KINDS`):
 
-* ``"face"`` -- a character on a background (``artist_donglein``, and the default for any
-  folder whose images carry no known style): circle fidelity
-  (:mod:`paperlib.forms.fidelity`). Per image, the gate's statistic is the main form's
-  circularity, the claims' exact-form score the ``main_score`` and the rater's factor the
-  style-fidelity ``score`` (main form x inner forms against the inner counts the style
-  allows).
-* ``"discs"`` -- a flat-colour composition of planes, discs and rings
-  (``artist_geometric``), where the main-form finder finds nothing (its planes run to the
-  frame). Per image, the roundest colour region (:func:`paperlib.forms.discs.disc_score`:
-  ``max over regions of arc * flat``): 1 for an image with one whole flat disc, 0 without
-  a closed flat region (noise, texture). Gate statistic, exact-form score and rater factor
-  are this number.
+* ``"face"`` -- a character on a background (``artist_donglein``, and the default for a
+  folder of no known style): circle fidelity (:mod:`paperlib.forms.fidelity`). Gate
+  statistic: main circularity; exact-form score: ``main_score``; rater's factor: the
+  style-fidelity ``score``.
+* ``"discs"`` -- a flat-colour composition (``artist_geometric``):
+  :func:`~paperlib.forms.discs.disc_score` is all three.
 
-:func:`form_measure_of` (:func:`form_kind_of`) reads a folder's manifest: its images'
-labels are stand-in styles, mapped by :data:`STYLE_FORMS`. Measurements behind the choice:
-``docs/DECISIONS.md``, "Form measure".
+:func:`form_measure_of` (:func:`form_kind_of`) picks it from a folder's manifest labels
+via :data:`STYLE_FORMS`. (measurements: docs/DECISIONS.md, "Form measure")
 """
 from __future__ import annotations
 
