@@ -1,30 +1,23 @@
 """``python -m paperlib selfcheck --profile NAME``: every registered model, at that profile's
 sizes, goes once through the whole pipeline on a tiny synthetic set.
 
-Per model (:func:`check_model`; each in a child process of its own, so that one model's
-crash is reported by name and its peak memory is its own):
+Per model (:func:`check_model`, each in its own child process, so a crash is reported by
+name and peak memory is the model's own):
 
 1. its :class:`~paperlib.engine.TrainConfig` from :func:`paperlib.engine.profile_config`
-   (the profile's resolution, widths, blocks, latent size; ``batch`` may lower only the
-   minibatch, so that a CPU can afford the ``paper`` widths);
-2. training data: a stand-in artist set (:func:`paperlib.data.build_artist_set`, style
-   ``donglein``, ``steps x batch`` images at the profile's resolution) -- a ``pairs`` model
-   reads its recipe maps from the same folder (``map_source="auto"``); one epoch of it is
-   ``steps`` training steps;
-3. train one epoch (checkpoint at its end), then resume from that checkpoint for one more
-   epoch (the run must continue at epoch 2 with the first checkpoint's state);
-4. sample ``n_score`` images from the last checkpoint (finite, the profile's size) and score
-   them with :func:`paperlib.metrics.evaluate_run` (``is_source="none"``) against another
-   tiny artist set (seed 1, ``n_score`` images) -- the numbers mean nothing, the code path
-   is what is checked.
+   (``batch`` may lower only the minibatch);
+2. training data: a ``donglein`` stand-in artist set of ``steps x batch`` images at the
+   profile's resolution (a ``pairs`` model reads its recipe maps from it); one epoch is
+   ``steps`` steps;
+3. train one epoch, then resume from its checkpoint for one more (must continue at epoch 2);
+4. sample ``n_score`` images (finite, the profile's size) and score them with
+   :func:`paperlib.metrics.evaluate_run` (``is_source="none"``) against another tiny set
+   (seed 1): the numbers mean nothing, the code path is checked.
 
-Reported per model: parameters of G (with its latent module's) and of D; seconds per
-training step (the logged epoch times divided by the steps, mean over both epochs; on the
-CPU with the run's own thread count, ``TrainConfig.threads``, 1 by default); peak memory --
-on CPU the child process's peak resident set size (``resource.getrusage(RUSAGE_SELF)
-.ru_maxrss``: the interpreter, torch, the Inception network and the run together), on CUDA
-``torch.cuda.max_memory_allocated``. :func:`main` exits 0 when every model passes, else 1
-and names the failing models.
+Reported per model: parameters of G (with its latent module) and D; seconds per training
+step (mean over both epochs, the run's own thread count); peak memory (CPU: the child's
+peak RSS; CUDA: ``torch.cuda.max_memory_allocated``). The CLI exits 0 when every model
+passes, else 1.
 """
 from __future__ import annotations
 
@@ -155,6 +148,7 @@ def run_selfcheck(profile: str, steps: int = 2, batch: int | None = None, n_scor
 
 
 def format_table(profile: str, rows: list[dict]) -> str:
+    """The report of :func:`run_selfcheck`'s ``rows``: one line per model, then the verdict."""
     prof = get_profile(profile)
     head = (f"selfcheck --profile {prof.name}: {prof.res} px; per model: build at the "
             "profile's sizes, train 1 epoch, resume 1 more, sample, score")
