@@ -1,7 +1,6 @@
 """Paired data for paper B's conditional route (Pix2pixHD): one *map* per image.
 
-What a map is (``map_source``, :data:`MAP_SOURCES`; the design: docs/DECISIONS.md,
-"Paired data"):
+Map sources (``map_source``; the design: docs/DECISIONS.md, "Paired data"):
 
 * ``"recipe"`` -- stand-in artist sets: the recipe's forms rendered as one soft one-hot
   channel per :data:`MAP_CLASSES` (share of each pixel's 4x4 sub-pixels), in drawing order;
@@ -12,12 +11,9 @@ What a map is (``map_source``, :data:`MAP_SOURCES`; the design: docs/DECISIONS.m
   in [0, 1], resized nearest-neighbour; the folder must lie outside the image folder;
 * ``"auto"`` -- ``"recipe"`` on a stand-in artist set (or a split of one), else ``"edges"``.
 
-Label maps (recipe, forms, a folder of maps) carry instance ids (:attr:`Pairs.instances`):
-the recipe's forms (:func:`render_instances`), else 4-connected components of equal map
-value (:func:`map_components`). With ``boundary=True`` :func:`load_pairs` appends
-pix2pixHD's instance-boundary channel (:func:`instance_edges`) to them. In training a pair
-is one tensor, the image's 3 channels in [-1, 1] then the map's; :class:`MapSource` feeds
-maps to the generator in place of noise.
+Label maps (recipe, forms, a folder of maps) carry instance ids, to which ``boundary=True``
+appends pix2pixHD's instance-boundary channel. :class:`MapSource` feeds maps to the
+generator in place of noise.
 """
 from __future__ import annotations
 

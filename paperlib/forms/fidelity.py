@@ -105,13 +105,11 @@ def circle_fidelity(
     min_inner_circularity: float = 0.7,
     smooth_sigma: float = 0.7,
 ) -> CircleFidelity:
-    """Circle fidelity of one image (see the module docstring for the method and score).
+    """Circle fidelity of one image (score: the module docstring).
 
-    ``img``: uint8 (H, W, 3) array, or a float [-1, 1] (C, H, W) tensor/array.
-    ``n_inner_expected``: number of inner circles the image should show (e.g. a stand-in
-    recipe's ``n_inner_circles``); None leaves the count out of the score (``inner_score``
-    is then NaN and ``score == main_score``). ``smooth_sigma``: the Gaussian (px) the
-    image is smoothed with to find and measure the main form (0: none).
+    ``img``: uint8 (H, W, 3), or float [-1, 1] (C, H, W). ``n_inner_expected``: inner
+    circles the image should show (None: count left out, ``score == main_score``).
+    ``smooth_sigma``: Gaussian (px) used to find and measure the main form (0: none).
     """
     if n_inner_expected is not None:
         n_inner_expected = int(n_inner_expected)
@@ -177,15 +175,10 @@ def batch_circle_fidelity(
 
 
 def summarize(results: Sequence[CircleFidelity]) -> dict:
-    """Means over a list of results.
-
-    ``score``, ``main_score``, ``main_circularity``, ``main_residual``, ``main_axis_ratio``
-    and ``n_inner_found`` average over all images (blank ones count with their worst
-    values); ``inner_score`` over the images with an expected inner count (NaN if none has
-    one); ``inner_circularity`` over images with at least one inner form (NaN if none);
-    ``frac_found_main`` is the share of non-blank images; ``frac_inner_count_ok`` the share
-    whose inner count equals the expected one (only over images with an expectation).
-    """
+    """Means over a list of results: the main-form fields and ``score`` over all images
+    (blank ones with their worst values), ``inner_score`` and ``frac_inner_count_ok`` over
+    images with an expected count, ``inner_circularity`` over images with an inner form
+    (NaN where none), ``frac_found_main`` the share of non-blank images."""
     n = len(results)
     out: dict[str, float] = {"n": n}
     keys = ["score", "main_score", "main_circularity", "main_residual", "main_axis_ratio",

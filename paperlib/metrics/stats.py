@@ -22,11 +22,10 @@ def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), as the official code.
 
-    ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrtm(S1 S2))`` with ``scipy.linalg.sqrtm``. As in
-    TTUR / pytorch-fid: if the product's square root is not finite (singular product) it is
-    recomputed with ``eps`` added to both diagonals; a complex result keeps its real part
-    when the diagonal's imaginary part is below 1e-3. Where the official code then raises,
-    we first retry with the ``eps`` offset, and raise ``ValueError`` only if that fails too.
+    ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrtm(S1 S2))``. As TTUR / pytorch-fid: a non-finite
+    root is recomputed with ``eps`` on both diagonals; a complex one keeps its real part if
+    the diagonal's imaginary part is below 1e-3, else is retried with ``eps`` and raises
+    ``ValueError`` if that fails too.
     """
     import scipy.linalg
 
