@@ -2,22 +2,12 @@
 sizes, goes once through the whole pipeline on a tiny synthetic set.
 
 Per model (:func:`check_model`, each in its own child process, so a crash is reported by
-name and peak memory is the model's own):
-
-1. its :class:`~paperlib.engine.TrainConfig` from :func:`paperlib.engine.profile_config`
-   (``batch`` may lower only the minibatch);
-2. training data: a ``donglein`` stand-in artist set of ``steps x batch`` images at the
-   profile's resolution (a ``pairs`` model reads its recipe maps from it); one epoch is
-   ``steps`` steps;
-3. train one epoch, then resume from its checkpoint for one more (must continue at epoch 2);
-4. sample ``n_score`` images (finite, the profile's size) and score them with
-   :func:`paperlib.metrics.evaluate_run` (``is_source="none"``) against another tiny set
-   (seed 1): the numbers mean nothing, the code path is checked.
-
-Reported per model: parameters of G (with its latent module) and D; seconds per training
-step (mean over both epochs, the run's own thread count); peak memory (CPU: the child's
-peak RSS; CUDA: ``torch.cuda.max_memory_allocated``). The CLI exits 0 when every model
-passes, else 1.
+name and peak memory is the model's own): build its ``TrainConfig`` from the profile
+(``batch`` may lower only the minibatch); train one epoch of ``steps`` steps on a
+``donglein`` stand-in set, resume for a second; sample ``n_score`` images and score them
+with :func:`paperlib.metrics.evaluate_run` (``is_source="none"``; the numbers mean
+nothing, the code path is checked). Reported: G and D parameters, seconds per step, peak
+memory. The CLI exits 1 when a model fails.
 """
 from __future__ import annotations
 

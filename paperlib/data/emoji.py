@@ -20,9 +20,7 @@ from .draw import WHITE, Canvas, drop, grid, heart, mix, pick, shade, star, unif
 from .folders import set_header, write_set
 from .paired import SUPERSAMPLE
 
-# --------------------------------------------------------------------------------------
-# Emoji parts and the label rule
-# --------------------------------------------------------------------------------------
+# Emoji parts and the label rule --------------------------------------------------------
 EYE_VALENCE = {"dots": 0, "ovals": 0, "happy_arcs": 1, "closed_lines": 0, "x_eyes": -2,
                "hearts": 2, "stars": 1, "wide_pupils": 0, "wink": 1, "sleepy": -1}
 
@@ -101,9 +99,7 @@ def emoji_label(recipe: dict) -> str:
     return "positive" if score > 0 else "negative"
 
 
-# --------------------------------------------------------------------------------------
-# Emoji set
-# --------------------------------------------------------------------------------------
+# Emoji set -----------------------------------------------------------------------------
 def _emoji_recipe(rng: np.random.Generator) -> dict:
     n_extras = int(rng.choice(3, p=[0.5, 0.35, 0.15]))
     extras = sorted(rng.choice(len(EMOJI_EXTRAS), size=n_extras, replace=False).tolist())

@@ -45,9 +45,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 MANIFEST = "manifest.json"
 
 
-# --------------------------------------------------------------------------------------
-# Writing a set safely
-# --------------------------------------------------------------------------------------
+# Writing a set safely ------------------------------------------------------------------
 def set_header(name: str, kind: str, seed: int, res: int, items: list, params: dict,
             note: str) -> dict:
     counts: dict[str, int] = {}
@@ -149,9 +147,7 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-# --------------------------------------------------------------------------------------
-# Loading a user folder
-# --------------------------------------------------------------------------------------
+# Loading a user folder -----------------------------------------------------------------
 @dataclass
 class LoadedImages:
     """Images loaded by :func:`load_folder`."""
@@ -213,14 +209,11 @@ def load_folder(path, res: int = 64, strict: bool = False,
                 recursive: bool = True) -> LoadedImages:
     """Load every image under ``path`` as a float tensor (N, 3, res, res) in [-1, 1].
 
-    Files with extensions png, jpg, jpeg, webp or bmp (any case) are read; other files
-    (``manifest.json``, ``README.txt``, ...) and hidden files or folders (``.name``) are
-    ignored without a warning. Transparency is composited on white, greyscale becomes RGB,
-    and every image is centre-cropped to a square and resized to ``res`` with Lanczos.
-    Files that cannot be decoded (empty, truncated, corrupt, not an image) are skipped with
-    one warning naming each and why; ``strict=True`` raises ``ValueError`` on the first.
-    A missing path, or one with no image files, raises ``FileNotFoundError``; a folder
-    whose image files all fail raises ``ValueError``. The folder is only read.
+    Reads png, jpg, jpeg, webp and bmp (any case); other and hidden files are ignored.
+    Transparency goes on white, grey becomes RGB, each image is centre-cropped square and
+    resized with Lanczos. Undecodable files are skipped with a warning naming each
+    (``strict=True``: ``ValueError``). No image files: ``FileNotFoundError``; all failing:
+    ``ValueError``. The folder is only read.
     """
     root = Path(path)
     if not root.exists():

@@ -1,19 +1,13 @@
 """Paired data for paper B's conditional route (Pix2pixHD): one *map* per image.
 
-Map sources (``map_source``; the design: docs/DECISIONS.md, "Paired data"):
-
-* ``"recipe"`` -- stand-in artist sets: the recipe's forms rendered as one soft one-hot
-  channel per :data:`MAP_CLASSES` (share of each pixel's 4x4 sub-pixels), in drawing order;
-* ``"forms"`` -- :data:`FORM_CLASSES` from the form finder (:func:`form_map`), 3 channels;
-* ``"edges"`` -- the Sobel magnitude of the grey image in [0, 1] (:func:`edge_map`), 1 channel;
-* ``"identity"`` -- the image itself in [0, 1], 3 channels (a diagnostic);
-* a folder path -- the user's maps, ``<maps>/a/b.png`` for ``<data>/a/b.png``, read as RGB
-  in [0, 1], resized nearest-neighbour; the folder must lie outside the image folder;
-* ``"auto"`` -- ``"recipe"`` on a stand-in artist set (or a split of one), else ``"edges"``.
-
-Label maps (recipe, forms, a folder of maps) carry instance ids, to which ``boundary=True``
-appends pix2pixHD's instance-boundary channel. :class:`MapSource` feeds maps to the
-generator in place of noise.
+Map sources (``map_source``; the design: docs/DECISIONS.md, "Paired data"): ``"recipe"``
+(stand-in artist sets: soft one-hot :data:`MAP_CLASSES` of the recipe's forms),
+``"forms"`` (:func:`form_map`), ``"edges"`` (:func:`edge_map`), ``"identity"`` (the image
+in [0, 1], a diagnostic), a folder path (the user's maps, ``<maps>/a/b.png`` for
+``<data>/a/b.png``, RGB in [0, 1], outside the image folder), or ``"auto"`` (``"recipe"``
+on a stand-in artist set, else ``"edges"``). Label maps (recipe, forms, a folder) carry
+instance ids, to which ``boundary=True`` appends pix2pixHD's instance-boundary channel.
+:class:`MapSource` feeds maps to the generator in place of noise.
 """
 from __future__ import annotations
 

@@ -69,13 +69,10 @@ def palette(x: np.ndarray, bandwidth: float = 0.15, min_frac: float = 0.01) -> n
 
 def disc_forms(x: np.ndarray, *, smooth_sigma: float = 0.7, bandwidth: float = 0.15,
                min_frac: float = 0.01, min_r_frac: float = 0.06) -> list[dict]:
-    """Every closed colour region of an RGB [0, 1] ``(H, W, 3)`` image (see the module
-    docstring): a list of :func:`~paperlib.forms.shape.form_shape` dicts (``area``,
-    ``perimeter``, ``circularity``, ``residual``, ``axis_ratio``, ``cx``, ``cy``, ``r``)
-    with ``color``, ``flat`` and :func:`arc_coverage`'s ``arc``, ``arc_cx``, ``arc_cy``,
-    ``arc_r`` added; empty when the image has no palette or no closed region. Raises
-    ``ValueError`` for an array that is not ``(H, W, 3)`` or a bad ``bandwidth`` /
-    ``min_frac``."""
+    """Every closed colour region of an RGB [0, 1] ``(H, W, 3)`` image: a list of
+    :func:`~paperlib.forms.shape.form_shape` dicts plus ``color``, ``flat`` and
+    :func:`arc_coverage`'s keys; empty without a palette or a closed region. Raises
+    ``ValueError`` for a non-``(H, W, 3)`` array or a bad ``bandwidth`` / ``min_frac``."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 3 or x.shape[-1] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {x.shape}")

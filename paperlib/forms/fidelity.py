@@ -14,9 +14,9 @@ inside it (:func:`~paperlib.forms.inner.inner_forms`) and the shape of each
     q = 0.5 + 0.5 * clip(inner_circularity, 0, 1)
         (q = 1 when n_inner_expected is 0, or when no inner form is found)
 
-All factors are 1 for a perfect anti-aliased circle. ``score`` cannot say which part
-failed: report ``main_score`` and ``inner_score`` beside it. One main form is assumed
-(compositions: :mod:`paperlib.forms.discs`); a blank image scores 0 and raises nothing.
+All factors are 1 for a perfect anti-aliased circle; report ``main_score`` and
+``inner_score`` beside ``score``. One main form is assumed (compositions:
+:mod:`paperlib.forms.discs`); a blank image scores 0 and raises nothing.
 (measurements and limits: docs/DECISIONS.md, "Form measure")
 """
 from __future__ import annotations

@@ -57,11 +57,8 @@ class FormMeasure:
 
 def form_scores(images: Any, measure: FormMeasure) -> dict:
     """Per-image scores of a batch (4-D array/tensor or a list) under ``measure``:
-    ``{"form": the gate's statistic per image, "exact": the exact-form score paper B's
-    claims compare, "fidelity": the rater's factor per image, "circle": the
-    circle-fidelity results (``"face"``) or None}``. For ``"face"``: main circularity,
-    ``main_score`` and ``score`` (module docstring); for ``"discs"`` all three are the
-    disc score (:func:`paperlib.forms.discs.disc_score`)."""
+    ``{"form": gate statistic, "exact": exact-form score, "fidelity": rater's factor,
+    "circle": the circle-fidelity results (``"face"``) or None}`` (module docstring)."""
     if not isinstance(measure, FormMeasure):
         raise ValueError(f"measure must be a FormMeasure, got {type(measure).__name__}")
     if measure.kind == "discs":
@@ -85,10 +82,9 @@ def form_summary(scores: dict) -> dict:
 
 
 def form_kind_of(data_dir: Any) -> str:
-    """The form measure's kind for an image folder, from its data: the labels of its
-    manifest's images (the stand-ins' styles, held-out parts included) mapped by
-    :data:`STYLE_FORMS`. A folder without a manifest, with labels of no known style, or
-    whose labels map to more than one measure gets ``"face"`` (circle fidelity)."""
+    """The form measure's kind for an image folder: its manifest labels mapped by
+    :data:`STYLE_FORMS`; ``"face"`` without a manifest, for unknown labels, or when the
+    labels map to more than one measure."""
     kinds: set = set()
     try:
         manifest = json.loads((Path(data_dir) / "manifest.json").read_text(encoding="utf-8"))

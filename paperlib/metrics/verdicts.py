@@ -113,13 +113,11 @@ def compare_claim(values: dict[str, list[float]], passed: dict[str, list[bool]],
                   level: float = 0.95) -> tuple[str, str]:
     """Verdict on "``favoured`` scores better than each baseline" from per-seed values.
 
-    A model *passes the gate* when all its runs do. Per baseline: a baseline below the gate
-    makes the comparison untestable; the favoured model below the gate while the baseline
-    passes is evidence *against* the claim; both passing, Welch's ``level`` interval of the
-    difference of means decides: wholly on the claim's side (for), wholly on the other
-    side (against), straddling 0 (the seeds cannot separate the models). Any "against"
-    gives *not supported*, all "for" gives *supported*, anything else *not testable here*
-    with the reasons. Returns ``(verdict, reason)``."""
+    A model passes the gate when all its runs do. Per baseline: baseline failing ->
+    untestable; favoured failing, baseline passing -> against; both passing -> Welch's
+    ``level`` interval of the difference: for / against / untestable (straddles 0). Any
+    against: *not supported*; all for: *supported*; else *not testable here*. Returns
+    ``(verdict, reason)``."""
     if not baselines:   # a comparison with nothing is no evidence either way
         return "not testable here", f"no baseline to compare {favoured} with"
     sign = -1.0 if lower_is_better else 1.0
