@@ -158,10 +158,8 @@ def circle_fidelity(
 def batch_circle_fidelity(
     images: Any, n_inner_expected: int | Sequence[int | None] | None = None, **kwargs
 ) -> list[CircleFidelity]:
-    """:func:`circle_fidelity` of every image of a batch (4-D array/tensor or a list).
-
-    ``n_inner_expected`` is one value for all images or one per image.
-    """
+    """:func:`circle_fidelity` of every image of a batch (4-D array/tensor or a list);
+    ``n_inner_expected``: one value for all images or one per image."""
     imgs = iter_images(images)
     if n_inner_expected is None or np.isscalar(n_inner_expected):
         expected: Iterable = [n_inner_expected] * len(imgs)

@@ -99,11 +99,8 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
                           is_source: str = "auto", seed: int = 0, extractor=None,
                           progress: bool = True, cache_dir=None,
                           use_cache: bool = True, n_real: int | None = None) -> list[dict]:
-    """:func:`evaluate_run` at every saved checkpoint (or those in ``epochs``), oldest first.
-
-    Paper A's Fig. 3 (IS and FID over training). Each row has the keys of
-    :func:`evaluate_run`; the same seed draws every checkpoint's samples.
-    """
+    """:func:`evaluate_run` at every saved checkpoint (or those in ``epochs``), oldest first
+    (paper A's Fig. 3); the same seed draws every checkpoint's samples."""
 
     have = [e for e, _ in list_checkpoints(run_dir)]
     wanted = have if epochs is None else [e for e in have if e in set(int(x) for x in epochs)]
