@@ -1,30 +1,13 @@
 """``python -m paperlib selfcheck --profile NAME``: every registered model, at that profile's
 sizes, goes once through the whole pipeline on a tiny synthetic set.
 
-Per model (:func:`check_model`; each in a child process of its own, so that one model's
-crash is reported by name and its peak memory is its own):
-
-1. its :class:`~paperlib.engine.TrainConfig` from :func:`paperlib.engine.profile_config`
-   (the profile's resolution, widths, blocks, latent size; ``batch`` may lower only the
-   minibatch, so that a CPU can afford the ``paper`` widths);
-2. training data: a stand-in artist set (:func:`paperlib.data.build_artist_set`, style
-   ``donglein``, ``steps x batch`` images at the profile's resolution) -- a ``pairs`` model
-   reads its recipe maps from the same folder (``map_source="auto"``); one epoch of it is
-   ``steps`` training steps;
-3. train one epoch (checkpoint at its end), then resume from that checkpoint for one more
-   epoch (the run must continue at epoch 2 with the first checkpoint's state);
-4. sample ``n_score`` images from the last checkpoint (finite, the profile's size) and score
-   them with :func:`paperlib.metrics.evaluate_run` (``is_source="none"``) against another
-   tiny artist set (seed 1, ``n_score`` images) -- the numbers mean nothing, the code path
-   is what is checked.
-
-Reported per model: parameters of G (with its latent module's) and of D; seconds per
-training step (the logged epoch times divided by the steps, mean over both epochs; on the
-CPU with the run's own thread count, ``TrainConfig.threads``, 1 by default); peak memory --
-on CPU the child process's peak resident set size (``resource.getrusage(RUSAGE_SELF)
-.ru_maxrss``: the interpreter, torch, the Inception network and the run together), on CUDA
-``torch.cuda.max_memory_allocated``. :func:`main` exits 0 when every model passes, else 1
-and names the failing models.
+Per model (:func:`check_model`, each in its own child process, so a crash is reported by
+name and peak memory is the model's own): build its ``TrainConfig`` from the profile
+(``batch`` may lower only the minibatch); train one epoch of ``steps`` steps on a
+``donglein`` stand-in set, resume for a second; sample ``n_score`` images and score them
+with :func:`paperlib.metrics.evaluate_run` (``is_source="none"``; the numbers mean
+nothing, the code path is checked). Reported: G and D parameters, seconds per step, peak
+memory. The CLI exits 1 when a model fails.
 """
 from __future__ import annotations
 
@@ -155,6 +138,7 @@ def run_selfcheck(profile: str, steps: int = 2, batch: int | None = None, n_scor
 
 
 def format_table(profile: str, rows: list[dict]) -> str:
+    """The report of :func:`run_selfcheck`'s ``rows``: one line per model, then the verdict."""
     prof = get_profile(profile)
     head = (f"selfcheck --profile {prof.name}: {prof.res} px; per model: build at the "
             "profile's sizes, train 1 epoch, resume 1 more, sample, score")

@@ -1,42 +1,26 @@
 """``python -m paperlib verify``: compare a rerun's tables with the committed reference.
 
-A rerun (``python -m paperlib reproduce --profile P``) rewrites the CSV tables under
-``figures/P/``. :func:`verify` reads every ``*.csv`` of the reference -- by default the
-committed one, ``git show HEAD:figures/P/<file>``, else the files of ``--reference DIR`` --
-and the same file of the rerun (``figures/P/`` of the working tree, or ``--rerun DIR``), and
-classifies each number:
+:func:`verify` reads every ``*.csv`` of the reference (``git show HEAD:figures/P/<file>``,
+or ``--reference DIR``) and the same file of the rerun (``figures/P/`` or ``--rerun DIR``)
+and classifies each number:
 
-* **identical** -- the same value (``1`` and ``1.0`` are the same; two empty cells are);
-* **within seed noise** -- ``|rerun - reference| <= K_SIGMA * sd``, where ``sd`` is the
-  table's own per-seed spread of that number, taken from the *reference* table, in this
-  order:
+* **identical** -- the same value (``1`` and ``1.0`` are; two empty cells are);
+* **within seed noise** -- ``|rerun - reference| <= K_SIGMA * sd``, ``sd`` the reference
+  table's own per-seed spread of that number, first found of:
 
-  1. a companion column ``<metric>_sd`` on the same row (the tables' standard deviation
-     over seeds, e.g. ``fid_sd``). It serves ``<metric>``, ``<metric>_sd`` itself, and
-     each value of the ``<metric>_seeds`` list;
-  2. a cell written ``mean ± sd`` (the summary tables): the ``sd`` serves both numbers;
-  3. per-seed rows: in a table with a ``seed`` column, the rows that agree on every
-     *key* column (every column that is not numeric in the reference, plus the coordinates
-     :data:`KEY_COLUMNS` such as ``epoch``/``kimg``/``round``; ``seed`` and the volatile
-     columns left out) form one (model, column) group; with at least two seeds in it, the
-     sample sd (ddof=1) of the reference's values of a numeric column over the group is
-     the tolerance of each of those values;
-  4. only where none of these gives a spread (a single-seed row): a companion
-     ``<metric>_std`` column -- ``kid_std``/``is_std`` of the metric tables, the
-     estimator's own spread over KID subsets / IS splits, a lower bound of the noise;
+  1. a companion ``<metric>_sd`` column on the row (serves ``<metric>``, itself and each
+     value of ``<metric>_seeds``);
+  2. a ``mean ± sd`` cell (the sd serves both numbers);
+  3. per-seed rows: the sample sd (ddof=1) over the rows with a ``seed`` column that agree
+     on every key column (non-numeric columns and :data:`KEY_COLUMNS`), at least two seeds;
+  4. a companion ``<metric>_std`` column (the estimator's own spread: a lower bound);
 
-  a number with no spread (sd missing, empty or 0: one seed, a deterministic table) can
-  only be identical. ``K_SIGMA = 3``: a rerun with another seed draw, or on other hardware
-  whose float rounding sends training elsewhere, lands within 3 sd of the reference's
-  seed mean with high probability, while a 10 % change of a metric whose seeds agree to a
-  few % is flagged;
+  a number with no spread can only be identical;
 * **differs** -- anything else.
 
-Cells that are not numbers (verdicts, reasons, "3/3" gates, labels) must be equal as text,
-except the :data:`VOLATILE_COLUMNS`, which are skipped (listed with the reason). A table
-whose header or row count changed, and a reference file missing from the rerun, are
-differences too. The summary lists the files, the counts per class and the worst
-differences; :func:`main` returns 1 when anything differs (0 otherwise).
+Non-numeric cells must be equal as text, except the :data:`VOLATILE_COLUMNS` (skipped). A
+changed header or row count, or a reference file missing from the rerun, differs too. The
+CLI exits 1 when anything differs.
 """
 from __future__ import annotations
 
@@ -51,7 +35,7 @@ from pathlib import Path
 
 from .config import FIGURES_DIR, ROOT, get_profile
 
-#: Tolerance in units of the table's own per-seed sd.
+#: Tolerance in units of the table's own per-seed sd (why 3: docs/DECISIONS.md, "verify").
 K_SIGMA = 3.0
 
 #: Columns skipped because they change from one rerun to the next without the results
@@ -207,7 +191,7 @@ def _sd_of(cells: dict[str, str], column: str, suffixes=("_sd",)) -> float | Non
 
 
 def _group_sds(header: list[str], rows: list[list[str]]) -> dict[tuple[int, str], float]:
-    """Per-seed rows: ``{(row index, column): sd over the row's group}`` (module docstring)."""
+    """Per-seed rows: ``{(row index, column): sd over the row's group}`` (module docstring, 3)."""
     if "seed" not in header:
         return {}
     numeric = [c for i, c in enumerate(header)
@@ -308,7 +292,7 @@ def compare_table(name: str, ref_text: str, new_text: str) -> list[Finding]:
 def verify(profile: str | None = None, reference: Path | None = None,
            rerun: Path | None = None) -> Report:
     """Compare ``rerun`` (default ``figures/<profile>/``) with the reference; a
-    :class:`Report` (module docstring)."""
+    :class:`Report` (``report.ok`` False when anything differs)."""
     prof = get_profile(profile).name
     rerun = Path(rerun) if rerun is not None else FIGURES_DIR / prof
     if not rerun.is_dir():

@@ -1,7 +1,7 @@
 """Data: the stand-in sets (emoji: :mod:`.emoji`; shapes and artists: :mod:`.shapes`; all
 sets, mixes and held-out splits: :mod:`.sets`), image folders and manifests (:mod:`.folders`)
 and paired (map, image) data for conditional models (:mod:`.paired`). Imports only
-:mod:`paperlib.config` and :mod:`paperlib.utils`."""
+:mod:`paperlib.config`, :mod:`paperlib.utils` and :mod:`paperlib.forms` (layers below)."""
 
 from . import draw, emoji, folders, paired, sets, shapes
 from .emoji import build_emoji_set, emoji_label, emoji_recipes, render_emoji

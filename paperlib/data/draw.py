@@ -1,5 +1,6 @@
 """Drawing primitives shared by the stand-in sets: a supersampled canvas, shapes, colours and
-the seeded pickers the recipes use."""
+the seeded pickers the recipes use. Images are RGB, drawn at ``SUPERSAMPLE`` x the output
+size and downsampled with Lanczos (anti-aliased)."""
 from __future__ import annotations
 
 import colorsys
@@ -20,9 +21,7 @@ SUPERSAMPLE = 4
 WHITE = (255, 255, 255)
 
 
-# --------------------------------------------------------------------------------------
-# Drawing helpers
-# --------------------------------------------------------------------------------------
+# Drawing helpers -----------------------------------------------------------------------
 class Canvas:
     """A canvas drawn at ``SUPERSAMPLE`` x ``res``; recipe coordinates times ``unit``."""
 
@@ -148,9 +147,7 @@ def pick(rng: np.random.Generator, options):
     return options[int(rng.integers(len(options)))]
 
 
-# --------------------------------------------------------------------------------------
-# Shape set (paper B's shape learning)
-# --------------------------------------------------------------------------------------
+# Seeded pickers for recipes (frame fractions -> output px) -----------------------------
 def random_color(rng: np.random.Generator) -> list[int]:
     h, s, v = rng.uniform(0, 1), rng.uniform(0.45, 1.0), rng.uniform(0.35, 0.9)
     return [round(c * 255) for c in colorsys.hsv_to_rgb(h, s, v)]

@@ -1,5 +1,13 @@
-"""The emoji stand-in set (paper A): recipes (eyes, brows, mouth, extras; a valence score and
-its positive/negative label), rendering, and the 804-image two-class set."""
+"""The emoji stand-in set (paper A): recipes, rendering, and the two-class set.
+
+A synthetic stand-in for paper A's 804 crawled emojis (402 positive + 402 negative; the
+real set is not public). Each emoji is composed from parts: face (shape, colour, flat or
+radial gradient), eyes, brows, mouth and extras. Label rule: every part style has a
+valence (:data:`EYE_VALENCE`, :data:`BROW_VALENCE`, :data:`MOUTH_VALENCE`,
+:data:`EXTRA_VALENCE`); :func:`emoji_score` sums them and the label is the sign (a score of
+0 is never drawn). No two emojis of a set share a part combination. Jitter values in a
+recipe are fractions of the face radius or of the frame.
+"""
 from __future__ import annotations
 
 import math
@@ -12,9 +20,7 @@ from .draw import WHITE, Canvas, drop, grid, heart, mix, pick, shade, star, unif
 from .folders import set_header, write_set
 from .paired import SUPERSAMPLE
 
-# --------------------------------------------------------------------------------------
-# Emoji parts and the label rule
-# --------------------------------------------------------------------------------------
+# Emoji parts and the label rule --------------------------------------------------------
 EYE_VALENCE = {"dots": 0, "ovals": 0, "happy_arcs": 1, "closed_lines": 0, "x_eyes": -2,
                "hearts": 2, "stars": 1, "wide_pupils": 0, "wink": 1, "sleepy": -1}
 
@@ -77,7 +83,7 @@ _TONGUE = (240, 110, 130)
 
 
 def emoji_score(recipe: dict) -> int:
-    """Sum of the part valences of an emoji recipe (see the module docstring)."""
+    """Sum of the part valences of an emoji recipe (eyes + brows + mouth + each extra)."""
     return (EYE_VALENCE[recipe["eyes"]] + BROW_VALENCE[recipe["brows"]]
             + MOUTH_VALENCE[recipe["mouth"]] + sum(EXTRA_VALENCE[e] for e in recipe["extras"]))
 
@@ -93,9 +99,7 @@ def emoji_label(recipe: dict) -> str:
     return "positive" if score > 0 else "negative"
 
 
-# --------------------------------------------------------------------------------------
-# Emoji set
-# --------------------------------------------------------------------------------------
+# Emoji set -----------------------------------------------------------------------------
 def _emoji_recipe(rng: np.random.Generator) -> dict:
     n_extras = int(rng.choice(3, p=[0.5, 0.35, 0.15]))
     extras = sorted(rng.choice(len(EMOJI_EXTRAS), size=n_extras, replace=False).tolist())

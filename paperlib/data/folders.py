@@ -1,37 +1,11 @@
-"""Synthetic data sets and the user-folder loader.
+"""Data folders: writing a set safely, manifests, and loading any folder of images.
 
-Neither paper's data is public, so every training set here is drawn by code, deterministically
-from a seed (same seed and arguments -> byte-identical PNGs and ``manifest.json``):
-
-* ``emoji`` -- a **synthetic stand-in** for paper A's 804 crawled "Emoji Generator" emojis
-  (402 positive + 402 negative). Each emoji is composed from parts the way an emoji-maker
-  site does it: face (shape, colour, flat or radial gradient), eyes, brows, mouth and
-  extras. **Label rule:** every part style has a valence (:data:`EYE_VALENCE`,
-  :data:`BROW_VALENCE`, :data:`MOUTH_VALENCE`, :data:`EXTRA_VALENCE`); the score is their
-  sum (eyes + brows + mouth + each extra) and the label is its sign: ``positive`` when
-  > 0, ``negative`` when < 0. Recipes scoring 0 are ambiguous and never drawn. Smiles,
-  grins, heart/star eyes, blush and hearts push positive; frowns, grimaces, X eyes, angry
-  or sad brows, tears, sweat and anger marks push negative (:func:`emoji_score`).
-  Sampling draws recipes until each class is full; no two emojis share a part combination.
-* ``shapes`` -- paper B's "shape learning" images: circles, ellipses, rings, concentric
-  circles, planes (half-planes / large polygons) and rectangles, balanced across kinds;
-  the label is the kind.
-* ``artist_donglein`` and ``artist_geometric`` -- **synthetic stand-ins** for paper B's
-  unpublished artworks (manifest ``kind`` is ``"artist-standin"`` and ``note`` says so): a
-  round character in the spirit of Yang Dae-won's "Donglein", and a geometric abstraction
-  of circles and planes. Recipes record the main circle and the small inner circles so a
-  circle-fidelity measure can compare generated images against them.
-
-All images are RGB, drawn at 4x the output size and downsampled with Lanczos
-(anti-aliased). Geometry in the shape and artist recipes is in pixels of the output
-``res``; the emoji jitter values are fractions of the face radius or of the frame.
-
-Each set is a folder of PNGs plus ``manifest.json`` (see :func:`build_emoji_set`). Writing
-goes to a temporary sibling folder that is renamed into place; a non-empty folder that is
-not one of our data sets is never overwritten.
-
-:func:`load_folder` reads any folder of images (png, jpg/jpeg, webp, bmp; other files are
-ignored, hidden files and folders are skipped) into a tensor in [-1, 1].
+A set is a folder of PNGs plus ``manifest.json`` (:func:`read_manifest`). Every stand-in
+set is drawn by code from a seed (same seed and arguments -> byte-identical PNGs and
+manifest). :func:`write_set` writes to a temporary sibling folder renamed into place and
+never overwrites a non-empty folder that is not one of our sets. :func:`load_folder` reads
+any folder of images (png, jpg/jpeg, webp, bmp; hidden files and folders skipped) into a
+tensor in [-1, 1]; :func:`manifest_hash` identifies a folder for caches.
 """
 from __future__ import annotations
 
@@ -71,9 +45,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 MANIFEST = "manifest.json"
 
 
-# --------------------------------------------------------------------------------------
-# Writing a set safely
-# --------------------------------------------------------------------------------------
+# Writing a set safely ------------------------------------------------------------------
 def set_header(name: str, kind: str, seed: int, res: int, items: list, params: dict,
             note: str) -> dict:
     counts: dict[str, int] = {}
@@ -175,9 +147,7 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-# --------------------------------------------------------------------------------------
-# Loading a user folder
-# --------------------------------------------------------------------------------------
+# Loading a user folder -----------------------------------------------------------------
 @dataclass
 class LoadedImages:
     """Images loaded by :func:`load_folder`."""
@@ -239,14 +209,11 @@ def load_folder(path, res: int = 64, strict: bool = False,
                 recursive: bool = True) -> LoadedImages:
     """Load every image under ``path`` as a float tensor (N, 3, res, res) in [-1, 1].
 
-    Files with extensions png, jpg, jpeg, webp or bmp (any case) are read; other files
-    (``manifest.json``, ``README.txt``, ...) and hidden files or folders (``.name``) are
-    ignored without a warning. Transparency is composited on white, greyscale becomes RGB,
-    and every image is centre-cropped to a square and resized to ``res`` with Lanczos.
-    Files that cannot be decoded (empty, truncated, corrupt, not an image) are skipped with
-    one warning naming each and why; ``strict=True`` raises ``ValueError`` on the first.
-    A missing path, or one with no image files, raises ``FileNotFoundError``; a folder
-    whose image files all fail raises ``ValueError``. The folder is only read.
+    Reads png, jpg, jpeg, webp and bmp (any case); other and hidden files are ignored.
+    Transparency goes on white, grey becomes RGB, each image is centre-cropped square and
+    resized with Lanczos. Undecodable files are skipped with a warning naming each
+    (``strict=True``: ``ValueError``). No image files: ``FileNotFoundError``; all failing:
+    ``ValueError``. The folder is only read.
     """
     root = Path(path)
     if not root.exists():

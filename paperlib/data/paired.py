@@ -1,60 +1,13 @@
 """Paired data for paper B's conditional route (Pix2pixHD): one *map* per image.
 
-Paper B's second model family, Pix2pixHD, translates an input map into an image. The paper
-does not say what its maps were; **our interpretation**: the map is the layout of the
-artwork's exact forms (its circles and planes), and the model paints it in the artist's
-style. Three kinds of map (``map_source``):
-
-* ``"recipe"`` -- for the stand-in artist sets (:func:`paperlib.data.build_artist_set`): a
-  label map rendered from each image's recipe, one channel per class of
-  :data:`MAP_CLASSES` (one-hot; the value of a pixel is the share of its 4x4 sub-pixels in
-  that class, so a pupil smaller than a pixel is still there). Forms are painted in the
-  order the renderer draws them (a later form covers an earlier one): donglein -- face
-  (``main form``), eyes, pupils/cheeks; geometric -- planes, then discs and rings. The
-  mouth and the colours are not in the map: the model has to paint them.
-* ``"forms"`` -- for a user's own folder: what :mod:`paperlib.forms`' form finder sees
-  in each image: background, the main form (filled) and the marks inside it (pixels whose
-  colour differs from the form's median colour), 3 one-hot channels.
-* ``"edges"`` -- for a user's own folder: the Sobel gradient magnitude of the grey image,
-  scaled to [0, 1] per image, 1 channel.
-* ``"identity"`` -- the image itself as its map, in [0, 1] (3 channels): a diagnostic, the
-  easiest mapping there is (``benchmarks/diagnose_pix2pixhd.py``,
-  ``tests/test_pix2pixhd_learns.py``).
-* a **folder path** -- a user's own maps: for every image ``<data>/a/b.png`` a map
-  ``<maps>/a/b.png`` (same relative name, any size; resized with nearest-neighbour). An RGB
-  map is read as 3 channels in [0, 1] (colour-coded classes: draw each class in one flat
-  colour). The map folder must be *outside* the image folder (image folders are read
-  recursively).
-
-``"auto"`` takes ``"recipe"`` when the folder is a stand-in artist set (or a split of one)
-and ``"edges"`` otherwise.
-
-**Instances and the boundary channel** (pix2pixHD's instance maps). A label map carries
-classes only: two overlapping forms of one class merge, and the colour of each form is
-not in the map. pix2pixHD adds an *instance-boundary* channel (its ``get_edges``: 1 where
-a pixel's instance id differs from one of its 4 neighbours, on both sides of the border;
-:func:`instance_edges`) and, optionally, per-instance features (its netE, in
-:mod:`paperlib.models.p2p_encoder`). Here every label-map source has instance ids
-(:attr:`Pairs.instances`, integer ids >= 0):
-
-* ``"recipe"`` -- the true ones: form ``k`` of the recipe (drawing order) is instance
-  ``k + 1``, the background 0; a pixel belongs to the instance covering most of its
-  sub-pixels (:func:`render_instances`);
-* ``"forms"`` and a **folder of maps** -- the maps carry no instance ids, so we fall back
-  to *connected components*: 4-connected regions of pixels with the same map value
-  (:func:`map_components`). Touching forms of one class (one colour) stay one instance.
-
-With ``boundary=True`` (the default, as pix2pixHD's ``--no_instance`` is off by default)
-:func:`load_pairs` appends the boundary channel to these maps (recipe: 8 + 1 channels;
-forms and a user's RGB maps: 3 + 1). ``"edges"`` and ``"identity"`` are not label maps:
-no instances, no boundary channel.
-
-Held-out maps: :func:`paperlib.data.split_held_out` splits images *with their recipes*, so
-the held-out part's maps are maps the model never saw.
-
-In training a pair is one tensor: the image's 3 channels in [-1, 1] followed by the map's
-channels (:func:`load_pairs`); :class:`MapSource` plays the latent's part in the shared
-engine (what the fixed sample grid and the metrics feed the generator).
+Map sources (``map_source``; the design: docs/DECISIONS.md, "Paired data"): ``"recipe"``
+(stand-in artist sets: soft one-hot :data:`MAP_CLASSES` of the recipe's forms),
+``"forms"`` (:func:`form_map`), ``"edges"`` (:func:`edge_map`), ``"identity"`` (the image
+in [0, 1], a diagnostic), a folder path (the user's maps, ``<maps>/a/b.png`` for
+``<data>/a/b.png``, RGB in [0, 1], outside the image folder), or ``"auto"`` (``"recipe"``
+on a stand-in artist set, else ``"edges"``). Label maps (recipe, forms, a folder) carry
+instance ids, to which ``boundary=True`` appends pix2pixHD's instance-boundary channel.
+:class:`MapSource` feeds maps to the generator in place of noise.
 """
 from __future__ import annotations
 
@@ -269,7 +222,7 @@ class Pairs:
     (N, C, res, res) in [0, 1] (with the boundary channel last when ``boundary``),
     ``files`` (relative names), ``map_source`` (what made the maps: recipe | forms | edges |
     identity | a folder), ``instances`` (N, 1, res, res) integer instance ids as floats, or
-    None for a source without instances (module docstring)."""
+    None for a source without instances."""
 
     images: torch.Tensor
     maps: torch.Tensor
@@ -342,13 +295,10 @@ def has_instances(folder, map_source: str = "auto") -> bool:
 
 
 def load_pairs(folder, res: int, map_source: str = "auto", boundary: bool = True) -> Pairs:
-    """Every image of ``folder`` (:func:`paperlib.data.load_folder`, strict: a broken image
-    is an error here) with its map (module docstring) and, for label maps, its instance ids
-    (recipe maps: the recipe's forms; ``"forms"`` and a user's map folder, which carry no
-    instance ids: the maps' connected components, :func:`map_components`); ``boundary``
-    appends the instance-boundary channel (:func:`instance_edges`) to label maps. Raises
-    ``ValueError`` naming the problem: no images, an image without a recipe
-    (``"recipe"``), a missing map file."""
+    """Every image of ``folder`` (:func:`load_folder`; a broken image is an error) with its
+    map (module docstring) and, for label maps, its instance ids; ``boundary`` appends the
+    instance-boundary channel (:func:`instance_edges`) to label maps. Raises ``ValueError``
+    naming the problem: no images, an image without a recipe (``"recipe"``), a missing map."""
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -397,14 +347,10 @@ def load_pairs(folder, res: int, map_source: str = "auto", boundary: bool = True
 class MapSource(nn.Module):
     """What a conditional generator is fed instead of noise: maps from a bank.
 
-    Its "noise" is map indices: ``sample_noise(n, generator, device)`` returns
-    ``(indices,)``, the bank's maps in order, cycling when ``n`` exceeds it -- so a grid or
-    an evaluation translates each map once and the same call gives the same maps (the
-    generator is not used: a Pix2pixHD output is a function of its map); ``forward(indices)``
-    returns those maps. The bank is not saved in checkpoints (the engine's fixed grid keeps
-    only indices); set it with :meth:`set_bank` (the engine: the training maps; an
-    evaluation: held-out maps). ``accept``: other channel counts a bank may have (a
-    generator that also takes, e.g., instance ids and images)."""
+    ``sample_noise(n, generator, device)`` returns ``(indices,)``: the bank's maps in order,
+    cycling past the last (deterministic; ``generator`` is unused); ``forward(indices)``
+    returns those maps. The bank is not saved in checkpoints: set it with :meth:`set_bank`.
+    ``accept``: other channel counts a bank may have."""
 
     def __init__(self, channels: int, accept: tuple[int, ...] = ()):
         super().__init__()

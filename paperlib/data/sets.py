@@ -85,11 +85,8 @@ class HeldOutSplit:
     n_held_out: int
 
 
-#: Default share of an artist set held out from every model (our choice). 20 % of the
-#: 400-image stand-ins is 80 images: KID is unbiased at that size and FID, though biased
-#: upward at small n, is compared only with the real-vs-real floor measured against the same
-#: 80 images at the same sample count. A larger share takes more images away from training
-#: (320 of 400 stay); a smaller one (40 images at 10 %) leaves a noisier reference.
+#: Default share of an artist set held out from every model (our choice; why:
+#: docs/DECISIONS.md, "Data sets and stand-ins").
 HELD_OUT_FRAC = 0.2
 
 
@@ -97,27 +94,17 @@ def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
                    out_root=None) -> HeldOutSplit:
     """Split an image folder into a training part and a held-out part no model trains on.
 
-    ``k = round(frac * n)`` images (at least 1, leaving at least 1) chosen by a seeded
-    permutation of the sorted files (:func:`image_files`) go to ``<folder>_heldout``, the
-    other ``n - k`` to ``<folder>_train`` -- sibling folders of ``folder``, or
-    ``<out_root>/<name>_heldout`` / ``_train``. The two are disjoint and together hold
-    every image once. Both are sets in the usual form (``NNNNN.png`` + ``manifest.json``,
-    read by :func:`load_folder`, :func:`image_files`, :func:`manifest_hash`): each image
-    keeps the source manifest's label and recipe (e.g. ``n_inner_circles``, which
-    :func:`paperlib.paper_b.inner_counts_of` reads) -- without a manifest, the sub-folder
-    name (else ``"image"``) is the label -- and its recipe adds ``source_file``, ``path``
-    and ``source_sha256`` (the provenance). Pixels are copied unchanged at the source's
-    resolution (its manifest's ``res``, else the first image's width; other sizes are
-    centre-cropped and resized like :func:`load_folder` does).
-
-    The source is only read. Each part is written to a temporary folder renamed into place
-    (:func:`build_mixed_set` does the same), so an interrupted run leaves no half-written
-    part; a second call with the same source (manifest and file hashes), fraction and seed
-    reuses both parts without writing, and a changed source rebuilds them.
-
-    Raises ``FileNotFoundError`` for a missing folder, ``ValueError`` for a fraction not in
-    (0, 1), fewer than 2 images, an image that cannot be read (named; nothing is written)
-    or an ``out_root`` inside ``folder``.
+    ``k = round(frac * n)`` images (at least 1, leaving at least 1), chosen by a seeded
+    permutation of the sorted files, go to ``<folder>_heldout``, the other ``n - k`` to
+    ``<folder>_train`` (siblings of ``folder``, or under ``out_root``): disjoint, together
+    every image once. Both are sets in the usual form; each image keeps the source
+    manifest's label and recipe (e.g. ``n_inner_circles``; without a manifest the
+    sub-folder name, else ``"image"``) plus its provenance (``source_file``, ``path``,
+    ``source_sha256``). Pixels are copied at the source's resolution. The source is only
+    read; each part is renamed into place, and a call with the same source, fraction and
+    seed reuses both parts. Raises ``FileNotFoundError`` for a missing folder, ``ValueError``
+    for ``frac`` not in (0, 1), fewer than 2 images, an unreadable image (nothing is
+    written) or an ``out_root`` inside ``folder``.
     """
     src = Path(folder)
     files, k, root = _split_inputs(src, held_out_frac, out_root)

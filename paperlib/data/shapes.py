@@ -1,5 +1,14 @@
-"""The shape set (circles, rings, planes: paper B's shape learning) and the two stand-in
-artist sets (donglein faces, geometric compositions)."""
+"""The shape set and the two stand-in artist sets (paper B).
+
+* shapes: circles, ellipses, rings, concentric circles, planes (half-planes / large
+  polygons) and rectangles, balanced across kinds; the label is the kind.
+* ``artist_donglein`` / ``artist_geometric``: synthetic stand-ins for paper B's unpublished
+  artworks (manifest ``kind`` ``"artist-standin"``): a round character in the spirit of
+  Yang Dae-won's "Donglein", and a geometric abstraction of circles and planes. Recipes
+  record the main circle and the inner circles, for circle fidelity.
+
+Geometry in recipes is in pixels of the output ``res``.
+"""
 from __future__ import annotations
 
 import math
@@ -122,9 +131,7 @@ def build_shape_set(out, n: int = 1000, res: int = 64, seed: int = 0,
     return write_set(out, header, items, render_shape, progress)
 
 
-# --------------------------------------------------------------------------------------
-# Artist stand-ins (paper B)
-# --------------------------------------------------------------------------------------
+# Artist stand-ins (paper B) ------------------------------------------------------------
 DONGLEIN_FACE_COLORS = ((255, 236, 200), (255, 214, 222), (255, 224, 170), (214, 236, 255),
                         (226, 246, 214), (250, 250, 244), (255, 196, 160))
 

@@ -1,44 +1,14 @@
 """Disc forms: the round colour regions of a flat-colour composition (paper B's
-``artist_geometric`` stand-in: planes, discs and rings in a few flat colours).
+``artist_geometric`` stand-in: planes, discs and rings in a few flat colours). Our measure.
 
-The main-form finder (:mod:`paperlib.forms.segment`) looks for one character on a
-background; a composition has none (its planes run to the frame), so there it finds no
-main form. This finder instead segments the image into its flat colours and measures the
-shape of every region that does not touch the frame. Our measure, not the paper's.
-
-Pipeline for one RGB [0, 1] image (numpy + scipy only):
-
-1. **Smoothing**: a Gaussian of ``smooth_sigma`` px (0.7, as the main-form finder) averages
-   per-pixel noise away; a flat region's colour and its edge stay.
-2. **Palette** (mean shift): colours are binned in 1/16 steps; every bin holding at
-   least ``max(2, min_frac / 4)`` of the pixels starts a mode, and each of
-   ``_SHIFT_STEPS`` steps moves a mode to the mean colour of the pixels within
-   ``bandwidth`` (Euclidean RGB distance, 0.15) of it. Modes closer than ``bandwidth`` are
-   merged; those with at least ``min_frac`` of the pixels within ``bandwidth`` are the
-   palette -- the image's flat colours. Noise and texture have no such modes: no
-   palette, no forms.
-3. **Regions**: each pixel's coverage by palette colour ``c`` is
-   ``s_c = d_o / (d_c + d_o)`` with ``d_c`` its distance to ``c`` and ``d_o`` to the
-   nearest other palette colour -- for an anti-aliased pixel ``p c + (1 - p) b`` between
-   two palette colours this is exactly ``p``. A region is an 8-connected component of
-   ``s_c >= 0.5`` (at least ``min_frac`` of the image, its holes filled: a ring is
-   measured by its outer edge) that does not touch the image border (planes and
-   background run to the frame; the stand-in's discs are drawn inside it).
-4. **Shape** of each region: :func:`paperlib.forms.shape.form_shape` of its coverage map
-   (``s_c`` within 2 px of the region, 1 inside, other regions of the same colour 0): the
-   sub-pixel iso-contour's circularity, circle-fit residual and axis ratio, as for the
-   main form; and ``flat``, the share of the region's core pixels (eroded by 1 px; the
-   region itself when that leaves none) whose smoothed colour lies within half the
-   bandwidth of its palette colour (1 for a flat form, low for a noisy or textured blob).
-5. **Arc** (:func:`arc_coverage`): a circle fitted robustly (RANSAC) to the points of
-   that contour; ``arc`` is the share of its circumference the region's edge draws (1 for
-   a whole disc or ring, about the visible share for a disc partly covered by a later
-   form, 0 without a circle of radius ``min_r_frac`` of the image side or more).
-
-A disc partly covered by a later form draws only part of its circle; the last form a
-composition draws is always whole, so :func:`disc_score` scores an image by its best
-region (``arc * flat``). Two same-coloured forms that touch are one region. Measured
-limits: ``docs/DECISIONS.md``, "Form measure".
+A composition has no main form (its planes run to the frame), so this finder segments the
+image into its flat colours instead: smoothing (``smooth_sigma`` px), a palette by mean
+shift (:func:`palette`; noise and texture have none), regions (8-connected, holes filled,
+not touching the border) of each palette colour's soft coverage, the shape of each region
+(:func:`~paperlib.forms.shape.form_shape`) with ``flat`` (share of its core near its
+palette colour) and ``arc`` (:func:`arc_coverage`). :func:`disc_score` scores an image by
+its best region (``arc * flat``). Numpy + scipy only.
+(the pipeline in detail, measurements: docs/DECISIONS.md, "Form measure (more)")
 """
 from __future__ import annotations
 
@@ -58,7 +28,7 @@ _SHIFT_STEPS = 6
 
 
 def palette(x: np.ndarray, bandwidth: float = 0.15, min_frac: float = 0.01) -> np.ndarray:
-    """The flat colours of an RGB [0, 1] image (step 2 of the module docstring): a
+    """The flat colours of an RGB [0, 1] image (mean shift, module docstring): a
     ``(k, 3)`` array, most common first; ``(0, 3)`` when no colour gathers ``min_frac`` of
     the pixels (noise, a texture)."""
     px = x.reshape(-1, 3)
@@ -99,13 +69,10 @@ def palette(x: np.ndarray, bandwidth: float = 0.15, min_frac: float = 0.01) -> n
 
 def disc_forms(x: np.ndarray, *, smooth_sigma: float = 0.7, bandwidth: float = 0.15,
                min_frac: float = 0.01, min_r_frac: float = 0.06) -> list[dict]:
-    """Every closed colour region of an RGB [0, 1] ``(H, W, 3)`` image (see the module
-    docstring): a list of :func:`~paperlib.forms.shape.form_shape` dicts (``area``,
-    ``perimeter``, ``circularity``, ``residual``, ``axis_ratio``, ``cx``, ``cy``, ``r``)
-    with ``color``, ``flat`` and :func:`arc_coverage`'s ``arc``, ``arc_cx``, ``arc_cy``,
-    ``arc_r`` added; empty when the image has no palette or no closed region. Raises
-    ``ValueError`` for an array that is not ``(H, W, 3)`` or a bad ``bandwidth`` /
-    ``min_frac``."""
+    """Every closed colour region of an RGB [0, 1] ``(H, W, 3)`` image: a list of
+    :func:`~paperlib.forms.shape.form_shape` dicts plus ``color``, ``flat`` and
+    :func:`arc_coverage`'s keys; empty without a palette or a closed region. Raises
+    ``ValueError`` for a non-``(H, W, 3)`` array or a bad ``bandwidth`` / ``min_frac``."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 3 or x.shape[-1] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {x.shape}")
@@ -161,16 +128,13 @@ _TOL_PX, _TOL_FRAC = 0.3, 0.03
 def arc_coverage(points: np.ndarray, region: np.ndarray, min_r: float, max_r: float,
                  seed: int = 0) -> dict:
     """How much of a circle a region's edge draws: ``{"arc": share of the circumference,
-    "arc_cx", "arc_cy", "arc_r"}`` (step 5 of the module docstring).
+    "arc_cx", "arc_cy", "arc_r"}``.
 
-    ``points``: the (x, y) crossings of the region's contour (array coordinates: pixel
-    (i, j) at x = j, y = i). A circle is fitted robustly (RANSAC over ``_N_DRAWS`` point
-    triples, then a least-squares fit to the inliers): a point is an inlier within
-    ``_TOL_PX + _TOL_FRAC r`` px (0.3 + 0.03 r) of it. The circle must have
-    ``min_r <= r <= max_r`` and hold 90 % of the region's pixels (within ``r + 1``).
-    ``arc`` is the share of 1.5-px arcs of the circle holding an inlier: 1 for a whole
-    disc, about the visible share for a disc partly covered by another form, 0 without a
-    circle."""
+    ``points``: the (x, y) crossings of the region's contour (pixel (i, j) at x = j,
+    y = i). A circle is fitted robustly (seeded RANSAC, then least squares on the inliers,
+    within ``_TOL_PX + _TOL_FRAC r`` px); it must have ``min_r <= r <= max_r`` and hold
+    90 % of the region's pixels. ``arc`` is the share of 1.5-px arcs of the circle holding
+    an inlier: 1 for a whole disc, 0 without a circle."""
     none = {"arc": 0.0, "arc_cx": float("nan"), "arc_cy": float("nan"), "arc_r": 0.0}
     pts = np.asarray(points, dtype=np.float64)
     if len(pts) < 8:

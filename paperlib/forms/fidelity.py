@@ -1,8 +1,8 @@
 """Circle fidelity: how exactly an image draws its round forms. Our measure, not paper B's.
 
-For one image: the main form (:func:`paperlib.forms.segment.main_form`), the inner forms
-inside it (:func:`paperlib.forms.inner.inner_forms`) and the shape of each
-(:func:`paperlib.forms.shape.form_shape`), scored (:func:`score_parts`, in [0, 1])::
+For one image: the main form (:func:`~paperlib.forms.segment.main_form`), the inner forms
+inside it (:func:`~paperlib.forms.inner.inner_forms`) and the shape of each
+(:func:`~paperlib.forms.shape.form_shape`), scored by :func:`score_parts`, in [0, 1]::
 
     main_score  = c * e * f           the main form only
     inner_score = a * q               the inner forms only; NaN when n_inner_expected is None
@@ -12,21 +12,12 @@ inside it (:func:`paperlib.forms.inner.inner_forms`) and the shape of each
     f = 1 - clip(main_residual / RESIDUAL_TOL, 0, 1)            RESIDUAL_TOL = 0.25
     a = 1 - min(1, |n_inner_found - n_inner_expected| / max(n_inner_expected, 1))
     q = 0.5 + 0.5 * clip(inner_circularity, 0, 1)
-        (q = 1 when n_inner_expected is 0, or when no inner form is found --
-         the count term a already penalises missing inner forms)
+        (q = 1 when n_inner_expected is 0, or when no inner form is found)
 
-All five factors are 1 for a perfect anti-aliased circle and each falls as the form
-departs from a circle. ``score`` multiplies the parts, so it cannot say which one failed
-(a round face without its inner circles scores 0, like noise): report ``main_score`` and
-``inner_score`` beside it. The inner roundness enters softened (``q >= 0.5``) because
-inner circles are small and their circularity is dominated by pixelation. The measure
-assumes one main form (a character); for a composition of several forms it describes the
-largest one only (:mod:`paperlib.forms.discs` measures compositions). A blank image
-(no main form) scores 0 and raises nothing.
-
-:func:`style_fidelity` scores generated images, which have no recipe, against the inner
-counts a style allows. Measured accuracy and limits: ``docs/DECISIONS.md``, "Form
-measure".
+All factors are 1 for a perfect anti-aliased circle; report ``main_score`` and
+``inner_score`` beside ``score``. One main form is assumed (compositions:
+:mod:`paperlib.forms.discs`); a blank image scores 0 and raises nothing.
+(measurements and limits: docs/DECISIONS.md, "Form measure")
 """
 from __future__ import annotations
 
@@ -50,26 +41,13 @@ RESIDUAL_TOL = 0.25
 
 @dataclass
 class CircleFidelity:
-    """Circle fidelity of one image.
+    """Circle fidelity of one image; scores in [0, 1] (formula: the module docstring).
 
-    ``main_*`` describe the largest foreground form; ``inner_*`` the forms inside it.
-    ``inner_circularity`` is the mean over inner forms (NaN when there is none).
-
-    Scores (see :func:`score_parts`), all in [0, 1]:
-
-    * ``main_score = c * e * f``: the main form alone, with ``c = clip(main_circularity,
-      0, 1)``, ``e = main_axis_ratio``, ``f = 1 - clip(main_residual / 0.25, 0, 1)``;
-    * ``inner_score = a * q``: the inner forms alone, with ``a`` the count agreement
-      ``1 - min(1, |found - expected| / max(expected, 1))`` and ``q = 0.5 + 0.5 *
-      clip(inner_circularity, 0, 1)`` when inner forms are expected and found (else 1);
-      NaN when ``n_inner_expected`` is None;
-    * ``score = main_score * inner_score`` (``= main_score`` when ``n_inner_expected`` is
-      None): the combined value (``c * e * f * a * q``).
-
-    A blank image (no main form): ``found_main=False``, ``main_circularity=0``,
-    ``main_axis_ratio=0``, ``main_residual=1`` (the worst value the score uses),
-    ``main_score=0``, ``score=0`` and ``inner_score`` 0 (NaN when ``n_inner_expected`` is
-    None): where no form is drawn, no inner form is right either.
+    ``main_*`` describe the largest foreground form; ``inner_*`` the forms inside it
+    (``inner_circularity``: their mean, NaN when there is none). A blank image (no main
+    form): ``found_main=False``, ``main_circularity=0``, ``main_axis_ratio=0``,
+    ``main_residual=1``, ``main_score=0``, ``score=0``, ``inner_score`` 0 (NaN when
+    ``n_inner_expected`` is None).
     """
 
     main_circularity: float
@@ -127,13 +105,11 @@ def circle_fidelity(
     min_inner_circularity: float = 0.7,
     smooth_sigma: float = 0.7,
 ) -> CircleFidelity:
-    """Circle fidelity of one image (see the module docstring for the method and score).
+    """Circle fidelity of one image (score: the module docstring).
 
-    ``img``: uint8 (H, W, 3) array, or a float [-1, 1] (C, H, W) tensor/array.
-    ``n_inner_expected``: number of inner circles the image should show (e.g. a stand-in
-    recipe's ``n_inner_circles``); None leaves the count out of the score (``inner_score``
-    is then NaN and ``score == main_score``). ``smooth_sigma``: the Gaussian (px) the
-    image is smoothed with to find and measure the main form (0: none).
+    ``img``: uint8 (H, W, 3), or float [-1, 1] (C, H, W). ``n_inner_expected``: inner
+    circles the image should show (None: count left out, ``score == main_score``).
+    ``smooth_sigma``: Gaussian (px) used to find and measure the main form (0: none).
     """
     if n_inner_expected is not None:
         n_inner_expected = int(n_inner_expected)
@@ -182,10 +158,8 @@ def circle_fidelity(
 def batch_circle_fidelity(
     images: Any, n_inner_expected: int | Sequence[int | None] | None = None, **kwargs
 ) -> list[CircleFidelity]:
-    """:func:`circle_fidelity` of every image of a batch (4-D array/tensor or a list).
-
-    ``n_inner_expected`` is one value for all images or one per image.
-    """
+    """:func:`circle_fidelity` of every image of a batch (4-D array/tensor or a list);
+    ``n_inner_expected``: one value for all images or one per image."""
     imgs = iter_images(images)
     if n_inner_expected is None or np.isscalar(n_inner_expected):
         expected: Iterable = [n_inner_expected] * len(imgs)
@@ -199,15 +173,10 @@ def batch_circle_fidelity(
 
 
 def summarize(results: Sequence[CircleFidelity]) -> dict:
-    """Means over a list of results.
-
-    ``score``, ``main_score``, ``main_circularity``, ``main_residual``, ``main_axis_ratio``
-    and ``n_inner_found`` average over all images (blank ones count with their worst
-    values); ``inner_score`` over the images with an expected inner count (NaN if none has
-    one); ``inner_circularity`` over images with at least one inner form (NaN if none);
-    ``frac_found_main`` is the share of non-blank images; ``frac_inner_count_ok`` the share
-    whose inner count equals the expected one (only over images with an expectation).
-    """
+    """Means over a list of results: the main-form fields and ``score`` over all images
+    (blank ones with their worst values), ``inner_score`` and ``frac_inner_count_ok`` over
+    images with an expected count, ``inner_circularity`` over images with an inner form
+    (NaN where none), ``frac_found_main`` the share of non-blank images."""
     n = len(results)
     out: dict[str, float] = {"n": n}
     keys = ["score", "main_score", "main_circularity", "main_residual", "main_axis_ratio",
@@ -236,9 +205,8 @@ def summarize(results: Sequence[CircleFidelity]) -> dict:
 
 def inner_counts_of(data_dir: Any) -> tuple[int, ...] | None:
     """The inner-circle counts a data set's manifest records (``recipe.n_inner_circles``),
-    sorted and unique -- e.g. ``(2, 4)`` for the ``artist_donglein`` stand-in (two pupils,
-    plus two cheeks on half the faces). None when the folder has no manifest or its recipes
-    record no count (the ``artist_geometric`` stand-in, a user's folder)."""
+    sorted and unique (e.g. ``(2, 4)`` for ``artist_donglein``); None when the folder has
+    no manifest or its recipes record no count."""
     try:
         manifest = json.loads((Path(data_dir) / "manifest.json").read_text(encoding="utf-8"))
         counts = {int(e["recipe"]["n_inner_circles"]) for e in manifest["images"]}
@@ -255,10 +223,8 @@ def nearest_count(found: int, counts: Sequence[int]) -> int:
 
 
 def rescore(result: Any, n_inner_expected: int | None) -> Any:
-    """A :class:`CircleFidelity` re-scored for another expected inner count by
-    :func:`score_parts` -- equal to running ``circle_fidelity(img, n_inner_expected)``
-    again, without the cost. ``main_score`` does not depend on the count; ``inner_score``
-    and ``score`` are set anew."""
+    """A :class:`CircleFidelity` re-scored for another expected inner count (equal to
+    ``circle_fidelity(img, n_inner_expected)``, without the cost)."""
     if n_inner_expected is not None:
         n_inner_expected = int(n_inner_expected)
         if n_inner_expected < 0:
@@ -277,15 +243,11 @@ def rescore(result: Any, n_inner_expected: int | None) -> Any:
 def style_fidelity(images: Any, inner_counts: Sequence[int] | None = None) -> list:
     """Circle fidelity of generated images against a *style*, not a recipe.
 
-    A generated image has no recipe, so its expected inner count is unknown; the style
-    allows a few (``inner_counts``, e.g. ``(2, 4)``: :func:`inner_counts_of`). Each image is
-    scored against the allowed count nearest the count found in it (our choice), so a face
-    with 2 or 4 inner circles is right and one with 3 or 0 is not; its ``n_inner_expected``
-    is that count, so :func:`summarize`'s ``frac_inner_count_ok`` is the
-    share of images whose count is one the style has. ``inner_counts=None``: the count is
-    left out of the score (``n_inner_expected=None``, ``inner_score`` NaN). Each result
-    reports its parts apart: ``main_score`` (the main form, whatever the count) and
-    ``inner_score`` (the inner forms against that count); ``score`` is their product.
+    Each image is scored against the count of ``inner_counts`` (e.g. ``(2, 4)``:
+    :func:`inner_counts_of`) nearest the count found in it (our choice), which becomes its
+    ``n_inner_expected``; so :func:`summarize`'s ``frac_inner_count_ok`` is the share of
+    images whose count is one the style has. ``inner_counts=None`` leaves the count out
+    (``inner_score`` NaN).
     """
     results = batch_circle_fidelity(images, None)
     if inner_counts is None:

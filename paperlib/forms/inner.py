@@ -1,19 +1,13 @@
 """The inner forms of a main form: eyes, pupils, cheeks, highlights (numpy + scipy only).
 
-Inside the main form, eroded by 1 px so its anti-aliased rim is ignored, the face colour is
-the median colour. Pixels whose RGB distance to it exceeds ``min_contrast`` form candidate
-regions. A region covering more than ``max_rim_frac`` of the rim pixels is an outline or
-rim shading: the 2-px band inside the rim is cut away and only what sticks inward is kept;
-pieces lying mostly along the rim are dropped. Each region, holes filled (an eye with its
-pupil is one form), is one inner form -- unless it is not round (circularity below
-``split_below``) and its pixels more than t px from its edge (t = 1.5, 2, 2.5, ..., 5, the
-first t giving other than one piece) fall apart into several seeds: then every pixel goes
-to its nearest seed and each part is a form (touching forms, e.g. a cheek next to an eye;
-a stroke's seed is one line, so it stays whole). Forms smaller than ``max(min_px, min_frac
-* main area)`` pixels are specks and ignored; those with circularity below
-``min_circularity`` or so thin that no pixel has its four neighbours inside (mouth lines,
-strokes) are counted apart; the rest are the inner *round* forms. Each form's shape is
-:func:`paperlib.forms.shape.form_shape` of its soft map built from the unsmoothed image.
+Candidates are the pixels inside the main form (eroded by 1 px) farther than
+``min_contrast`` from its median colour; an outline or rim shading is cut away. Each
+region, holes filled (an eye with its pupil is one form), is one form, or several when it
+is not round (circularity below ``split_below``) and splits at its seeds (touching forms).
+Specks (under ``max(min_px, min_frac * main area)`` px) are ignored; forms with
+circularity below ``min_circularity`` or too thin (mouth lines, strokes) are counted
+apart; the rest are the inner *round* forms, measured by
+:func:`~paperlib.forms.shape.form_shape`. (details: docs/DECISIONS.md, "Form measure (more)")
 """
 from __future__ import annotations
 
@@ -30,10 +24,10 @@ _SEED_DEPTHS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
 
 def inner_forms(x, filled, main_area, min_contrast, min_px, min_frac, max_rim_frac,
                 min_circularity, split_below=0.8) -> tuple[list[float], list[float], int]:
-    """Inner forms of a main form (module docstring).
+    """Inner forms of a main form.
 
     Takes the RGB [0, 1] image ``x`` and the main form's filled mask ``filled`` (as
-    :func:`paperlib.forms.segment.main_form` returns them) and its area. Returns
+    :func:`~paperlib.forms.segment.main_form` returns them) and its area. Returns
     ``(circularities, areas, n_other)``: the circularities and areas of the round inner
     forms and the count of the others.
     """

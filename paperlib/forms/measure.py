@@ -3,22 +3,15 @@ the curation loop's automatic rater all use, chosen by the data set, never by a 
 
 Two measures (:data:`FORM_KINDS`):
 
-* ``"face"`` -- a character on a background (``artist_donglein``, and the default for any
-  folder whose images carry no known style): circle fidelity
-  (:mod:`paperlib.forms.fidelity`). Per image, the gate's statistic is the main form's
-  circularity, the claims' exact-form score the ``main_score`` and the rater's factor the
-  style-fidelity ``score`` (main form x inner forms against the inner counts the style
-  allows).
-* ``"discs"`` -- a flat-colour composition of planes, discs and rings
-  (``artist_geometric``), where the main-form finder finds nothing (its planes run to the
-  frame). Per image, the roundest colour region (:func:`paperlib.forms.discs.disc_score`:
-  ``max over regions of arc * flat``): 1 for an image with one whole flat disc, 0 without
-  a closed flat region (noise, texture). Gate statistic, exact-form score and rater factor
-  are this number.
+* ``"face"`` -- a character on a background (``artist_donglein``, and the default for a
+  folder of no known style): circle fidelity (:mod:`paperlib.forms.fidelity`). Gate
+  statistic: main circularity; exact-form score: ``main_score``; rater's factor: the
+  style-fidelity ``score``.
+* ``"discs"`` -- a flat-colour composition (``artist_geometric``):
+  :func:`~paperlib.forms.discs.disc_score` is all three.
 
-:func:`form_measure_of` (:func:`form_kind_of`) reads a folder's manifest: its images'
-labels are stand-in styles, mapped by :data:`STYLE_FORMS`. Measurements behind the choice:
-``docs/DECISIONS.md``, "Form measure".
+:func:`form_measure_of` (:func:`form_kind_of`) picks it from a folder's manifest labels
+via :data:`STYLE_FORMS`. (measurements: docs/DECISIONS.md, "Form measure")
 """
 from __future__ import annotations
 
@@ -64,11 +57,8 @@ class FormMeasure:
 
 def form_scores(images: Any, measure: FormMeasure) -> dict:
     """Per-image scores of a batch (4-D array/tensor or a list) under ``measure``:
-    ``{"form": the gate's statistic per image, "exact": the exact-form score paper B's
-    claims compare, "fidelity": the rater's factor per image, "circle": the
-    circle-fidelity results (``"face"``) or None}``. For ``"face"``: main circularity,
-    ``main_score`` and ``score`` (module docstring); for ``"discs"`` all three are the
-    disc score (:func:`paperlib.forms.discs.disc_score`)."""
+    ``{"form": gate statistic, "exact": exact-form score, "fidelity": rater's factor,
+    "circle": the circle-fidelity results (``"face"``) or None}`` (module docstring)."""
     if not isinstance(measure, FormMeasure):
         raise ValueError(f"measure must be a FormMeasure, got {type(measure).__name__}")
     if measure.kind == "discs":
@@ -92,10 +82,9 @@ def form_summary(scores: dict) -> dict:
 
 
 def form_kind_of(data_dir: Any) -> str:
-    """The form measure's kind for an image folder, from its data: the labels of its
-    manifest's images (the stand-ins' styles, held-out parts included) mapped by
-    :data:`STYLE_FORMS`. A folder without a manifest, with labels of no known style, or
-    whose labels map to more than one measure gets ``"face"`` (circle fidelity)."""
+    """The form measure's kind for an image folder: its manifest labels mapped by
+    :data:`STYLE_FORMS`; ``"face"`` without a manifest, for unknown labels, or when the
+    labels map to more than one measure."""
     kinds: set = set()
     try:
         manifest = json.loads((Path(data_dir) / "manifest.json").read_text(encoding="utf-8"))

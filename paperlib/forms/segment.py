@@ -1,34 +1,13 @@
 """The main form of an image: the one character drawn on a background (numpy + scipy only).
 
-:func:`main_form` is built to survive the way GAN output is degraded (per-pixel colour
-noise, faint outlines broken into pieces, partly drawn forms):
-
-* the background colour is the per-channel median of the 1-pixel image border;
-* the image is smoothed with a Gaussian of ``smooth_sigma`` px and every pixel's Euclidean
-  RGB distance to the background (RGB in [0, 1]) is thresholded with Otsu's method (never
-  below ``min_contrast``);
-* *pieces*: the largest 8-connected foreground component and every component at least
-  10 % of its size, of which the cluster (pieces linked across gaps of up to a fifth of
-  their half-size) holding the most foreground -- the pieces of a broken outline and the
-  eyes inside it;
-* the pieces are filled together: their holes; then every pixel that sees them in at least
-  7 of the 8 compass directions; then (twice, the second time from a better centre) a
-  *radial fill* from the centroid: along 128 rays, the outermost piece pixel is compared
-  with an ellipse fitted (robustly) to all rays' ends -- a ray without any piece or
-  reaching less than 0.6 of the ellipse is a gap and takes the radius interpolated between
-  its solid neighbours (ratio >= 0.9), a chord; a notch between 0.6 and 0.9 is bridged in
-  proportion, so the fill changes continuously with the depth of a notch. An elliptical
-  form matches its ellipse and is not "bridged" rounder. A piece lying mostly outside 1.15
-  times the circle fitted to the filled form is a separate form beside it and is left out
-  (never the largest piece); the largest filled component is the main form.
-
-An image with no pixel at least ``min_contrast`` away from the background, whose largest
-piece is smaller than ``min_main_area`` pixels, or whose border is more than 35 %
-foreground (no background to tell a form from: noise, a texture, a plane filling the
-frame) is *blank*. The form's soft coverage map (:func:`paperlib.forms.shape.soft_map`) is
-built from the smoothed image; where the fill bridged a gap (no edge is drawn there) it is
-at least the filled mask smoothed by 0.5 px, so the contour follows the bridge. Measured
-robustness: ``docs/DECISIONS.md``, "Form measure".
+:func:`main_form` is built to survive GAN output's degradations (per-pixel colour noise,
+faint outlines broken into pieces, partly drawn forms): against the background (the
+median of the 1-px border), the smoothed image's colour distance is thresholded (Otsu,
+never below ``min_contrast``); the largest cluster of foreground pieces is filled
+together (holes, enclosed pixels, a radial fill bridging gaps); the largest filled
+component is the main form. An image with no pixel ``min_contrast`` from the background,
+a largest piece under ``min_main_area`` px, or a border more than 35 % foreground is
+*blank*. (the method in detail, measurements: docs/DECISIONS.md, "Form measure (more)")
 """
 from __future__ import annotations
 
@@ -104,15 +83,11 @@ def _enclosed(mask: np.ndarray, min_dirs: int = 7) -> np.ndarray:
 
 def _radial_fill(pieces: np.ndarray, main: np.ndarray, n_rays: int = _N_RAYS):
     """``main`` plus the star-shaped region, seen from its centroid, out to the outermost
-    pixel of ``pieces`` along each of ``n_rays`` rays -- with the gaps of a partly drawn
-    outline bridged (module docstring).
-
-    A ray's radius is compared with an ellipse fitted to all rays' ends (the circle where
-    no ellipse fits): a ray with no piece, or reaching less than ``_GAP_LO`` of the
-    ellipse, is a gap and takes the radius interpolated between the nearest solid rays
-    (ratio >= ``_GAP_HI``) -- a chord; a shallower notch is bridged in proportion.
-    Returns the filled mask and the robustly fitted circle ``(cx, cy, r)`` in array
-    coordinates (None where the fill was skipped: too few rays hit).
+    pixel of ``pieces`` along each of ``n_rays`` rays, the gaps of a partly drawn outline
+    bridged: a ray reaching less than ``_GAP_LO`` of the ellipse fitted to all rays' ends
+    takes the radius interpolated between solid rays (>= ``_GAP_HI``), a shallower notch
+    is bridged in proportion. Returns the filled mask and the robust circle
+    ``(cx, cy, r)`` in array coordinates (None when too few rays hit: no fill).
     """
     H, W = main.shape
     area = float(main.sum())

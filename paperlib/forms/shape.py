@@ -1,20 +1,11 @@
-"""The shape of one form from its soft coverage map (numpy + scipy only).
+"""The shape of one form from its soft coverage map ``s`` in [0, 1] (numpy + scipy only).
 
-A form is given as a map ``s`` in [0, 1] (1 inside, 0 outside, the pixel coverage along an
-anti-aliased edge: :func:`soft_map` builds one from a colour distance). :func:`form_shape`
-measures
-
-* perimeter ``P``: the length of the marching-squares iso-contour ``s = 0.5``
-  (:func:`iso_contour`, linear interpolation along pixel edges: a sub-pixel polygon with no
-  staircase bias);
-* area ``A``: ``sum(s)`` (exact for anti-aliased shapes, the pixel count for binary ones),
-  or with ``contour_area`` the area inside that polygon (so ``4 pi A <= P^2`` holds
-  exactly);
-* ``circularity = 4 pi A / P^2`` clipped to [0, 1] (1 for a disc, pi/4 for a square);
-* ``residual``: RMS radial distance of the contour points to their Kasa circle fit, over
-  its radius;
-* ``axis_ratio``: minor/major semi-axis of a direct ellipse fit to the same points, or of
-  the second moments of ``s`` when the fit returns no ellipse.
+:func:`form_shape` measures the perimeter ``P`` (length of the sub-pixel iso-contour
+``s = 0.5``, :func:`iso_contour`), the area ``A`` (``sum(s)``, or the area inside that
+contour), ``circularity = 4 pi A / P^2`` clipped to [0, 1] (1 for a disc, pi/4 for a
+square), ``residual`` (RMS radial distance of the contour to its Kasa circle fit, over the
+radius) and ``axis_ratio`` (minor/major axis of a direct ellipse fit, else of the second
+moments of ``s``). :func:`soft_map` builds ``s`` from a colour distance.
 """
 from __future__ import annotations
 

@@ -28,9 +28,7 @@ from .is_scorers import (
 )
 from .stats import density_coverage, fid_from_features, inception_score, kid, precision_recall
 
-# =====================================================================================
-# Runs
-# =====================================================================================
+# Runs ----------------------------------------------------------------------------------
 #: Keys of an :func:`evaluate_run` result (a cached result missing one is recomputed).
 EVAL_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "is",
              "is_std", "is_kind", "is_note", "n_real", "n_fake", "epoch")
@@ -59,25 +57,11 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
                  n_real: int | None = None) -> dict:
     """FID, KID, precision/recall, density/coverage and IS of a run's checkpoint vs a data set.
 
-    Results are cached in ``run_dir/metrics/`` under a key of the checkpoint (epoch, size,
-    mtime), the data set's manifest hash, ``n_fake``, ``seed``, the IS source and the
-    extractor, so re-evaluating an unchanged run costs nothing; ``use_cache=False`` recomputes.
-
-    ``n_fake`` images (default: as many as the real set) are drawn with
-    ``load_run(run_dir, epoch).sample(n_fake, seed, noise="random")`` (random noise inputs,
-    as NVlabs' metrics; only a model with such inputs is affected), quantised to uint8 and
-    embedded. A
-    conditional run translates ``data_dir``'s maps (its spec's ``bind_eval_data``, the
-    run's ``map_source``) in order, cycling past the last: evaluate it on held-out pairs.
-    The real set is loaded at the run's ``config.res`` and its features cached
-    (:func:`real_features`; ``n_real`` limits it to a fixed random subset). ``is_source``
-    (:func:`resolve_is_source`): ``"auto"`` (TF IS when
-    ``$PAPERLIB_INCEPTION_LOGITS``/``tf_inception_path`` is given, else emoji-parts IS on an
-    emoji set, else no IS), ``"tf-inception"``, ``"emoji-parts"`` or ``"none"``; an explicit
-    source that the data or the files cannot satisfy is an error, raised before any work.
-    Returns ``{fid, kid, kid_std, precision, recall, density, coverage, is, is_std, is_kind,
-    is_note, n_real, n_fake, epoch}`` (:data:`EVAL_KEYS`); without an IS, ``is`` and
-    ``is_std`` are None, ``is_kind`` is ``"none"`` and ``is_note`` says why (else None).
+    Cached in ``run_dir/metrics/`` (key: checkpoint, data manifest, ``n_fake``, ``seed``,
+    IS source, extractor). ``n_fake`` (default: the real set's size) samples, random noise
+    inputs; the real set at the run's ``config.res`` (``n_real``: a fixed subset).
+    ``is_source``: :func:`resolve_is_source`, checked before any work. Returns the
+    :data:`EVAL_KEYS` dict (no IS: ``is`` None, ``is_kind`` ``"none"``, ``is_note`` why).
     """
 
     is_resolved, is_note = resolve_is_source(is_source, data_dir, tf_inception_path)
@@ -90,8 +74,7 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
         run.epoch, ckpt.st_size, ckpt.st_mtime_ns, n_fake, seed, str(is_source),
         str(tf_inception_path or os.environ.get(INCEPTION_LOGITS_ENV) or ""), extractor.key,
         manifest_hash(data_dir), n_real]
-        # (a model with noise inputs samples them at random: recorded, so results cached
-        # with its constant noise are not reused; other models' keys are unchanged)
+        # (a model with noise inputs: how they are sampled is part of the key)
         + [f"{k}={v}" for k, v in metric_noise_key(run_dir).items()]).encode()).hexdigest()[:16]
     cached = Path(run_dir) / "metrics" / f"eval_{run.epoch:04d}_{key}.json"
 
@@ -107,8 +90,7 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
         out["epoch"] = int(run.epoch)
         return out
 
-    # same checkpoint, data, sample count, IS and features; a result cached before a metric
-    # was added lacks its key and is recomputed
+    # a cached result lacking one of EVAL_KEYS is recomputed
     return cached_json(cached, compute, use_cache, valid=lambda out: set(EVAL_KEYS) <= set(out))
 
 
@@ -117,11 +99,8 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
                           is_source: str = "auto", seed: int = 0, extractor=None,
                           progress: bool = True, cache_dir=None,
                           use_cache: bool = True, n_real: int | None = None) -> list[dict]:
-    """:func:`evaluate_run` at every saved checkpoint (or those in ``epochs``), oldest first.
-
-    Paper A's Fig. 3 (IS and FID over training). Each row has the keys of
-    :func:`evaluate_run`; the same seed draws every checkpoint's samples.
-    """
+    """:func:`evaluate_run` at every saved checkpoint (or those in ``epochs``), oldest first
+    (paper A's Fig. 3); the same seed draws every checkpoint's samples."""
 
     have = [e for e, _ in list_checkpoints(run_dir)]
     wanted = have if epochs is None else [e for e in have if e in set(int(x) for x in epochs)]
@@ -139,10 +118,9 @@ def metrics_over_training(run_dir, data_dir, n_fake: int | None = None,
 
 # ----------------------------------------------------------------------------- evaluations
 def _eval_job(job: dict) -> list[dict]:
-    """Evaluate some checkpoints of one run (:func:`paperlib.metrics.evaluate_run`, cached
-    in the run folder); one worker, one thread. The job carries the caller's labelled IS
-    sources (registered by modules a worker may not have imported), so ``"auto"`` resolves
-    on the worker as it does in the caller."""
+    """Evaluate some checkpoints of one run (:func:`evaluate_run`); one worker, one thread.
+    The job carries the caller's labelled IS sources, so ``"auto"`` resolves on the worker
+    as in the caller."""
     for name, entry in job.get("is_registry", {}).items():
         register_is_source(name, *entry)
     extractor = get_extractor()
@@ -155,11 +133,9 @@ def _eval_job(job: dict) -> list[dict]:
 
 def evaluate_many(jobs: Sequence[dict], scheduler: str | None = None,
                   desc: str = "evaluations", progress: bool = True) -> list[list[dict]]:
-    """Evaluate checkpoints of several runs side by side. Each job is a dict with
-    ``run_dir``, ``data_dir``, ``epochs`` (checkpoint epochs), ``n_fake`` and optionally
-    ``seed``, ``is_source``, ``n_real``; returns, per job, one metrics dict per epoch.
-    Prepare the shared caches first (real-set features, the part classifier) so the
-    workers do not all compute them at once."""
+    """Evaluate checkpoints of several runs side by side. Each job: ``run_dir``,
+    ``data_dir``, ``epochs``, ``n_fake``, optionally ``seed``, ``is_source``, ``n_real``;
+    returns, per job, one metrics dict per epoch. Fill the shared caches first."""
     registry = labelled_is_sources()   # functions travel by reference: picklable
     jobs = [{**j, "run_dir": str(Path(j["run_dir"]).resolve()),
              "data_dir": str(Path(j["data_dir"]).resolve()),
@@ -178,8 +154,7 @@ def cached_json(path, compute, use_cache: bool = True, valid=None) -> dict:
     """The one evaluation cache: ``path``'s JSON when it exists, parses and is ``valid``
     (default: any), else ``compute()``, written there atomically (``use_cache=False``:
     always recomputed, nothing written). :func:`evaluate_run` and :func:`cached_run_eval`
-    both go through it; each keeps its own key recipe, so results cached before the
-    re-layout are still found."""
+    both go through it, each with its own key recipe."""
     path = Path(path)
     if use_cache and path.is_file():
         try:

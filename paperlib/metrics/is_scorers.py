@@ -18,12 +18,7 @@ from .features import FEATURE_DIM, images_to_uint8
 INCEPTION_LOGITS_ENV = "PAPERLIB_INCEPTION_LOGITS"
 
 
-#: The values of ``is_source`` (the CLI's ``--is``); see :func:`resolve_is_source`.
-
-
-# =====================================================================================
-# Inception Score sources
-# =====================================================================================
+# Inception Score sources ---------------------------------------------------------------
 def resolve_tf_logits_path(path=None, required: bool = True) -> Path | None:
     """The full TF-Inception TorchScript (with logits): ``path`` or ``$PAPERLIB_INCEPTION_LOGITS``.
 
@@ -49,11 +44,9 @@ def resolve_tf_logits_path(path=None, required: bool = True) -> Path | None:
 class TFInceptionScorer:
     """Class probabilities (N, 1008) from a full TF-Inception TorchScript.
 
-    Expects NVlabs' ``inception-2015-12-05.pt`` interface: ``forward(img, return_features=
-    False, use_fp16=False, no_output_bias=False)`` on float images in [0, 255] of any size
-    (it resizes inside) returning softmax probabilities; called with ``no_output_bias=True``
-    like stylegan2-ada's IS. Outputs that are not probabilities get a softmax; a model
-    returning 2048-d features is rejected.
+    Expects NVlabs' ``inception-2015-12-05.pt`` interface (float images in [0, 255], any
+    size), called with ``no_output_bias=True`` like stylegan2-ada's IS. Outputs that are not
+    probabilities get a softmax; a model returning 2048-d features is rejected.
     """
 
     kind = "tf-inception"
@@ -118,14 +111,11 @@ def resolve_is_source(is_source: str = "auto", data_dir=None, tf_path=None
                       ) -> tuple[str, str | None]:
     """Which Inception Score a data set gets: ``(source, note)``.
 
-    ``source`` is a registered labelled source (:func:`register_is_source`, e.g.
-    ``"emoji-parts"``), ``"tf-inception"`` or ``"none"``; ``note`` is one line saying why no
-    IS is computed when ``source`` is ``"none"``, else None. ``is_source="auto"``: the TF IS
-    when a logits TorchScript is supplied (``tf_path`` or ``$PAPERLIB_INCEPTION_LOGITS``),
+    ``source``: a registered labelled source, ``"tf-inception"`` or ``"none"`` (then
+    ``note`` says why, else None). ``"auto"``: the TF IS when a logits file is supplied,
     else the first labelled source whose labels ``data_dir`` has, else ``"none"``. Explicit
-    choices are checked, never replaced: an unknown value or a labelled source on a folder
-    without its labels raise ``ValueError``; ``"tf-inception"`` without a file, or a named
-    file that does not exist (also under ``"auto"``), raise ``FileNotFoundError``.
+    choices are never replaced: an unknown value or missing labels raise ``ValueError``; a
+    missing logits file raises ``FileNotFoundError``.
     """
     src = str(is_source).lower()
     if src not in is_sources():

@@ -8,9 +8,7 @@ from typing import Iterable
 import numpy as np
 
 
-# =====================================================================================
-# Statistics (pure functions on feature arrays)
-# =====================================================================================
+# Statistics (pure functions on feature arrays) -----------------------------------------
 def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
     """(mean, covariance) of (N, D) features, float64 (``np.cov`` with N - 1)."""
     f = np.asarray(features, dtype=np.float64)
@@ -22,11 +20,10 @@ def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), as the official code.
 
-    ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrtm(S1 S2))`` with ``scipy.linalg.sqrtm``. As in
-    TTUR / pytorch-fid: if the product's square root is not finite (singular product) it is
-    recomputed with ``eps`` added to both diagonals; a complex result keeps its real part
-    when the diagonal's imaginary part is below 1e-3. Where the official code then raises,
-    we first retry with the ``eps`` offset, and raise ``ValueError`` only if that fails too.
+    ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrtm(S1 S2))``. As TTUR / pytorch-fid: a non-finite
+    root is recomputed with ``eps`` on both diagonals; a complex one keeps its real part if
+    the diagonal's imaginary part is below 1e-3, else is retried with ``eps`` and raises
+    ``ValueError`` if that fails too.
     """
     import scipy.linalg
 
@@ -62,10 +59,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
 def _trace_sqrt_product(f1: np.ndarray, f2: np.ndarray) -> float:
     """``tr sqrtm(S1 S2)`` of the two sample covariances, exactly, without ``sqrtm``.
 
-    With A, B the centred features, S1 = A^T A / (n1-1), S2 = B^T B / (n2-1): the non-zero
-    eigenvalues of S1 S2 are those of (A B^T)(A B^T)^T / ((n1-1)(n2-1)), so the trace of
-    the square root is the nuclear norm of A B^T over sqrt((n1-1)(n2-1)). When both sets
-    exceed the dimension, use the symmetric form tr sqrt(S1^1/2 S2 S1^1/2) via ``eigh``.
+    The nuclear norm of A B^T (A, B the centred features) over sqrt((n1-1)(n2-1)); when
+    both sets exceed the dimension, tr sqrt(S1^1/2 S2 S1^1/2) via ``eigh``.
     """
     a = f1 - f1.mean(axis=0)
     b = f2 - f2.mean(axis=0)
@@ -84,9 +79,8 @@ def fid_from_features(f1, f2, method: str = "auto") -> float:
     """FID between two (N, D) feature sets (order does not matter).
 
     ``method="sqrtm"``: :func:`frechet_distance` on the fitted Gaussians (the official
-    route). ``"auto"`` (default): same formula, the trace term computed exactly by
-    :func:`_trace_sqrt_product` (SVD; < 1 s instead of 15-60 s for D = 2048 here; agrees
-    with ``sqrtm`` to ~1e-6 relative in the tests).
+    route). ``"auto"`` (default): same formula, the trace term computed exactly and much
+    faster by :func:`_trace_sqrt_product` (timings: docs/DECISIONS.md, "Features and FID").
     """
     f1 = np.asarray(f1, dtype=np.float64)
     f2 = np.asarray(f2, dtype=np.float64)
@@ -109,11 +103,9 @@ def kid(f1, f2, num_subsets: int = 100, max_subset_size: int = 1000,
         seed: int = 0) -> tuple[float, float]:
     """Kernel Inception Distance: (mean, std) of the unbiased MMD^2 over subsets.
 
-    Kernel ``k(x, y) = (x.y / d + 1)^3``. Each of ``num_subsets`` subsets draws
-    m = min(n1, n2, max_subset_size) rows of each set without replacement
-    (``np.random.default_rng(seed)``); per subset
-    ``MMD^2 = [sum_{i!=j} k(x_i,x_j) + sum_{i!=j} k(y_i,y_j)] / (m(m-1)) - 2 sum k(x_i,y_j) / m^2``
-    (stylegan2-ada's estimator). Symmetric in (f1, f2) up to the subset draw.
+    Kernel ``k(x, y) = (x.y / d + 1)^3``; each of ``num_subsets`` subsets draws
+    m = min(n1, n2, max_subset_size) rows of each set without replacement (``seed``);
+    stylegan2-ada's unbiased estimator. Symmetric in (f1, f2) up to the subset draw.
     """
     x_all = np.asarray(f1, dtype=np.float64)
     y_all = np.asarray(f2, dtype=np.float64)
@@ -193,22 +185,13 @@ def precision_recall(real_f, fake_f, k: int = 3, chunk: int = 1024) -> tuple[flo
 
 
 def density_coverage(real_f, fake_f, k: int = 5, chunk: int = 1024) -> tuple[float, float]:
-    """Density and coverage (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics
-    for Generative Models"), k-NN balls around the real samples only.
+    """Density and coverage (Naeem et al. 2020), k-NN balls around the real samples only.
 
-    Real sample X_i (N of them) gets the ball B_i of radius r_i = distance to its k-th
-    nearest other real sample; for fakes Y_1..Y_M:
-
-    * density = sum_j #{i : Y_j in B_i} / (k M): how many real balls hold a fake, over k;
-      about 1 when fakes follow the real distribution, above 1 when they crowd dense real
-      regions, 0 when they are far from every real sample (not bounded by 1);
-    * coverage = #{i : some Y_j in B_i} / N: share of real samples with a fake nearby, in
-      [0, 1].
-
-    Membership is strict (``d < r_i``, as the authors' ``prdc`` code; a relative margin of
-    1e-9 on the squared radius keeps rounding from putting a point on the boundary inside),
-    so identical real and fake sets give density 1 and coverage 1. Distances are computed
-    ``chunk`` fake rows at a time.
+    Real X_i (N) gets the ball B_i of radius r_i = distance to its k-th nearest other real;
+    for fakes Y_1..Y_M, density = sum_j #{i : Y_j in B_i} / (k M) (not bounded by 1) and
+    coverage = #{i : some Y_j in B_i} / N in [0, 1]. Membership is strict (``d < r_i``, as
+    the authors' ``prdc``; a 1e-9 relative margin on squared radii), so identical sets give
+    density 1 and coverage 1. Distances are computed ``chunk`` fake rows at a time.
     """
     r = np.asarray(real_f, dtype=np.float64)
     f = np.asarray(fake_f, dtype=np.float64)

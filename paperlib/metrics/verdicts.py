@@ -38,11 +38,9 @@ VERDICTS = ("supported", "not supported", "not testable here")
 
 @dataclass(frozen=True)
 class Gate:
-    """Quality gate: a run has learned the data when its FID *and* KID (at ``n_fake``
-    generated images against the whole real set) are at or under the thresholds. The
-    thresholds come from the convergence calibration (``benchmarks/calibrate.py``; see
-    :mod:`paperlib.config`); ``floor_fid``/``floor_kid`` are the real-vs-real values of a
-    held-out split at the same count (:func:`held_out_floor`), printed beside them."""
+    """Quality gate: a run has learned the data when its FID *and* KID (``n_fake`` images vs
+    the whole real set) are at or under the thresholds (calibrated: :mod:`paperlib.config`);
+    ``floor_fid``/``floor_kid``: the real-vs-real floor at that count, printed beside."""
 
     fid: float
     kid: float
@@ -60,18 +58,11 @@ class Gate:
 
 def real_floor(sample_dir, res: int, n: int, reference_dir=None, extractor=None, seed: int = 0,
                cache_dir=None, score=None) -> dict:
-    """The real-vs-real floor, one implementation for both papers: ``n`` real images drawn
-    (``seed``) from ``sample_dir`` scored against a reference set of *other* real images --
-    what a generator that reproduced real images would score with ``n`` samples.
-
-    * ``reference_dir=None`` (paper A): the set is split -- ``n`` images against the rest of
-      the same set (never the same images: an in-sample floor would be too low);
-    * ``reference_dir`` given (paper B): up to ``n`` images of ``sample_dir`` (the training
-      part) against every image of ``reference_dir`` (the held-out part).
-
-    ``score(index, sample_features, reference_features) -> dict`` computes the row (default:
-    FID and KID of the drawn features against the reference's). Returns that dict with
-    ``n`` and ``n_reference``."""
+    """The real-vs-real floor: ``n`` real images drawn (``seed``) from ``sample_dir`` scored
+    against *other* real images -- ``reference_dir=None``: the rest of the same set (paper
+    A); else every image of ``reference_dir`` (paper B's held-out part). ``score(index,
+    sample_features, reference_features) -> dict`` computes the row (default: FID and KID).
+    Returns that dict with ``n`` and ``n_reference``."""
     sample_f = real_features(sample_dir, int(res), extractor, cache_dir=cache_dir)
     if reference_dir is None:
         if not 1 < n < len(sample_f) - 1:
@@ -122,13 +113,11 @@ def compare_claim(values: dict[str, list[float]], passed: dict[str, list[bool]],
                   level: float = 0.95) -> tuple[str, str]:
     """Verdict on "``favoured`` scores better than each baseline" from per-seed values.
 
-    A model *passes the gate* when all its runs do. Per baseline: a baseline below the gate
-    makes the comparison untestable; the favoured model below the gate while the baseline
-    passes is evidence *against* the claim; both passing, Welch's ``level`` interval of the
-    difference of means decides: wholly on the claim's side (for), wholly on the other
-    side (against), straddling 0 (the seeds cannot separate the models). Any "against"
-    gives *not supported*, all "for" gives *supported*, anything else *not testable here*
-    with the reasons. Returns ``(verdict, reason)``."""
+    A model passes the gate when all its runs do. Per baseline: baseline failing ->
+    untestable; favoured failing, baseline passing -> against; both passing -> Welch's
+    ``level`` interval of the difference: for / against / untestable (straddles 0). Any
+    against: *not supported*; all for: *supported*; else *not testable here*. Returns
+    ``(verdict, reason)``."""
     if not baselines:   # a comparison with nothing is no evidence either way
         return "not testable here", f"no baseline to compare {favoured} with"
     sign = -1.0 if lower_is_better else 1.0

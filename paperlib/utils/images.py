@@ -28,9 +28,8 @@ def check_res(res, choices=None) -> int:
 def to_rgb01(img: Any) -> np.ndarray:
     """One image -> float64 (H, W, 3) RGB in [0, 1].
 
-    Accepts a torch tensor or numpy array, channels-first (C, H, W) or channels-last
-    (H, W, C) or grey (H, W), with 1, 3 or 4 channels (alpha is dropped). Integer arrays
-    are read as 0..255; **float arrays and tensors as [-1, 1]** (the generator's range).
+    Tensor or array, (C, H, W), (H, W, C) or (H, W), 1, 3 or 4 channels (alpha dropped).
+    Integers are read as 0..255, **floats as [-1, 1]** (the generator's range).
     """
     if hasattr(img, "detach"):  # torch tensor, without importing torch
         img = img.detach().cpu().numpy()

@@ -1,9 +1,6 @@
 """Atomic file writes: one implementation (:func:`atomic_write`) behind every file paperlib
-writes that a reader or a resumed run may see (checkpoints, status, logs, caches, sets).
-
-A file is written to a temporary name in its own folder (``.<name>.<random>.tmp``) and
-moved over the target with ``os.replace``, so a reader never sees half a file and a kill
-leaves the old file (or none) plus at most a ``*.tmp`` that later writes ignore."""
+writes that a reader or a resumed run may see. A reader never sees half a file; a kill
+leaves the old file (or none) plus at most a ``.<name>.<random>.tmp`` later writes ignore."""
 from __future__ import annotations
 
 import contextlib

@@ -10,10 +10,8 @@ import torch
 def pinned_threads(n: int):
     """Run torch CPU ops on ``n`` threads inside the block (the previous count is restored).
 
-    Training runs pin their ``threads`` (part of a run's identity: another count changes
-    the losses in the last bits); metrics and widgets pin 1 -- single images through small
-    nets gain nothing from more threads, and on a shared CPU the OpenMP barriers of several
-    threads can make each call 10-100x slower."""
+    Training runs pin their ``threads`` (another count changes the losses in the last
+    bits); metrics and widgets pin 1 (why: docs/DECISIONS.md, "Threads")."""
     old = torch.get_num_threads()
     if old != int(n):
         torch.set_num_threads(int(n))
