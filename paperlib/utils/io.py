@@ -56,10 +56,6 @@ def atomic_write_json(path, obj: Any, indent: int = 2) -> Path:
                         binary=False)
 
 
-def atomic_write_text(path, text: str) -> Path:
-    return atomic_write(path, lambda f: f.write(text), binary=False)
-
-
 def atomic_torch_save(obj: Any, path) -> Path:
     """``torch.save(obj)`` atomically, flushed to disk (checkpoints)."""
     return atomic_write(path, lambda f: torch.save(obj, f), fsync=True)
