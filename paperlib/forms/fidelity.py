@@ -21,10 +21,9 @@ All factors are 1 for a perfect anti-aliased circle; report ``main_score`` and
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -230,13 +229,13 @@ def rescore(result: Any, n_inner_expected: int | None) -> Any:
         if n_inner_expected < 0:
             raise ValueError("n_inner_expected must be >= 0")
     if not result.found_main:
-        return dataclasses.replace(
+        return replace(
             result, n_inner_expected=n_inner_expected, score=0.0, main_score=0.0,
             inner_score=math.nan if n_inner_expected is None else 0.0)
     main_score, inner_score, score = score_parts(
         result.main_circularity, result.main_axis_ratio, result.main_residual,
         result.n_inner_found, result.inner_circularity, n_inner_expected)
-    return dataclasses.replace(result, n_inner_expected=n_inner_expected, score=score,
+    return replace(result, n_inner_expected=n_inner_expected, score=score,
                                main_score=main_score, inner_score=inner_score)
 
 
