@@ -1,17 +1,10 @@
 """Profiles, paths and device selection.
 
-Three profiles size every notebook:
-
-* ``smoke`` -- CI: tiny images, 1-2 epochs; proves the code paths run, its numbers mean nothing.
-* ``cpu`` -- the default: the whole pipeline on a 2-core machine without a GPU, with budgets
-  and quality gates from the convergence calibration (``benchmarks/calibrate.py``) and the
-  secondary experiments cut to fit the time (docs/RESULTS.md).
-* ``paper`` -- the papers' settings (64x64, batch 35, paper A's Adam lr 1e-2) and long runs;
-  a GPU is recommended. 200 epochs is our choice (paper A states no epoch count).
-
-(calibration: docs/DECISIONS.md, "Profiles and their calibration"). A notebook's ``profile``
-parameter defaults to ``$PAPERLIB_PROFILE``, else ``cpu`` (:func:`get_profile`).
-"""
+Three profiles size every notebook: ``smoke`` (CI: tiny, 1-2 epochs; its numbers mean
+nothing), ``cpu`` (the default: the whole pipeline on 2 cores without a GPU, budgets and gates
+from ``benchmarks/calibrate.py``) and ``paper`` (the papers' settings, long runs, a GPU
+recommended; 200 epochs is our choice). Calibration: docs/DECISIONS.md, "Profiles and their
+calibration". A notebook's ``profile`` defaults to ``$PAPERLIB_PROFILE``, else ``cpu``."""
 from __future__ import annotations
 
 import dataclasses

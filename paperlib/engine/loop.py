@@ -1,33 +1,22 @@
 """The training loop: one loop for every registered model (:mod:`paperlib.models`).
 
-The loop is the PyTorch examples' ``dcgan/main.py`` loop, with the model's step behind the
-step interface (:mod:`paperlib.models.base`): each epoch shuffles the data, calls
-``trainer.step`` per batch (for paper A's models that is
-:func:`paperlib.models.dcgan.train_step`: a D step on a real and a fake batch, then a
-non-saturating G step), logs the epoch means, saves a sample grid and a checkpoint. The
-networks, the step and the optimiser come from the model's registry entry, built by name
-from the :class:`~paperlib.engine.config.TrainConfig`. Optional DiffAugment/ADA
+The PyTorch examples' ``dcgan/main.py`` loop with the model's step behind the step interface
+(:mod:`paperlib.models.base`): each epoch shuffles the data, calls ``trainer.step`` per batch,
+logs the epoch means, saves a sample grid and a checkpoint. Optional DiffAugment/ADA
 (:mod:`paperlib.engine.augment`) wraps every D call.
 
-Run folder written by :func:`train` (its layout: :class:`~paperlib.engine.runs.RunDir`):
-the config (TrainConfig + identity (size, sha1) of the training images), the status, the
-log -- one row per epoch: epoch, kimg, d_loss, g_loss, d_real, d_fake [, the latent's
-log_stats() columns], aug_p, seconds --, an 8x8 sample grid of a FIXED noise batch (G in
-eval mode) every sample_every epochs and at the last epoch, and a checkpoint every
-ckpt_every epochs and at the last epoch, all kept: G, D, latent, both optimisers,
-augmenter, generator states, epoch, fixed noise (plain tensors/dicts: weights_only-loadable).
-A status "running" is also what a killed run leaves: rerun to resume.
+:func:`train` writes the run folder (:class:`~paperlib.engine.runs.RunDir`): the config
+(TrainConfig + the training images' identity), the status, the log (one row per epoch:
+epoch, kimg, d_loss, g_loss, d_real, d_fake [, the latent's log_stats()], aug_p, seconds --
+the step's epoch means), an 8x8 grid of a fixed noise batch (G in eval mode) every
+``sample_every`` epochs and a checkpoint every ``ckpt_every`` epochs (both also at the last
+epoch; all kept; ``weights_only``-loadable). A killed run leaves status "running": rerun to
+resume.
 
-``d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0)``; ``g_loss = BCE(D(G(z)), 1)`` (G's adversarial
-loss; DeLiGAN's regulariser is optimised but not included -- see its sigma columns);
-``d_real``/``d_fake`` are mean ``sigmoid(D(.))`` in the D step. All are epoch means.
-
-Reproducibility: parameters are initialised from ``torch.manual_seed(seed)`` (in a forked
-RNG, leaving the caller's global RNG alone); shuffling, noise and augmentation draw only
-from two explicit ``torch.Generator`` whose states are checkpointed. So on CPU the same
-seed gives identical losses, and a run killed at any point and resumed from its last
-checkpoint ends with exactly the numbers of an uninterrupted run. Different CPU thread
-counts, other machines or CUDA (non-deterministic kernels) may differ in the last bits.
+Reproducibility: parameters are initialised from ``torch.manual_seed(seed)`` in a forked RNG;
+shuffling, noise and augmentation draw only from two checkpointed ``torch.Generator``. On CPU
+the same seed gives identical losses, and a run resumed after a kill ends with exactly the
+numbers of an uninterrupted one; thread counts, machines or CUDA may differ in the last bits.
 """
 from __future__ import annotations
 
@@ -114,8 +103,8 @@ def _train_loop(cfg: TrainConfig, images, out: RunDir, start: int, ckpt, progres
     s_shuffle, s_noise, s_fixed = np.random.SeedSequence(cfg.seed).generate_state(3)
     g_shuffle = torch.Generator().manual_seed(int(s_shuffle))
     g_noise = torch.Generator(device=device).manual_seed(int(s_noise))
-    # the sample grid's noise follows from the seed alone, so a resumed run rebuilds it (the
-    # copy in each checkpoint is a record; an older latent's copy may no longer fit)
+    # the grid's noise follows from the seed alone: a resumed run rebuilds it (the
+    # checkpoint's copy is a record only)
     fixed_noise = latent.sample_noise(N_FIXED, torch.Generator().manual_seed(int(s_fixed)), device)
     if ckpt is None and cfg.init_from:  # fine-tuning: weights only, fresh optimisers
         init = torch.load(cfg.init_from, map_location=device, weights_only=True)

@@ -1,17 +1,10 @@
 """Paper A's three models: one DCGAN body (Radford et al. 2015, as the PyTorch examples'
 ``dcgan/main.py``) with three latent modules -- ``dcgan`` (:class:`GaussianLatent`), ``deligan``
-(:class:`DeLiGANLatent`, Gurumurthy et al. 2017) and ``proposed`` (:class:`ProposedLatent`).
+(:class:`DeLiGANLatent`) and ``proposed`` (:class:`ProposedLatent`).
 
-The latent interface (all the training loop sees):
-
-* ``sample_noise(n, generator, device) -> tuple[Tensor, ...]`` -- the raw randomness, drawn
-  only from ``generator`` (on its device, then moved to ``device``): reproducible;
-* ``forward(*noise) -> z`` of shape ``(n, out_dim)``, differentiable in the parameters;
-* ``extra_loss() -> Tensor`` added to G's loss (0 without a regulariser);
-* ``log_stats() -> dict`` extra per-epoch log columns (DeLiGAN's sigma statistics).
-
-The discriminator returns logits (no sigmoid): train it with ``BCEWithLogitsLoss``.
-"""
+A latent module's ``sample_noise(n, generator, device) -> tuple`` draws only from
+``generator``; ``forward(*noise)`` gives ``z`` (n, out_dim); ``extra_loss()`` is added to G's
+loss (0 without a regulariser); ``log_stats()`` adds per-epoch log columns. D returns logits."""
 from __future__ import annotations
 
 import math

@@ -1,21 +1,12 @@
-"""pix2pixHD's instance-wise feature encoder (netE, ``--instance_feat``) for
+"""pix2pixHD's instance-wise feature encoder (netE, Wang et al. 2018 section 3.4) for
 :mod:`paperlib.models.pix2pixhd`.
 
-A label map says which class each pixel is, not what it looks like. pix2pixHD (Wang et al.
-2018, section 3.4) trains an encoder ``E`` with G (sharing G's optimiser): ``E(image)`` has
-``feat`` channels (tanh), average-pooled over each instance (:func:`instance_pool`) and fed to
-G with the map. Each class's training-instance features are clustered by k-means; at test time
-each instance draws a cluster centre of its class (:meth:`EncodedGenerator.sample_features`),
-or, in ``"gt"`` mode, uses the real image's own features (the upper bound).
-
-E has G's layout without residual blocks (NVIDIA's ``pix2pixHD`` ``Encoder``). Our choices:
-E's width is G's ``ngf`` and its depth G's ``n_down`` (pix2pixHD: ``nef`` 16, 4 downsamplings
-at 1024 px); an instance's class is the class channel with the largest sum over its pixels;
-clusters are refitted from the current E at the end of every epoch by a seeded k-means++ and
-Lloyd iterations (deterministic); a class without instances gets zero features; an
-instance's draw is seeded by a hash of its image's map and
-:attr:`EncodedGenerator.sample_seed`, so it does not depend on the batch.
-"""
+``E(image)`` (``feat`` channels, tanh), average-pooled per instance (:func:`instance_pool`),
+is fed to G with the map; E trains with G. Per class, the training instances' features are
+clustered (k-means); at test time each instance draws a centre of its class
+(:meth:`EncodedGenerator.sample_features`), or uses the real image's own (``"gt"``: the upper
+bound). Ours: E is G's width and depth; clusters are refitted every epoch, deterministically;
+a draw is seeded by its image's map, so it does not depend on the batch."""
 from __future__ import annotations
 
 import zlib

@@ -1,27 +1,17 @@
 """A compact Pix2pixHD (Wang et al. 2018) in pure PyTorch: paper B's conditional model family.
 
-The networks follow NVIDIA's ``pix2pixHD`` (``models/networks.py``); the code is our own:
+The networks follow NVIDIA's ``pix2pixHD``; the code is our own: the global generator (no
+local enhancer at 32-128 px), multi-scale PatchGAN discriminators on (map, image) pairs,
+LSGAN + feature matching, the VGG19 loss only with user-supplied weights (nothing is
+downloaded), optionally pix2pix's L1 term, instance-boundary maps and the instance-wise feature
+encoder (:mod:`paperlib.models.p2p_encoder`). Our fix: the generator defaults to no
+normalisation, PyTorch's init and a full-resolution skip (``p2p_norm="none"``,
+``p2p_skip=True``; pix2pixHD: ``"instance"``, ``False``), with which it learns the maps
+instead of memorising them (docs/DECISIONS.md, "Pix2pixHD").
 
-* **Global generator** (:class:`GlobalGenerator`); the local enhancer is not built (not
-  needed at 32-128 px: our choice). pix2pixHD's generator is ``p2p_norm="instance"``,
-  ``p2p_skip=False``; our defaults ``"none"``/``True`` (no normalisation, PyTorch's default
-  init, a full-resolution skip around the bottleneck) are our fix: with instance norm the
-  model memorised instead of learning the maps (docs/DECISIONS.md, "Pix2pixHD";
-  ``tests/test_pix2pixhd_learns.py`` pins it).
-* **Multi-scale PatchGAN discriminators** (:class:`MultiscaleDiscriminator`) on the (map,
-  image) pair, pix2pixHD's.
-* **Losses**: LSGAN, feature matching (``lambda_feat = 10``), the VGG19 perceptual loss only
-  with user-supplied weights (``vgg_weights``: nothing is downloaded), optionally pix2pix's
-  L1 term ``l1_lambda * L1(fake, real)`` (default 0, as pix2pixHD).
-* **Instances** (pix2pixHD section 3.4): label maps carry an instance-boundary channel
-  (``p2p_boundary``; :mod:`paperlib.data.paired`); ``p2p_feat > 0`` adds the instance-wise
-  feature encoder (:mod:`paperlib.models.p2p_encoder`).
-
-Training goes through the shared engine (``model="pix2pixhd"``; :class:`Pix2PixHDStep`). Each
-training item is one tensor, the image's 3 channels then the map's; the "latent" is a
-:class:`paperlib.data.paired.MapSource`. Optimiser: pix2pixHD's Adam, lr 2e-4, betas
-(0.5, 0.999). Augmentation is not supported (it would have to transform map and image alike).
-"""
+Training goes through the shared engine (:class:`Pix2PixHDStep`): each item is one tensor,
+image channels then the map's; the "latent" is a :class:`paperlib.data.paired.MapSource`.
+Augmentation is not supported (it would have to transform map and image alike)."""
 from __future__ import annotations
 
 import dataclasses

@@ -1,28 +1,15 @@
 """A compact StyleGAN2 (Karras et al. 2020) in pure PyTorch: paper B's model family.
 
-The mathematics follows NVlabs' ``stylegan2-ada-pytorch`` (``training/networks.py``,
-``training/loss.py``, the reference non-CUDA paths of ``bias_act`` and ``upfirdn2d``); the
-code is our own:
+The mathematics follows NVlabs' ``stylegan2-ada-pytorch`` (``networks.py``, ``loss.py``, the
+reference paths of ``bias_act``/``upfirdn2d``); the code is our own: a mapping network, skip
+synthesis with modulated/demodulated convolutions and noise inputs, a residual discriminator
+with minibatch-std, equalised lr and [1, 3, 3, 1] FIR resampling. :class:`StyleGAN2Step`
+trains with the non-saturating loss, lazy R1 (every 16), optional path length (every 4) and
+an EMA of G used for samples and evaluation.
 
-* **Mapping** ``z -> w``: 2nd-moment normalisation, ``map_layers`` lrelu FC layers (lr
-  multiplier 0.01), a tracked ``w_avg`` for truncation.
-* **Synthesis**, skip architecture: a learned 4x4 constant, per resolution two 3x3
-  modulated/demodulated convolutions with per-pixel noise inputs, and a 1x1 ``toRGB`` added
-  to the 2x-upsampled previous image.
-* **Residual discriminator** with a minibatch-std layer (group 4), then conv + 2 FC layers.
-* Equalised learning rate everywhere; [1, 3, 3, 1] FIR resampling.
-
-Training (:class:`StyleGAN2Step`): non-saturating logistic loss, lazy R1 every 16 minibatches,
-optional path-length regularisation every 4, Adam (betas (0, 0.99), eps 1e-8) adjusted for
-the lazy intervals, and an EMA of G (``ema_kimg`` half-life, ramped up over the first 5 %)
-used for samples and evaluation.
-
-Our simplifications: upsample-then-convolve (NVlabs fuses a transposed convolution); no mixed
-precision or ``conv_clamp``; training noise drawn from an explicit ``torch.Generator``
-(reproducible, resumable); in eval mode fixed noise buffers (``noise_mode="const"``) unless a
-``noise_gen`` is passed (``"random"``, as NVlabs' metrics). Style mixing (``mixing_prob``) is
-available, off on the ``cpu`` profile.
-"""
+Our simplifications: upsample-then-convolve (NVlabs fuses them); no mixed precision or
+``conv_clamp``; training noise from an explicit ``torch.Generator``; eval-mode noise is the
+fixed buffers unless a ``noise_gen`` is passed (docs/DECISIONS.md, "StyleGAN2")."""
 from __future__ import annotations
 
 import copy
