@@ -1,23 +1,13 @@
-"""ADA's own augmentation pipeline, its ``bgc`` set (Karras et al., NeurIPS 2020; the facts
-follow NVlabs' ``stylegan2-ada-pytorch`` ``AugmentPipe`` with the ``bgc`` multipliers 1 and its
-default strengths; the code is our own).
+"""ADA's own augmentation pipeline, its ``bgc`` set (Karras et al., NeurIPS 2020), after
+NVlabs' ``AugmentPipe`` (``bgc`` multipliers 1, default strengths: the module constants); the
+code is our own, in plain PyTorch.
 
-Each op is applied to each sample independently with probability ``p``:
-
-* **blit** -- x-flip, rotation by a multiple of 90 degrees, integer translation (+-1/8);
-* **geometric** -- isotropic scaling, rotation (pre and post, each with probability
-  ``1 - sqrt(1 - p)``), anisotropic scaling and fractional translation;
-* **colour** -- brightness, contrast, luma flip, hue rotation and saturation.
-
-Strengths: the module constants. Blit and geometric ops compose into one inverse 2-D transform
-per sample, executed once (reflection padding, 2x ``sym6`` upsampling, bilinear sampling, 2x
-downsampling: an identity transform returns the image up to rounding); colour ops into one
-4x4 colour matrix. Differentiable in the image (twice, for R1). Images in [-1, 1].
-
-Ours: all randomness comes from the ``torch.Generator`` passed in; ``p <= 0`` returns the
-input itself (NVlabs' pipe resamples even at p = 0); NVlabs' CUDA ops are replaced by their
-reference maths in plain PyTorch.
-"""
+Each op (:data:`BGC_OPS`: blit, geometric, colour) is applied to each sample independently
+with probability ``p``. Geometric ops compose into one inverse transform per sample,
+resampled once with ``sym6`` 2x up/down filtering (identity in, image out up to rounding);
+colour ops into one 4x4 matrix. Differentiable in the image (twice, for R1); images in
+[-1, 1]; randomness only from the ``torch.Generator`` passed in; ``p <= 0`` returns the input
+itself (details: docs/DECISIONS.md, "Augmentation")."""
 from __future__ import annotations
 
 import functools

@@ -1,21 +1,16 @@
-"""Small-data augmentation for the discriminator: DiffAugment, an ADA-style adaptive p over
-DiffAugment's ops, and ADA's own pipeline.
+"""Small-data augmentation for the discriminator (:class:`Augmenter` kinds):
 
-* **DiffAugment** (Zhao et al., NeurIPS 2020, ``DiffAugment_pytorch.py``): colour,
-  translation (up to 1/8, zero padded) and cutout (half the side); differentiable, applied to
-  real and fake images in both D's and G's steps.
-* **ADA** (Karras et al., NeurIPS 2020; kind ``"ada"``): the same ops, each applied with a
-  probability ``p`` adapted from ``r_t = E[sign(D(x_real))]``: every ``ada_interval`` steps
-  ``p`` moves by ``sign(r_t - target) * (images in the interval) / (ada_kimg * 1000)``,
-  clamped to [0, 1]; target 0.6. ``ada_kimg = 5`` (the paper's 500) is our choice for runs of
-  tens of kimg (docs/DECISIONS.md, "Augmentation").
-* **ADA with its own pipeline** (kind ``"ada-bgc"``): NVlabs' ``bgc`` ops
-  (:mod:`paperlib.engine.ada_pipeline`) and NVlabs' adjustment as it comes: target 0.6,
-  interval 4, ``ada_kimg = 500``, ``p`` clamped below at 0 only.
+* ``"diffaugment"`` -- DiffAugment (Zhao et al., NeurIPS 2020): colour, translation (1/8),
+  cutout (1/2); differentiable, applied to reals and fakes in D's and G's steps.
+* ``"ada"`` -- the same ops, each with a probability ``p`` adapted from
+  ``r_t = E[sign(D(x_real))]``: every ``ada_interval`` steps ``p`` moves by
+  ``sign(r_t - target) * images / (ada_kimg * 1000)``, clamped to [0, 1] (target 0.6;
+  ``ada_kimg = 5``, the paper's 500, is our choice for runs of tens of kimg).
+* ``"ada-bgc"`` -- ADA's own pipeline (:mod:`paperlib.engine.ada_pipeline`), adapted as NVlabs
+  does (``ada_kimg = 500``, ``p`` clamped below at 0 only).
 
-All randomness comes from the ``torch.Generator`` passed in (reproducible, resumable). With
-``p = 0`` the input is returned unchanged (and no randomness is drawn).
-"""
+Randomness only from the ``torch.Generator`` passed in; ``p = 0`` returns the input (no draw).
+(history: docs/DECISIONS.md, "Augmentation")"""
 from __future__ import annotations
 
 import torch

@@ -1,23 +1,15 @@
-"""The training loop: one loop for every registered model (:mod:`paperlib.models`).
+"""The training loop, one for every registered model, behind the step interface
+(:mod:`paperlib.models.base`): the PyTorch examples' ``dcgan/main.py`` loop.
 
-The PyTorch examples' ``dcgan/main.py`` loop with the model's step behind the step interface
-(:mod:`paperlib.models.base`): each epoch shuffles the data, calls ``trainer.step`` per batch,
-logs the epoch means, saves a sample grid and a checkpoint. Optional DiffAugment/ADA
-(:mod:`paperlib.engine.augment`) wraps every D call.
+Each epoch shuffles the data, calls ``trainer.step`` per batch (augmentation wraps every D
+call) and logs the epoch means of its ``[d_loss, g_loss, d_real, d_fake]``. :func:`train`
+writes the run folder (:class:`~paperlib.engine.runs.RunDir`): config, status, a log row per
+epoch, a fixed-noise sample grid every ``sample_every`` and a ``weights_only`` checkpoint every
+``ckpt_every`` epochs (both also at the last; all kept). A killed run leaves "running".
 
-:func:`train` writes the run folder (:class:`~paperlib.engine.runs.RunDir`): the config
-(TrainConfig + the training images' identity), the status, the log (one row per epoch:
-epoch, kimg, d_loss, g_loss, d_real, d_fake [, the latent's log_stats()], aug_p, seconds --
-the step's epoch means), an 8x8 grid of a fixed noise batch (G in eval mode) every
-``sample_every`` epochs and a checkpoint every ``ckpt_every`` epochs (both also at the last
-epoch; all kept; ``weights_only``-loadable). A killed run leaves status "running": rerun to
-resume.
-
-Reproducibility: parameters are initialised from ``torch.manual_seed(seed)`` in a forked RNG;
-shuffling, noise and augmentation draw only from two checkpointed ``torch.Generator``. On CPU
-the same seed gives identical losses, and a run resumed after a kill ends with exactly the
-numbers of an uninterrupted one; thread counts, machines or CUDA may differ in the last bits.
-"""
+Reproducibility: initialisation from ``torch.manual_seed(seed)`` in a forked RNG; shuffling,
+noise and augmentation only from two checkpointed ``torch.Generator``. On CPU the same seed
+gives identical losses, resumed or not; threads, machines or CUDA may differ in the last bits."""
 from __future__ import annotations
 
 import csv

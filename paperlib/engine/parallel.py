@@ -1,19 +1,9 @@
-"""Independent training runs side by side, on ``dask.distributed``.
-
-Runs are submitted all at once (:func:`run_all`, :func:`train_many`) and gathered in the order
-given, under one progress bar. The scheduler spec (argument, else ``$PAPERLIB_SCHEDULER``):
-
-* unset / ``"local"`` -- a :class:`distributed.LocalCluster`, started on first use and reused:
-  one single-threaded worker process per core, or one worker per GPU (each sees one GPU
-  through ``CUDA_VISIBLE_DEVICES``);
-* ``"serial"`` -- in this process, one run after another;
-* ``"tcp://host:port"`` -- an existing Dask scheduler (by hand or ``dask-jobqueue``:
-  docs/RUNNING.md); workers need this package and the data/run folders on a shared file system.
-
-A run's numbers depend only on its config (seed and thread count included), never on where it
-ran. Caching, resume and NaN handling are :func:`paperlib.engine.train_cached`'s; failed tasks
-are reported together, each named, after the others have finished.
-"""
+"""Independent training runs side by side, on ``dask.distributed``: submitted all at once
+(:func:`run_all`, :func:`train_many`), gathered in the order given. The scheduler (argument,
+else ``$PAPERLIB_SCHEDULER``): ``"local"`` (default; a ``LocalCluster``, one single-threaded
+worker per core or one per GPU), ``"serial"`` (in this process) or ``"tcp://host:port"`` (an
+existing scheduler; docs/RUNNING.md). A run's numbers depend only on its config, never on
+where it ran; failed tasks are reported together, each named, after the others finish."""
 from __future__ import annotations
 
 import atexit

@@ -1,11 +1,6 @@
 """What cached training runs still have to train, and about how long, said before anything
-trains (notebooks 05 and 07 print :func:`training_plan`'s summary first).
-
-The time is an estimate: the kimg left per run times its model's measured seconds per kimg
-(:attr:`ModelSpec.seconds_per_kimg`), spread over the worker slots (at least the longest run);
-without measured rates, kimg only. ``$PAPERLIB_FORCE`` is not looked at: under it a cached
-run is redone although the plan counts it as cached.
-"""
+trains: kimg left per run times its model's measured seconds per kimg, spread over the worker
+slots (kimg only without measured rates). ``$PAPERLIB_FORCE`` is not looked at."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
