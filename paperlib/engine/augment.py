@@ -87,12 +87,8 @@ DIFFAUGMENT_OPS = (rand_brightness, rand_saturation, rand_contrast, rand_transla
 
 
 def diff_augment(x: torch.Tensor, generator: torch.Generator, p: float = 1.0) -> torch.Tensor:
-    """DiffAugment (colour, translation 1/8, cutout 1/2) of a batch in [-1, 1].
-
-    Each op is applied to each sample independently with probability ``p`` (as ADA
-    applies its augmentations); ``p = 1`` is plain DiffAugment, ``p = 0`` returns ``x``
-    itself. Differentiable in ``x``.
-    """
+    """DiffAugment of a batch in [-1, 1], each op applied to each sample with probability
+    ``p`` (1: plain DiffAugment; 0: ``x`` itself). Differentiable in ``x``."""
     if p <= 0:
         return x
     for op in DIFFAUGMENT_OPS:

@@ -62,15 +62,11 @@ class RunMismatch(ValueError):
 
 
 def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = True) -> RunResult:
-    """Train ``cfg`` on ``data`` (an image tensor (N,3,res,res) in [-1,1], or a folder) into
-    the run folder ``out`` (layout: module docstring); returns a :class:`RunResult`.
-
-    Resumes from the last checkpoint when ``out`` holds a run of the same config (only
-    ``epochs`` and ``device`` may differ); a finished or diverged run returns at once.
-    ``resume=False`` deletes the run files in ``out`` and starts over; without it a run of
-    another config or other images in ``out`` raises :class:`RunMismatch`. NaN/inf losses end the
-    run with status ``"diverged at epoch E"`` (no exception).
-    """
+    """Train ``cfg`` on ``data`` (a tensor (N,3,res,res) in [-1,1], or a folder) into the
+    run folder ``out``; returns a :class:`RunResult`. Resumes a run of the same config (only
+    ``epochs``/``device`` may differ; finished or diverged: returns at once); another run in
+    ``out`` raises :class:`RunMismatch` unless ``resume=False`` (start over). NaN/inf losses
+    end the run as ``"diverged at epoch E"`` (no exception)."""
     cfg = make_config(**cfg.to_dict())
     images, data_id = _load_data(data, cfg)
     if cfg.spec.prepare is not None:   # settings taken from the data (e.g. map channels)

@@ -132,13 +132,9 @@ class RunsFailed(RuntimeError):
 def run_all(fn: Callable, items: Sequence, scheduler: str | None = None,
             names: Sequence[str] | None = None, desc: str = "runs", progress: bool = True,
             n_workers: int | None = None) -> list:
-    """``[fn(item) for item in items]``, the calls run side by side on the scheduler.
-
-    All calls are submitted at once; one progress bar counts finished calls; results come
-    back in the order of ``items``. A call that raises does not stop the others: when all
-    are done, :class:`RunsFailed` names every failed item (``names`` or ``repr(item)``)
-    with its error. ``fn`` must be importable by the workers (a module-level function of
-    an installed package)."""
+    """``[fn(item) for item in items]``, run side by side on the scheduler, in order. A
+    failing call does not stop the others: then :class:`RunsFailed` names every failed item
+    (``names`` or ``repr(item)``). ``fn`` must be importable by the workers."""
     items = list(items)
     names = [str(n) for n in names] if names is not None else [repr(i) for i in items]
     client = get_client(scheduler, n_workers)

@@ -45,12 +45,8 @@ def weights_init(m: nn.Module) -> None:
 
 
 class Generator(nn.Module):
-    """DCGAN generator: ``(B, in_dim)`` latent -> ``(B, nc, res, res)`` image in [-1, 1].
-
-    ConvTranspose2d 4x4 to 4x4, then ``log2(res) - 2`` stride-2 ConvTranspose2d blocks
-    (BatchNorm + ReLU, width halving down to ``ngf``), Tanh. ``in_dim``: ``nz`` (proposed:
-    ``nz * N``).
-    """
+    """DCGAN generator: ``(B, in_dim)`` latent -> ``(B, nc, res, res)`` in [-1, 1]; ``in_dim``
+    is ``nz`` (proposed: ``nz * N``)."""
 
     def __init__(self, res: int = 64, in_dim: int = 100, ngf: int = 64, nc: int = 3):
         super().__init__()
@@ -72,11 +68,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """DCGAN discriminator: ``(B, nc, res, res)`` -> ``(B,)`` logits.
-
-    Stride-2 Conv2d 4x4 blocks with LeakyReLU(0.2) (BatchNorm on all but the first),
-    doubling the width from ``ndf``, down to 4x4, then a 4x4 Conv2d to one logit.
-    """
+    """DCGAN discriminator: ``(B, nc, res, res)`` -> ``(B,)`` logits."""
 
     def __init__(self, res: int = 64, ndf: int = 64, nc: int = 3):
         super().__init__()
@@ -135,13 +127,10 @@ class GaussianLatent(_Latent):
 class DeLiGANLatent(_Latent):
     """DeLiGAN's latent (Gurumurthy et al., CVPR 2017): a learned Gaussian mixture.
 
-    ``K`` components with learned means ``mu`` (init U(-1, 1)) and per-dimension sigmas
-    (init ``sigma_init``); each sample picks ``k`` uniformly and ``z = mu_k + sigma_k * eps``.
-    :meth:`extra_loss` is the reference regulariser ``lam * mean((1 - sigma)^2)``, added to
-    G's loss; ``mu``/``sigma`` are trained by G's optimiser. Uniform ``k``, K = 50 and
-    lam = 0.1 are our choices (the reference: K = batch size, row i uses component i, lambda
-    0.05-0.33).
-    """
+    ``K`` learned means (init U(-1, 1)) and per-dimension sigmas (init ``sigma_init``), trained
+    by G's optimiser; each sample picks ``k`` uniformly, ``z = mu_k + sigma_k * eps``.
+    :meth:`extra_loss`: the reference's ``lam * mean((1 - sigma)^2)``. Uniform ``k``, K = 50
+    and lam = 0.1 are our choices (docs/DECISIONS.md, "DCGAN family")."""
 
     def __init__(self, nz: int = 100, K: int = 50, sigma_init: float = 0.2, lam: float = 0.1):
         super().__init__()
@@ -169,19 +158,11 @@ class DeLiGANLatent(_Latent):
 
 
 class ProposedLatent(_Latent):
-    """Paper A's latent distribution adjustment + latent mean adjustment.
-
-    Paper A maps the size-n latent "by a layer" to a size set by N (its Eq. 1 is lost).
-    **Our interpretation**::
-
-        h = W eps + b,   W in R^{(n*N) x n}   (adjust=True: nn.Linear(n, n*N), trained with G)
-        z = h + mu,      mu_i ~ U(-1, 1)      (mean_adjust=True: paper's Eq. 3, per
-                                               component, per sample, drawn in sample_noise)
-
-    with ``eps ~ N(0, I_n)``; the Linear keeps PyTorch's default init (the paper says
-    nothing). Ablations: ``adjust=False`` drops the layer (``out_dim = n``);
-    ``mean_adjust=False`` drops ``mu``.
-    """
+    """Paper A's latent distribution adjustment + latent mean adjustment, in **our
+    interpretation** (paper A's Eq. 1 is lost): ``z = Linear(n, n*N)(eps) + mu`` with
+    ``eps ~ N(0, I_n)`` and ``mu ~ U(-1, 1)`` per component and sample (Eq. 3); the Linear
+    (PyTorch's default init) trains with G. Ablations: ``adjust=False`` drops the layer
+    (``out_dim = n``), ``mean_adjust=False`` drops ``mu``."""
 
     mean_adjust_range = (-1.0, 1.0)
 
@@ -221,11 +202,9 @@ def build_latent(model: str, nz: int = 100, **latent_opts) -> _Latent:
 
 def build_models(model: str, res: int, nz: int = 100, ngf: int = 64, ndf: int = 64, nc: int = 3,
                  **latent_opts) -> tuple[_Latent, Generator, Discriminator]:
-    """``(latent, G, D)`` for ``model`` in :data:`MODEL_NAMES`, DCGAN-initialised.
-
-    Latent options: deligan ``K``, ``sigma_init``, ``lam``; proposed ``N``, ``adjust``,
-    ``mean_adjust``. Parameters are drawn from torch's global RNG (seed it first).
-    """
+    """``(latent, G, D)`` for ``model`` in :data:`MODEL_NAMES`, DCGAN-initialised from
+    torch's global RNG; ``latent_opts``: deligan ``K``, ``sigma_init``, ``lam``; proposed
+    ``N``, ``adjust``, ``mean_adjust``."""
     latent = build_latent(model, nz, **latent_opts)
     G = Generator(res, latent.out_dim, ngf, nc)
     D = Discriminator(res, ndf, nc)
@@ -237,7 +216,9 @@ def build_models(model: str, res: int, nz: int = 100, ngf: int = 64, ndf: int = 
 # ----------------------------------------------------------------------------- the step
 def train_step(real, G, D, latent, opt_g, opt_d, augment, generator,
                criterion=nn.BCEWithLogitsLoss()) -> torch.Tensor:
-    """One DCGAN step on a real batch; returns detached ``[d_loss, g_loss, d_real, d_fake]``."""
+    """One DCGAN step on a real batch; returns detached ``[d_loss, g_loss, d_real, d_fake]``:
+    ``BCE(D(x), 1) + BCE(D(G(z)), 0)``, ``BCE(D(G(z)), 1)`` (without the latent's
+    ``extra_loss``, which is optimised too) and mean ``sigmoid(D(.))`` in the D step."""
     b = real.size(0)
     ones = torch.ones(b, device=real.device)
     zeros = torch.zeros(b, device=real.device)

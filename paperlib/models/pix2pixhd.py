@@ -229,22 +229,14 @@ class VGGLoss(nn.Module):
 
 
 class Pix2PixHDStep:
-    """Pix2pixHD's step object (:mod:`paperlib.models.base`'s step interface).
+    """Pix2pixHD's step object. ``step(batch, augment, generator)``: ``batch`` is images,
+    then G's conditioning; returns ``[d_loss, g_loss, d_real, d_fake]`` (LSGAN D loss halved;
+    G: adversarial + feature matching (+ VGG, + L1); D's mean last output over the scales).
+    ``augment`` is unused. With the encoder, clusters are refitted at every epoch's end.
 
-    ``step(batch, augment, generator)``: ``batch`` is images then G's conditioning (maps;
-    with the encoder, then instance ids); returns ``[d_loss, g_loss, d_real, d_fake]``:
-    ``d_loss = (LSGAN(D(map, fake), 0) + LSGAN(D(map, real), 1)) / 2``, ``g_loss``
-    adversarial + feature matching (+ VGG, + ``lambda_l1 * L1``), ``d_real``/``d_fake`` D's
-    mean last-layer output over the scales. ``augment`` is unused (refused by the config).
-
-    With the feature encoder, G gets the real image's instance-pooled features and the
-    clusters are refitted after the last step of every epoch (``ceil(n / batch_size)``
-    steps, ``n`` from ``bind_data``). The step count is the only extra state.
-
-    **lr schedule** (``decay``, ``p2p_decay``): over the last ``decay`` share of the run's
-    ``T = epochs * ceil(n / batch_size)`` updates, update ``t`` has ``lr * (T - t) / (decay *
-    T)`` (pix2pixHD decays per epoch; 0: constant). Set from the step count before every
-    update, so a resumed run follows it exactly; more epochs stretch it."""
+    lr schedule (``decay``): over the last ``decay`` share of the ``T`` planned updates, update
+    ``t`` has ``lr * (T - t) / (decay * T)``; set from the step count (the only extra state),
+    so a resumed run follows it exactly."""
 
     def __init__(self, maps, G, D, lr: float = 2e-4, betas=(0.5, 0.999),
                  lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0,
@@ -352,15 +344,11 @@ def build(res: int, in_c: int, ngf: int = 32, ndf: int = 32, n_blocks: int = 6,
 
 
 def networks(cfg) -> tuple:
-    """``(MapSource, G, D)`` of a :class:`paperlib.engine.TrainConfig` with
-    ``model="pix2pixhd"`` (widths ``ngf``/``ndf``, ``p2p_blocks``, ``p2p_num_d``,
-    ``p2p_norm``, ``p2p_skip``; the maps' channels ``map_channels``, which
-    :func:`paperlib.engine.train` takes from the data), initialised from torch's global RNG:
-    D with pix2pixHD's ``weights_init``; G too when it has instance norm, else with
-    PyTorch's default initialisation (our fix). With ``p2p_feat`` G is an
-    :class:`~paperlib.models.p2p_encoder.EncodedGenerator` (the generator, the encoder, its
-    clusters) and the map source takes the instance ids too (and, for ground-truth
-    features, the images)."""
+    """``(MapSource, G, D)`` of a pix2pixhd TrainConfig (``map_channels`` must be set),
+    initialised from torch's global RNG: D with pix2pixHD's ``weights_init``, G too only with
+    instance norm. With ``p2p_feat`` G is an
+    :class:`~paperlib.models.p2p_encoder.EncodedGenerator` and the map source also takes
+    instance ids (and images for "gt")."""
 
     if cfg.options.map_channels is None:
         raise ValueError("pix2pixhd needs map_channels (train() takes it from the data)")
@@ -422,12 +410,9 @@ def join_pairs(pairs: Pairs, cfg) -> torch.Tensor:
 
 @torch.no_grad()
 def translate(run, maps, batch_size: int = 256, features: str = "clusters") -> torch.Tensor:
-    """A loaded Pix2pixHD run's (:func:`paperlib.engine.load_run`) images for ``maps``: a
-    :class:`paperlib.data.paired.Pairs` (its maps made what the run was trained on:
-    :func:`model_inputs`; with the feature encoder, ``features`` says where each instance's
-    features come from: its class's clusters or, ``"gt"``, the pairs' own images) or the
-    generator's input tensor (N, C, res, res). Returns (N, 3, res, res) in [-1, 1] on the
-    CPU, in the maps' order."""
+    """A loaded Pix2pixHD run's images for ``maps`` -- a :class:`paperlib.data.paired.Pairs`
+    (through :func:`model_inputs`, ``features`` as there) or G's input tensor -- as
+    (N, 3, res, res) in [-1, 1] on the CPU, in order."""
     if not hasattr(run.latent, "set_bank"):
         raise ValueError(f"{run.config.model} is not a conditional model: it has no maps to "
                          "translate")

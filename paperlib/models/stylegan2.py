@@ -77,13 +77,9 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
                      demodulate: bool = True, up: bool = False) -> torch.Tensor:
-    """Modulated (and demodulated) convolution.
-
-    ``w'_{b,o,i,k} = weight_{o,i,k} * styles_{b,i}``; with ``demodulate``
-    ``w''_{b,o,i,k} = w'_{b,o,i,k} / sqrt(sum_{i,k} w'^2_{b,o,i,k} + 1e-8)`` (unit norm per
-    output channel and sample, see :func:`demodulated_weights`). ``up``: 2x FIR upsampling
-    first. Padding keeps the size (``k // 2``).
-    """
+    """Convolution with ``weight`` modulated per sample by ``styles`` and, with
+    ``demodulate``, scaled to unit norm per output channel (:func:`demodulated_weights`).
+    ``up``: 2x FIR upsampling first. Padding keeps the size."""
     if up:
         x = upsample2d(x)
     # NVlabs' non-fused path: style-scale the inputs, shared conv, demodulate the outputs --
@@ -212,10 +208,9 @@ def _check_res(res: int) -> int:
 class Generator(nn.Module):
     """``G(z) -> (B, 3, res, res)`` (about [-1, 1]): mapping network + skip synthesis.
 
-    ``G.mapping(z)`` gives ``ws`` (B, num_ws, w_dim); ``G.synthesis(ws)`` the image. Noise
-    inputs: random from ``G.noise_gen`` (set by the trainer) in training; in eval mode the
-    constant buffers, unless a ``noise_gen`` is passed (then random from it).
-    """
+    ``G.mapping(z)`` gives ``ws`` (B, num_ws, w_dim), ``G.synthesis(ws)`` the image. Noise
+    inputs: random from ``G.noise_gen`` in training, else the constant buffers unless a
+    ``noise_gen`` is passed."""
 
     def __init__(self, res: int = 32, z_dim: int = 128, w_dim: int = 128, channel_base: int = 4096,
                  channel_max: int = 128, map_layers: int = 2, nc: int = 3):
@@ -348,13 +343,9 @@ def path_length(G: Generator, z: torch.Tensor, generator: torch.Generator | None
 
 
 class StyleGAN2Step:
-    """StyleGAN2's step object (:mod:`paperlib.models.base`'s interface).
-
-    ``modules``: ``latent``, ``G``, ``D``, ``G_ema``. :meth:`step` runs NVlabs' phases Gmain,
-    Greg (every ``pl_interval`` when ``pl_weight > 0``), Dmain, Dreg (every ``r1_interval``),
-    then the EMA update; returns ``[d_loss, g_loss, d_real, d_fake]`` as DCGAN's (softplus
-    losses = BCE on logits).
-    """
+    """StyleGAN2's step object (modules ``latent``, ``G``, ``D``, ``G_ema``). :meth:`step`
+    runs NVlabs' Gmain, Greg (every ``pl_interval`` when ``pl_weight > 0``), Dmain, Dreg (every
+    ``r1_interval``) and the EMA update; returns ``[d_loss, g_loss, d_real, d_fake]``."""
 
     r1_interval = 16
     pl_interval = 4
