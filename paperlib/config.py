@@ -1,27 +1,10 @@
 """Profiles, paths and device selection.
 
-Three profiles size every notebook:
-
-* ``smoke`` -- CI: seconds per notebook, tiny images and 1-2 epochs. Proves the code
-  paths run; its numbers mean nothing.
-* ``cpu`` -- the default: the whole pipeline on a 2-core machine without a GPU. Its budgets
-  come from the convergence calibration (``benchmarks/calibrate.py``; figure and summary in
-  ``figures/cpu/calibration.*`` and notebook 06): paper A's runs train 150 epochs of the
-  804 emoji (120.6 kimg), where the calibration's FID has levelled off and which covers
-  the paper's own horizons (the N search's epoch 30, DeLiGAN's onset near epoch 90);
-  paper B's stages train ``shape_kimg`` with paper A's optimiser settings (lr 1e-2), by
-  which the artist-alone model draws the character's round face. The quality gate
-  (``gate_fid``/``gate_kid``, at ``n_fake_curve`` images) is set from the FID/KID the
-  calibration's learned models reach. Secondary experiments are cut to fit the time:
-  one conventional-config seed, no ablation, no augmentation comparison, one stand-in
-  artist (see docs/RESULTS.md).
-* ``paper`` -- the papers' settings (64x64, batch 35, paper A's Adam lr 1e-2) and long
-  runs; a GPU is recommended. Paper A does not state its epoch count; its Fig. 2 runs
-  past epoch 90, so we use 200 (our choice, not the paper's).
-
-A notebook takes its profile from its ``profile`` parameter, whose default is the
-environment variable ``PAPERLIB_PROFILE`` (else ``cpu``); see :func:`get_profile`.
-"""
+Three profiles size every notebook: ``smoke`` (CI: tiny, 1-2 epochs; its numbers mean
+nothing), ``cpu`` (the default: the whole pipeline on 2 cores without a GPU, budgets and gates
+from ``benchmarks/calibrate.py``) and ``paper`` (the papers' settings, long runs, a GPU
+recommended; 200 epochs is our choice). Calibration: docs/DECISIONS.md, "Profiles and their
+calibration". A notebook's ``profile`` defaults to ``$PAPERLIB_PROFILE``, else ``cpu``."""
 from __future__ import annotations
 
 import dataclasses
@@ -52,32 +35,25 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 
 
 #: Paper B's gate on the cpu profile: a run passes only when its FID against the artist's
-#: held-out part (at the notebooks' 200 images) is under this, and it draws the form
-#: (``paperlib.paper_b.passes_gate``). By paper A's rule (1.25 x the plateau of a model that
-#: draws its set), from the StyleGAN2 calibration at the cpu profile's settings
-#: (benchmarks/calibrate_stylegan2_configs.py, figures/cpu/calibration_stylegan2_configs.*):
-#: lr 0.01 at its budget, held-out FID 93.2, 98.2 and 104.3 over three seeds, form ratio 0.99:
-#: 1.25 x the worst seed's 104.3 ~= 130 (paper A's gate also takes the worst plateau).
+#: held-out part (200 images) is under this and it draws the form
+#: (``paperlib.paper_b.passes_gate``); 1.25 x the worst calibrated plateau (paper A's rule;
+#: calibration: docs/DECISIONS.md, "Profiles and their calibration").
 B_GATE_FID_CPU = 130.0
-#: The held-out floor behind that limit: the training part's FID against the held-out part
-#: at the same 200 images (figures/cpu/05_table1: "training data", 20.5). A notebook scoring
-#: at another n or on another set (01b: 80 held-out maps, both stand-ins) gates on FID over
-#: its own floor, under ``B_GATE_FID_CPU - B_GATE_FLOOR_CPU``.
+#: The held-out floor behind that limit (the training part's FID against the held-out part,
+#: 200 images). A notebook scoring at another n or on another set gates on FID over its own
+#: floor, under ``B_GATE_FID_CPU - B_GATE_FLOOR_CPU``.
 B_GATE_FLOOR_CPU = 20.5
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Every size knob the notebooks use. Fields are plain values so they print well.
+    """Every size knob the notebooks use (plain values, so they print well).
 
-    Training length is counted in images shown (``kimg``, thousands of images, as
-    StyleGAN2-ADA counts it); epochs are derived from the data set's size
-    (:func:`paperlib.engine.epochs_for_kimg`), so a user's own folder trains for as many
-    images as the stand-in set. Budgets come from the convergence calibration
-    (``benchmarks/calibrate.py``; see the module docstring). A model's sizes are its own
-    (``ModelSpec.profile_sizes``, :func:`paperlib.engine.profile_sizes`): paper A's DCGAN
-    family takes ``res``, ``ngf``, ``ndf``, ``batch_size`` and ``kimg`` from here, paper B's
-    StyleGAN2 and Pix2pixHD their modules' ``PROFILE_SIZES`` by profile name."""
+    Training length is in images shown (``kimg``, thousands); epochs derive from the data
+    set's size (:func:`paperlib.engine.epochs_for_kimg`). A model's sizes are its own
+    (:func:`paperlib.engine.profile_sizes`): paper A's DCGAN family takes ``res``, ``ngf``,
+    ``ndf``, ``batch_size`` and ``kimg`` from here, StyleGAN2 and Pix2pixHD their modules'
+    ``PROFILE_SIZES``."""
 
     name: str
     res: int                      # image side in pixels (32, 64 or 128)
@@ -98,7 +74,7 @@ class Profile:
     curation_rounds: int          # rounds of the 60/30/10 loop
     curation_size: int            # size of each curated training set
     curation_generate: int        # M: images generated per curation round
-    gate_fid: float = math.inf    # quality gate at n_fake_curve (paper A; see report.Gate)
+    gate_fid: float = math.inf    # quality gate at n_fake_curve (paper A; metrics.verdicts.Gate)
     gate_kid: float = math.inf
     conventional_seeds: tuple[int, ...] = (0,)  # secondary config (lr 2e-4): fewer seeds
     ablation_seeds: tuple[int, ...] = (0,)      # notebook 04's ablation (secondary)
@@ -137,8 +113,7 @@ PROFILES: dict[str, Profile] = {
         seeds=(0, 1, 2), sample_every=10, ckpt_every=30, n_shapes=1000, n_artist=400,
         n_fake=400, n_fake_curve=200, n_search_max=4, stable_epoch=30, shape_kimg=64.0,
         curation_rounds=2, curation_size=400, curation_generate=400,
-        # gate from the calibration: 1.25 x the worst paper-A plateau (DeLiGAN FID 177,
-        # proposed KID 0.16, at 200 images), which all draw emoji (figures/cpu/calibration.*)
+        # gates: 1.25 x the worst calibrated paper-A plateau (docs/DECISIONS.md, "Profiles")
         gate_fid=220.0, gate_kid=0.20, conventional_seeds=(0,), ablation_seeds=(),
         artists=("artist_donglein",), augments=(),
         b_gate_fid=B_GATE_FID_CPU, b_gate_floor=B_GATE_FLOOR_CPU,

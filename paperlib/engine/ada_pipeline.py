@@ -1,38 +1,13 @@
-"""ADA's own augmentation pipeline, its ``bgc`` set (Karras et al., "Training Generative
-Adversarial Networks with Limited Data", NeurIPS 2020; the facts follow NVlabs'
-``stylegan2-ada-pytorch``, ``training/augment.py``, ``AugmentPipe`` with the ``bgc``
-multipliers all 1 and its default strengths; the code is our own).
+"""ADA's own augmentation pipeline, its ``bgc`` set (Karras et al., NeurIPS 2020), after
+NVlabs' ``AugmentPipe`` (``bgc`` multipliers 1, default strengths: the module constants); the
+code is our own, in plain PyTorch.
 
-Each op is applied to each sample independently with probability ``p``:
-
-* **blit** -- x-flip (half the time when applied), rotation by a random multiple of 90
-  degrees, integer translation (uniform in +-1/8 of the side, rounded to whole pixels);
-* **geometric** -- isotropic scaling (``2^N(0, 0.2^2)``), rotation (uniform over the full
-  circle; applied as a pre- and a post-rotation around the anisotropic scaling, each with
-  probability ``1 - sqrt(1 - p)`` so that one of them happens with probability ``p``),
-  anisotropic scaling (``2^N(0, 0.2^2)`` on x, its inverse on y) and fractional translation
-  (``N(0, 0.125^2)`` of the side);
-* **colour** -- brightness (add ``N(0, 0.2^2)``), contrast (times ``2^N(0, 0.5^2)``), luma
-  flip (a Householder reflection of the colour along the luma axis ``(1,1,1)/sqrt(3)``, half
-  the time when applied), hue rotation (uniform over the full circle, around the luma axis)
-  and saturation (the chroma scaled by ``2^N(0, 1)``).
-
-Blit and geometric ops compose into one inverse homogeneous 2-D transform per sample that is
-executed once: the image is padded by reflection as far as the transformed corners need,
-upsampled 2x with the orthogonal 12-tap ``sym6`` wavelet low-pass filter, resampled
-bilinearly (``grid_sample``, zeros outside) and downsampled 2x with the same filter, so an
-identity transform returns the image (up to float rounding). Colour ops compose into one
-4x4 affine colour matrix per sample. Everything is differentiable with respect to the
-image (and twice, as R1 through the augmentation needs). The images are in [-1, 1], as in
-NVlabs' training loop.
-
-Ours: all randomness comes from the ``torch.Generator`` passed in (drawn on its device,
-then moved to the images' device); ``p <= 0`` returns the input itself (NVlabs' pipe, once
-enabled, resamples even at p = 0; that round trip is an identity up to rounding); NVlabs'
-CUDA ops (``upfirdn2d``, ``grid_sample_gradfix``) are replaced by their reference maths in
-plain PyTorch (the FIR resampling as one banded matrix product per axis). Cost on 2 CPU
-threads, 32 images at p = 0.3: about 0.05 s at 32 px, 0.11 s at 64 px per call.
-"""
+Each op (:data:`BGC_OPS`: blit, geometric, colour) is applied to each sample independently
+with probability ``p``. Geometric ops compose into one inverse transform per sample,
+resampled once with ``sym6`` 2x up/down filtering (identity in, image out up to rounding);
+colour ops into one 4x4 matrix. Differentiable in the image (twice, for R1); images in
+[-1, 1]; randomness only from the ``torch.Generator`` passed in; ``p <= 0`` returns the input
+itself (details: docs/DECISIONS.md, "Augmentation")."""
 from __future__ import annotations
 
 import functools

@@ -1,33 +1,16 @@
-"""Small-data augmentation for the discriminator: DiffAugment, an ADA-style adaptive p over
-DiffAugment's ops, and ADA's own pipeline.
+"""Small-data augmentation for the discriminator (:class:`Augmenter` kinds):
 
-Paper B trained StyleGAN2-ADA; our DCGAN-sized engine offers the two ideas behind it:
+* ``"diffaugment"`` -- DiffAugment (Zhao et al., NeurIPS 2020): colour, translation (1/8),
+  cutout (1/2); differentiable, applied to reals and fakes in D's and G's steps.
+* ``"ada"`` -- the same ops, each with a probability ``p`` adapted from
+  ``r_t = E[sign(D(x_real))]``: every ``ada_interval`` steps ``p`` moves by
+  ``sign(r_t - target) * images / (ada_kimg * 1000)``, clamped to [0, 1] (target 0.6;
+  ``ada_kimg = 5``, the paper's 500, is our choice for runs of tens of kimg).
+* ``"ada-bgc"`` -- ADA's own pipeline (:mod:`paperlib.engine.ada_pipeline`), adapted as NVlabs
+  does (``ada_kimg = 500``, ``p`` clamped below at 0 only).
 
-* **DiffAugment** (Zhao et al., NeurIPS 2020, official ``DiffAugment_pytorch.py``):
-  colour (brightness, saturation, contrast), translation (up to 1/8 of the side, zero
-  padded) and cutout (a square of half the side). All ops are differentiable, so they are
-  applied to real *and* fake images in both D's and G's steps.
-* **ADA** (Karras et al., NeurIPS 2020): the same ops, each applied to each sample with a
-  probability ``p`` that is adapted from the overfitting heuristic
-  ``r_t = E[sign(D(x_real))]``: every ``ada_interval`` steps, ``p`` moves by
-  ``sign(r_t - target) * (images seen in the interval) / (ada_kimg * 1000)`` and is
-  clamped to [0, 1]; target 0.6 as in the paper.
-
-  Speed constant: Karras et al. use ``ada_kimg = 500`` (p can go 0 -> 1 in 500k images) on
-  runs of thousands of kimg. Our runs see 24-160 kimg in total (804 images x 30-200
-  epochs), so we scale it down to ``ada_kimg = 5`` (p can go 0 -> 1 in about six epochs of
-  804 images) -- our choice.
-* **ADA with its own pipeline** (kind ``"ada-bgc"``): NVlabs' ``bgc`` augmentations
-  (blit, geometric, colour: :mod:`paperlib.engine.ada_pipeline`), each applied with
-  probability ``p``, and NVlabs' adjustment as it comes -- target 0.6, every ``ada_interval = 4`` steps,
-  ``ada_kimg = 500``, ``p`` clamped below at 0 only (as NVlabs: above 1 every op is always
-  applied). On our 24-160 kimg runs ``p`` can therefore rise by at most 0.05-0.32 in a
-  whole run. The ``"ada"`` kind is unchanged, so its runs and their names stay valid.
-
-All randomness comes from the ``torch.Generator`` passed in (drawn on the generator's
-device, then moved to the images' device), so training stays reproducible and resumable.
-With ``p = 0`` the input is returned unchanged (and no randomness is drawn).
-"""
+Randomness only from the ``torch.Generator`` passed in; ``p = 0`` returns the input (no draw).
+(history: docs/DECISIONS.md, "Augmentation")"""
 from __future__ import annotations
 
 import torch
@@ -104,12 +87,8 @@ DIFFAUGMENT_OPS = (rand_brightness, rand_saturation, rand_contrast, rand_transla
 
 
 def diff_augment(x: torch.Tensor, generator: torch.Generator, p: float = 1.0) -> torch.Tensor:
-    """DiffAugment (colour, translation 1/8, cutout 1/2) of a batch in [-1, 1].
-
-    Each op is applied to each sample independently with probability ``p`` (as ADA
-    applies its augmentations); ``p = 1`` is plain DiffAugment, ``p = 0`` returns ``x``
-    itself. Differentiable in ``x``.
-    """
+    """DiffAugment of a batch in [-1, 1], each op applied to each sample with probability
+    ``p`` (1: plain DiffAugment; 0: ``x`` itself). Differentiable in ``x``."""
     if p <= 0:
         return x
     for op in DIFFAUGMENT_OPS:
@@ -124,13 +103,10 @@ def diff_augment(x: torch.Tensor, generator: torch.Generator, p: float = 1.0) ->
 class Augmenter:
     """What D sees: ``augmenter(x, generator)`` before every D call.
 
-    ``kind``: ``"none"`` (identity), ``"diffaugment"`` (fixed ``p``, default 1), ``"ada"``
-    (DiffAugment's ops; ``p`` starts at ``p`` (default 0) and is adapted by :meth:`update`
-    from D's logits on real images; see the module docstring for the heuristic and the speed
-    constant) or ``"ada-bgc"`` (ADA's bgc pipeline, adapted the same way with NVlabs'
-    ``ada_kimg`` 500 and no upper clamp). ``ada_kimg`` None: the kind's default.
-    :meth:`state_dict`/:meth:`load_state_dict` carry ``p`` and the running r_t sums across a
-    resume.
+    ``kind``: ``"none"`` (identity), ``"diffaugment"`` (fixed ``p``, default 1), ``"ada"`` or
+    ``"ada-bgc"`` (``p`` from ``p``, default 0, adapted by :meth:`update` from D's logits on
+    reals; module docstring). ``ada_kimg`` None: the kind's default.
+    :meth:`state_dict`/:meth:`load_state_dict` carry ``p`` and the r_t sums across a resume.
     """
 
     def __init__(self, kind: str = "none", p: float | None = None, target: float = ADA_TARGET,

@@ -23,11 +23,9 @@ from .augment import AUGMENT_KINDS
 
 _RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
 
-#: Model options that were TrainConfig fields before each model owned its options (issue 24),
-#: in their old order, with their defaults then. Every run's flat dict (:meth:`TrainConfig.
-#: to_dict`, its config.json) still records each, another model's at this default, so saved
-#: configs and run names stay as they were (paper A's latent options, claimed by no model's
-#: ``fields``, were and stay in every run key).
+#: Options that were once TrainConfig fields, in their old order, with their old defaults:
+#: every run's flat dict (:meth:`TrainConfig.to_dict`) still records each, so saved configs
+#: and run names stay valid (history: docs/DECISIONS.md, "Training loop and run cache").
 _LEGACY_OPTIONS = {
     "deligan_K": 50, "deligan_lambda": 0.1, "proposed_N": 2, "adjust": True, "mean_adjust": True,
     "sg_channels": 64, "sg_map_layers": 2, "r1_gamma": None, "pl_weight": 0.0, "ema_kimg": None,
@@ -63,8 +61,8 @@ class TrainConfig:
                                    # (fine-tuning, e.g. paper B's shape pre-training)
     inject_nan_at_epoch: int | None = None  # FOR TESTS: G's weights become NaN at this epoch
     options: Any = None            # the model's options (None: its defaults, set by validate)
-    other_options: dict = field(default_factory=dict)  # other models' options given away
-    # from their defaults (old flat configs): recorded in to_dict, never read
+    other_options: dict = field(default_factory=dict)  # other models' non-default options
+    # (old flat configs): recorded in to_dict, never read
 
     def __getattr__(self, name: str) -> Any:
         """An option by its flat name: the model's, else one given for another model, else
@@ -197,9 +195,8 @@ _NOT_IN_KEY = ("epochs", "device", "inject_nan_at_epoch")
 
 
 def _key_defaults(cfg: TrainConfig) -> dict:
-    """The model's options added after runs were cached (``key_default`` in their metadata),
-    with their defaults: left out of the key while at them, so every run cached before them
-    keeps its name (tests/test_run_names.py)."""
+    """``{option: default}`` of the model's ``key_default`` options: left out of the run key
+    while at their default, so earlier cached runs keep their names."""
     return {f.name: f.default for f in dataclasses.fields(cfg.spec.options)
             if f.metadata.get("key_default")}
 

@@ -1,34 +1,15 @@
-"""The training loop: one loop for every registered model (:mod:`paperlib.models`).
+"""The training loop, one for every registered model, behind the step interface
+(:mod:`paperlib.models.base`): the PyTorch examples' ``dcgan/main.py`` loop.
 
-The loop is the PyTorch examples' ``dcgan/main.py`` loop, with the model's step behind the
-step interface (:mod:`paperlib.models.base`): each epoch shuffles the data, calls
-``trainer.step`` per batch (for paper A's models that is
-:func:`paperlib.models.dcgan.train_step`: a D step on a real and a fake batch, then a
-non-saturating G step), logs the epoch means, saves a sample grid and a checkpoint. The
-networks, the step and the optimiser come from the model's registry entry, built by name
-from the :class:`~paperlib.engine.config.TrainConfig`. Optional DiffAugment/ADA
-(:mod:`paperlib.engine.augment`) wraps every D call.
+Each epoch shuffles the data, calls ``trainer.step`` per batch (augmentation wraps every D
+call) and logs the epoch means of its ``[d_loss, g_loss, d_real, d_fake]``. :func:`train`
+writes the run folder (:class:`~paperlib.engine.runs.RunDir`): config, status, a log row per
+epoch, a fixed-noise sample grid every ``sample_every`` and a ``weights_only`` checkpoint every
+``ckpt_every`` epochs (both also at the last; all kept). A killed run leaves "running".
 
-Run folder written by :func:`train` (its layout: :class:`~paperlib.engine.runs.RunDir`):
-the config (TrainConfig + identity (size, sha1) of the training images), the status, the
-log -- one row per epoch: epoch, kimg, d_loss, g_loss, d_real, d_fake [, the latent's
-log_stats() columns], aug_p, seconds --, an 8x8 sample grid of a FIXED noise batch (G in
-eval mode) every sample_every epochs and at the last epoch, and a checkpoint every
-ckpt_every epochs and at the last epoch, all kept: G, D, latent, both optimisers,
-augmenter, generator states, epoch, fixed noise (plain tensors/dicts: weights_only-loadable).
-A status "running" is also what a killed run leaves: rerun to resume.
-
-``d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0)``; ``g_loss = BCE(D(G(z)), 1)`` (G's adversarial
-loss; DeLiGAN's regulariser is optimised but not included -- see its sigma columns);
-``d_real``/``d_fake`` are mean ``sigmoid(D(.))`` in the D step. All are epoch means.
-
-Reproducibility: parameters are initialised from ``torch.manual_seed(seed)`` (in a forked
-RNG, leaving the caller's global RNG alone); shuffling, noise and augmentation draw only
-from two explicit ``torch.Generator`` whose states are checkpointed. So on CPU the same
-seed gives identical losses, and a run killed at any point and resumed from its last
-checkpoint ends with exactly the numbers of an uninterrupted run. Different CPU thread
-counts, other machines or CUDA (non-deterministic kernels) may differ in the last bits.
-"""
+Reproducibility: initialisation from ``torch.manual_seed(seed)`` in a forked RNG; shuffling,
+noise and augmentation only from two checkpointed ``torch.Generator``. On CPU the same seed
+gives identical losses, resumed or not; threads, machines or CUDA may differ in the last bits."""
 from __future__ import annotations
 
 import csv
@@ -81,15 +62,11 @@ class RunMismatch(ValueError):
 
 
 def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = True) -> RunResult:
-    """Train ``cfg`` on ``data`` (an image tensor (N,3,res,res) in [-1,1], or a folder) into
-    the run folder ``out`` (layout: module docstring); returns a :class:`RunResult`.
-
-    Resumes from the last checkpoint when ``out`` holds a run of the same config (only
-    ``epochs`` and ``device`` may differ); a finished or diverged run returns at once.
-    ``resume=False`` deletes the run files in ``out`` and starts over; without it a run of
-    another config or other images in ``out`` raises :class:`RunMismatch`. NaN/inf losses end the
-    run with status ``"diverged at epoch E"`` (no exception).
-    """
+    """Train ``cfg`` on ``data`` (a tensor (N,3,res,res) in [-1,1], or a folder) into the
+    run folder ``out``; returns a :class:`RunResult`. Resumes a run of the same config (only
+    ``epochs``/``device`` may differ; finished or diverged: returns at once); another run in
+    ``out`` raises :class:`RunMismatch` unless ``resume=False`` (start over). NaN/inf losses
+    end the run as ``"diverged at epoch E"`` (no exception)."""
     cfg = make_config(**cfg.to_dict())
     images, data_id = _load_data(data, cfg)
     if cfg.spec.prepare is not None:   # settings taken from the data (e.g. map channels)
@@ -114,8 +91,8 @@ def _train_loop(cfg: TrainConfig, images, out: RunDir, start: int, ckpt, progres
     s_shuffle, s_noise, s_fixed = np.random.SeedSequence(cfg.seed).generate_state(3)
     g_shuffle = torch.Generator().manual_seed(int(s_shuffle))
     g_noise = torch.Generator(device=device).manual_seed(int(s_noise))
-    # the sample grid's noise follows from the seed alone, so a resumed run rebuilds it (the
-    # copy in each checkpoint is a record; an older latent's copy may no longer fit)
+    # the grid's noise follows from the seed alone: a resumed run rebuilds it (the
+    # checkpoint's copy is a record only)
     fixed_noise = latent.sample_noise(N_FIXED, torch.Generator().manual_seed(int(s_fixed)), device)
     if ckpt is None and cfg.init_from:  # fine-tuning: weights only, fresh optimisers
         init = torch.load(cfg.init_from, map_location=device, weights_only=True)

@@ -1,29 +1,9 @@
-"""Independent training runs side by side, on ``dask.distributed``.
-
-Every notebook has many independent runs (models x configs x seeds). They are submitted all
-at once with :func:`run_all` (or :func:`train_many`) and gathered in the order given, under
-one progress bar. Where they execute is chosen by the scheduler spec (argument, else
-``$PAPERLIB_SCHEDULER``):
-
-* unset / ``"local"`` -- a :class:`distributed.LocalCluster` on this machine: one worker
-  process per core, one thread each (a run pins its own torch thread count, recorded in
-  its run folder's config), or one worker per GPU when CUDA is present (each worker sees one
-  GPU through ``CUDA_VISIBLE_DEVICES``). The cluster is started on first use and reused by
-  later calls in the same process.
-* ``"serial"`` -- in this process, one run after another (debugging, tests, a profile
-  whose runs are seconds long).
-* ``"tcp://host:port"`` -- an existing Dask scheduler: a cluster started by hand
-  (``dask scheduler`` + ``dask worker --nthreads 1 ...``) or by ``dask-jobqueue`` on Slurm
-  or PBS (see docs/RUNNING.md). Workers need this package installed and the data/run folders
-  on a shared file system.
-
-A run's numbers depend only on its config (seed and thread count included), never on where
-it ran: the same run gives the same losses serially, on the local cluster or on a remote
-worker (tested). Each run's ``status.json`` records its host, pid and worker address.
-Cached runs, resume after ``kill -9`` and NaN handling are the training engine's
-(:func:`paperlib.engine.train_cached`); tasks that fail are reported together after the
-others have finished, each named.
-"""
+"""Independent training runs side by side, on ``dask.distributed``: submitted all at once
+(:func:`run_all`, :func:`train_many`), gathered in the order given. The scheduler (argument,
+else ``$PAPERLIB_SCHEDULER``): ``"local"`` (default; a ``LocalCluster``, one single-threaded
+worker per core or one per GPU), ``"serial"`` (in this process) or ``"tcp://host:port"`` (an
+existing scheduler; docs/RUNNING.md). A run's numbers depend only on its config, never on
+where it ran; failed tasks are reported together, each named, after the others finish."""
 from __future__ import annotations
 
 import atexit
@@ -78,10 +58,8 @@ def local_workers() -> tuple[int, bool]:
 
 
 def _one_gpu_per_worker(n_gpus: int):
-    """Worker plugin: worker ``i`` of the local cluster sees only GPU ``i % n_gpus``.
-
-    (``distributed`` refuses duck-typed plugins, so the class derives from its
-    ``WorkerPlugin``; it is built here to keep ``distributed`` out of this module's import.)"""
+    """Worker plugin: worker ``i`` of the local cluster sees only GPU ``i % n_gpus`` (built
+    here to keep ``distributed``, whose ``WorkerPlugin`` it derives from, out of the import)."""
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class OneGPUPerWorker(WorkerPlugin):
@@ -112,10 +90,8 @@ def get_client(scheduler: str | None = None, n_workers: int | None = None):
         if spec == "local":
             n_default, per_gpu = local_workers()
             n = int(n_workers or n_default)
-            # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which makes
-            # glibc hand freed memory back to the OS at once: every autograd temporary then
-            # costs page faults, and a 32-px StyleGAN2 step runs 3x slower (measured: 5.6 vs
-            # 1.8 s per epoch). Workers here keep glibc's default.
+            # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536, which makes autograd temporaries
+            # page-fault (StyleGAN2 3x slower: docs/DECISIONS.md); keep glibc's default.
             import dask
 
             environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
@@ -156,13 +132,9 @@ class RunsFailed(RuntimeError):
 def run_all(fn: Callable, items: Sequence, scheduler: str | None = None,
             names: Sequence[str] | None = None, desc: str = "runs", progress: bool = True,
             n_workers: int | None = None) -> list:
-    """``[fn(item) for item in items]``, the calls run side by side on the scheduler.
-
-    All calls are submitted at once; one progress bar counts finished calls; results come
-    back in the order of ``items``. A call that raises does not stop the others: when all
-    are done, :class:`RunsFailed` names every failed item (``names`` or ``repr(item)``)
-    with its error. ``fn`` must be importable by the workers (a module-level function of
-    an installed package)."""
+    """``[fn(item) for item in items]``, run side by side on the scheduler, in order. A
+    failing call does not stop the others: then :class:`RunsFailed` names every failed item
+    (``names`` or ``repr(item)``). ``fn`` must be importable by the workers."""
     items = list(items)
     names = [str(n) for n in names] if names is not None else [repr(i) for i in items]
     client = get_client(scheduler, n_workers)

@@ -1,13 +1,6 @@
-"""What cached training runs still have to train, and about how long that takes, said before
-anything trains: notebooks 05 and 07 print :func:`training_plan`'s summary first, so a
-notebook whose earlier notebooks' runs are missing says what it will train and for how long.
-
-The time is an estimate: the kimg still to show per run times the profile's measured seconds
-per kimg of its model (its :attr:`ModelSpec.seconds_per_kimg`, one run per worker), spread
-over the scheduler's worker slots (at least the longest run). A profile without measured
-rates gets the kimg only. ``$PAPERLIB_FORCE`` (``reproduce --force``) is not looked at: under
-it a cached run is redone although the plan counts it as cached.
-"""
+"""What cached training runs still have to train, and about how long, said before anything
+trains: kimg left per run times its model's measured seconds per kimg, spread over the worker
+slots (kimg only without measured rates). ``$PAPERLIB_FORCE`` is not looked at."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

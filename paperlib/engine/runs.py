@@ -259,15 +259,10 @@ class TrainedGAN:
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, batch_size: int = 256, noise: str = "const",
                noise_seed: int | None = None) -> torch.Tensor:
-        """``n`` images (n,3,res,res) in [-1,1] on the CPU, determined by ``seed`` (the
-        latents are all drawn first, so ``batch_size`` changes nothing beyond float rounding).
-
-        ``noise``: what a generator with noise inputs besides its latent
-        (``spec.noise_inputs``, StyleGAN2's per-pixel noise) uses for them -- ``"const"``
-        (its fixed buffers, as sample grids) or ``"random"`` (NVlabs' metrics' mode: drawn
-        per batch from a ``torch.Generator`` seeded by ``noise_seed``, by default one
-        derived from ``seed``; then the images also depend on ``batch_size``). Other
-        generators ignore it (:data:`METRIC_NOISE` is what metrics pass).
+        """``n`` images (n,3,res,res) in [-1,1] on the CPU, determined by ``seed``
+        (``batch_size`` changes only float rounding). ``noise`` (models with noise inputs):
+        ``"const"`` buffers, or ``"random"``, drawn per batch from ``noise_seed`` (default:
+        derived from ``seed``; then ``batch_size`` matters). Metrics pass :data:`METRIC_NOISE`.
         """
         if noise not in NOISE_MODES:
             raise ValueError(f"noise must be one of {NOISE_MODES}, got {noise!r}")
@@ -306,12 +301,9 @@ def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:
 
 def export_generator(run_dir, dest, epoch: int | None = None) -> Path:
     """Write a run's sampling generator alone as a small run folder ``dest`` that
-    :func:`load_run` opens (``TrainedGAN.D`` is then ``None``): its config file and one
-    checkpoint (the latest by default; :meth:`RunDir.checkpoint`) holding only the latent
-    module and the generator that samples (``spec.sample_module``), as float32 tensors --
-    no discriminator, optimisers or RNG state, so it can be shipped in the repository and
-    loaded with ``weights_only=True``. Returns ``dest``; files are written atomically, a
-    previous export is replaced."""
+    :func:`load_run` opens (``D`` None): the config and one checkpoint (default: the latest)
+    with only the latent and ``spec.sample_module``, ``weights_only``-loadable. Returns
+    ``dest``; written atomically, replacing a previous export."""
     run, out = RunDir(run_dir), RunDir(dest)
     epoch, path = run.checkpoint(epoch)
     saved = run.config

@@ -1,25 +1,18 @@
 """The model registry and the step interface every model gives the engine.
 
-A model is one module in :mod:`paperlib.models` that builds its networks and its training
-step and calls :func:`register` with a :class:`ModelSpec`, which carries everything else the
-model owns: its options (an :class:`Options` dataclass of :func:`option` fields, validated by
-itself: ``cfg.options`` of a :class:`paperlib.engine.TrainConfig`, and ``train``'s model
-flags), its sizes per profile and its measured training speed. The engine
-(:mod:`paperlib.engine`), the evaluation (:mod:`paperlib.metrics`) and the CLI look a model
-up by name (:func:`get_model`) and never branch on it, so adding a model means adding one
-module here (NVlabs' stylegan2-ada builds its networks by name from a config the same way).
+A model is one module of :mod:`paperlib.models` that calls :func:`register` with a
+:class:`ModelSpec`: its networks, step, options (an :class:`Options` dataclass of
+:func:`option` fields), sizes per profile and training speed. The engine, the metrics and the
+CLI look a model up by name (:func:`get_model`) and never branch on it.
 
-**The step interface** (what :func:`paperlib.engine.train` sees of a model; the PyTorch
-examples' ``dcgan/main.py`` step is :func:`paperlib.models.dcgan.train_step`):
+**The step interface** (what :func:`paperlib.engine.train` sees of a model):
 
-* ``modules`` -- ``{name: nn.Module}``, checkpointed by name (``G``, ``D``, ``latent``, ...);
-* ``optimizers`` -- ``{name: torch.optim.Optimizer}``, checkpointed by name;
+* ``modules`` / ``optimizers`` -- ``{name: nn.Module}`` / ``{name: Optimizer}``, checkpointed
+  by name (``G``, ``D``, ``latent``, ...);
 * ``step(real, augment, generator) -> Tensor[4]`` -- one update on a batch; returns the
   detached ``[d_loss, g_loss, d_real, d_fake]`` the log records;
-* ``sampler() -> (latent, G)`` -- what sample grids and metrics draw from; ``G(x)`` gives
-  the images of the latent's output ``x``, and ``G(x, noise_gen=g)`` (a ``torch.Generator``)
-  those with any further noise inputs drawn at random from ``g`` -- a generator without
-  such inputs accepts the keyword and ignores it (``noise_inputs`` below);
+* ``sampler() -> (latent, G)`` -- what grids and metrics draw from; ``G(x, noise_gen=g)``
+  draws any further noise inputs from ``g`` (a generator without them ignores the keyword);
 * ``train()`` -- set every module to training mode;
 * ``extra_state() -> dict`` / ``load_extra_state(dict)`` -- anything else a resume needs;
 * optionally ``bind_data(images)`` -- a conditional model takes its grid's maps from the data.
@@ -39,28 +32,25 @@ import numpy as np
 #: Image sizes every model is built for.
 RES_CHOICES = (32, 64, 128)
 
-#: Optimiser settings per config name, for models that follow the config: ``"paper"`` --
-#: Adam lr 1e-2, betas (0.5, 0.999) (paper A states only "Adam, learning rate 1e-2, batch
-#: size 35"; the betas are DCGAN's, Radford et al. -- our assumption); ``"conventional"`` --
-#: DCGAN's lr 2e-4, betas (0.5, 0.999).
+#: Adam settings per config name: ``"paper"`` -- paper A's lr 1e-2 (the betas are DCGAN's:
+#: our assumption, paper A states none); ``"conventional"`` -- DCGAN's lr 2e-4.
 OPTIM_CONFIGS = {"paper": {"lr": 1e-2, "betas": (0.5, 0.999)},
                  "conventional": {"lr": 2e-4, "betas": (0.5, 0.999)}}
 
 
 # ----------------------------------------------------------------------------- options
 def option(default: Any, help: str, flag: str | None = None, **meta) -> Any:
-    """A model option's dataclass field: its ``default`` and ``help``; with ``flag`` (e.g.
-    ``"--channels"``) also a ``train`` flag. ``meta`` may add ``type`` and ``metavar`` (the
-    flag's), ``default_text`` (how --help says the default) and ``key_default=True`` (left
-    out of the run key while at its default: an option added after runs were cached)."""
+    """A model option's dataclass field: ``default``, ``help``, and with ``flag`` (e.g.
+    ``"--channels"``) a ``train`` flag. ``meta`` may add ``type``, ``metavar``,
+    ``default_text`` (--help's default) and ``key_default=True`` (left out of the run key
+    while at its default)."""
     return field(default=default, metadata={"help": help, "flag": flag, **meta})
 
 
 @dataclass
 class Options:
-    """Base of a model's options (:attr:`ModelSpec.options`): a dataclass of
-    :func:`option` fields whose :meth:`validate` raises ``ValueError`` on a bad value (and
-    may normalise values, e.g. a numpy integer to ``int``)."""
+    """Base of a model's options: a dataclass of :func:`option` fields whose :meth:`validate`
+    raises ``ValueError`` on a bad value (and may normalise values, e.g. numpy ints)."""
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option (none here)."""
@@ -119,38 +109,27 @@ class ModelSpec:
 
     * ``networks(cfg) -> (latent, G, D)`` -- initialised from torch's global RNG (the engine
       seeds it); ``cfg`` is a :class:`paperlib.engine.TrainConfig`.
-    * ``step(cfg, latent, G, D, device)`` -- the model's training step object (interface in
-      the module docstring).
-    * ``optim(cfg) -> dict`` -- the Adam settings; default :data:`OPTIM_CONFIGS` by
-      ``cfg.config``.
-    * ``options`` -- the model's options: an :class:`Options` dataclass whose fields
-      (:func:`option`) are the model's own settings, validated by its ``validate``;
-      ``cfg.options`` is one. Its flagged fields are ``train``'s model flags.
-    * ``fields`` -- option names left out of every other model's run key (None: all of
-      ``options``), so adding a model leaves the others' run names alone.
-    * ``data_kind`` -- ``"images"`` (3 channels) or ``"pairs"`` (image channels, then the
-      input map's: a conditional model).
-    * ``load_folder(path, cfg) -> (tensor, extra identity dict)`` -- how a folder becomes
-      training data (default: :func:`paperlib.data.load_folder` at ``cfg.res``).
-    * ``join_pairs(pairs, cfg) -> tensor`` -- how a :class:`paperlib.data.paired.Pairs`
-      passed to :func:`paperlib.engine.train` becomes training data (default: its
-      ``joined()``).
+    * ``step(cfg, latent, G, D, device)`` -- the step object (module docstring).
+    * ``optim(cfg) -> dict`` -- Adam settings; default :data:`OPTIM_CONFIGS` by ``cfg.config``.
+    * ``options`` -- the :class:`Options` class (``cfg.options`` is one); its flagged fields
+      are ``train``'s model flags.
+    * ``fields`` -- option names left out of every other model's run key (None: all).
+    * ``data_kind`` -- ``"images"`` (3 channels) or ``"pairs"`` (image, then map channels).
+    * ``load_folder(path, cfg) -> (tensor, extra identity dict)``, ``join_pairs(pairs, cfg)
+      -> tensor`` -- how a folder / a :class:`paperlib.data.paired.Pairs` becomes training
+      data (defaults: :func:`paperlib.data.load_folder` at ``cfg.res`` / ``joined()``).
     * ``prepare(cfg, images) -> cfg`` -- settle config values taken from the data.
     * ``validate(cfg)`` -- raise ``ValueError`` on settings this model cannot train with.
-    * ``bind_eval_data(run, data_dir)`` -- a conditional model draws its inputs from the
-      evaluated folder (None: unconditional).
-    * ``sample_module`` -- the checkpoint key of the generator that samples (``"G_ema"``
-      for StyleGAN2, NVlabs' practice).
-    * ``noise_inputs`` -- the generator has noise inputs besides its latent (StyleGAN2's
-      per-pixel noise): constant in eval mode, random from the ``noise_gen`` keyword. Metrics
-      sample them at random (:meth:`paperlib.engine.TrainedGAN.sample`), and their cache
-      keys record that only for such models (the others' images do not change).
-    * ``profile_sizes(profile) -> dict`` -- the profile's budget (``kimg``) and the
-      TrainConfig sizes for this model.
-    * ``seconds_per_kimg`` -- ``{profile name: measured training seconds per kimg}`` of
-      one run on one single-threaded worker (:func:`paperlib.engine.estimate_seconds`).
+    * ``bind_eval_data(run, data_dir)`` -- a conditional model's inputs from the evaluated
+      folder (None: unconditional).
+    * ``sample_module`` -- checkpoint key of the sampling generator (StyleGAN2: ``"G_ema"``).
+    * ``noise_inputs`` -- G has noise inputs besides its latent (constant in eval mode, random
+      from ``noise_gen``); only such models' metric cache keys record the noise mode.
+    * ``profile_sizes(profile) -> dict`` -- the budget (``kimg``) and TrainConfig sizes.
+    * ``seconds_per_kimg`` -- ``{profile: measured training seconds per kimg}``, one run per
+      single-threaded worker (:func:`paperlib.engine.estimate_seconds`).
     * ``cli_defaults`` -- CLI defaults for ``batch_size``, ``nz``, ``ngf``, ``ndf``.
-    * ``family`` -- the tables' name for the network family; ``help`` -- one line for --help.
+    * ``family`` -- the tables' network family; ``help`` -- one line for --help.
     """
 
     name: str

@@ -1,28 +1,10 @@
-"""DCGAN generator/discriminator and the three latent modules of paper A.
+"""Paper A's three models: one DCGAN body (Radford et al. 2015, as the PyTorch examples'
+``dcgan/main.py``) with three latent modules -- ``dcgan`` (:class:`GaussianLatent`), ``deligan``
+(:class:`DeLiGANLatent`) and ``proposed`` (:class:`ProposedLatent`).
 
-The three compared models share one DCGAN body (Radford et al. 2015, laid out as in the
-PyTorch examples' ``dcgan/main.py``) and differ only in how the latent ``z`` fed to the
-generator is made:
-
-* ``dcgan``    -- :class:`GaussianLatent`: ``z = eps ~ N(0, I)``.
-* ``deligan``  -- :class:`DeLiGANLatent`: a learned mixture of Gaussians (Gurumurthy et al.
-  2017), ``z = mu_k + sigma_k * eps``.
-* ``proposed`` -- :class:`ProposedLatent`: paper A's latent distribution adjustment layer
-  (our interpretation: ``Linear(n, n*N)``) plus its latent mean adjustment
-  (``+ mu, mu ~ U(-1, 1)``).
-
-Every latent module has the same small interface, which is all the training loop sees:
-
-* ``sample_noise(n, generator, device) -> tuple[Tensor, ...]`` -- the raw randomness, drawn
-  only from ``generator`` (on the generator's device, then moved to ``device``), so runs are
-  reproducible and a fixed noise batch can be stored;
-* ``forward(*noise) -> z`` of shape ``(n, out_dim)``, differentiable in the module's
-  parameters;
-* ``extra_loss() -> Tensor`` added to G's loss (0 unless the model has a regulariser);
-* ``log_stats() -> dict`` extra per-epoch log columns (DeLiGAN's sigma statistics).
-
-The discriminator returns logits (no sigmoid): train it with ``BCEWithLogitsLoss``.
-"""
+A latent module's ``sample_noise(n, generator, device) -> tuple`` draws only from
+``generator``; ``forward(*noise)`` gives ``z`` (n, out_dim); ``extra_loss()`` is added to G's
+loss (0 without a regulariser); ``log_stats()`` adds per-epoch log columns. D returns logits."""
 from __future__ import annotations
 
 import math
@@ -63,13 +45,8 @@ def weights_init(m: nn.Module) -> None:
 
 
 class Generator(nn.Module):
-    """DCGAN generator: ``(B, in_dim)`` latent -> ``(B, nc, res, res)`` image in [-1, 1].
-
-    ConvTranspose2d 4x4 from 1x1 to 4x4, then ``log2(res) - 2`` stride-2 ConvTranspose2d
-    blocks (BatchNorm + ReLU, halving the width each time down to ``ngf``), Tanh out.
-    ``in_dim`` is the latent size the body takes (``nz``, or ``nz * N`` for the proposed
-    model).
-    """
+    """DCGAN generator: ``(B, in_dim)`` latent -> ``(B, nc, res, res)`` in [-1, 1]; ``in_dim``
+    is ``nz`` (proposed: ``nz * N``)."""
 
     def __init__(self, res: int = 64, in_dim: int = 100, ngf: int = 64, nc: int = 3):
         super().__init__()
@@ -91,11 +68,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """DCGAN discriminator: ``(B, nc, res, res)`` -> ``(B,)`` logits.
-
-    Stride-2 Conv2d 4x4 blocks with LeakyReLU(0.2) (BatchNorm on all but the first),
-    doubling the width from ``ndf``, down to 4x4, then a 4x4 Conv2d to one logit.
-    """
+    """DCGAN discriminator: ``(B, nc, res, res)`` -> ``(B,)`` logits."""
 
     def __init__(self, res: int = 64, ndf: int = 64, nc: int = 3):
         super().__init__()
@@ -154,19 +127,10 @@ class GaussianLatent(_Latent):
 class DeLiGANLatent(_Latent):
     """DeLiGAN's latent (Gurumurthy et al., CVPR 2017): a learned Gaussian mixture.
 
-    ``K`` components with learned means ``mu`` (init U(-1, 1)) and learned per-dimension
-    sigmas (init ``sigma_init`` = 0.2); each sample picks a component ``k`` uniformly
-    (drawn in :meth:`sample_noise`) and ``z = mu_k + sigma_k * eps``, ``eps ~ N(0, I)``.
-    :meth:`extra_loss` is the reference regulariser ``lam * mean((1 - sigma)^2)`` that keeps
-    the sigmas from collapsing to 0; it is added to G's loss, and ``mu``/``sigma`` are
-    trained by G's optimiser.
-
-    Defaults: the reference code uses K = batch size with row i of a batch always using
-    component i, sigma init 0.2, and lambda between 0.05 and 0.33 depending on the data
-    set. We draw k uniformly per sample, and default to K = 50 and lam = 0.1 -- **our
-    choice**, not the reference's (K = 50 > batch 35 so every component is used over an
-    epoch; lam in the reference range). Both are configurable.
-    """
+    ``K`` learned means (init U(-1, 1)) and per-dimension sigmas (init ``sigma_init``), trained
+    by G's optimiser; each sample picks ``k`` uniformly, ``z = mu_k + sigma_k * eps``.
+    :meth:`extra_loss`: the reference's ``lam * mean((1 - sigma)^2)``. Uniform ``k``, K = 50
+    and lam = 0.1 are our choices (docs/DECISIONS.md, "DCGAN family")."""
 
     def __init__(self, nz: int = 100, K: int = 50, sigma_init: float = 0.2, lam: float = 0.1):
         super().__init__()
@@ -194,20 +158,11 @@ class DeLiGANLatent(_Latent):
 
 
 class ProposedLatent(_Latent):
-    """Paper A's latent distribution adjustment + latent mean adjustment.
-
-    Paper A maps the size-n latent vector "by a layer" to a larger size set by a
-    hyper-parameter N (its Eq. 1 was lost in text extraction). **Our interpretation**::
-
-        h = W eps + b,   W in R^{(n*N) x n}   (adjust=True: nn.Linear(n, n*N), trained with G)
-        z = h + mu,      mu_i ~ U(-1, 1)      (mean_adjust=True: paper's Eq. 3, per
-                                               component, per sample, drawn in sample_noise)
-
-    with ``eps ~ N(0, I_n)``; ``z`` (size n*N) feeds the DCGAN generator body. The Linear
-    layer keeps PyTorch's default init (what ``nn.Linear`` gives a PyTorch user; the paper
-    says nothing). Ablations: ``adjust=False`` drops the layer (``out_dim = n``, the mean
-    adjustment then acts on ``eps`` directly); ``mean_adjust=False`` drops ``mu``.
-    """
+    """Paper A's latent distribution adjustment + latent mean adjustment, in **our
+    interpretation** (paper A's Eq. 1 is lost): ``z = Linear(n, n*N)(eps) + mu`` with
+    ``eps ~ N(0, I_n)`` and ``mu ~ U(-1, 1)`` per component and sample (Eq. 3); the Linear
+    (PyTorch's default init) trains with G. Ablations: ``adjust=False`` drops the layer
+    (``out_dim = n``), ``mean_adjust=False`` drops ``mu``."""
 
     mean_adjust_range = (-1.0, 1.0)
 
@@ -247,11 +202,9 @@ def build_latent(model: str, nz: int = 100, **latent_opts) -> _Latent:
 
 def build_models(model: str, res: int, nz: int = 100, ngf: int = 64, ndf: int = 64, nc: int = 3,
                  **latent_opts) -> tuple[_Latent, Generator, Discriminator]:
-    """``(latent, G, D)`` for ``model`` in :data:`MODEL_NAMES`, DCGAN-initialised.
-
-    Latent options: deligan ``K``, ``sigma_init``, ``lam``; proposed ``N``, ``adjust``,
-    ``mean_adjust``. Parameters are drawn from torch's global RNG (seed it first).
-    """
+    """``(latent, G, D)`` for ``model`` in :data:`MODEL_NAMES`, DCGAN-initialised from
+    torch's global RNG; ``latent_opts``: deligan ``K``, ``sigma_init``, ``lam``; proposed
+    ``N``, ``adjust``, ``mean_adjust``."""
     latent = build_latent(model, nz, **latent_opts)
     G = Generator(res, latent.out_dim, ngf, nc)
     D = Discriminator(res, ndf, nc)
@@ -263,7 +216,9 @@ def build_models(model: str, res: int, nz: int = 100, ngf: int = 64, ndf: int = 
 # ----------------------------------------------------------------------------- the step
 def train_step(real, G, D, latent, opt_g, opt_d, augment, generator,
                criterion=nn.BCEWithLogitsLoss()) -> torch.Tensor:
-    """One DCGAN step on a real batch; returns detached ``[d_loss, g_loss, d_real, d_fake]``."""
+    """One DCGAN step on a real batch; returns detached ``[d_loss, g_loss, d_real, d_fake]``:
+    ``BCE(D(x), 1) + BCE(D(G(z)), 0)``, ``BCE(D(G(z)), 1)`` (without the latent's
+    ``extra_loss``, which is optimised too) and mean ``sigmoid(D(.))`` in the D step."""
     b = real.size(0)
     ones = torch.ones(b, device=real.device)
     zeros = torch.zeros(b, device=real.device)
@@ -288,10 +243,8 @@ def train_step(real, G, D, latent, opt_g, opt_d, augment, generator,
 
 
 class DCGANStep:
-    """What a paper-A model adds to the loop: its latent module, G, D, two Adams and
-    :func:`train_step`. The engine sees only ``modules`` and ``optimizers`` (checkpointed
-    by name), ``step``, ``sampler`` (the (latent, G) pair grids and metrics sample from)
-    and ``extra_state`` -- the interface :class:`paperlib.models.stylegan2.StyleGAN2Step` shares."""
+    """A paper-A model's step object (:mod:`paperlib.models.base`'s step interface): its
+    latent module, G, D, two Adams (G's also trains the latent) and :func:`train_step`."""
 
     def __init__(self, latent, G, D, optim: dict):
         self.latent, self.G, self.D = latent, G, D
@@ -368,16 +321,12 @@ def _step(cfg, latent, G, D, device) -> DCGANStep:
     return DCGANStep(latent, G, D, cfg.optim)
 
 
-#: Training seconds per kimg, measured (one run per single-threaded worker, 2-core reference
-#: machine): cpu -- the median over the cpu profile's committed runs
-#: (``figures/cpu/results_manifest.json``, 2026-11-24/25, two runs at a time): dcgan/deligan
-#: 3.4-3.5 (120.6-kimg runs; older DCGAN paper-B runs 1.7-6.3), proposed 3.5-3.8; smoke --
-#: ``reproduce --profile smoke --only 00_ 05_ 07_ --scheduler serial`` (2026-12-01): 0.8.
+#: Measured training seconds per kimg (one run per single-threaded worker, 2-core reference
+#: machine; measurements: docs/DECISIONS.md, "Seconds per kimg").
 _SECONDS_PER_KIMG = {"dcgan": {"smoke": 0.8, "cpu": 3.4}, "deligan": {"smoke": 0.8, "cpu": 3.5},
                      "proposed": {"smoke": 0.8, "cpu": 3.6}}
 
-# paper A's latent options were in every model's run key before models owned their options
-# (no model claimed them), so ``fields=()`` keeps them there: no run name changes
+# fields=(): paper A's latent options stay in every model's run key (run names unchanged)
 for _name, _opts, _help in (
         ("dcgan", Options, "DCGAN baseline (paper A)"),
         ("deligan", DeLiGANOptions, "DeLiGAN: a learned mixture-of-Gaussians latent (paper A)"),

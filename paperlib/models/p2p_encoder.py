@@ -1,32 +1,12 @@
-"""pix2pixHD's instance-wise feature encoder (netE, ``--instance_feat``) for
+"""pix2pixHD's instance-wise feature encoder (netE, Wang et al. 2018 section 3.4) for
 :mod:`paperlib.models.pix2pixhd`.
 
-A label map says which class each pixel is, not what it looks like (a plane's colour, a
-disc's shade). pix2pixHD (Wang et al. 2018, section 3.4) therefore trains an encoder ``E``
-with the generator: ``E(image)`` is a low-dimensional feature map (``feat`` channels, tanh),
-*average-pooled over each instance* (:func:`instance_pool`: every pixel of an instance gets
-its instance's mean feature), concatenated to the map and fed to ``G``; G and E share G's
-optimiser. After training, every training instance's feature is clustered per class with
-k-means (pix2pixHD: 10 clusters, instances covering more than 1/64 of the image); at test
-time each instance of a new map draws one cluster centre of its class at random
-(:meth:`EncodedGenerator.sample_features`), so one map gives several plausible images. The
-features encoded from the real image itself (``"gt"`` mode) are the upper bound: what G
-does when it is told each instance's true appearance.
-
-Our code follows the paper and NVIDIA's ``pix2pixHD`` (``models/networks.py``
-``Encoder``, ``encode_features.py``): E has G's layout without residual blocks (7x7
-convolution, ``n_down`` stride-2 downsamplings, as many transposed-convolution
-upsamplings, 7x7 convolution to ``feat`` channels, tanh; instance norm, ReLU), width
-``nef``. Choices of ours: E's width is G's ``ngf`` (pix2pixHD: ``nef`` 16 beside ``ngf``
-64) and its depth G's ``n_down`` (pix2pixHD: 4 at 1024 px); an instance's class is the
-class channel with the largest sum over its pixels (the maps' one-hot class channels; for
-a user's RGB-coded maps that is the dominant colour channel); clusters are refitted from
-the current E at the end of every epoch (the engine samples and checkpoints there), by
-a seeded k-means++ and Lloyd iterations in torch (deterministic); a class with no
-training instance gets zero features; the cluster an instance draws is seeded by a hash of
-its image's map and :attr:`EncodedGenerator.sample_seed`, so a map's output does not depend
-on which batch it is in.
-"""
+``E(image)`` (``feat`` channels, tanh), average-pooled per instance (:func:`instance_pool`),
+is fed to G with the map; E trains with G. Per class, the training instances' features are
+clustered (k-means); at test time each instance draws a centre of its class
+(:meth:`EncodedGenerator.sample_features`), or uses the real image's own (``"gt"``: the upper
+bound). Ours: E is G's width and depth; clusters are refitted every epoch, deterministically;
+a draw is seeded by its image's map, so it does not depend on the batch."""
 from __future__ import annotations
 
 import zlib

@@ -1,63 +1,17 @@
 """A compact Pix2pixHD (Wang et al. 2018) in pure PyTorch: paper B's conditional model family.
 
-The networks follow NVIDIA's ``pix2pixHD`` (``models/networks.py``); the code is our own:
+The networks follow NVIDIA's ``pix2pixHD``; the code is our own: the global generator (no
+local enhancer at 32-128 px), multi-scale PatchGAN discriminators on (map, image) pairs,
+LSGAN + feature matching, the VGG19 loss only with user-supplied weights (nothing is
+downloaded), optionally pix2pix's L1 term, instance-boundary maps and the instance-wise feature
+encoder (:mod:`paperlib.models.p2p_encoder`). Our fix: the generator defaults to no
+normalisation, PyTorch's init and a full-resolution skip (``p2p_norm="none"``,
+``p2p_skip=True``; pix2pixHD: ``"instance"``, ``False``), with which it learns the maps
+instead of memorising them (docs/DECISIONS.md, "Pix2pixHD").
 
-* **Global generator**: 7x7 convolution (reflection padding), ``n_down`` stride-2 3x3
-  downsampling convolutions (channels doubling), ``n_blocks`` residual blocks, as many
-  transposed-convolution upsamplings, 7x7 convolution to RGB with tanh; ReLU throughout. At
-  32-128 px the *local enhancer* (the second, full-resolution generator of the paper) is not
-  needed and not built: the global generator alone covers these sizes (our choice, as the
-  issue allows). pix2pixHD puts instance normalisation (no affine) after every convolution
-  and initialises N(0, 0.02); that is ``p2p_norm="instance"``, ``p2p_skip=False``.
-* **Our fix (issue 18; the defaults ``p2p_norm="none"``, ``p2p_skip=True``)**. With
-  pix2pixHD's generator the model did not learn even the identity mapping (the image as its
-  own map, ``benchmarks/diagnose_pix2pixhd.py``): held-out mean absolute error 0.23 / 0.21
-  after 16 / 32 kimg, while the training maps' fell to 0.12 -- it memorised. Instance norm
-  removes each channel's per-image mean and scale, which for flat-colour images *is* the
-  colour, and every path from the map to the output passes through one (dropping it after
-  the first convolution only: 0.21 / 0.20); the 8 px bottleneck without skips loses the
-  forms' exact edges (16 px bottleneck: 0.15 / 0.13). So the generator has no
-  normalisation and PyTorch's default initialisation (N(0, 0.02) without a norm learns more
-  slowly), and its last 7x7 convolution also sees the first layer's features and the map
-  itself (scaled to [-1, 1]): a full-resolution path around the bottleneck, as U-Net's
-  outermost skip in pix2pix. The discriminator was not the culprit (no instance norm in D:
-  0.22 / 0.22) and stays pix2pixHD's. The fixed model reaches 0.076 / 0.062 at batch 16,
-  0.045 / 0.042 at batch 4 (more updates: at lr 2e-4 a weight moves about 2e-4 an update)
-  and 0.035 / 0.032 with batch 4 and pix2pix's L1 term; undoing one part of that: instance
-  norm 0.064 / 0.059 (training maps 0.03: memorising again), no skip 0.084 / 0.075,
-  N(0, 0.02) 0.045 / 0.035. ``tests/test_pix2pixhd_learns.py`` pins the result.
-* **Multi-scale PatchGAN discriminators**: ``num_d`` (2 at these sizes) identical
-  70x70-style PatchGANs (4x4 convolutions, ``n_layers`` stride-2, leaky ReLU 0.2, instance
-  norm) on the (map, image) pair at full and half resolution (3x3 average pooling, stride 2);
-  each returns every layer's features for the feature-matching loss.
-* **Losses**: LSGAN (least squares) adversarial loss on each discriminator's last output, and
-  the discriminator feature-matching loss ``lambda_feat * sum_D sum_l (4 / (n_layers + 1)) /
-  num_d * L1(D_l(map, fake), D_l(map, real))`` with ``lambda_feat = 10`` (pix2pixHD's
-  weights). The VGG perceptual loss (pix2pixHD's ``VGGLoss``: L1 between VGG19 relu1_1 ...
-  relu5_1 features, weights 1/32 ... 1, times ``lambda_vgg = 10``) is used only when the
-  user supplies VGG19 weights (a torchvision ``vgg19`` state dict file, ``vgg_weights``):
-  nothing is downloaded, and the run's config records the file (None: not used).
-  Optionally pix2pix's L1 reconstruction term ``l1_lambda * L1(fake, real)`` (pix2pix: 100;
-  default 0, as pix2pixHD: label maps leave the colours open, and an L1 term then pulls
-  every form towards the mean colour; it helps where the map determines the image, e.g.
-  the identity maps of the diagnosis).
-
-**Instances** (pix2pixHD section 3.4). Label maps carry the instance-boundary channel by
-default (``p2p_boundary``; :mod:`paperlib.data.paired`). ``p2p_feat > 0`` adds pix2pixHD's
-instance-wise feature encoder (netE, ``--instance_feat``; :mod:`paperlib.models.p2p_encoder`):
-G is fed ``p2p_feat`` feature channels, each instance's average of ``E(image)``; at test
-time each instance draws a centre of its class's ``p2p_clusters`` k-means clusters of the
-training features, or (``translate(..., features="gt")``) the real image's own features.
-
-Training goes through the shared engine (:mod:`paperlib.engine`, ``model="pix2pixhd"``):
-:class:`Pix2PixHDStep` is what this model adds to it. Its data are (map, image) pairs
-(:mod:`paperlib.data.paired`): each training item is one tensor, the image's 3 channels then the
-map's; its "latent" is a :class:`paperlib.data.paired.MapSource` (the fixed grid and the metrics
-translate maps from its bank). Optimiser: pix2pixHD's Adam, lr 2e-4, betas (0.5, 0.999).
-One step follows pix2pixHD's ``train.py``: all losses from the current D, then G's update,
-then D's. Augmentation (ADA/DiffAugment) is not supported: it would have to transform map
-and image alike.
-"""
+Training goes through the shared engine (:class:`Pix2PixHDStep`): each item is one tensor,
+image channels then the map's; the "latent" is a :class:`paperlib.data.paired.MapSource`.
+Augmentation is not supported (it would have to transform map and image alike)."""
 from __future__ import annotations
 
 import dataclasses
@@ -89,12 +43,10 @@ def _check_res(res: int) -> int:
     return check_res(res, RES_CHOICES)
 
 
-#: The generator's normalisation (``p2p_norm``): pix2pixHD's instance norm after every
-#: convolution, or none (our fix; module docstring).
 #: The generator's upsampling (``p2p_up``): pix2pixHD's stride-2 transposed convolution, or
-#: a nearest-neighbour resize followed by a 3x3 convolution (Odena et al. 2016's remedy for
-#: checkerboard artefacts).
+#: a nearest resize + 3x3 convolution (Odena et al. 2016's remedy for checkerboard artefacts).
 G_UPSAMPLING = ("transpose", "resize")
+#: The generator's normalisation (``p2p_norm``): none (our fix) or pix2pixHD's instance norm.
 G_NORMS = ("none", "instance")
 
 
@@ -122,11 +74,10 @@ class ResnetBlock(nn.Module):
 class GlobalGenerator(nn.Module):
     """``G(map) -> image``: (B, in_c, res, res) -> (B, 3, res, res) in [-1, 1].
 
-    ``head`` (7x7 convolution, norm, ReLU), ``body`` (downsamplings, residual blocks,
-    upsamplings), ``tail`` (7x7 convolution, tanh). ``norm``: ``"instance"`` (pix2pixHD) or
-    ``"none"``; ``skip``: the tail also sees the head's features and the map itself (a
-    full-resolution path around the bottleneck, U-Net's outermost skip; the map enters it
-    scaled from [0, 1] to [-1, 1])."""
+    ``head`` (7x7 conv, norm, ReLU), ``body`` (``n_down`` stride-2 downsamplings,
+    ``n_blocks`` residual blocks, as many upsamplings), ``tail`` (7x7 conv, tanh). ``norm``:
+    ``"instance"`` (pix2pixHD) or ``"none"``; ``skip``: the tail also sees the head's
+    features and the map scaled to [-1, 1] (U-Net's outermost skip)."""
 
     def __init__(self, in_c: int, out_c: int = 3, ngf: int = 32, n_down: int = 2,
                  n_blocks: int = 6, norm: str = "instance", skip: bool = False,
@@ -278,29 +229,14 @@ class VGGLoss(nn.Module):
 
 
 class Pix2PixHDStep:
-    """Pix2pixHD's part of the shared engine (the interface of
-    :class:`paperlib.engine.DCGANStep`). ``step(batch, augment, generator)``: ``batch`` holds
-    images then G's conditioning along channels (the maps; with the feature encoder, then
-    the instance ids); returns ``[d_loss, g_loss, d_real, d_fake]`` with
-    ``d_loss = (LSGAN(D(map, fake), 0) + LSGAN(D(map, real), 1)) / 2``, ``g_loss`` the
-    adversarial + feature-matching (+ VGG) loss, ``d_real``/``d_fake`` D's mean last-layer
-    output on reals/fakes over the scales (LSGAN targets 1 and 0); with ``lambda_l1`` G's
-    loss adds pix2pix's ``lambda_l1 * L1(fake, real)``. ``augment`` goes unused:
-    :func:`paperlib.engine.make_config` refuses augmentation for pix2pixhd.
+    """Pix2pixHD's step object. ``step(batch, augment, generator)``: ``batch`` is images,
+    then G's conditioning; returns ``[d_loss, g_loss, d_real, d_fake]`` (LSGAN D loss halved;
+    G: adversarial + feature matching (+ VGG, + L1); D's mean last output over the scales).
+    ``augment`` is unused. With the encoder, clusters are refitted at every epoch's end.
 
-    With the feature encoder (``G`` an :class:`~paperlib.models.p2p_encoder.EncodedGenerator`)
-    G is fed the real image's instance-pooled features (pix2pixHD's training) and the
-    clusters are refitted from the training pairs after the last step of every epoch
-    (``batch_size`` and ``bind_data``'s pairs tell when: the engine's epochs are
-    ``ceil(n / batch_size)`` steps). The step count is the only extra state.
-
-    **Learning-rate schedule** (``decay``, the config's ``p2p_decay``): pix2pixHD keeps lr
-    for ``niter`` epochs, then lowers it linearly to 0 over ``niter_decay`` more (100 + 100:
-    the second half; with batch 1). Here the last ``decay`` share of the run's planned
-    updates (``epochs * ceil(n / batch_size)``, from the config and ``bind_data``) has
-    ``lr * (T - t) / (decay * T)`` at update ``t`` of ``T`` (per update rather than per
-    epoch; 0 keeps lr constant). It is set before every update from the step count, so a
-    resumed run follows it exactly; lengthening a run (more epochs) stretches it."""
+    lr schedule (``decay``): over the last ``decay`` share of the ``T`` planned updates, update
+    ``t`` has ``lr * (T - t) / (decay * T)``; set from the step count (the only extra state),
+    so a resumed run follows it exactly."""
 
     def __init__(self, maps, G, D, lr: float = 2e-4, betas=(0.5, 0.999),
                  lambda_feat: float = 10.0, vgg=None, lambda_vgg: float = 10.0,
@@ -408,15 +344,11 @@ def build(res: int, in_c: int, ngf: int = 32, ndf: int = 32, n_blocks: int = 6,
 
 
 def networks(cfg) -> tuple:
-    """``(MapSource, G, D)`` of a :class:`paperlib.engine.TrainConfig` with
-    ``model="pix2pixhd"`` (widths ``ngf``/``ndf``, ``p2p_blocks``, ``p2p_num_d``,
-    ``p2p_norm``, ``p2p_skip``; the maps' channels ``map_channels``, which
-    :func:`paperlib.engine.train` takes from the data), initialised from torch's global RNG:
-    D with pix2pixHD's ``weights_init``; G too when it has instance norm, else with
-    PyTorch's default initialisation (module docstring). With ``p2p_feat`` G is an
-    :class:`~paperlib.models.p2p_encoder.EncodedGenerator` (the generator, the encoder, its
-    clusters) and the map source takes the instance ids too (and, for ground-truth
-    features, the images)."""
+    """``(MapSource, G, D)`` of a pix2pixhd TrainConfig (``map_channels`` must be set),
+    initialised from torch's global RNG: D with pix2pixHD's ``weights_init``, G too only with
+    instance norm. With ``p2p_feat`` G is an
+    :class:`~paperlib.models.p2p_encoder.EncodedGenerator` and the map source also takes
+    instance ids (and images for "gt")."""
 
     if cfg.options.map_channels is None:
         raise ValueError("pix2pixhd needs map_channels (train() takes it from the data)")
@@ -478,12 +410,9 @@ def join_pairs(pairs: Pairs, cfg) -> torch.Tensor:
 
 @torch.no_grad()
 def translate(run, maps, batch_size: int = 256, features: str = "clusters") -> torch.Tensor:
-    """A loaded Pix2pixHD run's (:func:`paperlib.engine.load_run`) images for ``maps``: a
-    :class:`paperlib.data.paired.Pairs` (its maps made what the run was trained on:
-    :func:`model_inputs`; with the feature encoder, ``features`` says where each instance's
-    features come from: its class's clusters or, ``"gt"``, the pairs' own images) or the
-    generator's input tensor (N, C, res, res). Returns (N, 3, res, res) in [-1, 1] on the
-    CPU, in the maps' order."""
+    """A loaded Pix2pixHD run's images for ``maps`` -- a :class:`paperlib.data.paired.Pairs`
+    (through :func:`model_inputs`, ``features`` as there) or G's input tensor -- as
+    (N, 3, res, res) in [-1, 1] on the CPU, in order."""
     if not hasattr(run.latent, "set_bank"):
         raise ValueError(f"{run.config.model} is not a conditional model: it has no maps to "
                          "translate")
@@ -496,15 +425,13 @@ def translate(run, maps, batch_size: int = 256, features: str = "clusters") -> t
 
 
 # ----------------------------------------------------------------------------- registry
-#: pix2pixHD's Adam (lr 2e-4, betas (0.5, 0.999)), under either config name.
+#: pix2pixHD's Adam, under either config name.
 PIX2PIXHD_OPTIM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 @dataclass
 class Pix2PixHDOptions(Options):
-    """Pix2pixHD's own settings (widths are ngf/ndf): what makes the maps, their channels,
-    the networks' shape and the loss weights. The generator's normalisation and skip, and
-    pix2pix's L1 weight: the fix of issue 18 (module docstring); the instance-boundary
-    channel of label maps (paperlib.data.paired); the instance-wise feature encoder
-    (paperlib.models.p2p_encoder); the lr decay (pix2pixHD: 0.5, :data:`PIX2PIXHD_SCHEDULE`)."""
+    """Pix2pixHD's own settings (widths are ngf/ndf): the maps and their channels, the
+    networks' shape (norm and skip: our fix, module docstring), the loss weights, the
+    instance features and the lr decay (pix2pixHD's: :data:`PIX2PIXHD_SCHEDULE`)."""
 
     map_source: str = option(
         "auto", "where each image's input map comes from: auto (recipe for a stand-in artist "
@@ -568,11 +495,10 @@ class Pix2PixHDOptions(Options):
 PIX2PIXHD_FIELDS = tuple(f.name for f in dataclasses.fields(Pix2PixHDOptions))
 
 
-#: pix2pixHD's training schedule (``train.py`` defaults: batch 1, lr constant for
-#: ``niter`` = 100 epochs, then linearly to 0 over ``niter_decay`` = 100): TrainConfig
-#: overrides, e.g. ``engine.profile_config(prof, "pix2pixhd", **PIX2PIXHD_SCHEDULE, ...)``.
-#: Not the profiles' default (batch 1 is slow on a CPU); batch 4 was enough for the
-#: identity maps (``benchmarks/diagnose_pix2pixhd.py``).
+#: pix2pixHD's training schedule (``train.py``: batch 1, lr constant for 100 epochs, then
+#: linearly to 0 over 100) as TrainConfig overrides, e.g.
+#: ``engine.profile_config(prof, "pix2pixhd", **PIX2PIXHD_SCHEDULE, ...)``. Not the
+#: profiles' default (batch 1 is slow on a CPU).
 PIX2PIXHD_SCHEDULE = {"batch_size": 1, "p2p_decay": 0.5}
 
 
@@ -607,29 +533,16 @@ def _bind_eval_data(run, data_dir) -> None:
 
 
 #: Sizes per profile (``kimg``: thousands of (map, image) pairs shown); ``"default"``: a
-#: profile of another name. ``l1_lambda`` 100 is pix2pix's L1 term (pix2pixHD has none; see
-#: notebook 01b); ``p2p_up`` "resize": nearest resize + conv (pix2pixHD: transpose).
+#: profile of another name. ``l1_lambda`` 100 is pix2pix's L1 term (pix2pixHD has none);
+#: (calibration: docs/DECISIONS.md, "Pix2pixHD").
 PROFILE_SIZES = {
     "default": {"kimg": 16.0, "batch_size": 16, "ngf": 16, "ndf": 16, "p2p_blocks": 6,
                 "p2p_feat": 3, "p2p_decay": 0.5, "p2p_num_d": 2, "l1_lambda": 100.0,
                 "p2p_up": "resize"},
     "smoke": {"kimg": 0.07, "ngf": 4, "ndf": 4, "p2p_blocks": 1, "p2p_num_d": 1},
-    # the conditional route (notebook 01b; issue 18): batch 4 and lr decay to 0 over the
-    # second half (pix2pixHD's schedule; its batch 1 is slow on a CPU), one
-    # discriminator scale at 32 px (a 70x70 PatchGAN already sees the whole image; the
-    # half-resolution scale's deepest maps were 3 px), pix2pix's L1 (x100), 16 kimg.
-    # One-off checks during issue 18 (seed 0, held-out FID at n = 80, sampled features;
-    # floors donglein 25.3, geometric 106.6; notebook 01b's tables are the reference):
-    # at 16 kimg, constant lr, donglein 98.7 with 2 D scales, 90.7 with one; L1 x0
-    # 122 / x10 118 / x100 91-93 (geometric x0 201, x100 138-154); 24 kimg with the
-    # decay was no better (donglein 99.7, geometric 160.7: FID rises after ~8-16 kimg
-    # while the error to the truth keeps falling), so 16 kimg; with these settings
-    # donglein 103.3, geometric 158.2 -- the outputs speckled (a checkerboard from the
-    # transposed convolutions); with G upsampling by nearest resize + 3x3 convolution
-    # (p2p_up "resize") donglein 62.2, geometric 139.4 (37 and 33 over the floors)
+    # batch 4; one D scale at 32 px (a 70x70 PatchGAN already sees the whole image)
     "cpu": {"kimg": 16.0, "batch_size": 4, "p2p_num_d": 1},
-    # pix2pixHD's widths (ngf/ndf 64, 9 blocks); budget not calibrated here (no GPU): rerun
-    # benchmarks/calibrate_pix2pixhd.py --profile paper
+    # pix2pixHD's widths (ngf/ndf 64, 9 blocks); budget not calibrated (no GPU)
     "paper": {"kimg": 500.0, "batch_size": 8, "ngf": 64, "ndf": 64, "p2p_blocks": 9},
 }
 
@@ -640,6 +553,6 @@ register(ModelSpec(name="pix2pixhd", networks=networks, step=step_for,
                    data_kind="pairs", load_folder=_load_folder, join_pairs=join_pairs,
                    prepare=_prepare,
                    validate=_validate, bind_eval_data=_bind_eval_data,
-                   seconds_per_kimg={"cpu": 9.0},   # measured: 7.6-10.6 (as stylegan2's)
+                   seconds_per_kimg={"cpu": 9.0},   # measured (docs/DECISIONS.md)
                    cli_defaults={"batch_size": 16, "ngf": 32, "ndf": 32},
                    family="Pix2pixHD", help="Pix2pixHD, conditional: map -> image (paper B)"))

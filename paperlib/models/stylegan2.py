@@ -1,44 +1,15 @@
 """A compact StyleGAN2 (Karras et al. 2020) in pure PyTorch: paper B's model family.
 
-The mathematics follows NVlabs' ``stylegan2-ada-pytorch`` (``training/networks.py``,
-``training/loss.py``, the reference -- non-CUDA -- paths of its ``bias_act`` and
-``upfirdn2d`` ops); the code is our own and small:
+The mathematics follows NVlabs' ``stylegan2-ada-pytorch`` (``networks.py``, ``loss.py``, the
+reference paths of ``bias_act``/``upfirdn2d``); the code is our own: a mapping network, skip
+synthesis with modulated/demodulated convolutions and noise inputs, a residual discriminator
+with minibatch-std, equalised lr and [1, 3, 3, 1] FIR resampling. :class:`StyleGAN2Step`
+trains with the non-saturating loss, lazy R1 (every 16), optional path length (every 4) and
+an EMA of G used for samples and evaluation.
 
-* **Mapping network** ``z -> w``: 2nd-moment normalisation of ``z``, ``map_layers``
-  fully-connected layers with leaky ReLU (gain sqrt 2) and learning-rate multiplier 0.01,
-  a tracked ``w_avg`` for the truncation trick.
-* **Synthesis network**, *skip* architecture: a learned 4x4 constant, then per resolution
-  two 3x3 **modulated convolutions** (weights scaled per sample by a style ``A(w)`` and
-  **demodulated** to unit norm per output channel) with per-pixel **noise inputs** (learned
-  strength, zero init), and a 1x1 ``toRGB`` (modulated, not demodulated) whose output is
-  added to the 2x-upsampled image of the previous resolution.
-* **Residual discriminator**: ``fromRGB`` at the top resolution, per resolution two 3x3
-  convolutions (the second downsampling) plus a 1x1 downsampling skip, both scaled by
-  sqrt(0.5); a minibatch-standard-deviation layer (group 4, 1 channel), a 3x3 convolution
-  and two fully-connected layers to one logit.
-* Equalised learning rate everywhere (weights N(0, 1) scaled by 1/sqrt(fan_in) at run
-  time); resampling with the [1, 3, 3, 1] FIR filter (upsample: zero-insertion + filter,
-  gain 4; downsample: filter + stride 2).
-
-Training (:class:`StyleGAN2Step`): the non-saturating logistic loss, lazy R1 on reals every
-``r1_interval = 16`` minibatches (weighted by the interval), optional path-length
-regularisation every ``pl_interval = 4`` minibatches (batch shrink 2, decay 0.01), Adam
-with betas (0, 0.99) and eps 1e-8 whose lr and betas are adjusted for the lazy intervals
-(``mb_ratio = interval / (interval + 1)``), and an exponential moving average of G
-(``ema_kimg`` half-life in thousands of images, ramped up over the first 5 % of training as
-``min(ema_kimg, rampup * images seen before the step)``) that is used for samples and
-evaluation.
-
-Simplifications (ours): the upsampling convolution upsamples with the FIR filter and then
-convolves (NVlabs fuses a transposed convolution with the filter: same receptive field,
-slightly different filter placement); no mixed precision or ``conv_clamp``; noise for the
-training forward passes is drawn from an explicit ``torch.Generator`` (so runs are
-reproducible and resumable); in eval mode the noise inputs use fixed per-layer buffers
-(NVlabs' ``noise_mode="const"``: sample grids) unless the caller passes a ``noise_gen``
-(``noise_mode="random"`` from a seeded generator: metrics and generated training sets, as
-NVlabs' metrics sample). The style-mixing regulariser is available
-(``mixing_prob``) and off on the ``cpu`` profile.
-"""
+Our simplifications: upsample-then-convolve (NVlabs fuses them); no mixed precision or
+``conv_clamp``; training noise from an explicit ``torch.Generator``; eval-mode noise is the
+fixed buffers unless a ``noise_gen`` is passed (docs/DECISIONS.md, "StyleGAN2")."""
 from __future__ import annotations
 
 import copy
@@ -106,18 +77,13 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
                      demodulate: bool = True, up: bool = False) -> torch.Tensor:
-    """Modulated (and demodulated) convolution.
-
-    ``w'_{b,o,i,k} = weight_{o,i,k} * styles_{b,i}``; with ``demodulate``
-    ``w''_{b,o,i,k} = w'_{b,o,i,k} / sqrt(sum_{i,k} w'^2_{b,o,i,k} + 1e-8)`` (unit norm per
-    output channel and sample, see :func:`demodulated_weights`). ``up``: 2x FIR upsampling
-    first. Padding keeps the size (``k // 2``).
-    """
+    """Convolution with ``weight`` modulated per sample by ``styles`` and, with
+    ``demodulate``, scaled to unit norm per output channel (:func:`demodulated_weights`).
+    ``up``: 2x FIR upsampling first. Padding keeps the size."""
     if up:
         x = upsample2d(x)
-    # NVlabs' non-fused path (what it trains with): scale the input channels by the style,
-    # convolve with the shared weight, scale the output channels by the demodulation
-    # coefficients -- equal to convolving with demodulated_weights(), and much faster on CPU.
+    # NVlabs' non-fused path: style-scale the inputs, shared conv, demodulate the outputs --
+    # equal to convolving with demodulated_weights(), and much faster on CPU.
     x = x * styles[:, :, None, None]
     x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
     if demodulate:
@@ -242,13 +208,9 @@ def _check_res(res: int) -> int:
 class Generator(nn.Module):
     """``G(z) -> (B, 3, res, res)`` (about [-1, 1]): mapping network + skip synthesis.
 
-    ``G.mapping(z)`` gives ``ws`` (B, num_ws, w_dim); ``G.synthesis(ws)`` the image. Noise
-    inputs (NVlabs' ``noise_mode``): during training they are random, drawn from
-    ``G.noise_gen`` (a ``torch.Generator``, set by the trainer); in eval mode they are the
-    constant per-layer buffers ("const": sample grids), unless a ``noise_gen`` is passed to
-    :meth:`forward`/:meth:`synthesis` -- then they are random, drawn from it ("random":
-    what NVlabs' metrics use; the engine's ``TrainedGAN.sample(noise="random")`` passes it).
-    """
+    ``G.mapping(z)`` gives ``ws`` (B, num_ws, w_dim), ``G.synthesis(ws)`` the image. Noise
+    inputs: random from ``G.noise_gen`` in training, else the constant buffers unless a
+    ``noise_gen`` is passed."""
 
     def __init__(self, res: int = 32, z_dim: int = 128, w_dim: int = 128, channel_base: int = 4096,
                  channel_max: int = 128, map_layers: int = 2, nc: int = 3):
@@ -381,14 +343,9 @@ def path_length(G: Generator, z: torch.Tensor, generator: torch.Generator | None
 
 
 class StyleGAN2Step:
-    """What StyleGAN2 adds to the shared training loop: its modules, optimisers and step.
-
-    ``modules``: ``latent`` (z ~ N(0, I)), ``G``, ``D``, ``G_ema``; ``optimizers``:
-    ``opt_g``, ``opt_d``. :meth:`step` runs NVlabs' phases Gmain, Greg (every
-    ``pl_interval`` steps when ``pl_weight > 0``), Dmain, Dreg (every ``r1_interval``) on
-    one real batch, then the EMA update; it returns ``[d_loss, g_loss, d_real, d_fake]``
-    with the same meaning as the DCGAN loop's (softplus losses = BCE on logits).
-    """
+    """StyleGAN2's step object (modules ``latent``, ``G``, ``D``, ``G_ema``). :meth:`step`
+    runs NVlabs' Gmain, Greg (every ``pl_interval`` when ``pl_weight > 0``), Dmain, Dreg (every
+    ``r1_interval``) and the EMA update; returns ``[d_loss, g_loss, d_real, d_fake]``."""
 
     r1_interval = 16
     pl_interval = 4
@@ -513,8 +470,7 @@ def param_count(module: nn.Module) -> int:
 
 
 # ----------------------------------------------------------------------------- registry
-#: StyleGAN2-ADA's own Adam (NVlabs' configs: lr 0.0025, betas (0, 0.99), eps 1e-8), used
-#: under either config name (paper B trained StyleGAN2-ADA as it comes).
+#: NVlabs' Adam, under either config name (paper B trained StyleGAN2-ADA as it comes).
 STYLEGAN2_OPTIM = {"lr": 0.0025, "betas": (0.0, 0.99), "eps": 1e-8}
 @dataclass
 class StyleGAN2Options(Options):
@@ -569,33 +525,19 @@ def _step(cfg, latent, G, D, device) -> StyleGAN2Step:
                          ema_kimg=ema, mixing_prob=o.mixing_prob, **cfg.optim)
 
 
-#: Sizes per profile (``kimg``: the artist-alone stage's budget; ngf/ndf are DCGAN widths,
-#: left at their defaults); ``"default"``: a profile of another name.
+#: Sizes per profile (``kimg``: the artist-alone stage's budget); ``"default"``: a profile of
+#: another name (calibration: docs/DECISIONS.md, "StyleGAN2").
 PROFILE_SIZES = {
     "default": {"kimg": 50.0, "batch_size": 32, "nz": 128, "sg_channels": 32, "r1_gamma": None,
                 "sg_lr": None},
     "smoke": {"kimg": 0.07, "batch_size": 16, "nz": 16, "sg_channels": 8},
-    # the config from benchmarks/calibrate_stylegan2_configs.py
-    # (figures/cpu/calibration_stylegan2_configs.*), 4 core-minutes each, FID of 200
-    # random-noise fakes vs the held-out part. Round 1 (one change each from the previous
-    # config: lr 0.0025, batch 32, 32 maps, R1 auto): previous 217 / 146 (seeds 0 / 1),
-    # lr 0.005 147 / 135, batch 16 155, ada-bgc 192, R1 gamma 0.05 204, 64 maps 255 --
-    # faster updates won. Round 2: lr 0.005 + batch 16 97 / 106, lr 0.01 93 / 98 / 104
-    # (63 kimg). So lr 0.01 (4x NVlabs'), same network and step cost (3.9 CPU s/kimg). Its
-    # mean FID fell 308 -> 175 -> 130 -> 99 at 16/31/47/63 kimg (still falling: a longer
-    # budget may gain more, not measured), so 64 kimg, about 4 core-minutes a run; the
-    # form ratio was 0.95-0.99 from 31 kimg. (Earlier in-sample calibration at lr 0.0025:
-    # benchmarks/calibrate_stylegan2.py.)
+    # benchmarks/calibrate_stylegan2_configs.py: lr 0.01 (4x NVlabs') for a 4-core-minute run
     "cpu": {"kimg": 64.0, "batch_size": 32, "nz": 128, "sg_channels": 32, "sg_lr": 0.01},
-    # 64 px, 256 maps (NVlabs: 512), z/w 512, NVlabs' auto config (batch 32, R1 gamma
-    # 0.0002 res^2/batch, lr 0.0025: the cpu profile's lr is a choice for a 4-core-minute
-    # budget, not NVlabs'); budget not calibrated here (no GPU): rerun
-    # benchmarks/calibrate_stylegan2.py and calibrate_stylegan2_configs.py --profile paper
+    # NVlabs' auto config at 64 px, 256 maps (NVlabs: 512); budget not calibrated (no GPU)
     "paper": {"kimg": 2000.0, "batch_size": 32, "nz": 512, "sg_channels": 256},
 }
 
-#: Training seconds per kimg, measured as :data:`paperlib.models.dcgan._SECONDS_PER_KIMG`:
-#: cpu 5.7-7.5 over the committed runs, smoke 5.6-8.4.
+#: Measured training seconds per kimg (docs/DECISIONS.md, "Seconds per kimg").
 SECONDS_PER_KIMG = {"smoke": 7.0, "cpu": 6.5}
 
 register(ModelSpec(name="stylegan2", networks=_networks, step=_step,
