@@ -7,10 +7,9 @@ recommended; 200 epochs is our choice). Calibration: docs/DECISIONS.md, "Profile
 calibration". A notebook's ``profile`` defaults to ``$PAPERLIB_PROFILE``, else ``cpu``."""
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -92,7 +91,7 @@ class Profile:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return asdict(self)
 
 
 #: The stand-in emoji set's size (402 + 402): what the profiles' epoch counts refer to.
@@ -113,7 +112,7 @@ PROFILES: dict[str, Profile] = {
         seeds=(0, 1, 2), sample_every=10, ckpt_every=30, n_shapes=1000, n_artist=400,
         n_fake=400, n_fake_curve=200, n_search_max=4, stable_epoch=30, shape_kimg=64.0,
         curation_rounds=2, curation_size=400, curation_generate=400,
-        # gates: 1.25 x the worst calibrated paper-A plateau (docs/DECISIONS.md, "Profiles")
+        # gates: 1.25 x the worst calibrated paper-A plateau (docs/DECISIONS.md, "Profiles and their calibration")
         gate_fid=220.0, gate_kid=0.20, conventional_seeds=(0,), ablation_seeds=(),
         artists=("artist_donglein",), augments=(),
         b_gate_fid=B_GATE_FID_CPU, b_gate_floor=B_GATE_FLOOR_CPU,

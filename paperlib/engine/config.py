@@ -4,11 +4,10 @@ budgets in kimg: :func:`epochs_for_kimg`). What a model adds (its networks, opti
 options and profile sizes) comes from its registry entry (:mod:`paperlib.models.base`)."""
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,7 @@ class TrainConfig:
         if name.startswith("_") or name in ("options", "other_options"):
             raise AttributeError(name)
         opts = self.__dict__.get("options")
-        if opts is not None and name in {f.name for f in dataclasses.fields(opts)}:
+        if opts is not None and name in {f.name for f in fields(opts)}:
             return getattr(opts, name)
         if name in self.__dict__.get("other_options", {}):
             return self.other_options[name]
@@ -79,11 +78,12 @@ class TrainConfig:
         raise AttributeError(f"'TrainConfig' object has no attribute {name!r}")
 
     def to_dict(self) -> dict:
-        """The flat ``{name: value}`` of every setting and option (config.json, run keys):
-        the legacy options at their old defaults, other models' given options, the own."""
-        common = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+        """The flat ``{name: value}`` of every setting and option (the run folder's saved
+        config, run keys): the legacy options at their old defaults, other models' given
+        options, the own."""
+        common = {f.name: getattr(self, f.name) for f in fields(self)
                   if f.name not in ("options", "other_options")}
-        own = {} if self.options is None else dataclasses.asdict(self.options)
+        own = {} if self.options is None else asdict(self.options)
         values = {**common, **_LEGACY_OPTIONS, **self.other_options, **own}
         order = [*list(common)[:11], *_PAPER_A, *list(common)[11:14],
                  *(k for k in _LEGACY_OPTIONS if k not in _PAPER_A), *list(common)[14:]]
@@ -132,7 +132,7 @@ class TrainConfig:
         return self
 
 
-_COMMON = tuple(f.name for f in dataclasses.fields(TrainConfig)
+_COMMON = tuple(f.name for f in fields(TrainConfig)
                 if f.name not in ("options", "other_options"))
 
 
@@ -177,7 +177,7 @@ def make_config(**kw) -> TrainConfig:
 
 def config_defaults(model: str) -> dict:
     """The flat defaults of a ``model`` config (:meth:`TrainConfig.to_dict`'s keys but model
-    and epochs): what a setting missing from an older config.json reads as."""
+    and epochs): what a setting missing from an older saved config reads as."""
     d = TrainConfig(model=model, epochs=1, options=get_model(model).options()).to_dict()
     return {k: v for k, v in d.items() if k not in ("model", "epochs")}
 
@@ -197,7 +197,7 @@ _NOT_IN_KEY = ("epochs", "device", "inject_nan_at_epoch")
 def _key_defaults(cfg: TrainConfig) -> dict:
     """``{option: default}`` of the model's ``key_default`` options: left out of the run key
     while at their default, so earlier cached runs keep their names."""
-    return {f.name: f.default for f in dataclasses.fields(cfg.spec.options)
+    return {f.name: f.default for f in fields(cfg.spec.options)
             if f.metadata.get("key_default")}
 
 

@@ -17,7 +17,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -463,10 +462,6 @@ class StyleGAN2Step:
 def auto_r1_gamma(res: int, batch_size: int) -> float:
     """NVlabs' "auto" config: ``gamma = 0.0002 * res^2 / batch``."""
     return 0.0002 * res ** 2 / batch_size
-
-
-def param_count(module: nn.Module) -> int:
-    return int(sum(np.prod(p.shape) for p in module.parameters()))
 
 
 # ----------------------------------------------------------------------------- registry
