@@ -351,7 +351,7 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
     Round r samples ``n_generate`` images (seed ``gen_seed + r``) from the current model,
     writes the 60/30/10 set with ``human_dir``'s images and fine-tunes for ``epochs`` epochs
     (cached under ``root``). ``human_feats`` defaults to ``features`` of ``human_dir``;
-    ``form``: see :func:`auto_satisfaction_parts`. Returns ``{"log", "models", "runs",
+    ``form``: see :func:`paperlib.paper_b.auto_satisfaction_parts`. Returns ``{"log", "models", "runs",
     "gen_seed"}``; :func:`batch_for_round` regenerates a round's batch.
     """
 

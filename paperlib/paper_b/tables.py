@@ -270,4 +270,5 @@ def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
 
 
 def fmt(x: Any, nd: int = 3) -> str:
+    """``x`` with ``nd`` decimals, ``"n/a"`` for None or a non-finite value."""
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"
