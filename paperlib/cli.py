@@ -605,6 +605,7 @@ COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train, "generate": _cmd
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:

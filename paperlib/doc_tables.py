@@ -14,9 +14,7 @@ from .config import figures_dir
 
 README = config.ROOT / "README.md"
 RESULTS_DOC = config.ROOT / "docs" / "RESULTS.md"
-#: The markdown files whose ``<!-- table: NAME -->`` blocks are the committed tables
-#: ``figures/<profile>/NAME.md``: ``reproduce(publish=True)`` refills them
-#: (:func:`sync_docs_tables`) and a test checks them (:func:`doc_table_problems`).
+#: The markdown files whose ``<!-- table: NAME -->`` blocks are the committed tables.
 SYNCED_DOCS = (README, RESULTS_DOC)
 
 
@@ -33,7 +31,7 @@ def table_blocks(text: str) -> dict[str, str]:
     return {m["name"]: m["body"] for m in _TABLE_BLOCK.finditer(text)}
 
 
-readme_tables = table_blocks  # the README was the first file with table blocks
+readme_tables = table_blocks  # older name
 
 
 def sync_table_blocks(doc: Path, profile: str = "cpu") -> list[str]:

@@ -1,9 +1,6 @@
-"""Figures and tables the notebooks save under ``figures/<profile>/``.
-
-Importing this module sets the figure resolution once for every notebook (:func:`use_style`):
-inline figures at :data:`INLINE_DPI` (kept low so executed notebooks, which embed every
-figure as a PNG, stay small enough to publish) and saved figures at :data:`SAVE_DPI`.
-"""
+"""Figures and tables the notebooks save under ``figures/<profile>/``. Importing it sets the
+figure resolution (:func:`use_style`: :data:`INLINE_DPI` inline, kept low so executed
+notebooks stay small enough to publish; :data:`SAVE_DPI` saved)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -170,10 +167,8 @@ def image_table(states: dict, title: str = ""):
 def latent_spaces_figure(gans: dict, pcas: dict, profile_name: str, sweep=(-2, -1, 0, 1, 2),
                          seeds=(0, 1, 2), steps: int = 9,
                          mu_offsets=(-1.0, -0.5, 0.0, 0.5, 1.0)):
-    """Notebook 07's static view of the latent spaces (``{label: TrainedGAN}``,
-    ``{label: PCADirections}``): PCA-direction sweeps of each run (top), seed interpolation
-    (middle), the DeLiGAN run's mixture components and the proposed run's global mu offset
-    (bottom; a note where there is no such run). Returns the figure."""
+    """Notebook 07's static view of the latent spaces: PCA sweeps per run, seed
+    interpolation, DeLiGAN's components and the proposed model's mu offset. Returns the figure."""
     labels = list(gans)
     res_px = next(iter(gans.values())).config.res
     fig = plt.figure(figsize=(13, 12), layout="constrained")
@@ -221,10 +216,8 @@ STAGE_COLORS = {"alone": "tab:gray", "mix": "tab:blue", "longer": "tab:purple",
 
 def stage_samples_figure(splits: dict, runs: dict, aug_runs: dict, stages, augments, seeds,
                          augment_seeds, res: int, title: str, n: int = 16):
-    """Notebook 01's samples per stage: per artist (``splits``) a row of ``n`` held-out
-    images, then each stage's run (``runs[artist, seeds[0]][stage]``, at its own epochs;
-    "pretrain" after the stages when "finetune" is one) and each augmentation's
-    (``aug_runs[artist, augment, augment_seeds[0]]``). Returns the figure."""
+    """Notebook 01's samples per stage: per artist ``n`` held-out images, then each stage's
+    and each augmentation's run (first seed). Returns the figure."""
     panels = ["held-out data", *stages, *(["pretrain"] if "finetune" in stages else []),
               *[f"alone+{a}" for a in augments]]
     fig, axes = plt.subplots(len(splits), len(panels),
@@ -307,10 +300,9 @@ def curation_rounds_figure(rounds_df, artists, seeds, control: bool, title: str)
 
 
 def composition_figure(comp_df, seed: int, sources):
-    """Notebook 05's curated sets (``comp_df``: one row per artist, seed, round and source,
-    :func:`paperlib.paper_b.curation_composition`) for ``seed``: images per source (stacked,
-    with the distinct count) and the mean selection-feature distance to the nearest
-    top-rated image. Returns the figure."""
+    """Notebook 05's curated sets for ``seed`` (``comp_df``,
+    :func:`paperlib.paper_b.curation_composition`): images per source and mean distance to
+    the nearest top-rated image. Returns the figure."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
     sub = comp_df[comp_df.seed == seed]
     labels = [f"{a}\nround {r}" for a, r in dict.fromkeys(zip(sub.artist, sub["round"]))]
@@ -338,9 +330,8 @@ def composition_figure(comp_df, seed: int, sources):
 
 def table1_samples_figure(splits: dict, base: dict, loops: dict, table1, seed: int,
                           shape_stage: str, res: int, title: str, n: int = 16):
-    """Notebook 05's Table 1 as samples (``seed``): per artist the held-out images, the 1st
-    result, shape learning, longer training (each at its own epochs) and the curation
-    loop's last model, titled with Table 1's form score and FID. Returns the figure."""
+    """Notebook 05's Table 1 as samples (``seed``), titled with form score and FID. Returns
+    the figure."""
     t1_cols = ["training data", "1st result", "shape learning", "longer training",
                "shape learning + technique"]
     fig, axes = plt.subplots(len(splits), len(t1_cols),
@@ -420,10 +411,8 @@ def conditional_metrics_figure(per_seed, artists, order, gt_column: str, title: 
 
 # ----------------------------------------------------------------------------- paper A, notebook 06
 def detector_demo_figure(cands: dict, demo):
-    """Notebook 06's instability detector, firing and silent: per shown run of ``demo``
-    (``(word, row)`` pairs, :func:`paperlib.paper_a.detector_demo`) its losses (``cands``:
-    ``{run: log rows}``), the onset where it fires, and the epochs D wins shaded. Returns
-    the figure."""
+    """Notebook 06's instability detector, firing and silent (``demo``,
+    :func:`paperlib.paper_a.detector_demo`; losses from ``cands``). Returns the figure."""
     fig, axes = plt.subplots(1, max(1, len(demo)), figsize=(7 * max(1, len(demo)), 3.4),
                              squeeze=False)
     for ax, (word, row) in zip(axes[0], demo):

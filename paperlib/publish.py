@@ -28,12 +28,9 @@ class NotebookTooLarge(ValueError):
 
 
 def strip_widget_state(nb) -> int:
-    """Remove saved ipywidgets state from a notebook (in place); return how many items went.
-
-    Drops ``metadata.widgets`` (the saved widget models) and, in every output, the
-    ``application/vnd.jupyter.widget-view+json`` view: its ``text/plain`` (or other)
-    fallback stays; an output left with no data is dropped. A reader of the published
-    notebook sees the fallback (or, for live widgets, reruns the notebook)."""
+    """Remove saved ipywidgets state from a notebook (in place); return how many items went:
+    ``metadata.widgets`` and every widget-view output (its fallback stays; an output left
+    empty is dropped)."""
     removed = 0
     if "widgets" in nb.metadata:
         del nb.metadata["widgets"]
@@ -87,14 +84,9 @@ def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR,
                      names: list[str] | None = None) -> list[Path]:
     """Copy a profile's executed notebooks over ``notebooks/`` so readers see outputs.
 
-    The cell papermill injected (``profile = '<profile>'``) is dropped, so the published
-    notebooks still take their profile from ``$PAPERLIB_PROFILE`` (nbval runs them with
-    ``smoke``); saved ipywidgets state is stripped (:func:`strip_widget_state`). Every
-    notebook must then be at most ``max_bytes`` (2 MB): otherwise nothing is written and
-    :class:`NotebookTooLarge` names each notebook over the limit, its size and its largest
-    outputs. ``names``: only these executed notebooks (``reproduce --only`` publishes what
-    it ran, never an older executed copy over a notebook edited since). Used for the
-    committed ``cpu`` reference run.
+    Drops papermill's injected cell (the profile still comes from ``$PAPERLIB_PROFILE``) and
+    widget state (:func:`strip_widget_state`). If any notebook is over ``max_bytes``, nothing
+    is written and :class:`NotebookTooLarge` names each. ``names``: only these notebooks.
     """
     import nbformat
 

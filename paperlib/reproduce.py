@@ -1,15 +1,9 @@
-"""Run every notebook in order with papermill's Python API (what ``make reproduce`` calls).
+"""Run every notebook in order with papermill (what ``make reproduce`` calls).
 
-Executed copies go to ``runs/<profile>/executed/``; the notebooks themselves regenerate
-``figures/<profile>/``. A results manifest ``figures/<profile>/results_manifest.json``
-records versions, git commit, profile, machine, the scheduler, each notebook's wall time and
-every training run under ``runs/<profile>/`` (:func:`run_records`: epochs, kimg, training
-seconds, status and where it ran). A failing notebook stops the run with its name and the
-failing cell, and its executed copy is kept. ``reproduce(scheduler=...)`` (CLI
-``--scheduler``) sets ``$PAPERLIB_SCHEDULER`` for the notebooks' kernels, which inherit the
-environment (see :mod:`paperlib.engine.parallel`). Publishing the executed notebooks and
-refilling the docs' result tables (``publish=True``) live in :mod:`paperlib.publish` and
-:mod:`paperlib.doc_tables`.
+Executed copies go to ``runs/<profile>/executed/``; ``figures/<profile>/results_manifest.json``
+records versions, commit, profile, machine, scheduler, wall times and every training run
+(:func:`run_records`). A failing notebook stops the run, naming the notebook and cell.
+Publishing lives in :mod:`paperlib.publish` and :mod:`paperlib.doc_tables`.
 """
 from __future__ import annotations
 
@@ -81,15 +75,10 @@ def environment_info() -> dict:
 
 # ----------------------------------------------------------------------------- training runs
 def run_records(runs_root) -> list[dict]:
-    """One record per training run found under ``runs_root`` (any depth; a run folder holds
-    its config and its log or status: :class:`paperlib.engine.RunDir`), for the results
-    manifest:
-
-    ``run`` (folder, relative to ``runs_root``), ``model``, ``config``, ``seed``,
-    ``epochs_done``, ``epochs_target``, ``kimg`` (images shown, from log.csv's last row),
-    ``train_seconds`` (sum of log.csv's per-epoch ``seconds``: training time, whichever
-    reproduction spent it), ``status``, ``updated`` and ``executed`` (host, pid, Dask worker,
-    torch threads, from the status; ``None`` for runs older than that field)."""
+    """One record per training run under ``runs_root`` (any depth) for the results
+    manifest: ``run``, ``model``, ``config``, ``seed``, ``epochs_done``, ``epochs_target``,
+    ``kimg``, ``train_seconds`` (sum of log.csv's ``seconds``), ``status``, ``updated`` and
+    ``executed`` (None where the status lacks it)."""
 
     root = Path(runs_root)
     if not root.is_dir():
@@ -168,19 +157,10 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
               scheduler: str | None = None) -> dict:
     """Run the notebooks (all, or those whose names contain one of ``notebooks``) in order.
 
-    ``scheduler`` (``"serial"``, ``"local"`` or a Dask scheduler address such as
-    ``tcp://host:8786``; see :mod:`paperlib.engine.parallel`) is validated first and passed to the
-    notebooks' kernels as ``$PAPERLIB_SCHEDULER`` (restored afterwards); ``None`` leaves
-    the environment as it is (a bad ``$PAPERLIB_SCHEDULER`` is reported before any
-    notebook runs).
-
-    ``force`` sets ``PAPERLIB_FORCE`` to a new token for the kernels, so every cached
-    training run is redone once (see :func:`paperlib.engine.train_cached`).
-    ``publish`` copies the executed notebooks over ``notebooks/`` afterwards
-    (:func:`publish_executed`) and refills the result tables of the README and
-    ``docs/RESULTS.md`` (:func:`sync_docs_tables`). Returns the results manifest, also written to
-    ``figures/<profile>/results_manifest.json``; it lists each notebook's wall time and
-    every training run of the profile (:func:`run_records`).
+    ``scheduler`` (``"serial"``, ``"local"`` or a Dask address) is validated first and set as
+    ``$PAPERLIB_SCHEDULER`` for the kernels (restored afterwards; None leaves it). ``force``
+    redoes every cached training run once. ``publish``: :func:`publish_executed` and
+    :func:`sync_docs_tables` afterwards. Returns the results manifest (also written).
     """
     prof = config.get_profile(profile)
     spec = parallel.scheduler_spec(scheduler)  # ValueError naming the bad value

@@ -71,12 +71,10 @@ def train_part_classifier(emoji_dir, res: int, epochs: int = 30, seed: int = 0,
                           ) -> tuple[PartClassifier, float]:
     """Train (or load from the cache) the eyes/mouth classifier of an emoji set.
 
-    Returns ``(model, heldout_accuracy)``: the joint accuracy (eyes AND mouth right) on a
-    seeded ``heldout`` share of the set never used for training. Deterministic from
-    ``seed`` (own RNGs; global RNG state untouched); CPU training, ~5-30 s. Saved to
-    ``<cache_dir>/partclf_<key>.pt`` (key: manifest hash, res, epochs, seed) and loaded
-    with ``torch.load(weights_only=True)``. ``model.eyes_classes`` / ``model.mouth_classes``
-    name the outputs.
+    Returns ``(model, heldout_accuracy)``: joint accuracy (eyes AND mouth) on a seeded
+    ``heldout`` share never trained on. Deterministic from ``seed`` (global RNG untouched);
+    cached as ``<cache_dir>/partclf_<key>.pt``. ``model.eyes_classes`` /
+    ``model.mouth_classes`` name the outputs.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else _features.DEFAULT_CACHE_DIR
     info = _emoji_parts(emoji_dir)

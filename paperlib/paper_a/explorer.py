@@ -1,20 +1,7 @@
-"""Notebook widgets (ipywidgets).
-
-* :func:`selection_gallery` -- paper B's human-in-the-loop step: a grid of generated images,
-  each with a "like" toggle, and a button that saves the liked indices (with a sha256 of
-  every shown image) through :func:`paperlib.paper_b.save_selections`.
-* :func:`selections_or_auto` -- the saved human selection for a round when there is one,
-  else the automatic top-k (re-exported from :mod:`paperlib.paper_b`, so headless code
-  need not import ipywidgets).
-* :func:`latent_explorer` -- paper A's latent space, interactively: pick a trained run,
-  move along the leading principal directions of its mapped latent (or along raw noise
-  dimensions), interpolate between two seeds, choose DeLiGAN's mixture component, shift the
-  proposed model's mean adjustment mu. The pure logic (:func:`render`,
-  :func:`latent_vector`, :func:`pca_directions`, the sweep helpers) needs no browser.
-
-Nothing here blocks: the widgets are returned at once and only act on clicks or on values
-set from code, so notebooks using them run unchanged under papermill / nbval (where nobody
-clicks and the automatic rating is used).
+"""Paper A's latent explorer (ipywidgets): :func:`latent_explorer` over trained runs, and the
+pure logic it draws with (:func:`render`, :func:`latent_vector`, :func:`pca_directions`,
+the sweep helpers), which needs no browser. Widgets return at once and act only on clicks
+or values set from code, so notebooks run unchanged under papermill / nbval.
 """
 from __future__ import annotations
 
@@ -120,11 +107,8 @@ def seed_noise(gan, seed: int) -> tuple:
 
 
 def interpolate(a: torch.Tensor, b: torch.Tensor, t: float, kind: str = "slerp") -> torch.Tensor:
-    """Row-wise interpolation from ``a`` (t = 0, returned exactly) to ``b`` (t = 1, exactly).
-
-    ``"linear"``: (1 - t) a + t b. ``"slerp"``: spherical linear interpolation (Shoemake),
-    which keeps a Gaussian vector's norm typical along the way (the usual choice for GAN
-    latents); it falls back to linear for (anti)parallel rows.
+    """Row-wise interpolation from ``a`` (t = 0, exactly) to ``b`` (t = 1, exactly):
+    ``"linear"`` or ``"slerp"`` (keeps a Gaussian's norm typical; linear for (anti)parallel rows).
     """
     if kind not in INTERP_KINDS:
         raise ValueError(f"interpolation must be one of {INTERP_KINDS}, got {kind!r}")
@@ -148,13 +132,9 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, t: float, kind: str = "slerp")
 
 @dataclass
 class PCADirections:
-    """Principal directions of a run's mapped latent ``z = latent(*noise)``.
-
-    ``components`` (k, D): orthonormal rows, largest variance first, each signed so that its
-    largest-magnitude entry is positive (a deterministic sign); ``std`` (k,): the standard
-    deviation of z along each; ``explained`` (k,): fraction of z's total variance;
-    ``mean`` (D,); ``n`` samples, ``seed``.
-    """
+    """Principal directions of a run's mapped latent ``z = latent(*noise)``: ``components``
+    (k, D) orthonormal, largest variance first, sign fixed (largest entry positive); ``std``
+    (k,), ``explained`` (k,) variance share, ``mean`` (D,), ``n``, ``seed``."""
 
     mean: torch.Tensor
     components: torch.Tensor
@@ -170,10 +150,8 @@ class PCADirections:
 
 @torch.no_grad()
 def pca_directions(gan, n: int = 2048, seed: int = 0, k: int = 8) -> PCADirections:
-    """PCA (exact SVD, float64, ``torch.linalg.svd``) of ``n`` mapped latents
-    ``z = latent(*noise)`` drawn from ``seed`` -- the latent as G sees it (DeLiGAN's
-    mixture, the proposed model's ``Linear(n, n*N)`` output plus its mean adjustment).
-    Deterministic for a given run."""
+    """PCA (exact float64 SVD) of ``n`` mapped latents ``z = latent(*noise)`` drawn from
+    ``seed``, the latent as G sees it. Deterministic for a given run."""
     if n < 2:
         raise ValueError(f"pca_directions needs n >= 2 samples, got {n}")
     gan.latent.eval()
@@ -210,8 +188,8 @@ def mean_adjustment(gan, controls: dict | None = None) -> torch.Tensor:
 @torch.no_grad()
 def latent_vector(gan, controls: dict | None = None, pca: PCADirections | None = None
                   ) -> torch.Tensor:
-    """The mapped latent z (1, D) on the CPU that ``controls`` give (see the table above);
-    ``pca`` is computed with :func:`pca_directions`' defaults when needed and not given."""
+    """The mapped latent z (1, D) on the CPU that ``controls`` give; ``pca`` defaults to
+    :func:`pca_directions` when needed."""
     c = _check_controls(gan, controls)
     lat, dev = gan.latent, gan.device
     lat.eval()
@@ -255,7 +233,7 @@ def render(gan, controls: dict | None = None, pca: PCADirections | None = None) 
         return to_uint8_hwc(gan.G(z.to(gan.device))[0].float().cpu())
 
 
-# -- sweeps for static figures (uint8 stacks; put them on one canvas with :func:`tile`)
+# -- sweeps for static figures (uint8 stacks; one canvas: paperlib.plots.show_tile)
 def pca_sweep(gan, controls: dict | None = None, values=(-2, -1, 0, 1, 2), n_dirs: int = 4,
               pca: PCADirections | None = None) -> np.ndarray:
     """(n_dirs, len(values), H, W, 3): row i moves along principal direction i by each of
@@ -334,14 +312,10 @@ def _normalise_runs(runs) -> dict[str, Path]:
 class LatentExplorer(W.VBox):
     """The widget :func:`latent_explorer` returns (a ``VBox``; display it).
 
-    Widgets: ``run_dropdown``, ``mode`` (PCA/raw), ``sliders`` (FloatSliders, in stds),
-    ``raw_start``, ``seed_a``/``seed_b`` (IntText), ``t``, ``interp``, ``reset_button``;
-    model-specific, rebuilt when the run changes (None when not applicable): ``k_slider`` +
-    ``k_from_seeds`` (DeLiGAN), ``mu_offset``, ``mu_scale``, ``mu_resample``, ``mu_reset``
-    (proposed); ``image`` (PNG), ``info``, ``status``. State: ``gan`` and ``pca`` of the
-    selected run, ``image_array`` (the last uint8 image), ``n_renders``, ``last_error``.
     :meth:`controls` is the dict passed to :func:`render`; :meth:`set` changes several
-    controls with one redraw.
+    controls with one redraw; ``gan``, ``pca``, ``image_array`` (last uint8 image),
+    ``n_renders`` and ``last_error`` hold its state. Model-specific widgets are None when
+    not applicable.
     """
 
     def __init__(self, runs, n_dirs: int = N_DIRECTIONS, display_px: int = 256,
@@ -618,14 +592,11 @@ class LatentExplorer(W.VBox):
 
 def latent_explorer(runs, n_dirs: int = N_DIRECTIONS, display_px: int = 256,
                     n_pca: int = 2048, device=None, epoch: int | None = None) -> LatentExplorer:
-    """Build the latent explorer over trained paper-A runs and return it at once (display it).
+    """Build the latent explorer over trained paper-A runs and return it at once.
 
-    ``runs``: ``{label: run folder}`` or a list of run folders (labelled
-    ``model · config · seed · N · epoch`` by :func:`run_label`). Each run is loaded (latest
-    checkpoint, or ``epoch``) when first selected, and the PCA of its mapped latent
-    (``n_pca`` samples) computed once. Every control redraws the image through
-    :func:`render`; programmatic changes (:meth:`LatentExplorer.set`) do the same, so the
-    widget also works headless.
+    ``runs``: ``{label: run folder}`` or a list of run folders (labelled by
+    :func:`run_label`); each is loaded (latest checkpoint, or ``epoch``) when first
+    selected, its PCA (``n_pca`` samples) computed once. Works headless via :meth:`LatentExplorer.set`.
     """
     return LatentExplorer(runs, n_dirs=n_dirs, display_px=display_px, n_pca=n_pca,
                           device=device, epoch=epoch)
@@ -645,11 +616,9 @@ def explorer_models(explorer) -> tuple[dict, dict]:
 
 
 def explorer_states(explorer) -> dict[str, dict[str, np.ndarray]]:
-    """The explorer driven from code, as clicks would: for each run ``{state: image}`` with
-    seed 0 as sampled, PC1 +2 std, t = 0.5 between seeds 0 and 1, and the model's own
-    control (a mixture component half-way round from the current one; the proposed model's
-    mu offset +0.8; else raw eps[0] +3 std). Each run is reset afterwards (its reset
-    button, PCA mode); the last run stays selected."""
+    """The explorer driven from code, as clicks would: per run ``{state: image}`` (seed 0,
+    PC1 +2 std, t = 0.5, the model's own control); each run is reset afterwards and the
+    last stays selected."""
     states = {}
     for label in list(explorer.run_dropdown.options):
         explorer.set(run=label)

@@ -14,14 +14,10 @@ from ..engine.parallel import n_slots, train_many
 from ..engine.runs import RunDir, RunResult
 
 # ----------------------------------------------------------------------------- instability
-#: Paper A's "instability": D converges much faster than G and G stops learning. Per epoch,
-#: "D wins" when D's loss BCE(D(x),1) + BCE(D(G(z)),0) is under D_WIN_LOSS = 0.1 -- D gives
-#: reals and fakes their right label with confidence ~0.95 or more (2 * -log 0.95 = 0.10);
-#: at the 2 log 2 = 1.39 equilibrium D cannot tell them apart -- AND G is losing: G's loss
-#: -log D(G(z)) above G_LOSE_LOSS = 4 (D(G(z)) below e^-4 = 0.018, G fools D on under 2%)
-#: or mean D(G(z)) under D_FAKE_NEAR_ZERO = 0.02. An onset is INSTABILITY_EPOCHS = 5
-#: consecutive such epochs (one bad epoch can be a transient; G that "stops learning" stays
-#: beaten).
+#: Paper A's "instability" (D converges much faster than G, G stops learning), per epoch:
+#: "D wins" when D's loss is under D_WIN_LOSS AND G is losing (G's loss above G_LOSE_LOSS
+#: or mean D(G(z)) under D_FAKE_NEAR_ZERO); an onset is INSTABILITY_EPOCHS such epochs in
+#: a row. (why these values: docs/DECISIONS.md, "Paper A: instability detector")
 D_WIN_LOSS = 0.1
 
 
@@ -97,17 +93,11 @@ def stability_report(summaries: list[dict], group: str = "config") -> str:
 
 def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
              progress: bool = True, scheduler: str | None = None) -> tuple[int, list[dict]]:
-    """Paper A's choice of N for the proposed model: train with N = 1, 2, ... (up to the
-    profile's ``n_search_max``) and stop at the first run that stays stable past the
-    profile's ``stable_epoch`` (the paper's epoch 30; :func:`is_stable`), each run as long
-    as the profile's ``kimg`` budget.
-
-    Candidates are trained side by side, as many at a time as the scheduler has worker
-    slots (:mod:`paperlib.engine.parallel`): a slot would otherwise idle, so N + 1 is trained
-    speculatively while N is; runs past the chosen N are cached but not listed.
-    Returns (chosen N, one summary row per N up to the chosen one). When no N is stable,
-    the N whose instability started latest is chosen and its row says ``stable: False``.
-    Runs are cached, so calling this again (notebook 06 does) costs nothing.
+    """Paper A's choice of N for the proposed model: N = 1, 2, ... up to ``n_search_max``,
+    stopping at the first run stable past ``stable_epoch`` (:func:`is_stable`), each run the
+    profile's ``kimg`` long and cached. Candidates train side by side (N + 1 speculatively).
+    Returns (chosen N, one row per N up to it); with no stable N, the N whose instability
+    started latest, its row ``stable: False``.
     """
 
     prof = get_profile(profile)

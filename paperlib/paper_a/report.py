@@ -1,14 +1,7 @@
-"""Paper A's reported values and the small pieces of logic behind notebook 06's tables.
-
-Paper A's Table 1 values (FID 0.30/0.34/0.24, IS 0.12/0.15/0.16) are far outside the usual
-ranges, so the paper normalised them in some unstated way; its text states changes of
-"81% and 71%" (FID) and "129% and 106%" (IS), which match the ratios Proposed/DCGAN and
-Proposed/DeLiGAN (see ``PAPERS.md``). We therefore compare *ratios*, computed the same way
-from our standard FID and IS, and print the paper's raw values beside ours.
-
-Notebook 06 evaluates the runs of notebooks 02-04 (:func:`reference_runs`) and builds its
-tables from the scores with the functions below: each returns a pandas DataFrame (or
-markdown text); the notebook saves and displays them.
+"""Paper A's reported values and the logic behind notebook 06's tables (pandas DataFrames
+or markdown). Paper A's Table 1 is normalised in an unstated way, so we compare Proposed /
+baseline *ratios* of our FID and IS with the ratios its text states.
+(details: docs/DECISIONS.md, "Paper A: reported values")
 """
 from __future__ import annotations
 
@@ -67,15 +60,11 @@ def proposed_ratios(means: dict[str, float]) -> dict[str, float]:
 def stability_verdict(onsets: list, epochs_done: list[int], required_epoch: int,
                       expect_unstable: bool, passed: list[bool] | None = None,
                       baseline_passed: bool | None = None) -> tuple[str, str]:
-    """Verdict on a loss-curve claim from per-seed instability onsets (None = no onset).
-
-    ``expect_unstable``: the claim says the model becomes unstable (supported when most
-    seeds show an onset) or trains stably (supported when no seed does). The runs must
-    reach ``required_epoch`` (the claim's own epoch) -- else *not testable here*. With
-    ``passed`` (per-seed quality gate at the best checkpoint) a model that never learned
-    makes the claim untestable, except that a stably-training model the paper favours
-    failing the gate while its baseline passes (``baseline_passed``) is evidence against it.
-    Returns ``(verdict, reason)``."""
+    """Verdict on a loss-curve claim from per-seed instability onsets (None = no onset):
+    ``(verdict, reason)``. ``expect_unstable``: supported when most seeds show an onset,
+    else when none does. Runs short of ``required_epoch`` are *not testable here*; with
+    ``passed`` (per-seed gate), a model that never learned makes it untestable, unless the
+    favoured stable model fails while ``baseline_passed`` (*not supported*)."""
     n = len(onsets)
     short = [e for e in epochs_done if e < required_epoch]
     if not n or short:
@@ -125,11 +114,8 @@ INFORMATIVENESS_MEASURES = ("precision", "recall", "density", "coverage", "kid")
 def reference_runs(profile, data_dir, root, configs=None, seeds=None,
                    scheduler: str | None = None) -> tuple[dict, int]:
     """The runs of notebooks 02-04 for notebook 06: ``({(model, config, seed): RunResult},
-    N)``, N being the proposed model's (notebook 04's N search, :func:`search_n`).
-
-    They are the same cached run folders (found by their configs); a run that is missing
-    or unfinished is trained here, as its notebook would, and a printed note says so
-    before anything trains (and, when all are cached, that nothing is)."""
+    N)``, N the proposed model's (:func:`search_n`). Missing runs are trained here, after a
+    printed note."""
     prof = get_profile(profile)
     if not search_n_cached(prof, data_dir, root, scheduler=scheduler):
         print("paper A: notebook 04's N search is not (all) cached: running it here first "
@@ -155,18 +141,9 @@ def reference_runs(profile, data_dir, root, configs=None, seeds=None,
 def explorer_runs(profile, data_dir, root, seed: int = 0,
                   scheduler: str | None = None, shipped=None) -> dict:
     """The runs notebook 07's explorer opens: seed ``seed`` of each paper-A model with the
-    paper's settings, i.e. notebooks 02-04's cached runs (the proposed model at the N of
-    notebook 04's N search, :func:`search_n`). Returns ``{label: run folder}`` of those with
-    a checkpoint.
-
-    Before anything trains it prints which of them are missing and the estimated time
-    (:func:`paperlib.engine.training_plan`; with the N search not cached, every candidate N
-    counts, an upper bound: the search stops at the first stable N); missing runs then
-    train here with progress bars, cached for notebooks 02-04.
-
-    ``shipped``: a folder of exported generators (:func:`ship_generators`, e.g. the ones
-    committed from the reference run). When runs are missing and it holds a complete set,
-    those open instead and nothing trains (the message says so and how to get your own)."""
+    paper's settings (notebooks 02-04's cached runs); ``{label: run folder}`` of those with a
+    checkpoint. Missing runs train here after a printed plan, unless ``shipped`` (a folder of
+    :func:`ship_generators`) holds a complete set, which opens instead."""
     prof = get_profile(profile)
     n = len(image_files(data_dir))
 
@@ -213,10 +190,8 @@ SHIPPED_INDEX = "generators.json"
 
 
 def ship_generators(run_dirs: dict, dest) -> dict:
-    """Export each run's generator (:func:`paperlib.engine.export_generator`: the latent
-    module and sampling G only, a few MB) to ``dest/<n>`` and index them by label in
-    ``dest/generators.json``, so the explorer opens them on a fresh clone
-    (``explorer_runs(..., shipped=dest)``). Earlier exports in ``dest`` are replaced.
+    """Export each run's generator (:func:`paperlib.engine.export_generator`) to
+    ``dest/<n>``, indexed by label in ``dest/generators.json``, replacing earlier exports.
     Returns ``{label: folder}``."""
     dest = Path(dest)
     if not run_dirs:
@@ -252,10 +227,8 @@ def run_scale(profile, n_images: int) -> str:
 
 
 def scored_epochs(checkpoints: dict, configs, first_seed: dict) -> dict:
-    """The checkpoints each run is scored at, ``{(model, config, seed): [epoch, ...]}``
-    from its checkpoints (oldest first): all for Fig. 3's runs (first seed of the first
-    config), the later half for the other seeds of the claims' config (``"paper"``), the
-    last otherwise."""
+    """Epochs each run is scored at, ``{(model, config, seed): [epoch, ...]}``: all for
+    Fig. 3's run, the later half for the claims' config, else the last."""
     out = {}
     for (m, c, s), have in checkpoints.items():
         if c == configs[0] and s == first_seed[c]:
@@ -281,9 +254,8 @@ def is_summary(per_run: pd.DataFrame) -> tuple[str, bool]:
 
 def per_run_table(runs: dict, table_scores: list, best: dict, gate, n_images: int
                   ) -> pd.DataFrame:
-    """One row per run: its Table-1 scores (``table_scores``: one ``[evaluation]`` per run,
-    in the order of ``runs``), its best curve point (``best``) and whether that passed the
-    ``gate``, its instability onset and where it trained."""
+    """One row per run: Table-1 scores (``table_scores``, in the order of ``runs``), best
+    curve point and its ``gate``, instability onset and where it trained."""
     rows = []
     for k, (ev,) in zip(runs, table_scores):
         m, c, s = k
@@ -303,9 +275,8 @@ def per_run_table(runs: dict, table_scores: list, best: dict, gate, n_images: in
 
 
 def table1(per_run: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 1 (mean ± std over seeds per config and model, the share of runs past the gate,
-    the paper's values beside) and the means and stds it shows: ``(table, agg)``. IS is
-    shown when every run has one; a measure missing for some run is left out."""
+    """Table 1 (mean ± std over seeds per config and model, gate share, the paper's values)
+    and its aggregates: ``(table, agg)``."""
     _, has_is = is_summary(per_run)
     cols = ["fid", "kid", "precision", "recall", "density", "coverage"] + (["is"] if has_is else [])
     cols = [c for c in cols if c in per_run and per_run[c].notna().all()]
@@ -376,10 +347,8 @@ def informativeness(curve_df: pd.DataFrame,
 
 # ----------------------------------------------------------------------------- the detector
 def detector_candidates(runs: dict, calibration_root, n_images: int) -> dict[str, list]:
-    """Loss logs to show the instability detector on: ``{label: log rows}`` for the runs
-    (labelled ``"model config seed"``) and the calibration runs under ``calibration_root``
-    trained on a set of ``n_images`` (paper A's; labelled ``"calibration run <folder>"``),
-    which go past the paper's horizon. A run folder without log rows is left out."""
+    """``{label: log rows}`` of ``runs`` and of the calibration runs under
+    ``calibration_root`` on ``n_images`` images; runs without log rows are left out."""
     cands = {_label(k): r.rows for k, r in runs.items()}
     for d in list_runs(calibration_root):
         if read_config(d)["data"]["n_images"] == n_images:
@@ -390,10 +359,9 @@ def detector_candidates(runs: dict, calibration_root, n_images: int) -> dict[str
 
 
 def detector_demo(cands: dict, runs: dict) -> tuple[pd.DataFrame, list]:
-    """``(stab, demo)``: per candidate its onset, D-wins epochs and length (``stab``), and
-    the two runs to show (``demo``: ``[(word, stab row), ...]``): the earliest onset
-    (``"fires"``) and, among ``runs``, the run without one whose D wins least
-    (``"silent"``); either is absent when no run qualifies."""
+    """``(stab, demo)``: per candidate its onset, D-wins epochs and length, and the runs to
+    show: the earliest onset (``"fires"``) and the run of ``runs`` without one whose D wins
+    least (``"silent"``); either may be absent."""
     stab = pd.DataFrame([{"run": name, "onset": instability_onset(rows),
                           "d_wins": sum(d_wins(row) for row in rows), "epochs": len(rows)}
                          for name, rows in cands.items()])
@@ -431,13 +399,10 @@ STABILITY_CLAIMS = (
 
 def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
                  horizon: int = CLAIM_HORIZON) -> tuple[pd.DataFrame, dict]:
-    """Paper A's claims judged on the claims' config (``"paper"``, else the first) with
-    the ``seeds`` all three models have: ``(audit, passed)``, one audit row per claim
-    (verdict, reason, fragility, per-seed values, scale) and each model's per-seed gate
-    results. Loss-curve claims: :func:`stability_verdict` at ``horizon``, rechecked with
-    the detector's thresholds moved by ±50 % (:func:`threshold_variants`); metric claims:
-    :func:`paperlib.metrics.compare_claim` on the Table-1 values (IS only when every run
-    has one, else *not testable here*)."""
+    """Paper A's claims on the claims' config for the ``seeds`` all models have: ``(audit,
+    passed)``. Loss-curve claims: :func:`stability_verdict` at ``horizon``, rechecked with
+    :func:`threshold_variants`; metric claims: :func:`paperlib.metrics.compare_claim` on
+    the Table-1 values."""
     is_kind, has_is = is_summary(per_run)
     claim_cfg = "paper" if "paper" in configs else configs[0]
     claim_seeds = [s for s in seeds if all((m, claim_cfg, s) in runs for m in MODELS)]

@@ -1,17 +1,6 @@
-"""The checks on one curation loop (:func:`paperlib.paper_b.curation_job`'s result) that
-notebook 05 asserts, the ``curate`` command runs and the tests call: one code path, so what
-the notebook checks is what is tested.
-
-Every check holds for both ratings. A round rated by a person (``rating == "human"``) took
-exactly the saved selection of that round (:func:`paperlib.paper_b.selection_for_round`) as
-its top-rated images; a round rated automatically took the ``top_k`` best by the automatic
-satisfaction, so only there is the top-rated images' mean satisfaction at least the batch's
-(a person may like images the automatic score ranks low).
-
-Notebook 01's checks (:func:`check_shape_learning_runs`, :func:`check_shape_learning_tables`)
-and notebook 05's beyond the loops (:func:`check_curation_notebook`) live here too, with
-:func:`check_figures` (the figure and table files a notebook saved).
-"""
+"""Checks that notebooks 01 and 05, the ``curate`` command and the tests share (one code
+path): one curation loop (:func:`check_curation`), notebook 01's runs and tables, notebook
+05's beyond the loops, notebook 01b's (:func:`check_conditional`) and saved figures."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,16 +25,12 @@ def _check(ok: bool, msg: str) -> None:
 
 
 def check_curation(job: CurationJob | dict, result: dict) -> list[str]:
-    """Check one curation loop against the job that ran it; return the rating each round
-    used (``"human"`` / ``"auto"``). Raises :class:`CurationCheckFailed` naming the first
-    failed check.
+    """Check one curation loop (``job``: a :class:`paperlib.paper_b.CurationJob` or its
+    dict; ``result``: what it returned); return each round's rating (``"human"``/``"auto"``).
 
-    ``job``: the :class:`paperlib.paper_b.CurationJob` (or its dict) that ran; ``result``: what it returned (or :func:`as_paths` of it). Checked per
-    round: the rating is human or auto; a human round used the saved selection, an auto
-    round the ``top_k`` best (top-rated mean satisfaction >= the batch's); the 60/30/10
-    counts; the retrained run finished its epochs, started from the previous model, has the
-    start run's model and trained on ``size`` images; the curated set's human part comes
-    from ``train_dir`` only. And the log file is in ``loop_dir``.
+    Per round: a human round used the saved selection, an auto round the ``top_k`` best;
+    the 60/30/10 counts; the retrained run's epochs, start, model and size; the human part
+    from ``train_dir`` only; the log in ``loop_dir``. Raises :class:`CurationCheckFailed`.
     """
     job = as_job({"kind": "curation", **job} if isinstance(job, dict) else job)
     log, models = result["log"], [Path(m) for m in result["models"]]
@@ -130,15 +115,10 @@ def check_figures(fig_dir, names) -> None:
 
 def check_shape_learning_runs(runs: dict, aug_runs: dict, splits: dict, epochs_used: dict,
                               model: str) -> None:
-    """Notebook 01's training runs. ``runs``: ``{(artist, seed): {stage: result}}``;
-    ``aug_runs``: ``{(artist, augment, seed): result}``; ``splits``: ``{artist: split}``
-    (``train``, ``held_out``, ``source``); ``epochs_used``: ``{artist: {stage: epochs}}``.
-
-    Every run finished its stage's epochs with ``model``; no run trained on a held-out image
-    (the artist-alone run on the training part); "alone" and "longer" are one run read at
-    B and later; a fine-tuning run starts from the pre-training run; each artist's training
-    and held-out parts come from disjoint source images that together are the whole set.
-    Raises :class:`NotebookCheckFailed` naming the first failed check."""
+    """Notebook 01's training runs (``runs``, ``aug_runs``, ``splits``, ``epochs_used``):
+    finished epochs with ``model``, no held-out image trained on, "alone"/"longer" one run,
+    fine-tuning from the pre-training, disjoint complete splits. Raises
+    :class:`NotebookCheckFailed`."""
     for (name, s), stage_runs in runs.items():
         for stage, res in stage_runs.items():
             where = (name, s, stage)
@@ -179,16 +159,10 @@ def check_shape_learning_runs(runs: dict, aug_runs: dict, splits: dict, epochs_u
 def check_shape_learning_tables(per_run, verdict_df, explained, *, artists, seeds, stages,
                                 augments, augment_seeds, n_eval: int,
                                 calibrated: bool = False) -> None:
-    """Notebook 01's tables. ``per_run``: one row per artist's training data and per
-    (stage, seed) and (augment, seed) run; ``verdict_df`` / ``explained``: the verdicts and
-    the explanation table. Checked: the row count; every generated row evaluated ``n_eval``
-    images, with finite metrics, a form score in [0, 1] and FID >= 0; verdicts are
-    :data:`~paperlib.metrics.verdicts.VERDICTS`; with the stages alone, mix and longer, two primary
-    comparisons and one explanation per artist; the training data's FID beats every
-    model's; on artist_donglein the form measure works on real images and -- ``calibrated``
-    (the cpu profile's own model) -- the 1st result draws the round face in two seeds or
-    more with FID < 300. Raises :class:`NotebookCheckFailed` naming the first failed
-    check."""
+    """Notebook 01's tables (``per_run``, ``verdict_df``, ``explained``): row counts,
+    ``n_eval`` images and finite metrics per generated row, known verdicts, the floor's FID
+    best; ``calibrated``: the reference setting's expectations on artist_donglein. Raises
+    :class:`NotebookCheckFailed`."""
     artists = list(artists)
     want = len(artists) * (1 + len(seeds) * len(stages) + len(augments) * len(augment_seeds))
     _nb_check(len(per_run) == want, f"{len(per_run)} evaluated rows, not {want}")
@@ -212,10 +186,10 @@ def check_shape_learning_tables(per_run, verdict_df, explained, *, artists, seed
                       f"{name}: the form measure fails on real images: {dict(ref)}")
             if calibrated:   # the calibrated reference setting
                 alone = gen[(gen.artist == name) & (gen.stage == "alone")]
-                # the budget was calibrated so that the 1st result draws the round face
+                # the reference budget: the 1st result draws the round face
                 _nb_check(alone.draws.sum() >= 2,
                           f"{name}: the 1st result draws in {alone.draws.sum()} seeds")
-                _nb_check(alone.fid.max() < 300,   # models that draw (DCGAN's were 340-400)
+                _nb_check(alone.fid.max() < 300,   # models that draw
                           f"{name}: 1st-result FID up to {alone.fid.max()}")
 
 
@@ -224,18 +198,10 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
                             control_epochs: dict, artists, seeds, epochs: int, n_eval: int,
                             pretrain_column: bool, control: bool,
                             calibrated: bool = False) -> None:
-    """Notebook 05's checks beyond each loop's own (:func:`check_curation`).
-
-    ``loops``: ``{(artist, seed): loop result}``; ``controls``: ``{(artist, seed): control
-    result}``; ``base``: ``{(artist, seed): {stage: shape-learning result}}``; ``table1`` /
-    ``t1``: Table 1 and its per-seed rows; ``verdict_df``: the claims. Checked: each loop
-    starts from the ``shape_stage`` model, retrains ``model`` and lives under ``root``;
-    each control finished its ``control_epochs``; the 1st result is the longer run read at
-    ``epochs``, both finished; Table 1's rows and seeds; every generated per-seed row
-    evaluated ``n_eval`` images with finite metrics, a form score in [0, 1] and FID >= 0;
-    the verdicts; and -- ``calibrated`` (the cpu profile's own model) -- artist_donglein's
-    generated columns have FID < 300 (models that draw). Raises :class:`NotebookCheckFailed`
-    naming the first failed check."""
+    """Notebook 05's checks beyond :func:`check_curation`: loops, controls and the 1st
+    result ran as planned; Table 1's rows and per-seed metrics are complete and finite;
+    known verdicts; ``calibrated``: artist_donglein's generated FID < 300. Raises
+    :class:`NotebookCheckFailed`."""
     artists = list(artists)
     for (name, s), out in loops.items():
         _nb_check(Path(out["models"][0]) == Path(base[name, s][shape_stage].run_dir),
@@ -270,8 +236,7 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
     want = (4 + bool(pretrain_column)) * len(artists)
     _nb_check(len(verdict_df) == want, f"{len(verdict_df)} claims, not {want}")
     if calibrated and "artist_donglein" in artists:
-        # the generated columns are models that draw: FID against the held-out part well
-        # below the 340-400 of the DCGAN runs this replaced
+        # the generated columns are models that draw (FID well below the floor's scale)
         fid = gen[gen.artist == "artist_donglein"].fid.max()
         _nb_check(fid < 300, f"artist_donglein: a generated column's FID is {fid}")
 
@@ -279,14 +244,10 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
 def check_conditional(p2p_runs: dict, sg_runs: dict, splits: dict, per_seed, verdicts, *,
                       p2p_epochs: dict, seeds, n_columns: int, recipe_maps: bool,
                       profile_name: str) -> None:
-    """Notebook 01b's checks. ``p2p_runs``: ``{(artist, seed): result}``; ``sg_runs``:
-    ``{(artist, seed): {stage: result}}``; ``p2p_epochs``: ``{artist: epochs}`` (the kimg
-    budget in epochs). Each Pix2pixHD run finished its epochs without VGG weights, trained
-    on the training part only (``recipe_maps``: with recipe maps); each StyleGAN2 run
-    finished; training and held-out parts are disjoint; every column is scored with the
-    same number of images and has one row per seed (``n_columns`` generated columns per
-    artist); on the cpu profile 3+ seeds and both stand-ins; known verdicts. Raises
-    :class:`NotebookCheckFailed` naming the first failed check."""
+    """Notebook 01b's checks (``p2p_runs``, ``sg_runs``, ``p2p_epochs``): runs finished,
+    Pix2pixHD without VGG weights on the training part only, disjoint splits, equal image
+    counts and one row per seed and column, known verdicts. Raises
+    :class:`NotebookCheckFailed`."""
     for (name, s), res in p2p_runs.items():
         where = (name, s)
         _nb_check(res.status == "finished", f"{where}: status {res.status}")

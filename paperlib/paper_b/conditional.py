@@ -70,11 +70,9 @@ def conditional_config(profile: Any, train_dir: Any, seed: int, map_source: str 
 
 
 def layout_errors(images: Any, pairs_dir: Any, res: int) -> dict:
-    """How exactly ``images`` (one per image of the paired folder ``pairs_dir``, in its
-    order) keep the main circle their maps give: the form finder's main circle
-    (:mod:`paperlib.forms.fidelity`) against the recipe's ``main_circle``; median centre offset and
-    median absolute radius error, both as a share of the recipe's radius, and the share of
-    images with a main form found. NaN without stand-in recipes."""
+    """How exactly ``images`` (in ``pairs_dir``'s order) keep their maps' main circle:
+    median centre offset and radius error (shares of the recipe radius) and the share with
+    a main form found. NaN without stand-in recipes."""
 
     recipes = folder_recipes(Path(pairs_dir))
     files = [p.relative_to(pairs_dir).as_posix() for p in image_files(pairs_dir)]
@@ -100,16 +98,10 @@ def layout_errors(images: Any, pairs_dir: Any, res: int) -> dict:
 def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[int] | None = None,
                          extractor: Any = None, cache_dir: Any = None,
                          use_cache: bool = True, features: str = "clusters") -> dict:
-    """The conditional route's Table-1 metrics: a Pix2pixHD run's latest checkpoint
-    translates every map of the paired folder ``pairs_dir`` (the held-out part: maps the
-    model never saw) once; :func:`paperlib.paper_b.stage_metrics` of those outputs against
-    that folder's images (FID/KID) under the folder's form measure
-    (:func:`paperlib.forms.form_kind_of`), plus :func:`layout_errors`. Cached as JSON in
-    ``run_dir/eval/`` under the checkpoint's and the folder's identities. With the
-    instance-wise feature encoder, ``features`` says where each instance's features come
-    from: ``"clusters"`` (pix2pixHD's test time: a centre of its class's clusters of the
-    training features) or ``"gt"`` (the held-out image's own: an upper bound); a run
-    without the encoder ignores it."""
+    """The conditional route's Table-1 metrics: the latest checkpoint translates every map of
+    ``pairs_dir`` (held-out) once; :func:`paperlib.paper_b.stage_metrics` against its images
+    plus :func:`layout_errors`, cached in ``run_dir/eval/``. ``features``: ``"clusters"``
+    (pix2pixHD's test time) or ``"gt"`` (upper bound), for runs with the instance encoder."""
     form = form_kind_of(pairs_dir)
 
     def compute(epoch: int, extractor) -> dict:
@@ -138,24 +130,13 @@ def evaluate_conditional(run_dir: Any, pairs_dir: Any, inner_counts: Sequence[in
 
 def conditional_verdicts(per_seed: pd.DataFrame, order: list[str],
                          favoured: str) -> tuple[pd.DataFrame, list[str]]:
-    """Notebook 01b's verdicts and the per-stand-in lines of its report.
+    """Notebook 01b's verdicts and report lines.
 
-    ``per_seed`` holds one row per artist and column: the held-out floor (``model ==
-    "real"``, one row per artist) and one row per seed of each generated column, with
-    ``main_score``, ``inner_score``, the gate's form statistic (``form_median``, or
-    ``main_circularity_median`` in older tables), ``fid``, ``kid``,
-    ``layout_centre_err``, ``layout_radius_err``, ``layout_found`` and ``draws`` (notebook
-    01's form gate per run; None where undefined). ``order`` names the generated columns,
-    ``favoured`` (the conditional route, one of them) first; the others are the baselines.
-
-    Per artist (in ``per_seed``'s order) and per metric (the exact-form score,
-    :func:`paperlib.paper_b.exact_form_metric` -- ``main_score`` for a face -- higher
-    better; ``fid``, lower better): :func:`paperlib.metrics.compare_claim` of ``favoured``
-    against the baselines with the gate as ``passed``; where the floor's median form
-    statistic is 0 there is no gate, and every verdict is "not testable here". Returns the verdicts
-    table (columns ``artist``, ``claim``, ``metric``, ``verdict``, ``reason``, ``per seed``)
-    and the report's markdown lines (per artist: the floor, then per column its gate count
-    and mean ± sd)."""
+    ``per_seed``: the floor (``model == "real"``) and per seed each generated column;
+    ``order``: generated columns, ``favoured`` first. Per artist and metric (exact-form
+    score, higher better; ``fid``, lower better) :func:`paperlib.metrics.compare_claim` of
+    ``favoured`` against the others with the gate; without a gate (floor median 0) "not
+    testable here". Returns ``(verdicts table, markdown lines)``."""
 
     baselines = [c for c in order if c != favoured]
     stat = _gate_column(per_seed)
@@ -206,17 +187,10 @@ def conditional_verdicts(per_seed: pd.DataFrame, order: list[str],
 def conditional_tables(per_seed: pd.DataFrame, cols: Sequence[str], *,
                        fid_limit: float = math.inf, fid_margin: float | None = None
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Notebook 01b's tables from its per-seed rows (one row per artist x column x seed; the
-    floor rows have ``model == "real"``): ``(per_seed with form_ratio and the gate's draws,
-    the table over seeds with a gate column, the README's compact summary)``. The gate is
-    notebook 01's: the form drawn (:func:`draws_form` of the artist set's form statistic,
-    ``form_median``) and, given ``fid_limit`` (the profile's ``b_gate_fid``; default none),
-    FID under it; it is undefined (None) where the artist's own images score 0 (a floor
-    median of 0). ``fid_margin`` instead gates each artist's FID over its own floor (this
-    table's n and set): ``fid < floor + fid_margin`` (01b scores 80 images on two sets; the
-    profile's limit was set at 200 images on one: ``b_gate_fid - b_gate_floor``).
-    ``fid_over_floor`` (added to ``cols``): each row's FID minus its artist's held-out floor
-    FID at the same n."""
+    """Notebook 01b's tables: ``(per_seed with form_ratio and draws, table over seeds,
+    compact summary)``. Gate: the form drawn (:func:`draws_form`) and FID under
+    ``fid_limit``, or with ``fid_margin`` ``fid < floor + fid_margin``; None where the floor's
+    median form is 0. Adds ``fid_over_floor`` to ``cols``."""
     fid_limit = check_fid_limit(fid_limit)
     per_seed = per_seed.copy()
     floor_fid = per_seed[per_seed.model == "real"].set_index("artist").fid
@@ -256,11 +230,8 @@ CONDITIONAL_COLUMNS = {"floor": "training data (held-out floor)",
 
 def conditional_per_seed(splits, seeds, p2p_runs, sg_runs, stages, floor, evaluate_p2p,
                          evaluate_sg, columns=CONDITIONAL_COLUMNS) -> pd.DataFrame:
-    """Notebook 01b's rows per artist, column and seed: per artist (``splits``) the training
-    data (``floor(artist, split)``, model "real"), then per seed Pix2pixHD with sampled and
-    with ground-truth features (``evaluate_p2p(artist, run_dir, "clusters" | "gt")`` of
-    ``p2p_runs[artist, seed]``) and each StyleGAN2 stage of ``stages``
-    (``evaluate_sg(artist, sg_runs[artist, seed][stage])``), named by ``columns``."""
+    """Notebook 01b's rows per artist, column and seed: the floor, then per seed Pix2pixHD
+    (``evaluate_p2p``, "clusters" and "gt") and each StyleGAN2 stage (``evaluate_sg``)."""
     rows = []
     for name, sp in splits.items():
         rows.append({"artist": name, "column": columns["floor"], "model": "real", "seed": None,

@@ -1,92 +1,11 @@
 """Paper B's training-data production ("curation") loop: the 60/30/10 rule.
 
-Paper B (section III): once generation yields images the artist is highly satisfied with,
-select generated images similar to them (60 %) and human-made training images similar to
-them (30 %), and copy the most satisfying images (10 %); train again on that set. The paper
-gives no similarity measure, no satisfaction measure and no rounding rule; the choices
-below are ours.
-
-**Selection is apart from measurement.** The loop selects in one feature space and the
-results are measured in another, against images the loop never sees:
-
-* *selection features* (similarity, realism, the human set's features): the caller's
-  ``features`` callable; notebook 05 uses :class:`PixelPCAFeatures`
-  (:func:`pixel_pca_features`: area-downsampled 16 x 16 RGB pixels projected on the
-  first 32 whitened principal components of the artist's **training part**), never
-  Inception;
-* *measurement* (:func:`evaluate_stage`, :func:`held_out_floor_metrics`): FID, KID and
-  diversity in ``paperlib.metrics``' Inception pool features, against the artist's
-  **held-out part** (:func:`paperlib.data.split_held_out`), which no model trains on and
-  which is not among the loop's human images.
-
-So the loop cannot optimise FID/KID/diversity by ranking in their own features against
-their own reference (the circularity the issue names). The satisfaction's fidelity factor
-*is* the circle-fidelity measure Table 1 also reports (the artist's judgement of the
-form, by design): a gain in fidelity after curation is partly selected for, and only
-FID/KID/diversity are measured apart from the selection.
-
-**Similarity.** Images are compared in the selection feature space. The distance of a
-candidate to the top-rated set is its *minimum* distance to any top-rated feature;
-``metric="euclidean"`` (default) or ``"cosine"`` (1 - cosine similarity).
-
-**Automatic satisfaction** (the headless stand-in for the artist's judgement),
-:func:`auto_satisfaction`::
-
-    satisfaction_i = fidelity_i ** w * realism_i ** (1 - w)          (w = 0.5: geometric mean)
-    fidelity_i     = circle_fidelity(image_i, n_inner_expected).score     in [0, 1]
-                     (given the artist set's form measure ``form``: its per-image factor,
-                     paperlib.forms.form_scores -- the measure the gate and Table 1 use)
-    realism_i      = 2 ** (-nn_i / tau)                                  in (0, 1]
-    nn_i           = min_j || f(gen_i) - f(train_j) ||       (Euclidean, selection features)
-    tau            = median over training images j of min_{k != j} || f(train_j) - f(train_k) ||
-
-i.e. realism is 1 on a training image, 1/2 at the typical spacing of the training set
-itself and decays geometrically beyond it (tau falls back to the median of ``nn`` when the
-training set has a single image). Either factor at 0 makes the satisfaction 0.
-
-**Rounding** (:func:`split_counts`): ``counts_k = floor(size * r_k)``; the remaining
-``size - sum(counts)`` units go one each to the categories with the largest fractional
-parts ``size * r_k - floor(size * r_k)``, ties to the earlier category (generated, then
-human, then top copies). ``size * r_k`` is rounded to 9 decimals first so 0.3 * 10 is 3.
-Sizes 10, 7, 1, 33, 400 give (6, 3, 1), (4, 2, 1), (1, 0, 0), (20, 10, 3), (240, 120, 40).
-
-**Plan** (:func:`plan_curated_set`): the generated-similar part never includes the
-top-rated images themselves (they are the top-copy part already; letting them in would
-count them twice); chosen without replacement, nearest first (ties by index). Human images
-likewise. Top copies cycle through ``top_idx`` in the given order (best first) -- with more
-top-rated images than copies, the first ones are used.
-
-**Writing** (:func:`write_curated_set`): PNGs plus ``provenance.json`` in
-``run_dir/round_{r}/trainset/``, written to a temporary folder inside ``run_dir`` and
-renamed into place; nothing is written outside ``run_dir`` and human source files are
-only read (copied).
-
-**Human-in-the-loop selections** (:func:`save_selections`, :func:`load_selections`,
-:func:`selections_or_auto`; the gallery is :func:`paperlib.paper_b.selection_gallery`)::
-
-    {"version": 1, "rounds": {"0": {"selected": [3, 7], "n_shown": 40,
-                                    "image_hashes": ["<sha256>", ...], "saved_at": ...}}}
-
-``image_hashes`` holds the sha256 of every shown image's uint8 pixels. A later (headless)
-run reusing the selection must show the same images: a different count or hash raises
-:class:`SelectionMismatchError` -- our decision, since silently applying a selection to
-other images would build the wrong training set (``on_mismatch="warn"`` falls back to the
-automatic rating with a warning instead).
-
-**Loop** (:func:`run_curation_loop`): generate -> rate -> plan -> write -> retrain, per
-round, with the training engine passed in as callables; per-round summaries go to
-``run_dir/curation_log.json``. :func:`curate_and_retrain` runs it on real training runs.
-
-**Paper B stages** (notebooks 01 and 05; all our choices, stated there):
-:func:`shape_learning_runs` trains the artist set alone, shape learning as a mix and as
-shape pre-training + fine-tuning, and the longer-training control (:func:`stage_epochs`: by
-default each artist image is shown as often as in the 1st result, the shapes on top);
-:func:`style_fidelity` scores generated images against the inner-circle counts a style
-allows; :func:`stage_metrics` / :func:`evaluate_stage` give Table 1's numbers (circle
-fidelity, FID, KID, diversity = :func:`mean_pairwise_distance` of Inception features;
-FID/KID against the held-out part via ``reference_dir``), cached per run; the "training
-data" row is :func:`held_out_floor_metrics` (training part vs held-out part: the
-real-vs-real floor; :func:`real_stage_metrics` is the older in-sample version).
+Paper B retrains on generated images similar to the most satisfying ones (60 %), human-made
+training images similar to them (30 %) and copies of the most satisfying ones (10 %). It
+gives no similarity, satisfaction or rounding rule; ours are :func:`auto_satisfaction`,
+:func:`split_counts` and :func:`plan_curated_set`. Selection works in the caller's
+``features`` (never Inception); FID/KID/diversity are measured apart, on the held-out part.
+(design notes: docs/DECISIONS.md, "Paper B: curation loop")
 """
 from __future__ import annotations
 
@@ -132,11 +51,11 @@ def auto_satisfaction_parts(
     """The pieces of :func:`auto_satisfaction`: ``satisfaction``, ``fidelity``,
     ``realism``, ``nn_dist`` (arrays over generated images) and ``tau`` (float).
 
-    ``gen_images=None`` skips the fidelity factor (``fidelity`` = 1 and satisfaction =
-    realism). ``inner_counts`` (instead of ``n_inner_expected``): the inner-circle counts
-    the style allows; each image is scored against the one nearest its found count
-    (:func:`style_fidelity`). ``form`` (instead of both): the artist set's form measure
-    (:func:`paperlib.forms.form_measure_of`), whose per-image ``fidelity`` is the factor.
+    ``realism = 2 ** (-nn_dist / tau)``: ``nn_dist`` the Euclidean distance to the nearest
+    training feature, ``tau`` the median nearest-neighbour distance within the training set.
+    Fidelity is the circle-fidelity score against ``n_inner_expected``, or against the nearest
+    of ``inner_counts`` (:func:`style_fidelity`), or ``form``'s per-image factor (give at
+    most one); ``gen_images=None`` sets it to 1. Raises ``ValueError`` for bad inputs.
     """
     if sum(v is not None for v in (inner_counts, n_inner_expected, form)) > 1:
         raise ValueError("give one of n_inner_expected, inner_counts and form, not both")
@@ -188,18 +107,15 @@ def auto_satisfaction(
     inner_counts: Sequence[int] | None = None,
     form: FormMeasure | None = None,
 ) -> np.ndarray:
-    """Headless satisfaction score in [0, 1] per generated image (higher = better).
-
-    ``fidelity ** weight * realism ** (1 - weight)``; see the module docstring for the
-    exact definitions of fidelity (circle-fidelity score) and realism (``2 ** (-nn/tau)``).
-    ``inner_counts``, ``form``: see :func:`auto_satisfaction_parts`.
-    """
+    """Headless satisfaction in [0, 1] per generated image (higher = better):
+    ``fidelity ** weight * realism ** (1 - weight)`` (:func:`auto_satisfaction_parts`)."""
     return auto_satisfaction_parts(gen_images, gen_feats, train_feats, n_inner_expected,
                                    weight, inner_counts=inner_counts, form=form)["satisfaction"]
 
 
 def split_counts(size: int, ratios: Sequence[float] = (0.6, 0.3, 0.1)) -> tuple[int, ...]:
-    """Exact per-category counts for ``size`` (largest-remainder rule; see module doc)."""
+    """Exact per-category counts for ``size``: ``floor(size * r_k)`` (rounded to 9 decimals
+    first), the remainder one each to the largest fractional parts, ties to the earlier."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
         raise ValueError(f"size must be an integer, got {size!r}")
     size = int(size)
@@ -262,10 +178,10 @@ def plan_curated_set(
 ) -> CurationPlan:
     """Plan paper B's 60/30/10 training set of ``size`` images.
 
-    ``gen_feats`` (M, D): features of the generated batch; ``human_feats`` (H, D): of the
-    human-made training images; ``top_idx``: indices into the generated batch of the
-    top-rated images, best first. Raises ``ValueError`` for bad sizes/ratios/indices or
-    when there are too few candidates (generated non-top images, human images).
+    ``gen_feats`` (M, D), ``human_feats`` (H, D); ``top_idx``: top-rated generated indices,
+    best first. Similar parts are nearest to any top-rated image first (ties by index),
+    without replacement, never the top-rated themselves; top copies cycle through
+    ``top_idx``. Raises ``ValueError`` for bad sizes/ratios/indices or too few candidates.
     """
     counts = split_counts(size, ratios)
     if metric not in ("euclidean", "cosine"):
@@ -337,18 +253,11 @@ def write_curated_set(
     run_dir: Any,
     round_idx: int,
 ) -> Path:
-    """Write the planned set to ``run_dir/round_{round_idx}/trainset/``; return that path.
+    """Write the planned set to ``run_dir/round_{round_idx}/trainset/`` (PNGs named
+    ``{k:05d}_{gen|human|top}_{index:05d}.png`` plus ``provenance.json``); return that path.
 
-    Files are ``{k:05d}_{gen|human|top}_{index:05d}.png`` (k = position in the plan).
-    Generated images (float [-1, 1] CHW tensors/arrays or uint8 HWC) are saved as PNG;
-    human images are copied byte for byte when they are PNGs and converted to RGB PNG
-    otherwise (sources are only read). ``provenance.json`` lists per file its source,
-    index, distance and, for human images, the original path.
-
-    Nothing is written outside ``run_dir``: a ``run_dir`` containing ``..`` is rejected,
-    the target is resolved (symlinks included) and must lie inside it. The set is written
-    to a temporary folder inside ``run_dir/round_{r}/`` and renamed into place; an
-    existing trainset for that round is replaced only after the new one is complete.
+    Nothing is written outside ``run_dir`` (``..`` and escaping symlinks are refused); human
+    sources are only read. The set is built in a temporary folder and renamed into place.
     """
     if isinstance(round_idx, bool) or not isinstance(round_idx, (int, np.integer)) \
             or round_idx < 0:
@@ -448,26 +357,13 @@ def run_curation_loop(
     inner_counts: Sequence[int] | None = None,
     form: FormMeasure | None = None,
 ) -> dict:
-    """Paper B's loop, ``rounds`` times: generate ``n_generate`` images, rate them
-    (``rate(images, r)`` returns the top-rated indices, best first, or a pair
-    ``(top_idx, how)`` with ``how`` e.g. ``"human"``/``"auto"``), plan and write the
-    60/30/10 set (:func:`plan_curated_set`, :func:`write_curated_set`), then
-    ``retrain(trainset_dir, r)``.
+    """Paper B's loop, ``rounds`` times: ``generate(n_generate)``, rate (``rate(images, r)``
+    -> top-rated indices best first, or ``(top_idx, how)``; with ``rate.accepts_feats`` also
+    ``feats=``), plan and write the 60/30/10 set, then ``retrain(trainset_dir, r)``.
 
-    A ``rate`` with a true attribute ``accepts_feats`` (those of :func:`make_auto_rater`
-    and :func:`make_selection_rater`) is called as ``rate(images, r, feats=feats)`` so the
-    features are not computed twice.
-
-    ``generate(n)`` returns n images (float [-1, 1] (N, 3, H, W) or uint8 (N, H, W, 3));
-    ``features(images)`` their (N, D) features, in the same space as ``human_feats``.
-    Every round's summary -- sizes per source, mean automatic satisfaction / circle
-    fidelity / realism of the generated batch (and of the top-rated) -- is appended to
-    ``run_dir/curation_log.json`` as soon as the round ends. With ``evaluate_final`` one
-    more batch is generated after the last retrain and its means are logged as ``final``.
-    ``inner_counts`` (instead of ``n_inner_expected``): the inner-circle counts the style
-    allows, for the logged fidelity (:func:`style_fidelity`); ``form`` (instead): the artist
-    set's form measure, whose factor is logged (:func:`auto_satisfaction_parts`). Returns
-    the log.
+    ``features(images)``: (N, D) in the space of ``human_feats``. Each round's summary is
+    appended to ``run_dir/curation_log.json``; ``evaluate_final`` logs one more batch as
+    ``final``. ``inner_counts``/``form``: see :func:`auto_satisfaction_parts`. Returns the log.
     """
     if rounds < 1:
         raise ValueError("rounds must be >= 1")
@@ -565,8 +461,7 @@ def _rated(rate: Callable, images: Any, r: int, feats: np.ndarray) -> tuple[list
 
 
 def read_provenance(trainset_dir) -> dict:
-    """The ``provenance.json`` a curated training set records (:func:`write_curated_set`):
-    where each of its images came from, per source."""
+    """The ``provenance.json`` of a curated training set (:func:`write_curated_set`)."""
     path = Path(trainset_dir) / PROVENANCE
     if not path.is_file():
         raise FileNotFoundError(f"{trainset_dir} has no {PROVENANCE}")

@@ -45,13 +45,10 @@ def setup(profile: Any, model: str | None = None, augment: str | None = None,
           seeds: Sequence[int] | None = None, artists: Sequence[str] | None = None,
           artist_folder: Any = None, epochs: int | None = None,
           n_eval: int | None = None) -> Setup:
-    """Resolve notebook 01/05's parameters (None: the profile's value): ``model`` the
-    profile's ``b_model``; ``augment`` ``b_augment`` for StyleGAN2, "none" for the DCGAN;
-    ``seeds`` ``b_seeds``; ``n_eval`` 8 on smoke, 200 on cpu, else ``n_fake``; the artist
-    sets (``artist_folder`` replaces the stand-ins), each split once
-    (:func:`paperlib.data.split_held_out`, the profile's ``held_out_frac``, seed 0); and
-    ``epochs``, the artist-alone stage's image budget
-    (:func:`paperlib.paper_b.stage_kimg`) in epochs of the training part."""
+    """Resolve notebook 01/05's parameters (None: the profile's value): ``model``,
+    ``augment``, ``seeds``, ``n_eval``, the artist sets (``artist_folder`` replaces the
+    stand-ins) each split once (:func:`paperlib.data.split_held_out`), and ``epochs`` of the
+    artist-alone stage (:func:`paperlib.paper_b.shape_learning.stage_kimg`)."""
 
     prof = get_profile(profile)
     model = model or prof.b_model
@@ -133,18 +130,10 @@ class CurationJob:
                      kimg: float | None = None, shown: int | None = None,
                      n_data: int | None = None, selections: Any = None,
                      names: dict | None = None, **extra) -> "CurationJob":
-        """The job of the loop fine-tuning ``start_run`` (a run folder with a checkpoint)
-        with ``train_dir``'s images, its runs under ``root``. None takes the default:
-        ``rounds``, ``size``, ``n_generate`` the profile's ``curation_*`` (``profile``
-        None: 2 rounds, ``size`` the ``n_data`` images of ``train_dir``, ``n_generate``
-        ``size``); ``top_k`` :meth:`default_top_k`; ``epochs`` ``kimg`` in epochs of the
-        set (:func:`paperlib.engine.epochs_for_kimg`), else :meth:`default_epochs` of
-        ``shown`` (default: the images the start run was trained on); ``loop_dir``
-        ``root/curation/<start run>-k<top_k>-e<epochs>``; ``res`` the start run's.
-        ``extra``: the other fields. Raises :class:`JobInfeasible` when the 30 % human
-        part needs more than ``n_data`` images, ``top_k`` is not below ``n_generate`` or
-        the 60 % generated part needs more than the ``n_generate - top_k`` not top-rated
-        (``names`` maps a field to the caller's word for it, e.g. a CLI flag)."""
+        """The loop fine-tuning ``start_run`` with ``train_dir``'s images under ``root``;
+        None fields take the profile's (or :meth:`default_top_k`, :meth:`default_epochs`)
+        values. Raises :class:`JobInfeasible` when the 60/30/10 parts need more images than
+        there are (``names``: the caller's word for each field)."""
         nm = {"size": "size", "n_generate": "n_generate", "top_k": "top_k",
               "train_dir": "train_dir", **(names or {})}
         prof = get_profile(profile) if profile is not None else None
@@ -204,12 +193,9 @@ class ControlJob:
                      start_run: Any = None, data_dir: Any = None, root: Any = None,
                      epochs: int | None = None, round_epochs: int | None = None,
                      **extra) -> "ControlJob":
-        """The control of the loop ``curation`` (its start run, training part, root, name
-        and seed, unless given). ``epochs`` default: as many images as the loop trains --
-        ``rounds * round_epochs * size`` (the loop's, else the profile's ``curation_rounds``
-        and ``curation_size`` with ``round_epochs``) -- in epochs of ``data_dir``, at least
-        1. Raises :class:`JobInfeasible` when ``data_dir`` holds no image or ``epochs`` is
-        neither given nor derivable."""
+        """The control of the loop ``curation``: ``epochs`` default to as many images as the
+        loop trains, in epochs of ``data_dir``. Raises :class:`JobInfeasible` when
+        ``data_dir`` has no image or ``epochs`` cannot be derived."""
         if curation is not None:
             start_run = curation.start_run if start_run is None else start_run
             data_dir = curation.train_dir if data_dir is None else data_dir
@@ -251,12 +237,9 @@ def _label(job: Any) -> str:
 
 
 def curation_job(job: CurationJob | dict) -> dict:
-    """Run one :class:`CurationJob` (a worker's unit of work, :func:`run_b_jobs`):
-    selection features fitted on the artist's training part
-    (:func:`paperlib.paper_b.pixel_pca_features`, never Inception), the automatic or human
-    rater, and :func:`paperlib.paper_b.curate_and_retrain`. Returns its result with the
-    run folders as strings. The checks notebook 05 and ``curate`` run on the result:
-    :func:`paperlib.paper_b.check_curation`."""
+    """Run one :class:`CurationJob`: pixel-PCA selection features on the training part,
+    the automatic or human rater and :func:`paperlib.paper_b.curate_and_retrain`. Returns its
+    result with run folders as strings (checked by :func:`paperlib.paper_b.check_curation`)."""
     job = as_job({"kind": "curation", **job} if isinstance(job, dict) else job)
     with pinned_threads(int(job.threads)):
         human = load_folder(job.train_dir, int(job.res))
@@ -312,14 +295,9 @@ def as_paths(result: dict) -> dict:
 
 # ----------------------------------------------------------------------------- the plan
 def curation_plan(jobs: Sequence[Any], profile: Any, slots: int = 1) -> TrainingPlan:
-    """What :func:`run_b_jobs` of notebook 05's ``jobs`` (jobs or their dicts) will train,
-    said before it does (:class:`paperlib.engine.TrainingPlan`; nothing is trained). A
-    control is cached when its run is. A curation loop's round is cached when an earlier
-    run of the loop left its curated set and the model fine-tuned on it, and the round's
-    rating is unchanged (the loop's log shows the automatic rating and no selection is
-    saved for the round now, or the saved selection it used); from the first round that is
-    not, every round counts as missing (its set depends on the images the model before it
-    generates, so the plan can only say what the saved sets and selections show)."""
+    """What :func:`run_b_jobs` of ``jobs`` will train (:class:`paperlib.engine.TrainingPlan`;
+    nothing trains). A loop round counts as cached while its saved set, model and rating are
+    unchanged; every later round counts as missing."""
     prof = get_profile(profile)
     missing, cached = [], 0
     for j in map(as_job, jobs):

@@ -1,12 +1,6 @@
-"""Paper B's reports: the tables and the "paper vs this run" markdown of notebooks 01 (shape
-learning) and 05 (the curation loop), built from the notebooks' per-seed tables.
-
-The per-seed tables have one row per artist, stage (01: ``stage``; 05: Table 1's ``column``)
-and seed, holding :func:`paperlib.paper_b.evaluate_stage`'s metrics; the artist's
-``"training data"`` row (``seed`` None) holds the held-out floor
-(:func:`paperlib.paper_b.held_out_floor_metrics`). Nothing here trains or evaluates a
-model: the functions only arrange, judge (:func:`paperlib.metrics.compare_claim`) and
-word what the notebooks measured."""
+"""Paper B's reports: tables and "paper vs this run" markdown of notebooks 01 and 05, built
+from per-seed tables (one row per artist, stage/column and seed; the ``"training data"`` row
+holds the held-out floor). Nothing here trains or evaluates a model."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,19 +19,15 @@ REFERENCE = "training data"
 GATE_STATISTIC = "form_median"
 #: Notebook 01's 1st result, the baseline of its shape-learning claims.
 ALONE = "alone"
-#: The metrics notebook 01's claims compare (higher is better); ``main_score`` stands for
-#: the artist's exact-form score (:func:`paperlib.paper_b.exact_form_metric`: ``form_score``
-#: for a set whose form measure is not the face's).
+#: The metrics notebook 01's claims compare (higher is better; ``main_score`` stands for
+#: the exact-form score, :func:`paperlib.paper_b.exact_form_metric`).
 SHAPE_CLAIM_METRICS = ("main_score", "inner_score")
 #: Notebook 01's longer-training control: the artist set alone for as many images as shape
 #: learning (the 1st result's run, extended).
 LONGER = "longer"
-#: Notebook 01's comparisons, decided before any result: (stage, baseline, primary). The
-#: primary ones, on the main-form score: shape learning (``mix``) against the 1st result
-#: (paper B's claim) and against the longer-training control (is the gain the shapes or
-#: just more training?). Secondary: shape pre-training + fine-tuning against the 1st
-#: result, and the control against the 1st result (what more training alone does); every
-#: comparison also on the inner-form score, secondary.
+#: Notebook 01's comparisons, fixed before any result: (stage, baseline, primary). Primary:
+#: shape learning against the 1st result and against the longer control (shapes or just
+#: more training?); every comparison also on the inner-form score, secondary.
 SHAPE_COMPARISONS = (("mix", ALONE, True), ("mix", LONGER, True), ("finetune", ALONE, False),
                      (LONGER, ALONE, False))
 #: The columns of notebook 01's verdict table.
@@ -79,14 +69,10 @@ def _artists(df: pd.DataFrame) -> list:
 # ----------------------------------------------------------------------------- the gate
 def with_gate(per_seed: pd.DataFrame, key: str = "stage", *, fid_limit: float
               ) -> pd.DataFrame:
-    """A copy of ``per_seed`` with the gate's columns: ``form_ratio``, each row's
-    ``form_median`` (the median per-image score of its artist set's form measure,
-    :func:`paperlib.paper_b.stage_metrics`) over its artist's training data's (the
-    ``key == "training data"`` row), ``fid_ok`` (FID under ``fid_limit``, the profile's
-    ``b_gate_fid``; ``math.inf`` for no limit) and ``draws``, the gate:
-    :func:`paperlib.paper_b.passes_gate` -- FID under the limit and the form drawn. The
-    training data's own row is judged like any other. Every artist needs its training-data
-    row (``KeyError`` otherwise); a bad ``fid_limit`` is a ``ValueError``."""
+    """A copy of ``per_seed`` with the gate's columns ``form_ratio`` (``form_median`` over
+    the artist's training-data row), ``fid_ok`` and ``draws``
+    (:func:`paperlib.paper_b.passes_gate`). ``KeyError`` for an artist without its
+    training-data row, ``ValueError`` for a bad ``fid_limit``."""
     fid_limit = check_fid_limit(fid_limit)
     out = per_seed.copy()
     ref_median = out[out[key] == REFERENCE].set_index("artist")[GATE_STATISTIC]
@@ -100,10 +86,8 @@ def with_gate(per_seed: pd.DataFrame, key: str = "stage", *, fid_limit: float
 # ----------------------------------------------------------------------------- notebook 01
 def stage_summary(per_run: pd.DataFrame, stages: Sequence[str],
                   cols: Sequence[str]) -> pd.DataFrame:
-    """Notebook 01's summary over seeds (:func:`paperlib.paper_b.table1` keyed by artist
-    and stage) of the training data and ``stages``: every metric of ``cols`` and ``draws``
-    (the gate, as the mean of 0/1 over seeds) as mean, ``_sd`` and ``_seeds``. ``per_run``
-    is :func:`with_gate`'s table; the form measure's columns are added where it has them."""
+    """Notebook 01's summary over seeds (:func:`paperlib.paper_b.table1` by artist and
+    stage) of ``cols`` and ``draws`` for the training data and ``stages``."""
     cols = _with_form(cols, per_run)
     rows = per_run[per_run.stage.isin([REFERENCE, *stages])][["artist", "stage", "seed",
                                                               "draws", *cols]]
@@ -113,11 +97,8 @@ def stage_summary(per_run: pd.DataFrame, stages: Sequence[str],
 
 def augment_table(per_run: pd.DataFrame, augment: str, augments: Sequence[str],
                   augment_seeds: Sequence[int], cols: Sequence[str]) -> pd.DataFrame:
-    """Notebook 01's augmentation comparison on the artist-alone stage: per artist and
-    augmentation (``augment``, the main one, and each of ``augments``, whose runs are the
-    stages ``"alone+<augmentation>"``), ``cols`` over ``augment_seeds`` as
-    :func:`paperlib.paper_b.table1` gives them. Without ``augments``, one row per artist
-    saying the comparison did not run."""
+    """Notebook 01's augmentation comparison on the artist-alone stage: ``cols`` over
+    ``augment_seeds`` per artist and augmentation (stages ``"alone+<augmentation>"``)."""
     if not augments:
         return pd.DataFrame([{"artist": name, "augment": augment, "note": "comparison not run "
                               "on this profile (secondary, cut for time)"}
@@ -139,13 +120,9 @@ def shape_claim(stage: str, baseline: str = ALONE) -> str:
 
 
 def shape_learning_verdicts(per_run: pd.DataFrame, stages: Sequence[str]) -> pd.DataFrame:
-    """Notebook 01's verdicts: per artist, every comparison of :data:`SHAPE_COMPARISONS`
-    whose two stages are in ``stages``, on every metric of :data:`SHAPE_CLAIM_METRICS`
-    (``primary``: a primary comparison on the main-form score), "the stage draws more exact
-    form than its baseline", judged over the seeds by :func:`paperlib.metrics.compare_claim`
-    (higher is better; a stage whose runs do not all pass the gate ``draws``, see
-    :func:`with_gate`, makes it *not testable here* or *not supported*). Columns
-    :data:`VERDICT_COLUMNS`."""
+    """Notebook 01's verdicts: per artist, every :data:`SHAPE_COMPARISONS` pair in
+    ``stages`` on each of :data:`SHAPE_CLAIM_METRICS`, judged by
+    :func:`paperlib.metrics.compare_claim` with the gate. Columns :data:`VERDICT_COLUMNS`."""
     rows = []
     for name in _artists(per_run):
         sub = per_run[per_run.artist == name]
@@ -184,9 +161,8 @@ def gain_explained(vs_first: str, vs_longer: str) -> str:
 
 
 def explanation_table(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Per artist, :func:`gain_explained` of the two primary verdicts of ``verdicts``
-    (:func:`shape_learning_verdicts`); artists without both are left out. Columns artist,
-    vs_1st_result, vs_longer, reading."""
+    """Per artist, :func:`gain_explained` of its two primary verdicts (columns artist,
+    vs_1st_result, vs_longer, reading)."""
     rows = []
     prim = verdicts[verdicts.primary.astype(bool)]
     for name in _artists(prim) if len(prim) else []:
@@ -200,13 +176,9 @@ def explanation_table(verdicts: pd.DataFrame) -> pd.DataFrame:
 def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
                             stages: Sequence[str], *, profile: str, model: str, res: int,
                             augment: str, seeds: Sequence[int], n_eval: int) -> str:
-    """Notebook 01's "paper vs this run" as markdown: the paper's finding, this run's
-    setting (``profile`` name, ``model``, ``res``, ``augment``, ``seeds``, ``n_eval``),
-    then per artist its training data's values, one line per stage of ``stages`` (gate
-    passes over seeds, form ratio, main- and inner-form score, FID and KID, mean ± sd over
-    seeds), one line per verdict of ``verdicts`` (:func:`shape_learning_verdicts`, primary or
-    secondary) and, with both primary verdicts, whether longer training explains the gain
-    (:func:`gain_explained`)."""
+    """Notebook 01's "paper vs this run" markdown: the paper's finding, this run's setting,
+    then per artist the training data, each stage of ``stages``, each of ``verdicts`` and
+    (:func:`gain_explained`) whether longer training explains the gain."""
     explained = explanation_table(verdicts).set_index("artist").reading if len(verdicts) \
         else pd.Series(dtype=str)
     lines = [PAPER_B_SHAPE, "",
@@ -244,11 +216,9 @@ def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
 # ----------------------------------------------------------------------------- notebook 05
 def curation_composition(loops: Mapping[Any, Mapping], loop_dirs: Mapping[Any, Any]
                          ) -> pd.DataFrame:
-    """The curated sets of notebook 05's loops, from their provenance
-    (:func:`paperlib.paper_b.read_provenance`): per artist, seed, round and source of
-    :data:`paperlib.paper_b.SOURCES`, the ``images`` it contributed, how many are
-    ``distinct`` and their ``mean_distance`` to the nearest top-rated image. ``loops`` maps
-    ``(artist, seed)`` to a loop's result (its ``log``), ``loop_dirs`` to its folder."""
+    """Notebook 05's curated sets from their provenance: per artist, seed, round and source
+    the ``images``, ``distinct`` count and ``mean_distance`` to the nearest top-rated
+    image. ``loops``: ``{(artist, seed): result}``; ``loop_dirs``: their folders."""
     rows = []
     for (name, s), out in loops.items():
         for entry in out["log"]["rounds"]:
@@ -264,10 +234,8 @@ def curation_composition(loops: Mapping[Any, Mapping], loop_dirs: Mapping[Any, A
 
 
 def curation_table1(t1: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
-    """Paper B's Table 1 made quantitative: :func:`paperlib.paper_b.table1` of ``t1`` (one
-    row per artist, column and seed, with ``model`` and the gate ``draws``, see
-    :func:`with_gate`) over ``cols``, with ``draws``, the number of seeds passing the gate,
-    after ``model``; the form measure's columns are added where ``t1`` has them."""
+    """Paper B's Table 1: :func:`paperlib.paper_b.table1` of ``t1`` over ``cols`` with
+    ``draws`` (seeds passing the gate) after ``model``."""
     cols = _with_form(cols, t1)
     out = table1(t1[["artist", "column", "model", "seed", *cols]], cols)
     out.insert(3, "draws", [int(t1[(t1.artist == a) & (t1.column == c)].draws.sum())
@@ -285,12 +253,8 @@ def curation_verdicts(t1: pd.DataFrame, control: bool = True) -> pd.DataFrame:
 def curation_markdown(table: pd.DataFrame, verdicts: pd.DataFrame, *, family: str,
                       seeds: Sequence[int], rounds: int, size: int, n_eval: int,
                       ratings: Iterable[str]) -> str:
-    """Notebook 05's "paper vs this run" as markdown: the paper's claims, this run's setting
-    (the model ``family``, ``seeds``, curation ``rounds`` of ``size`` images, ``n_eval``,
-    the ``ratings`` used, each named once), then per artist its training data's values, one
-    line per Table-1 column of ``table`` (:func:`curation_table1`: gate passes, main- and
-    inner-form score, FID, KID and diversity, mean ± sd over seeds) and one per verdict of
-    ``verdicts`` (:func:`curation_verdicts`), and how the verdicts are reached."""
+    """Notebook 05's "paper vs this run" markdown: the claims, this run's setting, then per
+    artist the training data, each Table-1 column of ``table`` and each of ``verdicts``."""
     lines = [PAPER_B_CURATION, "",
              f"**This run** ({family}, {len(seeds)} seeds {list(seeds)}, {rounds} curation "
              f"round(s) of {size} images, {n_eval} generated images per evaluation against the "
@@ -329,17 +293,10 @@ def model_family(model: str, res: int, sg_channels: int, augment: str) -> str:
 def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loops: Mapping,
                       controls: Mapping | None, evaluate, floor, *, family: str,
                       shape_stage: str, pretrain_column: bool) -> pd.DataFrame:
-    """Table 1's rows per artist, column and seed, before the gate (:func:`with_gate`).
-
-    Per artist (``splits``: ``{artist: split}``): the training data (``floor(artist,
-    split)``: the held-out floor's metrics; ``seed`` None, ``model`` the held-out real
-    images), then per seed the 1st result (stage "alone"), shape learning (``shape_stage``),
-    longer training and -- ``pretrain_column`` -- shape pre-training + fine-tuning, each
-    ``base[artist, seed][stage]`` evaluated at its own epochs (``evaluate(artist, run_dir,
-    epochs_done)``), then shape learning + technique (the curation loop's last model,
-    ``loops[artist, seed]["models"][-1]``) and -- given ``controls`` -- the control
-    (``controls[artist, seed]["run_dir"]``), both at their last checkpoint
-    (``evaluate(artist, run_dir)``). ``model`` is ``family`` for every generated row."""
+    """Table 1's rows per artist, column and seed, before the gate (:func:`with_gate`):
+    the held-out floor (``floor(artist, split)``, ``seed`` None), then per seed each stage
+    of ``base`` at its own epochs, the curation loop's last model and -- given
+    ``controls`` -- the control, via ``evaluate``. ``model`` is ``family``."""
     rows = []
     for name, sp in splits.items():
         rows.append({"artist": name, "column": "training data", "seed": None,
@@ -363,13 +320,9 @@ def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loop
 
 def shape_learning_per_run(splits: Mapping, seeds: Sequence[int], stages: Sequence[str],
                            runs: Mapping, aug_runs: Mapping, evaluate, floor) -> pd.DataFrame:
-    """Notebook 01's rows per artist, stage and seed, before the gate (:func:`with_gate`):
-    per artist (``splits``: ``{artist: split}``) the training data (``floor(artist,
-    split)``, ``seed`` None), then per seed each of ``stages`` (``runs[artist,
-    seed][stage]`` evaluated at its own epochs: ``evaluate(artist, run_dir,
-    epochs_done)``), then each augmentation run of that artist (``aug_runs[artist, augment,
-    seed]``, stage ``alone+<augment>``, at its last checkpoint: ``evaluate(artist,
-    run_dir)``)."""
+    """Notebook 01's rows per artist, stage and seed, before the gate: the floor, then per
+    seed each of ``stages`` at its own epochs and each augmentation run at its last
+    checkpoint (``evaluate``)."""
     rows = []
     for name, sp in splits.items():
         rows.append({"artist": name, "stage": "training data", "seed": None, **floor(name, sp)})
@@ -386,12 +339,9 @@ def shape_learning_per_run(splits: Mapping, seeds: Sequence[int], stages: Sequen
 
 
 def curation_rounds(loops: Mapping, controls: Mapping | None, evaluate) -> pd.DataFrame:
-    """Notebook 05's rows per artist, seed and round: round "start" (the shape-learning
-    model) and round r (the model after the r-th retraining) of each loop (``loops[artist,
-    seed]``: ``models``, ``log``), with the round's ``rating``, ``mean_satisfaction`` and
-    ``top_mean_satisfaction`` from the loop's log ("-" / NaN for the last model), then --
-    given ``controls`` -- the control (``controls[artist, seed]["run_dir"]``). Each model is
-    evaluated at its last checkpoint: ``evaluate(artist, model_dir)``."""
+    """Notebook 05's rows per artist, seed and round: "start" and each retrained model of
+    ``loops`` with the round's rating and satisfaction means (from the log), then the
+    control; each evaluated at its last checkpoint."""
     rows = []
     for (name, s), out in loops.items():
         for r, model_dir in enumerate(out["models"]):

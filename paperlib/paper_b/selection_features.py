@@ -18,6 +18,7 @@ from ..utils.io import atomic_write
 
 
 def as_features(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float64 (N, D) array; ``ValueError`` naming ``name`` otherwise."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     a = np.asarray(x, dtype=np.float64)
@@ -29,12 +30,14 @@ def as_features(x: Any, name: str) -> np.ndarray:
 
 
 def n_images(images: Any) -> int:
+    """The number of images in a batch (tensor, array or sequence)."""
     if hasattr(images, "shape"):
         return int(images.shape[0])
     return len(images)
 
 
 def image_at(images: Any, i: int) -> Any:
+    """Image ``i`` of a batch."""
     return images[i]
 
 
@@ -55,6 +58,7 @@ def feature_distances(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -
 
 
 def min_distances(cands: np.ndarray, refs: np.ndarray, metric: str, chunk: int = 2048) -> np.ndarray:
+    """Per candidate row, its minimum distance to ``refs`` (computed in chunks)."""
     out = np.empty(len(cands))
     for s in range(0, len(cands), chunk):
         out[s:s + chunk] = feature_distances(cands[s:s + chunk], refs, metric).min(axis=1)

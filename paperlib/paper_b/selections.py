@@ -85,15 +85,9 @@ def save_selections(
 
 
 def selection_for_round(path: Any, round_idx: int, images: Any = None) -> list[int] | None:
-    """The saved selection for ``round_idx`` (sorted indices), or None when the file or
-    the round is absent.
-
-    With ``images``, verifies the round was made on these images: same count and, when
-    hashes were stored, the same sha256 per image -- else :class:`SelectionMismatchError`
-    (our decision: reusing a selection for different images would silently train on the
-    wrong set, so it is an error; :func:`selections_or_auto` can turn it
-    into a warning and an automatic fallback). ``path`` None: no file (None).
-    """
+    """The saved selection for ``round_idx`` (sorted indices), or None when the file, path or
+    round is absent. With ``images``, a different count or sha256 raises
+    :class:`SelectionMismatchError`."""
     if path is None:
         return None
     p = Path(path)
@@ -133,18 +127,10 @@ def selections_or_auto(
     verbose: bool = True,
     tie_break: Any = None,
 ) -> tuple[np.ndarray, str]:
-    """Top-rated indices for a round: the saved human selection when there is one, else
-    the ``top_k`` best by ``auto_scores``. Returns ``(top_idx, how)`` with ``how`` in
-    ``{"human", "auto"}`` and (with ``verbose``) prints which one it used.
-
-    The human selection is verified against ``images`` (:func:`selection_for_round`); a
-    mismatch raises :class:`SelectionMismatchError` (``on_mismatch="error"``, default) or
-    warns and falls back to the automatic rating (``"warn"``). An empty saved selection
-    counts as none. Human picks are ordered best first by ``auto_scores`` (ties by index),
-    so the top-copy part cycles through the picks the scorer also likes most.
-    ``tie_break`` (one value per image, higher first) orders images with equal
-    ``auto_scores`` before the index does -- e.g. the realism factor, for a batch in which
-    every image has circle fidelity 0 and so satisfaction 0.
+    """Top-rated indices for a round: the saved human selection (verified against
+    ``images``), else the ``top_k`` best by ``auto_scores``; returns ``(top_idx, how)``,
+    ``how`` "human" or "auto". Picks are ordered by ``auto_scores``, then ``tie_break``
+    (higher first), then index. ``on_mismatch="warn"`` falls back to auto with a warning.
     """
     if on_mismatch not in ("error", "warn"):
         raise ValueError("on_mismatch must be 'error' or 'warn'")
@@ -192,11 +178,9 @@ def make_selection_rater(
     inner_counts: Sequence[int] | None = None,
     form: Any = None,
 ) -> Callable[[Any, int], tuple[np.ndarray, str]]:
-    """A ``rate(images, round_idx) -> (top_idx, how)`` callable for
-    :func:`run_curation_loop`: the saved human selection of that round when present,
-    else the automatic top ``top_k`` (:func:`selections_or_auto`; equal satisfaction is
-    broken by realism, then index). ``form``: the artist set's form measure
-    (:func:`paperlib.paper_b.auto_satisfaction_parts`)."""
+    """A ``rate(images, round_idx) -> (top_idx, how)`` for
+    :func:`paperlib.paper_b.run_curation_loop` (:func:`selections_or_auto`; ties by realism,
+    then index). ``form``: see :func:`paperlib.paper_b.auto_satisfaction_parts`."""
 
     def rate(images: Any, round_idx: int, feats: Any = None) -> tuple[np.ndarray, str]:
         f = features(images) if feats is None else feats
@@ -219,10 +203,8 @@ def make_auto_rater(
     inner_counts: Sequence[int] | None = None,
     form: Any = None,
 ) -> Callable[[Any, int], np.ndarray]:
-    """A ``rate(images, round_idx) -> top_idx`` callable: the ``top_k`` images by
-    :func:`auto_satisfaction`, best first; equal satisfaction (e.g. 0 for every image of a
-    batch whose circle fidelity is 0 throughout) is broken by realism, then by index.
-    ``form``: the artist set's form measure (:func:`paperlib.paper_b.auto_satisfaction_parts`)."""
+    """A ``rate(images, round_idx) -> top_idx``: the ``top_k`` by
+    :func:`paperlib.paper_b.auto_satisfaction`, ties by realism, then index."""
     if top_k < 1:
         raise ValueError("top_k must be >= 1")
 

@@ -58,19 +58,11 @@ def stage_epochs(epochs: int, n_artist: int, n_mix: int, n_shapes: int,
                  pretrain_frac: float = 0.5, budget: str = "artist") -> dict[str, int]:
     """Epochs per stage, from ``epochs`` (E) of the artist set alone (the 1st result).
 
-    ``budget="artist"`` (default, our choice; paper B *added* many circles to the training
-    data, it did not take artist images away): every stage shows each artist image as often
-    as the 1st result does, and the shapes come on top, so shape learning trains longer.
-    mix: E epochs of the mix set (E x n_mix images); ``longer``, the control: the artist
-    set alone for as many images as the mix, ``E * n_mix / n_artist`` epochs; pre-training:
-    the shape images the mix shows, ``E * (n_mix - n_artist) / n_shapes`` epochs of the
-    shape set, then fine-tuning E epochs on the artist set (``pretrain_frac`` unused).
-
-    ``budget="images"``: every stage sees as many training images as E epochs of the artist
-    alone (the mix sees the artist less often): mix ``E * n_artist / n_mix``; pre-training
-    ``frac * E * n_artist / n_shapes`` on the shapes, fine-tuning ``(1 - frac) * E``;
-    ``longer`` is E. ``budget="epochs"``: E epochs on each stage's own set; pre-training
-    ``frac * E``, fine-tuning the rest; ``longer`` is E. Every value is rounded, at least 1.
+    ``budget="artist"`` (default): every stage shows each artist image as often as the 1st
+    result, shapes on top (mix E; ``longer`` ``E * n_mix / n_artist``; pre-training
+    ``E * (n_mix - n_artist) / n_shapes``, fine-tuning E). ``"images"``: every stage shows
+    ``E * n_artist`` images. ``"epochs"``: E epochs per stage's own set. Rounded, at least 1.
+    (why "artist": docs/DECISIONS.md, "Paper B: shape learning")
     """
     if not 0.0 < float(pretrain_frac) < 1.0:
         raise ValueError(f"pretrain_frac must be in (0, 1), got {pretrain_frac!r}")
@@ -106,11 +98,9 @@ def stage_images(ep: dict, n_artist: int, n_mix: int, n_shapes: int) -> dict[str
 
 
 def at_epoch(res: RunResult, epoch: int) -> RunResult:
-    """``res`` as it stood at ``epoch``: the same run folder, ``epochs_done`` ``epoch`` and
-    the log's rows up to it. The 1st result is the longer-training control's run at the 1st
-    result's epochs (same seed, same data: the engine is deterministic and an extended run
-    equals an uninterrupted one). Raises ``RuntimeError`` when the run has no checkpoint at
-    ``epoch``."""
+    """``res`` as it stood at ``epoch`` (same run folder, log rows up to it; the engine is
+    deterministic, so an extended run read there is the shorter run). Raises
+    ``RuntimeError`` when the run has no checkpoint at ``epoch``."""
     if res.epochs_done <= epoch:   # not extended yet (or diverged before it): as it is
         return res
     ckpts = dict(list_checkpoints(res.run_dir))
@@ -123,8 +113,7 @@ def at_epoch(res: RunResult, epoch: int) -> RunResult:
 
 def stage_kimg(profile: Any, model: str) -> float:
     """Images shown (thousands) in paper B's artist-alone stage: the profile's StyleGAN2
-    ``kimg`` (:func:`paperlib.engine.profile_sizes`) for StyleGAN2, its ``shape_kimg`` for the
-    DCGAN fast option (both from the convergence calibration)."""
+    ``kimg`` (:func:`paperlib.engine.profile_sizes`), or its ``shape_kimg`` for the DCGAN."""
 
     prof = get_profile(profile)
     return profile_sizes(prof, model)["kimg"] if model == "stylegan2" else prof.shape_kimg
@@ -132,11 +121,9 @@ def stage_kimg(profile: Any, model: str) -> float:
 
 @dataclass(frozen=True)
 class StageJob:
-    """One training run of paper B's shape learning: ``stage`` of artist ``name`` and
-    ``seed``, ``cfg`` trained on ``data_dir`` as a cached run under ``root``. ``extended``:
-    an "alone" run the plan's "longer" job continues (a plan counts it there);
-    ``returned``: whether :func:`shape_learning_many` returns it (False for the "alone" run
-    trained only for the longer one). Build it with :meth:`from_profile`."""
+    """One training run of paper B's shape learning (``stage``, artist ``name``, ``seed``,
+    ``cfg`` on ``data_dir`` under ``root``); ``extended``: continued by "longer";
+    ``returned``: returned by :func:`shape_learning_many`. Build with :meth:`from_profile`."""
 
     name: str
     seed: int
@@ -151,10 +138,9 @@ class StageJob:
     def from_profile(cls, profile: Any, name: str, seed: int, stage: str, data_dir: Any,
                      root: Any, epochs: int, *, model: str = "dcgan", config: str = "paper",
                      augment: str = "none", init_from: Any = None, **flags) -> "StageJob":
-        """The job of ``stage`` (:data:`STAGES` or "pretrain"): the profile's config of
-        ``model`` (:func:`paperlib.engine.profile_config`) for ``epochs`` epochs with
-        ``augment``, fine-tuned from the checkpoint ``init_from`` when given. ``flags``:
-        ``extended``, ``returned``. Raises ``ValueError`` for an unknown stage."""
+        """The job of ``stage`` (:data:`STAGES` or "pretrain") from the profile's config of
+        ``model``, ``epochs`` epochs, ``augment``, from ``init_from`` when given. Raises
+        ``ValueError`` for an unknown stage."""
         if stage not in (*STAGES, "pretrain"):
             raise ValueError(f"unknown stage {stage!r}; valid: {(*STAGES, 'pretrain')}")
         kw = {} if init_from is None else {"init_from": str(init_from)}
@@ -195,18 +181,10 @@ def shape_learning_many(profile: Any, artist_dirs: dict, shapes_dir: Any,
                         seeds: Sequence[int], root: Any, stages: Sequence[str] = STAGES,
                         scheduler: str | None = None, progress: bool = True,
                         plan_only: bool = False, **options) -> dict | list:
-    """Paper B's shape learning as cached training runs under ``root``, for every artist
-    (``{name: folder}``) and seed, trained side by side (:mod:`paperlib.engine.parallel`):
-    :func:`plan_shape_learning` (``options``: its settings), then
-    :func:`train_shape_learning`. Returns ``{(name, seed): {stage: RunResult}}`` for the
-    requested ``stages`` (``finetune`` also returns its ``pretrain``; ``alone`` is read at
-    its own epochs, :func:`at_epoch`). Same arguments -> same runs, so calling this again
-    (notebook 05 does) trains nothing.
-
-    ``plan_only``: train nothing; return the plan's jobs this call would train (a list of
-    :class:`StageJob`, for :func:`paperlib.engine.training_plan`): the ``longer`` run
-    stands for the ``alone`` run it extends; a fine-tuning whose pre-training is not
-    trained yet has no start checkpoint, so it counts as missing.
+    """Paper B's shape learning as cached runs under ``root`` for every artist
+    (``{name: folder}``) and seed, trained side by side: :func:`plan_shape_learning` then
+    :func:`train_shape_learning`. Returns ``{(name, seed): {stage: RunResult}}``; a second
+    call trains nothing. ``plan_only``: return the :class:`StageJob` list it would train.
     """
     plan = plan_shape_learning(profile, artist_dirs, shapes_dir, seeds, root, stages, **options)
     if plan_only:   # the runs it would train, nothing trained
@@ -224,26 +202,10 @@ def plan_shape_learning(profile: Any, artist_dirs: dict, shapes_dir: Any,
                         model: str = "dcgan", config: str = "paper",
                         epochs: int | None = None) -> list[StageJob]:
     """The runs of paper B's shape learning, first wave first (per artist and seed):
-
-    * ``alone``: the artist set alone, ``epochs`` epochs (default: the profile's StyleGAN2
-      ``kimg`` / its ``shape_kimg`` images shown, :func:`stage_kimg`), the 1st result.
-    * ``mix``: the artist set with shape images added so they make up ``shape_ratio``
-      of the set (:func:`mix_shape_count`; built here once with
-      :func:`paperlib.data.build_mixed_set` under ``mixes_dir``, default
-      ``data/<profile>/mixes/``, mix seed 0 for every training seed).
-    * ``longer``: the control, the artist set alone for as many images as the mix: the
-      1st result's run extended (same config and data but ``epochs``, so the same cached
-      run folder): ``alone`` trains first, ``longer`` continues it, and ``alone`` is that
-      run at its own epochs (see tests/test_shape_learning_budget.py). So the two columns
-      cost one run.
-    * ``finetune``: pre-training on the shape set (``pretrain``; one run per seed, shared
-      by every artist with the same budget), then fine-tuning on the artist set from the
-      pre-training's checkpoint at its epochs (``init_from``; set here when that run
-      exists, else when it has trained).
-
-    Epochs per stage: :func:`stage_epochs` (``budget``, default "artist": each artist image
-    is shown as often as in the 1st result, the shapes on top). ``augment`` (none |
-    diffaugment | ada) applies to every run. Raises ``ValueError`` for an unknown stage,
+    ``alone`` (the 1st result, :func:`stage_kimg`), ``mix`` (shapes make up ``shape_ratio``,
+    built once under ``mixes_dir``), ``longer`` (the ``alone`` run extended: one run for both
+    columns) and ``finetune`` (a shared ``pretrain`` on shapes, then the artist set from its
+    checkpoint). Epochs: :func:`stage_epochs`. Raises ``ValueError`` for an unknown stage,
     ``FileNotFoundError`` for an artist folder without images."""
     prof = get_profile(profile)
     unknown = sorted(set(stages) - set(STAGES))
@@ -309,11 +271,9 @@ def _pretrain_checkpoint(run: RunDir, epoch: int) -> Path | None:
 
 def train_shape_learning(plan: Sequence[StageJob], scheduler: str | None = None,
                          progress: bool = True) -> dict:
-    """Train :func:`plan_shape_learning`'s ``plan`` in two waves (identical runs once): the
-    first-wave runs at once, then the longer-training extensions and the fine-tunings
-    (each from its pre-training's checkpoint). Returns ``{(name, seed): {stage:
-    RunResult}}`` of the returned jobs, ``alone`` read at its own epochs (:func:`at_epoch`).
-    Raises ``RuntimeError`` when a pre-training diverged or left no checkpoint."""
+    """Train ``plan`` in two waves (identical runs once): first-wave runs, then extensions
+    and fine-tunings. Returns ``{(name, seed): {stage: RunResult}}``, ``alone`` read at its own
+    epochs. Raises ``RuntimeError`` when a pre-training diverged or left no checkpoint."""
     out: dict = {}
     first = [j for j in plan if j.first_wave]
     for j, res in zip(first, _train_unique(first, scheduler, "shape learning", progress)):
@@ -368,11 +328,9 @@ def finetune_config(start_run: Any, epochs: int) -> Any:
 
 def finetune_run(start_run: Any, data_dir: Any, root: Any, epochs: int,
                  progress: bool = False) -> Any:
-    """Fine-tune a run on ``data_dir`` for ``epochs`` epochs: the start run's config with
-    ``init_from`` its last checkpoint, as a cached run under ``root`` (``train_cached``).
-    Used for every curation round, and for notebook 05's control (the same extra training
-    on the artist set without curation). Raises ``RuntimeError`` when the start run has no
-    checkpoint or the new run diverges."""
+    """Fine-tune a run on ``data_dir`` for ``epochs`` epochs (:func:`finetune_config`) as a
+    cached run under ``root``. Raises ``RuntimeError`` when the start run has no checkpoint
+    or the new run diverges."""
 
     cfg = finetune_config(start_run, epochs)
     res = train_cached(cfg, data_dir, root, progress=progress)
@@ -390,20 +348,11 @@ def curate_and_retrain(start_run: Any, human_dir: Any, run_dir: Any, root: Any,
                        progress: bool = False) -> dict:
     """:func:`run_curation_loop` on real training runs (notebook 05).
 
-    Round r generates ``n_generate`` images from the current model (``start_run`` for
-    round 0, else round r-1's run; sampling seed ``gen_seed + r``; noise inputs random, as
-    for metrics: :data:`paperlib.engine.runs.METRIC_NOISE`), rates them, writes the
-    60/30/10 set under ``run_dir/round_r/trainset`` and fine-tunes the current model on it
-    for ``epochs`` epochs (``init_from`` its last checkpoint, the start run's config
-    otherwise; a cached run under ``root``, keyed by the curated images). ``human_dir`` is
-    the human-made training set (the artist set); ``human_feats`` its features in the
-    order of ``paperlib.data.load_folder`` (computed with ``features`` when None).
-    ``form``: the artist set's form measure for the logged fidelity
-    (:func:`paperlib.forms.form_measure_of`; instead of ``inner_counts``).
-
-    Returns ``{"log", "models" (start run + one run folder per round), "runs"
-    (RunResult per round), "gen_seed"}``; :func:`batch_for_round` regenerates any round's
-    batch (e.g. for the selection gallery).
+    Round r samples ``n_generate`` images (seed ``gen_seed + r``) from the current model,
+    writes the 60/30/10 set with ``human_dir``'s images and fine-tunes for ``epochs`` epochs
+    (cached under ``root``). ``human_feats`` defaults to ``features`` of ``human_dir``;
+    ``form``: see :func:`paperlib.paper_b.auto_satisfaction_parts`. Returns ``{"log", "models", "runs",
+    "gen_seed"}``; :func:`batch_for_round` regenerates a round's batch.
     """
 
     start_run = Path(start_run)

@@ -1,21 +1,10 @@
-"""Paper B's measurements: the per-stage metrics of a run (:func:`stage_metrics`, cached per
-checkpoint by :func:`evaluate_stage`), the held-out floor, the gate, Table 1 and the claims'
-verdicts (notebooks 01 and 05).
+"""Paper B's measurements: per-stage metrics (:func:`stage_metrics`, cached by
+:func:`evaluate_stage`), the held-out floor, the gate (:func:`passes_gate`), Table 1
+(:func:`table1`) and the claims' verdicts (:func:`claims`).
 
-* **Gate** (:func:`passes_gate`): a run passes when its FID against the held-out part is
-  under the profile's ``b_gate_fid`` **and** it draws the form (:func:`draws_form`): the
-  median of its images' form scores (``form_median``; the artist set's form measure,
-  :mod:`paperlib.forms.measure`) is at least ``FORM_GATE`` (80 %, our choice) of
-  the training images' median. Paper B's claims are about *exact* form and variety beyond
-  that point, so a column whose models do not pass cannot show the claim: a baseline
-  below the gate makes the comparison *not testable here*, the claimed model below it
-  while its baseline passes is evidence against the claim (*not supported*).
-* **Table 1** (:func:`table1`): per artist and column, the mean, standard deviation and
-  per-seed values of every metric; the "training data" column is the held-out
-  real-vs-real floor (:func:`paperlib.paper_b.held_out_floor_metrics`).
-* **Verdicts** (:func:`claims`): paper B's two claims in the three-way form of
-  :mod:`paperlib.metrics.verdicts` (supported / not supported / not testable here), from per-seed
-  values with Welch intervals (:func:`paperlib.metrics.compare_claim`).
+The gate: FID against the held-out part under ``b_gate_fid`` and the form drawn
+(:func:`draws_form`). A baseline below it makes a claim *not testable here*; the claimed
+model below it while its baseline passes makes the claim *not supported*.
 """
 from __future__ import annotations
 
@@ -35,25 +24,18 @@ from ..metrics.verdicts import compare_claim, real_floor
 from .selection_features import as_features, mean_pairwise_distance, n_images
 
 #: Bump when :func:`stage_metrics` changes (invalidates cached evaluations).
-EVAL_VERSION = 3  # 2: form parts, median circularity, reference_dir; 3: form measure
+EVAL_VERSION = 3
 
 
 def stage_metrics(images: Any, feats: Any, real_feats: Any,
                   inner_counts: Sequence[int] | None = None, kid_seed: int = 0,
                   form: str = "face") -> dict:
-    """Table-1 metrics of one set of images against the artist's (real) set.
+    """Table-1 metrics of ``images`` (``feats``) against the artist's ``real_feats``.
 
-    ``form_measure`` (``form``, the artist set's measure: :func:`paperlib.metrics.
-    form_kind_of`), ``form_score`` (mean exact-form score, what the "more exact form"
-    claims compare: ``main_score`` for ``"face"``) and ``form_median`` (the gate's
-    statistic, :func:`draws_form`; :func:`paperlib.forms.form_scores`);
-    ``fidelity`` (mean :func:`style_fidelity` score), its parts ``main_score`` (main form)
-    and ``inner_score`` (inner forms), ``main_circularity`` (mean) and
-    ``main_circularity_median`` (the gate's statistic, :mod:`paperlib.paper_b`),
-    ``inner_count_ok`` (share of images with an inner count the style has; NaN without
-    ``inner_counts``), ``n_inner_found`` (mean), ``found_main`` (share with a main form),
-    ``fid`` and ``kid`` / ``kid_std`` (``paperlib.metrics``, features vs ``real_feats``),
-    ``diversity`` (:func:`mean_pairwise_distance` of ``feats``) and ``n``.
+    Keys: ``form_measure``, ``form_score``, ``form_median`` (the gate's statistic),
+    ``fidelity``, ``main_score``, ``inner_score``, ``main_circularity`` (+ ``_median``),
+    ``inner_count_ok`` (NaN without ``inner_counts``), ``n_inner_found``, ``found_main``,
+    ``fid``, ``kid``, ``kid_std``, ``diversity`` (:func:`mean_pairwise_distance`) and ``n``.
     """
 
     f = as_features(feats, "feats")
@@ -84,20 +66,10 @@ def evaluate_stage(run_dir: Any, artist_dir: Any, n: int,
                    inner_counts: Sequence[int] | None = None, seed: int = 0,
                    extractor: Any = None, epoch: int | None = None, cache_dir: Any = None,
                    use_cache: bool = True, reference_dir: Any = None) -> dict:
-    """:func:`stage_metrics` of ``n`` images sampled (``seed``) from a training run's
-    checkpoint (the latest by default) against the artist set ``artist_dir`` -- or, given
-    ``reference_dir`` (notebooks 01/05: the artist's held-out part,
-    :func:`paperlib.data.split_held_out`), against that folder for FID/KID.
-
-    The result is cached as JSON in ``run_dir/eval/``, keyed by the checkpoint's sha256, n,
-    seed, inner counts, the artist set's and the reference folder's identities
-    (:func:`paperlib.data.manifest_hash`), the feature extractor and -- for a model with
-    noise inputs, sampled at random as NVlabs' metrics do (:data:`METRIC_NOISE`) -- the
-    noise mode, so notebook 05 gets
-    notebook 01's numbers for free and a held-out evaluation never returns an in-sample
-    one. The form measure is the artist set's (:func:`paperlib.forms.form_kind_of`).
-    Real-set features come from
-    :func:`paperlib.metrics.real_features` (cached there). Adds ``epoch`` and ``run``.
+    """:func:`stage_metrics` of ``n`` images sampled (``seed``) from a run's checkpoint
+    (latest by default) against ``artist_dir``, or ``reference_dir`` for FID/KID. Cached in
+    ``run_dir/eval/``, keyed by checkpoint sha256, n, seed, inner counts, the sets'
+    identities, the feature extractor and the noise mode. Adds ``epoch`` and ``run``.
     """
 
     def compute(epoch: int, extractor) -> dict:
@@ -145,12 +117,8 @@ def _real_sample_metrics(sample_dir: Any, reference_dir: Any, n: int, res: int,
 def real_stage_metrics(artist_dir: Any, n: int, res: int,
                        inner_counts: Sequence[int] | None = None, seed: int = 0,
                        extractor: Any = None, cache_dir: Any = None) -> dict:
-    """The "training data" column: :func:`stage_metrics` of ``n`` images drawn (``seed``)
-    from the artist set itself, against the whole set. Its fidelity is the ceiling the
-    measure reaches on this set at ``res``; its FID/KID the floor a perfect generator would
-    get with ``n`` samples (a subset scored against the set it comes from). That reference
-    contains the scored images themselves (an in-sample floor, too low); Table 1 uses
-    :func:`held_out_floor_metrics` instead."""
+    """:func:`stage_metrics` of ``n`` images drawn (``seed``) from the artist set against
+    the whole set: an in-sample floor (too low); Table 1 uses :func:`held_out_floor_metrics`."""
     out = _real_sample_metrics(artist_dir, artist_dir, n, res, inner_counts, seed, extractor,
                                cache_dir)
     out.update(run="training data")
@@ -160,26 +128,21 @@ def real_stage_metrics(artist_dir: Any, n: int, res: int,
 def held_out_floor_metrics(train_dir: Any, held_out_dir: Any, n: int, res: int,
                            inner_counts: Sequence[int] | None = None, seed: int = 0,
                            extractor: Any = None, cache_dir: Any = None) -> dict:
-    """Table 1's "training data" column as a held-out floor: :func:`stage_metrics` of ``n``
-    images drawn (``seed``) from the **training part** against the **held-out part** (two
-    disjoint sets of real images; :func:`paperlib.data.split_held_out`). Its FID/KID are
-    what a generator that reproduced its training data would score against the held-out
-    part with ``n`` samples; its form scores are the ceiling of the fidelity measure."""
+    """Table 1's "training data" row: :func:`stage_metrics` of ``n`` images (``seed``) of
+    the training part against the held-out part (:func:`paperlib.data.split_held_out`)."""
     out = _real_sample_metrics(train_dir, held_out_dir, n, res, inner_counts, seed, extractor,
                                cache_dir)
     out.update(run="training data (held-out floor)")
     return out
 
 
-#: A run draws the form when the median of its images' form scores is at least this share
-#: of the training images' (our choice; the issue asks for "close to").
+#: A run draws the form when its median form score is at least this share of the
+#: training images' (our choice).
 FORM_GATE = 0.8
 
 
-#: Table 1's columns (paper B: training data | 1st result | shape learning | + technique),
-#: and ours: the longer-training control of shape learning (the artist alone for as many
-#: images as shape learning), shape pre-training + fine-tuning (secondary), and the control
-#: of the technique (the same extra training on the artist set, no curation).
+#: Table 1's columns: paper B's, plus our controls (longer training, pre-training +
+#: fine-tuning, extra training without curation).
 COLUMNS = ("training data", "1st result", "shape learning", "longer training",
            "shape pre-training + fine-tuning", "shape learning + technique", "control")
 
@@ -187,9 +150,7 @@ COLUMNS = ("training data", "1st result", "shape learning", "longer training",
 def draws_form(median_form: float, reference_median: float,
                gate: float = FORM_GATE) -> bool:
     """The form half of the gate: ``median_form >= gate * reference_median`` (both finite,
-    the reference positive). ``median_form``: the median per-image form score
-    (``form_median`` of :func:`stage_metrics`; for the ``"face"`` measure the median main
-    circularity)."""
+    the reference positive)."""
     return bool(np.isfinite(median_form) and np.isfinite(reference_median)
                 and reference_median > 0 and median_form >= gate * reference_median)
 
@@ -219,10 +180,9 @@ def passes_gate(fid: float, median_form: float, reference_median: float,
 
 def table1(per_seed: pd.DataFrame, cols: Sequence[str], keys: Sequence[str] = ("artist", "column")
            ) -> pd.DataFrame:
-    """One row per ``keys`` group: ``n_seeds``, ``<col>`` (mean), ``<col>_sd`` (sample sd;
-    NaN for one value) and ``<col>_seeds`` (the per-seed values, ``"; "``-joined, in seed
-    order) for every metric in ``cols``. Extra non-metric columns that are constant within a
-    group (e.g. ``model``) are kept."""
+    """One row per ``keys`` group: ``n_seeds``, ``<col>`` (mean), ``<col>_sd`` (NaN for one
+    value) and ``<col>_seeds`` (``"; "``-joined) per metric of ``cols``; group-constant
+    extra columns are kept."""
     keys = list(keys)
     rows = []
     for key, g in per_seed.groupby(keys, sort=False):
@@ -242,9 +202,8 @@ def table1(per_seed: pd.DataFrame, cols: Sequence[str], keys: Sequence[str] = ("
 
 
 def summary(table: pd.DataFrame, cols: Sequence[str], keep: Sequence[str]) -> pd.DataFrame:
-    """The README's compact form of a :func:`table1` table: the ``keep`` columns, then each
-    of ``cols`` as ``"mean ± sd"`` (4 decimals for KID, 1 for FID and diversity, else 3;
-    no ``± sd`` for a single value, ``n/a`` where there is no value)."""
+    """Compact form of a :func:`table1` table: ``keep`` columns, then ``cols`` as
+    ``"mean ± sd"`` (``n/a`` where there is no value)."""
     out = table[list(keep)].copy()
     for c in cols:
         nd = 4 if c == "kid" else 1 if c in ("fid", "fid_over_floor", "diversity") else 3
@@ -255,10 +214,8 @@ def summary(table: pd.DataFrame, cols: Sequence[str], keep: Sequence[str]) -> pd
 
 
 def exact_form_metric(rows: pd.DataFrame) -> str:
-    """The metric paper B's "more exact form" claims compare on ``rows`` (one artist's):
-    ``form_score``, its form measure's exact-form score, where the rows' ``form_measure``
-    is not ``"face"``; else ``main_score`` (for ``"face"`` the two are equal, and tables
-    built before the form measure have only ``main_score``)."""
+    """The metric the "more exact form" claims compare on ``rows``: ``form_score``, or
+    ``main_score`` for the ``"face"`` measure (and older tables)."""
     if "form_measure" in rows and (rows.form_measure.dropna() != "face").any():
         return "form_score"
     return "main_score"
@@ -266,29 +223,14 @@ def exact_form_metric(rows: pd.DataFrame) -> str:
 
 def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
            level: float = 0.95) -> pd.DataFrame:
-    """Paper B's claims for one artist, each with a verdict from :data:`paperlib.metrics.verdicts.VERDICTS`.
+    """Paper B's claims for one artist, each with a verdict of
+    :data:`paperlib.metrics.verdicts.VERDICTS` (:func:`paperlib.metrics.compare_claim`).
 
-    ``per_seed`` holds one row per (column, seed) with ``main_score``, ``inner_score``,
-    ``diversity`` and the gate flag ``draws``. Claims (a claim whose favoured column, or all
-    of whose baselines, are not in ``per_seed`` is left out; a missing baseline beside
-    present ones counts as below the gate):
-
-    1. *shape learning draws more exact form than the 1st result* (the artist's
-       exact-form score, :func:`exact_form_metric`: the main-form score for a face;
-       primary);
-    2. *... and than the longer-training control* (the artist alone for as many images;
-       primary: is the gain the shapes or just more training?);
-    3. *+ technique gives more exact form* than shape learning and than the control
-       (the same score; the inner-form score is reported beside it);
-    4. *+ technique gives more varied images* than shape learning and than the control
-       (diversity: mean pairwise Inception-feature distance, measured apart from the
-       selection's features);
-    5. *shape pre-training + fine-tuning draws more exact form than the 1st result*
-       (secondary).
-
-    A baseline below the gate makes a comparison "not testable here"; the claimed model
-    below the gate while its baseline passes makes it "not supported"
-    (:func:`paperlib.metrics.compare_claim`)."""
+    ``per_seed``: one row per (column, seed) with ``main_score``, ``inner_score``,
+    ``diversity`` and ``draws``. Claims: shape learning draws more exact form than the 1st
+    result and than the longer control (primary); + technique gives more exact form and
+    more varied images than both; pre-training + fine-tuning beats the 1st result
+    (secondary). Claims without their columns are left out."""
 
     sub = per_seed[per_seed.artist == artist]
 
@@ -328,4 +270,5 @@ def claims(per_seed: pd.DataFrame, artist: str, control: bool = True,
 
 
 def fmt(x: Any, nd: int = 3) -> str:
+    """``x`` with ``nd`` decimals, ``"n/a"`` for None or a non-finite value."""
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"
