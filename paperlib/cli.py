@@ -22,7 +22,6 @@ from . import verify as verify_mod
 from .data import build_all, image_files, split_held_out
 from .models import get_model, model_names
 from .models.base import option_fields
-from .reproduce import NotebookFailed
 
 
 def _positive_int(text: str) -> int:
@@ -615,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, NotADirectoryError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except NotebookFailed as err:
+    except reproduce.NotebookFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
