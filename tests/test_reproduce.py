@@ -62,7 +62,7 @@ def test_environment_info_names_versions():
 
 
 def test_figures_dir_is_per_profile():
-    assert reproduce.figures_dir("smoke") == config.FIGURES_DIR / "smoke"
+    assert config.figures_dir("smoke") == config.FIGURES_DIR / "smoke"
 
 
 def test_publish_drops_the_injected_profile(tmp_path, monkeypatch):

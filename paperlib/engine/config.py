@@ -20,7 +20,7 @@ from ..models.base import OPTIM_CONFIGS, RES_CHOICES, check_choice, check_int, o
 from ..utils.images import check_res
 from .augment import AUGMENT_KINDS
 
-_RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
+RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
 
 #: Options that were once TrainConfig fields, in their old order, with their old defaults:
 #: every run's flat dict (:meth:`TrainConfig.to_dict`) still records each, so saved configs

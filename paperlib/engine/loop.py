@@ -30,7 +30,7 @@ from ..utils.io import atomic_torch_save, atomic_write
 from ..utils.threads import pinned_threads
 from .augment import Augmenter
 from .config import (
-    _RESUMABLE,
+    RESUMABLE,
     TrainConfig,
     config_defaults,
     make_config,
@@ -227,7 +227,7 @@ def _check_resumable(out: RunDir, cfg: TrainConfig, data_id: dict) -> None:
     new = cfg.to_dict()
     defaults = config_defaults(cfg.model)
     # a field added after the run was made reads as its default
-    diff = sorted(k for k in set(saved["config"]) | set(new) if k not in _RESUMABLE
+    diff = sorted(k for k in set(saved["config"]) | set(new) if k not in RESUMABLE
                   and saved["config"].get(k, defaults.get(k, "<missing>"))
                   != new.get(k, "<missing>"))
     if diff:

@@ -22,9 +22,8 @@ A *latent* module has ``sample_noise(n, generator, device)``, ``forward(*noise)`
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 import numpy as np
@@ -58,7 +57,7 @@ class Options:
 
 def option_fields(options: Any) -> tuple:
     """The dataclass fields of an options class or object."""
-    return dataclasses.fields(options)
+    return fields(options)
 
 
 def check_int(name: str, v: Any, low: int, allow_none: bool = False) -> int | None:

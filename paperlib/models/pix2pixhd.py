@@ -14,9 +14,8 @@ image channels then the map's; the "latent" is a :class:`paperlib.data.paired.Ma
 Augmentation is not supported (it would have to transform map and image alike)."""
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -492,7 +491,7 @@ class Pix2PixHDOptions(Options):
 
 
 #: Pix2pixHD's options (all left out of other models' run keys).
-PIX2PIXHD_FIELDS = tuple(f.name for f in dataclasses.fields(Pix2PixHDOptions))
+PIX2PIXHD_FIELDS = tuple(f.name for f in fields(Pix2PixHDOptions))
 
 
 #: pix2pixHD's training schedule (``train.py``: batch 1, lr constant for 100 epochs, then
@@ -514,7 +513,7 @@ def _prepare(cfg, images):
     if cfg.options.map_channels not in (None, n_map):
         raise ValueError(f"map_channels={cfg.options.map_channels} but the data's maps have "
                          f"{n_map} channels")
-    return dataclasses.replace(cfg, options=dataclasses.replace(cfg.options,
+    return replace(cfg, options=replace(cfg.options,
                                                                 map_channels=n_map))
 
 

@@ -13,9 +13,8 @@ fixed buffers unless a ``noise_gen`` is passed (docs/DECISIONS.md, "StyleGAN2").
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -495,7 +494,7 @@ class StyleGAN2Options(Options):
 
 
 #: StyleGAN2's options (all left out of other models' run keys).
-STYLEGAN2_FIELDS = tuple(f.name for f in dataclasses.fields(StyleGAN2Options))
+STYLEGAN2_FIELDS = tuple(f.name for f in fields(StyleGAN2Options))
 
 
 def _optim(cfg) -> dict:
