@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from . import config
+from .config import figures_dir
 from .doc_tables import sync_docs_tables
 from .engine import parallel
 from .engine.config import profile_sizes
@@ -174,7 +175,7 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
     settings = {**prof.to_dict(), "models": {m: profile_sizes(prof, m) for m in model_names()}}
     manifest = {"profile": prof.name, "profile_settings": settings, **environment_info(),
                 "scheduler": spec, "notebooks": [], "status": "running"}
-    fig_dir = config.figures_dir(prof)
+    fig_dir = figures_dir(prof)
     fig_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = fig_dir / "results_manifest.json"
     manifest["earlier"] = earlier_invocations(manifest_path)
