@@ -237,17 +237,27 @@ def stage_samples_figure(splits: dict, runs: dict, aug_runs: dict, stages, augme
     return fig
 
 
+#: The bar panels of notebooks 01 and 01b: (table column, axis label).
+METRIC_PANELS = [("main_score", "main-form score (higher better)"),
+                 ("inner_score", "inner-form score (higher better)"),
+                 ("fid", "FID vs held-out (lower better)"),
+                 ("kid", "KID vs held-out (lower better)")]
+
+
+def _panel_grid(rows: int, width: float, row_height: float):
+    """``(fig, axes)``: ``rows`` rows of one panel per :data:`METRIC_PANELS` entry."""
+    return plt.subplots(rows, len(METRIC_PANELS), figsize=(width, row_height * rows),
+                        squeeze=False)
+
+
 def stage_metrics_figure(per_run, artists, stages, augments):
     """Notebook 01's form, FID and KID per stage: per artist, bars of the mean over seeds,
     dots for single seeds and a dashed line at the training data's own value. Returns the
     figure."""
     order = [*stages, *[f"alone+{a}" for a in augments]]
-    panels_m = [("main_score", "main-form score (higher better)"),
-                ("inner_score", "inner-form score (higher better)"),
-                ("fid", "FID vs held-out (lower better)"), ("kid", "KID vs held-out (lower better)")]
     artists = list(artists)
-    fig, axes = plt.subplots(len(artists), len(panels_m), figsize=(18, 3.3 * len(artists)),
-                             squeeze=False)
+    panels_m = METRIC_PANELS
+    fig, axes = _panel_grid(len(artists), width=18, row_height=3.3)
     for i, name in enumerate(artists):
         sub = per_run[per_run.artist == name]
         ref = sub[sub.stage == "training data"].iloc[0]
@@ -380,12 +390,9 @@ def conditional_metrics_figure(per_seed, artists, order, gt_column: str, title: 
     """Notebook 01b's form, FID and KID: per artist, bars of the mean over seeds of each
     column of ``order``, dots for single seeds, triangles for ``gt_column`` (the upper
     bound) and a dashed line at the training data's value. Returns the figure."""
-    panels = [("main_score", "main-form score (higher better)"),
-              ("inner_score", "inner-form score (higher better)"),
-              ("fid", "FID vs held-out (lower better)"), ("kid", "KID vs held-out (lower better)")]
     artists = list(artists)
-    fig, axes = plt.subplots(len(artists), len(panels), figsize=(17, 3.4 * len(artists)),
-                             squeeze=False)
+    panels = METRIC_PANELS
+    fig, axes = _panel_grid(len(artists), width=17, row_height=3.4)
     for i, name in enumerate(artists):
         sub = per_seed[per_seed.artist == name]
         floor_row = sub[sub.model == "real"].iloc[0]

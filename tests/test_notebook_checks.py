@@ -302,3 +302,23 @@ def test_check_evaluation():
     with pytest.raises(fail, match="no paper-config run passes the gate"):
         a_checks.check_evaluation(*args[:6], NS(fid=30.0), **kw)
     a_checks.check_evaluation(*args[:6], NS(fid=30.0), **{**kw, "profile_name": "smoke"})
+
+
+def test_metric_bar_figures_draw_one_panel_per_metric():
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from paperlib import plots
+    rows = [dict(artist="a", stage=st, seed=s, main_score=0.5 + 0.1 * s, inner_score=0.4,
+                 fid=100.0 - s, kid=0.1) for st in ("alone", "mix") for s in (0, 1)]
+    rows.append(dict(artist="a", stage="training data", seed=0, main_score=0.9,
+                     inner_score=0.8, fid=20.0, kid=0.0))
+    fig = plots.stage_metrics_figure(pd.DataFrame(rows), ["a"], ["alone", "mix"], [])
+    assert len(fig.axes) == len(plots.METRIC_PANELS)
+    rows = [dict(artist="a", column=c, model="m", seed=s, main_score=0.5, inner_score=0.4,
+                 fid=90.0, kid=0.1) for c in ("p2p", "sg", "gt") for s in (0, 1)]
+    rows.append(dict(artist="a", column="training data", model="real", seed=0, main_score=0.9,
+                     inner_score=0.8, fid=20.0, kid=0.0))
+    fig = plots.conditional_metrics_figure(pd.DataFrame(rows), ["a"], ["p2p", "sg"], "gt", "t")
+    assert len(fig.axes) == len(plots.METRIC_PANELS)
