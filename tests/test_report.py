@@ -94,6 +94,13 @@ def test_gate_and_held_out_floor(tmp_path):
     assert floor["n"] == 10 and floor["n_reference"] == 20 and floor["fid"] > 0
     with pytest.raises(ValueError, match="held-out floor"):
         metrics.held_out_floor(tmp_path, 8, 30, extractor, cache_dir=tmp_path / "cache")
+    # the same split as real_floor's; a fixed subset of the set when max_images is given
+    same = metrics.verdicts.real_floor(tmp_path, 8, 10, None, extractor,
+                                       cache_dir=tmp_path / "cache")
+    assert same == floor
+    sub = metrics.held_out_floor(tmp_path, 8, 10, extractor, cache_dir=tmp_path / "cache",
+                                 max_images=16)
+    assert sub["n"] == 10 and sub["n_reference"] == 6 and sub["fid"] != floor["fid"]
 
 
 def test_mean_std_groups():

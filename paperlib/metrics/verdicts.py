@@ -65,10 +65,7 @@ def real_floor(sample_dir, res: int, n: int, reference_dir=None, extractor=None,
     Returns that dict with ``n`` and ``n_reference``."""
     sample_f = real_features(sample_dir, int(res), extractor, cache_dir=cache_dir)
     if reference_dir is None:
-        if not 1 < n < len(sample_f) - 1:
-            raise ValueError(f"held-out floor needs 1 < n < {len(sample_f) - 1}, got n={n}")
-        order = np.random.default_rng(seed).permutation(len(sample_f))
-        idx, ref_f = order[:n], sample_f[order[n:]]
+        idx, ref_f = _split_indices(sample_f, n, seed)
     else:
         ref_f = real_features(reference_dir, int(res), extractor, cache_dir=cache_dir)
         k = min(int(n), len(sample_f))
@@ -83,11 +80,31 @@ def real_floor(sample_dir, res: int, n: int, reference_dir=None, extractor=None,
     return out
 
 
+def _split_indices(feats: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` seeded sample indices of ``feats`` and the features of the rest."""
+    if not 1 < n < len(feats) - 1:
+        raise ValueError(f"held-out floor needs 1 < n < {len(feats) - 1}, got n={n}")
+    order = np.random.default_rng(seed).permutation(len(feats))
+    return order[:n], feats[order[n:]]
+
+
+def _split_floor(feats: np.ndarray, n: int, seed: int) -> dict:
+    """FID and KID of ``n`` seeded rows of ``feats`` against the rest (:func:`real_floor`)."""
+    idx, ref_f = _split_indices(feats, n, seed)
+    k_mean, _ = kid(ref_f, feats[idx], seed=seed)
+    return {"fid": fid_from_features(ref_f, feats[idx]), "kid": float(k_mean), "n": int(len(idx)),
+            "n_reference": int(len(ref_f))}
+
+
 def held_out_floor(data_dir, res: int, n: int, extractor=None, seed: int = 0,
-                   cache_dir=None) -> dict:
+                   cache_dir=None, max_images: int | None = None) -> dict:
     """Paper A's real-vs-real floor on a held-out split of one set (:func:`real_floor` with
-    no reference folder): ``{fid, kid, n, n_reference}``."""
-    return real_floor(data_dir, res, n, None, extractor, seed, cache_dir)
+    no reference folder): ``{fid, kid, n, n_reference}``. ``max_images``: split a fixed
+    subset of the set (:func:`~paperlib.metrics.features.real_features`'s) instead of all
+    of it (None)."""
+    feats = real_features(data_dir, int(res), extractor, cache_dir=cache_dir,
+                          max_images=max_images)
+    return _split_floor(feats, n, seed)
 
 
 def welch_interval(a, b, level: float = 0.95) -> tuple[float, float, float]:
