@@ -40,6 +40,7 @@ test: $(STAMP)
 # `make reproduce PUBLISH=1` and committing them).
 release-check: $(STAMP)
 	$(VENV)/bin/python -m pytest tests -m release -p no:cacheprovider
+	$(VENV)/bin/python -m paperlib verify --profile $(PROFILE) --strict
 
 clean-runs:
 	rm -rf runs/smoke data/smoke

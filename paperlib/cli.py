@@ -333,15 +333,18 @@ def _add_verify(sub) -> None:
     p = sub.add_parser("verify", help="compare a rerun's tables with the committed reference",
                        description="Compare the CSV tables under figures/<profile>/ with the "
                                    "reference (git HEAD, or --reference DIR): each number is "
-                                   "identical, within seed noise (3 x the table's per-seed "
-                                   "sd) or differs; exits 1 on a difference. Details: "
-                                   "paperlib/verify.py.")
+                                   "identical (to rounding), within seed noise (3 sd of the "
+                                   "rerun-minus-reference difference) or differs; exits 1 on "
+                                   "a difference. Details: paperlib/verify.py.")
     p.add_argument("--profile", default=None,
                    help=f"one of {', '.join(config.PROFILES)} (default $PAPERLIB_PROFILE or cpu)")
     p.add_argument("--reference", type=Path, default=None, metavar="DIR",
                    help="folder of reference tables (default: git show HEAD:figures/<profile>/)")
     p.add_argument("--rerun", type=Path, default=None, metavar="DIR",
                    help="folder of the rerun's tables (default figures/<profile>/)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 unless every number is identical to rounding (a rerun of "
+                        "the same seeds on the reference machine; make release-check)")
 
 
 def _add_selfcheck(sub) -> None:
@@ -381,7 +384,8 @@ def _cmd_selfcheck(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    report = verify_mod.verify(args.profile, reference=args.reference, rerun=args.rerun)
+    report = verify_mod.verify(args.profile, reference=args.reference, rerun=args.rerun,
+                               strict=args.strict)
     print(report.summary())
     return 0 if report.ok else 1
 
