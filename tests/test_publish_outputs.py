@@ -5,6 +5,7 @@ import json
 import re
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from paperlib import config, publish, reproduce
@@ -26,6 +27,16 @@ def _readable_text(nb) -> list[tuple[str, str]]:
                             if not m.startswith("image/") or m == "image/svg+xml"}
             found.append((f"cell {i} output {k}", json.dumps(kept, ensure_ascii=False)))
     return found
+
+
+@pytest.mark.parametrize("path", reproduce.notebook_paths(), ids=lambda p: p.name)
+def test_committed_notebooks_show_no_frozen_bars_or_machine_paths(path):
+    nb = nbformat.read(path, as_version=4)
+    for where, text in _readable_text(nb):
+        assert not FROZEN.search(text), f"{path.name} {where}: a progress bar frozen at 0 %"
+        match = MACHINE_PATH.search(text)
+        assert not match, (f"{path.name} {where}: an absolute path "
+                           f"{text[match.start():match.start() + 60]!r}")
 
 
 def _tqdm_nb(value=804.0, top=804.0, left="emoji:\u2007100%"):
