@@ -16,7 +16,7 @@ from typing import Callable
 from torchvision.utils import save_image
 
 # paper_a and paper_b are imported for their registrations (paper A's IS source)
-from . import config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401
+from . import __version__, config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401
 from . import selfcheck as selfcheck_mod
 from . import verify as verify_mod
 from .data import build_all, image_files, split_held_out
@@ -66,6 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="python -m paperlib",
         description="Reproduce paper A (emoji DCGAN latent adjustment) and paper B (shape "
                     "learning, curation loop); train and evaluate GANs on your own images.")
+    parser.add_argument("--version", action="version", version=f"paperlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_build_data, _add_train, _add_evaluate, _add_generate, _add_split, _add_curate, _add_reproduce, _add_verify, _add_selfcheck):
         add(sub)

@@ -162,6 +162,7 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
     redoes every cached training run once. ``publish``: :func:`publish_executed` and
     :func:`sync_docs_tables` afterwards. Returns the results manifest (also written).
     """
+    config.require_checkout("reproduce")  # a plain install has no notebooks: say so first
     prof = config.get_profile(profile)
     spec = parallel.scheduler_spec(scheduler)  # ValueError naming the bad value
     paths = notebook_paths()
