@@ -1,5 +1,5 @@
-"""Command line: ``python -m paperlib {build-data,train,generate,evaluate,split,curate,reproduce,
-verify,selfcheck} ...``.
+"""Command line: ``python -m paperlib {build-data,train,generate,evaluate,fid,split,curate,
+reproduce,verify,selfcheck} ...``.
 
 Every subcommand validates its arguments before doing any work and exits with status 2
 and a one-line message naming the problem (an unknown model, a missing folder, ...).
@@ -16,7 +16,7 @@ from typing import Callable
 from torchvision.utils import save_image
 
 # paper_a and paper_b are imported for their registrations (paper A's IS source)
-from . import __version__, config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401
+from . import __version__, cli_field, config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401
 from . import selfcheck as selfcheck_mod
 from . import verify as verify_mod
 from .data import build_all, image_files, split_held_out
@@ -68,7 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
                     "learning, curation loop); train and evaluate GANs on your own images.")
     parser.add_argument("--version", action="version", version=f"paperlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_build_data, _add_train, _add_evaluate, _add_generate, _add_split, _add_curate, _add_reproduce, _add_verify, _add_selfcheck):
+    for add in (_add_build_data, _add_train, _add_evaluate, _add_generate, cli_field.add_fid, _add_split, _add_curate, _add_reproduce, _add_verify, _add_selfcheck):
         add(sub)
     return parser
 
@@ -140,6 +140,7 @@ def _add_train(sub) -> None:
                    help="checkpoint every k epochs (default: the profile's, else 5)")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    cli_field.add_init_from(p)
     _add_model_options(p)
 
 
@@ -220,10 +221,12 @@ def _add_generate(sub) -> None:
     """The ``generate`` subcommand's parser."""
     p = sub.add_parser("generate", help="write images from a trained run as PNG files",
                        description="Sample --n images from a run's checkpoint and write them "
-                                   "to --out as 00000.png, 00001.png, ... A conditional model "
+                                   "to --out as 00000.png, 00001.png, ... (or, with --seeds, "
+                                   "one seedNNNN.png per seed). A conditional model "
                                    "translates the maps of --maps.")
     p.add_argument("--run", required=True, type=Path, help="run folder written by train")
-    p.add_argument("--n", required=True, type=_positive_int, help="number of images")
+    p.add_argument("--n", type=_positive_int, default=None,
+                   help="number of images (this or --seeds)")
     p.add_argument("--out", required=True, type=Path, help="folder for the PNG files")
     p.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default latest)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -232,6 +235,7 @@ def _add_generate(sub) -> None:
                         "whose maps are translated, read as the run's --maps setting did "
                         "(cycled past the last); ignored by unconditional models")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
+    cli_field.add_generate_seeds(p)
 
 
 def _add_split(sub) -> None:
@@ -436,7 +440,7 @@ def _train_config(args):
 
 
 def _cmd_train(args) -> int:
-    cfg = _train_config(args)
+    cfg = cli_field.with_init_from(_train_config(args), args)
     try:
         result = engine.train(cfg, args.data, args.out, progress=not args.no_progress,
                               resume=not args.restart)
@@ -466,10 +470,13 @@ def _cmd_generate(args) -> int:
         raise FileNotFoundError(f"--maps: folder {args.maps} does not exist")
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"--out: {args.out} is not a folder")
+    cli_field.check_generate_flags(args, spec)
     run = engine.load_run(args.run, epoch=args.epoch, device=args.device)
     if conditional:
         spec.bind_eval_data(run, args.maps)
-    images = run.sample(args.n, seed=args.seed)
+    if args.seeds is not None:
+        return cli_field.write_seeds(args, run)
+    images = run.sample(args.n, seed=args.seed, psi=cli_field.psi(args))
     args.out.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(images):
         save_image(img, args.out / f"{i:05d}.png", normalize=True, value_range=(-1, 1))
@@ -603,7 +610,7 @@ def _cmd_reproduce(args) -> int:
 
 
 COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train, "generate": _cmd_generate,
-            "evaluate": _cmd_evaluate, "split": _cmd_split, "curate": _cmd_curate,
+            "evaluate": _cmd_evaluate, "fid": cli_field.cmd_fid, "split": _cmd_split, "curate": _cmd_curate,
             "reproduce": _cmd_reproduce,
             "verify": _cmd_verify, "selfcheck": _cmd_selfcheck}
 

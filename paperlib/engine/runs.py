@@ -258,14 +258,24 @@ class TrainedGAN:
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, batch_size: int = 256, noise: str = "const",
-               noise_seed: int | None = None) -> torch.Tensor:
+               noise_seed: int | None = None, psi: float = 1.0) -> torch.Tensor:
         """``n`` images (n,3,res,res) in [-1,1] on the CPU, determined by ``seed``
         (``batch_size`` changes only float rounding). ``noise`` (models with noise inputs):
         ``"const"`` buffers, or ``"random"``, drawn per batch from ``noise_seed`` (default:
         derived from ``seed``; then ``batch_size`` matters). Metrics pass :data:`METRIC_NOISE`.
+        ``psi`` != 1: the model's truncation trick (``spec.truncation``; ``ValueError``
+        without one); ``psi == 1`` is exactly the untruncated images.
         """
         if noise not in NOISE_MODES:
             raise ValueError(f"noise must be one of {NOISE_MODES}, got {noise!r}")
+        G = self.G
+        if psi != 1.0:
+            trunc = self.config.spec.truncation
+            if trunc is None:
+                raise ValueError(f"{self.config.model} has no truncation trick (psi {psi})")
+
+            def G(z, **kw):
+                return trunc(self.G, z, psi, **kw)
         self.G.eval(), self.latent.eval()
         latents = self.latent.sample_noise(n, torch.Generator().manual_seed(seed), "cpu")
         kw = {}
@@ -273,11 +283,20 @@ class TrainedGAN:
             if noise_seed is None:   # a stream of its own, not another seed's latents
                 noise_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
             kw["noise_gen"] = torch.Generator().manual_seed(int(noise_seed))
-        out = [self.G(self.latent(*(t[i:i + batch_size].to(self.device) for t in latents)),
-                      **kw).cpu()
+        out = [G(self.latent(*(t[i:i + batch_size].to(self.device) for t in latents)),
+                 **kw).cpu()
                for i in range(0, n, batch_size)]
         res = self.config.res
         return torch.cat(out).float() if out else torch.empty(0, 3, res, res)
+
+    def sample_seeds(self, seeds, psi: float = 1.0) -> torch.Tensor:
+        """One image per seed (len(seeds),3,res,res), constant noise inputs: seed ``s``'s is
+        ``sample(1, seed=s)``, the first latent drawn by the latent module's
+        ``sample_noise`` from ``torch.Generator().manual_seed(s)`` on the CPU, so the same
+        on every call whatever the other seeds. ``psi``: as :meth:`sample`."""
+        res = self.config.res
+        out = [self.sample(1, seed=int(s), psi=psi) for s in seeds]
+        return torch.cat(out) if out else torch.empty(0, 3, res, res)
 
 
 def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:

@@ -124,6 +124,9 @@ class ModelSpec:
     * ``sample_module`` -- checkpoint key of the sampling generator (StyleGAN2: ``"G_ema"``).
     * ``noise_inputs`` -- G has noise inputs besides its latent (constant in eval mode, random
       from ``noise_gen``); only such models' metric cache keys record the noise mode.
+    * ``truncation(G, z, psi, noise_gen=None) -> images`` -- StyleGAN's truncation trick,
+      ``w = w_avg + psi (w - w_avg)`` (None: the model has none; ``generate --trunc``
+      refuses it). The caller uses ``G(z)`` itself at ``psi == 1``.
     * ``profile_sizes(profile) -> dict`` -- the budget (``kimg``) and TrainConfig sizes.
     * ``seconds_per_kimg`` -- ``{profile: measured training seconds per kimg}``, one run per
       single-threaded worker (:func:`paperlib.engine.estimate_seconds`).
@@ -146,6 +149,7 @@ class ModelSpec:
     bind_eval_data: Callable[[Any, Any], None] | None = None
     sample_module: str = "G"
     noise_inputs: bool = False
+    truncation: Callable[..., Any] | None = None
     seconds_per_kimg: dict = field(default_factory=dict)
     cli_defaults: dict = field(default_factory=dict)
     family: str = ""

@@ -519,6 +519,14 @@ def _step(cfg, latent, G, D, device) -> StyleGAN2Step:
                          ema_kimg=ema, mixing_prob=o.mixing_prob, **cfg.optim)
 
 
+def _truncation(G: Generator, z: torch.Tensor, psi: float,
+                noise_gen: torch.Generator | None = None) -> torch.Tensor:
+    """``G``'s images of ``z`` with ``w = w_avg + psi (w - w_avg)``; ``w_avg`` is the mean w
+    tracked in training (NVlabs' ``mapping.w_avg``, decay 0.995 from zero per step: after
+    under ~1000 steps it is still pulled toward zero). Stored in checkpoints already."""
+    return G(z, truncation_psi=float(psi), noise_gen=noise_gen)
+
+
 #: Sizes per profile (``kimg``: the artist-alone stage's budget); ``"default"``: a profile of
 #: another name (calibration: docs/DECISIONS.md, "StyleGAN2").
 PROFILE_SIZES = {
@@ -537,5 +545,6 @@ SECONDS_PER_KIMG = {"smoke": 7.0, "cpu": 6.5}
 register(ModelSpec(name="stylegan2", networks=_networks, step=_step,
                    profile_sizes=sizes_by_profile(PROFILE_SIZES), optim=_optim,
                    options=StyleGAN2Options, seconds_per_kimg=SECONDS_PER_KIMG,
-                   sample_module="G_ema", noise_inputs=True, cli_defaults={"batch_size": 32, "nz": 128},
+                   sample_module="G_ema", noise_inputs=True, truncation=_truncation,
+                   cli_defaults={"batch_size": 32, "nz": 128},
                    family="StyleGAN2-ADA", help="StyleGAN2 with ADA (paper B)"))
