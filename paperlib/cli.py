@@ -19,9 +19,10 @@ from torchvision.utils import save_image
 from . import __version__, cli_field, config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401
 from . import selfcheck as selfcheck_mod
 from . import verify as verify_mod
-from .data import build_all, image_files, split_held_out
+from .data import build_all, readable_images, split_held_out
 from .models import get_model, model_names
 from .models.base import option_fields
+from .utils.io import atomic_write, atomic_write_text
 
 
 def _positive_int(text: str) -> int:
@@ -404,18 +405,20 @@ def _cmd_build_data(args) -> int:
 
 
 def _image_folder(folder: Path) -> int:
-    """The number of images in ``--data`` ``folder``; refused when missing or under
-    :data:`MIN_IMAGES`."""
+    """The number of images in ``--data`` ``folder`` that decode; refused when missing or
+    under :data:`MIN_IMAGES` (naming the files that do not decode)."""
     if not folder.exists():
         raise FileNotFoundError(f"--data: folder {folder} does not exist")
     if not folder.is_dir():
         raise NotADirectoryError(f"--data: {folder} is not a folder")
-    n_images = len(image_files(folder))
-    if n_images < MIN_IMAGES:
-        raise _UsageError(f"--data {folder} has {n_images} image(s); training needs at "
-                          f"least {MIN_IMAGES}: the metrics (KID) need at least 2 images "
-                          "per set")
-    return n_images
+    good, bad = readable_images(folder)
+    if len(good) < MIN_IMAGES:
+        unreadable = "".join(f"\n  {p.relative_to(folder).as_posix()}: {why}" for p, why in bad)
+        raise _UsageError(f"--data {folder} has {len(good)} readable image(s); training "
+                          f"needs at least {MIN_IMAGES}: the metrics (KID) need at least 2 "
+                          "images per set" + (f". {len(bad)} file(s) cannot be read:"
+                                              f"{unreadable}" if bad else ""))
+    return len(good)
 
 
 def _train_config(args):
@@ -456,6 +459,12 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _save_png(img, path: Path) -> None:
+    """One generated image in [-1, 1] as a PNG, atomically."""
+    atomic_write(path, lambda f: save_image(img, f, format="png", normalize=True,
+                                            value_range=(-1, 1)))
+
+
 def _cmd_generate(args) -> int:
     try:
         spec = get_model(engine.read_config(args.run)["config"]["model"])
@@ -479,7 +488,7 @@ def _cmd_generate(args) -> int:
     images = run.sample(args.n, seed=args.seed, psi=cli_field.psi(args))
     args.out.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(images):
-        save_image(img, args.out / f"{i:05d}.png", normalize=True, value_range=(-1, 1))
+        _save_png(img, args.out / f"{i:05d}.png")
     print(f"{args.out}: {len(images)} images from {args.run} (epoch {run.epoch}, "
           f"seed {args.seed})")
     return 0
@@ -564,7 +573,7 @@ def _cmd_curate(args) -> int:
         folder = out / f"round_{r}" / "batch"
         folder.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(batch):
-            save_image(img, folder / f"{i:05d}.png", normalize=True, value_range=(-1, 1))
+            _save_png(img, folder / f"{i:05d}.png")
         print(f"round {r}: rated {ratings[r]} ({entry['n_top']} top-rated of {folder}), "
               f"mean automatic satisfaction {entry['mean_satisfaction']:.3f} (top-rated "
               f"{entry['top_mean_satisfaction']:.3f}); curated set {out / entry['trainset']}; "
@@ -598,8 +607,7 @@ def _cmd_evaluate(args) -> int:
     for key, value in res.items():
         print(f"{key:10s} {value}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps(res, indent=1) + "\n")
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import config
 from .config import figures_dir
+from .utils.io import atomic_write_text
 
 README = config.ROOT / "README.md"
 RESULTS_DOC = config.ROOT / "docs" / "RESULTS.md"
@@ -50,7 +51,7 @@ def sync_table_blocks(doc: Path, profile: str = "cpu") -> list[str]:
         done.append(m["name"])
         return m.group(1) + table.read_text() + m.group(4)
 
-    doc.write_text(_TABLE_BLOCK.sub(refill, text))
+    atomic_write_text(doc, _TABLE_BLOCK.sub(refill, text))
     return done
 
 

@@ -25,6 +25,7 @@ from .paper_a.explorer import (
 )
 from .paper_a.instability import d_wins, instability_onset
 from .utils.images import tile
+from .utils.io import atomic_savefig, atomic_write_text
 
 #: Inline (notebook) figure resolution: Jupyter's inline backend renders at ``figure.dpi``.
 INLINE_DPI = 80
@@ -64,18 +65,17 @@ def show_grid(images: torch.Tensor, title: str = "", nrow: int = 8, ax=None):
 def save_figure(fig, name: str, profile) -> Path:
     """Save ``fig`` as ``figures/<profile>/<name>.png`` and return the path."""
     out = figures_dir(profile) / f"{name}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=SAVE_DPI, bbox_inches="tight")
-    return out
+    return atomic_savefig(out, fig, dpi=SAVE_DPI, bbox_inches="tight")
 
 
 def save_table(df, name: str, profile, floatfmt: str = ".3f") -> tuple[Path, Path]:
-    """Save a pandas DataFrame as CSV and Markdown under ``figures/<profile>/``."""
+    """Save a pandas DataFrame as CSV and Markdown under ``figures/<profile>/`` (each file
+    atomically)."""
     base = figures_dir(profile) / name
-    base.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(base.with_suffix(".csv"), index=False)
-    base.with_suffix(".md").write_text(df.to_markdown(index=False, floatfmt=floatfmt) + "\n")
-    return base.with_suffix(".csv"), base.with_suffix(".md")
+    csv = atomic_write_text(base.with_suffix(".csv"), df.to_csv(index=False))
+    md = atomic_write_text(base.with_suffix(".md"),
+                           df.to_markdown(index=False, floatfmt=floatfmt) + "\n")
+    return csv, md
 
 
 def loss_curves(ax, rows: list[dict], title: str = "", onset: int | None = None,

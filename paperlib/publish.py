@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from . import config
+from .utils.io import atomic_write
 
 #: Largest executed notebook :func:`publish_executed` copies into the repository (bytes).
 MAX_PUBLISHED_BYTES = 2_000_000
@@ -265,6 +266,6 @@ def publish_executed(profile: str, notebooks_dir: Path = config.NOTEBOOKS_DIR,
         ready.append((nb, target))
     if too_large:
         raise NotebookTooLarge("not published (nothing written): " + "\n".join(too_large))
-    for nb, target in ready:
-        nbformat.write(nb, target)
+    for nb, target in ready:   # each atomically: a reader never sees half a notebook
+        atomic_write(target, lambda f, nb=nb: nbformat.write(nb, f), binary=False)
     return [target for _, target in ready]

@@ -26,6 +26,7 @@ from .engine.config import profile_sizes
 from .engine.runs import find_runs
 from .models import model_names
 from .publish import NotebookTooLarge, executed_dir, publish_executed
+from .utils.io import atomic_write_text
 
 KERNEL_NAME = "paperlib"
 
@@ -215,5 +216,6 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
                 manifest["runs"] = run_records(config.runs_dir(prof))
             except OSError as err:  # a manifest without the runs beats none
                 manifest["runs"] = f"could not list runs: {err}"
-            manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+            atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True)
+                              + "\n")
     return manifest

@@ -11,6 +11,7 @@ from .folders import (
     load_folder,
     manifest_hash,
     read_manifest,
+    readable_images,
     save_images,
     to_uint8,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "manifest_hash",
     "profile_sets",
     "read_manifest",
+    "readable_images",
     "render_artist",
     "render_emoji",
     "save_images",

@@ -24,7 +24,9 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .draw import WHITE, png_bytes, sha256_hex
+from ..utils.images import pil_to_rgb
+from ..utils.io import atomic_write_bytes, atomic_write_text
+from .draw import png_bytes, sha256_hex
 
 #: Bump whenever rendering or the manifest layout changes (invalidates reuse of old sets).
 DATA_FORMAT_VERSION = 1
@@ -73,11 +75,11 @@ def write_set(out, header: dict, items: list, render: Callable[[dict, int], Imag
         for file, label, recipe in tqdm(items, desc=header["name"], unit="img",
                                         disable=not progress):
             data = png_bytes(render(recipe, header["res"]))
-            (tmp / file).write_bytes(data)
+            atomic_write_bytes(tmp / file, data)
             images.append({"file": file, "sha256": sha256_hex(data), "label": label,
                            "recipe": recipe})
         text = _dumps({**header, "images": sorted(images, key=lambda e: e["file"])})
-        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        atomic_write_text(tmp / MANIFEST, text)
         tmp.chmod(0o755)
         _move_into_place(tmp, out)
     except BaseException:
@@ -169,22 +171,13 @@ def image_files(path, recursive: bool = True) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """RGB; transparency composited on white, 16-bit and float greyscale scaled to 8 bits."""
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, WHITE + (255,)),
-                                     rgba).convert("RGB")
-    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if arr.max() > 255 else 255.0
-        return Image.fromarray((arr.clip(0, top) / top * 255).round().astype(np.uint8), "L") \
-            .convert("RGB")
-    return im.convert("RGB")
+#: What decoding a bad image file raises.
+UNREADABLE = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
-def read_image(path: Path, res: int) -> np.ndarray:
-    """(res, res, 3) uint8 from an image file, opened read-only; raises on bad files."""
+def decode_image(path: Path) -> Image.Image:
+    """The image in ``path`` fully decoded as 8-bit RGB (:func:`paperlib.utils.images.
+    pil_to_rgb`), opened read-only; a bad file raises one of :data:`UNREADABLE`."""
     if path.stat().st_size == 0:
         raise ValueError("empty file (0 bytes)")
     with open(path, "rb") as f:
@@ -193,8 +186,27 @@ def read_image(path: Path, res: int) -> np.ndarray:
         f.seek(0)
         with Image.open(f) as im:
             im.load()
-            rgb = _to_rgb(ImageOps.exif_transpose(im))
+            return pil_to_rgb(im)
+
+
+def read_image(path: Path, res: int) -> np.ndarray:
+    """(res, res, 3) uint8 from an image file (:func:`decode_image`, centre-cropped square,
+    Lanczos-resized); raises on bad files."""
+    rgb = decode_image(path)
     return np.asarray(ImageOps.fit(rgb, (res, res), Image.LANCZOS, centering=(0.5, 0.5)))
+
+
+def readable_images(path, recursive: bool = True) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``(files that decode, [(file, reason)] for those that do not)`` among
+    :func:`image_files`; each image is decoded and dropped, so memory stays one image."""
+    good, bad = [], []
+    for file in image_files(path, recursive):
+        try:
+            decode_image(file)
+            good.append(file)
+        except UNREADABLE as err:
+            bad.append((file, f"{type(err).__name__}: {err}"))
+    return good, bad
 
 
 def _manifest_labels(root: Path) -> dict[str, str] | None:
@@ -228,7 +240,7 @@ def load_folder(path, res: int = 64, strict: bool = False,
         try:
             arrays.append(read_image(file, res))
             paths.append(file)
-        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+        except UNREADABLE as err:
             reason = f"{type(err).__name__}: {err}"
             if strict:
                 raise ValueError(f"cannot load image {file}: {reason}") from err
@@ -262,7 +274,7 @@ def save_images(x: torch.Tensor, folder, prefix: str = "img") -> list[Path]:
         arr = img.permute(1, 2, 0).numpy()
         pil = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
         path = folder / f"{prefix}_{i:05d}.png"
-        path.write_bytes(png_bytes(pil))
+        atomic_write_bytes(path, png_bytes(pil))
         paths.append(path)
     return paths
 

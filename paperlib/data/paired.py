@@ -21,7 +21,7 @@ from PIL import Image
 from torch import nn
 
 from ..forms import main_form
-from ..utils.images import to_rgb01
+from ..utils.images import pil_to_rgb, to_rgb01
 from .folders import MANIFEST, image_files, load_folder
 
 #: Classes of a recipe map (channel order).
@@ -209,7 +209,7 @@ def _read_map(path: Path, res: int) -> torch.Tensor:
 
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB").resize((res, res), Image.NEAREST)
+            im = pil_to_rgb(im).resize((res, res), Image.NEAREST)
             arr = np.asarray(im, dtype=np.float32) / 255.0
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot read map {path}: {err}") from None

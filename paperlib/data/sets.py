@@ -15,6 +15,8 @@ from .emoji import build_emoji_set
 from .folders import (
     ARTIST_STYLES,
     MANIFEST,
+    UNREADABLE,
+    decode_image,
     file_sha256,
     image_files,
     manifest_hash,
@@ -103,20 +105,21 @@ def split_held_out(folder, held_out_frac: float = HELD_OUT_FRAC, seed: int = 0,
     ``source_sha256``). Pixels are copied at the source's resolution. The source is only
     read; each part is renamed into place, and a call with the same source, fraction and
     seed reuses both parts. Raises ``FileNotFoundError`` for a missing folder, ``ValueError``
-    for ``frac`` not in (0, 1), fewer than 2 images, an unreadable image (nothing is
-    written) or an ``out_root`` inside ``folder``.
+    for ``frac`` not in (0, 1), fewer than 2 images, any unreadable image (all named;
+    nothing is written) or an ``out_root`` inside ``folder``. Streams: one image in memory
+    at a time (each is decoded once to check it, once to write it).
     """
     src = Path(folder)
     files, k, root = _split_inputs(src, held_out_frac, out_root)
+    _check_readable(src, files)
     by_file, res = _source_manifest(src, files)
-    pixels = _read_all(src, files, res)
     order = np.random.default_rng(seed).permutation(len(files))
     held_idx = set(order[:k].tolist())
     params = {"source": str(src.resolve()), "source_hash": manifest_hash(src),
               "held_out_frac": float(held_out_frac), "seed": int(seed)}
 
     def render(recipe: dict, size: int) -> Image.Image:
-        return Image.fromarray(pixels[recipe["path"]])
+        return Image.fromarray(read_image(Path(recipe["path"]), size))
 
     out = {}
     for part, wanted in (("train", False), ("heldout", True)):
@@ -165,17 +168,19 @@ def _source_manifest(src: Path, files: list[Path]) -> tuple[dict, int]:
                              f"({type(err).__name__}: {err})") from err
 
 
-def _read_all(src: Path, files: list[Path], res: int) -> dict[str, np.ndarray]:
-    """Every image's pixels by absolute path; a bad file raises before anything is written."""
-    pixels = {}
+def _check_readable(src: Path, files: list[Path]) -> None:
+    """Decode every image once, keeping no pixels; any that fail raise ``ValueError`` naming
+    each (before anything is written)."""
+    bad = []
     for path in files:
         try:
-            pixels[str(path.absolute())] = read_image(path, res)
-        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
-            raise ValueError(f"cannot split {src}: image {path.relative_to(src).as_posix()} "
-                             f"cannot be read ({type(err).__name__}: {err}); fix or remove it"
-                             ) from err
-    return pixels
+            decode_image(path)
+        except UNREADABLE as err:
+            bad.append(f"  {path.relative_to(src).as_posix()}: {type(err).__name__}: {err}")
+    if bad:
+        raise ValueError(f"cannot split {src}: {len(bad)} of {len(files)} image file(s) cannot "
+                         f"be read ({len(files) - len(bad)} readable); fix or remove them:\n"
+                         + "\n".join(bad))
 
 
 def _part_items(src: Path, files: list[Path], by_file: dict, indices: list[int]) -> list:

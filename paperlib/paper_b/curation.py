@@ -23,9 +23,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from ..data.folders import decode_image
 from ..forms import FormMeasure, batch_circle_fidelity, form_scores, style_fidelity
 from ..utils.images import to_uint8_hwc
-from ..utils.io import atomic_write_json
+from ..utils.io import atomic_copy, atomic_save_image, atomic_write_json
 from .selection_features import as_features, feature_distances, image_at, min_distances, n_images
 
 #: Provenance labels, in the order of the ratios.
@@ -326,14 +327,13 @@ def _write_set_files(plan: CurationPlan, gen_images: Any, human_paths: list[Path
         if e.source == "human-similar":
             src = human_paths[e.index]
             rec["original_path"] = str(src.resolve())
-            if src.suffix.lower() == ".png":
-                shutil.copyfile(src, folder / name)
-            else:
-                with Image.open(src) as im:
-                    im.convert("RGB").save(folder / name, format="PNG")
+            if src.suffix.lower() == ".png":   # as it is: the loader converts it the same
+                atomic_copy(src, folder / name)
+            else:   # the loader's decoding (pil_to_rgb: alpha on white, 16-bit, CMYK)
+                atomic_save_image(folder / name, decode_image(src), format="PNG")
         else:
             arr = to_uint8_hwc(image_at(gen_images, e.index))
-            Image.fromarray(arr, mode="RGB").save(folder / name, format="PNG")
+            atomic_save_image(folder / name, Image.fromarray(arr, mode="RGB"), format="PNG")
         files.append(rec)
     return files
 

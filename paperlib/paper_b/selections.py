@@ -28,7 +28,8 @@ def _empty_selections() -> dict:
 
 def load_selections(path: Any) -> dict:
     """Read a selections file: ``{"version": 1, "rounds": {"0": {"selected": [...],
-    "n_shown": M, "image_hashes": [...], ...}}}``. Raises FileNotFoundError / ValueError."""
+    "n_shown": M, "image_hashes": [...], ...}}}``. Raises FileNotFoundError, or ValueError
+    naming the round for a malformed file or round (:func:`check_round_entry`)."""
     p = Path(path)
     with open(p) as f:
         data = json.load(f)
@@ -36,9 +37,39 @@ def load_selections(path: Any) -> dict:
             or not isinstance(data.get("rounds"), dict):
         raise ValueError(f"{p} is not a version-{SELECTIONS_VERSION} selections file")
     for key, entry in data["rounds"].items():
-        if not isinstance(entry, dict) or "selected" not in entry or "n_shown" not in entry:
-            raise ValueError(f"{p}: round {key!r} lacks 'selected' / 'n_shown'")
+        check_round_entry(entry, f"{p}: round {key!r}")
+        if not key.isdigit():
+            raise ValueError(f"{p}: round {key!r}: a round key is its number, e.g. \"0\"")
     return data
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_round_entry(entry: Any, where: str = "selection") -> None:
+    """``ValueError`` (starting with ``where``) unless ``entry`` has ``n_shown`` >= 1,
+    ``selected`` distinct integer indices in ``0 .. n_shown - 1`` and, when given,
+    ``n_shown`` ``image_hashes``."""
+    if not isinstance(entry, dict) or "selected" not in entry or "n_shown" not in entry:
+        raise ValueError(f"{where} lacks 'selected' / 'n_shown'")
+    n, sel = entry["n_shown"], entry["selected"]
+    if not _is_int(n) or n < 1:
+        raise ValueError(f"{where}: n_shown must be a positive integer, got {n!r}")
+    if not isinstance(sel, list) or not all(_is_int(i) for i in sel):
+        raise ValueError(f"{where}: 'selected' must be a list of integer image indices, "
+                         f"got {sel!r}")
+    out = sorted({i for i in sel if not 0 <= i < n})
+    if out:
+        raise ValueError(f"{where}: selected index(es) {out} out of range: the round showed "
+                         f"{n} images, numbered 0 to {n - 1}")
+    dups = sorted({i for i in sel if sel.count(i) > 1})
+    if dups:
+        raise ValueError(f"{where}: index(es) {dups} selected more than once")
+    hashes = entry.get("image_hashes")
+    if hashes is not None and (not isinstance(hashes, list) or len(hashes) != n):
+        raise ValueError(f"{where}: image_hashes must list one hash per shown image "
+                         f"({n}), got {len(hashes) if isinstance(hashes, list) else hashes!r}")
 
 
 def save_selections(

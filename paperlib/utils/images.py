@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 #: Smallest image size the data sets and models take.
 MIN_RES = 16
@@ -24,11 +24,42 @@ def check_res(res, choices=None) -> int:
     return int(res)
 
 
+_ORIENTATION = 0x0112   # the EXIF orientation tag
+
+#: Modes whose samples run 0..65535 (16-bit PNG greyscale opens as one of these).
+_DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def pil_to_rgb(im: Image.Image) -> Image.Image:
+    """The one conversion of a decoded image to 8-bit RGB (the loader and curation use it).
+
+    EXIF orientation applied; 16-bit/``I`` samples scaled by 255/65535 (by mode, never by
+    value), ``F`` clipped to 0..255; CMYK, YCbCr, palette and 1-bit by Pillow; any
+    transparency (alpha channel, palette or colour ``tRNS``) composited on white.
+    """
+    if im.getexif().get(_ORIENTATION, 1) != 1:   # (no copy of an upright image)
+        im = ImageOps.exif_transpose(im)
+    if im.mode in _DEEP_MODES or im.mode == "F":
+        arr = np.asarray(im).astype(np.float64)
+        scaled = arr * (255.0 / 65535.0) if im.mode != "F" else arr
+        grey = Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8), "L")
+        key = im.info.get("transparency")
+        if not isinstance(key, int) or im.mode == "F":
+            return grey.convert("RGB")
+        alpha = Image.fromarray(np.where(arr == key, 0, 255).astype(np.uint8), "L")
+        im = Image.merge("LA", (grey, alpha))
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")
+
 
 def to_rgb01(img: Any) -> np.ndarray:
     """One image -> float64 (H, W, 3) RGB in [0, 1].
 
-    Tensor or array, (C, H, W), (H, W, C) or (H, W), 1, 3 or 4 channels (alpha dropped).
+    Tensor or array, (C, H, W), (H, W, C) or (H, W), 1, 3 or 4 channels (alpha composited
+    on white, as :func:`pil_to_rgb` does).
     Integers are read as 0..255, **floats as [-1, 1]** (the generator's range).
     """
     if hasattr(img, "detach"):  # torch tensor, without importing torch
@@ -50,14 +81,16 @@ def to_rgb01(img: Any) -> np.ndarray:
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     elif x.shape[-1] == 4:
-        x = x[..., :3]
+        alpha = np.clip(x[..., 3:], 0.0, 1.0)
+        x = x[..., :3] * alpha + (1.0 - alpha)
     return np.clip(x, 0.0, 1.0)
 
 
 def to_uint8_hwc(img: Any) -> np.ndarray:
     """One image -> uint8 (H, W, 3) using the conventions of :func:`to_rgb01`.
 
-    Floats map by ``round((x + 1) * 127.5)``; uint8 input is returned unchanged (as RGB).
+    Floats map by ``round((x + 1) * 127.5)``; uint8 RGB or grey input is returned unchanged
+    (as RGB).
     """
     if hasattr(img, "detach"):
         img = img.detach().cpu().numpy()
@@ -68,7 +101,8 @@ def to_uint8_hwc(img: Any) -> np.ndarray:
             x = np.moveaxis(x, 0, -1)
         if x.shape[-1] == 1:
             x = np.repeat(x, 3, axis=-1)
-        return np.ascontiguousarray(x[..., :3])
+        if x.shape[-1] == 3:
+            return np.ascontiguousarray(x)
     return np.round(to_rgb01(a) * 255.0).astype(np.uint8)
 
 
