@@ -60,17 +60,37 @@ class _UsageError(ValueError):
 MIN_IMAGES = 2
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _help_profile(argv: list[str] | None) -> config.Profile:
+    """The profile whose values ``--help`` shows: ``--profile NAME`` in ``argv`` when it names
+    one, else :func:`paperlib.config.get_profile`'s (``$PAPERLIB_PROFILE``, else cpu)."""
+    argv = list(argv or ())
+    for i, word in enumerate(argv):
+        name = word.split("=", 1)[1] if word.startswith("--profile=") else (
+            argv[i + 1] if word == "--profile" and i + 1 < len(argv) else None)
+        if name is not None and name.strip().lower() in config.PROFILES:
+            return config.get_profile(name)
+    try:
+        return config.get_profile(None)
+    except ValueError:      # a bad $PAPERLIB_PROFILE is refused when a command runs
+        return config.get_profile(config.DEFAULT_PROFILE)
+
+
+def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The command line's parser, built from the model registry at call time (a model
-    registered after import gets its ``train`` flags)."""
+    registered after import gets its ``train`` flags); its help shows the defaults of the
+    profile :func:`_help_profile` finds in ``argv``."""
+    prof = _help_profile(argv)
     parser = argparse.ArgumentParser(
         prog="python -m paperlib",
         description="Reproduce paper A (emoji DCGAN latent adjustment) and paper B (shape "
                     "learning, curation loop); train and evaluate GANs on your own images.")
     parser.add_argument("--version", action="version", version=f"paperlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_build_data, _add_train, _add_evaluate, _add_generate, cli_field.add_fid, _add_split, _add_curate, _add_reproduce, _add_verify, _add_selfcheck):
+    for add in (_add_build_data, _add_evaluate, _add_generate, cli_field.add_fid, _add_split,
+                _add_reproduce, _add_verify, _add_selfcheck):
         add(sub)
+    _add_train(sub, prof)
+    _add_curate(sub, prof)
     return parser
 
 
@@ -89,60 +109,94 @@ def _add_build_data(sub) -> None:
                    help="images per stand-in artist set (default 400)")
 
 
-def _add_train(sub) -> None:
+#: Where a command's profile comes from, for the help texts.
+_PROFILE_SOURCE = "--profile, else $PAPERLIB_PROFILE, else cpu"
+
+
+def _profile_configs(prof) -> dict:
+    """``{model: TrainConfig}`` the notebooks would train each model with under ``prof``,
+    before a folder is known (one epoch): what ``train``'s help shows as defaults."""
+    return {n: engine.profile_config(prof, n, epochs=1, **engine.stage_defaults(prof, n)[0])
+            for n in model_names()}
+
+
+def _per_model(values: dict) -> str:
+    """``"dcgan/deligan 35, stylegan2 32"``: ``{model: value}`` grouped by value."""
+    groups: dict = {}
+    for name, value in values.items():
+        groups.setdefault(str(value), []).append(name)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return ", ".join(f"{'/'.join(names)} {value}" for value, names in groups.items())
+
+
+def _add_train(sub, prof) -> None:
     """The ``train`` subcommand's parser: the common flags, then each registered model's
-    option flags (:func:`_add_model_options`)."""
+    option flags (:func:`_add_model_options`); each help says the effective default under
+    ``prof``."""
     names = model_names()
+    cfgs = _profile_configs(prof)
+    at = f"{prof.name}: "
     p = sub.add_parser("train", help=f"train {', '.join(names)} on a folder of images",
-                       description="Train one GAN with the shared engine. Rerunning the same "
-                                   "command (with the same or more --epochs/--kimg) resumes "
-                                   "from the last checkpoint in --out; --restart starts it over. "
-                                   "Sizes come from --profile when given, else the model's "
-                                   "defaults; explicit flags override either.")
+                       description="Train one GAN with the shared engine, as the notebooks "
+                                   "train it: its sizes, length, augmentation and options come "
+                                   f"from the profile ({_PROFILE_SOURCE}); an explicit flag "
+                                   "overrides one setting. Rerunning the same command (with "
+                                   "the same or more --epochs/--kimg) resumes from the last "
+                                   "checkpoint in --out; --restart starts it over. The "
+                                   f"defaults below are the {prof.name} profile's (`--profile "
+                                   "NAME --help` shows another's).")
     p.add_argument("--model", required=True, metavar="MODEL",
                    help="; ".join(f"{n}: {get_model(n).help}" for n in names))
     p.add_argument("--data", required=True, type=Path,
                    help="folder of images (a built set or your own; png/jpg/webp/bmp)")
     p.add_argument("--out", required=True, type=Path, help="run folder (created or resumed)")
-    length = p.add_mutually_exclusive_group(required=True)
-    length.add_argument("--epochs", type=int, help="total epochs (this or --kimg)")
+    budget = _per_model({n: f"{engine.profile_sizes(prof, n)['kimg']:g} kimg" for n in names})
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="total epochs (this or --kimg; default: "
+                                                   "the profile's budget, see --kimg)")
     length.add_argument("--kimg", type=_positive_float,
-                        help="total thousands of images shown (this or --epochs): converted to "
-                             "the epochs of --data that show at least that many")
+                        help="total thousands of images shown (this or --epochs), converted "
+                             "to the epochs of --data that show at least that many (default: "
+                             f"the profile's budget for the model, {at}{budget})")
     p.add_argument("--profile", default=None,
-                   help=f"take res, sizes, batch and intervals for the model from a profile "
-                        f"({', '.join(config.PROFILES)}); explicit flags override "
-                        f"(default: none, the model's own defaults)")
+                   help=f"where every default comes from: one of {', '.join(config.PROFILES)} "
+                        f"(default: $PAPERLIB_PROFILE, else cpu; here {prof.name})")
     p.add_argument("--restart", action="store_true",
                    help="start the run in --out over (deletes its checkpoints, samples and "
                         "log) instead of resuming it (default: resume)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    lrs = {n: "lr " + "/".join(dict.fromkeys(
+        f"{get_model(n).optim(engine.make_config(**{**cfgs[n].to_dict(), 'config': c}))['lr']:g}"
+        for c in ("paper", "conventional"))) for n in names}
     p.add_argument("--config", default="paper",
-                   help="optimiser settings: paper (default; Adam lr 1e-2) or conventional "
-                        "(lr 2e-4); "
-                        "stylegan2 always uses StyleGAN2-ADA's Adam (lr 0.0025, betas 0, 0.99), "
-                        "pix2pixhd pix2pixHD's (lr 2e-4, betas 0.5, 0.999)")
+                   help="Adam settings: paper (default) or conventional; the lr each gives "
+                        f"(paper/conventional, one value where both are the same), {at}"
+                        f"{_per_model(lrs)}".replace("%", "%%"))
     p.add_argument("--res", type=int, default=None,
-                   help="32, 64 or 128 (default 64, or the profile's)")
+                   help="32, 64 or 128 (default: the profile's, "
+                        f"{at}{_per_model({n: c.res for n, c in cfgs.items()})})")
     for flag, what in (("batch-size", "batch size"), ("nz", "latent size"),
                        ("ngf", "generator width"), ("ndf", "discriminator width")):
         key = flag.replace("-", "_")
-        defaults = ", ".join(f"{n} {get_model(n).cli_defaults[key]}" for n in names
-                             if key in get_model(n).cli_defaults)
+        values = _per_model({n: getattr(c, key) for n, c in cfgs.items()})
         p.add_argument(f"--{flag}", type=_positive_int, default=None,
-                       help=f"{what} (default: the profile's; without --profile per model: "
-                            f"{defaults}; else the engine's)")
-    p.add_argument("--augment", default="none",
-                   help="none (default), diffaugment, ada (DiffAugment's ops, adaptive p) or "
-                        "ada-bgc (ADA's own bgc pipeline, NVlabs' adaptive p)")
-    p.add_argument("--sample-every", type=_positive_int, default=None,
-                   help="sample grid every k epochs (default: the profile's, else 5)")
-    p.add_argument("--ckpt-every", type=_positive_int, default=None,
-                   help="checkpoint every k epochs (default: the profile's, else 5)")
+                       help=f"{what} (default: the profile's, {at}{values})")
+    p.add_argument("--augment", default=None,
+                   help="none, diffaugment, ada-diffaug (DiffAugment's ops with ADA's adaptive "
+                        "p; old name ada) or ada-bgc (ADA's own bgc pipeline, NVlabs' adaptive "
+                        "p) (default: the profile's, as the notebooks use it, "
+                        f"{at}{_per_model({n: c.augment for n, c in cfgs.items()})})")
+    for flag in ("sample-every", "ckpt-every"):
+        key = flag.replace("-", "_")
+        what = "sample grid" if flag == "sample-every" else "checkpoint"
+        p.add_argument(f"--{flag}", type=_positive_int, default=None,
+                       help=f"{what} every k epochs (default: the profile's, "
+                            f"{at}{_per_model({n: getattr(c, key) for n, c in cfgs.items()})})")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     cli_field.add_init_from(p)
-    _add_model_options(p)
+    _add_model_options(p, prof, cfgs)
 
 
 def _model_flags() -> list:
@@ -178,18 +232,20 @@ def _flag_type(f) -> Callable:
     return str
 
 
-def _add_model_options(p) -> None:
+def _add_model_options(p, prof, cfgs: dict) -> None:
     """One argument group per model with flagged options (:func:`paperlib.models.base.
-    option`): each flag's help says its model's default; unset, the flag leaves the
-    option to the profile or the model."""
+    option`): each flag's help says its default under ``prof`` (``cfgs``: each model's
+    config there); unset, the flag leaves the option to the profile."""
     groups = {}
     for name, f, flag in _model_flags():
         if name not in groups:
             groups[name] = p.add_argument_group(f"{name} options", get_model(name).help)
-        default = f.metadata.get("default_text", f.default)
+        value = getattr(cfgs[name].options, f.name)
+        default = (f"default {f.metadata.get('default_text', f.default)}" if value == f.default
+                   else f"default: the profile's, {prof.name}: {value}")
         groups[name].add_argument(flag, dest=f.name, type=_flag_type(f), default=None,
                                   metavar=f.metadata.get("metavar"),
-                                  help=f"{name}: {f.metadata['help']} (default {default})"
+                                  help=f"{name}: {f.metadata['help']} ({default})"
                                   .replace("%", "%%"))
 
 
@@ -254,8 +310,8 @@ def _add_split(sub) -> None:
                    help="where the two parts go (default: beside --data)")
 
 
-def _add_curate(sub) -> None:
-    """The ``curate`` subcommand's parser."""
+def _add_curate(sub, prof) -> None:
+    """The ``curate`` subcommand's parser (help: ``prof``'s defaults)."""
     p = sub.add_parser("curate", help="paper B's 60/30/10 curation loop on your own images and "
                                       "a trained run",
                        description="Paper B's curation loop, as notebook 05 runs it: per round, "
@@ -278,13 +334,15 @@ def _add_curate(sub) -> None:
     p.add_argument("--out", required=True, type=Path,
                    help="folder for the loop's results (created; a rerun reuses its runs)")
     p.add_argument("--rounds", type=_positive_int, default=None,
-                   help="curation rounds (default: the profile's curation_rounds, else 2)")
+                   help=f"curation rounds (default: the profile's curation_rounds, "
+                        f"{prof.name}: {prof.curation_rounds})")
     p.add_argument("--size", type=_positive_int, default=None,
                    help="images in each curated training set (default: the profile's "
-                        "curation_size, else the number of images in --data)")
+                        f"curation_size, {prof.name}: {prof.curation_size}; its 30 %% part "
+                        "must fit in --data)")
     p.add_argument("--generate", type=_positive_int, default=None, metavar="M",
                    help="images generated and rated per round (default: the profile's "
-                        "curation_generate, else --size)")
+                        f"curation_generate, {prof.name}: {prof.curation_generate})")
     p.add_argument("--top-k", type=_positive_int, default=None,
                    help="images the automatic rating keeps per round (default: 5 %% of "
                         "--generate, at least 1)")
@@ -302,8 +360,9 @@ def _add_curate(sub) -> None:
                         "rounds use your selection, the others the automatic rating "
                         "(default: automatic rating throughout)")
     p.add_argument("--profile", default=None,
-                   help=f"take --rounds, --size and --generate from a profile "
-                        f"({', '.join(config.PROFILES)}; default: none)")
+                   help=f"where --rounds, --size and --generate come from: one of "
+                        f"{', '.join(config.PROFILES)} (default: $PAPERLIB_PROFILE, else cpu; "
+                        f"here {prof.name})")
     p.add_argument("--form", default="auto", choices=("auto", "face", "discs"),
                    help="the form measure of the automatic rating: face (circle fidelity of "
                         "one character), discs (the roundest flat colour region), auto (default: "
@@ -421,29 +480,28 @@ def _image_folder(folder: Path) -> int:
     return len(good)
 
 
-def _train_config(args):
-    """The validated TrainConfig of ``train``'s arguments: the profile's (or the model's
-    CLI defaults), explicit flags over them; ``--kimg`` in epochs of ``--data``."""
-    spec = get_model(args.model)
+def _train_config(args) -> tuple:
+    """``(TrainConfig, note)`` of ``train``'s arguments: what the notebooks train the model
+    with on ``--data`` under the profile (:func:`paperlib.engine.stage_config`), explicit
+    flags over it; length ``--epochs``, ``--kimg`` or the profile's budget."""
+    get_model(args.model)
     if args.epochs is not None and args.epochs < 1:
         raise _UsageError(f"--epochs must be a positive integer, got {args.epochs}")
-    n_images = _image_folder(args.data)
-    epochs = args.epochs if args.kimg is None else engine.epochs_for_kimg(args.kimg, n_images)
+    _image_folder(args.data)
     given = dict(batch_size=args.batch_size, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
                  sample_every=args.sample_every, ckpt_every=args.ckpt_every,
-                 device=args.device, res=args.res,
+                 device=args.device, res=args.res, augment=args.augment,
                  **{f.name: getattr(args, f.name) for _, f, _ in _model_flags()})
     given = {k: v for k, v in given.items() if v is not None}
-    common = dict(epochs=epochs, augment=args.augment, **given)
-    if args.profile is not None:
-        return engine.profile_config(args.profile, args.model, config=args.config,
-                                     seed=args.seed, **common)
-    return engine.make_config(model=args.model, seed=args.seed, config=args.config,
-                              **{"res": 64, **spec.cli_defaults, **common})
+    return engine.stage_config(args.profile, args.model, args.data, epochs=args.epochs,
+                               kimg=args.kimg, seed=args.seed, config=args.config, **given)
 
 
 def _cmd_train(args) -> int:
-    cfg = cli_field.with_init_from(_train_config(args), args)
+    cfg, note = _train_config(args)
+    cfg = cli_field.with_init_from(cfg, args)
+    if note:
+        print(f"note: {note}")
     try:
         result = engine.train(cfg, args.data, args.out, progress=not args.no_progress,
                               resume=not args.restart)
@@ -511,7 +569,7 @@ def _curation_job(args) -> paper_b.CurationJob:
         raise NotADirectoryError(f"--out: {args.out} is not a folder")
     try:
         job = paper_b.CurationJob.from_profile(
-            config.get_profile(args.profile) if args.profile else None, args.run.resolve(),
+            config.get_profile(args.profile), args.run.resolve(),
             args.data.resolve(), out / "runs", out, rounds=args.rounds, size=args.size,
             n_generate=args.generate, top_k=args.top_k, epochs=args.epochs, kimg=args.kimg,
             n_data=n_data, selections=None if args.selections is None
@@ -625,11 +683,12 @@ COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train, "generate": _cmd
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status."""
-    parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _build_parser(argv)
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "profile", None) is not None:
-            config.get_profile(args.profile)
+        if "profile" in vars(args):
+            config.get_profile(args.profile)   # an unknown --profile or $PAPERLIB_PROFILE
         return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, NotADirectoryError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)

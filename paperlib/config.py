@@ -148,12 +148,12 @@ class Profile:
     conventional_seeds: tuple[int, ...] = (0,)  # secondary config (lr 2e-4): fewer seeds
     ablation_seeds: tuple[int, ...] = (0,)      # notebook 04's ablation (secondary)
     artists: tuple[str, ...] = ("artist_donglein", "artist_geometric")  # paper B's sets
-    augments: tuple[str, ...] = ("diffaugment", "ada")  # paper B's augmentation comparison
+    augments: tuple[str, ...] = ("diffaugment", "ada-diffaug")  # paper B's augmentation comparison
     n_real: int | None = None     # real images per FID/KID (None: the whole set)
     # paper B on its own model family, StyleGAN2-ADA (paperlib.models.stylegan2; notebooks 01, 05)
     b_model: str = "stylegan2"    # "dcgan": the fast option (paper A's engine, shape_kimg)
     b_seeds: tuple[int, ...] = (0, 1, 2)  # seeds of every paper-B Table-1 column
-    b_augment: str = "ada"        # StyleGAN2-ADA's adaptive augmentation
+    b_augment: str = "ada-diffaug"  # adaptive augmentation: DiffAugment's ops, ADA's adaptive p
     held_out_frac: float = 0.2    # share of each artist set held out from every model
     b_gate_fid: float = math.inf  # paper B's gate: FID vs the held-out part under this
     b_gate_floor: float = 0.0     # the held-out floor at the limit's n (01b gates over floors)

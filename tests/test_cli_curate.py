@@ -86,20 +86,25 @@ def test_curate_refuses_a_selection_made_on_other_images(run, photos, tmp_path, 
     assert not (tmp_path / "loop" / "round_0" / "trainset").exists()
 
 
-def test_curate_defaults(run, photos, tmp_path):
-    args = cli._build_parser().parse_args(["curate", "--run", str(run), "--data", str(photos),
-                                           "--out", str(tmp_path / "loop")])
-    job = cli._curation_job(args)
-    # 20 images: a 20-image set from 20 generated, top 5 % (1), 2 rounds; a quarter of the
-    # run's 1 x 20 images shown is under one epoch of the set: 1
+def test_curate_defaults(run, photos, tmp_path, monkeypatch):
+    # no --profile: $PAPERLIB_PROFILE's (smoke: a 60-image set from 40 generated, top 5 %
+    # (2), 1 round); a quarter of the run's 1 x 20 images shown is under one epoch: 1
+    monkeypatch.setenv("PAPERLIB_PROFILE", "smoke")
+    argv = ["curate", "--run", str(run), "--data", str(photos), "--out", str(tmp_path / "loop")]
+    job = cli._curation_job(cli._build_parser().parse_args(argv))
+    prof = config.get_profile("smoke")
     assert isinstance(job, paper_b.CurationJob)
-    assert (job.size, job.n_generate, job.top_k, job.rounds, job.epochs) == (20, 20, 1, 2, 1)
+    assert (job.size, job.n_generate, job.top_k, job.rounds, job.epochs) == \
+        (prof.curation_size, prof.curation_generate, 2, prof.curation_rounds, 1)
     assert job.selections is None and job.gen_seed == 1000 and job.form is None
+    # neither: cpu's 400-image set, whose 30 % part (120) the 20 photos cannot fill
+    monkeypatch.delenv("PAPERLIB_PROFILE")
+    with pytest.raises(ValueError, match="--size 400"):
+        cli._curation_job(cli._build_parser().parse_args(argv))
     args = cli._build_parser().parse_args(["curate", "--run", str(run), "--data", str(photos),
                                            "--out", str(tmp_path / "loop"), "--profile",
                                            "smoke", "--kimg", "0.1"])
     job = cli._curation_job(args)
-    prof = config.get_profile("smoke")
     assert (job.size, job.n_generate, job.rounds) == \
         (prof.curation_size, prof.curation_generate, prof.curation_rounds)
     assert job.epochs == engine.epochs_for_kimg(0.1, prof.curation_size)

@@ -64,8 +64,7 @@ register(ModelSpec(
                           D(cfg.res, cfg.options)),
     step=lambda cfg, latent, g, d, device: DCGANStep(latent, g, d, cfg.optim),
     profile_sizes=sizes_by_profile({"default": {"kimg": 1.0, "batch_size": 8, "nz": 8},
-                                    "smoke": {"kimg": 0.02, "mlp_hidden": 16}}),
-    cli_defaults={"batch_size": 10, "nz": 16}))
+                                    "smoke": {"kimg": 0.02, "mlp_hidden": 16}})))
 '''
 
 
@@ -84,9 +83,14 @@ def mlpgan(tmp_path, monkeypatch):
 
 def test_a_model_in_one_module_trains_samples_and_is_evaluated(mlpgan, tmp_path, capsys,
                                                                monkeypatch):
+    monkeypatch.setenv("PAPERLIB_PROFILE", "smoke")
     code, out, _ = _main(["train", "--help"], capsys)
+    flat = " ".join(out.split())
     assert code == 0 and "mlpgan: a tiny MLP GAN" in out
-    assert "--mlp-hidden" in out and "hidden units per layer (default 24)" in out
+    assert "--mlp-hidden" in out and "hidden units per layer (default: the profile's, " \
+                                     "smoke: 16)" in flat
+    code, out, _ = _main(["train", "--profile", "cpu", "--help"], capsys)
+    assert "hidden units per layer (default 24)" in " ".join(out.split())
     images = _write_images(tmp_path / "photos", 12)
     run = tmp_path / "run"
     code, _, err = _main(["train", "--model", "mlpgan", "--data", images, "--out", run,
@@ -95,7 +99,8 @@ def test_a_model_in_one_module_trains_samples_and_is_evaluated(mlpgan, tmp_path,
     assert code == 0, err
     saved = engine.read_config(run)["config"]
     assert saved["model"] == "mlpgan" and saved["mlp_hidden"] == 20 and saved["mlp_depth"] == 1
-    assert saved["batch_size"] == 10 and saved["nz"] == 16          # its CLI defaults
+    sizes = engine.profile_sizes(config.get_profile(None), "mlpgan")
+    assert saved["batch_size"] == sizes["batch_size"] and saved["nz"] == sizes["nz"]  # the profile's
     cfg = engine.make_config(**saved)
     assert cfg.options == mlpgan.MLPOptions(mlp_hidden=20) and cfg.mlp_hidden == 20
     assert engine.run_name(cfg, "k").startswith("mlpgan-paper-s0-")

@@ -202,7 +202,7 @@ def test_setup_resolves_the_notebooks_parameters(artist, tmp_path):
     folder = tmp_path / "mine"
     shutil.copytree(artist, folder)
     b = paper_b.setup("smoke", artist_folder=folder)
-    assert (b.model, b.augment, b.seeds, b.n_eval) == ("stylegan2", "ada", (0,), 8)
+    assert (b.model, b.augment, b.seeds, b.n_eval) == ("stylegan2", "ada-diffaug", (0,), 8)
     sp = b.splits["mine"]
     assert b.train_dirs["mine"] == sp.train and (sp.n_train, sp.n_held_out) == (24, 6)
     assert b.inner["mine"] == forms.inner_counts_of(artist)

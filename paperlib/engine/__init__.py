@@ -14,6 +14,8 @@ from .config import (
     profile_sizes,
     resolve_device,
     run_name,
+    stage_config,
+    stage_defaults,
 )
 from .loop import RunMismatch, train, train_cached, train_epoch
 from .parallel import (
@@ -82,6 +84,8 @@ __all__ = [
     "resolve_device",
     "run_all",
     "run_name",
+    "stage_config",
+    "stage_defaults",
     "scheduler_spec",
     "train",
     "train_cached",

@@ -2,7 +2,7 @@
 
 * ``"diffaugment"`` -- DiffAugment (Zhao et al., NeurIPS 2020): colour, translation (1/8),
   cutout (1/2); differentiable, applied to reals and fakes in D's and G's steps.
-* ``"ada"`` -- the same ops, each with a probability ``p`` adapted from
+* ``"ada-diffaug"`` (old name ``"ada"``, still accepted) -- the same ops, each with a probability ``p`` adapted from
   ``r_t = E[sign(D(x_real))]``: every ``ada_interval`` steps ``p`` moves by
   ``sign(r_t - target) * images / (ada_kimg * 1000)``, clamped to [0, 1] (target 0.6;
   ``ada_kimg = 5``, the paper's 500, is our choice for runs of tens of kimg).
@@ -18,9 +18,16 @@ import torch.nn.functional as F
 
 from .ada_pipeline import ada_bgc
 
-AUGMENT_KINDS = ("none", "diffaugment", "ada", "ada-bgc")
+AUGMENT_KINDS = ("none", "diffaugment", "ada-diffaug", "ada-bgc")
+#: Old kind names, still accepted: ``{old: new}``.
+AUGMENT_ALIASES = {"ada": "ada-diffaug"}
 #: The kinds whose p is adapted from D's outputs on reals.
-ADAPTIVE_KINDS = ("ada", "ada-bgc")
+ADAPTIVE_KINDS = ("ada-diffaug", "ada-bgc")
+
+
+def canonical_kind(kind):
+    """``kind`` under its current name (:data:`AUGMENT_ALIASES`); other values unchanged."""
+    return AUGMENT_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
 
 
 ADA_TARGET = 0.6
@@ -103,14 +110,15 @@ def diff_augment(x: torch.Tensor, generator: torch.Generator, p: float = 1.0) ->
 class Augmenter:
     """What D sees: ``augmenter(x, generator)`` before every D call.
 
-    ``kind``: ``"none"`` (identity), ``"diffaugment"`` (fixed ``p``, default 1), ``"ada"`` or
-    ``"ada-bgc"`` (``p`` from ``p``, default 0, adapted by :meth:`update` from D's logits on
+    ``kind``: ``"none"`` (identity), ``"diffaugment"`` (fixed ``p``, default 1),
+    ``"ada-diffaug"`` (alias ``"ada"``) or ``"ada-bgc"`` (``p`` from ``p``, default 0, adapted by :meth:`update` from D's logits on
     reals; module docstring). ``ada_kimg`` None: the kind's default.
     :meth:`state_dict`/:meth:`load_state_dict` carry ``p`` and the r_t sums across a resume.
     """
 
     def __init__(self, kind: str = "none", p: float | None = None, target: float = ADA_TARGET,
                  ada_interval: int = ADA_INTERVAL, ada_kimg: float | None = None):
+        kind = canonical_kind(kind)
         if kind not in AUGMENT_KINDS:
             raise ValueError(f"unknown augment kind {kind!r}; valid kinds are: "
                              f"{', '.join(AUGMENT_KINDS)}")
@@ -124,7 +132,7 @@ class Augmenter:
             raise ValueError("need 0 < target < 1, ada_interval >= 1 and ada_kimg > 0")
         self.kind, self.p, self.target = kind, float(p if kind != "none" else 0.0), float(target)
         self.ada_interval, self.ada_kimg = int(ada_interval), float(ada_kimg)
-        self.rt: float | None = None   # last r_t estimate (ada)
+        self.rt: float | None = None   # last r_t estimate (adaptive kinds)
         self._sign_sum = 0.0           # sum of sign(D(real)) in the current interval
         self._count = 0                # real logits seen in the current interval
         self._steps = 0                # update() calls in the current interval
@@ -157,7 +165,7 @@ class Augmenter:
                 "sign_sum": float(self._sign_sum), "count": self._count, "steps": self._steps}
 
     def load_state_dict(self, state: dict) -> None:
-        if state["kind"] != self.kind:
+        if canonical_kind(state["kind"]) != self.kind:
             raise ValueError(f"augmenter state is for kind {state['kind']!r}, not {self.kind!r}")
         self.p, self.target, self.rt = float(state["p"]), float(state["target"]), state["rt"]
         self.ada_interval, self.ada_kimg = int(state["ada_interval"]), float(state["ada_kimg"])

@@ -18,7 +18,7 @@ from ..data.folders import image_files
 from ..models import ModelSpec, get_model, model_fields, model_names
 from ..models.base import OPTIM_CONFIGS, RES_CHOICES, check_choice, check_int, option_owner
 from ..utils.images import check_res
-from .augment import AUGMENT_KINDS
+from .augment import AUGMENT_KINDS, canonical_kind
 
 RESUMABLE = ("epochs", "device")  # config fields that may change when resuming
 
@@ -33,6 +33,9 @@ _LEGACY_OPTIONS = {
     "p2p_norm": "none", "p2p_skip": True, "l1_lambda": 0.0, "p2p_boundary": True, "p2p_feat": 0,
     "p2p_clusters": 10, "p2p_decay": 0.0, "p2p_up": "transpose"}
 _PAPER_A = ("deligan_K", "deligan_lambda", "proposed_N", "adjust", "mean_adjust")
+#: Renamed values, ``{setting: {current: old}}``: a run key records the old name, so runs
+#: made before the rename keep their names; a saved config's old name reads as the current.
+_RENAMED_VALUES = {"augment": {"ada-diffaug": "ada"}}
 
 
 @dataclass
@@ -52,7 +55,7 @@ class TrainConfig:
     ndf: int = 64
     sample_every: int = 5
     ckpt_every: int = 5
-    augment: str = "none"          # none | diffaugment | ada | ada-bgc
+    augment: str = "none"          # none | diffaugment | ada-diffaug (old name: ada) | ada-bgc
     device: str = "auto"           # auto = CUDA if available ($PAPERLIB_DEVICE overrides)
     threads: int = 1               # torch CPU threads the run pins (part of the run's identity:
                                    # a different count changes the losses in the last bits)
@@ -108,6 +111,7 @@ class TrainConfig:
         model's :attr:`ModelSpec.validate`); ``ValueError`` names the first bad one."""
         check_choice("model", self.model, model_names())
         check_choice("config", self.config, tuple(OPTIM_CONFIGS))
+        self.augment = canonical_kind(self.augment)
         check_choice("augment", self.augment, AUGMENT_KINDS)
         for name in ("epochs", "res", "batch_size", "nz", "ngf", "ndf", "sample_every",
                      "ckpt_every", "threads"):
@@ -175,6 +179,14 @@ def make_config(**kw) -> TrainConfig:
     return TrainConfig(**kw, options=spec.options(**own), other_options=other).validate()
 
 
+def current_names(saved: dict) -> dict:
+    """A saved flat config with its renamed values (:data:`_RENAMED_VALUES`) under their
+    current names."""
+    old_to_new = {k: {old: new for new, old in m.items()} for k, m in _RENAMED_VALUES.items()}
+    return {k: old_to_new.get(k, {}).get(v, v) if isinstance(v, str) else v
+            for k, v in saved.items()}
+
+
 def config_defaults(model: str) -> dict:
     """The flat defaults of a ``model`` config (:meth:`TrainConfig.to_dict`'s keys but model
     and epochs): what a setting missing from an older saved config reads as."""
@@ -236,6 +248,36 @@ def profile_config(profile, model: str, config: str = "paper", seed: int = 0,
     return make_config(**{**kw, **overrides})
 
 
+def stage_config(profile, model: str, data_dir, *, epochs: int | None = None,
+                 kimg: float | None = None, **given) -> tuple[TrainConfig, str]:
+    """The config the notebooks train ``model`` with on ``data_dir`` under ``profile`` (the
+    command line's ``train`` too): the profile's sizes (:func:`profile_config`), then the
+    model's stage defaults for that folder (:attr:`ModelSpec.stage_defaults`: StyleGAN2's
+    ``b_augment``; Pix2pixHD's encoder off for maps without instances), then ``given``
+    (explicit values win). Length: ``epochs``, else ``kimg`` (None: the profile's budget for
+    the model) in epochs of the folder. Returns the config and the model's note ("" if none);
+    ``ValueError`` for a folder without images."""
+    prof = get_profile(profile)
+    n = len(image_files(data_dir))
+    if n == 0:
+        raise ValueError(f"no images in {data_dir}")
+    sizes = profile_sizes(prof, model)
+    kimg = sizes.pop("kimg") if kimg is None else kimg
+    adapt, note = stage_defaults(prof, model, data_dir, {**sizes, **given})
+    epochs = epochs_for_kimg(kimg, n) if epochs is None else epochs
+    return profile_config(prof, model, **{**adapt, **given, "epochs": epochs}), note
+
+
+def stage_defaults(profile, model: str, data_dir=None, settings: dict | None = None
+                   ) -> tuple[dict, str]:
+    """``model``'s :attr:`ModelSpec.stage_defaults` under ``profile`` (``({}, "")`` when it
+    has none); ``data_dir`` None: before the folder is known (no adaptation to it)."""
+    hook = get_model(model).stage_defaults
+    if hook is None:
+        return {}, ""
+    return hook(get_profile(profile), data_dir, dict(settings or {}))
+
+
 def profile_jobs(profile, model: str, data_dir, root, configs=None, seeds=None,
                  conventional_seeds=None, **overrides) -> dict:
     """The runs a paper-A notebook trains for ``model``: ``{(config, seed): (TrainConfig,
@@ -256,7 +298,8 @@ def run_name(cfg: TrainConfig, data_key: str) -> str:
     result (all config fields but epochs/device) and the training data's identity."""
     others = {f for m, fields in model_fields().items() if m != cfg.model for f in fields}
     defaults = _key_defaults(cfg)
-    key = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY and k not in others
+    key = {k: _RENAMED_VALUES.get(k, {}).get(v, v) if isinstance(v, str) else v
+           for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY and k not in others
            and not (k in defaults and v == defaults[k])}
     digest = hashlib.sha256(json.dumps([key, data_key], sort_keys=True).encode()).hexdigest()
     return f"{cfg.model}-{cfg.config}-s{cfg.seed}-{digest[:10]}"

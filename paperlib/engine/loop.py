@@ -33,6 +33,7 @@ from .config import (
     RESUMABLE,
     TrainConfig,
     config_defaults,
+    current_names,
     make_config,
     resolve_device,
     run_name,
@@ -223,7 +224,7 @@ def _prepare_run_dir(out: RunDir, cfg: TrainConfig, data_id: dict, resume: bool)
 def _check_resumable(out: RunDir, cfg: TrainConfig, data_id: dict) -> None:
     """Raise :class:`RunMismatch` when ``out`` holds a run of another config (only the
     resumable fields may differ) or of other training images."""
-    saved = out.config
+    saved = {**out.config, "config": current_names(out.config["config"])}
     new = cfg.to_dict()
     defaults = config_defaults(cfg.model)
     # a field added after the run was made reads as its default

@@ -130,7 +130,10 @@ class ModelSpec:
     * ``profile_sizes(profile) -> dict`` -- the budget (``kimg``) and TrainConfig sizes.
     * ``seconds_per_kimg`` -- ``{profile: measured training seconds per kimg}``, one run per
       single-threaded worker (:func:`paperlib.engine.estimate_seconds`).
-    * ``cli_defaults`` -- CLI defaults for ``batch_size``, ``nz``, ``ngf``, ``ndf``.
+    * ``stage_defaults(profile, data_dir, settings) -> (values, note)`` -- what the notebooks
+      add to the profile's sizes when they train this model on ``data_dir`` (None: the
+      folder is not known yet), given the ``settings`` so far; ``note`` says what was
+      adapted to the folder ("" when nothing). None: nothing.
     * ``family`` -- the tables' network family; ``help`` -- one line for --help.
     """
 
@@ -151,7 +154,7 @@ class ModelSpec:
     noise_inputs: bool = False
     truncation: Callable[..., Any] | None = None
     seconds_per_kimg: dict = field(default_factory=dict)
-    cli_defaults: dict = field(default_factory=dict)
+    stage_defaults: Callable[[Any, Any, dict], tuple[dict, str]] | None = None
     family: str = ""
     help: str = ""
 

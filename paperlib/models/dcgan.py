@@ -333,5 +333,4 @@ for _name, _opts, _help in (
         ("proposed", ProposedOptions, "paper A's latent distribution + mean adjustment")):
     register(ModelSpec(name=_name, networks=_networks, step=_step, profile_sizes=_dcgan_sizes,
                        options=_opts, fields=(), seconds_per_kimg=_SECONDS_PER_KIMG[_name],
-                       cli_defaults={"batch_size": 35, "nz": 100, "ngf": 64, "ndf": 64},
                        family="DCGAN", help=_help))

@@ -22,7 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.paired import MAP_SOURCES, MapSource, Pairs, instance_edges, load_pairs
+from ..data.paired import (
+    MAP_SOURCES,
+    MapSource,
+    Pairs,
+    has_instances,
+    instance_edges,
+    load_pairs,
+    resolve_map_source,
+)
 from ..utils.images import check_res
 from .base import (
     RES_CHOICES,
@@ -546,6 +554,20 @@ PROFILE_SIZES = {
 }
 
 
+def stage_defaults(prof, data_dir, settings) -> tuple[dict, str]:
+    """Notebook 01b's adaptation to a training folder: maps without instance ids (``edges``,
+    ``identity``; a user's folder under ``map_source="auto"``) cannot feed the instance-wise
+    feature encoder, so a profile's ``p2p_feat`` is turned off for them and the note says so."""
+    source = settings.get("map_source", "auto")
+    if data_dir is None or not settings.get("p2p_feat") or has_instances(data_dir, source):
+        return {}, ""
+    note = (f"{Path(data_dir).name}: its maps ({resolve_map_source(data_dir, source)}) carry "
+            "no instance ids, so the instance-wise feature encoder is off and the map has no "
+            "boundary channel; give a folder of label maps (one flat colour per class: "
+            "connected components become the instances) to use both")
+    return {"p2p_feat": 0}, note
+
+
 register(ModelSpec(name="pix2pixhd", networks=networks, step=step_for,
                    profile_sizes=sizes_by_profile(PROFILE_SIZES),
                    optim=lambda cfg: PIX2PIXHD_OPTIM, options=Pix2PixHDOptions,
@@ -553,5 +575,5 @@ register(ModelSpec(name="pix2pixhd", networks=networks, step=step_for,
                    prepare=_prepare,
                    validate=_validate, bind_eval_data=_bind_eval_data,
                    seconds_per_kimg={"cpu": 9.0},   # measured (docs/DECISIONS.md)
-                   cli_defaults={"batch_size": 16, "ngf": 32, "ndf": 32},
+                   stage_defaults=stage_defaults,
                    family="Pix2pixHD", help="Pix2pixHD, conditional: map -> image (paper B)"))

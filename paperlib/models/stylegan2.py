@@ -542,9 +542,14 @@ PROFILE_SIZES = {
 #: Measured training seconds per kimg (docs/DECISIONS.md, "Seconds per kimg").
 SECONDS_PER_KIMG = {"smoke": 7.0, "cpu": 6.5}
 
+
+def _stage_defaults(prof, data_dir, settings) -> tuple[dict, str]:
+    """Notebooks 01 and 05 train StyleGAN2 with the profile's ``b_augment``."""
+    return {"augment": prof.b_augment}, ""
+
 register(ModelSpec(name="stylegan2", networks=_networks, step=_step,
                    profile_sizes=sizes_by_profile(PROFILE_SIZES), optim=_optim,
                    options=StyleGAN2Options, seconds_per_kimg=SECONDS_PER_KIMG,
                    sample_module="G_ema", noise_inputs=True, truncation=_truncation,
-                   cli_defaults={"batch_size": 32, "nz": 128},
+                   stage_defaults=_stage_defaults,
                    family="StyleGAN2-ADA", help="StyleGAN2 with ADA (paper B)"))

@@ -9,16 +9,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..config import get_profile
 from ..data.folders import image_files, manifest_hash
 from ..data.paired import (
     folder_recipes,
-    has_instances,
     load_pairs,
     recipe_style,
-    resolve_map_source,
 )
-from ..engine.config import epochs_for_kimg, profile_config, profile_sizes
+from ..engine.config import stage_config
 from ..engine.runs import load_run, read_config
 from ..forms import batch_circle_fidelity, form_kind_of
 from ..metrics.evaluate import cached_run_eval
@@ -48,25 +45,12 @@ def _gate_column(per_seed: pd.DataFrame) -> str:
 # ----------------------------------------------------------------------------- conditional route
 def conditional_config(profile: Any, train_dir: Any, seed: int, map_source: str = "auto",
                        kimg: float | None = None, **overrides) -> tuple[Any, str]:
-    """Notebook 01b's Pix2pixHD config for ``train_dir``: the profile's sizes and schedule
-    (:func:`paperlib.engine.profile_config`), ``kimg`` (None: the profile's Pix2pixHD ``kimg``) in
-    epochs of the folder. Maps without instance ids (``edges``, ``identity``: a user's
-    folder under ``map_source="auto"``) cannot feed the instance-wise feature encoder, so it
-    is turned off for them; the returned note says so (empty otherwise)."""
-    prof = get_profile(profile)
-    n = len(image_files(train_dir))
-    if n == 0:
-        raise ValueError(f"no images in {train_dir}")
-    note, sizes = "", profile_sizes(prof, "pix2pixhd")
-    if sizes["p2p_feat"] and not has_instances(train_dir, map_source):
-        overrides.setdefault("p2p_feat", 0)
-        note = (f"{Path(train_dir).name}: its maps ({resolve_map_source(train_dir, map_source)}) "
-                "carry no instance ids, so the instance-wise feature encoder is off and the "
-                "map has no boundary channel; give a folder of label maps (one flat colour per "
-                "class: connected components become the instances) to use both")
-    cfg = profile_config(prof, "pix2pixhd", seed=seed, map_source=map_source,
-                         epochs=epochs_for_kimg(kimg or sizes["kimg"], n), **overrides)
-    return cfg, note
+    """Notebook 01b's Pix2pixHD config for ``train_dir``: the profile's sizes and schedule,
+    ``kimg`` (None: the profile's Pix2pixHD ``kimg``) in epochs of the folder, the encoder off
+    for maps without instance ids, with a note saying so (empty otherwise):
+    :func:`paperlib.engine.stage_config`, as the command line's ``train``."""
+    return stage_config(profile, "pix2pixhd", train_dir, kimg=kimg, seed=seed,
+                        map_source=map_source, **overrides)
 
 
 def layout_errors(images: Any, pairs_dir: Any, res: int) -> dict:
