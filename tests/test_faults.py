@@ -173,7 +173,7 @@ def test_sigkilled_train_resumes_to_the_uninterrupted_numbers(photos, tmp_path):
 
 
 # ----------------------------------------------------------------------------- corrupt
-@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+@pytest.mark.parametrize("damage", ["truncated", "short", "garbage"])
 def test_corrupt_last_checkpoint_is_set_aside_and_the_one_before_resumed(tmp_path, damage):
     images = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     cfg = engine.make_config(model="dcgan", epochs=3, res=32, ngf=4, ndf=4, nz=16,
@@ -184,7 +184,8 @@ def test_corrupt_last_checkpoint_is_set_aside_and_the_one_before_resumed(tmp_pat
     engine.train(cfg, images, run.path, progress=False)
     last = run.checkpoint_file(3)
     good = last.read_bytes()
-    bad = good[:len(good) // 2] if damage == "truncated" else b"this is no checkpoint\n" * 50
+    bad = {"truncated": good[:len(good) // 2], "short": good[:5000],   # (torch: EINVAL)
+           "garbage": b"this is no checkpoint\n" * 50}[damage]
     last.write_bytes(bad)
     with pytest.warns(engine.CheckpointCorrupt, match=r"epoch_0003\.pt does not load.*"
                                                       r"epoch_0003\.pt\.corrupt"):
@@ -234,10 +235,10 @@ def test_unreadable_checkpoint_exits_5_and_is_not_set_aside(photos, tmp_path, ca
     run = engine.RunDir(tmp_path / "run")
     assert _main(_argv(photos, run.path, 1), capsys)[0] == 0
 
-    def unreadable(path, *args, **kw):
+    def unreadable(path, *args, **kw):   # what open() raises on a mode-000 file (not root)
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
-    monkeypatch.setattr(engine.runs.torch, "load", unreadable)
+    monkeypatch.setattr(engine.runs, "open", unreadable, raising=False)
     code, _, err = _main(_argv(photos, run.path, 2), capsys)
     assert code == cli.EXIT_IO, err
     assert os.strerror(errno.EACCES) in err and "epoch_0001.pt" in err

@@ -200,22 +200,23 @@ class RunDir:
         """The latest checkpoint that loads (``weights_only``), or None without one. One that
         does not (truncated, garbage, another epoch inside) is renamed ``*.corrupt``
         (:meth:`set_aside`, never deleted) with a :class:`CheckpointCorrupt` warning naming
-        it, and the one before is tried. Call it under :meth:`lock`."""
+        it, and the one before is tried. A file that cannot be opened (permissions) raises
+        its ``OSError``. Call it under :meth:`lock`."""
         for epoch, path in reversed(self.checkpoints()):
-            try:
-                ckpt = torch.load(path, map_location="cpu", weights_only=True)
-                if not (isinstance(ckpt, dict) and ckpt.get("epoch") == epoch):
-                    raise ValueError(f"holds no checkpoint of epoch {epoch}")
-            except OSError:   # unreadable (permissions, I/O): not the file's fault
-                raise
-            except Exception as err:  # noqa: BLE001 - any failure to unpickle is corruption
-                moved = self.set_aside(path)
-                warnings.warn(f"checkpoint {path} does not load ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0] if str(err) else ''}); moved it "
-                              f"to {moved.name} and resuming from the one before",
-                              CheckpointCorrupt, stacklevel=2)
-                continue
-            return ckpt
+            with open(path, "rb") as f:   # unreadable: the OSError, nothing set aside
+                try:
+                    ckpt = torch.load(f, map_location="cpu", weights_only=True)
+                    if not (isinstance(ckpt, dict) and ckpt.get("epoch") == epoch):
+                        raise ValueError(f"holds no checkpoint of epoch {epoch}")
+                except Exception as err:  # noqa: BLE001 - a file that opens but does not
+                    bad = err             # load is corrupt (a short one can raise OSError)
+                else:
+                    return ckpt
+            moved = self.set_aside(path)
+            why = str(bad).splitlines()[0] if str(bad) else ""
+            warnings.warn(f"checkpoint {path} does not load ({type(bad).__name__}: {why}); "
+                          f"moved it to {moved.name} and resuming from the one before",
+                          CheckpointCorrupt, stacklevel=2)
         return None
 
     # -- writing (the training loop and :func:`export_generator`)
