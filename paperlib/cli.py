@@ -2,14 +2,19 @@
 reproduce,verify,selfcheck} ...``.
 
 Every subcommand validates its arguments before doing any work and exits with status 2
-and a one-line message naming the problem (an unknown model, a missing folder, ...).
+and a one-line message naming the problem (an unknown model, a missing folder, ...). The
+other exit statuses: :data:`EXIT_CODES` (``--help``'s epilog).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import shlex
 import sys
+import traceback
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -52,8 +57,51 @@ def _fraction(text: str) -> float:
     return value
 
 
-class _UsageError(ValueError):
+class _UsageError(engine.BadInput):
     """Bad command-line input found before any work (exit 2)."""
+
+
+#: Exit statuses of :func:`main`.
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_BUSY, EXIT_IO = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+EXIT_CODES = """exit status:
+  0    done
+  1    failed while working (an error after the checks: traceback, then a one-line
+       summary; train resumes when rerun), or a check found a difference (verify,
+       selfcheck) or a notebook failed (reproduce)
+  2    bad input, refused before any work: a one-line message naming the problem
+  3    train: the run diverged (NaN/inf losses; status.json says "diverged at epoch E")
+  4    train: another process is writing the run folder (its pid is named); wait for it
+  5    a file could not be written or read: disk full, permission denied, I/O error
+       (the message names the file; fix it and rerun: train resumes)
+  130  interrupted (Ctrl-C); rerun the same command to resume"""
+
+
+class _KeepLinesFormatter(argparse.HelpFormatter):
+    """Wraps a description or epilog unless it has lines of its own (:data:`EXIT_CODES`)."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" not in text:
+            return super()._fill_text(text, width, indent)
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
+class _WorkFailed(Exception):
+    """An exception (its ``__cause__``) raised after a command's work started."""
+
+
+@contextlib.contextmanager
+def _working():
+    """Mark the block as the command's work: an exception raised in it is a failure
+    (:data:`EXIT_FAILED`, or :data:`EXIT_IO` for an ``OSError``), never bad input -- except
+    the engine's up-front :class:`~paperlib.engine.BadInput` and
+    :class:`~paperlib.engine.RunBusy`, which pass unchanged."""
+    try:
+        yield
+    except (engine.BadInput, engine.RunBusy):
+        raise
+    except Exception as err:
+        raise _WorkFailed(str(err)) from err
 
 
 #: Training needs at least this many images: KID (``evaluate``) needs at least 2 per set.
@@ -83,7 +131,8 @@ def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m paperlib",
         description="Reproduce paper A (emoji DCGAN latent adjustment) and paper B (shape "
-                    "learning, curation loop); train and evaluate GANs on your own images.")
+                    "learning, curation loop); train and evaluate GANs on your own images.",
+        epilog=EXIT_CODES, formatter_class=_KeepLinesFormatter)
     parser.add_argument("--version", action="version", version=f"paperlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_build_data, _add_evaluate, _add_generate, cli_field.add_fid, _add_split,
@@ -503,12 +552,17 @@ def _cmd_train(args) -> int:
     if note:
         print(f"note: {note}")
     try:
-        result = engine.train(cfg, args.data, args.out, progress=not args.no_progress,
-                              resume=not args.restart)
+        with _working():
+            result = engine.train(cfg, args.data, args.out, progress=not args.no_progress,
+                                  resume=not args.restart)
     except engine.RunMismatch as err:
         raise _UsageError(f"{err}: use a new --out, or pass --restart to start {args.out} "
                           "over") from None
     print(f"{args.out}: {result.status} ({result.epochs_done} epochs)")
+    if result.diverged:
+        print(f"error: the run {result.status} (NaN/inf losses: {args.out / 'log.csv'}); "
+              "try another --seed or --config, or a smaller learning rate", file=sys.stderr)
+        return EXIT_DIVERGED
     print(f"samples:     {args.out / 'samples'}")
     print(f"checkpoints: {args.out / 'checkpoints'}")
     print("next:        python -m paperlib evaluate --run "
@@ -682,20 +736,66 @@ COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train, "generate": _cmd
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status
+    (:data:`EXIT_CODES`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _build_parser(argv)
     args = parser.parse_args(argv)
-    try:
-        if "profile" in vars(args):
-            config.get_profile(args.profile)   # an unknown --profile or $PAPERLIB_PROFILE
-        return COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError, NotADirectoryError, FileExistsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except reproduce.NotebookFailed as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", engine.CheckpointCorrupt)
+        warnings.showwarning = _warning_printer(warnings.showwarning)
+        try:
+            if "profile" in vars(args):
+                config.get_profile(args.profile)   # an unknown --profile or $PAPERLIB_PROFILE
+            return COMMANDS[args.command](args)
+        except engine.RunBusy as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_BUSY
+        except _WorkFailed as err:
+            cause = err.__cause__
+            if isinstance(cause, OSError):
+                return _io_error(cause)
+            traceback.print_exception(type(cause), cause, cause.__traceback__)
+            print(f"error: {args.command} failed: {type(cause).__name__}: {cause}"
+                  + ("; rerun the same command to resume" if args.command == "train" else ""),
+                  file=sys.stderr)
+            return EXIT_FAILED
+        except (ValueError, FileNotFoundError, NotADirectoryError, FileExistsError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except OSError as err:
+            return _io_error(err)
+        except reproduce.NotebookFailed as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            print("interrupted; rerun the same command to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+#: What :func:`_io_error` advises per errno.
+_IO_ADVICE = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some of your quota",
+              errno.EACCES: "check the file's permissions",
+              errno.EPERM: "check the file's permissions",
+              errno.EROFS: "write somewhere writable"}
+
+
+def _io_error(err: OSError) -> int:
+    """Print an ``OSError`` as one line naming the file and what to do; :data:`EXIT_IO`."""
+    what = err.strerror or str(err)
+    where = f": {err.filename}" if err.filename else ""
+    advice = _IO_ADVICE.get(err.errno, "fix it")
+    print(f"error: {what}{where} -- {advice}, then rerun the same command (train resumes "
+          "from its last checkpoint)", file=sys.stderr)
+    return EXIT_IO
+
+
+def _warning_printer(other: Callable) -> Callable:
+    """A ``warnings.showwarning`` printing the engine's
+    :class:`~paperlib.engine.CheckpointCorrupt` as ``warning: ...``, others with ``other``."""
+    def show(message, category, *rest, **kw):
+        if issubclass(category, engine.CheckpointCorrupt):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            other(message, category, *rest, **kw)
+    return show

@@ -14,7 +14,8 @@ def _run(tmp_path, epochs=(1, 3)):
     run.checkpoints_dir.mkdir(parents=True)
     for e in epochs:
         run.checkpoint_file(e).write_bytes(b"x")
-    (run.checkpoints_dir / "epoch_0002.pt.tmp").write_bytes(b"half")   # not a checkpoint
+    # what a kill during atomic_write leaves: not a checkpoint
+    (run.checkpoints_dir / ".epoch_0002.pt.k3x9q_1a.tmp").write_bytes(b"half")
     return run
 
 

@@ -30,6 +30,9 @@ from .parallel import (
 )
 from .plan import TrainingPlan, estimate_seconds, pending_kimg, training_plan
 from .runs import (
+    BadInput,
+    CheckpointCorrupt,
+    RunBusy,
     RunDir,
     RunResult,
     TrainedGAN,
@@ -53,6 +56,9 @@ __all__ = [
     "parallel",
     "plan",
     "runs",
+    "BadInput",
+    "CheckpointCorrupt",
+    "RunBusy",
     "RunDir",
     "RunMismatch",
     "RunResult",

@@ -5,7 +5,9 @@ Each epoch shuffles the data, calls ``trainer.step`` per batch (augmentation wra
 call) and logs the epoch means of its ``[d_loss, g_loss, d_real, d_fake]``. :func:`train`
 writes the run folder (:class:`~paperlib.engine.runs.RunDir`): config, status, a log row per
 epoch, a fixed-noise sample grid every ``sample_every`` and a ``weights_only`` checkpoint every
-``ckpt_every`` epochs (both also at the last; all kept). A killed run leaves "running".
+``ckpt_every`` epochs (both also at the last; all kept), under the folder's lock (one writer;
+another gets :class:`~paperlib.engine.runs.RunBusy`). A killed run leaves "running"; rerun,
+it resumes from its latest checkpoint that loads (a corrupt one is set aside with a warning).
 
 Reproducibility: initialisation from ``torch.manual_seed(seed)`` in a forked RNG; shuffling,
 noise and augmentation only from two checkpointed ``torch.Generator``. On CPU the same seed
@@ -38,7 +40,7 @@ from .config import (
     resolve_device,
     run_name,
 )
-from .runs import FORCE_ENV, RunDir, RunResult, build_trainer
+from .runs import FORCE_ENV, BadInput, RunDir, RunResult, build_trainer
 
 N_FIXED = 64  # images in the fixed-noise sample grid
 
@@ -56,7 +58,7 @@ def train_epoch(images, batch_size, trainer, augment, g_shuffle, g_noise) -> lis
 
 
 # ----------------------------------------------------------------------------- the loop
-class RunMismatch(ValueError):
+class RunMismatch(BadInput):
     """``out`` holds a run of another configuration or other training images: resuming it
     is impossible. The message names the differences; each caller says how to proceed (the
     API: ``resume=False``; the CLI: ``--restart`` or another ``--out``)."""
@@ -67,17 +69,29 @@ def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = Tru
     run folder ``out``; returns a :class:`RunResult`. Resumes a run of the same config (only
     ``epochs``/``device`` may differ; finished or diverged: returns at once); another run in
     ``out`` raises :class:`RunMismatch` unless ``resume=False`` (start over). NaN/inf losses
-    end the run as ``"diverged at epoch E"`` (no exception)."""
-    cfg = make_config(**cfg.to_dict())
-    images, data_id = _load_data(data, cfg)
-    if cfg.spec.prepare is not None:   # settings taken from the data (e.g. map channels)
-        cfg = cfg.spec.prepare(cfg, images)
+    end the run as ``"diverged at epoch E"`` (no exception). Every ``ValueError`` of the
+    checks before the run folder is written is a :class:`BadInput`. Another process
+    writing ``out`` raises :class:`RunBusy` at once (:meth:`RunDir.lock`)."""
+    try:
+        cfg = make_config(**cfg.to_dict())
+        images, data_id = _load_data(data, cfg)
+        if cfg.spec.prepare is not None:   # settings taken from the data (e.g. map channels)
+            cfg = cfg.spec.prepare(cfg, images)
+    except ValueError as err:
+        if isinstance(err, BadInput):
+            raise
+        raise BadInput(str(err)) from err
     out = RunDir(out)
-    start, ckpt, done = _prepare_run_dir(out, cfg, data_id, resume)
-    if done:  # finished (at >= cfg.epochs) or diverged already
-        return out.result()
-    with pinned_threads(cfg.threads):
-        return _train_loop(cfg, images, out, start, ckpt, progress)
+    if resume and out.is_run():   # refused or nothing to do: no lock taken, nothing written
+        _check_resumable(out, cfg, data_id)
+        if _is_done(out.status, cfg):
+            return out.result()
+    with out.lock():   # another process writing ``out``: RunBusy
+        start, ckpt, done = _prepare_run_dir(out, cfg, data_id, resume)
+        if done:  # finished (at >= cfg.epochs) or diverged already
+            return out.result()
+        with pinned_threads(cfg.threads):
+            return _train_loop(cfg, images, out, start, ckpt, progress)
 
 
 def _train_loop(cfg: TrainConfig, images, out: RunDir, start: int, ckpt, progress: bool):
@@ -199,20 +213,27 @@ def _load_data(data, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     return images, {"source": source, "n_images": len(images), "sha1": sha1, **extra}
 
 
+def _is_done(status: dict, cfg: TrainConfig) -> bool:
+    """Whether a run of ``status`` has nothing left to train for ``cfg``: diverged, or
+    finished at ``cfg.epochs`` or more."""
+    return status["status"].startswith("diverged") or (
+        status["status"] == "finished" and status["epochs_done"] >= cfg.epochs)
+
+
 def _prepare_run_dir(out: RunDir, cfg: TrainConfig, data_id: dict, resume: bool):
-    """Check/create ``out``; return (start epoch, checkpoint or None, nothing to do)."""
+    """Check/create ``out`` (under its lock); return (start epoch, checkpoint or None,
+    nothing to do). Resumes from the latest checkpoint that loads
+    (:meth:`RunDir.load_checkpoint`)."""
     if out.is_run() and not resume:
         out.clear()
     if out.is_run():
         _check_resumable(out, cfg, data_id)
         status = out.status
-        if status["status"].startswith("diverged") or (
-                status["status"] == "finished" and status["epochs_done"] >= cfg.epochs):
+        if _is_done(status, cfg):
             return status["epochs_done"], None, True
-        ckpts = out.checkpoints()
         out.drop_partial_checkpoints()
-        if ckpts:
-            ckpt = torch.load(ckpts[-1][1], map_location="cpu", weights_only=True)
+        ckpt = out.load_checkpoint()
+        if ckpt is not None:
             return ckpt["epoch"], ckpt, False
         return 0, None, False
     out.path.mkdir(parents=True, exist_ok=True)

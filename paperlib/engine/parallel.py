@@ -7,6 +7,7 @@ where it ran; failed tasks are reported together, each named, after the others f
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import threading
@@ -184,14 +185,24 @@ def train_many(jobs: Sequence[tuple], scheduler: str | None = None, desc: str = 
                progress: bool = True, n_workers: int | None = None) -> list:
     """Train ``(TrainConfig, data_dir, root)`` jobs side by side with
     :func:`paperlib.engine.train_cached` (cached, resumable); returns their ``RunResult`` in
-    order. Each run is named in errors by its model, config and seed. ``n_workers`` sizes
-    the local cluster (default: one per core or GPU; see :func:`get_client`)."""
+    order. Identical jobs (same config, data folder and root) are trained once and share
+    the result (two would write one run folder). Each run is named in errors by its model,
+    config and seed. ``n_workers`` sizes the local cluster (default: one per core or GPU;
+    see :func:`get_client`)."""
 
     token = os.environ.get(FORCE_ENV) or ""  # reproduce --force reaches remote workers too
     jobs = [(cfg, str(Path(d).resolve()), str(Path(r).resolve()), token) for cfg, d, r in jobs]
-    names = [f"{c.model}-{c.config}-seed{c.seed}" for c, _, _, _ in jobs]
-    return run_all(_train_job, jobs, scheduler, names=names, desc=desc, progress=progress,
-                   n_workers=n_workers)
+    keys = [(json.dumps(c.to_dict(), sort_keys=True, default=str), d, r) for c, d, r, _ in jobs]
+    first: dict = {}   # key -> index of its job among the unique ones
+    unique: list = []
+    for key, job in zip(keys, jobs):
+        if key not in first:
+            first[key] = len(unique)
+            unique.append(job)
+    names = [f"{c.model}-{c.config}-seed{c.seed}" for c, _, _, _ in unique]
+    results = run_all(_train_job, unique, scheduler, names=names, desc=desc,
+                      progress=progress, n_workers=n_workers)
+    return [results[first[k]] for k in keys]
 
 
 def n_slots(scheduler: str | None = None) -> int:

@@ -1,7 +1,9 @@
-"""Run folders: reading a run's status, log and checkpoints, building a model's networks and
-step from its config by name, and loading a checkpoint for use (:func:`load_run`)."""
+"""Run folders: reading a run's status, log and checkpoints, the one writer's lock
+(:meth:`RunDir.lock`), building a model's networks and step from its config by name, and
+loading a checkpoint for use (:func:`load_run`)."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -9,6 +11,7 @@ import re
 import shutil
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +48,29 @@ def where_executed() -> dict:
             "threads": torch.get_num_threads()}
 
 
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): run folders are not locked
+    fcntl = None
+
 #: The files of a run folder (:class:`RunDir`).
-CONFIG_FILE, STATUS_FILE, LOG_FILE = "config.json", "status.json", "log.csv"
+CONFIG_FILE, STATUS_FILE, LOG_FILE, LOCK_FILE = "config.json", "status.json", "log.csv", ".lock"
+#: The suffix a checkpoint that does not load is renamed with (:meth:`RunDir.set_aside`).
+CORRUPT_SUFFIX = ".corrupt"
+
+
+class BadInput(ValueError):
+    """Input refused by a check made before any work starts (nothing was written): the
+    command line's exit 2. A ``ValueError`` raised once work has started is a failure."""
+
+
+class RunBusy(RuntimeError):
+    """Another process is writing the run folder (it holds :meth:`RunDir.lock`); the message
+    names its pid, host and start time."""
+
+
+class CheckpointCorrupt(UserWarning):
+    """A checkpoint did not load: it was set aside and an earlier one used."""
 
 
 class RunDir:
@@ -59,9 +83,12 @@ class RunDir:
                                  ("running" is also what a killed run leaves)
         log.csv                  one row per epoch (:func:`paperlib.engine.loop.train`)
         samples/epoch_0005.png   sample grids of a fixed noise batch
-        checkpoints/epoch_0005.pt  checkpoints, all kept
+        checkpoints/epoch_0005.pt  checkpoints, all kept (one that does not load is renamed
+                                 ``epoch_0005.pt.corrupt`` on resume)
+        .lock                    the writer's lock (:meth:`lock`): pid, host, start time
 
-    Reading never writes; ``path`` need not exist (then :meth:`is_run` is false)."""
+    Reading never writes and takes no lock; ``path`` need not exist (then :meth:`is_run`
+    is false). Writing happens under :meth:`lock`."""
 
     def __init__(self, path) -> None:
         self.path = Path(path)
@@ -87,6 +114,10 @@ class RunDir:
     @property
     def checkpoints_dir(self) -> Path:
         return self.path / "checkpoints"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / LOCK_FILE
 
     def checkpoint_file(self, epoch: int) -> Path:
         """Where the checkpoint of ``epoch`` is (or would be) written."""
@@ -165,7 +196,80 @@ class RunDir:
                              f"has {sorted(ckpts)}")
         return epoch, ckpts[epoch]
 
+    def load_checkpoint(self) -> dict | None:
+        """The latest checkpoint that loads (``weights_only``), or None without one. One that
+        does not (truncated, garbage, another epoch inside) is renamed ``*.corrupt``
+        (:meth:`set_aside`, never deleted) with a :class:`CheckpointCorrupt` warning naming
+        it, and the one before is tried. A file that cannot be opened (permissions) raises
+        its ``OSError``. Call it under :meth:`lock`."""
+        for epoch, path in reversed(self.checkpoints()):
+            with open(path, "rb") as f:   # unreadable: the OSError, nothing set aside
+                try:
+                    ckpt = torch.load(f, map_location="cpu", weights_only=True)
+                    if not (isinstance(ckpt, dict) and ckpt.get("epoch") == epoch):
+                        raise ValueError(f"holds no checkpoint of epoch {epoch}")
+                except Exception as err:  # noqa: BLE001 - a file that opens but does not
+                    bad = err             # load is corrupt (a short one can raise OSError)
+                else:
+                    return ckpt
+            moved = self.set_aside(path)
+            why = str(bad).splitlines()[0] if str(bad) else ""
+            warnings.warn(f"checkpoint {path} does not load ({type(bad).__name__}: {why}); "
+                          f"moved it to {moved.name} and resuming from the one before",
+                          CheckpointCorrupt, stacklevel=2)
+        return None
+
     # -- writing (the training loop and :func:`export_generator`)
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the folder's writer lock for the block (the folder is created): an exclusive
+        ``flock`` on ``.lock``, which records the holder's pid, host and start time. Another
+        holder (process, or open in this one) raises :class:`RunBusy` at once, naming it.
+        The kernel releases a dead process's lock, so a killed run's is taken over. A no-op
+        where ``fcntl`` is missing (Windows)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if fcntl is None:
+            yield
+            return
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunBusy(self._busy_message(fd)) from None
+            holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                      "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+            yield
+        finally:
+            os.close(fd)   # releases the lock
+
+    def _busy_message(self, fd: int) -> str:
+        """RunBusy's message: the holder as its lock file records it."""
+        for _ in range(20):   # the holder writes its record just after locking
+            try:
+                h = json.loads(os.pread(fd, 4096, 0).decode() or "null")
+            except ValueError:
+                h = None
+            if h:
+                return (f"{self.path} is in use by another process (pid {h['pid']} on "
+                        f"{h['host']}, since {h['since']}); wait for it to finish or stop it, "
+                        "then rerun")
+            time.sleep(0.05)
+        return f"{self.path} is in use by another process; wait for it to finish, then rerun"
+
+    def set_aside(self, path) -> Path:
+        """Rename a bad file ``path`` to ``<name>.corrupt`` (``.corrupt.1``, ... when taken);
+        returns the new path."""
+        path = Path(path)
+        dest, n = path.with_name(path.name + CORRUPT_SUFFIX), 0
+        while dest.exists():
+            n += 1
+            dest = path.with_name(f"{path.name}{CORRUPT_SUFFIX}.{n}")
+        os.replace(path, dest)
+        return dest
+
     def write_config(self, record: dict) -> None:
         """Write the config file (atomically; layout: class docstring)."""
         atomic_write_json(self.config_file, record, indent=1)
@@ -181,7 +285,8 @@ class RunDir:
             indent=1)
 
     def clear(self) -> None:
-        """Delete the run's files (config, status, log, samples, checkpoints)."""
+        """Delete the run's files (config, status, log, samples, checkpoints; the lock
+        stays)."""
         for f in (self.config_file, self.status_file, self.log_file):
             f.unlink(missing_ok=True)
         for sub in (self.path / "samples", self.checkpoints_dir):
@@ -329,12 +434,13 @@ def export_generator(run_dir, dest, epoch: int | None = None) -> Path:
     g_key = get_model(saved["config"]["model"]).sample_module
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     keep = {"epoch": epoch, "latent": ckpt["latent"], g_key: ckpt[g_key]}
-    out.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-    for old in out.checkpoints_dir.glob("epoch_*.pt"):
-        if old != out.checkpoint_file(epoch):
-            old.unlink()
-    atomic_torch_save(keep, out.checkpoint_file(epoch))
-    out.write_config({**saved, "exported_from": run.path.name})
+    with out.lock():
+        out.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        for old in out.checkpoints_dir.glob("epoch_*.pt"):
+            if old != out.checkpoint_file(epoch):
+                old.unlink()
+        atomic_torch_save(keep, out.checkpoint_file(epoch))
+        out.write_config({**saved, "exported_from": run.path.name})
     return out.path
 
 

@@ -33,7 +33,8 @@ def atomic_write(path, write: Callable[[Any], None], binary: bool = True,
     """Write ``path`` atomically: ``write(fileobj)`` fills a temporary file in the same
     folder, which then replaces ``path`` (``fsync``: flushed to disk first). The folder is
     created; the file keeps ``path``'s permissions, or gets a new file's. On any error the
-    temporary file is removed and ``path`` is left as it was."""
+    temporary file is removed and ``path`` is left as it was (an ``OSError`` naming no file,
+    e.g. a full disk's, is raised again naming ``path``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -49,9 +50,11 @@ def atomic_write(path, write: Callable[[Any], None], binary: bool = True,
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename is None and err.errno is not None:
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
         raise
     return path
 
