@@ -201,8 +201,11 @@ def test_corrupt_last_checkpoint_is_set_aside_and_the_one_before_resumed(tmp_pat
 # ----------------------------------------------------------------------------- exit codes
 def test_diverged_run_exits_3(photos, tmp_path, capsys, monkeypatch):
     make = cli._train_config
-    monkeypatch.setattr(cli, "_train_config", lambda args: engine.make_config(
-        **{**make(args).to_dict(), "inject_nan_at_epoch": 2}))
+    def with_nan(args):
+        cfg, note = make(args)
+        return engine.make_config(**{**cfg.to_dict(), "inject_nan_at_epoch": 2}), note
+
+    monkeypatch.setattr(cli, "_train_config", with_nan)
     code, out, err = _main(_argv(photos, tmp_path / "run", 4), capsys)
     assert code == cli.EXIT_DIVERGED == 3, err
     assert "diverged at epoch 2" in out and "diverged at epoch 2" in err
