@@ -18,8 +18,6 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from torchvision.utils import save_image
-
 # paper_a and paper_b are imported for their registrations (paper A's IS source)
 from . import __version__, cli_field, config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401
 from . import selfcheck as selfcheck_mod
@@ -27,7 +25,7 @@ from . import verify as verify_mod
 from .data import build_all, readable_images, split_held_out
 from .models import get_model, model_names
 from .models.base import option_fields
-from .utils.io import atomic_write, atomic_write_text
+from .utils.io import atomic_write_text
 
 
 def _positive_int(text: str) -> int:
@@ -91,14 +89,14 @@ class _WorkFailed(Exception):
 
 
 @contextlib.contextmanager
-def _working():
+def _working(*passing: type):
     """Mark the block as the command's work: an exception raised in it is a failure
     (:data:`EXIT_FAILED`, or :data:`EXIT_IO` for an ``OSError``), never bad input -- except
     the engine's up-front :class:`~paperlib.engine.BadInput` and
-    :class:`~paperlib.engine.RunBusy`, which pass unchanged."""
+    :class:`~paperlib.engine.RunBusy` and the ``passing`` types, which pass unchanged."""
     try:
         yield
-    except (engine.BadInput, engine.RunBusy):
+    except (engine.BadInput, engine.RunBusy, *passing):
         raise
     except Exception as err:
         raise _WorkFailed(str(err)) from err
@@ -571,12 +569,6 @@ def _cmd_train(args) -> int:
     return 0
 
 
-def _save_png(img, path: Path) -> None:
-    """One generated image in [-1, 1] as a PNG, atomically."""
-    atomic_write(path, lambda f: save_image(img, f, format="png", normalize=True,
-                                            value_range=(-1, 1)))
-
-
 def _cmd_generate(args) -> int:
     try:
         spec = get_model(engine.read_config(args.run)["config"]["model"])
@@ -600,7 +592,7 @@ def _cmd_generate(args) -> int:
     images = run.sample(args.n, seed=args.seed, psi=cli_field.psi(args))
     args.out.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(images):
-        _save_png(img, args.out / f"{i:05d}.png")
+        cli_field.save_png(img, args.out / f"{i:05d}.png")
     print(f"{args.out}: {len(images)} images from {args.run} (epoch {run.epoch}, "
           f"seed {args.seed})")
     return 0
@@ -675,7 +667,8 @@ def _cmd_curate(args) -> int:
           + ("automatic rating" if job.selections is None
              else f"your selections from {args.selections} where they have the round"))
     try:
-        result = paper_b.curation_job(job)
+        with _working(paper_b.SelectionMismatchError):   # a failure while it trains: exit 1
+            result = paper_b.curation_job(job)
     except paper_b.SelectionMismatchError as err:
         raise _UsageError(f"--selections: {err}") from None
     ratings = paper_b.check_curation(job, result)
@@ -685,7 +678,7 @@ def _cmd_curate(args) -> int:
         folder = out / f"round_{r}" / "batch"
         folder.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(batch):
-            _save_png(img, folder / f"{i:05d}.png")
+            cli_field.save_png(img, folder / f"{i:05d}.png")
         print(f"round {r}: rated {ratings[r]} ({entry['n_top']} top-rated of {folder}), "
               f"mean automatic satisfaction {entry['mean_satisfaction']:.3f} (top-rated "
               f"{entry['top_mean_satisfaction']:.3f}); curated set {out / entry['trainset']}; "

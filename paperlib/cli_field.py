@@ -5,7 +5,6 @@ clean-fid, torch-fidelity): ``generate --seeds/--trunc``, ``fid DIR_A DIR_B`` an
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ from . import engine, metrics
 from .data import image_files
 from .engine.transfer import init_checkpoint
 from .models import get_model, model_names
+from .utils.io import atomic_write, atomic_write_json
 
 #: Largest seed (NVlabs' seeds are numpy ``RandomState`` seeds: below 2^32).
 MAX_SEED = 2 ** 32 - 1
@@ -83,12 +83,18 @@ def psi(args) -> float:
     return 1.0 if args.trunc is None else float(args.trunc)
 
 
+def save_png(img, path: Path) -> None:
+    """One generated image in [-1, 1] as a PNG, atomically."""
+    atomic_write(path, lambda f: save_image(img, f, format="png", normalize=True,
+                                            value_range=(-1, 1)))
+
+
 def write_seeds(args, run) -> int:
     """Write ``run``'s image of each ``--seeds`` seed to ``--out/seedNNNN.png``."""
     images = run.sample_seeds(args.seeds, psi=psi(args))
     args.out.mkdir(parents=True, exist_ok=True)
     for s, img in zip(args.seeds, images):
-        save_image(img, args.out / f"seed{s:04d}.png", normalize=True, value_range=(-1, 1))
+        save_png(img, args.out / f"seed{s:04d}.png")
     seeds = args.seeds if len(args.seeds) <= 4 else [args.seeds[0], "...", args.seeds[-1]]
     print(f"{args.out}: {len(images)} images from {args.run} (epoch {run.epoch}, seeds "
           f"{', '.join(map(str, seeds))}" + (f", psi {psi(args)}" if args.trunc is not None
@@ -167,7 +173,7 @@ def cmd_fid(args) -> int:
     print(f"({out['n_a']} vs {out['n_b']} images at {res} px)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_json(args.json, out, indent=1)
     return 0
 
 

@@ -33,6 +33,7 @@ LAYERS = {
 #: (never a paperlib module). Each is lazy so that importing paperlib stays cheap and works
 #: without the optional piece.
 ALLOWED_LAZY = {
+    "fcntl": "POSIX only: imported in a try block so that run folders work unlocked elsewhere",
     "distributed": "Dask is only needed when runs execute on a cluster",
     "dask": "as distributed",
     "papermill": "only `reproduce` runs notebooks",

@@ -61,6 +61,9 @@ def as_run(line: str, tmp: Path) -> tuple[str, list[str] | str]:
     if prog in ("pip", "pip3", "make"):
         return "skip", SKIPPED["pip" if prog.startswith("pip") else "make"]
     argv = [str(tmp / a[len("/path/to/"):]) if a.startswith("/path/to/") else a for a in argv]
+    if prog == "paperlib":   # the installed console script is `python -m paperlib`
+        argv = ["python", "-m", "paperlib", *argv[1:]]
+        prog = "python"
     if prog == "papermill":
         return "papermill", argv[1:]
     assert prog.startswith("python") and argv[1:3] == ["-m", "paperlib"], \
