@@ -32,8 +32,9 @@ reproduce: $(STAMP)
 		$(VENV)/bin/python -m paperlib verify --profile $(PROFILE); fi
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check paperlib tests benchmarks conftest.py
-	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest tests notebooks --nbval-lax -m "not release" -p no:cacheprovider -n 2 --dist loadgroup
+	$(VENV)/bin/ruff check paperlib tests benchmarks
+	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest tests -m "not release" -p no:cacheprovider -n 2
+	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest notebooks --nbval-lax -p no:cacheprovider
 
 # Release check (tests marked `release`): the committed reference results' manifest names a
 # commit whose paperlib/ is this checkout's. Fails as soon as paperlib/ changes, so it is not

@@ -305,8 +305,10 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--run", required=True, type=Path, help="run folder written by train")
     p.add_argument("--data", required=True, type=Path, help="real images folder")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--profile", default=None, help=f"one of {', '.join(config.PROFILES)}, "
+                   "whose Table-1 sizes are the defaults below (default $PAPERLIB_PROFILE or cpu)")
     p.add_argument("--n-fake", type=_positive_int, default=None,
-                   help="generated images to score (default: as many as real images)")
+                   help="generated images to score (default: the profile's n_fake, cpu 400)")
     p.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default latest)")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     p.add_argument("--is", dest="is_source", default="auto",
@@ -706,9 +708,10 @@ def _cmd_split(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    res = metrics.evaluate_run(args.run, args.data, n_fake=args.n_fake, epoch=args.epoch,
-                               device=args.device, is_source=args.is_source,
-                               tf_inception_path=args.inception_logits)
+    prof = config.get_profile(args.profile)   # the sizes notebook 06's Table 1 scores with
+    res = metrics.evaluate_run(args.run, args.data, n_fake=args.n_fake or prof.n_fake,
+                               epoch=args.epoch, device=args.device, is_source=args.is_source,
+                               tf_inception_path=args.inception_logits, n_real=prof.n_real)
     for key, value in res.items():
         print(f"{key:10s} {value}")
     if args.json:

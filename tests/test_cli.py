@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from paperlib import cli, data, engine, metrics
+from paperlib import cli, config, data, engine, metrics
 
 SUBCOMMANDS = ("build-data", "train", "generate", "evaluate", "split", "reproduce")
 
@@ -147,7 +147,8 @@ def test_evaluate_own_images_without_labels_gives_no_is(own_images, tmp_path, ca
     res = json.loads(out.read_text())
     assert res["is"] is None and res["is_std"] is None and res["is_kind"] == "none"
     assert "no emoji part labels" in res["is_note"] and "--is" in res["is_note"]
-    assert res["n_real"] == 30 and res["n_fake"] == 30
+    # the profile's Table-1 sizes ($PAPERLIB_PROFILE's n_fake; n_real caps the 30 reals)
+    assert res["n_real"] == 30 and res["n_fake"] == config.get_profile().n_fake
     for key in ("fid", "kid", "precision", "recall", "density", "coverage"):
         assert isinstance(res[key], float) and key in printed
     assert "is_kind    none" in printed and "no emoji part labels" in printed
