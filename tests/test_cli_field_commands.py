@@ -8,31 +8,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_cli_more import TINY, _main, _write_images
 
 import paperlib
 from paperlib import cli, engine
 from paperlib.cli_field import parse_seeds
-
-TINY = ["--res", "32", "--ngf", "4", "--ndf", "4", "--no-progress"]
-
-
-def _main(argv, capsys):
-    """``(exit code, stdout, stderr)`` of ``cli.main(argv)`` (argparse's exits included)."""
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def _noise_images(folder, n, seed=0):
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-            folder / f"img_{i:02d}.png")
-    return folder
 
 
 def _flat_images(folder, n, seed=1):
@@ -53,7 +33,7 @@ def _digest(path):
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    return _noise_images(tmp_path_factory.mktemp("field") / "photos", 20)
+    return _write_images(tmp_path_factory.mktemp("field") / "photos", 20)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +164,7 @@ def test_fid_n_subsamples_each_folder(images, flat, tmp_path, capsys):
 def test_fid_refuses_missing_empty_and_tiny_folders(images, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    one = _noise_images(tmp_path / "one", 1)
+    one = _write_images(tmp_path / "one", 1)
     for argv, needle in (([tmp_path / "missing", images], "DIR_A"),
                          ([images, tmp_path / "missing"], "DIR_B"),
                          ([images, empty], "0 image"), ([one, images], "1 image"),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_cli_more import _main, _write_images
 
 from paperlib import cli, engine
 from paperlib.engine import parallel
@@ -22,16 +23,6 @@ TINY = ["--model", "dcgan", "--res", "32", "--ngf", "8", "--ndf", "8", "--batch-
         "--ckpt-every", "1", "--sample-every", "1", "--device", "cpu", "--no-progress"]
 
 
-def _write_images(folder, n, seed=0):
-    import numpy as np
-    from PIL import Image
-
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-            folder / f"img_{i:02d}.png")
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +33,6 @@ def photos(tmp_path_factory):
 def _argv(photos, out, epochs, *extra):
     return ["train", "--data", str(photos), "--out", str(out), "--epochs", str(epochs),
             *TINY, *extra]
-
-
-def _main(argv, capsys):
-    """``(exit code, stdout, stderr)`` of ``cli.main(argv)``."""
-    code = cli.main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _spawn(argv) -> subprocess.Popen:
