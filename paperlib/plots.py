@@ -256,12 +256,11 @@ def stage_metrics_figure(per_run, artists, stages, augments):
     figure."""
     order = [*stages, *[f"alone+{a}" for a in augments]]
     artists = list(artists)
-    panels_m = METRIC_PANELS
     fig, axes = _panel_grid(len(artists), width=18, row_height=3.3)
     for i, name in enumerate(artists):
         sub = per_run[per_run.artist == name]
         ref = sub[sub.stage == "training data"].iloc[0]
-        for ax, (col, label) in zip(axes[i], panels_m):
+        for ax, (col, label) in zip(axes[i], METRIC_PANELS):
             means = [sub[sub.stage == st][col].mean() for st in order]
             ax.bar(range(len(order)), means, color=[STAGE_COLORS[st] for st in stages]
                    + ["tab:orange"] * len(augments))
@@ -391,12 +390,11 @@ def conditional_metrics_figure(per_seed, artists, order, gt_column: str, title: 
     column of ``order``, dots for single seeds, triangles for ``gt_column`` (the upper
     bound) and a dashed line at the training data's value. Returns the figure."""
     artists = list(artists)
-    panels = METRIC_PANELS
     fig, axes = _panel_grid(len(artists), width=17, row_height=3.4)
     for i, name in enumerate(artists):
         sub = per_seed[per_seed.artist == name]
         floor_row = sub[sub.model == "real"].iloc[0]
-        for ax, (col, label) in zip(axes[i], panels):
+        for ax, (col, label) in zip(axes[i], METRIC_PANELS):
             ax.bar(range(len(order)), [sub[sub.column == c][col].mean() for c in order],
                    color=["tab:purple", "tab:gray", "tab:blue"][:len(order)])
             gt = sub[sub.column == gt_column][col]

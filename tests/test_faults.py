@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from test_cli_more import _main, _write_images
+from test_shape_learning_budget import _same
 
 from paperlib import cli, engine
 from paperlib.engine import parallel
@@ -60,23 +61,6 @@ def _holder(run) -> dict | None:
 
 def _strip(rows):
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
-
-
-def _assert_equal(a, b, where="checkpoint"):
-    """``a == b`` with tensors compared by ``torch.equal``, recursively."""
-    assert type(a) is type(b), where
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            _assert_equal(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_equal(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, where
 
 
 def _final(run) -> dict:
@@ -153,7 +137,7 @@ def test_sigkilled_train_resumes_to_the_uninterrupted_numbers(photos, tmp_path):
     rows = _strip(run.log_rows())
     assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))
     assert rows == _strip(engine.RunDir(tmp_path / "ref").log_rows())
-    _assert_equal(_final(tmp_path / "ref"), _final(run.path))
+    _same(_final(tmp_path / "ref"), _final(run.path))
 
 
 # ----------------------------------------------------------------------------- corrupt
@@ -179,7 +163,7 @@ def test_corrupt_last_checkpoint_is_set_aside_and_the_one_before_resumed(tmp_pat
     assert (run.checkpoints_dir / "epoch_0003.pt.corrupt").read_bytes() == bad   # kept
     assert [e for e, _ in run.checkpoints()] == [1, 2, 3, 4]
     assert _strip(res.rows) == _strip(full.rows)
-    _assert_equal(_final(tmp_path / "full"), _final(run.path))
+    _same(_final(tmp_path / "full"), _final(run.path))
 
 
 # ----------------------------------------------------------------------------- exit codes
