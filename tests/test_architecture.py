@@ -212,13 +212,30 @@ def test_a_deliberate_cycle_is_caught(tmp_path):
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
 
+#: The subpackages, lowest layer first.
+IMPORT_ORDER = ("paperlib.forms", "paperlib.data", "paperlib.models", "paperlib.engine",
+          "paperlib.metrics", "paperlib.paper_a", "paperlib.paper_b", "paperlib.cli")
+
+#: In a fresh interpreter: import the layers lowest first; after each, no layer above it may
+#: have been loaded (so each imports without the layers above it).
+_IMPORT_BOTTOM_UP = """
+import importlib, sys
+layers = sys.argv[1:]
+for i, mod in enumerate(layers):
+    importlib.import_module(mod)
+    above = [m for m in layers[i + 1:] if m in sys.modules]
+    assert not above, f"importing {mod} loaded {above}"
+    print("ok", mod)
+"""
+
+
 def test_importing_each_layer_alone_works():
-    """Every subpackage imports in a fresh interpreter without the layers above it."""
-    for mod in ("paperlib.forms", "paperlib.data", "paperlib.models", "paperlib.engine",
-                "paperlib.metrics", "paperlib.paper_a", "paperlib.paper_b", "paperlib.cli"):
-        r = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True,
-                           text=True, cwd=PKG.parent)
-        assert r.returncode == 0, f"{mod}: {r.stderr[-2000:]}"
+    """Every subpackage imports without the layers above it (one fresh interpreter,
+    lowest layer first)."""
+    r = subprocess.run([sys.executable, "-c", _IMPORT_BOTTOM_UP, *IMPORT_ORDER], capture_output=True,
+                       text=True, cwd=PKG.parent)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == [w for mod in IMPORT_ORDER for w in ("ok", mod)]
 
 
 def test_no_submodule_shadows_a_function_of_its_package():

@@ -7,8 +7,8 @@ How a README line becomes a test run (:func:`as_run`): ``python -m paperlib ARGS
 ``data/mine`` land there) with ``PAPERLIB_PROFILE=smoke``; ``/path/to/X`` is a folder
 there (``images``: 40 small generated images, ``maps``: a label map for each). Tiny sizes
 are forced: ``--profile`` becomes smoke (``verify`` keeps its profile: it only compares
-committed tables), ``--kimg`` 0.02, ``--epochs`` at most 2, ``build-data`` at 32 px with 20
-shapes and 40 images per artist set. Lines not run are in :data:`SKIPPED` with the reason.
+committed tables), ``--kimg`` 0.02, ``--epochs`` at most 2, ``--n`` at most 16, ``evaluate``
+scores 16 fakes, ``build-data`` at 32 px with 20 shapes and 40 images per artist set. Lines not run are in :data:`SKIPPED` with the reason.
 """
 import re
 import shlex
@@ -36,7 +36,8 @@ SKIPPED = {
 }
 
 #: Forced toy sizes: flag -> new value (a function of the README's value).
-_TINY = {"--kimg": lambda v: "0.02", "--epochs": lambda v: str(min(int(v), 2))}
+_TINY = {"--kimg": lambda v: "0.02", "--epochs": lambda v: str(min(int(v), 2)),
+         "--n": lambda v: str(min(int(v), 16))}
 _BUILD_DATA_TINY = {"--res": "32", "--n-shapes": "20", "--n-artist": "40"}
 
 
@@ -84,8 +85,11 @@ def as_run(line: str, tmp: Path) -> tuple[str, list[str] | str]:
         out += [x for f, v in _BUILD_DATA_TINY.items() if f not in out for x in (f, v)]
     if command == "train":
         out.append("--no-progress")
-    if command == "evaluate" and "--is" not in out:
-        out += ["--is", "none"]          # the IS sources are tested in test_metrics
+    if command == "evaluate":
+        if "--is" not in out:
+            out += ["--is", "none"]      # the IS sources are tested in test_metrics
+        if "--n-fake" not in out:
+            out += ["--n-fake", "16"]    # the profile's Table-1 size: test_cli.py
     if command == "selfcheck":
         out += ["--model", "dcgan", "--steps", "1"]   # every model: test_selfcheck
     return "paperlib", out
