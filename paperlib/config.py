@@ -171,9 +171,9 @@ EMOJI_SET_SIZE = 804
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", res=32, ngf=8, ndf=8, batch_size=35, kimg=2 * EMOJI_SET_SIZE / 1000,
-        seeds=(0,), sample_every=1, ckpt_every=1, n_shapes=120, n_artist=70, n_fake=70,
-        n_fake_curve=40, n_search_max=2, stable_epoch=1, shape_kimg=0.07, curation_rounds=1,
-        curation_size=60, curation_generate=40, n_real=140, gate_fid=150.0, gate_kid=0.1,
+        seeds=(0,), sample_every=1, ckpt_every=1, n_shapes=120, n_artist=70, n_fake=40,
+        n_fake_curve=20, n_search_max=2, stable_epoch=1, shape_kimg=0.07, curation_rounds=1,
+        curation_size=60, curation_generate=40, n_real=60, gate_fid=150.0, gate_kid=0.1,
         b_seeds=(0,),
         b_gate_fid=math.inf,      # smoke models do not learn: no FID limit (code paths only)
     ),

@@ -435,3 +435,17 @@ def test_resize_upsampling_option_builds_and_is_refused_when_unknown():
     assert any(isinstance(m, torch.nn.Upsample) for m in G_r.modules())
     with pytest.raises(ValueError, match="up must be one of"):
         p2p.build(32, 9, 8, 8, 1, 1, up="bilinear")
+
+
+def test_init_from_a_run_with_other_map_channels_is_refused_up_front(tmp_path, pairs,
+                                                                     uninterrupted):
+    """The map channels come from the data, so the start weights are checked once the data
+    has set them: a clear BadInput naming the tensor, before the run folder is written."""
+    ckpt = engine.RunDir(uninterrupted).checkpoint()[1]
+    fewer = dataclasses.replace(pairs, maps=pairs.maps[:, :2])   # 2 map channels, not C
+    cfg = engine.make_config(**TINY, epochs=1, init_from=str(ckpt))
+    with pytest.raises(engine.BadInput, match=r"networks of other sizes: G\..* there"):
+        engine.train(cfg, fewer, tmp_path / "new", progress=False)
+    assert not (tmp_path / "new").exists()
+    res = engine.train(cfg, pairs, tmp_path / "same", progress=False)   # same channels: fine
+    assert res.status == "finished"

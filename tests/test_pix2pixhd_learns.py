@@ -17,6 +17,7 @@ after 16 kimg); the model before the fix stayed at 0.21-0.23, 3x the bound.
 """
 import time
 
+import pytest
 import torch
 
 from paperlib import data, engine
@@ -27,6 +28,7 @@ KIMG = 8
 MAX_MAE = 0.07
 
 
+@pytest.mark.learning
 def test_pix2pixhd_learns_identity_maps_on_held_out_images(tmp_path):
     t0 = time.perf_counter()
     folder = tmp_path / "artist_geometric"

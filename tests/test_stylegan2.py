@@ -284,6 +284,7 @@ def test_sg_lr_sets_the_adam_lr_and_keys_the_run_only_when_set():
         0.005 * r for r in (4 / 5, 16 / 17, 1.0)}
 
 
+@pytest.mark.learning
 def test_short_training_lowers_fid_and_kid(tmp_path):
     """A tiny set of red discs on white: 160 StyleGAN2 steps move the samples towards it
     (measured: FID 343 -> 277, KID 0.456 -> 0.284 on this machine)."""

@@ -41,6 +41,7 @@ from .config import (
     run_name,
 )
 from .runs import FORCE_ENV, BadInput, RunDir, RunResult, build_trainer
+from .transfer import check_fits
 
 N_FIXED = 64  # images in the fixed-noise sample grid
 
@@ -77,6 +78,8 @@ def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = Tru
         images, data_id = _load_data(data, cfg)
         if cfg.spec.prepare is not None:   # settings taken from the data (e.g. map channels)
             cfg = cfg.spec.prepare(cfg, images)
+        if cfg.init_from:   # the start weights fit the networks this data gives
+            check_fits(cfg.init_from, cfg, f"init_from {cfg.init_from}")
     except ValueError as err:
         if isinstance(err, BadInput):
             raise

@@ -72,18 +72,28 @@ def init_checkpoint(run, epoch: int | None, cfg: TrainConfig) -> tuple[int, Path
     if saved["model"] != cfg.model:
         raise ValueError(f"{src.path} is a {saved['model']} run; cannot start a {cfg.model} "
                          "run from its weights")
-    cfg = _with_unset_from(cfg, saved)
-    have, want = _checkpoint_shapes(path), network_shapes(cfg)
+    check_fits(path, _with_unset_from(cfg, saved), f"{src.path} (epoch {epoch})", saved)
+    return epoch, path
+
+
+def check_fits(path, cfg: TrainConfig, name: str | None = None, source: dict | None = None
+               ) -> None:
+    """``ValueError`` naming what differs when checkpoint ``path``'s networks do not have
+    ``cfg``'s sizes: the config fields that differ from ``source`` (the checkpoint's run
+    config) when given, else the first tensor. The loop calls it once the data has
+    settled ``cfg`` (e.g. a conditional model's map channels)."""
+    name = name or str(path)
+    have, want = _checkpoint_shapes(Path(path)), network_shapes(cfg)
     missing = [k for k in NETWORKS if k not in have]
     if missing:
-        raise ValueError(f"{path} has no weights for {missing}")
+        raise ValueError(f"{name} has no weights for {missing}")
     if have == want:
-        return epoch, path
-    fields = _shaping_fields(cfg, saved)
-    if fields:
-        what = ", ".join(f"{k} {saved[k]!r} there, {cfg.to_dict()[k]!r} here" for k in fields)
+        return
+    blamed = _shaping_fields(cfg, source) if source is not None else []
+    if blamed:
+        what = ", ".join(f"{k} {source[k]!r} there, {cfg.to_dict()[k]!r} here" for k in blamed)
     else:
         net, key = next((n, k) for n in NETWORKS for k in sorted({*have[n], *want[n]})
                         if have[n].get(k) != want[n].get(k))
         what = f"{net}.{key} {have[net].get(key)} there, {want[net].get(key)} here"
-    raise ValueError(f"{src.path} (epoch {epoch}) has networks of other sizes: {what}")
+    raise ValueError(f"{name} has networks of other sizes: {what}")
