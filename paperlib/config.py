@@ -108,10 +108,25 @@ def require_checkout(what: str) -> Path:
 #: (``paperlib.paper_b.passes_gate``); 1.25 x the worst calibrated plateau (paper A's rule;
 #: calibration: docs/DECISIONS.md, "Profiles and their calibration").
 B_GATE_FID_CPU = 130.0
+#: Paper B's KID gate on the cpu profile (opt-in: ``paperlib.paper_b.passes_kid_gate``): KID
+#: against the held-out part under this, by the same rule (:func:`calibrated_limit` of the
+#: same calibration runs' KID; docs/DECISIONS.md, "Paper B: KID gate").
+B_GATE_KID_CPU = 0.128
 #: The held-out floor behind that limit (the training part's FID against the held-out part,
 #: 200 images). A notebook scoring at another n or on another set gates on FID over its own
 #: floor, under ``B_GATE_FID_CPU - B_GATE_FLOOR_CPU``.
 B_GATE_FLOOR_CPU = 20.5
+
+
+def calibrated_limit(plateaus, factor: float = 1.25) -> float:
+    """A gate's limit from the calibrated plateaus of models that learned their set:
+    ``factor`` x the worst (largest) plateau, to 3 significant digits (the rule behind
+    ``B_GATE_FID_CPU`` and ``B_GATE_KID_CPU``). ``ValueError`` for no or a non-finite value."""
+    values = [float(v) for v in plateaus]
+    if not values or not all(math.isfinite(v) for v in values) or not factor > 0:
+        raise ValueError(f"need finite plateaus and a positive factor, got {plateaus!r}, "
+                         f"{factor!r}")
+    return float(f"{factor * max(values):.3g}")
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,7 @@ class Profile:
     held_out_frac: float = 0.2    # share of each artist set held out from every model
     b_gate_fid: float = math.inf  # paper B's gate: FID vs the held-out part under this
     b_gate_floor: float = 0.0     # the held-out floor at the limit's n (01b gates over floors)
+    b_gate_kid: float = math.inf  # paper B's opt-in KID gate: KID vs the held-out part under this
     configs: tuple[str, ...] = ("paper", "conventional")
     extra: dict = field(default_factory=dict)
 
@@ -185,7 +201,7 @@ PROFILES: dict[str, Profile] = {
         # gates: 1.25 x the worst calibrated paper-A plateau (docs/DECISIONS.md, "Profiles and their calibration")
         gate_fid=220.0, gate_kid=0.20, conventional_seeds=(0,), ablation_seeds=(),
         artists=("artist_donglein",), augments=(),
-        b_gate_fid=B_GATE_FID_CPU, b_gate_floor=B_GATE_FLOOR_CPU,
+        b_gate_fid=B_GATE_FID_CPU, b_gate_floor=B_GATE_FLOOR_CPU, b_gate_kid=B_GATE_KID_CPU,
     ),
     "paper": Profile(
         name="paper", res=64, ngf=64, ndf=64, batch_size=35, kimg=200 * EMOJI_SET_SIZE / 1000,
@@ -195,6 +211,7 @@ PROFILES: dict[str, Profile] = {
         # gate: not calibrated here (no GPU); rerun benchmarks/calibrate.py --profile paper
         gate_fid=150.0, gate_kid=0.1, conventional_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2),
         b_gate_fid=150.0,         # as gate_fid: not calibrated here (no GPU)
+        # b_gate_kid: math.inf -- no calibrated KID plateau at this profile's settings yet
     ),
 }
 

@@ -12,7 +12,7 @@ only ``paperlib.utils``.
 """
 
 from . import discs, fidelity, fits, inner, measure, segment, shape
-from .discs import disc_forms, disc_score
+from .discs import disc_forms, disc_score, region_circle_score
 from .fidelity import (
     CircleFidelity,
     batch_circle_fidelity,
@@ -24,7 +24,14 @@ from .fidelity import (
     style_fidelity,
     summarize,
 )
-from .measure import FormMeasure, form_kind_of, form_measure_of, form_scores, form_summary
+from .measure import (
+    FormMeasure,
+    form_kind_of,
+    form_measure_of,
+    form_scores,
+    form_summary,
+    independent_form_scores,
+)
 from .segment import main_form
 from .shape import form_shape
 
@@ -47,9 +54,11 @@ __all__ = [
     "form_scores",
     "form_shape",
     "form_summary",
+    "independent_form_scores",
     "inner_counts_of",
     "main_form",
     "nearest_count",
+    "region_circle_score",
     "rescore",
     "score_parts",
     "style_fidelity",

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..utils.images import to_rgb01
+from .fidelity import score_parts
 from .fits import fit_circle
 from .shape import form_shape, iso_contour
 
@@ -182,3 +183,13 @@ def disc_score(img: Any) -> float:
     one."""
     forms = disc_forms(to_rgb01(img))
     return float(max((f["arc"] * f["flat"] for f in forms), default=0.0))
+
+
+def region_circle_score(img: Any) -> float:
+    """Circle fidelity's main-form score (:func:`~paperlib.forms.fidelity.score_parts`:
+    circularity x axis ratio x circle-fit residual factor) of the roundest closed colour
+    region (:func:`disc_forms`), 0 without one. Not the ``"discs"`` score: no arc, no
+    flatness."""
+    forms = disc_forms(to_rgb01(img))
+    return float(max((score_parts(f["circularity"], f["axis_ratio"], f["residual"], 0,
+                                  float("nan"), None)[0] for f in forms), default=0.0))

@@ -11,7 +11,9 @@ Two measures (:data:`FORM_KINDS`):
   :func:`~paperlib.forms.discs.disc_score` is all three.
 
 :func:`form_measure_of` (:func:`form_kind_of`) picks it from a folder's manifest labels
-via :data:`STYLE_FORMS`. (measurements: docs/DECISIONS.md, "Form measure")
+via :data:`STYLE_FORMS`. :func:`independent_form_scores` is a second measure per kind,
+computed differently from the rater's factor, for outcomes the rater does not grade.
+(measurements: docs/DECISIONS.md, "Form measure", "Paper B: outcome measures")
 """
 from __future__ import annotations
 
@@ -24,12 +26,15 @@ from typing import Any
 import numpy as np
 
 from ..utils.images import iter_images
-from .discs import disc_score
+from .discs import disc_score, region_circle_score
 from .fidelity import inner_counts_of, style_fidelity
 
 #: The measures: ``"face"`` (circle fidelity of one character) and ``"discs"`` (the
 #: roundest flat colour region of a composition).
 FORM_KINDS = ("face", "discs")
+
+#: The independent outcome measure of each kind (:func:`independent_form_scores`).
+INDEPENDENT_FORMS = {"face": "discs", "discs": "region-circle"}
 
 #: Which measure each stand-in style (its images' manifest label) uses.
 STYLE_FORMS = {"donglein": "face", "geometric": "discs"}
@@ -69,6 +74,20 @@ def form_scores(images: Any, measure: FormMeasure) -> dict:
             "exact": np.array([r.main_score for r in results], dtype=np.float64),
             "fidelity": np.array([r.score for r in results], dtype=np.float64),
             "circle": results}
+
+
+def independent_form_scores(images: Any, kind: str) -> dict:
+    """A form measure computed differently from the rater's factor of ``kind``
+    (:data:`INDEPENDENT_FORMS`): for ``"face"`` the disc score (flat-colour regions, a
+    RANSAC circle's arc; not the main-form finder), for ``"discs"`` circle fidelity's
+    main-form score of the roundest colour region (no arc, no flatness). Returns
+    ``{"kind": that measure's name, "scores": per-image array}``; ``ValueError`` for an
+    unknown kind."""
+    if kind not in INDEPENDENT_FORMS:
+        raise ValueError(f"unknown form measure {kind!r}; choose from {FORM_KINDS}")
+    score = disc_score if kind == "face" else region_circle_score
+    return {"kind": INDEPENDENT_FORMS[kind],
+            "scores": np.array([score(im) for im in iter_images(images)], dtype=np.float64)}
 
 
 def form_summary(scores: dict) -> dict:

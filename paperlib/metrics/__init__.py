@@ -21,9 +21,21 @@ from .stats import (
     frechet_distance,
     inception_score,
     kid,
+    memorisation_ratio,
+    nearest_distances,
     precision_recall,
 )
-from .verdicts import Gate, compare_claim, fmt_mean_std, held_out_floor, mean_std, welch_interval
+from .verdicts import (
+    Gate,
+    PairedComparison,
+    compare_claim,
+    diversity_gap,
+    fmt_mean_std,
+    held_out_floor,
+    mean_std,
+    paired_by_seed,
+    welch_interval,
+)
 
 __all__ = [
     "evaluate",
@@ -33,9 +45,11 @@ __all__ = [
     "verdicts",
     "FeatureExtractor",
     "Gate",
+    "PairedComparison",
     "TFInceptionScorer",
     "compare_claim",
     "density_coverage",
+    "diversity_gap",
     "evaluate_many",
     "evaluate_run",
     "fid_from_features",
@@ -49,7 +63,10 @@ __all__ = [
     "is_sources",
     "kid",
     "mean_std",
+    "memorisation_ratio",
     "metrics_over_training",
+    "nearest_distances",
+    "paired_by_seed",
     "precision_recall",
     "real_features",
     "resolve_is_source",

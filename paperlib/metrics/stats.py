@@ -232,3 +232,36 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
         kl = (xlogy(part, part) - xlogy(part, np.broadcast_to(py, part.shape))).sum(axis=1)
         scores.append(np.exp(kl.mean()))
     return float(np.mean(scores)), float(np.std(scores))
+
+
+# Memorisation -----------------------------------------------------------------------------
+def nearest_distances(query, reference, chunk: int = 1024) -> np.ndarray:
+    """Euclidean distance of each row of ``query`` (N, D) to its nearest row of
+    ``reference`` (M, D); ``ValueError`` for empty or mismatched sets."""
+    q = np.asarray(query, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    if q.ndim != 2 or r.ndim != 2 or q.shape[1] != r.shape[1]:
+        raise ValueError(f"need (N, D) features of equal D, got {q.shape} and {r.shape}")
+    if len(q) == 0 or len(r) == 0:
+        raise ValueError("nearest distances need at least one query and one reference row")
+    out = np.empty(len(q))
+    for i, d2 in _sq_dists(q, r, chunk):
+        out[i:i + d2.shape[0]] = np.sqrt(d2.min(axis=1))
+    return out
+
+
+def memorisation_ratio(gen_f, train_f, held_out_f) -> dict:
+    """How close generated images sit to the training set, against new real images:
+    ``ratio = median_gen / median_real``, the medians of each set's distance to its nearest
+    training row (:func:`nearest_distances`). Below 1: closer to the training images than
+    held-out real images are (copying); about 1: as new as real data. Returns ``ratio``,
+    ``gen_median``, ``real_median``, ``n_gen``, ``n_real``, ``n_train``."""
+    gen_d = nearest_distances(gen_f, train_f)
+    real_d = nearest_distances(held_out_f, train_f)
+    gen_m, real_m = float(np.median(gen_d)), float(np.median(real_d))
+    if not real_m > 0:
+        raise ValueError("held-out rows coincide with training rows (median distance 0): "
+                         "the held-out part must be disjoint from the training part")
+    return {"ratio": gen_m / real_m, "gen_median": gen_m, "real_median": real_m,
+            "n_gen": int(len(gen_d)), "n_real": int(len(real_d)),
+            "n_train": int(np.asarray(train_f).shape[0])}

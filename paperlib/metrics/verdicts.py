@@ -1,6 +1,8 @@
 """The gate and the verdict statistics: a quality gate on FID and KID (:class:`Gate`), the
-real-vs-real held-out floor (:func:`held_out_floor`), mean and sd tables, Welch intervals and
-the three-way verdict of a claim from per-seed values (:func:`compare_claim`)."""
+real-vs-real held-out floor (:func:`held_out_floor`), mean and sd tables, Welch intervals,
+the three-way verdict of a claim from per-seed values (:func:`compare_claim`), seed-paired
+differences (:func:`paired_by_seed`) and diversity as closeness to the real data's
+(:func:`diversity_gap`)."""
 from __future__ import annotations
 
 import math
@@ -169,3 +171,63 @@ def compare_claim(values: dict[str, list[float]], passed: dict[str, list[bool]],
     if all(o == "for" for o in outcomes):
         return "supported", "; ".join(reasons)
     return "not testable here", "; ".join(reasons)
+
+
+def diversity_gap(d_model: float, d_real: float) -> float:
+    """How far a model's diversity is from the real data's own: ``|d_model - d_real| /
+    d_real`` (0: as varied as real images; lower is better, both too little and too much
+    count). NaN for a NaN diversity; ``ValueError`` unless ``d_real`` is positive."""
+    d_real = float(d_real)
+    if not d_real > 0 or not math.isfinite(d_real):
+        raise ValueError(f"the real data's diversity must be a positive number, got {d_real!r}")
+    d_model = float(d_model)
+    return abs(d_model - d_real) / d_real if math.isfinite(d_model) else math.nan
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """:func:`paired_by_seed`'s result: ``diff`` the mean of ``a - b`` over the paired
+    ``seeds``, ``low``/``high`` its ``level`` t interval (NaN with fewer than 2 pairs) and
+    the per-seed ``differences`` (in the order of ``seeds``)."""
+
+    diff: float
+    low: float
+    high: float
+    seeds: tuple
+    differences: tuple
+    level: float
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+
+def paired_by_seed(a, b, level: float = 0.95) -> PairedComparison:
+    """Compare two arms that share seeds (``{seed: value}`` each, or a pandas Series
+    indexed by seed), paired by seed: the mean per-seed difference ``a - b`` and its
+    Student-t ``level`` interval over the pairs. Both arms must hold the same seeds: a seed
+    in one only, or a non-finite value, is a ``ValueError`` naming it."""
+    a, b = dict(a.items()), dict(b.items())
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    only_a, only_b = sorted(set(a) - set(b), key=str), sorted(set(b) - set(a), key=str)
+    if only_a or only_b:
+        raise ValueError(f"unmatched seeds: {only_a} only in the first arm, {only_b} only in "
+                         "the second; a paired comparison needs both arms on the same seeds")
+    seeds = tuple(sorted(a, key=lambda s: (str(type(s)), s)))
+    if not seeds:
+        raise ValueError("no seeds to pair")
+    bad = [s for s in seeds if not (math.isfinite(float(a[s])) and math.isfinite(float(b[s])))]
+    if bad:
+        raise ValueError(f"non-finite value(s) at seed(s) {bad}")
+    d = np.array([float(a[s]) - float(b[s]) for s in seeds])
+    diff = float(d.mean())
+    if len(d) < 2:
+        lo = hi = math.nan
+    else:
+        from scipy import stats
+
+        se = float(d.std(ddof=1)) / math.sqrt(len(d))
+        t = float(stats.t.ppf(0.5 + level / 2, len(d) - 1))
+        lo, hi = diff - t * se, diff + t * se
+    return PairedComparison(diff, lo, hi, seeds, tuple(float(x) for x in d), float(level))

@@ -12,7 +12,7 @@ from ..engine.runs import RunDir, read_config
 from ..metrics.verdicts import VERDICTS
 from .curation import CURATION_LOG, SOURCES, read_provenance, split_counts
 from .jobs import CurationJob, as_job
-from .selections import selection_for_round
+from .selections import random_top_idx, selection_for_round
 
 
 class CurationCheckFailed(AssertionError):
@@ -26,9 +26,11 @@ def _check(ok: bool, msg: str) -> None:
 
 def check_curation(job: CurationJob | dict, result: dict) -> list[str]:
     """Check one curation loop (``job``: a :class:`paperlib.paper_b.CurationJob` or its
-    dict; ``result``: what it returned); return each round's rating (``"human"``/``"auto"``).
+    dict; ``result``: what it returned); return each round's rating (``"human"``/``"auto"``,
+    ``"random"`` for the random rater).
 
-    Per round: a human round used the saved selection, an auto round the ``top_k`` best;
+    Per round: a human round used the saved selection, an auto round the ``top_k`` best, a
+    random round the draw of the job's seed and the round;
     the 60/30/10 counts; the retrained run's epochs, start, model and size; the human part
     from ``train_dir`` only; the log in ``loop_dir``. Raises :class:`CurationCheckFailed`.
     """
@@ -52,13 +54,18 @@ def check_curation(job: CurationJob | dict, result: dict) -> list[str]:
     for r, (entry, run_dir) in enumerate(zip(rounds, runs)):
         where = f"round {r}"
         how = entry["rating"]
-        _check(how in ("human", "auto"), f"{where}: rating {how!r}")
+        _check(how in (("random",) if job.rater == "random" else ("human", "auto")),
+               f"{where}: rating {how!r} by the {job.rater} rater")
         top = [int(i) for i in entry["top_idx"]]
         _check(len(top) == entry["n_top"] == len(set(top)) and top
                and all(0 <= i < int(job.n_generate) for i in top),
                f"{where}: top-rated indices {top} (n_top {entry['n_top']})")
         saved = selection_for_round(job.selections, r) if job.selections else None
-        if how == "human":
+        if how == "random":
+            want = random_top_idx(int(job.n_generate), int(job.top_k), int(job.seed), r)
+            _check(top == want.tolist(), f"{where}: random top-rated {top}, the seed draws "
+                                         f"{want.tolist()}")
+        elif how == "human":
             _check(bool(saved) and sorted(top) == sorted(saved),
                    f"{where}: rated by a person but the top-rated images {sorted(top)} are "
                    f"not the saved selection {saved}")
@@ -197,10 +204,11 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
                             model: str, shape_stage: str, root, loop_dirs: dict,
                             control_epochs: dict, artists, seeds, epochs: int, n_eval: int,
                             pretrain_column: bool, control: bool,
-                            calibrated: bool = False) -> None:
+                            calibrated: bool = False, random_control: bool = False) -> None:
     """Notebook 05's checks beyond :func:`check_curation`: loops, controls and the 1st
     result ran as planned; Table 1's rows and per-seed metrics are complete and finite;
-    known verdicts; ``calibrated``: artist_donglein's generated FID < 300. Raises
+    known verdicts; ``calibrated``: artist_donglein's generated FID < 300;
+    ``random_control``: Table 1 has the random-selection column and its claim. Raises
     :class:`NotebookCheckFailed`."""
     artists = list(artists)
     for (name, s), out in loops.items():
@@ -213,7 +221,7 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
     for key, c in controls.items():
         _nb_check(c["status"] == "finished" and c["epochs_done"] == control_epochs[key[0]],
                   f"control {key}: {c['status']}, {c['epochs_done']} epochs")
-    want = len(artists) * (5 + bool(pretrain_column) + bool(control))
+    want = len(artists) * (5 + bool(pretrain_column) + bool(control) + bool(random_control))
     _nb_check(len(table1) == want, f"Table 1 has {len(table1)} rows, not {want}")
     for (name, s), r in base.items():   # the 1st result is the longer control's run, read at B
         _nb_check(r["alone"].run_dir == r["longer"].run_dir,
@@ -233,7 +241,7 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
               "a non-finite FID, KID or diversity")
     _nb_check(set(verdict_df.verdict) <= set(VERDICTS),
               f"unknown verdicts {set(verdict_df.verdict) - set(VERDICTS)}")
-    want = (4 + bool(pretrain_column)) * len(artists)
+    want = (4 + bool(pretrain_column) + bool(random_control)) * len(artists)
     _nb_check(len(verdict_df) == want, f"{len(verdict_df)} claims, not {want}")
     if calibrated and "artist_donglein" in artists:
         # the generated columns are models that draw (FID well below the floor's scale)

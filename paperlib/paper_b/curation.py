@@ -35,6 +35,10 @@ SOURCES = ("generated-similar", "human-similar", "top-copy")
 
 PROVENANCE = "provenance.json"
 
+#: The raters' names, carried into the curation log (``rater``) and the tables: the
+#: automatic satisfaction, a seeded random choice (the control) and a person's selection.
+RATER_LABELS = {"auto": "auto: fidelity × realism", "random": "random", "human": "human"}
+
 
 CURATION_LOG = "curation_log.json"
 
@@ -359,7 +363,8 @@ def run_curation_loop(
 ) -> dict:
     """Paper B's loop, ``rounds`` times: ``generate(n_generate)``, rate (``rate(images, r)``
     -> top-rated indices best first, or ``(top_idx, how)``; with ``rate.accepts_feats`` also
-    ``feats=``), plan and write the 60/30/10 set, then ``retrain(trainset_dir, r)``.
+    ``feats=``; ``rate.rater`` names it in the log, :data:`RATER_LABELS`), plan and write
+    the 60/30/10 set, then ``retrain(trainset_dir, r)``.
 
     ``features(images)``: (N, D) in the space of ``human_feats``. Each round's summary is
     appended to ``run_dir/curation_log.json``; ``evaluate_final`` logs one more batch as
@@ -374,7 +379,7 @@ def run_curation_loop(
         raise ValueError(f"{len(human_paths)} human paths but {len(hf)} human feature rows")
     split_counts(size, ratios)  # validate before any work
     log = _new_log(size, n_generate, ratios, metric, n_inner_expected, inner_counts, form,
-                   len(hf))
+                   len(hf), str(getattr(rate, "rater", "callable")))
     log_path = root / CURATION_LOG
 
     def batch_stats(images: Any, feats: np.ndarray) -> tuple[dict, dict]:
@@ -409,10 +414,10 @@ def run_curation_loop(
 
 def _new_log(size: int, n_generate: int, ratios: Sequence[float], metric: str,
              n_inner_expected: int | None, inner_counts: Sequence[int] | None,
-             form: FormMeasure | None, n_human: int) -> dict:
+             form: FormMeasure | None, n_human: int, rater: str) -> dict:
     """:func:`run_curation_loop`'s log before its first round."""
     return {
-        "version": 1, "size": int(size), "n_generate": int(n_generate),
+        "version": 1, "rater": rater, "size": int(size), "n_generate": int(n_generate),
         "ratios": [float(r) for r in ratios], "metric": metric,
         "n_inner_expected": n_inner_expected,
         "inner_counts": (list(inner_counts) if inner_counts is not None

@@ -19,7 +19,12 @@ from ..forms import FormMeasure, form_measure_of, inner_counts_of
 from ..utils.threads import pinned_threads
 from .curation import CURATION_LOG, split_counts
 from .selection_features import pixel_pca_features
-from .selections import make_selection_rater, selection_for_round
+from .selections import (
+    make_random_rater,
+    make_selection_rater,
+    random_top_idx,
+    selection_for_round,
+)
 from .shape_learning import curate_and_retrain, finetune_config, finetune_run, stage_kimg
 
 
@@ -82,11 +87,19 @@ def _n_images(folder: Any) -> int:
     return len(image_files(folder))
 
 
+#: A curation job's raters (:class:`CurationJob`).
+RATERS = ("auto", "random")
+
+
 @dataclass(frozen=True)
 class CurationJob:
     """One artist and seed of notebook 05's curation loop (or the ``curate`` command's
     loop), as a unit of work a Dask worker runs (:func:`curation_job`). Build it with
-    :meth:`from_profile`, which holds the defaults and the feasibility rules."""
+    :meth:`from_profile`, which holds the defaults and the feasibility rules.
+
+    ``rater``: one of :data:`RATERS`: ``"auto"`` (the saved selections, else the automatic
+    satisfaction) or ``"random"`` (the random-selection control: the top-rated images drawn
+    from ``seed`` and the round; needs a ``seed``, no ``selections``)."""
 
     kind: ClassVar[str] = "curation"
     start_run: str
@@ -106,10 +119,19 @@ class CurationJob:
     form: str | None = None      # a form measure's kind instead of train_dir's
     progress: bool = False       # the retraining's progress bar (off on a Dask worker)
     threads: int = 1
+    rater: str = "auto"
+
+    def __post_init__(self):
+        if self.rater not in RATERS:
+            raise ValueError(f"unknown rater {self.rater!r}; valid: {RATERS}")
+        if self.rater == "random" and (self.seed is None or self.selections is not None):
+            raise ValueError("the random rater draws from the job's seed: give a seed and no "
+                             f"selections (seed {self.seed!r}, selections {self.selections!r})")
 
     @property
     def label(self) -> str:
-        return f"{self.kind} {self.name} seed {self.seed}"
+        tail = "" if self.rater == "auto" else f" ({self.rater} rater)"
+        return f"{self.kind} {self.name} seed {self.seed}{tail}"
 
     @staticmethod
     def default_top_k(n_generate: int) -> int:
@@ -162,8 +184,10 @@ class CurationJob:
             shown = shown if shown is not None else \
                 int(saved["config"]["epochs"]) * int(saved["data"]["n_images"])
             epochs = cls.default_epochs(shown, size)
-        if loop_dir is None:
-            loop_dir = Path(root) / "curation" / f"{Path(start_run).name}-k{top_k}-e{epochs}"
+        if loop_dir is None:   # the random control's loops apart from the automatic ones
+            tail = "" if extra.get("rater", "auto") == "auto" else f"-{extra['rater']}"
+            loop_dir = (Path(root) / "curation"
+                        / f"{Path(start_run).name}-k{top_k}-e{epochs}{tail}")
         return cls(str(start_run), str(train_dir), str(loop_dir), str(root),
                    int(saved["config"]["res"]), int(rounds), int(size), int(n_generate),
                    int(top_k), int(epochs),
@@ -238,7 +262,7 @@ def _label(job: Any) -> str:
 
 def curation_job(job: CurationJob | dict) -> dict:
     """Run one :class:`CurationJob`: pixel-PCA selection features on the training part,
-    the automatic or human rater and :func:`paperlib.paper_b.curate_and_retrain`. Returns its
+    the automatic, human or random rater and :func:`paperlib.paper_b.curate_and_retrain`. Returns its
     result with run folders as strings (checked by :func:`paperlib.paper_b.check_curation`)."""
     job = as_job({"kind": "curation", **job} if isinstance(job, dict) else job)
     with pinned_threads(int(job.threads)):
@@ -248,8 +272,9 @@ def curation_job(job: CurationJob | dict) -> dict:
         form = form_measure_of(job.train_dir)   # the artist set's measure (its inner counts)
         if job.form and job.form != form.kind:
             form = FormMeasure(job.form)
-        rate = make_selection_rater(job.selections, features, human_feats, int(job.top_k),
-                                    form=form)
+        rate = (make_random_rater(int(job.top_k), int(job.seed)) if job.rater == "random"
+                else make_selection_rater(job.selections, features, human_feats,
+                                          int(job.top_k), form=form))
         out = curate_and_retrain(
             job.start_run, job.train_dir, job.loop_dir, job.root, features, rate,
             rounds=int(job.rounds), size=int(job.size), n_generate=int(job.n_generate),
@@ -326,6 +351,8 @@ def _curation_rounds_plan(j: CurationJob) -> tuple[list, int]:
         trainset = Path(j.loop_dir) / f"round_{r}" / "trainset"
         cfg = finetune_config(model.path, int(j.epochs)) if model.checkpoints() else None
         saved = selection_for_round(j.selections, r)
+        if j.rater == "random":
+            saved = random_top_idx(int(j.n_generate), int(j.top_k), int(j.seed), r).tolist()
         same_rating = r < len(logged) and (
             sorted(saved) == sorted(logged[r]["top_idx"]) if saved
             else logged[r]["rating"] == "auto")

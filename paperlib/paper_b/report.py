@@ -10,8 +10,19 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.verdicts import compare_claim
-from .curation import SOURCES, read_provenance
-from .tables import COLUMNS, check_fid_limit, claims, exact_form_metric, fmt, passes_gate, table1
+from .curation import RATER_LABELS, SOURCES, read_provenance
+from .tables import (
+    COLUMNS,
+    RANDOM_COLUMN,
+    check_fid_limit,
+    check_kid_limit,
+    claims,
+    exact_form_metric,
+    fmt,
+    passes_gate,
+    passes_kid_gate,
+    table1,
+)
 
 #: The stage (01) or column (05) of the training data's row: the held-out floor.
 REFERENCE = "training data"
@@ -67,19 +78,27 @@ def _artists(df: pd.DataFrame) -> list:
 
 
 # ----------------------------------------------------------------------------- the gate
-def with_gate(per_seed: pd.DataFrame, key: str = "stage", *, fid_limit: float
-              ) -> pd.DataFrame:
+def with_gate(per_seed: pd.DataFrame, key: str = "stage", *, fid_limit: float,
+              kid_limit: float | None = None) -> pd.DataFrame:
     """A copy of ``per_seed`` with the gate's columns ``form_ratio`` (``form_median`` over
     the artist's training-data row), ``fid_ok`` and ``draws``
-    (:func:`paperlib.paper_b.passes_gate`). ``KeyError`` for an artist without its
-    training-data row, ``ValueError`` for a bad ``fid_limit``."""
+    (:func:`paperlib.paper_b.passes_gate`). With ``kid_limit`` (opt-in, the profile's
+    ``b_gate_kid``) also ``kid_ok``, and ``draws`` is the KID gate
+    (:func:`paperlib.paper_b.passes_kid_gate`; FID only reported beside). ``KeyError`` for
+    an artist without its training-data row, ``ValueError`` for a bad limit."""
     fid_limit = check_fid_limit(fid_limit)
     out = per_seed.copy()
     ref_median = out[out[key] == REFERENCE].set_index("artist")[GATE_STATISTIC]
     out["form_ratio"] = out[GATE_STATISTIC] / out.artist.map(ref_median)
     out["fid_ok"] = [bool(np.isfinite(f) and f < fid_limit) for f in out.fid]
-    out["draws"] = [passes_gate(f, m, ref_median[a], fid_limit)
-                    for a, f, m in zip(out.artist, out.fid, out[GATE_STATISTIC])]
+    if kid_limit is None:
+        out["draws"] = [passes_gate(f, m, ref_median[a], fid_limit)
+                        for a, f, m in zip(out.artist, out.fid, out[GATE_STATISTIC])]
+        return out
+    kid_limit = check_kid_limit(kid_limit)
+    out["kid_ok"] = [bool(np.isfinite(k) and k < kid_limit) for k in out.kid]
+    out["draws"] = [passes_kid_gate(k, m, ref_median[a], kid_limit)
+                    for a, k, m in zip(out.artist, out.kid, out[GATE_STATISTIC])]
     return out
 
 
@@ -265,7 +284,7 @@ def curation_markdown(table: pd.DataFrame, verdicts: pd.DataFrame, *, family: st
         lines.append(f"- **{name}** (training data: main-form {fmt(ref.main_score)}, inner-form "
                      f"{fmt(ref.inner_score)}; held-out floor FID {fmt(ref.fid, 1)}, KID "
                      f"{fmt(ref.kid, 4)}, diversity {fmt(ref.diversity, 1)}):")
-        for column in [c for c in COLUMNS[1:] if c in sub.index]:
+        for column in [c for c in (*COLUMNS[1:], RANDOM_COLUMN) if c in sub.index]:
             r = sub.loc[column]
             form = (f"form score {fmt(r.form_score)} ± {fmt(r.form_score_sd)}, "
                     if "form_score" in r else "")
@@ -292,11 +311,14 @@ def model_family(model: str, res: int, sg_channels: int, augment: str) -> str:
 
 def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loops: Mapping,
                       controls: Mapping | None, evaluate, floor, *, family: str,
-                      shape_stage: str, pretrain_column: bool) -> pd.DataFrame:
+                      shape_stage: str, pretrain_column: bool,
+                      random_loops: Mapping | None = None) -> pd.DataFrame:
     """Table 1's rows per artist, column and seed, before the gate (:func:`with_gate`):
     the held-out floor (``floor(artist, split)``, ``seed`` None), then per seed each stage
-    of ``base`` at its own epochs, the curation loop's last model and -- given
-    ``controls`` -- the control, via ``evaluate``. ``model`` is ``family``."""
+    of ``base`` at its own epochs, the curation loop's last model, -- given ``controls`` --
+    the control and -- given ``random_loops`` -- the random-selection loop's last model
+    (:data:`paperlib.paper_b.tables.RANDOM_COLUMN`), via ``evaluate``. ``model`` is
+    ``family``."""
     rows = []
     for name, sp in splits.items():
         rows.append({"artist": name, "column": "training data", "seed": None,
@@ -310,11 +332,15 @@ def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loop
                 res = base[name, s][stage]
                 rows.append({"artist": name, "column": column, "seed": s, "model": family,
                              **evaluate(name, res.run_dir, res.epochs_done)})
-            for column, run_dir in (("shape learning + technique", loops[name, s]["models"][-1]),
-                                    *([("control", controls[name, s]["run_dir"])]
-                                      if controls else [])):
+            loop_cols = [("shape learning + technique", loops[name, s])]
+            if random_loops:
+                loop_cols.append((RANDOM_COLUMN, random_loops[name, s]))
+            for column, out in loop_cols:
                 rows.append({"artist": name, "column": column, "seed": s, "model": family,
-                             **evaluate(name, run_dir)})
+                             **evaluate(name, out["models"][-1])})
+            if controls:
+                rows.append({"artist": name, "column": "control", "seed": s, "model": family,
+                             **evaluate(name, controls[name, s]["run_dir"])})
     return pd.DataFrame(rows)
 
 
@@ -338,21 +364,28 @@ def shape_learning_per_run(splits: Mapping, seeds: Sequence[int], stages: Sequen
     return pd.DataFrame(rows)
 
 
+def rater_of(result: Mapping) -> str:
+    """The rater a curation loop's result names in its log (``rater``;
+    :data:`paperlib.paper_b.curation.RATER_LABELS`); older logs: the automatic one's name."""
+    return str(result.get("log", {}).get("rater", RATER_LABELS["auto"]))
+
+
 def curation_rounds(loops: Mapping, controls: Mapping | None, evaluate) -> pd.DataFrame:
     """Notebook 05's rows per artist, seed and round: "start" and each retrained model of
-    ``loops`` with the round's rating and satisfaction means (from the log), then the
-    control; each evaluated at its last checkpoint."""
+    ``loops`` with the loop's rater (:func:`rater_of`), the round's rating and satisfaction
+    means (from the log), then the control; each evaluated at its last checkpoint."""
     rows = []
     for (name, s), out in loops.items():
         for r, model_dir in enumerate(out["models"]):
             entry = out["log"]["rounds"][r] if r < len(out["log"]["rounds"]) else {}
             rows.append({"artist": name, "seed": s, "round": "start" if r == 0 else str(r - 1),
-                         "rating": entry.get("rating", "-"),
+                         "rater": rater_of(out), "rating": entry.get("rating", "-"),
                          "mean_satisfaction": entry.get("mean_satisfaction", np.nan),
                          "top_mean_satisfaction": entry.get("top_mean_satisfaction", np.nan),
                          **evaluate(name, model_dir)})
         if controls:
-            rows.append({"artist": name, "seed": s, "round": "control", "rating": "-",
+            rows.append({"artist": name, "seed": s, "round": "control", "rater": "-",
+                         "rating": "-",
                          "mean_satisfaction": np.nan, "top_mean_satisfaction": np.nan,
                          **evaluate(name, controls[name, s]["run_dir"])})
     return pd.DataFrame(rows)

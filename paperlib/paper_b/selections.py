@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..utils.io import atomic_write_json
-from .curation import auto_satisfaction_parts
+from .curation import RATER_LABELS, auto_satisfaction_parts
 from .selection_features import image_at, image_sha256, n_images
 
 SELECTIONS_VERSION = 1
@@ -221,6 +221,8 @@ def make_selection_rater(
                                   top_k, on_mismatch=on_mismatch, tie_break=parts["realism"])
 
     rate.accepts_feats = True  # run_curation_loop passes the batch's features
+    rate.rater = (f"{RATER_LABELS['human']}, else {RATER_LABELS['auto']}"
+                  if selections_path is not None else RATER_LABELS["auto"])
     return rate
 
 
@@ -248,4 +250,34 @@ def make_auto_rater(
         return order[:top_k]
 
     rate.accepts_feats = True  # run_curation_loop passes the batch's features
+    rate.rater = RATER_LABELS["auto"]
+    return rate
+
+
+def random_top_idx(n: int, top_k: int, seed: int, round_idx: int) -> np.ndarray:
+    """``top_k`` distinct indices of ``n`` drawn at random from ``(seed, round_idx)`` (the
+    random-selection control's "top-rated" images; the same pair draws the same)."""
+    for name, v in (("n", n), ("top_k", top_k), ("seed", seed), ("round_idx", round_idx)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+    if not 1 <= top_k <= n:
+        raise ValueError(f"top_k must be in 1..{n} (the batch), got {top_k}")
+    rng = np.random.default_rng([int(seed), int(round_idx)])
+    return rng.choice(int(n), int(top_k), replace=False).astype(np.int64)
+
+
+def make_random_rater(top_k: int, seed: int) -> Callable[[Any, int], tuple[np.ndarray, str]]:
+    """A ``rate(images, round_idx) -> (top_idx, "random")`` for
+    :func:`paperlib.paper_b.run_curation_loop`: :func:`random_top_idx` of the batch from
+    ``seed`` and the round, in place of any rating (the control that separates selecting
+    images from retraining on the model's own samples)."""
+    for name, v in (("top_k", top_k), ("seed", seed)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (name == "top_k"):
+            raise ValueError(f"{name} must be a {'positive' if name == 'top_k' else 'non-negative'}"
+                             f" integer, got {v!r}")
+
+    def rate(images: Any, round_idx: int) -> tuple[np.ndarray, str]:
+        return random_top_idx(n_images(images), int(top_k), int(seed), int(round_idx)), "random"
+
+    rate.rater = RATER_LABELS["random"]
     return rate
