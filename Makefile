@@ -36,7 +36,7 @@ reproduce: $(STAMP)
 # (Running the notebooks beside the unit tests was measured slower: 13 min against 11.)
 test: $(STAMP)
 	$(VENV)/bin/ruff check paperlib tests benchmarks
-	PAPERLIB_PROFILE=smoke OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest tests -m "not release" -p no:cacheprovider -n 2
+	PAPERLIB_PROFILE=smoke OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest tests -m "not release" -p no:cacheprovider -n 2 --dist worksteal
 	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest notebooks --nbval-lax -p no:cacheprovider
 
 # Release check (tests marked `release`): the committed reference results' manifest names a
