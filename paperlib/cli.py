@@ -343,38 +343,7 @@ def _add_generate(sub) -> None:
                         "(cycled past the last); ignored by unconditional models")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     cli_field.add_generate_seeds(p)
-    for name, f, flag in _sample_flags():
-        p.add_argument(flag, dest=f"sample_{f.name}", default=None,
-                       metavar=f.metadata.get("metavar"),
-                       help=f"{name}: {f.metadata['help']} (default: the run's)")
-
-
-def _sample_flags() -> list:
-    """``[(model, option field, flag)]`` of the options ``generate`` sets on the loaded run
-    (``sample_flag``; the first model to declare a flag owns it)."""
-    flags, seen = [], set()
-    for name in model_names():
-        for f in option_fields(get_model(name).options):
-            flag = f.metadata.get("sample_flag")
-            if flag and flag not in seen:
-                seen.add(flag)
-                flags.append((name, f, flag))
-    return flags
-
-
-def _sample_options(args, spec) -> dict:
-    """The sampling options ``generate``'s flags set; refused for a model without them."""
-    given = {(f.name, flag): getattr(args, f"sample_{f.name}") for _, f, flag in _sample_flags()}
-    given = {k: v for k, v in given.items() if v is not None}
-    for name, flag in given:
-        if name not in spec.option_names:
-            raise _UsageError(f"{flag}: {args.run} is a {spec.name} run, which has no "
-                              f"{name} option")
-        try:
-            engine.RunDir(args.run).train_config(**{name: given[name, flag]})
-        except ValueError as err:
-            raise _UsageError(f"{flag}: {err}") from None
-    return {name: v for (name, _), v in given.items()}
+    cli_field.add_sample_flags(p)
 
 
 def _add_split(sub) -> None:
@@ -619,7 +588,7 @@ def _cmd_generate(args) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"--out: {args.out} is not a folder")
     cli_field.check_generate_flags(args, spec)
-    options = _sample_options(args, spec)
+    options = cli_field.sample_options(args, spec)
     run = engine.load_run(args.run, epoch=args.epoch, device=args.device, options=options)
     if conditional:
         spec.bind_eval_data(run, args.maps)

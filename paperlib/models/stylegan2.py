@@ -507,7 +507,8 @@ class StyleGAN2Step:
             self.opt_g.zero_grad(set_to_none=True)
             nb = max(1, b // self.pl_batch_shrink)
             z = self._z(nb, generator, real.device)
-            lengths = path_length(G, z, generator, self._gen_c(nb, generator))
+            c = self._gen_c(nb, generator)
+            lengths = path_length(G, z, generator) if c is None else path_length(G, z, generator, c)
             self.pl_mean = self.pl_mean.to(lengths.device).lerp(lengths.mean().detach(),
                                                                  self.pl_decay)
             ((lengths - self.pl_mean).square().mean() * self.pl_weight * self.pl_interval).backward()
