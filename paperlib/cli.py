@@ -290,9 +290,9 @@ def _add_model_options(p, prof, cfgs: dict) -> None:
         value = getattr(cfgs[name].options, f.name)
         default = (f"default {f.metadata.get('default_text', f.default)}" if value == f.default
                    else f"default: the profile's, {prof.name}: {value}")
-        alone = {"nargs": "?", "const": True} if _flag_type(f) is _bool_arg else {}
-        groups[name].add_argument(flag, dest=f.name, type=_flag_type(f), default=None,
-                                  metavar=f.metadata.get("metavar"), **alone,
+        alone = {"nargs": "?", "const": True} if _flag_type(f) is _bool_arg else {}  # --cond
+        groups[name].add_argument(flag, dest=f.name, type=_flag_type(f), default=None, **alone,
+                                  metavar=f.metadata.get("metavar", "BOOL" if alone else None),
                                   help=f"{name}: {f.metadata['help']} ({default})"
                                   .replace("%", "%%"))
 

@@ -570,8 +570,9 @@ class StyleGAN2Options(Options):
                            key_default=True, default_text="off")
     sg_classes: list | None = option(None, "a conditional run's class names, sorted (None: "
                                            "taken from the data)", key_default=True)
-    sg_cond_class: str | None = option(None, "the class a conditional run samples (None: "
-                                             "its first)", key_default=True,
+    sg_cond_class: str | None = option(None, "the class a conditional run samples, a class "
+                                             "sub-folder's name (unset: the first, sorted)",
+                                       key_default=True,
                                        sample_flag="--class", metavar="NAME")
 
     def validate(self) -> None:
