@@ -290,8 +290,9 @@ def _add_model_options(p, prof, cfgs: dict) -> None:
         value = getattr(cfgs[name].options, f.name)
         default = (f"default {f.metadata.get('default_text', f.default)}" if value == f.default
                    else f"default: the profile's, {prof.name}: {value}")
-        groups[name].add_argument(flag, dest=f.name, type=_flag_type(f), default=None,
-                                  metavar=f.metadata.get("metavar"),
+        alone = {"nargs": "?", "const": True} if _flag_type(f) is _bool_arg else {}  # --cond
+        groups[name].add_argument(flag, dest=f.name, type=_flag_type(f), default=None, **alone,
+                                  metavar=f.metadata.get("metavar", "BOOL" if alone else None),
                                   help=f"{name}: {f.metadata['help']} ({default})"
                                   .replace("%", "%%"))
 
@@ -342,6 +343,7 @@ def _add_generate(sub) -> None:
                         "(cycled past the last); ignored by unconditional models")
     p.add_argument("--device", default=None, help="cuda, cpu or auto (default auto)")
     cli_field.add_generate_seeds(p)
+    cli_field.add_sample_flags(p)
 
 
 def _add_split(sub) -> None:
@@ -586,7 +588,8 @@ def _cmd_generate(args) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"--out: {args.out} is not a folder")
     cli_field.check_generate_flags(args, spec)
-    run = engine.load_run(args.run, epoch=args.epoch, device=args.device)
+    options = cli_field.sample_options(args, spec)
+    run = engine.load_run(args.run, epoch=args.epoch, device=args.device, options=options)
     if conditional:
         spec.bind_eval_data(run, args.maps)
     if args.seeds is not None:

@@ -1,12 +1,13 @@
 """The field's usual commands, as :mod:`paperlib.cli` wires them (NVlabs' ``generate.py``,
-clean-fid, torch-fidelity): ``generate --seeds/--trunc``, ``fid DIR_A DIR_B`` and
-``train --init-from RUN [--epoch E]``. Bad input raises ``ValueError`` or
+clean-fid, torch-fidelity): ``generate --seeds/--trunc`` and the models' sampling flags
+(``--class``), ``fid DIR_A DIR_B`` and ``train --init-from RUN [--epoch E]``. Bad input raises ``ValueError`` or
 ``FileNotFoundError`` naming the flag (the CLI's exit 2) before any work."""
 from __future__ import annotations
 
 import argparse
 import math
 import re
+from dataclasses import fields
 from pathlib import Path
 
 from PIL import Image
@@ -62,6 +63,43 @@ def add_generate_seeds(p) -> None:
                         "models with a mapping network: "
                         + ", ".join(n for n in model_names() if get_model(n).truncation)
                         + "; w_avg is the mean w tracked in training); 1 (default): none")
+
+
+def _sample_flags() -> list:
+    """``[(model, option field, flag)]`` of the options ``generate`` sets on the loaded run
+    (``sample_flag``; the first model to declare a flag owns it)."""
+    flags, seen = [], set()
+    for name in model_names():
+        for f in fields(get_model(name).options):
+            flag = f.metadata.get("sample_flag")
+            if flag and flag not in seen:
+                seen.add(flag)
+                flags.append((name, f, flag))
+    return flags
+
+
+def add_sample_flags(p) -> None:
+    """``generate``'s flags of the models' sampling options (e.g. ``--class``)."""
+    for name, f, flag in _sample_flags():
+        p.add_argument(flag, dest=f"sample_{f.name}", default=None,
+                       metavar=f.metadata.get("metavar"),
+                       help=f"{name}: {f.metadata['help']} (default: the run's)")
+
+
+def sample_options(args, spec) -> dict:
+    """``{option: value}`` of the sampling flags given, each checked against the run's
+    config (``ValueError`` naming the flag; a model without the option too)."""
+    given = {(f.name, flag): getattr(args, f"sample_{f.name}") for _, f, flag in _sample_flags()}
+    given = {k: v for k, v in given.items() if v is not None}
+    for name, flag in given:
+        if name not in spec.option_names:
+            raise ValueError(f"{flag}: {args.run} is a {spec.name} run, which has no "
+                             f"{name} option")
+        try:
+            engine.RunDir(args.run).train_config(**{name: given[name, flag]})
+        except ValueError as err:
+            raise ValueError(f"{flag}: {err}") from None
+    return {name: v for (name, _), v in given.items()}
 
 
 def check_generate_flags(args, spec) -> None:

@@ -5,7 +5,8 @@ fails here.
 How a README line becomes a test run (:func:`as_run`): ``python -m paperlib ARGS`` runs as
 ``cli.main(ARGS)`` in a temporary folder (relative paths such as ``runs/mine`` and
 ``data/mine`` land there) with ``PAPERLIB_PROFILE=smoke``; ``/path/to/X`` is a folder
-there (``images``: 40 small generated images, ``maps``: a label map for each). Tiny sizes
+there (``images``: 40 small generated images, ``maps``: a label map for each,
+``labelled``: the same images in two class sub-folders). Tiny sizes
 are forced: ``--profile`` becomes smoke (``verify`` keeps its profile: it only compares
 committed tables), ``--kimg`` 0.02, ``--epochs`` at most 2, ``--n`` at most 16, ``evaluate``
 scores 16 fakes, ``build-data`` at 32 px with 20 shapes and 40 images per artist set. Lines not run are in :data:`SKIPPED` with the reason.
@@ -97,14 +98,18 @@ def as_run(line: str, tmp: Path) -> tuple[str, list[str] | str]:
 
 def _write_folders(tmp: Path) -> None:
     """``/path/to/images``: 40 small images; ``/path/to/maps``: a label map for each (a flat
-    background and a flat disc, as a user would draw them)."""
+    background and a flat disc, as a user would draw them); ``/path/to/labelled``: the
+    images in class sub-folders ``cats`` and ``dogs`` (20 each)."""
     rng = np.random.default_rng(0)
     (tmp / "images").mkdir()
     (tmp / "maps").mkdir()
+    for cls in ("cats", "dogs"):
+        (tmp / "labelled" / cls).mkdir(parents=True)
     yy, xx = np.mgrid[:32, :32]
     for i in range(40):
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-            tmp / "images" / f"img_{i:02d}.png")
+        image = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+        image.save(tmp / "images" / f"img_{i:02d}.png")
+        image.save(tmp / "labelled" / ("cats" if i < 20 else "dogs") / f"img_{i:02d}.png")
         label = np.full((32, 32, 3), 255, np.uint8)
         cx, cy, r = rng.integers(10, 22), rng.integers(10, 22), rng.integers(5, 9)
         label[(xx - cx) ** 2 + (yy - cy) ** 2 <= r * r] = (200, 30, 30)

@@ -6,8 +6,10 @@ and paired (map, image) data for conditional models (:mod:`.paired`). Imports on
 from . import draw, emoji, folders, paired, sets, shapes
 from .emoji import build_emoji_set, emoji_label, emoji_recipes, render_emoji
 from .folders import (
+    class_folders,
     file_sha256,
     image_files,
+    load_class_folders,
     load_folder,
     manifest_hash,
     read_manifest,
@@ -31,10 +33,12 @@ __all__ = [
     "build_emoji_set",
     "build_mixed_set",
     "build_shape_set",
+    "class_folders",
     "emoji_label",
     "emoji_recipes",
     "file_sha256",
     "image_files",
+    "load_class_folders",
     "load_folder",
     "manifest_hash",
     "profile_sets",

@@ -259,6 +259,49 @@ def load_folder(path, res: int = 64, strict: bool = False,
     return LoadedImages(images.contiguous(), paths, labels, skipped)
 
 
+#: What a labelled folder looks like (the messages of :func:`load_class_folders`).
+CLASS_LAYOUT = ("its images in class sub-folders, one per class, at least 2 (e.g. "
+                "DIR/cats/001.png, DIR/dogs/001.png; the sorted sub-folder names are the "
+                "classes), none at its top level")
+
+
+def class_folders(path) -> tuple[list[str], list[Path]]:
+    """``(sorted class names, image files)`` of a labelled folder: every image file
+    (:func:`image_files`) in a class sub-folder (the first path part below ``path``; images
+    deeper inside count for it). ``ValueError`` naming the folder and :data:`CLASS_LAYOUT`
+    when images lie at its top level or fewer than 2 sub-folders hold images."""
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder not found: {root}")
+    files = image_files(root)
+    loose = [p.name for p in files if len(p.relative_to(root).parts) == 1]
+    classes = sorted({p.relative_to(root).parts[0] for p in files} - set(loose))
+    why = (f"{len(loose)} image(s) lie at its top level ({', '.join(loose[:3])}"
+           f"{', ...' if len(loose) > 3 else ''})" if loose
+           else f"it has {len(classes)} class sub-folder(s) with images"
+           + (f" ({classes[0]})" if classes else ""))
+    if loose or len(classes) < 2:
+        raise ValueError(f"{root} is not a labelled folder ({why}); class-conditional "
+                         f"training needs {CLASS_LAYOUT.replace('DIR', str(root))}")
+    return classes, files
+
+
+def load_class_folders(path, res: int = 64) -> tuple[LoadedImages, torch.Tensor, list[str]]:
+    """A labelled folder (:func:`class_folders`, checked before any image is decoded)
+    loaded by :func:`load_folder`: ``(images, class index per image (N,) int64, sorted
+    class names)``. ``ValueError`` naming a class none of whose images decode."""
+    root = Path(path)
+    classes, _ = class_folders(root)
+    loaded = load_folder(root, res, strict=False)
+    names = [p.relative_to(root).parts[0] for p in loaded.paths]
+    empty = [c for c in classes if c not in names]
+    if empty:
+        raise ValueError(f"{root}: class sub-folder(s) {', '.join(empty)} hold no readable "
+                         "image; every class needs at least one")
+    labels = torch.tensor([classes.index(n) for n in names], dtype=torch.int64)
+    return loaded, labels, classes
+
+
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] (any shape) to uint8 in [0, 255], clamped and rounded."""
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

@@ -44,13 +44,15 @@ def build_all(out, seed: int = 0, res: int = 64, n_shapes: int = 1000,
 
 
 def build_mixed_set(out, parts: dict, res: int = 64, seed: int = 0,
-                    progress: bool = False) -> dict:
+                    progress: bool = False, labelled: bool = False) -> dict:
     """Mix image folders into one set, e.g. paper B's shape learning "artist + shapes".
 
     ``parts`` maps a name to ``(folder, n)``: ``n`` images drawn without replacement (or
     all, when ``n`` is None) from that folder with a seeded shuffle. Each image's recipe
     records its source name, original file and that file's sha256 (the provenance); the
     label is the source name. Deterministic from the seed like every other set.
+    ``labelled``: each part's images in a sub-folder of its name (a labelled folder,
+    :func:`paperlib.data.folders.class_folders`; the same images as without it).
     """
     rng = np.random.default_rng(seed)
     items, params = [], {}
@@ -66,9 +68,12 @@ def build_mixed_set(out, parts: dict, res: int = 64, seed: int = 0,
         for path in chosen:
             recipe = {"source": name, "file": path.relative_to(folder).as_posix(),
                       "path": str(path), "source_sha256": file_sha256(path)}
-            items.append((f"{len(items):05d}_{name}.png", name, recipe))
-    header = set_header("mixed", "mixed", seed, res, items, params,
-                     "mixture of image folders; each recipe names its source file")
+            file = f"{name}/{len(items):05d}.png" if labelled else f"{len(items):05d}_{name}.png"
+            items.append((file, name, recipe))
+    kind = "labelled" if labelled else "mixed"
+    header = set_header(kind, kind, seed, res, items, params,
+                     "mixture of image folders; each recipe names its source file"
+                     + ("; one sub-folder per source" if labelled else ""))
 
     def render(recipe: dict, size: int) -> Image.Image:
         return Image.fromarray(read_image(Path(recipe["path"]), size))

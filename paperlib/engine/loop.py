@@ -77,7 +77,7 @@ def train(cfg: TrainConfig, data, out, progress: bool = True, resume: bool = Tru
         cfg = make_config(**cfg.to_dict())
         images, data_id = _load_data(data, cfg)
         if cfg.spec.prepare is not None:   # settings taken from the data (e.g. map channels)
-            cfg = cfg.spec.prepare(cfg, images)
+            cfg = cfg.spec.prepare(cfg, images, data_id)
         if cfg.init_from:   # the start weights fit the networks this data gives
             check_fits(cfg.init_from, cfg, f"init_from {cfg.init_from}")
     except ValueError as err:
@@ -182,8 +182,10 @@ def _load_modules(modules: dict, state: dict, source) -> None:
 # ----------------------------------------------------------------------------- run folder
 def _load_data(data, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     """The training tensor and its identity. A conditional model (``data_kind`` "pairs")
-    trains on (map, image) pairs: one tensor per pair, image channels then the map's."""
+    trains on (map, image) pairs: one tensor per pair, image channels then the map's; a
+    model's ``extra_channels`` (e.g. a class label's plane) follow the image's 3."""
     res, paired = cfg.res, cfg.spec.data_kind == "pairs"
+    n_extra = cfg.spec.extra_channels(cfg) if cfg.spec.extra_channels is not None else 0
     extra = {}
     if isinstance(data, (str, os.PathLike)):
         path = Path(data)
@@ -204,9 +206,10 @@ def _load_data(data, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
             images = cfg.spec.join_pairs(data, cfg) if cfg.spec.join_pairs else data.joined()
     if not (isinstance(images, torch.Tensor) and images.ndim == 4
             and tuple(images.shape[2:]) == (res, res)
-            and (images.shape[1] > 3 if paired else images.shape[1] == 3)):
+            and (images.shape[1] > 3 if paired else images.shape[1] == 3 + n_extra)):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        what = "(N, 3 + map channels" if paired else "(N, 3"
+        what = ("(N, 3 + map channels" if paired else
+                f"(N, 3 + {n_extra} label channel(s)" if n_extra else "(N, 3")
         raise ValueError(f"data must be a folder or a float tensor {what}, {res}, {res}); "
                          f"got {shape}")
     if len(images) == 0:

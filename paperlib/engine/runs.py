@@ -404,12 +404,14 @@ class TrainedGAN:
         return torch.cat(out) if out else torch.empty(0, 3, res, res)
 
 
-def load_run(run_dir, epoch: int | None = None, device=None) -> TrainedGAN:
+def load_run(run_dir, epoch: int | None = None, device=None,
+             options: dict | None = None) -> TrainedGAN:
     """Load a run's checkpoint (the latest by default; :meth:`RunDir.checkpoint`) as a
-    :class:`TrainedGAN`."""
+    :class:`TrainedGAN`. ``options``: sampling options over the run's (e.g. the class a
+    conditional StyleGAN2 samples); ``ValueError`` for a bad one."""
     run = RunDir(run_dir)
     epoch, path = run.checkpoint(epoch)
-    cfg = run.train_config()
+    cfg = run.train_config(**(options or {}))
     dev = resolve_device(device)
     ckpt = torch.load(path, map_location=dev, weights_only=True)
     latent, G, D = build_networks(cfg)

@@ -41,8 +41,10 @@ OPTIM_CONFIGS = {"paper": {"lr": 1e-2, "betas": (0.5, 0.999)},
 def option(default: Any, help: str, flag: str | None = None, **meta) -> Any:
     """A model option's dataclass field: ``default``, ``help``, and with ``flag`` (e.g.
     ``"--channels"``) a ``train`` flag. ``meta`` may add ``type``, ``metavar``,
-    ``default_text`` (--help's default) and ``key_default=True`` (left out of the run key
-    while at its default)."""
+    ``default_text`` (--help's default), ``key_default=True`` (left out of the run key
+    while at its default) and ``sample_flag`` (e.g. ``"--class"``: a ``generate`` flag
+    setting this option of the loaded run, which must change only sampling). A bool option's
+    flag alone means true."""
     return field(default=default, metadata={"help": help, "flag": flag, **meta})
 
 
@@ -114,10 +116,14 @@ class ModelSpec:
       are ``train``'s model flags.
     * ``fields`` -- option names left out of every other model's run key (None: all).
     * ``data_kind`` -- ``"images"`` (3 channels) or ``"pairs"`` (image, then map channels).
+    * ``extra_channels(cfg) -> int`` -- for ``"images"``: channels each training item carries
+      after the image's 3 (a class label's constant plane: the step splits them off and
+      augments the image alone); None: 0.
     * ``load_folder(path, cfg) -> (tensor, extra identity dict)``, ``join_pairs(pairs, cfg)
       -> tensor`` -- how a folder / a :class:`paperlib.data.paired.Pairs` becomes training
       data (defaults: :func:`paperlib.data.load_folder` at ``cfg.res`` / ``joined()``).
-    * ``prepare(cfg, images) -> cfg`` -- settle config values taken from the data.
+    * ``prepare(cfg, images, data) -> cfg`` -- settle config values taken from the data
+      (``data``: its identity, ``load_folder``'s extra dict included).
     * ``validate(cfg)`` -- raise ``ValueError`` on settings this model cannot train with.
     * ``bind_eval_data(run, data_dir)`` -- a conditional model's inputs from the evaluated
       folder (None: unconditional).
@@ -145,6 +151,7 @@ class ModelSpec:
     options: type = Options
     fields: tuple[str, ...] | None = None
     data_kind: str = "images"
+    extra_channels: Callable[[Any], int] | None = None
     load_folder: Callable[[Any, Any], tuple] | None = None
     join_pairs: Callable[[Any, Any], Any] | None = None
     prepare: Callable[[Any, Any], Any] | None = None

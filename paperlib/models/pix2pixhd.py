@@ -514,7 +514,7 @@ def _load_folder(path, cfg) -> tuple:
     return join_pairs(pairs, cfg), {"map_source": pairs.map_source}
 
 
-def _prepare(cfg, images):
+def _prepare(cfg, images, data=None):
     """The maps' channels come from the data (image channels first, then the map's, then
     with the feature encoder the instance ids)."""
     n_map = images.shape[1] - 3 - (1 if cfg.options.p2p_feat else 0)

@@ -5,7 +5,8 @@ reference paths of ``bias_act``/``upfirdn2d``); the code is our own: a mapping n
 synthesis with modulated/demodulated convolutions and noise inputs, a residual discriminator
 with minibatch-std, equalised lr and [1, 3, 3, 1] FIR resampling. :class:`StyleGAN2Step`
 trains with the non-saturating loss, lazy R1 (every 16), optional path length (every 4) and
-an EMA of G used for samples and evaluation.
+an EMA of G used for samples and evaluation. With ``sg_cond`` (NVlabs' ``--cond``) G and D
+are class-conditional: a label embedding in G's mapping, a projection discriminator.
 
 Our simplifications: upsample-then-convolve (NVlabs fuses them); no mixed precision or
 ``conv_clamp``; training noise from an explicit ``torch.Generator``; eval-mode noise is the
@@ -14,17 +15,19 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.folders import load_class_folders, load_folder
 from ..utils.images import check_res
 from .base import (
     RES_CHOICES,
     ModelSpec,
     Options,
+    check_bool,
     check_int,
     check_number,
     option,
@@ -132,24 +135,39 @@ class Conv(nn.Module):
 
 
 class MappingNetwork(nn.Module):
-    def __init__(self, z_dim: int, w_dim: int, num_ws: int, layers: int = 2,
-                 lr_mul: float = 0.01, w_avg_beta: float = 0.995):
+    """``z`` (and with ``c_dim`` the one-hot class ``c``) -> ``w``, broadcast to ``num_ws``
+    (None: ``(B, w_dim)``). As NVlabs: ``c`` is embedded linearly to ``w_dim`` features,
+    each input normalised to unit second moment and concatenated (``z_dim`` 0: ``c`` alone,
+    D's projection); ``w_avg_beta`` None: no mean w tracked (no truncation)."""
+
+    def __init__(self, z_dim: int, w_dim: int, num_ws: int | None, layers: int = 2,
+                 lr_mul: float = 0.01, w_avg_beta: float | None = 0.995, c_dim: int = 0):
         super().__init__()
         self.z_dim, self.w_dim, self.num_ws, self.w_avg_beta = z_dim, w_dim, num_ws, w_avg_beta
-        dims = [z_dim] + [w_dim] * layers
+        self.c_dim = c_dim
+        dims = [z_dim + (w_dim if c_dim else 0)] + [w_dim] * layers
         self.fcs = nn.ModuleList(FullyConnected(a, b, True, lr_mul) for a, b in zip(dims, dims[1:]))
-        self.register_buffer("w_avg", torch.zeros(w_dim))
+        if c_dim:
+            self.embed = FullyConnected(c_dim, w_dim)
+        if w_avg_beta is not None:
+            self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z, truncation_psi: float = 1.0):
-        x = normalize_2nd_moment(z)
+    def forward(self, z, truncation_psi: float = 1.0, c: torch.Tensor | None = None):
+        parts = [normalize_2nd_moment(z)] if self.z_dim else []
+        if self.c_dim:
+            if c is None:
+                raise ValueError("a class-conditional mapping needs the labels c (B, c_dim)")
+            parts.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
+        x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         for fc in self.fcs:
             x = fc(x)
-        if self.training:  # track the mean w (for truncation), as NVlabs does while training
-            with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
-        if truncation_psi != 1.0:
-            x = self.w_avg.lerp(x, truncation_psi)
-        return x.unsqueeze(1).repeat(1, self.num_ws, 1)
+        if self.w_avg_beta is not None:
+            if self.training:  # track the mean w (for truncation), as NVlabs does in training
+                with torch.no_grad():
+                    self.w_avg.copy_(x.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
+            if truncation_psi != 1.0:
+                x = self.w_avg.lerp(x, truncation_psi)
+        return x if self.num_ws is None else x.unsqueeze(1).repeat(1, self.num_ws, 1)
 
 
 class SynthesisLayer(nn.Module):
@@ -208,13 +226,15 @@ class Generator(nn.Module):
 
     ``G.mapping(z)`` gives ``ws`` (B, num_ws, w_dim), ``G.synthesis(ws)`` the image. Noise
     inputs: random from ``G.noise_gen`` in training, else the constant buffers unless a
-    ``noise_gen`` is passed."""
+    ``noise_gen`` is passed. With ``c_dim`` G's input is ``z`` then the one-hot class
+    (:meth:`split`; ``G.mapping(z, c=c)``)."""
 
     def __init__(self, res: int = 32, z_dim: int = 128, w_dim: int = 128, channel_base: int = 4096,
-                 channel_max: int = 128, map_layers: int = 2, nc: int = 3):
+                 channel_max: int = 128, map_layers: int = 2, nc: int = 3, c_dim: int = 0):
         super().__init__()
         log2 = _check_res(res)
-        self.res, self.z_dim, self.in_dim, self.nc = res, z_dim, z_dim, nc
+        self.res, self.z_dim, self.in_dim, self.nc = res, z_dim, z_dim + c_dim, nc
+        self.c_dim = c_dim
         self.resolutions = [2 ** i for i in range(2, log2 + 1)]
         ch = {r: channels_at(r, channel_base, channel_max) for r in self.resolutions}
         self.const = nn.Parameter(torch.randn(ch[4], 4, 4))
@@ -226,8 +246,12 @@ class Generator(nn.Module):
             self.convs.append(SynthesisLayer(ch[r], ch[r], w_dim, r))
             self.torgbs.append(ToRGB(ch[r], w_dim, nc))
         self.num_ws = len(self.convs) + 1  # NVlabs: conv layers + the last toRGB
-        self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, map_layers)
+        self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, map_layers, c_dim=c_dim)
         self.noise_gen: torch.Generator | None = None
+
+    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(z, one-hot c)`` of G's input (``c`` None when unconditional)."""
+        return (x[:, :self.z_dim], x[:, self.z_dim:]) if self.c_dim else (x, None)
 
     def synthesis(self, ws: torch.Tensor, noise_gen: torch.Generator | None = None
                   ) -> torch.Tensor:
@@ -247,7 +271,8 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0,
                 noise_gen: torch.Generator | None = None) -> torch.Tensor:
-        return self.synthesis(self.mapping(z, truncation_psi), noise_gen)
+        z, c = self.split(z)
+        return self.synthesis(self.mapping(z, truncation_psi, c=c), noise_gen)
 
 
 def minibatch_std(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
@@ -273,11 +298,17 @@ class DiscriminatorBlock(nn.Module):
         return y + self.conv1(self.conv0(x), gain=math.sqrt(0.5))
 
 
+#: Layers of D's label mapping (NVlabs' MappingNetwork default, D's ``mapping_kwargs``).
+D_MAP_LAYERS = 8
+
+
 class Discriminator(nn.Module):
-    """Residual discriminator: ``D(img) -> (B,)`` logits."""
+    """Residual discriminator: ``D(img) -> (B,)`` logits. With ``c_dim``: NVlabs' projection
+    discriminator, ``D(img, c)``: the output layer gives ``cmap_dim = ch[4]`` features,
+    projected on ``D.mapping(c)`` and scaled by ``1 / sqrt(cmap_dim)``."""
 
     def __init__(self, res: int = 32, channel_base: int = 4096, channel_max: int = 128,
-                 nc: int = 3, mbstd_group: int = 4):
+                 nc: int = 3, mbstd_group: int = 4, c_dim: int = 0):
         super().__init__()
         log2 = _check_res(res)
         self.res, self.mbstd_group = res, mbstd_group
@@ -287,7 +318,11 @@ class Discriminator(nn.Module):
                                       for i in range(log2, 2, -1)])
         self.conv = Conv(ch[4] + 1, ch[4], 3)
         self.fc = FullyConnected(ch[4] * 16, ch[4], activation=True)
-        self.out = FullyConnected(ch[4], 1)
+        self.c_dim, self.cmap_dim = c_dim, ch[4] if c_dim else 0
+        self.out = FullyConnected(ch[4], self.cmap_dim or 1)
+        if c_dim:
+            self.mapping = MappingNetwork(0, self.cmap_dim, None, D_MAP_LAYERS,
+                                          w_avg_beta=None, c_dim=c_dim)
 
     def features(self, img: torch.Tensor) -> torch.Tensor:
         """The penultimate (fully-connected) features, (B, ch[4])."""
@@ -295,8 +330,14 @@ class Discriminator(nn.Module):
         x = self.conv(minibatch_std(x, self.mbstd_group))
         return self.fc(x.flatten(1))
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(img)).view(-1)
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.out(self.features(img))
+        if self.c_dim:
+            if c is None:
+                raise ValueError("a class-conditional discriminator needs the labels c")
+            cmap = self.mapping(None, c=c)
+            x = (x * cmap).sum(dim=1, keepdim=True) * (1 / math.sqrt(self.cmap_dim))
+        return x.view(-1)
 
 
 # ----------------------------------------------------------------------------- training
@@ -318,20 +359,22 @@ def ema_beta(batch_size: int, ema_kimg: float, images_seen: int, rampup: float |
     return 0.5 ** (batch_size / max(ema_nimg, 1e-8))
 
 
-def r1_penalty(D: nn.Module, real: torch.Tensor, augment=None, generator=None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def r1_penalty(D: nn.Module, real: torch.Tensor, augment=None, generator=None,
+               c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample ``||grad_x D(x)||^2`` on reals (x = the un-augmented batch, as NVlabs
-    differentiates through the augmentation), and the logits."""
+    differentiates through the augmentation; ``c``: their labels), and the logits."""
     x = real.detach().requires_grad_(True)
-    logits = D(augment(x, generator) if augment is not None else x)
+    y = augment(x, generator) if augment is not None else x
+    logits = D(y) if c is None else D(y, c)
     (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
     return grad.square().sum(dim=[1, 2, 3]), logits
 
 
-def path_length(G: Generator, z: torch.Tensor, generator: torch.Generator | None = None
-                ) -> torch.Tensor:
-    """Per-sample path lengths ``||J_w^T y||`` with ``y ~ N(0, I) / sqrt(H*W)``."""
-    ws = G.mapping(z)
+def path_length(G: Generator, z: torch.Tensor, generator: torch.Generator | None = None,
+                c: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-sample path lengths ``||J_w^T y||`` with ``y ~ N(0, I) / sqrt(H*W)`` (``c``: the
+    classes of a conditional G)."""
+    ws = G.mapping(z, c=c)
     img = G.synthesis(ws)
     gen = generator
     noise = (torch.randn(img.shape, generator=gen, device=gen.device).to(img.device)
@@ -343,7 +386,12 @@ def path_length(G: Generator, z: torch.Tensor, generator: torch.Generator | None
 class StyleGAN2Step:
     """StyleGAN2's step object (modules ``latent``, ``G``, ``D``, ``G_ema``). :meth:`step`
     runs NVlabs' Gmain, Greg (every ``pl_interval`` when ``pl_weight > 0``), Dmain, Dreg (every
-    ``r1_interval``) and the EMA update; returns ``[d_loss, g_loss, d_real, d_fake]``."""
+    ``r1_interval``) and the EMA update; returns ``[d_loss, g_loss, d_real, d_fake]``.
+
+    A conditional G (``G.c_dim``): each batch item is the image, then its class index as a
+    constant plane (split off here; augmentation sees the image alone). D sees reals with
+    their labels, fakes with classes drawn from the training labels (:meth:`bind_data`), as
+    NVlabs' ``gen_c``; R1 is on reals with their labels."""
 
     r1_interval = 16
     pl_interval = 4
@@ -358,6 +406,7 @@ class StyleGAN2Step:
         self.ema_kimg, self.mixing_prob = float(ema_kimg), float(mixing_prob)
         self.pl_mean = torch.zeros(())
         self.n_steps, self.n_images = 0, 0
+        self.labels: torch.Tensor | None = None   # a conditional G's training labels
 
         def adam(params, interval):
             ratio = interval / (interval + 1) if interval else 1.0
@@ -391,33 +440,65 @@ class StyleGAN2Step:
     def train(self) -> None:
         self.G.train(), self.D.train(), self.latent.train()
 
-    def _ws(self, z, generator):
+    def bind_data(self, data: torch.Tensor) -> None:
+        """The engine's training tensor: a conditional G draws its classes from its labels."""
+        if self.G.c_dim:
+            self.labels = data[:, 3, 0, 0].round().long()
+
+    def _split(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(images, one-hot labels or None)`` of a batch."""
+        if not self.G.c_dim:
+            return batch, None
+        return batch[:, :3], F.one_hot(batch[:, 3, 0, 0].round().long(), self.G.c_dim).float()
+
+    def _gen_c(self, b, generator) -> torch.Tensor | None:
+        """One-hot classes of ``b`` fakes, drawn from the training labels (None: unconditional)."""
+        if not self.G.c_dim:
+            return None
+        if self.labels is None:
+            raise ValueError("a conditional StyleGAN2 step needs the training labels "
+                             "(bind_data)")
+        idx = torch.randint(len(self.labels), (b,), generator=generator,
+                            device=generator.device).to(self.labels.device)
+        return F.one_hot(self.labels[idx], self.G.c_dim).float()
+
+    def _z(self, b, generator, device):
+        """``b`` latents (a conditional latent's class part dropped: :meth:`_gen_c` draws it)."""
+        return self.G.split(self.latent(*self.latent.sample_noise(b, generator, device)))[0]
+
+    def _ws(self, z, generator, c=None):
         """Mapping with style mixing: with probability ``mixing_prob`` the layers from a random
-        cutoff on take the w of a second z."""
-        ws = self.G.mapping(z)
+        cutoff on take the w of a second z (same class ``c``)."""
+        ws = self.G.mapping(z, c=c)
         if self.mixing_prob > 0:
             b, n = ws.shape[:2]
             u = torch.rand((2, b), generator=generator, device=generator.device).to(ws.device)
             cut = (u[0] * (n - 1) + 1).long()
             cut = torch.where(u[1] < self.mixing_prob, cut, torch.full_like(cut, n))
-            z2 = self.latent(*self.latent.sample_noise(b, generator, z.device))
-            ws2 = self.G.mapping(z2)
+            z2 = self._z(b, generator, z.device)
+            ws2 = self.G.mapping(z2, c=c)
             layer = torch.arange(n, device=ws.device).view(1, n, 1)
             ws = torch.where(layer < cut.view(b, 1, 1), ws, ws2)
         return ws
 
-    def _fake(self, b, device, generator):
-        z = self.latent(*self.latent.sample_noise(b, generator, device))
-        return self.G.synthesis(self._ws(z, generator))
+    def _fake(self, b, device, generator, c=None):
+        z = self._z(b, generator, device)
+        return self.G.synthesis(self._ws(z, generator, c))
 
-    def step(self, real: torch.Tensor, augment, generator: torch.Generator) -> torch.Tensor:
-        G, D = self.G, self.D
+    def _D(self, x, c):
+        return self.D(x) if c is None else self.D(x, c)
+
+    def step(self, batch: torch.Tensor, augment, generator: torch.Generator) -> torch.Tensor:
+        G = self.G
+        real, c_real = self._split(batch)
         G.noise_gen = generator
         b = real.size(0)
         # Gmain: maximise log D(G(z)) -- softplus(-D(G(z)))
-        D.requires_grad_(False)
+        self.D.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        fake_logits_g = D(augment(self._fake(b, real.device, generator), generator))
+        gen_c = self._gen_c(b, generator)
+        fake_logits_g = self._D(augment(self._fake(b, real.device, generator, gen_c),
+                                        generator), gen_c)
         loss_g = F.softplus(-fake_logits_g).mean()
         loss_g.backward()
         self.opt_g.step()
@@ -425,19 +506,21 @@ class StyleGAN2Step:
         if self.pl_weight > 0 and self.n_steps % self.pl_interval == 0:
             self.opt_g.zero_grad(set_to_none=True)
             nb = max(1, b // self.pl_batch_shrink)
-            z = self.latent(*self.latent.sample_noise(nb, generator, real.device))
-            lengths = path_length(G, z, generator)
+            z = self._z(nb, generator, real.device)
+            c = self._gen_c(nb, generator)
+            lengths = path_length(G, z, generator) if c is None else path_length(G, z, generator, c)
             self.pl_mean = self.pl_mean.to(lengths.device).lerp(lengths.mean().detach(),
                                                                  self.pl_decay)
             ((lengths - self.pl_mean).square().mean() * self.pl_weight * self.pl_interval).backward()
             self.opt_g.step()
-        D.requires_grad_(True)
+        self.D.requires_grad_(True)
         # Dmain: softplus(D(G(z))) + softplus(-D(x))
         self.opt_d.zero_grad(set_to_none=True)
+        gen_c = self._gen_c(b, generator)
         with torch.no_grad():
-            fake = self._fake(b, real.device, generator)
-        fake_logits = D(augment(fake, generator))
-        real_logits = D(augment(real, generator))
+            fake = self._fake(b, real.device, generator, gen_c)
+        fake_logits = self._D(augment(fake, generator), gen_c)
+        real_logits = self._D(augment(real, generator), c_real)
         loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
         loss_d.backward()
         self.opt_d.step()
@@ -445,7 +528,7 @@ class StyleGAN2Step:
         # Dreg: lazy R1 on reals, weighted by the interval
         if self.r1_gamma > 0 and self.n_steps % self.r1_interval == 0:
             self.opt_d.zero_grad(set_to_none=True)
-            penalty, _ = r1_penalty(D, real, augment, generator)
+            penalty, _ = r1_penalty(self.D, real, augment, generator, c_real)
             (penalty.mean() * (self.r1_gamma / 2) * self.r1_interval).backward()
             self.opt_d.step()
         # G_ema: NVlabs ramps the half-life with cur_nimg, the images shown *before* this
@@ -482,6 +565,15 @@ class StyleGAN2Options(Options):
     mixing_prob: float = option(0.0, "style-mixing probability")
     sg_lr: float | None = option(None, "Adam lr of G and D (None: STYLEGAN2_OPTIM's 0.0025)",
                                  key_default=True)
+    sg_cond: bool = option(False, "class-conditional (NVlabs' --cond): --data's class "
+                                  "sub-folders are the labels", flag="--cond",
+                           key_default=True, default_text="off")
+    sg_classes: list | None = option(None, "a conditional run's class names, sorted (None: "
+                                           "taken from the data)", key_default=True)
+    sg_cond_class: str | None = option(None, "the class a conditional run samples, a class "
+                                             "sub-folder's name (unset: the first, sorted)",
+                                       key_default=True,
+                                       sample_flag="--class", metavar="NAME")
 
     def validate(self) -> None:
         for name in ("sg_channels", "sg_map_layers"):
@@ -491,6 +583,33 @@ class StyleGAN2Options(Options):
         check_number("ema_kimg", self.ema_kimg, zero_ok=False, allow_none=True)
         check_number("mixing_prob", self.mixing_prob, at_most_one=True)
         check_number("sg_lr", self.sg_lr, zero_ok=False, allow_none=True)
+        self._check_cond()
+
+    def _check_cond(self) -> None:
+        check_bool("sg_cond", self.sg_cond)
+        for name in ("sg_classes", "sg_cond_class"):
+            if getattr(self, name) is not None and not self.sg_cond:
+                raise ValueError(f"{name} needs a class-conditional run (sg_cond, train "
+                                 f"--cond); this one is unconditional")
+        if self.sg_classes is not None:
+            names = self.sg_classes
+            if (not isinstance(names, (list, tuple)) or len(names) < 2
+                    or not all(isinstance(n, str) for n in names)
+                    or list(names) != sorted(set(names))):
+                raise ValueError(f"sg_classes must be 2 or more distinct class names in "
+                                 f"sorted order, got {names!r}")
+            self.sg_classes = list(names)
+        c = self.sg_cond_class
+        if c is not None and not (isinstance(c, str) and
+                                  (self.sg_classes is None or c in self.sg_classes)):
+            raise ValueError(f"unknown class {c!r}" + (
+                f"; the run's classes: {', '.join(self.sg_classes)}" if self.sg_classes
+                else ": sg_cond_class must be a class name (a sub-folder of the data)"))
+
+    @property
+    def class_index(self) -> int:
+        """The index of the class a conditional run samples (``sg_classes`` must be set)."""
+        return self.sg_classes.index(self.sg_cond_class or self.sg_classes[0])
 
 
 #: StyleGAN2's options (all left out of other models' run keys).
@@ -503,12 +622,73 @@ def _optim(cfg) -> dict:
     return STYLEGAN2_OPTIM if lr is None else {**STYLEGAN2_OPTIM, "lr": float(lr)}
 
 
+class ClassLatent(GaussianLatent):
+    """A conditional G's latent: :class:`GaussianLatent`'s ``z``, then the one-hot of the
+    class it samples (``cls``, an index; :meth:`set_class`). No parameters or buffers."""
+
+    def __init__(self, nz: int, c_dim: int, cls: int = 0):
+        super().__init__(nz)
+        self.c_dim, self.out_dim = int(c_dim), nz + int(c_dim)
+        self.set_class(cls)
+
+    def set_class(self, cls: int) -> None:
+        """Sample class ``cls`` (0 <= cls < c_dim) from now on."""
+        if isinstance(cls, bool) or not isinstance(cls, int) or not 0 <= cls < self.c_dim:
+            raise ValueError(f"class index must be in [0, {self.c_dim}), got {cls!r}")
+        self.cls = cls
+
+    def forward(self, eps: torch.Tensor) -> torch.Tensor:
+        cls = torch.full(eps.shape[:1], self.cls, dtype=torch.long, device=eps.device)
+        return torch.cat([eps, F.one_hot(cls, self.c_dim).to(eps.dtype)], dim=1)
+
+
 def _networks(cfg) -> tuple:
     o = cfg.options
     kw = dict(channel_base=16 * o.sg_channels, channel_max=o.sg_channels)
-    return (GaussianLatent(cfg.nz),
-            Generator(cfg.res, cfg.nz, cfg.nz, map_layers=o.sg_map_layers, **kw),
-            Discriminator(cfg.res, **kw))
+    if not o.sg_cond:
+        return (GaussianLatent(cfg.nz),
+                Generator(cfg.res, cfg.nz, cfg.nz, map_layers=o.sg_map_layers, **kw),
+                Discriminator(cfg.res, **kw))
+    if o.sg_classes is None:
+        raise ValueError("a conditional stylegan2 (sg_cond) needs sg_classes; train() "
+                         "takes them from the data's class sub-folders")
+    c = len(o.sg_classes)
+    return (ClassLatent(cfg.nz, c, o.class_index),
+            Generator(cfg.res, cfg.nz, cfg.nz, map_layers=o.sg_map_layers, c_dim=c, **kw),
+            Discriminator(cfg.res, c_dim=c, **kw))
+
+
+def _extra_channels(cfg) -> int:
+    """A conditional run's items carry their class index as one constant plane."""
+    return 1 if cfg.options.sg_cond else 0
+
+
+def _load_folder(path, cfg) -> tuple:
+    """Unconditional: the engine's default. Conditional: a labelled folder
+    (:func:`paperlib.data.folders.load_class_folders`), each image followed by its class
+    index as a constant plane; the identity records the class names."""
+    if not cfg.options.sg_cond:
+        return load_folder(path, cfg.res, strict=False).images, {}
+    loaded, labels, classes = load_class_folders(path, cfg.res)
+    plane = labels.float().view(-1, 1, 1, 1).expand(-1, 1, cfg.res, cfg.res)
+    return torch.cat([loaded.images, plane], dim=1), {"classes": classes}
+
+
+def _prepare(cfg, images, data=None):
+    """A conditional run's ``sg_classes``: the data's class names (a tensor's: "0", "1",
+    ...); ``sg_cond_class`` must be one of them."""
+    o = cfg.options
+    if not o.sg_cond:
+        return cfg
+    labels = images[:, 3, 0, 0]
+    classes = (data or {}).get("classes") or [str(i) for i in range(int(labels.max()) + 1)]
+    if not bool(((labels >= 0) & (labels < len(classes)) & (labels == labels.round())).all()):
+        raise ValueError(f"the label plane must hold class indices 0..{len(classes) - 1}")
+    if o.sg_classes is not None and list(o.sg_classes) != list(classes):
+        raise ValueError(f"sg_classes={o.sg_classes} but the data's classes are {classes}")
+    options = replace(o, sg_classes=list(classes))
+    options.validate()   # at least 2 classes; a known sg_cond_class
+    return replace(cfg, options=options)
 
 
 def _step(cfg, latent, G, D, device) -> StyleGAN2Step:
@@ -550,6 +730,8 @@ def _stage_defaults(prof, data_dir, settings) -> tuple[dict, str]:
 register(ModelSpec(name="stylegan2", networks=_networks, step=_step,
                    profile_sizes=sizes_by_profile(PROFILE_SIZES), optim=_optim,
                    options=StyleGAN2Options, seconds_per_kimg=SECONDS_PER_KIMG,
+                   extra_channels=_extra_channels, load_folder=_load_folder,
+                   prepare=_prepare,
                    sample_module="G_ema", noise_inputs=True, truncation=_truncation,
                    stage_defaults=_stage_defaults,
                    family="StyleGAN2-ADA", help="StyleGAN2 with ADA (paper B)"))

@@ -1,6 +1,7 @@
 """Paper B's shape learning: the stages (artist alone, shapes mixed in, shape pre-training then
-fine-tuning), their budgets in kimg and epochs, the cached training runs side by side, and
-the fine-tuning / retraining rounds the curation loop uses."""
+fine-tuning; on request a class-conditional StyleGAN2 on artist and shape labels), their
+budgets in kimg and epochs, the cached training runs side by side, and the fine-tuning /
+retraining rounds the curation loop uses."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -23,12 +24,22 @@ from ..engine.config import (
 from ..engine.loop import train_cached
 from ..engine.parallel import train_many
 from ..engine.runs import METRIC_NOISE, RunDir, RunResult, list_checkpoints, load_run
+from ..models import get_model
 from .curation import run_curation_loop
 
 #: Stages of notebook 01: the artist set alone (paper B's "1st experiment"), shape learning
 #: by mixing shapes into the training set, the longer-training control (the artist set alone
 #: for as many images as the mix), and shape pre-training then fine-tuning.
 STAGES = ("alone", "mix", "longer", "finetune")
+
+#: Stages trained only when asked for (not in :data:`STAGES`, the default): ``"cond"``, the
+#: deciding arm of the shape-learning claim -- a class-conditional model (StyleGAN2's
+#: ``sg_cond``) on the mix's images labelled ``artist`` / ``shapes``
+#: (:func:`build_cond_set`), sampled in the ``artist`` class.
+EXTRA_STAGES = ("cond",)
+
+#: The labelled folder's classes: the artist's (sampled) and the shapes'.
+COND_CLASSES = ("artist", "shapes")
 
 #: Image budgets of :func:`stage_epochs`: "artist" (every stage shows each artist image as
 #: often as the 1st result; the default), "images" (every stage shows as many images in
@@ -80,6 +91,17 @@ def stage_epochs(epochs: int, n_artist: int, n_mix: int, n_shapes: int,
     else:
         raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
     return {k: max(1, int(round(v))) for k, v in out.items()}
+
+
+def build_cond_set(out, artist_dir, shapes_dir, n_shapes: int, res: int, seed: int = 0) -> dict:
+    """The ``cond`` stage's labelled training folder ``out``: class sub-folders ``artist/``
+    (every image of ``artist_dir``) and ``shapes/`` (``n_shapes`` of ``shapes_dir``: the
+    images the mix stage draws with the same ``seed``), copies at ``res`` with a manifest
+    naming each copy's source (:func:`paperlib.data.build_mixed_set`, ``labelled``).
+    Returns the manifest; an identical folder already there is kept."""
+    return build_mixed_set(out, {"artist": (artist_dir, None),
+                                 "shapes": (shapes_dir, n_shapes)},
+                           res=res, seed=seed, labelled=True)
 
 
 def stage_images(ep: dict, n_artist: int, n_mix: int, n_shapes: int) -> dict[str, dict]:
@@ -138,12 +160,17 @@ class StageJob:
     def from_profile(cls, profile: Any, name: str, seed: int, stage: str, data_dir: Any,
                      root: Any, epochs: int, *, model: str = "dcgan", config: str = "paper",
                      augment: str = "none", init_from: Any = None, **flags) -> "StageJob":
-        """The job of ``stage`` (:data:`STAGES` or "pretrain") from the profile's config of
-        ``model``, ``epochs`` epochs, ``augment``, from ``init_from`` when given. Raises
-        ``ValueError`` for an unknown stage."""
-        if stage not in (*STAGES, "pretrain"):
-            raise ValueError(f"unknown stage {stage!r}; valid: {(*STAGES, 'pretrain')}")
+        """The job of ``stage`` (:data:`STAGES`, :data:`EXTRA_STAGES` or "pretrain") from
+        the profile's config of ``model``, ``epochs`` epochs, ``augment``, from ``init_from``
+        when given (``"cond"``: class-conditional, sampling the ``artist`` class). Raises
+        ``ValueError`` for an unknown stage or ``"cond"`` with a model without ``sg_cond``."""
+        if stage not in (*STAGES, *EXTRA_STAGES, "pretrain"):
+            raise ValueError(f"unknown stage {stage!r}; valid: "
+                             f"{(*STAGES, *EXTRA_STAGES, 'pretrain')}")
         kw = {} if init_from is None else {"init_from": str(init_from)}
+        if stage == "cond":
+            _check_cond_model(model)
+            kw.update(sg_cond=True, sg_cond_class=COND_CLASSES[0])
         cfg = profile_config(profile, model, config, seed, epochs=epochs, augment=augment, **kw)
         return cls(name, seed, stage, cfg, Path(data_dir), Path(root), **flags)
 
@@ -154,7 +181,7 @@ class StageJob:
     @property
     def first_wave(self) -> bool:
         """Trained in the first wave (the longer extension and the fine-tuning need it)."""
-        return self.stage in ("alone", "mix", "pretrain")
+        return self.stage in ("alone", "mix", "pretrain", "cond")
 
     @property
     def run_dir(self) -> RunDir:
@@ -167,6 +194,12 @@ class StageJob:
             return self
         return replace(self, cfg=make_config(**{**self.cfg.to_dict(),
                                                 "init_from": str(checkpoint)}))
+
+
+def _check_cond_model(model: str) -> None:
+    if "sg_cond" not in get_model(model).option_names:
+        raise ValueError(f"stage 'cond' needs a class-conditional model (one with the "
+                         f"sg_cond option: stylegan2), got {model!r}")
 
 
 def shape_learning_runs(profile: Any, artist_dir: Any, shapes_dir: Any, seed: int,
@@ -204,24 +237,29 @@ def plan_shape_learning(profile: Any, artist_dirs: dict, shapes_dir: Any,
     """The runs of paper B's shape learning, first wave first (per artist and seed):
     ``alone`` (the 1st result, :func:`stage_kimg`), ``mix`` (shapes make up ``shape_ratio``,
     built once under ``mixes_dir``), ``longer`` (the ``alone`` run extended: one run for both
-    columns) and ``finetune`` (a shared ``pretrain`` on shapes, then the artist set from its
-    checkpoint). Epochs: :func:`stage_epochs`. Raises ``ValueError`` for an unknown stage,
-    ``FileNotFoundError`` for an artist folder without images."""
+    columns), ``finetune`` (a shared ``pretrain`` on shapes, then the artist set from its
+    checkpoint) and, when asked for, ``cond`` (the mix's images as a labelled folder,
+    :func:`build_cond_set`, beside the mix; as many epochs as the mix: each artist image
+    shown as often as in the 1st result under the "artist" budget). Epochs:
+    :func:`stage_epochs`. Raises ``ValueError`` for an unknown stage, ``FileNotFoundError``
+    for an artist folder without images."""
     prof = get_profile(profile)
-    unknown = sorted(set(stages) - set(STAGES))
+    unknown = sorted(set(stages) - set(STAGES) - set(EXTRA_STAGES))
     if unknown:
-        raise ValueError(f"unknown stage(s) {unknown}; valid: {STAGES}")
+        raise ValueError(f"unknown stage(s) {unknown}; valid: {(*STAGES, *EXTRA_STAGES)}")
+    if "cond" in stages:
+        _check_cond_model(model)
     shapes_dir, root = Path(shapes_dir), Path(root)
     n_shapes = len(image_files(shapes_dir))
     needs_mix = bool({"mix", "longer", "finetune"} & set(stages)) and budget == "artist" \
-        or "mix" in stages
+        or "mix" in stages or "cond" in stages
     budgets = {}
     for name, artist_dir in artist_dirs.items():
         budgets[name] = _artist_budget(prof, Path(artist_dir), shapes_dir, n_shapes, stages,
                                        needs_mix, shape_ratio, pretrain_frac, budget,
                                        mixes_dir, model, epochs)
     first, second = [], []
-    for name, (artist_dir, ep, mix_dir) in budgets.items():
+    for name, (artist_dir, ep, mix_dir, cond_dir) in budgets.items():
         for s in seeds:
             def job(stage, data, **kw):
                 return StageJob.from_profile(prof, name, s, stage, data, root, ep[stage],
@@ -231,6 +269,8 @@ def plan_shape_learning(profile: Any, artist_dirs: dict, shapes_dir: Any,
                                  returned="alone" in stages))
             if "mix" in stages:
                 first.append(job("mix", mix_dir))
+            if "cond" in stages:
+                first.append(job("cond", cond_dir))
             if "finetune" in stages:
                 first.append(job("pretrain", shapes_dir))
             if "longer" in stages:
@@ -244,23 +284,29 @@ def plan_shape_learning(profile: Any, artist_dirs: dict, shapes_dir: Any,
 def _artist_budget(prof: Profile, artist_dir: Path, shapes_dir: Path, n_shapes: int,
                    stages: Sequence[str], needs_mix: bool, shape_ratio: float,
                    pretrain_frac: float, budget: str, mixes_dir: Any, model: str,
-                   epochs: int | None) -> tuple[Path, dict, Path | None]:
-    """One artist's ``(folder, epochs per stage, mix folder or None)`` for
-    :func:`plan_shape_learning` (the mix set is built here when "mix" is a stage)."""
+                   epochs: int | None) -> tuple[Path, dict, Path | None, Path | None]:
+    """One artist's ``(folder, epochs per stage, mix folder or None, labelled folder or
+    None)`` for :func:`plan_shape_learning` (the mix set is built here when "mix" is a
+    stage, the labelled one when "cond" is; "cond" gets the mix's epochs)."""
     n_artist = len(image_files(artist_dir))
     if n_artist == 0:
         raise FileNotFoundError(f"no images in {artist_dir}")
     k = mix_shape_count(n_artist, shape_ratio, n_shapes) if needs_mix else 0
     ep = stage_epochs(int(epochs or epochs_for_kimg(stage_kimg(prof, model), n_artist)),
                       n_artist, n_artist + k, n_shapes, pretrain_frac, budget)
-    mix_dir = None
+    mix_dir = cond_dir = None
+    mixes = Path(mixes_dir) if mixes_dir is not None else data_dir(prof) / "mixes"
+    mix_name = (f"{artist_dir.name}-{manifest_hash(artist_dir)[:8]}+shapes-"
+                f"{manifest_hash(shapes_dir)[:8]}-r{shape_ratio:.3f}")
     if "mix" in stages:
-        mixes = Path(mixes_dir) if mixes_dir is not None else data_dir(prof) / "mixes"
-        mix_dir = mixes / (f"{artist_dir.name}-{manifest_hash(artist_dir)[:8]}+shapes-"
-                           f"{manifest_hash(shapes_dir)[:8]}-r{shape_ratio:.3f}")
+        mix_dir = mixes / mix_name
         build_mixed_set(mix_dir, {"artist": (artist_dir, None), "shapes": (shapes_dir, k)},
                         res=prof.res, seed=0)
-    return artist_dir, ep, mix_dir
+    if "cond" in stages:
+        ep = {**ep, "cond": ep["mix"]}
+        cond_dir = mixes / f"{mix_name}-labelled"
+        build_cond_set(cond_dir, artist_dir, shapes_dir, k, res=prof.res, seed=0)
+    return artist_dir, ep, mix_dir, cond_dir
 
 
 def _pretrain_checkpoint(run: RunDir, epoch: int) -> Path | None:
