@@ -165,6 +165,7 @@ class Profile:
     artists: tuple[str, ...] = ("artist_donglein", "artist_geometric")  # paper B's sets
     augments: tuple[str, ...] = ("diffaugment", "ada-diffaug")  # paper B's augmentation comparison
     n_real: int | None = None     # real images per FID/KID (None: the whole set)
+    is_epochs: int = 30           # epochs of paper A's emoji-parts IS classifier (notebook 06)
     # paper B on its own model family, StyleGAN2-ADA (paperlib.models.stylegan2; notebooks 01, 05)
     b_model: str = "stylegan2"    # "dcgan": the fast option (paper A's engine, shape_kimg)
     b_seeds: tuple[int, ...] = (0, 1, 2)  # seeds of every paper-B Table-1 column
@@ -190,7 +191,7 @@ PROFILES: dict[str, Profile] = {
         seeds=(0,), sample_every=1, ckpt_every=1, n_shapes=120, n_artist=70, n_fake=40,
         n_fake_curve=20, n_search_max=2, stable_epoch=1, shape_kimg=0.07, curation_rounds=1,
         curation_size=60, curation_generate=40, n_real=60, gate_fid=150.0, gate_kid=0.1,
-        b_seeds=(0,),
+        b_seeds=(0,), is_epochs=3,
         b_gate_fid=math.inf,      # smoke models do not learn: no FID limit (code paths only)
     ),
     "cpu": Profile(

@@ -21,6 +21,7 @@ from ..utils.io import atomic_write_json
 from .features import get_extractor, images_to_uint8, real_features
 from .is_scorers import (
     INCEPTION_LOGITS_ENV,
+    IS_EPOCHS,
     is_scorer,
     labelled_is_sources,
     register_is_source,
@@ -54,13 +55,14 @@ def _evaluate_fake(fake_u8: torch.Tensor, real_f: np.ndarray, extractor, scorer,
 def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None = None,
                  device=None, is_source: str = "auto", seed: int = 0, extractor=None,
                  tf_inception_path=None, cache_dir=None, use_cache: bool = True,
-                 n_real: int | None = None) -> dict:
+                 n_real: int | None = None, is_epochs: int = IS_EPOCHS) -> dict:
     """FID, KID, precision/recall, density/coverage and IS of a run's checkpoint vs a data set.
 
     Cached in ``run_dir/metrics/`` (key: checkpoint, data manifest, ``n_fake``, ``seed``,
     IS source, extractor). ``n_fake`` (default: the real set's size) samples, random noise
     inputs; the real set at the run's ``config.res`` (``n_real``: a fixed subset).
-    ``is_source``: :func:`resolve_is_source`, checked before any work. Returns the
+    ``is_source``: :func:`resolve_is_source`, checked before any work; ``is_epochs``: the
+    training epochs of a labelled source's classifier (the profile's). Returns the
     :data:`EVAL_KEYS` dict (no IS: ``is`` None, ``is_kind`` ``"none"``, ``is_note`` why).
     """
 
@@ -75,13 +77,17 @@ def evaluate_run(run_dir, data_dir, n_fake: int | None = None, epoch: int | None
         str(tf_inception_path or os.environ.get(INCEPTION_LOGITS_ENV) or ""), extractor.key,
         manifest_hash(data_dir), n_real]
         # (a model with noise inputs: how they are sampled is part of the key)
-        + [f"{k}={v}" for k, v in metric_noise_key(run_dir).items()]).encode()).hexdigest()[:16]
+        + [f"{k}={v}" for k, v in metric_noise_key(run_dir).items()]
+        # (the IS classifier's length: in the key only when not the default, as before)
+        + ([f"is_epochs={int(is_epochs)}"] if int(is_epochs) != IS_EPOCHS else [])
+    ).encode()).hexdigest()[:16]
     cached = Path(run_dir) / "metrics" / f"eval_{run.epoch:04d}_{key}.json"
 
     def compute() -> dict:
         res = int(run.config.res)
         scorer, is_kind = is_scorer(is_resolved, data_dir, res, device, tf_inception_path,
-                                     seed=0, cache_dir=cache_dir)
+                                     classifier_epochs=int(is_epochs), seed=0,
+                                     cache_dir=cache_dir)
         real_f = real_features(data_dir, res, extractor, cache_dir=cache_dir, max_images=n_real)
         n = int(n_fake) if n_fake is not None else int(real_f.shape[0])
         fake_u8 = images_to_uint8(run.sample(n, seed=seed, noise=METRIC_NOISE))
@@ -127,14 +133,16 @@ def _eval_job(job: dict) -> list[dict]:
     extractor.progress = False
     return [evaluate_run(job["run_dir"], job["data_dir"], n_fake=job["n_fake"], epoch=e,
                          is_source=job.get("is_source", "auto"), seed=job.get("seed", 0),
-                         extractor=extractor, n_real=job.get("n_real"))
+                         extractor=extractor, n_real=job.get("n_real"),
+                         is_epochs=job.get("is_epochs", IS_EPOCHS))
             for e in job["epochs"]]
 
 
 def evaluate_many(jobs: Sequence[dict], scheduler: str | None = None,
                   desc: str = "evaluations", progress: bool = True) -> list[list[dict]]:
     """Evaluate checkpoints of several runs side by side. Each job: ``run_dir``,
-    ``data_dir``, ``epochs``, ``n_fake``, optionally ``seed``, ``is_source``, ``n_real``;
+    ``data_dir``, ``epochs``, ``n_fake``, optionally ``seed``, ``is_source``, ``n_real``,
+    ``is_epochs``;
     returns, per job, one metrics dict per epoch. Fill the shared caches first."""
     registry = labelled_is_sources()   # functions travel by reference: picklable
     jobs = [{**j, "run_dir": str(Path(j["run_dir"]).resolve()),

@@ -144,8 +144,13 @@ def resolve_is_source(is_source: str = "auto", data_dir=None, tf_path=None
                     "--is / is_source 'tf-inception' with that file for the standard IS")
 
 
+#: Training epochs of a labelled IS source's classifier (the cpu and paper profiles'; a
+#: profile's ``is_epochs`` may shorten it).
+IS_EPOCHS = 30
+
+
 def is_scorer(is_source: str, data_dir, res: int, device, tf_path=None,
-               classifier_epochs: int = 30, seed: int = 0, cache_dir=None
+               classifier_epochs: int = IS_EPOCHS, seed: int = 0, cache_dir=None
                ) -> tuple[Callable[[Any], np.ndarray] | None, str]:
     """(probability function, is_kind) for an IS source (:func:`resolve_is_source`);
     errors, never silent fallbacks; ``(None, "none")`` when no IS is computed."""
