@@ -15,12 +15,11 @@ KERNEL := paperlib
 # editable, with the extras the notebooks, the tests and the Dask scheduler need, at the
 # versions constraints.txt pins (torch/torchvision; pip finds them on this machine's disk).
 # The Jupyter kernel "paperlib" is registered inside the venv (--sys-prefix), where
-# papermill, nbval and the venv's JupyterLab all look. --no-compile: modules are compiled
-# when first imported, not all of torch's at install (measured: 63 s against 95 s).
+# papermill, nbval and the venv's JupyterLab all look.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet --no-compile -c constraints.txt -e ".[notebooks,test,cluster]"
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,cluster]"
 	$(VENV)/bin/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (paperlib)"
 	touch $@
 

@@ -124,6 +124,7 @@ TABLES: dict[str, Table] = {
     "calibration_pix2pixhd": Table(("artist", "epoch")),
     "calibration_stylegan2": Table(("epoch",)),
     "calibration_stylegan2_configs": Table(("config", "seed", "epoch"), seed="seed"),
+    "calibration_stylegan2_configs_geometric": Table(("config", "seed", "epoch"), seed="seed"),
     "calibration_summary": Table(("run",)),
 }
 
