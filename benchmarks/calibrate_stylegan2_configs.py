@@ -135,6 +135,12 @@ def measure(prof, name: str, train_dir: Path, root: Path) -> dict:
     return row
 
 
+def _ratio(value: float, reference: float) -> float:
+    """``value / reference``; NaN when the training images have no such form (a face
+    statistic on the geometric set is 0)."""
+    return value / reference if reference > 0 else math.nan
+
+
 def _wait_for_length(path: Path) -> None:
     """Wait until ``path`` (a timing.json) records the run length."""
     while True:
@@ -195,8 +201,9 @@ def run_config(job: dict) -> list[dict]:
                      "core_min": round(epoch * n / 1000 * timing["s_per_kimg"] / 60, 2),
                      "train_wall_s": round(train_s, 1), "fid": m["fid"], "kid": m["kid"],
                      "main_score": m["main_score"],
-                     "form_ratio": m["main_circularity_median"] / ref_circ,
-                     "form_median": m["form_median"], "form_gate_ratio": m["form_median"] / ref_form,
+                     "form_ratio": _ratio(m["main_circularity_median"], ref_circ),
+                     "form_median": m["form_median"],
+                     "form_gate_ratio": _ratio(m["form_median"], ref_form),
                      "s_per_kimg": timing["s_per_kimg"], "past_budget": epoch > epochs})
         print(rows[-1], flush=True)
     return rows

@@ -24,7 +24,6 @@ from . import selfcheck as selfcheck_mod
 from . import verify as verify_mod
 from .data import build_all, readable_images, split_held_out
 from .models import get_model, model_names
-from .models.base import option_fields
 from .utils.io import atomic_write_text
 
 
@@ -247,16 +246,8 @@ def _add_train(sub, prof) -> None:
 
 
 def _model_flags() -> list:
-    """``[(model, option field, flag)]`` of every registered model's flagged options (the
-    first model to declare a flag owns it)."""
-    flags, seen = [], set()
-    for name in model_names():
-        for f in option_fields(get_model(name).options):
-            flag = f.metadata.get("flag")
-            if flag and flag not in seen:
-                seen.add(flag)
-                flags.append((name, f, flag))
-    return flags
+    """``train``'s model flags: :func:`paperlib.cli_field.option_flags`."""
+    return cli_field.option_flags("flag")
 
 
 def _bool_arg(text: str) -> bool:

@@ -65,17 +65,22 @@ def add_generate_seeds(p) -> None:
                         + "; w_avg is the mean w tracked in training); 1 (default): none")
 
 
-def _sample_flags() -> list:
-    """``[(model, option field, flag)]`` of the options ``generate`` sets on the loaded run
-    (``sample_flag``; the first model to declare a flag owns it)."""
+def option_flags(key: str = "flag") -> list:
+    """``[(model, option field, flag)]`` of every registered model's options with a ``key``
+    flag in their metadata (``"flag"``: ``train``'s; ``"sample_flag"``: the options
+    ``generate`` sets on the loaded run); the first model to declare a flag owns it."""
     flags, seen = [], set()
     for name in model_names():
         for f in fields(get_model(name).options):
-            flag = f.metadata.get("sample_flag")
+            flag = f.metadata.get(key)
             if flag and flag not in seen:
                 seen.add(flag)
                 flags.append((name, f, flag))
     return flags
+
+
+def _sample_flags() -> list:
+    return option_flags("sample_flag")
 
 
 def add_sample_flags(p) -> None:

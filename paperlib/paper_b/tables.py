@@ -165,17 +165,22 @@ def draws_form(median_form: float, reference_median: float,
                 and reference_median > 0 and median_form >= gate * reference_median)
 
 
-def check_fid_limit(fid_limit: Any) -> float:
-    """``fid_limit`` as a float: a number >= 0, ``math.inf`` for no limit; else
-    ``ValueError`` (None, NaN, a negative number, text)."""
+def check_limit(limit: Any, name: str = "fid_limit") -> float:
+    """A gate's ``limit`` as a float: a number >= 0, ``math.inf`` for no limit; else
+    ``ValueError`` naming ``name`` (None, NaN, a negative number, text)."""
     try:
-        value = float(fid_limit)
+        value = float(limit)
     except (TypeError, ValueError):
         value = math.nan
     if not value >= 0:
-        raise ValueError(f"fid_limit must be a non-negative number (math.inf for none), got "
-                         f"{fid_limit!r}")
+        raise ValueError(f"{name} must be a non-negative number (math.inf for none), got "
+                         f"{limit!r}")
     return value
+
+
+def check_fid_limit(fid_limit: Any) -> float:
+    """:func:`check_limit` of an FID limit."""
+    return check_limit(fid_limit, "fid_limit")
 
 
 def passes_gate(fid: float, median_form: float, reference_median: float,
@@ -189,16 +194,8 @@ def passes_gate(fid: float, median_form: float, reference_median: float,
 
 
 def check_kid_limit(kid_limit: Any) -> float:
-    """``kid_limit`` as a float: a number >= 0, ``math.inf`` for no limit; else
-    ``ValueError``."""
-    try:
-        value = float(kid_limit)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not value >= 0:
-        raise ValueError(f"kid_limit must be a non-negative number (math.inf for none), got "
-                         f"{kid_limit!r}")
-    return value
+    """:func:`check_limit` of a KID limit."""
+    return check_limit(kid_limit, "kid_limit")
 
 
 def passes_kid_gate(kid_value: float, median_form: float, reference_median: float,
