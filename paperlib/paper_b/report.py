@@ -15,12 +15,11 @@ from .tables import (
     COLUMNS,
     RANDOM_COLUMN,
     check_fid_limit,
-    check_kid_limit,
+    check_limit,
     claims,
     exact_form_metric,
     fmt,
     passes_gate,
-    passes_kid_gate,
     table1,
 )
 
@@ -87,18 +86,16 @@ def with_gate(per_seed: pd.DataFrame, key: str = "stage", *, fid_limit: float,
     (:func:`paperlib.paper_b.passes_kid_gate`; FID only reported beside). ``KeyError`` for
     an artist without its training-data row, ``ValueError`` for a bad limit."""
     fid_limit = check_fid_limit(fid_limit)
+    score, limit, name = ("fid", fid_limit, "fid_limit") if kid_limit is None else (
+        "kid", check_limit(kid_limit, "kid_limit"), "kid_limit")
     out = per_seed.copy()
     ref_median = out[out[key] == REFERENCE].set_index("artist")[GATE_STATISTIC]
     out["form_ratio"] = out[GATE_STATISTIC] / out.artist.map(ref_median)
     out["fid_ok"] = [bool(np.isfinite(f) and f < fid_limit) for f in out.fid]
-    if kid_limit is None:
-        out["draws"] = [passes_gate(f, m, ref_median[a], fid_limit)
-                        for a, f, m in zip(out.artist, out.fid, out[GATE_STATISTIC])]
-        return out
-    kid_limit = check_kid_limit(kid_limit)
-    out["kid_ok"] = [bool(np.isfinite(k) and k < kid_limit) for k in out.kid]
-    out["draws"] = [passes_kid_gate(k, m, ref_median[a], kid_limit)
-                    for a, k, m in zip(out.artist, out.kid, out[GATE_STATISTIC])]
+    if kid_limit is not None:
+        out["kid_ok"] = [bool(np.isfinite(k) and k < limit) for k in out.kid]
+    out["draws"] = [passes_gate(v, m, ref_median[a], limit, name=name)
+                    for a, v, m in zip(out.artist, out[score], out[GATE_STATISTIC])]
     return out
 
 

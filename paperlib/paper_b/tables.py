@@ -184,29 +184,23 @@ def check_fid_limit(fid_limit: Any) -> float:
 
 
 def passes_gate(fid: float, median_form: float, reference_median: float,
-                fid_limit: float, gate: float = FORM_GATE) -> bool:
+                fid_limit: float, gate: float = FORM_GATE, *, name: str = "fid_limit") -> bool:
     """Paper B's gate: the run's FID against the held-out part is under ``fid_limit`` (the
     profile's ``b_gate_fid``; ``math.inf`` for none) **and** it draws the form
-    (:func:`draws_form`). A NaN FID fails; a NaN or negative limit is a ``ValueError``."""
-    fid_limit = check_fid_limit(fid_limit)
-    return bool(np.isfinite(fid) and fid < fid_limit
+    (:func:`draws_form`). A NaN FID fails; a NaN or negative limit is a ``ValueError``
+    naming ``name`` (:func:`passes_kid_gate` passes KID and its limit)."""
+    limit = check_limit(fid_limit, name)
+    return bool(np.isfinite(fid) and fid < limit
                 and draws_form(median_form, reference_median, gate))
-
-
-def check_kid_limit(kid_limit: Any) -> float:
-    """:func:`check_limit` of a KID limit."""
-    return check_limit(kid_limit, "kid_limit")
 
 
 def passes_kid_gate(kid_value: float, median_form: float, reference_median: float,
                     kid_limit: float, gate: float = FORM_GATE) -> bool:
-    """Paper B's KID gate (opt-in beside :func:`passes_gate`): the run's KID against the
-    held-out part is under ``kid_limit`` (the profile's ``b_gate_kid``; unbiased at any n,
-    so no floor is subtracted) **and** it draws the form (:func:`draws_form`). A NaN KID
-    fails; a NaN or negative limit is a ``ValueError``."""
-    kid_limit = check_kid_limit(kid_limit)
-    return bool(np.isfinite(kid_value) and kid_value < kid_limit
-                and draws_form(median_form, reference_median, gate))
+    """Paper B's KID gate (opt-in beside :func:`passes_gate`, the same rule on KID): KID
+    against the held-out part under ``kid_limit`` (the profile's ``b_gate_kid``; unbiased
+    at any n, so no floor is subtracted) **and** the form drawn."""
+    return passes_gate(kid_value, median_form, reference_median, kid_limit, gate,
+                       name="kid_limit")
 
 
 #: Bump when :func:`outcome_metrics` changes (invalidates cached outcome evaluations).
