@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh clone:
 #   make reproduce [PROFILE=cpu|smoke|paper]   run every notebook in order, regenerate figures/
-#   make test                                  ruff, then pytest over tests/ and nbval over every notebook (smoke)
+#   make test                                  ruff, pytest over tests/, nbval over every notebook (smoke)
 #   make release-check                         the committed results' run is this paperlib/ (run
 #                                              when the reference results are regenerated)
 PYTHON ?= python3
@@ -34,13 +34,13 @@ reproduce: $(STAMP)
 	@if git ls-files --error-unmatch figures/$(PROFILE) >/dev/null 2>&1; then \
 		$(VENV)/bin/python -m paperlib verify --profile $(PROFILE); fi
 
-# make test: ruff; then one pytest session on 2 xdist workers, one torch thread each (so that
-# the two never fight over the 2 cores): the unit tests, a test file to a worker, and beside
-# them every notebook under nbval (smoke profile), all on one worker in order (conftest.py).
+# make test: ruff; the unit tests on 2 xdist workers, one torch thread each (so that the two
+# never fight over the 2 cores); then the notebooks in order under nbval (smoke profile).
 # (Running the notebooks beside the unit tests was measured slower: 13 min against 11.)
 test: $(STAMP)
 	$(VENV)/bin/ruff check paperlib tests benchmarks
-	PAPERLIB_PROFILE=smoke OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest notebooks tests -m "not release" --nbval-lax -p no:cacheprovider -n 2 --durations=15
+	PAPERLIB_PROFILE=smoke OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest tests -m "not release" -p no:cacheprovider -n 2 --dist worksteal
+	PAPERLIB_PROFILE=smoke $(VENV)/bin/python -m pytest notebooks --nbval-lax -p no:cacheprovider
 
 # Release check (tests marked `release`): the committed reference results' manifest names a
 # commit whose paperlib/ is this checkout's. Fails as soon as paperlib/ changes, so it is not

@@ -5,9 +5,9 @@ directory and first on ``PYTHONPATH``, so this checkout's ``paperlib`` is the on
 with ``--smoke --out <tmp>``: tiny sizes, seconds each, everything written under ``<tmp>``
 (see ``benchmarks/_smoke.py``; the ``_``-prefixed helpers there are not benchmarks). The
 scripts are found by glob, so a new benchmark without ``--smoke`` fails here. Each runs with
-``$PAPERLIB_HOME`` set to an empty checkout of its own (so that the notebooks, which
-``make test`` runs beside it, write elsewhere), and that home's ``figures/``, ``data/`` and
-``runs/`` must come out untouched.
+``$PAPERLIB_HOME`` set to an empty checkout of its own (so that whatever else runs in the
+repository meanwhile, a notebook or a reproduce, cannot be taken for a leak), and that
+home's ``figures/``, ``data/`` and ``runs/`` must come out untouched.
 """
 from __future__ import annotations
 

@@ -72,6 +72,29 @@ def test_compare_claim_nan_per_seed_value_is_not_testable():
     assert v == "not testable here"
 
 
+def test_compare_claim_paired_by_seed_sees_what_welch_cannot():
+    """Seeds far apart, each seed's difference the same: unpaired (Welch) the spread
+    between seeds hides the gain, paired by seed it is clear. Unmatched seeds are an
+    error, a NaN makes it untestable."""
+    values = {"arm": [11.0, 21.0, 31.2], "control": [10.0, 20.0, 30.0]}
+    passed = ok("arm", "control")
+    v, why = metrics.compare_claim(values, passed, "arm", ("control",), lower_is_better=False)
+    assert v == "not testable here", why
+    seeds = {"arm": [0, 1, 2], "control": [0, 1, 2]}
+    v, why = metrics.compare_claim(values, passed, "arm", ("control",), False, seeds=seeds)
+    assert v == "supported" and "paired by seed over 3" in why, why
+    # the seeds are matched by name, not by position
+    v, why = metrics.compare_claim({**values, "arm": [31.2, 11.0, 21.0]}, passed, "arm",
+                                   ("control",), False, seeds={**seeds, "arm": [2, 0, 1]})
+    assert v == "supported", why
+    with pytest.raises(ValueError, match="unmatched seeds"):
+        metrics.compare_claim(values, passed, "arm", ("control",), False,
+                              seeds={**seeds, "arm": [0, 1, 3]})
+    v, _ = metrics.compare_claim({**values, "arm": [11.0, math.nan, 31.2]}, passed, "arm",
+                                 ("control",), False, seeds=seeds)
+    assert v == "not testable here"
+
+
 def test_compare_claim_empty_passed_list():
     """A model passes the gate when all its runs do; one with no runs at all does not
     (``bool(passed[m]) and all(...)``). An empty baseline makes the comparison untestable;

@@ -129,13 +129,15 @@ def welch_interval(a, b, level: float = 0.95) -> tuple[float, float, float]:
 
 def compare_claim(values: dict[str, list[float]], passed: dict[str, list[bool]],
                   favoured: str, baselines: Sequence[str], lower_is_better: bool,
-                  level: float = 0.95) -> tuple[str, str]:
+                  level: float = 0.95, seeds: dict[str, list] | None = None
+                  ) -> tuple[str, str]:
     """Verdict on "``favoured`` scores better than each baseline" from per-seed values.
 
     A model passes the gate when all its runs do. Per baseline: baseline failing ->
-    untestable; favoured failing, baseline passing -> against; both passing -> Welch's
-    ``level`` interval of the difference: for / against / untestable (straddles 0). Any
-    against: *not supported*; all for: *supported*; else *not testable here*. Returns
+    untestable; favoured failing, baseline passing -> against; both passing -> the ``level``
+    interval of the difference (Welch's; with ``seeds``, ``{arm: seed of each value}``, the
+    seed-paired one of :func:`paired_by_seed`): for / against / untestable (straddles 0).
+    Any against: *not supported*; all for: *supported*; else *not testable here*. Returns
     ``(verdict, reason)``."""
     if not baselines:   # a comparison with nothing is no evidence either way
         return "not testable here", f"no baseline to compare {favoured} with"
@@ -150,22 +152,30 @@ def compare_claim(values: dict[str, list[float]], passed: dict[str, list[bool]],
             outcomes.append("against")
             reasons.append(f"{favoured} below the quality gate while {b} passes")
         else:
-            diff, lo, hi = welch_interval(values[favoured], values[b], level)
+            if seeds is None:
+                diff, lo, hi = welch_interval(values[favoured], values[b], level)
+                how = ""
+            elif all(math.isfinite(float(v)) for v in (*values[favoured], *values[b])):
+                pc = paired_by_seed(dict(zip(seeds[favoured], values[favoured])),
+                                    dict(zip(seeds[b], values[b])), level)
+                diff, lo, hi, how = pc.diff, pc.low, pc.high, f" paired by seed over {pc.n}"
+            else:   # a NaN seed: no interval (as Welch's gives)
+                diff, lo, hi, how = math.nan, math.nan, math.nan, ""
             lo_s, hi_s = sorted((sign * lo, sign * hi))
             if math.isnan(lo):
                 outcomes.append("untestable")
                 reasons.append(f"too few seeds to separate {favoured} from {b}")
             elif lo_s > 0:
                 outcomes.append("for")
-                reasons.append(f"{favoured} - {b} = {diff:+.3g} [{lo:+.3g}, {hi:+.3g}]")
+                reasons.append(f"{favoured} - {b} = {diff:+.3g} [{lo:+.3g}, {hi:+.3g}]{how}")
             elif hi_s < 0:
                 outcomes.append("against")
-                reasons.append(f"{favoured} - {b} = {diff:+.3g} [{lo:+.3g}, {hi:+.3g}], "
+                reasons.append(f"{favoured} - {b} = {diff:+.3g} [{lo:+.3g}, {hi:+.3g}]{how}, "
                                f"{b} better")
             else:
                 outcomes.append("untestable")
                 reasons.append(f"too few seeds to separate {favoured} from {b}: difference "
-                               f"{diff:+.3g}, {level:.0%} CI [{lo:+.3g}, {hi:+.3g}]")
+                               f"{diff:+.3g}, {level:.0%} CI [{lo:+.3g}, {hi:+.3g}]{how}")
     if "against" in outcomes:
         return "not supported", "; ".join(reasons)
     if all(o == "for" for o in outcomes):
