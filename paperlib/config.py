@@ -163,6 +163,9 @@ class Profile:
     conventional_seeds: tuple[int, ...] = (0,)  # secondary config (lr 2e-4): fewer seeds
     ablation_seeds: tuple[int, ...] = (0,)      # notebook 04's ablation (secondary)
     artists: tuple[str, ...] = ("artist_donglein", "artist_geometric")  # paper B's sets
+    # notebook 01's stages (paper_b.shape_learning.STAGES / EXTRA_STAGES): the deciding arms
+    # (transfer "finetune", class-conditional "cond") with their controls, + the mix
+    b_stages: tuple[str, ...] = ("alone", "longer", "finetune", "cond", "mix")
     augments: tuple[str, ...] = ("diffaugment", "ada-diffaug")  # paper B's augmentation comparison
     n_real: int | None = None     # real images per FID/KID (None: the whole set)
     is_epochs: int = 30           # epochs of paper A's emoji-parts IS classifier (notebook 06)
@@ -201,7 +204,7 @@ PROFILES: dict[str, Profile] = {
         curation_rounds=2, curation_size=400, curation_generate=400,
         # gates: 1.25 x the worst calibrated paper-A plateau (docs/DECISIONS.md, "Profiles and their calibration")
         gate_fid=220.0, gate_kid=0.20, conventional_seeds=(0,), ablation_seeds=(),
-        artists=("artist_donglein",), augments=(),
+        augments=(), b_stages=("alone", "longer", "finetune", "cond"),   # mix: cut for time
         b_gate_fid=B_GATE_FID_CPU, b_gate_floor=B_GATE_FLOOR_CPU, b_gate_kid=B_GATE_KID_CPU,
     ),
     "paper": Profile(

@@ -211,7 +211,11 @@ def latent_spaces_figure(gans: dict, pcas: dict, profile_name: str, sweep=(-2, -
 
 # ----------------------------------------------------------------------------- paper B, notebook 01
 STAGE_COLORS = {"alone": "tab:gray", "mix": "tab:blue", "longer": "tab:purple",
-                "finetune": "tab:green"}
+                "finetune": "tab:green", "cond": "tab:cyan"}
+#: Notebook 01's names of its stages, as its tables and text say them.
+STAGE_LABELS = {"alone": "1st result", "longer": "longer training", "finetune":
+                "transfer (fine-tuned)", "pretrain": "shape pre-training", "cond":
+                "class-conditional", "mix": "mix (secondary)"}
 
 
 def stage_samples_figure(splits: dict, runs: dict, aug_runs: dict, stages, augments, seeds,
@@ -230,7 +234,8 @@ def stage_samples_figure(splits: dict, runs: dict, aug_runs: dict, stages, augme
                 run = (aug_runs[name, panel.split("+")[1], augment_seeds[0]] if "+" in panel
                        else runs[name, seeds[0]][panel])
                 imgs = load_run(run.run_dir, epoch=run.epochs_done).sample(n, seed=0)
-            show_grid(imgs, f"{name}\n{panel}" if panel == "held-out data" else panel,
+            label = STAGE_LABELS.get(panel, panel)
+            show_grid(imgs, f"{name}\n{label}" if panel == "held-out data" else label,
                       nrow=4, ax=ax)
     fig.suptitle(title)
     fig.tight_layout()
@@ -268,7 +273,9 @@ def stage_metrics_figure(per_run, artists, stages, augments):
                 v = sub[sub.stage == st][col]
                 ax.plot([k] * len(v), v, "k.", ms=6)
             ax.axhline(ref[col], color="tab:red", ls="--", lw=1, label="training data")
-            ax.set_xticks(range(len(order)), order, rotation=20, fontsize=8)
+            ax.set_xticks(range(len(order)), [STAGE_LABELS.get(st, st) for st in order],
+                          rotation=25, ha="right", fontsize=8)
+            ax.set_ylabel(label.split(" (")[0], fontsize=9)
             ax.set_title(f"{name}: {label}", fontsize=10)
             if col in ("main_score", "inner_score"):
                 ax.set_ylim(0, 1)

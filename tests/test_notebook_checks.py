@@ -73,7 +73,8 @@ def test_shape_learning_per_run_and_curation_rounds():
 
 
 # ----------------------------------------------------------------------------- notebook 01
-def _per_run(artists=("artist_donglein",), stages=("alone", "mix", "longer"), seeds=(0, 1)):
+def _per_run(artists=("artist_donglein",), stages=("alone", "longer", "finetune", "cond"),
+             seeds=(0, 1)):
     rows = []
     for a in artists:
         rows.append({"artist": a, "stage": "training data", "seed": None, "n": 8, "fid": 10.0,
@@ -88,17 +89,23 @@ def _per_run(artists=("artist_donglein",), stages=("alone", "mix", "longer"), se
 
 
 def _verdicts(n_artists=1):
-    return pd.DataFrame({"verdict": ["supported", "not supported"] * n_artists,
-                         "primary": [True, True] * n_artists})
+    """Two deciding arms, each against the 1st result and the control: 4 primary rows."""
+    return pd.DataFrame({"verdict": ["supported", "not supported"] * 2 * n_artists,
+                         "primary": [True, True] * 2 * n_artists})
 
 
-TABLE_KW = dict(artists=["artist_donglein"], seeds=(0, 1), stages=("alone", "mix", "longer"),
-                augments=(), augment_seeds=(0,), n_eval=8)
+TABLE_KW = dict(artists=["artist_donglein"], seeds=(0, 1),
+                stages=("alone", "longer", "finetune", "cond"), augments=(), augment_seeds=(0,),
+                n_eval=8)
 
 
 def test_check_shape_learning_tables():
-    per_run, verdicts, explained = _per_run(), _verdicts(), pd.DataFrame({"x": [1]})
+    per_run, verdicts, explained = _per_run(), _verdicts(), pd.DataFrame({"x": [1, 2]})
     checks.check_shape_learning_tables(per_run, verdicts, explained, **TABLE_KW, calibrated=True)
+    with pytest.raises(checks.NotebookCheckFailed, match="two primary comparisons per deciding"):
+        checks.check_shape_learning_tables(per_run, verdicts.iloc[:3], explained, **TABLE_KW)
+    with pytest.raises(checks.NotebookCheckFailed, match="one explanation per arm"):
+        checks.check_shape_learning_tables(per_run, verdicts, explained.iloc[:1], **TABLE_KW)
     bad = per_run.copy()
     bad.loc[3, "fid"] = 5.0           # a model beats the real images
     with pytest.raises(checks.NotebookCheckFailed, match="beats the training data"):

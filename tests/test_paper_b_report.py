@@ -147,7 +147,7 @@ def test_shape_learning_markdown_names_every_artist_stage_and_verdict(per_run):
     assert lines[0].startswith("**Paper B (Fig. 1, Table 1):**")
     assert lines[2] == ("**This run** (smoke profile, stylegan2 32 px, augment ada, 3 seeds "
                         "[0, 1, 2], 8 generated images per evaluation against the held-out "
-                        "part; mean ± sd over seeds):")
+                        "part; mean ± sd over seeds; comparisons paired by seed):")
     for a in ("artist_donglein", "artist_geometric"):
         block = md.split(f"- **{a}**")[1].split("- **artist_")[0]
         assert "training data: main-form score 0.900" in block and "FID 10.0" in block
@@ -159,7 +159,7 @@ def test_shape_learning_markdown_names_every_artist_stage_and_verdict(per_run):
     assert "    - mix: passes the gate in 3/3 seeds" in md
     assert md.count("**not testable here**") == 2 and md.count("**supported**") == 2
     assert "alone+diffaugment" not in md                   # only the stages asked for
-    assert "(primary): **" in md and "(secondary): **" in md
+    assert "(primary): **" not in md and "(secondary): **" in md    # the mix is secondary
     assert "Is it the shapes" not in md                    # no longer-training control here
     assert len(lines) == 4 + 2 * (1 + 2 + 2)
 
@@ -176,29 +176,85 @@ def with_longer(per_run):
                              key="stage", fid_limit=math.inf)
 
 
-def test_shape_learning_verdicts_primary_comparisons_and_the_control(with_longer):
-    v = paper_b.shape_learning_verdicts(with_longer, ("alone", "mix", "longer"))
+@pytest.fixture
+def with_arms(with_longer):
+    """``with_longer`` plus the deciding arms. geometric: transfer (finetune) above the 1st
+    result and the control in every seed by a steady +0.1 over seeds spread as widely as the
+    control's (only a paired comparison separates it); the class-conditional arm at the
+    control's level. donglein as before (its 1st result fails the gate in a seed)."""
+    rows = []
+    for a in ("artist_donglein", "artist_geometric"):
+        for s in SEEDS:
+            spread = 0.2 * s
+            rows.append(_row(a, "stage", "finetune", s, 0.55 + spread, 0.9))
+            rows.append(_row(a, "stage", "cond", s, 0.45 + spread, 0.9))
+    ctl = pd.DataFrame([_row(a, "stage", st, s, lvl + 0.2 * s, 0.9 if a != "artist_donglein"
+                             or st != "alone" or s != 1 else 0.5)
+                        for a in ("artist_donglein", "artist_geometric")
+                        for st, lvl in (("alone", 0.35), ("longer", 0.45)) for s in SEEDS])
+    base = with_longer[~with_longer.stage.isin(["alone", "longer"])].drop(
+        columns=["form_ratio", "fid_ok", "draws"])
+    return paper_b.with_gate(pd.concat([base, ctl, pd.DataFrame(rows)], ignore_index=True),
+                             key="stage", fid_limit=math.inf)
+
+
+def test_shape_learning_verdicts_deciding_arms_paired_by_seed(with_arms):
+    stages = ("alone", "longer", "finetune", "cond", "mix")
+    v = paper_b.shape_learning_verdicts(with_arms, stages)
     assert list(v.columns) == list(paper_b.report.VERDICT_COLUMNS)
-    geo = v[v.artist == "artist_geometric"]
-    # decided in advance: mix vs alone and mix vs longer, each on both metrics; longer vs alone
-    assert list(zip(geo.stage, geo.baseline, geo.metric)) == [
-        ("mix", "alone", "main_score"), ("mix", "alone", "inner_score"),
-        ("mix", "longer", "main_score"), ("mix", "longer", "inner_score"),
-        ("longer", "alone", "main_score"), ("longer", "alone", "inner_score")]
-    assert geo.primary.tolist() == [True, False, True, False, False, False]
-    assert v.primary.sum() == 4
-    assert (geo.verdict == "supported").all(), geo.reason.tolist()
-    assert geo.claim.iloc[2] == paper_b.shape_claim("mix", "longer")
-    assert "longer-training control" in geo.claim.iloc[2]
-    e = paper_b.explanation_table(v).set_index("artist")
-    assert e.loc["artist_geometric", "reading"].startswith("the gain is not explained")
-    assert e.loc["artist_donglein", "reading"].startswith("not testable here")
-    md = paper_b.shape_learning_markdown(with_longer, v, ("alone", "mix", "longer"),
+    geo = v[(v.artist == "artist_geometric") & (v.metric == "main_score")]
+    # decided in advance: each deciding arm vs the 1st result and vs the control (primary),
+    # then the mix and the control (secondary)
+    assert list(zip(geo.stage, geo.baseline)) == [
+        ("finetune", "alone"), ("finetune", "longer"), ("cond", "alone"), ("cond", "longer"),
+        ("mix", "alone"), ("mix", "longer"), ("longer", "alone")]
+    assert geo.primary.tolist() == [True] * 4 + [False] * 3
+    assert v.primary.sum() == 4 * 2          # per artist, on the exact-form score only
+    by = geo.set_index(["stage", "baseline"])
+    # transfer: +0.1 in every seed, seeds spread by 0.4: supported only because it is paired
+    assert by.loc[("finetune", "longer"), "verdict"] == "supported", by.reason.tolist()
+    assert "paired by seed over 3" in by.loc[("finetune", "longer"), "reason"]
+    welch = metrics.welch_interval(with_arms.query("artist == 'artist_geometric' and "
+                                                   "stage == 'finetune'").main_score,
+                                   with_arms.query("artist == 'artist_geometric' and "
+                                                   "stage == 'longer'").main_score)
+    assert welch[1] < 0 < welch[2]           # unpaired, the spread hides it
+    # conditional: no different from the control
+    assert by.loc[("cond", "longer"), "verdict"] == "not testable here"
+    assert by.loc[("cond", "alone"), "verdict"] == "supported"
+    assert geo.claim.iloc[2] == paper_b.shape_claim("cond") and "class-conditional" in \
+        geo.claim.iloc[2]
+    don = v[v.artist == "artist_donglein"]   # its 1st result fails the gate in a seed
+    assert (don[don.baseline == "alone"].verdict == "not testable here").all()
+    e = paper_b.explanation_table(v)
+    assert list(zip(e.artist, e.arm, e.primary)) == [
+        (a, arm, arm != "mix") for a in ("artist_donglein", "artist_geometric")
+        for arm in ("finetune", "cond", "mix")]
+    g = e.set_index(["artist", "arm"]).reading
+    assert g["artist_geometric", "finetune"].startswith("the gain is not explained")
+    assert g["artist_geometric", "cond"].startswith("cannot tell")
+    assert g["artist_donglein", "finetune"].startswith("not testable here")
+    md = paper_b.shape_learning_markdown(paper_b.with_diversity_gap(with_arms), v, stages,
                                          profile="smoke", model="stylegan2", res=32,
                                          augment="ada", seeds=SEEDS, n_eval=8)
-    assert md.count("*Is it the shapes or just more training?*") == 2
-    assert "    - longer: passes the gate in 3/3 seeds" in md
-    assert "*mix vs longer, main score* (primary): **supported**" in md
+    assert md.count("is it the shapes or just more training?*") == 6
+    assert "*finetune vs longer, main score* (primary): **supported**" in md
+    assert "*mix vs longer, main score* (secondary): **" in md
+    assert "off the data's by" in md
+
+
+def test_with_diversity_gap_is_the_distance_to_the_data_own_diversity(per_run):
+    g = paper_b.with_diversity_gap(per_run)
+    ref = g[g.stage == "training data"]
+    assert (ref.diversity_gap == 0).all()
+    row = g[(g.stage == "mix") & (g.seed == 0)].iloc[0]       # diversity 10.7 against 20
+    assert row.diversity_gap == pytest.approx(abs(10.7 - 20.0) / 20.0)
+    too_varied = per_run.assign(diversity=lambda d: d.diversity.where(
+        d.stage == "training data", 29.3))                   # as far above the data's 20
+    assert paper_b.with_diversity_gap(too_varied).query("stage == 'mix'").diversity_gap.iloc[0] \
+        == pytest.approx(row.diversity_gap)
+    with pytest.raises(KeyError):
+        paper_b.with_diversity_gap(per_run[per_run.stage != "training data"])
 
 
 def test_gain_explained_reads_the_two_primary_verdicts():
@@ -211,8 +267,8 @@ def test_gain_explained_reads_the_two_primary_verdicts():
     empty = paper_b.explanation_table(paper_b.shape_learning_verdicts(
         pd.DataFrame(columns=["artist", "stage", "seed", "draws", "main_score",
                               "inner_score"]), ("alone", "mix")))
-    assert empty.empty and list(empty.columns) == ["artist", "vs_1st_result", "vs_longer",
-                                                   "reading"]
+    assert empty.empty and list(empty.columns) == ["artist", "arm", "primary", "vs_1st_result",
+                                                   "vs_longer", "reading"]
 
 
 def test_shape_learning_markdown_reports_missing_values_as_na(per_run):

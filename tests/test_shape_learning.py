@@ -168,15 +168,15 @@ def test_mix_shape_count_and_stage_epochs():
         mix_shape_count(400, 0.75, 1000)
     # the default: the artist seen as often as alone, shapes on top; the control as long
     assert stage_epochs(20, 400, 800, 1000) == {"alone": 20, "mix": 20, "longer": 40,
-                                                "pretrain": 8, "finetune": 20}
+                                                "pretrain": 8, "finetune": 20, "cond": 20}
     assert stage_epochs(20, 400, 800, 1000, 0.25) == stage_epochs(20, 400, 800, 1000)
     # equal image budgets: 20 epochs x 400 = 8000 images per stage
     assert stage_epochs(20, 400, 800, 1000, budget="images") == {
-        "alone": 20, "mix": 10, "longer": 20, "pretrain": 4, "finetune": 10}
+        "alone": 20, "mix": 10, "longer": 20, "pretrain": 4, "finetune": 10, "cond": 10}
     assert stage_epochs(20, 400, 800, 1000, 0.25, budget="images") == {
-        "alone": 20, "mix": 10, "longer": 20, "pretrain": 2, "finetune": 15}
+        "alone": 20, "mix": 10, "longer": 20, "pretrain": 2, "finetune": 15, "cond": 10}
     assert stage_epochs(20, 400, 800, 1000, budget="epochs") == {
-        "alone": 20, "mix": 20, "longer": 20, "pretrain": 10, "finetune": 10}
+        "alone": 20, "mix": 20, "longer": 20, "pretrain": 10, "finetune": 10, "cond": 20}
     assert min(stage_epochs(1, 70, 140, 120).values()) == 1
     with pytest.raises(ValueError):
         stage_epochs(20, 400, 800, 1000, 1.0)

@@ -95,7 +95,8 @@ def test_stylegan2_checkpoint_at_B_of_an_extended_run_equals_a_run_trained_to_B(
 def test_stage_budgets_artist_seen_as_often_shapes_on_top():
     # cpu sizes: 320 training images, mix 320 + 320 shapes (ratio 0.5), 1000 shapes, B = 200
     ep = stage_epochs(200, 320, 640, 1000)
-    assert ep == {"alone": 200, "mix": 200, "longer": 400, "pretrain": 64, "finetune": 200}
+    assert ep == {"alone": 200, "mix": 200, "longer": 400, "pretrain": 64, "finetune": 200,
+                  "cond": 200}
     im = stage_images(ep, 320, 640, 1000)
     assert im["alone"] == {"total": 64000, "artist": 64000, "shapes": 0}
     # shape learning shows the artist as often as the 1st result, the shapes on top ...
@@ -103,6 +104,8 @@ def test_stage_budgets_artist_seen_as_often_shapes_on_top():
     # ... the control as many images as shape learning, all artist
     assert im["longer"] == {"total": 128000, "artist": 128000, "shapes": 0}
     assert im["finetune"] == {"total": 128000, "artist": 64000, "shapes": 64000}
+    # the class-conditional arm: the mix's images, labelled; every arm and the control 2B
+    assert im["cond"] == im["mix"]
     # shapes at a quarter of the mix: 107 shapes, the control 1.33 x B
     assert stage_epochs(30, 320, 427, 1000)["longer"] == 40
 

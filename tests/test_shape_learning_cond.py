@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from paperlib import data, engine
+from paperlib import data, engine, paper_b
+from paperlib.models import get_model
 from paperlib.paper_b import plan_shape_learning
 from paperlib.paper_b.shape_learning import STAGES, train_shape_learning
 
@@ -65,3 +66,28 @@ def test_cond_stage_needs_a_conditional_model(sets, tmp_path):
         _plan(sets, tmp_path, ("cond",), model="dcgan")
     with pytest.raises(ValueError, match="unknown stage"):
         _plan(sets, tmp_path, ("bogus",))
+
+
+def test_planned_cost_counts_shared_runs_once(sets, tmp_path):
+    """Two artists of one size, all stages: the control adds only its extension, the
+    pre-training is trained once for both artists, and the cost is kimg x the model's rate."""
+    other = tmp_path / "other"
+    data.build_artist_set(other, "geometric", n=8, res=32, seed=0)
+    plan = plan_shape_learning("smoke", {"artist": sets / "artist", "other": other},
+                               sets / "shapes", (0,), tmp_path / "runs",
+                               ("alone", "longer", "finetune", "cond"),
+                               mixes_dir=tmp_path / "mixes", model="stylegan2", epochs=2)
+    cost = paper_b.planned_cost(plan, "smoke").set_index(["arm", "artist"])
+    assert sorted(set(cost.index.get_level_values("arm"))) == [
+        "alone", "cond", "finetune", "longer", "pretrain"]
+    k = 2 * 8 / 1000                                     # 2 epochs of 8 artist images
+    assert cost.loc[("alone", "artist"), "kimg"] == pytest.approx(k)
+    assert cost.loc[("longer", "artist"), "kimg"] == pytest.approx(2 * k)
+    assert cost.loc[("longer", "artist"), "kimg_trained"] == pytest.approx(k)
+    assert cost.loc[("cond", "artist"), "kimg"] == pytest.approx(2 * k)   # artist + shapes
+    pre = cost.xs("pretrain", level="arm")
+    assert pre.kimg_trained.tolist() == [pre.kimg.iloc[0], 0.0]          # once, for both
+    assert "the pre-training of artist" in pre.shared.iloc[1]
+    rate = get_model("stylegan2").seconds_per_kimg["smoke"]
+    assert (cost.s_per_kimg == rate).all()
+    assert cost.core_min.sum() == pytest.approx(cost.kimg_trained.sum() * rate / 60)

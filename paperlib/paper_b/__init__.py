@@ -51,6 +51,7 @@ from .jobs import (
     setup,
 )
 from .report import (
+    DECIDING_ARMS,
     augment_table,
     curation_composition,
     curation_markdown,
@@ -67,6 +68,7 @@ from .report import (
     shape_learning_per_run,
     shape_learning_verdicts,
     stage_summary,
+    with_diversity_gap,
     with_gate,
 )
 from .selection_features import (
@@ -97,6 +99,7 @@ from .shape_learning import (
     finetune_run,
     mix_shape_count,
     plan_shape_learning,
+    planned_cost,
     shape_learning_many,
     shape_learning_runs,
     stage_epochs,
@@ -170,6 +173,7 @@ __all__ = [
     "evaluate_outcomes",
     "evaluate_stage",
     "exact_form_metric",
+    "DECIDING_ARMS",
     "explanation_table",
     "feature_distances",
     "finetune_run",
@@ -190,6 +194,7 @@ __all__ = [
     "pixel_pca_features",
     "plan_curated_set",
     "plan_shape_learning",
+    "planned_cost",
     "random_top_idx",
     "rater_of",
     "read_provenance",
@@ -213,6 +218,7 @@ __all__ = [
     "stage_images",
     "stage_metrics",
     "stage_summary",
+    "with_diversity_gap",
     "summary",
     "table1",
     "with_gate",

@@ -12,6 +12,7 @@ from ..engine.runs import RunDir, read_config
 from ..metrics.verdicts import VERDICTS
 from .curation import CURATION_LOG, SOURCES, read_provenance, split_counts
 from .jobs import CurationJob, as_job
+from .report import DECIDING_ARMS
 from .selections import random_top_idx, selection_for_round
 
 
@@ -181,9 +182,13 @@ def check_shape_learning_tables(per_run, verdict_df, explained, *, artists, seed
               "a non-finite FID, KID, diversity or main-form score")
     _nb_check(set(verdict_df.verdict) <= set(VERDICTS),
               f"unknown verdicts {set(verdict_df.verdict) - set(VERDICTS)}")
-    if {"alone", "mix", "longer"} <= set(stages):
-        _nb_check(verdict_df.primary.sum() == 2 * len(artists) and len(explained) == len(artists),
-                  "not two primary comparisons and one explanation per artist")
+    if {"alone", "longer"} <= set(stages):   # each deciding arm vs the 1st result and control
+        arms = [a for a in DECIDING_ARMS if a in stages]
+        n_expl = len([a for a in ("mix", *DECIDING_ARMS) if a in stages])
+        _nb_check(verdict_df.primary.sum() == 2 * len(arms) * len(artists)
+                  and len(explained) == n_expl * len(artists),
+                  f"not two primary comparisons per deciding arm {arms} and one explanation "
+                  "per arm and artist")
     for name in artists:
         ref = per_run[(per_run.artist == name) & (per_run.stage == "training data")].iloc[0]
         _nb_check(ref.fid < gen[gen.artist == name].fid.min(),   # real images beat every model

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics.verdicts import compare_claim
+from ..metrics.verdicts import compare_claim, diversity_gap
 from .curation import RATER_LABELS, SOURCES, read_provenance
 from .tables import (
     COLUMNS,
@@ -35,11 +35,17 @@ SHAPE_CLAIM_METRICS = ("main_score", "inner_score")
 #: Notebook 01's longer-training control: the artist set alone for as many images as shape
 #: learning (the 1st result's run, extended).
 LONGER = "longer"
+#: Notebook 01's arms of shape learning: transfer (shape pre-training, then fine-tuning on
+#: the artist) and class-conditional training sampled in the artist's class decide the claim;
+#: the unconditional mix (which must draw shapes too) is secondary.
+DECIDING_ARMS = ("finetune", "cond")
 #: Notebook 01's comparisons, fixed before any result: (stage, baseline, primary). Primary:
-#: shape learning against the 1st result and against the longer control (shapes or just
-#: more training?); every comparison also on the inner-form score, secondary.
-SHAPE_COMPARISONS = (("mix", ALONE, True), ("mix", LONGER, True), ("finetune", ALONE, False),
-                     (LONGER, ALONE, False))
+#: each deciding arm against the 1st result and against the longer control (shapes or just
+#: more training?); the mix and the control against the 1st result, and every comparison
+#: on the inner-form score, secondary. Every comparison is paired by seed (the arms share
+#: their seeds).
+SHAPE_COMPARISONS = (*[(arm, base, True) for arm in DECIDING_ARMS for base in (ALONE, LONGER)],
+                     ("mix", ALONE, False), ("mix", LONGER, False), (LONGER, ALONE, False))
 #: The columns of notebook 01's verdict table.
 VERDICT_COLUMNS = ("artist", "claim", "stage", "baseline", "metric", "primary", "verdict",
                    "reason")
@@ -128,8 +134,9 @@ def augment_table(per_run: pd.DataFrame, augment: str, augments: Sequence[str],
 def shape_claim(stage: str, baseline: str = ALONE) -> str:
     """Notebook 01's claim for a stage against a baseline (:data:`SHAPE_COMPARISONS`)."""
     what = {"mix": "shape learning (shapes added)", "finetune":
-            "shape learning (pre-training + fine-tuning)", LONGER: "longer training alone"
-            }.get(stage, stage)
+            "shape learning (pre-training + fine-tuning)", "cond":
+            "shape learning (class-conditional, the artist's class)",
+            LONGER: "longer training alone"}.get(stage, stage)
     than = {ALONE: "the 1st result", LONGER: "the longer-training control (as many images, "
             "artist only)"}.get(baseline, baseline)
     return f"{what} draws more exact form than {than}"
@@ -138,7 +145,8 @@ def shape_claim(stage: str, baseline: str = ALONE) -> str:
 def shape_learning_verdicts(per_run: pd.DataFrame, stages: Sequence[str]) -> pd.DataFrame:
     """Notebook 01's verdicts: per artist, every :data:`SHAPE_COMPARISONS` pair in
     ``stages`` on each of :data:`SHAPE_CLAIM_METRICS`, judged by
-    :func:`paperlib.metrics.compare_claim` with the gate. Columns :data:`VERDICT_COLUMNS`."""
+    :func:`paperlib.metrics.compare_claim` with the gate (``draws``), paired by seed.
+    Columns :data:`VERDICT_COLUMNS`."""
     rows = []
     for name in _artists(per_run):
         sub = per_run[per_run.artist == name]
@@ -150,7 +158,9 @@ def shape_learning_verdicts(per_run: pd.DataFrame, stages: Sequence[str]) -> pd.
                 runs = {k: sub[sub.stage == k].sort_values("seed") for k in (base, st)}
                 verdict, reason = compare_claim({k: r[metric].tolist() for k, r in runs.items()},
                                                 {k: r.draws.tolist() for k, r in runs.items()},
-                                                st, [base], lower_is_better=False)
+                                                st, [base], lower_is_better=False,
+                                                seeds={k: r.seed.tolist()
+                                                       for k, r in runs.items()})
                 rows.append({"artist": name, "claim": shape_claim(st, base), "stage": st,
                              "baseline": base, "metric": metric,
                              "primary": bool(primary and metric == exact),
@@ -177,56 +187,78 @@ def gain_explained(vs_first: str, vs_longer: str) -> str:
 
 
 def explanation_table(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Per artist, :func:`gain_explained` of its two primary verdicts (columns artist,
-    vs_1st_result, vs_longer, reading)."""
+    """Per artist and shape-learning arm, :func:`gain_explained` of its verdicts on the
+    exact-form score against the 1st result and the longer control (columns artist, arm,
+    primary, vs_1st_result, vs_longer, reading)."""
+    cols = ["artist", "arm", "primary", "vs_1st_result", "vs_longer", "reading"]
     rows = []
-    prim = verdicts[verdicts.primary.astype(bool)]
-    for name in _artists(prim) if len(prim) else []:
-        v = prim[prim.artist == name].set_index("baseline").verdict
-        if ALONE in v and LONGER in v:
-            rows.append({"artist": name, "vs_1st_result": v[ALONE], "vs_longer": v[LONGER],
-                         "reading": gain_explained(v[ALONE], v[LONGER])})
-    return pd.DataFrame(rows, columns=["artist", "vs_1st_result", "vs_longer", "reading"])
+    exact = verdicts[verdicts.metric != "inner_score"] if len(verdicts) else verdicts
+    for (name, arm), v in (exact.groupby(["artist", "stage"], sort=False) if len(exact)
+                           else []):
+        by = v.set_index("baseline").verdict
+        if arm != LONGER and ALONE in by and LONGER in by:
+            rows.append({"artist": name, "arm": arm, "primary": arm in DECIDING_ARMS,
+                         "vs_1st_result": by[ALONE], "vs_longer": by[LONGER],
+                         "reading": gain_explained(by[ALONE], by[LONGER])})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
                             stages: Sequence[str], *, profile: str, model: str, res: int,
                             augment: str, seeds: Sequence[int], n_eval: int) -> str:
     """Notebook 01's "paper vs this run" markdown: the paper's finding, this run's setting,
-    then per artist the training data, each stage of ``stages``, each of ``verdicts`` and
-    (:func:`gain_explained`) whether longer training explains the gain."""
-    explained = explanation_table(verdicts).set_index("artist").reading if len(verdicts) \
-        else pd.Series(dtype=str)
+    then per artist the training data, each stage of ``stages`` (the gate, form, FID, KID,
+    diversity against the data's), each of ``verdicts`` and, per arm
+    (:func:`gain_explained`), whether longer training explains a gain."""
+    explained = explanation_table(verdicts)
     lines = [PAPER_B_SHAPE, "",
              f"**This run** ({profile} profile, {model} {res} px, augment {augment}, "
              f"{len(seeds)} seeds {list(seeds)}, {n_eval} generated images per evaluation "
-             "against the held-out part; mean ± sd over seeds):", ""]
+             "against the held-out part; mean ± sd over seeds; comparisons paired by seed):",
+             ""]
     for name in _artists(per_run):
         sub = per_run[per_run.artist == name]
         ref = sub[sub.stage == REFERENCE].iloc[0]
         lines.append(f"- **{name}** (training data: main-form score {fmt(ref.main_score)}, "
                      f"inner-form score {fmt(ref.inner_score)}, median form score "
-                     f"{fmt(ref.form_median)} ({ref.form_measure} measure); held-out floor FID "
-                     f"{fmt(ref.fid, 1)}, KID {fmt(ref.kid, 4)}):")
+                     f"{fmt(ref.form_median)} ({ref.form_measure} measure), diversity "
+                     f"{fmt(ref.diversity, 2)}; held-out floor FID {fmt(ref.fid, 1)}, KID "
+                     f"{fmt(ref.kid, 4)}):")
         for st in stages:
             r = sub[sub.stage == st]
+            gate = (f"KID under the limit in {int(r.kid_ok.sum())}" if "kid_ok" in r else
+                    f"FID under the limit in {int(r.fid_ok.sum())}")
             lines.append(f"    - {st}: passes the gate in {int(r.draws.sum())}/{len(r)} seeds "
                          f"(median form score {fmt(r.form_ratio.mean(), 2)} of the "
-                         f"training data's; FID under the limit in {int(r.fid_ok.sum())}); "
+                         f"training data's; {gate}); "
                          + (f"form score {fmt(r.form_score.mean())} ± {fmt(r.form_score.std())}, "
                             if "form_score" in r else "") +
                          f"main-form {fmt(r.main_score.mean())} ± "
                          f"{fmt(r.main_score.std())}, inner-form {fmt(r.inner_score.mean())} ± "
                          f"{fmt(r.inner_score.std())}, FID {fmt(r.fid.mean(), 1)} ± "
-                         f"{fmt(r.fid.std(), 1)}, KID {fmt(r.kid.mean(), 4)}")
+                         f"{fmt(r.fid.std(), 1)}, KID {fmt(r.kid.mean(), 4)} ± "
+                         f"{fmt(r.kid.std(), 4)}"
+                         + (f", diversity {fmt(r.diversity.mean(), 2)} (off the data's by "
+                            f"{fmt(r.diversity_gap.mean(), 2)})" if "diversity_gap" in r else ""))
         for _, v in verdicts[verdicts.artist == name].iterrows():
             tag = "primary" if v["primary"] else "secondary"
             lines.append(f"    - *{v['stage']} vs {v['baseline']}, "
                          f"{v['metric'].replace('_', ' ')}* ({tag}): **{v['verdict']}** "
                          f"({v['reason']})")
-        if name in explained.index:
-            lines.append(f"    - *Is it the shapes or just more training?* {explained[name]}.")
+        for _, e in explained[explained.artist == name].iterrows():
+            lines.append(f"    - *{e['arm']}: is it the shapes or just more training?* "
+                         f"{e['reading']}.")
     return "\n".join(lines)
+
+
+def with_diversity_gap(per_run: pd.DataFrame, key: str = "stage") -> pd.DataFrame:
+    """A copy of ``per_run`` with ``diversity_gap``: each row's diversity against its
+    artist's training-data row (:func:`paperlib.metrics.diversity_gap`; 0 is as varied as
+    the real images, lower is better). ``KeyError`` for an artist without that row."""
+    out = per_run.copy()
+    ref = out[out[key] == REFERENCE].set_index("artist").diversity
+    out["diversity_gap"] = [diversity_gap(d, ref[a]) for a, d in zip(out.artist, out.diversity)]
+    return out
 
 
 # ----------------------------------------------------------------------------- notebook 05

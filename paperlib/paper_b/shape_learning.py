@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..config import Profile, data_dir, get_profile
 from ..data.folders import image_files, load_folder, manifest_hash
@@ -67,7 +68,8 @@ def mix_shape_count(n_artist: int, shape_ratio: float, n_available: int) -> int:
 
 def stage_epochs(epochs: int, n_artist: int, n_mix: int, n_shapes: int,
                  pretrain_frac: float = 0.5, budget: str = "artist") -> dict[str, int]:
-    """Epochs per stage, from ``epochs`` (E) of the artist set alone (the 1st result).
+    """Epochs per stage, from ``epochs`` (E) of the artist set alone (the 1st result);
+    ``cond`` (the mix's images, labelled) gets the mix's.
 
     ``budget="artist"`` (default): every stage shows each artist image as often as the 1st
     result, shapes on top (mix E; ``longer`` ``E * n_mix / n_artist``; pre-training
@@ -90,6 +92,7 @@ def stage_epochs(epochs: int, n_artist: int, n_mix: int, n_shapes: int,
                "pretrain": pretrain_frac * epochs, "finetune": (1.0 - pretrain_frac) * epochs}
     else:
         raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    out["cond"] = out["mix"]   # the mix's images, labelled: as many epochs as the mix
     return {k: max(1, int(round(v))) for k, v in out.items()}
 
 
@@ -110,8 +113,8 @@ def stage_images(ep: dict, n_artist: int, n_mix: int, n_shapes: int) -> dict[str
     k = n_mix - n_artist
     return {"alone": {"total": ep["alone"] * n_artist, "artist": ep["alone"] * n_artist,
                       "shapes": 0},
-            "mix": {"total": ep["mix"] * n_mix, "artist": ep["mix"] * n_artist,
-                    "shapes": ep["mix"] * k},
+            **{st: {"total": ep[st] * n_mix, "artist": ep[st] * n_artist,
+                    "shapes": ep[st] * k} for st in ("mix", "cond")},
             "longer": {"total": ep["longer"] * n_artist, "artist": ep["longer"] * n_artist,
                        "shapes": 0},
             "finetune": {"total": ep["pretrain"] * n_shapes + ep["finetune"] * n_artist,
@@ -281,6 +284,37 @@ def plan_shape_learning(profile: Any, artist_dirs: dict, shapes_dir: Any,
     return first + second
 
 
+def planned_cost(plan: Sequence[StageJob], profile: Any) -> pd.DataFrame:
+    """The cost of :func:`plan_shape_learning`'s ``plan`` before anything trains, one row
+    per arm, artist and seed: ``kimg`` the arm shows in all, ``kimg_trained`` what it adds
+    (the longer control extends the 1st result's run; a pre-training identical for two
+    artists is trained once, the fine-tunings counting it once), the model's measured
+    ``s_per_kimg`` on the profile (:attr:`ModelSpec.seconds_per_kimg`, NaN without one),
+    ``core_min`` and ``shared`` (what else it serves)."""
+    prof = get_profile(profile)
+    rows, seen, alone_kimg = [], {}, {}
+    for j in plan:
+        kimg = j.cfg.epochs * len(image_files(j.data_dir)) / 1000.0
+        key = (repr(j.cfg), str(j.data_dir))
+        trained, shared = kimg, ""
+        if j.stage == "alone":
+            alone_kimg[j.name, j.seed] = kimg
+            shared = "read at its epochs from the longer control's run" if j.extended else ""
+        elif j.stage == "longer":
+            trained = kimg - alone_kimg.get((j.name, j.seed), 0.0)
+            shared = "extends the 1st result's run (its checkpoint at B is the 1st result)"
+        elif j.stage == "pretrain" and key in seen:
+            trained, shared = 0.0, f"the pre-training of {seen[key]} (identical run)"
+        if j.stage == "pretrain":
+            seen.setdefault(key, j.name)
+        rate = get_model(j.cfg.model).seconds_per_kimg.get(prof.name, np.nan)
+        rows.append({"arm": j.stage, "artist": j.name, "seed": j.seed, "model": j.cfg.model,
+                     "kimg": kimg, "kimg_trained": trained, "s_per_kimg": rate,
+                     "core_min": trained * rate / 60.0, "shared": shared})
+    return pd.DataFrame(rows, columns=["arm", "artist", "seed", "model", "kimg",
+                                       "kimg_trained", "s_per_kimg", "core_min", "shared"])
+
+
 def _artist_budget(prof: Profile, artist_dir: Path, shapes_dir: Path, n_shapes: int,
                    stages: Sequence[str], needs_mix: bool, shape_ratio: float,
                    pretrain_frac: float, budget: str, mixes_dir: Any, model: str,
@@ -303,7 +337,6 @@ def _artist_budget(prof: Profile, artist_dir: Path, shapes_dir: Path, n_shapes: 
         build_mixed_set(mix_dir, {"artist": (artist_dir, None), "shapes": (shapes_dir, k)},
                         res=prof.res, seed=0)
     if "cond" in stages:
-        ep = {**ep, "cond": ep["mix"]}
         cond_dir = mixes / f"{mix_name}-labelled"
         build_cond_set(cond_dir, artist_dir, shapes_dir, k, res=prof.res, seed=0)
     return artist_dir, ep, mix_dir, cond_dir
