@@ -194,7 +194,7 @@ def _curation_case(tmp):
     t1 = pd.DataFrame({"artist": "artist_donglein", "column": cols, "n": 8,
                        "main_score": 0.5, "fid": [10.0] + [100.0] * 5, "kid": 0.1,
                        "diversity": 1.0})
-    verdicts = pd.DataFrame({"verdict": ["supported"] * 4})
+    verdicts = pd.DataFrame({"verdict": ["supported"] * 5})   # 4 + the KID claim
     kw = dict(model="stylegan2", shape_stage="mix", root=root,
               loop_dirs={("artist_donglein", 0): root / "curation" / "loop"},
               control_epochs={"artist_donglein": 3}, artists=["artist_donglein"], seeds=(0,),
@@ -217,8 +217,11 @@ def test_check_curation_notebook(tmp_path):
         checks.check_curation_notebook(*args, **{**kw, "pretrain_column": True})
     with pytest.raises(checks.NotebookCheckFailed, match="alone read at 2"):
         checks.check_curation_notebook(*args, **{**kw, "epochs": 3})
-    with pytest.raises(checks.NotebookCheckFailed, match="3 claims, not 4"):
-        checks.check_curation_notebook(loops, controls, base, table1, t1, verdicts.iloc[:3], **kw)
+    with pytest.raises(checks.NotebookCheckFailed, match="4 claims, not 5"):
+        checks.check_curation_notebook(loops, controls, base, table1, t1, verdicts.iloc[:4], **kw)
+    # the 2 x 2's row on the 1st result: two more columns and two more claims
+    with pytest.raises(checks.NotebookCheckFailed, match="Table 1 has 6 rows, not 8"):
+        checks.check_curation_notebook(*args, **{**kw, "first_row": True})
     bad = t1.copy()
     bad.loc[1, "fid"] = 350.0
     checks.check_curation_notebook(loops, controls, base, table1, bad,

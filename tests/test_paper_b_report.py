@@ -314,10 +314,15 @@ def test_curation_table1_inserts_the_gate_count_after_model():
     assert (t[t.column != "training data"].n_seeds == 3).all()
 
 
-def test_curation_verdicts_five_claims_per_artist_and_a_failing_column():
+def test_curation_verdicts_six_claims_per_artist_and_a_failing_column():
     v = paper_b.curation_verdicts(_t1())
-    assert len(v) == 10 and v.index.tolist() == list(range(10))
-    assert v.artist.tolist() == ["artist_donglein"] * 5 + ["artist_geometric"] * 5
+    assert len(v) == 12 and v.index.tolist() == list(range(12))
+    assert v.artist.tolist() == ["artist_donglein"] * 6 + ["artist_geometric"] * 6
+    # the sixth: the technique on KID against the held-out part, a measure its rater does
+    # not use (no outcome_form_score in this table: that claim is left out)
+    assert v.claim[5].startswith("rater-independent: + technique: lower KID")
+    assert v.metric[5] == "kid" and v.verdict[5] == "supported"
+    assert "paired by seed over 3" in v.reason[0]
     assert set(v.verdict) <= set(metrics.verdicts.VERDICTS)
     assert v.verdict.tolist()[:4] == ["supported"] * 4
     assert "longer-training control" in v.claim[1] and "secondary" in v.claim[4]
@@ -329,7 +334,7 @@ def test_curation_verdicts_five_claims_per_artist_and_a_failing_column():
     # a Table 1 without the new columns (an older run) has the three claims of before
     old = _t1()
     old = old[~old.column.isin(["longer training", "shape pre-training + fine-tuning"])]
-    assert len(paper_b.curation_verdicts(old)) == 6
+    assert len(paper_b.curation_verdicts(old)) == 8
     # the control failing the gate makes the technique's comparisons untestable
     v = paper_b.curation_verdicts(_t1(failing=("control",)))
     tech = v[v.claim.str.startswith("+ technique")]
@@ -362,7 +367,33 @@ def test_curation_markdown_names_every_column_and_verdict():
     assert "    - 1st result: gate 0/3 seeds" in md
     assert "    - shape learning + technique: gate 3/3 seeds" in md
     assert lines[-1].startswith("Verdicts (`paper_b.claims`") and lines[-2] == ""
-    assert len(lines) == 4 + 2 * (1 + 6 + 5) + 2
+    assert len(lines) == 4 + 2 * (1 + 6 + 6) + 2
+
+
+def test_curation_2x2_and_rater_independent_claims():
+    """The 2 x 2's row on the 1st result (its technique above its control in every seed)
+    and the independent form score: claims that appear with their columns and metric."""
+    t1 = _t1()
+    rows = [_row(a, "column", c, s, lvl + 0.01 * s, 0.9, model="StyleGAN2-ADA")
+            for a in ("artist_donglein", "artist_geometric")
+            for c, lvl in ((paper_b.FIRST_TECH_COLUMN, 0.6), (paper_b.FIRST_CONTROL_COLUMN, 0.4))
+            for s in SEEDS]
+    t1 = pd.concat([t1.drop(columns=["form_ratio", "fid_ok", "draws"]), pd.DataFrame(rows)],
+                   ignore_index=True)
+    t1["outcome_form_score"] = t1.main_score * 0.9
+    v = paper_b.curation_verdicts(paper_b.with_gate(t1, key="column", fid_limit=math.inf))
+    geo = v[v.artist == "artist_geometric"].set_index("claim")
+    two = [c for c in geo.index if c.startswith("2 x 2")]
+    assert len(two) == 2 and (geo.loc[two, "verdict"] == "supported").all()
+    assert geo.loc[two[0], "per seed"].startswith("1st result + technique: ")
+    indep = [c for c in geo.index if c.startswith("rater-independent")]
+    assert [geo.loc[c, "metric"] for c in indep] == ["kid", "outcome_form_score"]
+    table = paper_b.curation_table1(paper_b.with_gate(t1, key="column", fid_limit=math.inf),
+                                    COLS)
+    md = paper_b.curation_markdown(table, v, family="StyleGAN2-ADA (ours)", seeds=SEEDS,
+                                   rounds=2, size=40, n_eval=8, ratings=["auto"])
+    assert "    - 1st result + technique: gate 3/3" in md
+    assert "    - 1st result + control: gate 3/3" in md
 
 
 def test_curation_markdown_without_the_control_leaves_it_out():

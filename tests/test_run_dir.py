@@ -88,3 +88,34 @@ def test_a_trained_run_reads_back_through_run_dir(tmp_path):
     assert run.sample_file(2).is_file()
     run.clear()
     assert not run.is_run() and not run.checkpoints() and not run.log_file.exists()
+
+
+def test_snapshot_is_the_run_as_it_stood_at_an_epoch(tmp_path):
+    """A run trained 3 epochs, snapshotted at 2: the snapshot's latest checkpoint is epoch
+    2's (what a fine-tuning or a curation loop starts from), its log and status stop
+    there, a second call keeps it, and an epoch without a checkpoint is refused."""
+    from paperlib import data
+    from paperlib.paper_b import shape_learning
+
+    folder = tmp_path / "imgs"
+    data.build_artist_set(folder, "donglein", n=8, res=32, seed=0)
+    cfg = engine.make_config(model="dcgan", epochs=3, res=32, ngf=4, ndf=4, batch_size=8,
+                             ckpt_every=1, sample_every=3, device="cpu")
+    engine.train(cfg, folder, tmp_path / "run", progress=False)
+    snap = engine.snapshot(tmp_path / "run", 2, tmp_path / "snap")
+    assert (snap.status, snap.epochs_done) == ("finished", 2)
+    assert [r["epoch"] for r in snap.rows] == [1, 2]
+    assert [e for e, _ in engine.list_checkpoints(tmp_path / "snap")] == [2]
+    assert engine.read_config(tmp_path / "snap")["config"]["epochs"] == 2
+    a = engine.load_run(tmp_path / "snap").sample(4, seed=0)
+    b = engine.load_run(tmp_path / "run", epoch=2).sample(4, seed=0)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, engine.load_run(tmp_path / "run").sample(4, seed=0))
+    ft = shape_learning.finetune_config(tmp_path / "snap", epochs=1)
+    assert ft.init_from.endswith("epoch_0002.pt")
+    mtime = (tmp_path / "snap" / "config.json").stat().st_mtime_ns
+    engine.snapshot(tmp_path / "run", 2, tmp_path / "snap")          # kept as it is
+    assert (tmp_path / "snap" / "config.json").stat().st_mtime_ns == mtime
+    with pytest.raises(ValueError, match="no checkpoint for epoch 7"):
+        engine.snapshot(tmp_path / "run", 7, tmp_path / "other")
+    assert not (tmp_path / "other").exists()

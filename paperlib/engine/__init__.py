@@ -46,6 +46,7 @@ from .runs import (
     read_config,
     read_log,
     read_status,
+    snapshot,
 )
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "epochs_for_kimg",
     "estimate_seconds",
     "export_generator",
+    "snapshot",
     "find_runs",
     "get_client",
     "list_checkpoints",

@@ -446,6 +446,39 @@ def export_generator(run_dir, dest, epoch: int | None = None) -> Path:
     return out.path
 
 
+def snapshot(run_dir, epoch: int, dest) -> RunResult:
+    """Write ``dest`` as a finished run folder holding ``run_dir`` as it stood at ``epoch``:
+    its config with ``epochs`` = ``epoch``, its log rows up to ``epoch`` and that epoch's
+    checkpoint (hard-linked where the file system allows, else copied), so that code
+    starting from a run's *latest* checkpoint starts from ``epoch``. A finished ``dest`` of
+    the same run and epoch is kept. Raises ``ValueError`` when ``run_dir`` has no checkpoint
+    at ``epoch``."""
+    run, out = RunDir(run_dir), RunDir(dest)
+    epoch, src = run.checkpoint(int(epoch))
+    saved = run.config
+    record = {**saved, "config": {**saved["config"], "epochs": epoch},
+              "snapshot_of": {"run": str(run.path), "epoch": epoch}}
+    if out.is_run() and out.config.get("snapshot_of") == record["snapshot_of"] \
+            and out.status.get("status") == "finished":
+        return out.result()
+    with out.lock():
+        out.clear()
+        out.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, out.checkpoint_file(epoch))
+        except OSError:
+            shutil.copyfile(src, out.checkpoint_file(epoch))
+        rows = [r for r in run.log_rows() if int(r["epoch"]) <= epoch]
+        with open(out.log_file, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["epoch"])
+            w.writeheader()
+            w.writerows(rows)
+        out.write_config(record)
+        out.write_status("finished", epoch, make_config(**{**record["config"],
+                                                            "device": "auto"}))
+    return out.result()
+
+
 FORCE_ENV = "PAPERLIB_FORCE"  # set by `reproduce --force`: every cached run is redone once
 
 

@@ -97,6 +97,7 @@ from .shape_learning import (
     build_cond_set,
     curate_and_retrain,
     finetune_run,
+    first_result_run,
     mix_shape_count,
     plan_shape_learning,
     planned_cost,
@@ -106,6 +107,8 @@ from .shape_learning import (
     stage_images,
 )
 from .tables import (
+    FIRST_CONTROL_COLUMN,
+    FIRST_TECH_COLUMN,
     RANDOM_COLUMN,
     claims,
     draws_form,
@@ -138,6 +141,8 @@ __all__ = [
     "CurationJob",
     "JobInfeasible",
     "PixelPCAFeatures",
+    "FIRST_CONTROL_COLUMN",
+    "FIRST_TECH_COLUMN",
     "RANDOM_COLUMN",
     "RATERS",
     "RATER_LABELS",
@@ -177,6 +182,7 @@ __all__ = [
     "explanation_table",
     "feature_distances",
     "finetune_run",
+    "first_result_run",
     "gain_explained",
     "held_out_floor_metrics",
     "image_sha256",

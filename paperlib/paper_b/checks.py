@@ -209,11 +209,13 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
                             model: str, shape_stage: str, root, loop_dirs: dict,
                             control_epochs: dict, artists, seeds, epochs: int, n_eval: int,
                             pretrain_column: bool, control: bool,
-                            calibrated: bool = False, random_control: bool = False) -> None:
+                            calibrated: bool = False, random_control: bool = False,
+                            first_row: bool = False) -> None:
     """Notebook 05's checks beyond :func:`check_curation`: loops, controls and the 1st
     result ran as planned; Table 1's rows and per-seed metrics are complete and finite;
     known verdicts; ``calibrated``: artist_donglein's generated FID < 300;
-    ``random_control``: Table 1 has the random-selection column and its claim. Raises
+    ``random_control``: Table 1 has the random-selection column and its claim;
+    ``first_row``: the 2 x 2's loop and control on the 1st result, and their claims. Raises
     :class:`NotebookCheckFailed`."""
     artists = list(artists)
     for (name, s), out in loops.items():
@@ -226,7 +228,9 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
     for key, c in controls.items():
         _nb_check(c["status"] == "finished" and c["epochs_done"] == control_epochs[key[0]],
                   f"control {key}: {c['status']}, {c['epochs_done']} epochs")
-    want = len(artists) * (5 + bool(pretrain_column) + bool(control) + bool(random_control))
+    pretrain_column = bool(pretrain_column) and shape_stage != "finetune"
+    want = len(artists) * (5 + pretrain_column + bool(control) + bool(random_control)
+                           + 2 * bool(first_row))
     _nb_check(len(table1) == want, f"Table 1 has {len(table1)} rows, not {want}")
     for (name, s), r in base.items():   # the 1st result is the longer control's run, read at B
         _nb_check(r["alone"].run_dir == r["longer"].run_dir,
@@ -246,7 +250,8 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
               "a non-finite FID, KID or diversity")
     _nb_check(set(verdict_df.verdict) <= set(VERDICTS),
               f"unknown verdicts {set(verdict_df.verdict) - set(VERDICTS)}")
-    want = (4 + bool(pretrain_column) + bool(random_control)) * len(artists)
+    want = (5 + pretrain_column + bool(random_control) + 2 * bool(first_row)
+            + ("outcome_form_score" in t1)) * len(artists)   # (5: the KID claim)
     _nb_check(len(verdict_df) == want, f"{len(verdict_df)} claims, not {want}")
     if calibrated and "artist_donglein" in artists:
         # the generated columns are models that draw (FID well below the floor's scale)

@@ -13,6 +13,8 @@ from ..metrics.verdicts import compare_claim, diversity_gap
 from .curation import RATER_LABELS, SOURCES, read_provenance
 from .tables import (
     COLUMNS,
+    FIRST_CONTROL_COLUMN,
+    FIRST_TECH_COLUMN,
     RANDOM_COLUMN,
     check_fid_limit,
     check_limit,
@@ -313,7 +315,8 @@ def curation_markdown(table: pd.DataFrame, verdicts: pd.DataFrame, *, family: st
         lines.append(f"- **{name}** (training data: main-form {fmt(ref.main_score)}, inner-form "
                      f"{fmt(ref.inner_score)}; held-out floor FID {fmt(ref.fid, 1)}, KID "
                      f"{fmt(ref.kid, 4)}, diversity {fmt(ref.diversity, 1)}):")
-        for column in [c for c in (*COLUMNS[1:], RANDOM_COLUMN) if c in sub.index]:
+        for column in [c for c in (*COLUMNS[1:], RANDOM_COLUMN, FIRST_TECH_COLUMN,
+                                   FIRST_CONTROL_COLUMN) if c in sub.index]:
             r = sub.loc[column]
             form = (f"form score {fmt(r.form_score)} ± {fmt(r.form_score_sd)}, "
                     if "form_score" in r else "")
@@ -341,13 +344,16 @@ def model_family(model: str, res: int, sg_channels: int, augment: str) -> str:
 def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loops: Mapping,
                       controls: Mapping | None, evaluate, floor, *, family: str,
                       shape_stage: str, pretrain_column: bool,
-                      random_loops: Mapping | None = None) -> pd.DataFrame:
+                      random_loops: Mapping | None = None, first_loops: Mapping | None = None,
+                      first_controls: Mapping | None = None) -> pd.DataFrame:
     """Table 1's rows per artist, column and seed, before the gate (:func:`with_gate`):
     the held-out floor (``floor(artist, split)``, ``seed`` None), then per seed each stage
     of ``base`` at its own epochs, the curation loop's last model, -- given ``controls`` --
     the control and -- given ``random_loops`` -- the random-selection loop's last model
-    (:data:`paperlib.paper_b.tables.RANDOM_COLUMN`), via ``evaluate``. ``model`` is
-    ``family``."""
+    (:data:`paperlib.paper_b.tables.RANDOM_COLUMN`), -- given ``first_loops`` and
+    ``first_controls`` -- the 2 x 2's loop and control from the 1st result
+    (:data:`~paperlib.paper_b.tables.FIRST_TECH_COLUMN`), via ``evaluate``. ``model`` is
+    ``family``; no pre-training column when ``shape_stage`` is the fine-tuning itself."""
     rows = []
     for name, sp in splits.items():
         rows.append({"artist": name, "column": "training data", "seed": None,
@@ -356,7 +362,7 @@ def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loop
             stage_cols = (("1st result", "alone"), ("shape learning", shape_stage),
                           ("longer training", "longer"),
                           *([("shape pre-training + fine-tuning", "finetune")]
-                            if pretrain_column else []))
+                            if pretrain_column and shape_stage != "finetune" else []))
             for column, stage in stage_cols:   # each stage at its own epochs (1st result: B)
                 res = base[name, s][stage]
                 rows.append({"artist": name, "column": column, "seed": s, "model": family,
@@ -364,12 +370,15 @@ def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loop
             loop_cols = [("shape learning + technique", loops[name, s])]
             if random_loops:
                 loop_cols.append((RANDOM_COLUMN, random_loops[name, s]))
+            if first_loops:
+                loop_cols.append((FIRST_TECH_COLUMN, first_loops[name, s]))
             for column, out in loop_cols:
                 rows.append({"artist": name, "column": column, "seed": s, "model": family,
                              **evaluate(name, out["models"][-1])})
-            if controls:
-                rows.append({"artist": name, "column": "control", "seed": s, "model": family,
-                             **evaluate(name, controls[name, s]["run_dir"])})
+            for column, ctl in (("control", controls), (FIRST_CONTROL_COLUMN, first_controls)):
+                if ctl:
+                    rows.append({"artist": name, "column": column, "seed": s, "model": family,
+                                 **evaluate(name, ctl[name, s]["run_dir"])})
     return pd.DataFrame(rows)
 
 

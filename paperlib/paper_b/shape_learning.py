@@ -24,7 +24,14 @@ from ..engine.config import (
 )
 from ..engine.loop import train_cached
 from ..engine.parallel import train_many
-from ..engine.runs import METRIC_NOISE, RunDir, RunResult, list_checkpoints, load_run
+from ..engine.runs import (
+    METRIC_NOISE,
+    RunDir,
+    RunResult,
+    list_checkpoints,
+    load_run,
+    snapshot,
+)
 from ..models import get_model
 from .curation import run_curation_loop
 
@@ -134,6 +141,15 @@ def at_epoch(res: RunResult, epoch: int) -> RunResult:
                            f"{sorted(ckpts)}): the 1st result cannot be read from it")
     return RunResult(res.run_dir, "finished", int(epoch),
                      [r for r in res.rows if int(r.get("epoch", 0)) <= epoch])
+
+
+def first_result_run(res: RunResult, epoch: int, root: Any) -> RunResult:
+    """The 1st result as a run folder of its own, for code that starts from a run's latest
+    checkpoint (notebook 05's curation loop and control on the 1st result): ``res`` (the
+    longer control's run) as it stood at ``epoch`` (:func:`paperlib.engine.runs.snapshot`),
+    under ``root/snapshots``; kept once written."""
+    path = Path(root) / "snapshots" / f"{Path(res.run_dir).name}-e{int(epoch)}"
+    return snapshot(res.run_dir, int(epoch), path)
 
 
 def stage_kimg(profile: Any, model: str) -> float:
