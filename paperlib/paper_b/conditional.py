@@ -209,6 +209,8 @@ CONDITIONAL_COLUMNS = {"floor": "training data (held-out floor)",
                        "p2p": "conditional (Pix2pixHD)",
                        "p2p_gt": "conditional, ground-truth features (upper bound)",
                        "alone": "1st result (StyleGAN2 alone)",
+                       "finetune": "shape learning (StyleGAN2 transfer)",
+                       "cond": "shape learning (StyleGAN2 class-conditional)",
                        "mix": "shape learning (StyleGAN2 mix)"}
 
 
