@@ -24,6 +24,7 @@ from .paper_a.explorer import (
     pca_sweep,
 )
 from .paper_a.instability import d_wins, instability_onset
+from .paper_b.tables import exact_form_metric
 from .utils.images import tile
 from .utils.io import atomic_savefig, atomic_write_text
 
@@ -255,6 +256,25 @@ def _panel_grid(rows: int, width: float, row_height: float):
                         squeeze=False)
 
 
+def artist_panels(rows) -> list:
+    """:data:`METRIC_PANELS` for one artist's ``rows``: the first is the set's own form
+    measure (:func:`paperlib.paper_b.tables.exact_form_metric`: the disc score on
+    geometric), the inner-form panel ``None`` where the set has no inner forms (no finite
+    value)."""
+    exact = exact_form_metric(rows)
+    first = (exact, "form score (higher better)" if exact == "form_score" else
+             METRIC_PANELS[0][1])
+    inner = METRIC_PANELS[1] if "inner_score" in rows and np.isfinite(
+        rows.inner_score.astype(float)).any() else None
+    return [first, inner, *METRIC_PANELS[2:]]
+
+
+def _no_panel(ax, name: str) -> None:
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, f"{name}: no inner forms\nin this set", ha="center", va="center",
+            fontsize=9, transform=ax.transAxes)
+
+
 def stage_metrics_figure(per_run, artists, stages, augments):
     """Notebook 01's form, FID and KID per stage: per artist, bars of the mean over seeds,
     dots for single seeds and a dashed line at the training data's own value. Returns the
@@ -265,7 +285,11 @@ def stage_metrics_figure(per_run, artists, stages, augments):
     for i, name in enumerate(artists):
         sub = per_run[per_run.artist == name]
         ref = sub[sub.stage == "training data"].iloc[0]
-        for ax, (col, label) in zip(axes[i], METRIC_PANELS):
+        for ax, panel in zip(axes[i], artist_panels(sub)):
+            if panel is None:
+                _no_panel(ax, name)
+                continue
+            col, label = panel
             means = [sub[sub.stage == st][col].mean() for st in order]
             ax.bar(range(len(order)), means, color=[STAGE_COLORS[st] for st in stages]
                    + ["tab:orange"] * len(augments))
@@ -277,7 +301,7 @@ def stage_metrics_figure(per_run, artists, stages, augments):
                           rotation=25, ha="right", fontsize=8)
             ax.set_ylabel(label.split(" (")[0], fontsize=9)
             ax.set_title(f"{name}: {label}", fontsize=10)
-            if col in ("main_score", "inner_score"):
+            if col in ("main_score", "inner_score", "form_score"):
                 ax.set_ylim(0, 1)
                 ax.legend(fontsize=8)
     fig.tight_layout()
@@ -378,15 +402,15 @@ def conditional_grid_figure(splits: dict, p2p_runs: dict, seed: int, res: int, m
     """Notebook 01b's grid, per artist (run ``p2p_runs[artist, seed]``): rows of held-out
     maps, Pix2pixHD's outputs (sampled features; with instance features also the truth's)
     and the ground truth. Returns the figure."""
-    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 6.0), squeeze=False)
-    for ax, (name, sp) in zip(axes[0], splits.items()):
+    fig, axes = plt.subplots(len(splits), 1, figsize=(9.0, 6.0 * len(splits)), squeeze=False)
+    for ax, (name, sp) in zip(axes[:, 0], splits.items()):
         pairs = load_pairs(sp.held_out, res, map_source)[:n_show]
         run = load_run(p2p_runs[name, seed].run_dir)
         outs = [translate(run, pairs, features=f)
                 for f in (("clusters", "gt") if run.config.p2p_feat else ("clusters",))]
         grid = torch.cat([map_to_rgb(pairs.maps), *outs, pairs.images])
-        show_grid(grid, f"{name} (seed {seed}): held-out map | Pix2pixHD"
-                  + (" | with the truth's features" if len(outs) > 1 else "")
+        show_grid(grid, f"{name} (seed {seed}), rows: held-out map | Pix2pixHD"
+                  + (" |\nPix2pixHD with the truth's features" if len(outs) > 1 else "")
                   + " | ground truth", nrow=n_show, ax=ax)
     fig.tight_layout()
     return fig
@@ -401,9 +425,14 @@ def conditional_metrics_figure(per_seed, artists, order, gt_column: str, title: 
     for i, name in enumerate(artists):
         sub = per_seed[per_seed.artist == name]
         floor_row = sub[sub.model == "real"].iloc[0]
-        for ax, (col, label) in zip(axes[i], METRIC_PANELS):
+        for ax, panel in zip(axes[i], artist_panels(sub[sub.model != "real"])):
+            if panel is None:
+                _no_panel(ax, name)
+                continue
+            col, label = panel
             ax.bar(range(len(order)), [sub[sub.column == c][col].mean() for c in order],
-                   color=["tab:purple", "tab:gray", "tab:blue"][:len(order)])
+                   color=["tab:purple", "tab:gray", "tab:green", "tab:cyan", "tab:blue"
+                          ][:len(order)])
             gt = sub[sub.column == gt_column][col]
             ax.plot([0] * len(gt), gt, "^", color="tab:pink", ms=5,
                     label="conditional, ground-truth features")
@@ -411,9 +440,11 @@ def conditional_metrics_figure(per_seed, artists, order, gt_column: str, title: 
                 v = sub[sub.column == c][col]
                 ax.plot([k] * len(v), v, "k.", ms=6)
             ax.axhline(floor_row[col], color="tab:red", ls="--", lw=1, label="training data")
-            ax.set_xticks(range(len(order)), [c.split(" (")[0] for c in order], fontsize=8)
+            ax.set_xticks(range(len(order)), [c.replace(" (", "\n(") for c in order],
+                          fontsize=7, rotation=20, ha="right")
+            ax.set_ylabel(label.split(" (")[0], fontsize=9)
             ax.set_title(f"{name}: {label}", fontsize=9)
-            if col in ("main_score", "inner_score"):
+            if col in ("main_score", "inner_score", "form_score"):
                 ax.set_ylim(0, 1)
             ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)

@@ -332,3 +332,33 @@ def test_metric_bar_figures_draw_one_panel_per_metric():
                      inner_score=0.8, fid=20.0, kid=0.0))
     fig = plots.conditional_metrics_figure(pd.DataFrame(rows), ["a"], ["p2p", "sg"], "gt", "t")
     assert len(fig.axes) == len(plots.METRIC_PANELS)
+
+
+def test_metric_bars_use_each_set_own_form_measure_and_table_names():
+    """Geometric (a disc measure, no inner forms): its first panel plots the form score,
+    not the main-form score, its inner-form panel says there is none; x-ticks are the
+    tables' names and every drawn panel has a y-label."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from paperlib import plots
+    rows = []
+    for a, measure in (("donglein", "face"), ("geometric", "discs")):
+        inner = 0.4 if measure == "face" else float("nan")
+        rows += [dict(artist=a, stage=st, seed=s, main_score=0.1, form_score=0.7,
+                      form_measure=measure, inner_score=inner, fid=90.0, kid=0.1)
+                 for st in ("alone", "finetune") for s in (0, 1)]
+        rows.append(dict(artist=a, stage="training data", seed=0, main_score=0.2,
+                         form_score=0.9, form_measure=measure, inner_score=inner, fid=20.0,
+                         kid=0.0))
+    fig = plots.stage_metrics_figure(pd.DataFrame(rows), ["donglein", "geometric"],
+                                     ["alone", "finetune"], [])
+    axes = fig.axes
+    assert axes[0].get_title() == "donglein: main-form score (higher better)"
+    assert axes[4].get_title() == "geometric: form score (higher better)"
+    assert [b.get_height() for b in axes[4].patches] == [0.7, 0.7]     # not main_score 0.1
+    assert not axes[5].axison and "no inner forms" in axes[5].texts[0].get_text()
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["1st result",
+                                                                 "transfer (fine-tuned)"]
+    assert all(ax.get_ylabel() for ax in axes if ax.axison)
