@@ -23,6 +23,7 @@ from .config import figures_dir
 from .doc_tables import sync_docs_tables
 from .engine import parallel
 from .engine.config import profile_sizes
+from .engine.probe import step_probe
 from .engine.runs import find_runs
 from .models import model_names
 from .publish import NotebookTooLarge, executed_dir, publish_executed
@@ -177,6 +178,8 @@ def reproduce(profile: str | None = None, notebooks: list[str] | None = None,
     settings = {**prof.to_dict(), "models": {m: profile_sizes(prof, m) for m in model_names()}}
     manifest = {"profile": prof.name, "profile_settings": settings, **environment_info(),
                 "scheduler": spec, "notebooks": [], "status": "running"}
+    # this machine's speed against the reference's, before anything else loads its cores
+    manifest["machine"]["step_probe"] = step_probe(prof)
     fig_dir = figures_dir(prof)
     fig_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = fig_dir / "results_manifest.json"

@@ -244,6 +244,9 @@ def test_reproduce_passes_the_scheduler_to_the_kernels(tmp_path, monkeypatch):
     saved = json.loads((tmp_path / "figs" / "results_manifest.json").read_text())
     assert saved["scheduler"] == manifest["scheduler"] == "tcp://10.0.0.1:8786"
     assert saved["notebooks"][0]["name"] == "01_env.ipynb" and saved["runs"] == []
+    # the machine's speed against the reference's, measured before the notebooks
+    probe = saved["machine"]["step_probe"]
+    assert set(probe) == {"dcgan", "stylegan2"} and probe["stylegan2"]["s_per_kimg"] > 0
 
 
 # ----------------------------------------------------------------------------- run records
