@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/step_probe.py [--profile cpu] [--steps 6] [--threads 1]
     .venv/bin/python benchmarks/step_probe.py --smoke   # seconds: smoke sizes, proves it runs
 
-Times DCGAN's and StyleGAN2's engine step at the profile's sizes on random images
+Times every image model's engine step (DCGAN, DeLiGAN, the proposed model, StyleGAN2) at the profile's sizes on random images
 (``paperlib.engine.probe.step_probe``) and prints seconds per kimg beside the reference
 machine's (``ModelSpec.seconds_per_kimg``, which the training plans use) and their ratio:
 machines of one kind differ by up to about 2.5x in convolution speed, so a plan's minutes
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import _smoke  # the benchmarks' --smoke helper, next to this file
 
-from paperlib.engine.probe import PROBE_MODELS, step_probe
+from paperlib.engine.probe import step_probe
 
 SMOKE = {"profile": "smoke", "steps": 1, "warmup": 1}
 
@@ -30,7 +30,7 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per model")
     p.add_argument("--threads", type=int, default=1)
     args = _smoke.parse_args(p, argv, **SMOKE)
-    res = step_probe(args.profile, PROBE_MODELS, args.steps, args.warmup, args.threads)
+    res = step_probe(args.profile, None, args.steps, args.warmup, args.threads)
     print(f"step probe, profile {args.profile}, {args.threads} thread(s), {args.steps} steps "
           f"after {args.warmup} warm-up")
     print(f"{'model':10s} {'batch':>5s} {'s/step':>8s} {'s/kimg':>8s} {'reference':>10s} "

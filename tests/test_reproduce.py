@@ -246,7 +246,7 @@ def test_reproduce_passes_the_scheduler_to_the_kernels(tmp_path, monkeypatch):
     assert saved["notebooks"][0]["name"] == "01_env.ipynb" and saved["runs"] == []
     # the machine's speed against the reference's, measured before the notebooks
     probe = saved["machine"]["step_probe"]
-    assert set(probe) == {"dcgan", "stylegan2"} and probe["stylegan2"]["s_per_kimg"] > 0
+    assert {"dcgan", "stylegan2"} <= set(probe) and probe["stylegan2"]["s_per_kimg"] > 0
 
 
 # ----------------------------------------------------------------------------- run records

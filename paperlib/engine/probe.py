@@ -9,20 +9,24 @@ from typing import Sequence
 import torch
 
 from ..config import get_profile
-from ..models import get_model
+from ..models import get_model, model_names
 from .augment import Augmenter
 from .config import profile_config, resolve_device
 from .loop import train_epoch
 from .runs import build_trainer
 
-#: The models the probe times by default: paper A's step and paper B's.
-PROBE_MODELS = ("dcgan", "stylegan2")
+
+def probe_models() -> list[str]:
+    """The models the probe times by default: every registered model that trains on images
+    alone (a model of paired data needs maps)."""
+    return [m for m in model_names() if get_model(m).data_kind != "pairs"]
 
 
-def step_probe(profile="cpu", models: Sequence[str] = PROBE_MODELS, steps: int = 6,
+def step_probe(profile="cpu", models: Sequence[str] | None = None, steps: int = 6,
                warmup: int = 2, threads: int = 1, device: str = "cpu") -> dict:
-    """Per model, ``steps`` training steps (after ``warmup`` untimed ones) of the engine's
-    step at ``profile``'s sizes on random images, on ``threads`` torch threads: ``{model:
+    """Per model (default :func:`probe_models`), ``steps`` training steps (after ``warmup``
+    untimed ones) of the engine's step at ``profile``'s sizes on random images, on
+    ``threads`` torch threads: ``{model:
     {"batch", "s_per_step", "s_per_kimg", "reference_s_per_kimg", "slowdown"}}``
     (``slowdown``: this machine's s/kimg over the reference's; NaN without a reference).
     The torch thread count is restored afterwards."""
@@ -34,7 +38,7 @@ def step_probe(profile="cpu", models: Sequence[str] = PROBE_MODELS, steps: int =
     torch.set_num_threads(int(threads))
     out = {}
     try:
-        for name in models:
+        for name in models or probe_models():
             cfg = profile_config(prof, name, epochs=1, device=str(dev))
             trainer = build_trainer(cfg, dev)
             aug = Augmenter(cfg.augment)
