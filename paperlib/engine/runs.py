@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 from ..models import get_model
-from ..utils.io import atomic_torch_save, atomic_write_json
+from ..utils.io import atomic_torch_save, atomic_write, atomic_write_json, atomic_write_text
 from .config import TrainConfig, make_config, resolve_device
 
 
@@ -467,12 +468,14 @@ def snapshot(run_dir, epoch: int, dest) -> RunResult:
         try:
             os.link(src, out.checkpoint_file(epoch))
         except OSError:
-            shutil.copyfile(src, out.checkpoint_file(epoch))
+            atomic_write(out.checkpoint_file(epoch), lambda f: f.write(src.read_bytes()),
+                         fsync=True)
         rows = [r for r in run.log_rows() if int(r["epoch"]) <= epoch]
-        with open(out.log_file, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["epoch"])
-            w.writeheader()
-            w.writerows(rows)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["epoch"])
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write_text(out.log_file, buf.getvalue())
         out.write_config(record)
         out.write_status("finished", epoch, make_config(**{**record["config"],
                                                             "device": "auto"}))
