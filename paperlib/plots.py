@@ -369,24 +369,30 @@ def composition_figure(comp_df, seed: int, sources):
 
 
 def table1_samples_figure(splits: dict, base: dict, loops: dict, table1, seed: int,
-                          shape_stage: str, res: int, title: str, n: int = 16):
-    """Notebook 05's Table 1 as samples (``seed``), titled with form score and FID. Returns
-    the figure."""
+                          shape_stage: str, res: int, title: str, n: int = 16,
+                          more: dict | None = None):
+    """Notebook 05's Table 1 as samples (``seed``), titled with the set's exact-form score
+    and FID; ``more``: further columns, ``{column: {(artist, seed): run folder}}`` (the
+    controls, the random loop, the 2 x 2's row on the 1st result), each at its latest
+    checkpoint. Returns the figure."""
+    more = more or {}
     t1_cols = ["training data", "1st result", "shape learning", "longer training",
-               "shape learning + technique"]
+               "shape learning + technique", *more]
     fig, axes = plt.subplots(len(splits), len(t1_cols),
                              figsize=(2.3 * len(t1_cols), 2.6 * len(splits)), squeeze=False)
     for i, (name, sp) in enumerate(splits.items()):
         last = loops[name, seed]["models"][-1]
         runs_i = [None, *[(base[name, seed][st].run_dir, base[name, seed][st].epochs_done)
-                          for st in ("alone", shape_stage, "longer")], (last, None)]
+                          for st in ("alone", shape_stage, "longer")], (last, None),
+                  *[(more[c][name, seed], None) for c in more]]
+        form = exact_form_metric(table1[table1.artist == name])
         for j, (ax, col, run) in enumerate(zip(axes[i], t1_cols, runs_i)):
             imgs = (load_folder(sp.held_out, res).images[:n] if run is None
                     else load_run(run[0], epoch=run[1]).sample(n, seed=0))
             row = table1[(table1.artist == name) & (table1.column == col)].iloc[0]
             ax = show_grid(imgs, "", nrow=4, ax=ax)
-            ax.set_title((f"{col}\n" if i == 0 else "") + f"form {row.main_score:.2f} · "
-                         f"FID {row.fid:.0f}", fontsize=9)
+            ax.set_title((f"{col}\n" if i == 0 else "") + f"form {row[form]:.2f} · "
+                         f"FID {row.fid:.0f}", fontsize=8)
             if j == 0:
                 ax.axis("on")
                 ax.set_xticks([]), ax.set_yticks([])
