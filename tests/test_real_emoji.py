@@ -135,6 +135,8 @@ def test_build_writes_labelled_sets_with_counts_licences_and_attribution(tmp_pat
     assert manifests["fluent"]["counts"] == {"positive": 2, "negative": 2}
     assert manifests["twemoji"]["counts"] == {"positive": 2, "negative": 1}
     assert manifests["twemoji"]["params"]["missing"] == {"twemoji": ["1F622"]}
+    assert manifests["fluent"]["params"]["labels_from"] == \
+        "package/data/openmoji.json of openmoji@17.0.0"
     combined = manifests["combined"]
     assert combined["counts"] == {"positive": 6, "negative": 5} and combined["count"] == 11
     assert combined["params"]["vendor_counts"] == {

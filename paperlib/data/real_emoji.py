@@ -27,6 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from PIL import Image
 
 from ..config import DATA_DIR
@@ -286,7 +287,8 @@ def build_real_emoji(out_root=REAL_EMOJI_DIR, packages_dir=PACKAGES_DIR, res: in
     """
     res = check_res(res)
     _cairosvg()
-    if not any(v.name == "openmoji" for v in vendors):
+    reference = next((v for v in vendors if v.name == "openmoji"), None)
+    if reference is None:
         raise ValueError("the openmoji package is needed: its openmoji.json labels every vendor")
     out_root, packages_dir = Path(out_root), Path(packages_dir)
     tarballs = fetch_packages(packages_dir, vendors, npm)
@@ -310,11 +312,11 @@ def build_real_emoji(out_root=REAL_EMOJI_DIR, packages_dir=PACKAGES_DIR, res: in
         items = [(f"{f['label']}/{f['codepoint'].lower()}.png", f["label"],
                   _recipe(vendor, f)) for f in chosen[vendor.name]]
         manifests[vendor.name] = _write(out_root / vendor.name, f"real_emoji_{vendor.name}",
-                                        res, items, [vendor], missing, progress)
+                                        res, items, [vendor], reference, missing, progress)
     items = [(f"{f['label']}/{vendor.name}_{f['codepoint'].lower()}.png", f["label"],
               _recipe(vendor, f)) for vendor in vendors for f in chosen[vendor.name]]
     manifests[COMBINED] = _write(out_root / COMBINED, f"real_emoji_{COMBINED}", res, items,
-                                 list(vendors), missing, progress)
+                                 list(vendors), reference, missing, progress)
     _write_licences(out_root, vendors, licences, manifests)
     return manifests
 
@@ -331,14 +333,14 @@ def _render(recipe: dict, size: int) -> Image.Image:
 
 
 def _write(out: Path, name: str, res: int, items: list, vendors: list[Vendor],
-           missing: dict, progress: bool) -> dict:
+           reference: Vendor, missing: dict, progress: bool) -> dict:
     counts: dict[str, dict[str, int]] = {v.name: {} for v in vendors}
     for _, label, recipe in items:
         counts[recipe["vendor"]][label] = counts[recipe["vendor"]].get(label, 0) + 1
     params = {"vendors": {v.name: {"package": v.spec, "integrity": v.integrity,
                                    "licence": v.licence} for v in vendors},
               "vendor_counts": counts, "subgroup_labels": SUBGROUP_LABELS,
-              "labels_from": f"{OPENMOJI_METADATA} of {VENDORS[0].spec}",
+              "labels_from": f"{OPENMOJI_METADATA} of {reference.spec}",
               "missing": {v.name: missing[v.name] for v in vendors},
               "attribution": "../ATTRIBUTION.md"}
     # in file order, as the manifest lists them (a rebuild compares the two)
@@ -388,7 +390,7 @@ def real_emoji_dir(vendor: str = COMBINED, root=None) -> Path:
 
 
 def load_real_emoji(vendor: str = COMBINED, res: int = 64,
-                    root=None) -> tuple[LoadedImages, object, list[str]]:
+                    root=None) -> tuple[LoadedImages, torch.Tensor, list[str]]:
     """An installed set loaded like any labelled folder (:func:`paperlib.data.folders.
     load_class_folders`): ``(images, class index per image, ["negative", "positive"])``.
     Only reads; nothing is downloaded."""
