@@ -9,7 +9,7 @@ PROFILE ?= cpu
 STAMP := $(VENV)/.paperlib-installed
 KERNEL := paperlib
 
-.PHONY: venv reproduce test release-check clean-runs
+.PHONY: venv reproduce test release-check real-emoji clean-runs
 
 # (Re)create the virtual environment when pyproject.toml or constraints.txt changes: paperlib
 # editable, with the extras the notebooks, the tests and the Dask scheduler need, at the
@@ -49,6 +49,15 @@ test: $(STAMP)
 release-check: $(STAMP)
 	$(VENV)/bin/python -m pytest tests -m release -p no:cacheprovider
 	$(VENV)/bin/python -m paperlib verify --profile $(PROFILE) --strict
+
+# Real face emoji for paper A (docs/DATA_REAL_EMOJI.md): installs the extra "real-emoji"
+# (cairosvg) into the venv, fetches the pinned OpenMoji, Fluent Emoji and Twemoji packages
+# once with `npm pack` into data/real_emoji/packages/ (needs npm and the npm registry), then
+# rasterises their face emoji into one labelled set per vendor plus data/real_emoji/combined/.
+# No other code path downloads them.
+real-emoji: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet --no-compile -c constraints.txt -e ".[real-emoji]"
+	$(VENV)/bin/python -m paperlib.data.real_emoji
 
 clean-runs:
 	rm -rf runs/smoke data/smoke

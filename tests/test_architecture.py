@@ -42,6 +42,7 @@ ALLOWED_LAZY = {
     "torchvision": "the VGG19 layout is only needed with user-supplied VGG weights",
     "matplotlib": "data.paired rasterises polygons with matplotlib.path only for recipe maps",
     "ipywidgets": "widgets are only built in notebooks",
+    "cairosvg": "an optional extra (real-emoji): only installing the real emoji rasterises SVGs",
 }
 
 

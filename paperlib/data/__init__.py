@@ -1,7 +1,9 @@
 """Data: the stand-in sets (emoji: :mod:`.emoji`; shapes and artists: :mod:`.shapes`; all
 sets, mixes and held-out splits: :mod:`.sets`), image folders and manifests (:mod:`.folders`)
-and paired (map, image) data for conditional models (:mod:`.paired`). Imports only
-:mod:`paperlib.config`, :mod:`paperlib.utils` and :mod:`paperlib.forms` (layers below)."""
+and paired (map, image) data for conditional models (:mod:`.paired`). Real face emoji from
+vendor sets (``make real-emoji``): :mod:`.real_emoji`, imported on its own (it is also the
+command ``python -m paperlib.data.real_emoji``). Imports only :mod:`paperlib.config`,
+:mod:`paperlib.utils` and :mod:`paperlib.forms` (layers below)."""
 
 from . import draw, emoji, folders, paired, sets, shapes
 from .emoji import build_emoji_set, emoji_label, emoji_recipes, render_emoji
