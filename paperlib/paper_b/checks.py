@@ -228,8 +228,7 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
     for key, c in controls.items():
         _nb_check(c["status"] == "finished" and c["epochs_done"] == control_epochs[key[0]],
                   f"control {key}: {c['status']}, {c['epochs_done']} epochs")
-    pretrain_column = bool(pretrain_column) and shape_stage != "finetune"
-    want = len(artists) * (5 + pretrain_column + bool(control) + bool(random_control)
+    want = len(artists) * (5 + bool(pretrain_column) + bool(control) + bool(random_control)
                            + 2 * bool(first_row))
     _nb_check(len(table1) == want, f"Table 1 has {len(table1)} rows, not {want}")
     for (name, s), r in base.items():   # the 1st result is the longer control's run, read at B
@@ -250,7 +249,7 @@ def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1,
               "a non-finite FID, KID or diversity")
     _nb_check(set(verdict_df.verdict) <= set(VERDICTS),
               f"unknown verdicts {set(verdict_df.verdict) - set(VERDICTS)}")
-    want = (5 + pretrain_column + bool(random_control) + 2 * bool(first_row)
+    want = (5 + bool(pretrain_column) + bool(random_control) + 2 * bool(first_row)
             + ("outcome_form_score" in t1)) * len(artists)   # (5: the KID claim)
     _nb_check(len(verdict_df) == want, f"{len(verdict_df)} claims, not {want}")
     if calibrated and "artist_donglein" in artists:

@@ -353,7 +353,7 @@ def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loop
     (:data:`paperlib.paper_b.tables.RANDOM_COLUMN`), -- given ``first_loops`` and
     ``first_controls`` -- the 2 x 2's loop and control from the 1st result
     (:data:`~paperlib.paper_b.tables.FIRST_TECH_COLUMN`), via ``evaluate``. ``model`` is
-    ``family``; no pre-training column when ``shape_stage`` is the fine-tuning itself."""
+    ``family``."""
     rows = []
     for name, sp in splits.items():
         rows.append({"artist": name, "column": "training data", "seed": None,
@@ -362,7 +362,7 @@ def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loop
             stage_cols = (("1st result", "alone"), ("shape learning", shape_stage),
                           ("longer training", "longer"),
                           *([("shape pre-training + fine-tuning", "finetune")]
-                            if pretrain_column and shape_stage != "finetune" else []))
+                            if pretrain_column else []))
             for column, stage in stage_cols:   # each stage at its own epochs (1st result: B)
                 res = base[name, s][stage]
                 rows.append({"artist": name, "column": column, "seed": s, "model": family,
