@@ -190,3 +190,16 @@ def test_mean_effect_refuses_a_latent_without_mu():
         paper_a.mean_effect(ProposedLatent(6), G, delta=0)
     with pytest.raises(ValueError, match="n >= 1"):
         paper_a.mean_effect(ProposedLatent(6), G, n=0)
+
+
+def test_explorer_label_names_the_secondary_reading(tmp_path):
+    import json
+
+    from paperlib.paper_a.explorer import run_label
+
+    for reading, shown in (("linear", False), ("depth", True)):
+        d = tmp_path / reading
+        d.mkdir()
+        cfg = engine.make_config(model="proposed", epochs=1, proposed_reading=reading)
+        (d / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "data": {}}))
+        assert ("depth reading" in run_label(d)) is shown
