@@ -1,5 +1,6 @@
 """Notebook 06's tables and verdicts (paperlib.paper_a.report) on hand-built runs, scores
 and tables: nothing is trained or scored here."""
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -124,23 +125,31 @@ def test_cached_run_only_for_finished_or_diverged(tmp_path):
 
 def test_search_n_cached_follows_the_search(tmp_path):
     data_dir, root = _data_folder(tmp_path), tmp_path / "root"
-    prof = config.get_profile("smoke")       # n_search_max 2, stable past epoch 1
+    prof = dataclasses.replace(config.get_profile("smoke"), n_search_max=3)  # stable past 1
 
-    def cfg(n):
-        return engine.profile_config(prof, "proposed", "paper", 0, n_images=5, proposed_N=n)
+    def cfg(n, reading="linear"):
+        return engine.profile_config(prof, "proposed", "paper", 0, n_images=5, proposed_N=n,
+                                     proposed_reading=reading)
 
     assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
-    _fake_cached(cfg(1), data_dir, root, rows=_rows(cfg(1).epochs, wins_from=1))  # unstable
-    assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")  # N=2 missing
-    _fake_cached(cfg(2), data_dir, root, rows=_rows(cfg(2).epochs))
+    _fake_cached(cfg(1), data_dir, root, rows=_rows(cfg(1).epochs))      # not a linear candidate
+    assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
+    _fake_cached(cfg(2), data_dir, root, rows=_rows(cfg(2).epochs, wins_from=1))  # unstable
+    assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")  # N=3 missing
+    _fake_cached(cfg(3), data_dir, root, rows=_rows(cfg(3).epochs))
     assert paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
+    # the depth reading's search is its own runs, from N = 1
+    assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial", reading="depth")
+    _fake_cached(cfg(1, "depth"), data_dir, root, rows=_rows(cfg(1).epochs))
+    assert paper_a.search_n_cached(prof, data_dir, root, scheduler="serial", reading="depth")
 
 
 def test_search_n_cached_stops_at_the_first_stable_n(tmp_path):
     data_dir, root = _data_folder(tmp_path), tmp_path / "root"
-    c1 = engine.profile_config("smoke", "proposed", "paper", 0, n_images=5, proposed_N=1)
-    _fake_cached(c1, data_dir, root, rows=_rows(c1.epochs))                 # stable: done
-    assert paper_a.search_n_cached("smoke", data_dir, root, scheduler="serial")
+    prof = dataclasses.replace(config.get_profile("smoke"), n_search_max=3)
+    c2 = engine.profile_config(prof, "proposed", "paper", 0, n_images=5, proposed_N=2)
+    _fake_cached(c2, data_dir, root, rows=_rows(c2.epochs))                 # stable: done
+    assert paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
 
 
 def test_reference_runs_trains_only_what_is_missing_and_says_so_first(tmp_path, monkeypatch,

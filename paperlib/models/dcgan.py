@@ -159,21 +159,31 @@ class DeLiGANLatent(_Latent):
 
 class ProposedLatent(_Latent):
     """Paper A's latent distribution adjustment + latent mean adjustment, in **our
-    interpretation** (paper A's Eq. 1 is lost): ``z = Linear(n, n*N)(eps) + mu`` with
-    ``eps ~ N(0, I_n)`` and ``mu ~ U(-1, 1)`` per component and sample (Eq. 3); the Linear
-    (PyTorch's default init) trains with G. Ablations: ``adjust=False`` drops the layer
-    (``out_dim = n``), ``mean_adjust=False`` drops ``mu``."""
+    interpretation** (paper A's Eq. 1 is lost): ``z = layer(eps) + mu`` with
+    ``eps ~ N(0, I_n)`` and ``mu ~ U(-1, 1)`` per component and sample (Eq. 3); ``layer``
+    (PyTorch's default init) trains with G. ``reading`` (:data:`PROPOSED_READINGS`):
+    ``"linear"``, ``layer = Linear(n, n*N)`` (``out_dim = n*N``); ``"depth"``, ``layer`` =
+    :class:`PixelNorm` then N x (``Linear(n, n)`` + ``LeakyReLU(0.2)``) (``out_dim = n``).
+    Ablations: ``adjust=False`` drops ``layer`` (``out_dim = n``; the reading then changes
+    nothing), ``mean_adjust=False`` drops ``mu``."""
 
     mean_adjust_range = (-1.0, 1.0)
 
-    def __init__(self, nz: int = 100, N: int = 2, adjust: bool = True, mean_adjust: bool = True):
+    def __init__(self, nz: int = 100, N: int = 2, adjust: bool = True, mean_adjust: bool = True,
+                 reading: str = "linear"):
         super().__init__()
         if N < 1:
             raise ValueError(f"proposed N must be >= 1, got {N}")
-        self.nz, self.N = nz, N
+        check_reading(reading)
+        self.nz, self.N, self.reading = nz, N, reading
         self.adjust, self.mean_adjust = bool(adjust), bool(mean_adjust)
-        self.layer = nn.Linear(nz, nz * N) if self.adjust else None
-        self.out_dim = nz * N if self.adjust else nz
+        if not self.adjust:
+            self.layer, self.out_dim = None, nz
+        elif reading == "linear":
+            self.layer, self.out_dim = nn.Linear(nz, nz * N), nz * N
+        else:
+            blocks = [m for _ in range(N) for m in (nn.Linear(nz, nz), nn.LeakyReLU(0.2))]
+            self.layer, self.out_dim = nn.Sequential(PixelNorm(), *blocks), nz
 
     def sample_noise(self, n: int, generator: torch.Generator, device=None) -> tuple:
         eps = _randn((n, self.nz), generator, device)
@@ -185,6 +195,25 @@ class ProposedLatent(_Latent):
     def forward(self, eps: torch.Tensor, mu: torch.Tensor | None = None) -> torch.Tensor:
         h = self.layer(eps) if self.layer is not None else eps
         return h + mu if mu is not None else h
+
+
+#: Readings of paper A's lost Eq. 1 (:class:`ProposedLatent`): ``"linear"`` (primary) and
+#: ``"depth"`` (secondary); why: docs/DECISIONS.md, "Paper A: two readings of Eq. 1".
+PROPOSED_READINGS = ("linear", "depth")
+
+
+class PixelNorm(nn.Module):
+    """StyleGAN's mapping-network input normalisation: ``z * rsqrt(mean(z^2, dim=1) + 1e-8)``."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+def check_reading(reading) -> None:
+    """Refuse a ``reading`` not in :data:`PROPOSED_READINGS` (``ValueError`` listing them)."""
+    if reading not in PROPOSED_READINGS:
+        raise ValueError(f"unknown proposed_reading {reading!r}; valid readings are: "
+                         f"{', '.join(PROPOSED_READINGS)}")
 
 
 def build_latent(model: str, nz: int = 100, **latent_opts) -> _Latent:
@@ -204,7 +233,7 @@ def build_models(model: str, res: int, nz: int = 100, ngf: int = 64, ndf: int = 
                  **latent_opts) -> tuple[_Latent, Generator, Discriminator]:
     """``(latent, G, D)`` for ``model`` in :data:`MODEL_NAMES`, DCGAN-initialised from
     torch's global RNG; ``latent_opts``: deligan ``K``, ``sigma_init``, ``lam``; proposed
-    ``N``, ``adjust``, ``mean_adjust``."""
+    ``N``, ``adjust``, ``mean_adjust``, ``reading``."""
     latent = build_latent(model, nz, **latent_opts)
     G = Generator(res, latent.out_dim, ngf, nc)
     D = Discriminator(res, ndf, nc)
@@ -288,16 +317,21 @@ class DeLiGANOptions(Options):
 
 @dataclass
 class ProposedOptions(Options):
-    """Paper A's latent (:class:`ProposedLatent`): expansion factor and its two parts."""
+    """Paper A's latent (:class:`ProposedLatent`): N, its two parts and the reading of
+    Eq. 1 (left out of the run key at its default, so earlier runs keep their names)."""
 
     proposed_N: int = option(2, "latent expansion factor N", flag="--N")
     adjust: bool = option(True, "latent distribution adjustment layer")
     mean_adjust: bool = option(True, "latent mean adjustment")
+    proposed_reading: str = option("linear", "reading of Eq. 1: linear (Linear(n, n*N), "
+                                             "primary) or depth (N mapping layers)",
+                                   flag="--reading", metavar="linear|depth", key_default=True)
 
     def validate(self) -> None:
         self.proposed_N = check_int("proposed_N", self.proposed_N, 1)
         for name in ("adjust", "mean_adjust"):
             check_bool(name, getattr(self, name))
+        check_reading(self.proposed_reading)
 
 
 def _dcgan_sizes(prof) -> dict:
@@ -309,7 +343,8 @@ def _latent_opts(cfg) -> dict:
     if cfg.model == "deligan":
         return {"K": o.deligan_K, "lam": o.deligan_lambda}
     if cfg.model == "proposed":
-        return {"N": o.proposed_N, "adjust": o.adjust, "mean_adjust": o.mean_adjust}
+        return {"N": o.proposed_N, "adjust": o.adjust, "mean_adjust": o.mean_adjust,
+                "reading": o.proposed_reading}
     return {}
 
 

@@ -1,9 +1,11 @@
 """Paper A (emoji DCGAN, latent adjustment): the instability detector and the N search
 (:mod:`.instability`), the emoji-parts Inception Score (:mod:`.emoji_is`, registered as an
 IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
-(:mod:`.explorer`) and the checks notebook 07 asserts (:mod:`.checks`)."""
+(:mod:`.explorer`), the mean adjustment's measured effect (:mod:`.effects`) and the checks
+notebook 07 asserts (:mod:`.checks`)."""
 
-from . import checks, emoji_is, explorer, instability, report
+from . import checks, effects, emoji_is, explorer, instability, report
+from .effects import mean_effect
 from .emoji_is import part_probs, train_part_classifier
 from .explorer import (
     LatentExplorer,
@@ -23,7 +25,9 @@ from .explorer import (
     seed_noise,
 )
 from .instability import (
+    FIRST_N,
     cached_run,
+    first_n,
     instability_onset,
     is_stable,
     run_summary,
@@ -58,10 +62,12 @@ from .report import (
 
 __all__ = [
     "checks",
+    "effects",
     "emoji_is",
     "explorer",
     "instability",
     "report",
+    "FIRST_N",
     "LatentExplorer",
     "audit_markdown",
     "cached_run",
@@ -75,6 +81,7 @@ __all__ = [
     "explorer_models",
     "explorer_runs",
     "explorer_states",
+    "first_n",
     "informativeness",
     "instability_onset",
     "interpolate",
@@ -85,6 +92,7 @@ __all__ = [
     "latent_vector",
     "lowest",
     "mean_adjustment",
+    "mean_effect",
     "mu_sweep",
     "part_probs",
     "pca_directions",

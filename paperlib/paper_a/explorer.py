@@ -271,13 +271,16 @@ def mu_sweep(gan, offsets=(-1.0, -0.5, 0.0, 0.5, 1.0), controls: dict | None = N
 
 # -- the widget
 def run_label(run_dir) -> str:
-    """``model · config · seed s[ · N=n][ · ablation] · epoch e`` from a run folder."""
+    """``model · config · seed s[ · N=n][ · reading][ · ablation] · epoch e`` from a run
+    folder (the reading named when not the primary, linear)."""
 
     run = RunDir(run_dir)
     cfg = run.config["config"]
     parts = [cfg["model"], cfg.get("config", "?"), f"seed {cfg.get('seed', '?')}"]
     if cfg["model"] == "proposed":
         parts.append(f"N={cfg.get('proposed_N')}")
+        if cfg.get("proposed_reading", "linear") != "linear":
+            parts.append(f"{cfg['proposed_reading']} reading")
         if not cfg.get("adjust", True):
             parts.append("no adjustment layer")
         if not cfg.get("mean_adjust", True):

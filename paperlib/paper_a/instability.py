@@ -12,6 +12,7 @@ from ..data.folders import image_files, manifest_hash
 from ..engine.config import TrainConfig, profile_config, run_name
 from ..engine.parallel import n_slots, train_many
 from ..engine.runs import RunDir, RunResult
+from ..models.dcgan import check_reading
 
 # ----------------------------------------------------------------------------- instability
 #: Paper A's "instability" (D converges much faster than G, G stops learning), per epoch:
@@ -91,18 +92,33 @@ def stability_report(summaries: list[dict], group: str = "config") -> str:
     return "\n".join(lines)
 
 
+#: The first N of each reading's N search (:data:`paperlib.models.dcgan.PROPOSED_READINGS`):
+#: the linear reading's N = 1 is Linear(n, n), no "expanded" latent, so its search starts at
+#: 2; the depth reading's N = 1 is one mapping layer (docs/DECISIONS.md, "Paper A: two
+#: readings of Eq. 1").
+FIRST_N = {"linear": 2, "depth": 1}
+
+
+def first_n(reading: str = "linear") -> int:
+    """The first N of ``reading``'s N search (:data:`FIRST_N`); ``ValueError`` for an
+    unknown reading."""
+    check_reading(reading)
+    return FIRST_N[reading]
+
+
 def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
-             progress: bool = True, scheduler: str | None = None) -> tuple[int, list[dict]]:
-    """Paper A's choice of N for the proposed model: N = 1, 2, ... up to ``n_search_max``,
-    stopping at the first run stable past ``stable_epoch`` (:func:`is_stable`), each run the
-    profile's ``kimg`` long and cached. Candidates train side by side (N + 1 speculatively).
-    Returns (chosen N, one row per N up to it); with no stable N, the N whose instability
-    started latest, its row ``stable: False``.
+             progress: bool = True, scheduler: str | None = None,
+             reading: str = "linear") -> tuple[int, list[dict]]:
+    """Paper A's choice of N for the proposed model read as ``reading``: N = first_n(reading),
+    +1, ... up to ``n_search_max``, stopping at the first run stable past ``stable_epoch``
+    (:func:`is_stable`), each run the profile's ``kimg`` long and cached. Candidates train
+    side by side (N + 1 speculatively). Returns (chosen N, one row per N up to it); with no
+    stable N, the N whose instability started latest, its row ``stable: False``.
     """
 
     prof = get_profile(profile)
     tried = []
-    for ns, jobs in _search_batches(prof, data_dir, root, config, seed, scheduler):
+    for ns, jobs in _search_batches(prof, data_dir, root, config, seed, scheduler, reading):
         for n, res in zip(ns, train_many(jobs, scheduler, desc=f"N search {ns}",
                                          progress=progress)):
             tried.append(run_summary(res, N=n, stable=is_stable(res.rows, prof.stable_epoch)))
@@ -113,16 +129,22 @@ def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
     return latest["N"], tried
 
 
-def _search_batches(prof, data_dir, root, config: str, seed: int, scheduler: str | None):
+def _search_batches(prof, data_dir, root, config: str, seed: int, scheduler: str | None,
+                    reading: str = "linear"):
     """The N search's candidates in the batches :func:`search_n` trains them in:
     ``(ns, [(TrainConfig, data_dir, root), ...])``, as many per batch as the scheduler has
     worker slots."""
     n_images = len(image_files(data_dir))
     batch = max(1, n_slots(scheduler))
-    for first in range(1, prof.n_search_max + 1, batch):
+    start = first_n(reading)
+    if start > prof.n_search_max:
+        raise ValueError(f"the {reading} reading's N search starts at N = {start} but the "
+                         f"{prof.name} profile's n_search_max is {prof.n_search_max}")
+    for first in range(start, prof.n_search_max + 1, batch):
         ns = list(range(first, min(first + batch, prof.n_search_max + 1)))
         yield ns, [(profile_config(prof, "proposed", config, seed, n_images=n_images,
-                                   proposed_N=n), data_dir, root) for n in ns]
+                                   proposed_N=n, proposed_reading=reading), data_dir, root)
+                   for n in ns]
 
 
 def cached_run(cfg: TrainConfig, data_dir, root) -> RunResult | None:
@@ -140,12 +162,12 @@ def cached_run(cfg: TrainConfig, data_dir, root) -> RunResult | None:
 
 
 def search_n_cached(profile, data_dir, root, config: str = "paper", seed: int = 0,
-                    scheduler: str | None = None) -> bool:
-    """Whether :func:`search_n` would train nothing: every candidate it trains, batch by
-    batch up to the one holding the first stable N (or all of them), is cached
-    (:func:`cached_run`)."""
+                    scheduler: str | None = None, reading: str = "linear") -> bool:
+    """Whether :func:`search_n` (same arguments) would train nothing: every candidate it
+    trains, batch by batch up to the one holding the first stable N (or all of them), is
+    cached (:func:`cached_run`)."""
     prof = get_profile(profile)
-    for _, jobs in _search_batches(prof, data_dir, root, config, seed, scheduler):
+    for _, jobs in _search_batches(prof, data_dir, root, config, seed, scheduler, reading):
         results = [cached_run(*job) for job in jobs]
         if any(r is None for r in results):
             return False

@@ -33,6 +33,7 @@ from .instability import (
     G_LOSE_LOSS,
     cached_run,
     d_wins,
+    first_n,
     instability_onset,
     search_n,
     search_n_cached,
@@ -159,7 +160,7 @@ def explorer_runs(profile, data_dir, root, seed: int = 0,
     else:
         jobs.update({f"N search: {proposed} N={k} seed {seed}":
                      (cfg(proposed, proposed_N=k), data_dir, root)
-                     for k in range(1, prof.n_search_max + 1)})
+                     for k in range(first_n(), prof.n_search_max + 1)})
     plan = training_plan(jobs, prof, n_slots(scheduler))
     ready = shipped_generators(shipped) if shipped is not None else {}
     if plan.missing and ready:
