@@ -1,9 +1,10 @@
 """Paper A (emoji DCGAN, latent adjustment): the instability detector and the N search
 (:mod:`.instability`), the emoji-parts Inception Score (:mod:`.emoji_is`, registered as an
 IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
-(:mod:`.explorer`) and the checks notebook 07 asserts (:mod:`.checks`)."""
+(:mod:`.explorer`), the checks notebook 07 asserts (:mod:`.checks`) and DeLiGAN's mixture
+collapse check (:mod:`.mixture`)."""
 
-from . import checks, emoji_is, explorer, instability, report
+from . import checks, emoji_is, explorer, instability, mixture, report
 from .emoji_is import part_probs, train_part_classifier
 from .explorer import (
     LatentExplorer,
@@ -31,6 +32,7 @@ from .instability import (
     search_n_cached,
     stability_report,
 )
+from .mixture import SPREAD_MIN_RATIO, Spread, component_samples, component_spread
 from .report import (
     audit_markdown,
     claims_audit,
@@ -61,12 +63,17 @@ __all__ = [
     "emoji_is",
     "explorer",
     "instability",
+    "mixture",
     "report",
+    "SPREAD_MIN_RATIO",
     "LatentExplorer",
+    "Spread",
     "audit_markdown",
     "cached_run",
     "claims_audit",
     "component_images",
+    "component_samples",
+    "component_spread",
     "curve_frame",
     "default_controls",
     "detector_candidates",
