@@ -107,6 +107,7 @@ TABLES: dict[str, Table] = {
     "01b_pix2pixhd_verdicts": Table(("artist", "claim", "metric")),
     "02_dcgan_runs": _RUNS,
     "03_deligan_runs": _RUNS,
+    "03_deligan_spread": Table(("setting", "seed"), seed="seed"),
     "04_mean_effect": Table(("config", "reading", "N", "seed"), seed="seed"),
     "04_n_search": Table(("N",)),
     "04_proposed_runs": Table(("model", "config", "N", "seed"), seed="seed"),

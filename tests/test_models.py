@@ -90,6 +90,75 @@ def test_deligan_component_mapping():
     assert torch.allclose(z[0], lat.mu[2] + lat.sigma[2]) and torch.allclose(z[1], lat.mu[0] + 0.2)
 
 
+def test_deligan_row_assignment_uses_every_component_once_per_batch_of_k():
+    lat = DeLiGANLatent(3, K=7)
+    assert lat.assign == "row"
+    for seed in range(5):
+        k, eps = lat.sample_noise(7, torch.Generator().manual_seed(seed), "cpu")
+        assert sorted(k.tolist()) == list(range(7)) and eps.shape == (7, 3)
+        # consecutive rows, from an offset drawn from the generator
+        assert torch.equal(k, (k[0] + torch.arange(7)) % 7)
+    offsets = {int(lat.sample_noise(3, torch.Generator().manual_seed(s), "cpu")[0][0])
+               for s in range(40)}
+    assert len(offsets) > 1 and offsets <= set(range(7))   # a partial batch starts anywhere
+    k, _ = lat.sample_noise(7 * 3, torch.Generator().manual_seed(0), "cpu")
+    assert torch.bincount(k, minlength=7).tolist() == [3] * 7   # n = m K: equal weights
+    # the generator's offsets reproduce; the global RNG does not matter
+    a = lat.sample_noise(10, torch.Generator().manual_seed(3), "cpu")
+    torch.manual_seed(99)
+    b = lat.sample_noise(10, torch.Generator().manual_seed(3), "cpu")
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    g = torch.Generator().manual_seed(3)
+    first, second = lat.sample_noise(10, g, "cpu")[0], lat.sample_noise(10, g, "cpu")[0]
+    g = torch.Generator().manual_seed(3)
+    assert torch.equal(lat.sample_noise(10, g, "cpu")[0], first)
+    assert torch.equal(lat.sample_noise(10, g, "cpu")[0], second)
+
+
+def test_deligan_uniform_assignment_is_the_old_iid_draw():
+    lat = DeLiGANLatent(3, K=50, lam=0.1, assign="uniform")
+    k, eps = lat.sample_noise(200, torch.Generator().manual_seed(0), "cpu")
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(k, torch.randint(0, 50, (200,), generator=g))
+    assert torch.equal(eps, torch.randn((200, 3), generator=g))
+
+
+def test_deligan_defaults_and_options_validation():
+    from paperlib import engine
+
+    cfg = engine.make_config(model="deligan", epochs=1)
+    assert (cfg.deligan_K, cfg.deligan_assign, cfg.deligan_lambda, cfg.deligan_sigma_init) \
+        == (35, "row", 0.05, 0.2)
+    latent = cfg.spec.networks(cfg)[0]
+    assert (latent.K, latent.assign, latent.lam) == (35, "row", 0.05)
+    assert torch.all(latent.sigma == 0.2)
+    old = engine.make_config(model="deligan", epochs=1, deligan_K=50, deligan_lambda=0.1,
+                             deligan_assign="uniform", deligan_sigma_init=0.5)
+    latent = old.spec.networks(old)[0]
+    assert (latent.K, latent.assign, latent.lam) == (50, "uniform", 0.1)
+    assert torch.all(latent.sigma == 0.5)
+    for model in ("deligan", "dcgan"):   # another model's option is validated too
+        with pytest.raises(ValueError, match=r"deligan_assign 'rows'; valid: row, uniform"):
+            engine.make_config(model=model, epochs=1, deligan_assign="rows")
+        with pytest.raises(ValueError, match="deligan_sigma_init"):
+            engine.make_config(model=model, epochs=1, deligan_sigma_init=float("nan"))
+    with pytest.raises(ValueError, match="valid: row, uniform"):
+        DeLiGANLatent(3, K=4, assign="iid")
+
+
+def test_deligan_log_stats_signed_and_absolute_sigma():
+    lat = DeLiGANLatent(2, K=2)
+    with torch.no_grad():
+        lat.sigma.copy_(torch.tensor([[-0.5, 0.1], [0.3, -0.02]]))
+    st = lat.log_stats()
+    assert st["sigma_mean"] == pytest.approx(-0.03)
+    assert (st["sigma_min"], st["sigma_max"]) == pytest.approx((-0.5, 0.3))
+    assert st["sigma_abs_mean"] == pytest.approx(0.23)
+    assert (st["sigma_abs_min"], st["sigma_abs_max"]) == pytest.approx((0.02, 0.5))
+    assert list(st) == ["sigma_mean", "sigma_min", "sigma_max", "sigma_abs_mean",
+                        "sigma_abs_min", "sigma_abs_max"]
+
+
 def test_proposed_adjustment_layer_and_mean_range():
     latent, G, _ = build_models("proposed", 32, nz=10, ngf=4, ndf=4, N=3)
     assert isinstance(latent.layer, nn.Linear)

@@ -60,8 +60,10 @@ def test_run_folder_layout_and_load_run(tmp_path, images):
     assert status["status"] == "finished" and status["epochs_done"] == 2
     row = res.rows[0]
     assert list(row) == ["epoch", "kimg", "d_loss", "g_loss", "d_real", "d_fake", "sigma_mean",
-                         "sigma_min", "sigma_max", "aug_p", "seconds"]
+                         "sigma_min", "sigma_max", "sigma_abs_mean", "sigma_abs_min",
+                         "sigma_abs_max", "aug_p", "seconds"]
     assert 0 <= row["d_real"] <= 1 and row["sigma_min"] <= row["sigma_mean"] <= row["sigma_max"]
+    assert 0 <= row["sigma_abs_min"] <= row["sigma_abs_mean"] <= row["sigma_abs_max"]
     ckpt = torch.load(engine.list_checkpoints(tmp_path)[0][1], weights_only=True)
     assert {"G", "D", "latent", "opt_g", "opt_d", "augment", "rng", "epoch",
             "fixed_noise"} <= set(ckpt)
@@ -74,6 +76,28 @@ def test_run_folder_layout_and_load_run(tmp_path, images):
     assert not torch.equal(x, gan.sample(7, seed=4))
     with pytest.raises(ValueError, match="epoch 1"):
         engine.load_run(tmp_path, epoch=1)
+
+
+def test_an_old_deligan_run_resumes_with_its_setting_and_new_log_columns(tmp_path, images):
+    """A DeLiGAN run made before deligan_assign / deligan_sigma_init and the |sigma| log
+    columns existed: its config reads as the old setting, and resuming it writes "nan" for
+    the new columns of its earlier epochs."""
+    old = dict(model="deligan", deligan_K=50, deligan_lambda=0.1, deligan_assign="uniform")
+    engine.train(cfg(epochs=2, **old), images, tmp_path, progress=False)
+    record = json.loads((tmp_path / "config.json").read_text())
+    for key in ("deligan_assign", "deligan_sigma_init"):
+        del record["config"][key]
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    lines = (tmp_path / "log.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, c in enumerate(header) if not c.startswith("sigma_abs")]
+    (tmp_path / "log.csv").write_text("".join(
+        ",".join(line.split(",")[i] for i in keep) + "\r\n" for line in lines))
+    res = engine.train(cfg(epochs=3, **old), images, tmp_path, progress=False)
+    assert res.status == "finished" and [r["epoch"] for r in res.rows] == [1, 2, 3]
+    assert all(math.isnan(r["sigma_abs_mean"]) for r in res.rows[:2])
+    assert 0 < res.rows[2]["sigma_abs_min"] <= res.rows[2]["sigma_abs_max"]
+    assert engine.load_run(tmp_path, device="cpu").latent.assign == "uniform"
 
 
 def test_finished_run_returns_at_once_and_other_config_is_refused(tmp_path, images):

@@ -187,11 +187,27 @@ def current_names(saved: dict) -> dict:
             for k, v in saved.items()}
 
 
+def _legacy_values(model: str) -> dict:
+    """``{option: value}`` of ``model``'s options added after runs existed (``legacy``
+    metadata): the value those runs had."""
+    return {f.name: f.metadata["legacy"] for f in fields(get_model(model).options)
+            if "legacy" in f.metadata}
+
+
 def config_defaults(model: str) -> dict:
     """The flat defaults of a ``model`` config (:meth:`TrainConfig.to_dict`'s keys but model
-    and epochs): what a setting missing from an older saved config reads as."""
+    and epochs): what a setting missing from an older saved config reads as (an option
+    added later: its ``legacy`` value)."""
     d = TrainConfig(model=model, epochs=1, options=get_model(model).options()).to_dict()
+    d.update(_legacy_values(model))
     return {k: v for k, v in d.items() if k not in ("model", "epochs")}
+
+
+def saved_settings(saved: dict) -> dict:
+    """A saved flat config as this paperlib reads it: renamed values under their current
+    names (:func:`current_names`) and its model's options added since it was saved at their
+    ``legacy`` value (what its run had)."""
+    return {**_legacy_values(saved["model"]), **current_names(saved)}
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -207,10 +223,11 @@ _NOT_IN_KEY = ("epochs", "device", "inject_nan_at_epoch")
 
 
 def _key_defaults(cfg: TrainConfig) -> dict:
-    """``{option: default}`` of the model's ``key_default`` options: left out of the run key
-    while at their default, so earlier cached runs keep their names."""
-    return {f.name: f.default for f in fields(cfg.spec.options)
-            if f.metadata.get("key_default")}
+    """``{option: value}`` left out of the run key at that value, so earlier cached runs keep
+    their names: the model's ``key_default`` options at their default, its ``legacy`` ones
+    at their legacy value."""
+    return {**{f.name: f.default for f in fields(cfg.spec.options)
+               if f.metadata.get("key_default")}, **_legacy_values(cfg.model)}
 
 
 def epochs_for_kimg(kimg: float, n_images: int) -> int:

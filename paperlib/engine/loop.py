@@ -35,10 +35,10 @@ from .config import (
     RESUMABLE,
     TrainConfig,
     config_defaults,
-    current_names,
     make_config,
     resolve_device,
     run_name,
+    saved_settings,
 )
 from .runs import FORCE_ENV, BadInput, RunDir, RunResult, build_trainer
 from .transfer import check_fits
@@ -251,7 +251,7 @@ def _prepare_run_dir(out: RunDir, cfg: TrainConfig, data_id: dict, resume: bool)
 def _check_resumable(out: RunDir, cfg: TrainConfig, data_id: dict) -> None:
     """Raise :class:`RunMismatch` when ``out`` holds a run of another config (only the
     resumable fields may differ) or of other training images."""
-    saved = {**out.config, "config": current_names(out.config["config"])}
+    saved = {**out.config, "config": saved_settings(out.config["config"])}
     new = cfg.to_dict()
     defaults = config_defaults(cfg.model)
     # a field added after the run was made reads as its default
@@ -268,9 +268,10 @@ def _check_resumable(out: RunDir, cfg: TrainConfig, data_id: dict) -> None:
 
 
 def _open_log(run: RunDir, columns: list[str], keep_through: int):
-    """Rewrite the run's log keeping its complete rows with epoch <= keep_through; return
-    (file, appending writer)."""
-    rows = [r for r in run.log_rows() if int(r["epoch"]) <= keep_through]
+    """Rewrite the run's log keeping its complete rows with epoch <= keep_through (a column
+    added since they were written reads "nan"); return (file, appending writer)."""
+    rows = [{c: r.get(c, "nan") for c in columns} for r in run.log_rows()
+            if int(r["epoch"]) <= keep_through]
 
     def write(f):
         writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\r\n")

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..models import get_model
 from ..utils.io import atomic_torch_save, atomic_write, atomic_write_json, atomic_write_text
-from .config import TrainConfig, make_config, resolve_device
+from .config import TrainConfig, make_config, resolve_device, saved_settings
 
 
 @dataclass
@@ -143,7 +143,8 @@ class RunDir:
 
     def train_config(self, **overrides) -> TrainConfig:
         """The run's :class:`TrainConfig` (``device`` "auto"), with ``overrides`` applied."""
-        return make_config(**{**self.config["config"], "device": "auto", **overrides})
+        return make_config(**{**saved_settings(self.config["config"]), "device": "auto",
+                              **overrides})
 
     @property
     def status(self) -> dict:
@@ -477,8 +478,8 @@ def snapshot(run_dir, epoch: int, dest) -> RunResult:
         w.writerows(rows)
         atomic_write_text(out.log_file, buf.getvalue())
         out.write_config(record)
-        out.write_status("finished", epoch, make_config(**{**record["config"],
-                                                            "device": "auto"}))
+        out.write_status("finished", epoch, make_config(**{
+            **saved_settings(record["config"]), "device": "auto"}))
     return out.result()
 
 

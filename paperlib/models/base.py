@@ -42,9 +42,11 @@ def option(default: Any, help: str, flag: str | None = None, **meta) -> Any:
     """A model option's dataclass field: ``default``, ``help``, and with ``flag`` (e.g.
     ``"--channels"``) a ``train`` flag. ``meta`` may add ``type``, ``metavar``,
     ``default_text`` (--help's default), ``key_default=True`` (left out of the run key
-    while at its default) and ``sample_flag`` (e.g. ``"--class"``: a ``generate`` flag
-    setting this option of the loaded run, which must change only sampling). A bool option's
-    flag alone means true."""
+    while at its default), ``legacy=value`` (an option added later: the value runs made
+    before it had -- left out of the run key at that value, and what a saved config without
+    it reads as) and ``sample_flag`` (e.g. ``"--class"``: a ``generate`` flag setting this
+    option of the loaded run, which must change only sampling). A bool option's flag alone
+    means true."""
     return field(default=default, metadata={"help": help, "flag": flag, **meta})
 
 

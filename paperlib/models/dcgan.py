@@ -19,6 +19,7 @@ from .base import (
     ModelSpec,
     Options,
     check_bool,
+    check_choice,
     check_int,
     check_number,
     option,
@@ -26,6 +27,9 @@ from .base import (
 )
 
 MODEL_NAMES = ("dcgan", "deligan", "proposed")
+
+#: DeLiGAN's component assignments (:class:`DeLiGANLatent`).
+DELIGAN_ASSIGN = ("row", "uniform")
 
 
 
@@ -127,22 +131,31 @@ class GaussianLatent(_Latent):
 class DeLiGANLatent(_Latent):
     """DeLiGAN's latent (Gurumurthy et al., CVPR 2017): a learned Gaussian mixture.
 
-    ``K`` learned means (init U(-1, 1)) and per-dimension sigmas (init ``sigma_init``), trained
-    by G's optimiser; each sample picks ``k`` uniformly, ``z = mu_k + sigma_k * eps``.
-    :meth:`extra_loss`: the reference's ``lam * mean((1 - sigma)^2)``. Uniform ``k``, K = 50
-    and lam = 0.1 are our choices (docs/DECISIONS.md, "DCGAN family")."""
+    ``K`` learned means (init U(-1, 1)) and per-dimension sigmas (init ``sigma_init``; raw
+    and signed, as in the reference), trained by G's optimiser; ``z = mu_k + sigma_k * eps``.
+    ``assign``: which component each sample of a ``sample_noise`` call uses -- ``"row"``
+    (the reference): row i uses ``(offset + i) % K``, ``offset`` drawn once per call, so
+    ``n >= K`` rows cover every component equally; ``"uniform"``: ``k`` drawn iid.
+    :meth:`extra_loss`: the reference's ``lam * mean((1 - sigma)^2)``. Defaults and history:
+    docs/DECISIONS.md, "DCGAN family"."""
 
-    def __init__(self, nz: int = 100, K: int = 50, sigma_init: float = 0.2, lam: float = 0.1):
+    def __init__(self, nz: int = 100, K: int = 35, sigma_init: float = 0.2, lam: float = 0.05,
+                 assign: str = "row"):
         super().__init__()
         if K < 1:
             raise ValueError(f"DeLiGAN K must be >= 1, got {K}")
+        check_choice("DeLiGAN assign", assign, DELIGAN_ASSIGN)
         self.nz = self.out_dim = nz
-        self.K, self.lam = K, float(lam)
+        self.K, self.lam, self.assign = K, float(lam), assign
         self.mu = nn.Parameter(torch.empty(K, nz).uniform_(-1.0, 1.0))
         self.sigma = nn.Parameter(torch.full((K, nz), float(sigma_init)))
 
     def sample_noise(self, n: int, generator: torch.Generator, device=None) -> tuple:
-        k = torch.randint(0, self.K, (n,), generator=generator, device=generator.device)
+        if self.assign == "row":
+            offset = torch.randint(0, self.K, (1,), generator=generator, device=generator.device)
+            k = (offset + torch.arange(n, device=generator.device)) % self.K
+        else:
+            k = torch.randint(0, self.K, (n,), generator=generator, device=generator.device)
         return k.to(device), _randn((n, self.nz), generator, device)
 
     def forward(self, k: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -152,9 +165,13 @@ class DeLiGANLatent(_Latent):
         return self.lam * torch.mean((1.0 - self.sigma) ** 2)
 
     def log_stats(self) -> dict[str, float]:
+        """The signed sigmas' mean, min and max, and those of ``|sigma|`` (a sample's spread
+        around its component's mean; a sigma's sign does not change its distribution)."""
         s = self.sigma.detach()
+        a = s.abs()
         return {"sigma_mean": s.mean().item(), "sigma_min": s.min().item(),
-                "sigma_max": s.max().item()}
+                "sigma_max": s.max().item(), "sigma_abs_mean": a.mean().item(),
+                "sigma_abs_min": a.min().item(), "sigma_abs_max": a.max().item()}
 
 
 class ProposedLatent(_Latent):
@@ -232,8 +249,8 @@ def build_latent(model: str, nz: int = 100, **latent_opts) -> _Latent:
 def build_models(model: str, res: int, nz: int = 100, ngf: int = 64, ndf: int = 64, nc: int = 3,
                  **latent_opts) -> tuple[_Latent, Generator, Discriminator]:
     """``(latent, G, D)`` for ``model`` in :data:`MODEL_NAMES`, DCGAN-initialised from
-    torch's global RNG; ``latent_opts``: deligan ``K``, ``sigma_init``, ``lam``; proposed
-    ``N``, ``adjust``, ``mean_adjust``, ``reading``."""
+    torch's global RNG; ``latent_opts``: deligan ``K``, ``sigma_init``, ``lam``, ``assign``;
+    proposed ``N``, ``adjust``, ``mean_adjust``, ``reading``."""
     latent = build_latent(model, nz, **latent_opts)
     G = Generator(res, latent.out_dim, ngf, nc)
     D = Discriminator(res, ndf, nc)
@@ -302,17 +319,25 @@ class DCGANStep:
 # ----------------------------------------------------------------------------- registry
 @dataclass
 class DeLiGANOptions(Options):
-    """DeLiGAN's latent (:class:`DeLiGANLatent`): mixture components and the sigma
-    regulariser's weight."""
+    """DeLiGAN's latent (:class:`DeLiGANLatent`): mixture components, their assignment, the
+    sigmas' init and the sigma regulariser's weight. ``legacy``: the value runs had before
+    the option existed (left out of their run key; docs/DECISIONS.md, "DCGAN family")."""
 
-    deligan_K: int = option(50, "DeLiGAN mixture components K (our default; reference "
-                                "code: K = batch size)")
-    deligan_lambda: float = option(0.1, "DeLiGAN sigma regulariser weight (our default; "
-                                        "reference range 0.05-0.33)")
+    deligan_K: int = option(35, "DeLiGAN mixture components K (reference: K = batch size; "
+                                "paper A's batch is 35)")
+    deligan_lambda: float = option(0.05, "DeLiGAN sigma regulariser weight (reference: 0.05 "
+                                         "sketches, 0.1 toy, 1/3 MNIST)")
+    deligan_assign: str = option("row", "DeLiGAN component assignment: row (reference: row i "
+                                        "of a batch uses component (offset + i) % K) or "
+                                        "uniform (k drawn iid)", legacy="uniform")
+    deligan_sigma_init: float = option(0.2, "DeLiGAN sigmas' initial value (reference "
+                                            "MNIST and sketches: 0.2)", legacy=0.2)
 
     def validate(self) -> None:
         self.deligan_K = check_int("deligan_K", self.deligan_K, 1)
         check_number("deligan_lambda", self.deligan_lambda)
+        check_choice("deligan_assign", self.deligan_assign, DELIGAN_ASSIGN)
+        check_number("deligan_sigma_init", self.deligan_sigma_init)
 
 
 @dataclass
@@ -341,7 +366,8 @@ def _dcgan_sizes(prof) -> dict:
 def _latent_opts(cfg) -> dict:
     o = cfg.options
     if cfg.model == "deligan":
-        return {"K": o.deligan_K, "lam": o.deligan_lambda}
+        return {"K": o.deligan_K, "lam": o.deligan_lambda, "assign": o.deligan_assign,
+                "sigma_init": o.deligan_sigma_init}
     if cfg.model == "proposed":
         return {"N": o.proposed_N, "adjust": o.adjust, "mean_adjust": o.mean_adjust,
                 "reading": o.proposed_reading}

@@ -1,10 +1,10 @@
 """Paper A (emoji DCGAN, latent adjustment): the instability detector and the N search
 (:mod:`.instability`), the emoji-parts Inception Score (:mod:`.emoji_is`, registered as an
 IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
-(:mod:`.explorer`), the mean adjustment's measured effect (:mod:`.effects`) and the checks
-notebook 07 asserts (:mod:`.checks`)."""
+(:mod:`.explorer`), the mean adjustment's measured effect (:mod:`.effects`), DeLiGAN's
+mixture collapse check (:mod:`.mixture`) and the checks notebook 07 asserts (:mod:`.checks`)."""
 
-from . import checks, effects, emoji_is, explorer, instability, report
+from . import checks, effects, emoji_is, explorer, instability, mixture, report
 from .effects import mean_effect
 from .emoji_is import part_probs, train_part_classifier
 from .explorer import (
@@ -35,6 +35,7 @@ from .instability import (
     search_n_cached,
     stability_report,
 )
+from .mixture import SPREAD_MIN_RATIO, Spread, component_samples, component_spread
 from .report import (
     audit_markdown,
     claims_audit,
@@ -66,13 +67,18 @@ __all__ = [
     "emoji_is",
     "explorer",
     "instability",
+    "mixture",
     "report",
     "FIRST_N",
+    "SPREAD_MIN_RATIO",
     "LatentExplorer",
+    "Spread",
     "audit_markdown",
     "cached_run",
     "claims_audit",
     "component_images",
+    "component_samples",
+    "component_spread",
     "curve_frame",
     "default_controls",
     "detector_candidates",
