@@ -1,0 +1,205 @@
+"""The mix arm's face/shape kind classifier (paperlib.paper_b.kind): it separates a toy artist
+set from a toy shape set on the Inception features, it is the logistic regression it says it
+is, it is deterministic, the artist-kind subset is exactly the samples it calls the artist's,
+and a subset under the minimum size has NaN FID/KID."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from paperlib import data, engine, metrics, paper_b
+from paperlib.paper_b import kind
+
+
+class FakeExtractor:
+    """Cheap stand-in for the Inception extractor: 4x4 average-pooled pixels (48-D)."""
+
+    key = "fake-avgpool4"
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, images, progress=None):
+        x = torch.as_tensor(images)
+        x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
+        self.calls += 1
+        return torch.nn.functional.adaptive_avg_pool2d(x, 4).flatten(1).double().numpy()
+
+
+def _blobs(n_a=40, n_s=60, d=12, shift=2.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(shift, 1.0, (n_a, d)), rng.normal(0.0, 1.0, (n_s, d))
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory):
+    """Tiny stand-ins at 32 px: donglein (25, split 20/5) and shapes (30)."""
+    root = tmp_path_factory.mktemp("kind_sets")
+    data.build_artist_set(root / "artist_donglein", "donglein", n=25, res=32, seed=0)
+    data.build_shape_set(root / "shapes", n=30, res=32, seed=0)
+    split = data.split_held_out(root / "artist_donglein", 0.2, seed=0, out_root=root)
+    return root, split
+
+
+# ----------------------------------------------------------------------------- the classifier
+@pytest.mark.learning
+def test_classifier_separates_a_toy_artist_from_toy_shapes_on_inception_features(sets,
+                                                                                  tmp_path):
+    """Trained on the artist's training part and 24 of the 30 shapes (the FID extractor's
+    features), it calls the artist's 5 held-out images artist and the 6 held-out shapes
+    shape."""
+    root, split = sets
+    ex = metrics.get_extractor("cpu")
+    clf = kind.train_kind_classifier(split.train, split.held_out, root / "shapes", 32,
+                                     extractor=ex, cache_dir=tmp_path)
+    h = clf.held_out
+    assert (h["n_artist"], h["n_shape"], h["n_train_artist"], h["n_train_shape"]) == \
+        (5, 6, 20, 24)
+    assert h["balanced_accuracy"] >= 0.9 and h["train_accuracy"] == 1.0, h
+    # the same features again (cached): the same classifier
+    again = kind.train_kind_classifier(split.train, split.held_out, root / "shapes", 32,
+                                       extractor=ex, cache_dir=tmp_path)
+    assert again.key == clf.key and again.held_out == h
+
+
+def test_fit_is_balanced_l2_logistic_regression():
+    """The optimum of the stated objective: scikit-learn's LogisticRegression(C=1,
+    class_weight="balanced") on the standardised features, where it is installed; the
+    gradient vanishes there either way."""
+    a, s = _blobs(shift=0.4)
+    clf = kind.fit_kind_classifier(a, s)
+    x = np.concatenate([a, s])
+    z = (x - x.mean(0)) / x.std(0)
+    y = np.r_[np.ones(len(a)), -np.ones(len(s))]
+    sw = np.r_[np.full(len(a), 0.5 / len(a)), np.full(len(s), 0.5 / len(s))]
+    m = y * (z @ clf.weights + clf.bias)
+    g = -y * (1 / (1 + np.exp(m))) * sw
+    grad = np.append(z.T @ g + clf.weights / len(x), g.sum())
+    assert np.abs(grad).max() < 1e-6
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    ref = sklearn.LogisticRegression(C=1.0, class_weight="balanced", tol=1e-10,
+                                     max_iter=10000).fit(z, y > 0)
+    np.testing.assert_allclose(clf.weights, ref.coef_[0], atol=1e-4)
+    np.testing.assert_allclose(clf.p_artist(x), ref.predict_proba(z)[:, 1], atol=1e-5)
+
+
+def test_rule_accuracy_and_determinism():
+    a, s = _blobs()
+    clf = kind.fit_kind_classifier(a, s)
+    p = clf.p_artist(np.concatenate([a, s]))
+    np.testing.assert_array_equal(clf.is_artist(np.concatenate([a, s])), p >= 0.5)
+    ta, ts = _blobs(seed=1)
+    acc = kind.kind_accuracy(clf, ta, ts)
+    assert acc["balanced_accuracy"] > 0.95 and acc["n_artist"] == 40 and acc["n_shape"] == 60
+    assert acc["balanced_accuracy"] == (acc["accuracy_artist"] + acc["accuracy_shape"]) / 2
+    # deterministic: the same data, the same numbers and key; other data, another key
+    twin = kind.fit_kind_classifier(a.copy(), s.copy())
+    assert np.array_equal(twin.weights, clf.weights) and twin.bias == clf.bias
+    assert twin.key == clf.key and len(clf.key) == 16
+    assert kind.fit_kind_classifier(a, s[1:]).key != clf.key
+    tr, ho = kind.shape_split(30)
+    tr2, ho2 = kind.shape_split(30)
+    assert np.array_equal(tr, tr2) and np.array_equal(ho, ho2) and len(ho) == 6
+    assert sorted(np.r_[tr, ho].tolist()) == list(range(30))
+    assert not np.array_equal(ho, kind.shape_split(30, seed=1)[1])
+    with pytest.raises(ValueError):
+        kind.fit_kind_classifier(a, s[:, :3])
+    with pytest.raises(ValueError):
+        kind.fit_kind_classifier(a[:0], s)
+    with pytest.raises(ValueError):
+        clf.p_artist(a[:, :3])
+
+
+def test_train_kind_classifier_uses_training_data_only(sets, tmp_path):
+    """The artist's held-out part and the held-out shape slice serve only the report; the
+    classifier is the fit on the training part and the other shapes."""
+    root, split = sets
+    ex = FakeExtractor()
+    clf = kind.train_kind_classifier(split.train, split.held_out, root / "shapes", 32,
+                                     extractor=ex, cache_dir=tmp_path)
+    a = metrics.real_features(split.train, 32, ex, cache_dir=tmp_path)
+    s = metrics.real_features(root / "shapes", 32, ex, cache_dir=tmp_path)
+    tr, ho = kind.shape_split(len(s))
+    assert clf.key == kind.fit_kind_classifier(a, s[tr]).key
+    held = metrics.real_features(split.held_out, 32, ex, cache_dir=tmp_path)
+    assert {k: clf.held_out[k] for k in ("accuracy_artist", "accuracy_shape")} == \
+        {k: kind.kind_accuracy(clf, held, s[ho])[k] for k in ("accuracy_artist",
+                                                              "accuracy_shape")}
+    capped = kind.train_kind_classifier(split.train, split.held_out, root / "shapes", 32,
+                                        extractor=ex, cache_dir=tmp_path, max_shapes=20)
+    assert capped.held_out["n_train_shape"] + capped.held_out["n_shape"] == 20
+
+
+# ----------------------------------------------------------------------------- the subset
+def _images(n, seed=0):
+    return torch.rand(n, 3, 32, 32, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_subset_is_exactly_the_samples_called_artist():
+    a, s = _blobs(d=8)
+    clf = kind.fit_kind_classifier(a, s)
+    rng = np.random.default_rng(3)
+    feats = np.concatenate([rng.normal(2.0, 1.0, (25, 8)), rng.normal(0.0, 1.0, (15, 8))])
+    feats = feats[rng.permutation(40)]
+    images, real = _images(40), rng.normal(2.0, 1.0, (30, 8))
+    keep = clf.is_artist(feats)
+    assert 20 <= keep.sum() < 40
+    out = kind.kind_subset_metrics(images, feats, real, keep, (2, 4), kid_seed=5)
+    want = paper_b.stage_metrics(images[torch.as_tensor(np.flatnonzero(keep))],
+                                 feats[keep], real, (2, 4), kid_seed=5)
+    assert {k: out[k] for k in want} == pytest.approx(want, nan_ok=True)
+    assert out["n"] == keep.sum() and out["n_all"] == 40 and out["kind_note"] == ""
+    assert out["kind_share"] == keep.sum() / 40
+    # every sample kept: the mix's own metrics
+    every = kind.kind_subset_metrics(images, feats, real, np.ones(40, bool), (2, 4))
+    assert {k: every[k] for k in want} == pytest.approx(
+        paper_b.stage_metrics(images, feats, real, (2, 4)), nan_ok=True)
+    with pytest.raises(ValueError):
+        kind.kind_subset_metrics(images, feats, real, keep[:-1])
+
+
+def test_subset_under_the_minimum_has_nan_fid_and_kid():
+    rng = np.random.default_rng(0)
+    feats, real, images = rng.normal(size=(30, 8)), rng.normal(size=(30, 8)), _images(30)
+    assert kind.MIN_SUBSET == 20
+    for k in (19, 20):
+        keep = np.arange(30) < k
+        out = kind.kind_subset_metrics(images, feats, real, keep)
+        assert out["n"] == k and out["min_subset"] == 20
+        assert np.isfinite([out["fid"], out["kid"]]).all() == (k >= 20)
+        assert np.isfinite(out["main_score"]) and np.isfinite(out["diversity"])
+        assert (out["kind_note"] == "") == (k >= 20)
+    small = kind.kind_subset_metrics(images, feats, real, np.arange(30) < 3, min_n=4)
+    assert math.isnan(small["kid"]) and "under the minimum 4" in small["kind_note"]
+    none = kind.kind_subset_metrics(images, feats, real, np.zeros(30, bool))
+    assert none["n"] == 0 and none["kind_share"] == 0
+    assert all(math.isnan(none[c]) for c in ("fid", "kid", "main_score", "form_score",
+                                             "diversity"))
+
+
+def test_evaluate_kind_subset_scores_the_mix_rows_images(sets, tmp_path):
+    """On a real (tiny) run: the subset comes from the very images evaluate_stage scores
+    (a classifier that calls every sample artist reproduces its metrics), cached."""
+    root, split = sets
+    cfg = engine.profile_config("smoke", "dcgan", "paper", 0, epochs=1)
+    run = engine.train_cached(cfg, split.train, tmp_path / "runs", progress=False)
+    ex, cache = FakeExtractor(), tmp_path / "cache"
+    d = 48
+    everyone = kind.KindClassifier(np.zeros(d), np.ones(d), np.zeros(d), 1.0)
+    nobody = kind.KindClassifier(np.zeros(d), np.ones(d), np.zeros(d), -1.0)
+    kw = dict(inner_counts=(2, 4), extractor=ex, cache_dir=cache, reference_dir=split.held_out)
+    whole = paper_b.evaluate_stage(run.run_dir, split.train, 6, **kw)
+    sub = kind.evaluate_kind_subset(run.run_dir, split.train, 6, everyone, min_n=2, **kw)
+    assert {k: sub[k] for k in whole} == pytest.approx(whole, nan_ok=True)
+    assert sub["n_all"] == 6 and sub["kind_share"] == 1.0
+    calls = ex.calls
+    assert kind.evaluate_kind_subset(run.run_dir, split.train, 6, everyone, min_n=2,
+                                     **kw) == sub
+    assert ex.calls == calls                                   # cached in run_dir/eval
+    empty = kind.evaluate_kind_subset(run.run_dir, split.train, 6, nobody, **kw)
+    assert empty["n"] == 0 and math.isnan(empty["fid"]) and empty["n_all"] == 6
+    imgs = kind.kind_samples(run, everyone, ex, n=4, pool=8)
+    assert imgs.shape == (4, 3, 32, 32) and len(kind.kind_samples(run, nobody, ex)) == 0
