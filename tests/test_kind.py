@@ -1,17 +1,21 @@
 """The mix arm's face/shape kind classifier (paperlib.paper_b.kind): it separates a toy artist
 set from a toy shape set on the Inception features, it is the logistic regression it says it
 is, it is deterministic, the artist-kind subset is exactly the samples it calls the artist's,
-and a subset under the minimum size has NaN FID/KID."""
+and a subset under the minimum size has NaN FID/KID; notebook 01's rows, checks and figures
+around it."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace as NS
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from paperlib import data, engine, metrics, paper_b
-from paperlib.paper_b import kind
+from paperlib.paper_b import checks, kind
+from paperlib.paper_b.kind import MIX_KIND
 
 
 class FakeExtractor:
@@ -203,3 +207,126 @@ def test_evaluate_kind_subset_scores_the_mix_rows_images(sets, tmp_path):
     assert empty["n"] == 0 and math.isnan(empty["fid"]) and empty["n_all"] == 6
     imgs = kind.kind_samples(run, everyone, ex, n=4, pool=8)
     assert imgs.shape == (4, 3, 32, 32) and len(kind.kind_samples(run, nobody, ex)) == 0
+
+
+# ----------------------------------------------------------------------------- notebook 01
+def _res(run_dir, epochs):
+    return NS(run_dir=run_dir, epochs_done=epochs, status="finished")
+
+
+def _row(n=8, fid=100.0, **kw):
+    return {"n": n, "fid": fid, "kid": 0.1, "diversity": 1.0, "main_score": 0.5,
+            "inner_score": 0.3, "inner_count_ok": 0.3, "form_median": 0.5, "form_score": 0.5,
+            "form_measure": "face", **kw}
+
+
+def test_per_run_puts_the_kind_row_after_each_mix_row():
+    splits = {"a": NS(), "b": NS()}
+    runs = {(n, s): {"alone": _res("long", 2), "mix": _res(f"{n}-mix{s}", 3)}
+            for n in splits for s in (0, 1)}
+    seen = []
+
+    def subset(name, run_dir, epoch=None):
+        seen.append((name, run_dir, epoch))
+        return _row(n=3, fid=math.nan, n_all=8, kind_share=3 / 8, min_subset=20)
+
+    df = paper_b.shape_learning_per_run(splits, (0, 1), ("alone", "mix"), runs, {},
+                                        lambda *a: _row(), lambda *a: _row(), subset)
+    assert list(df[df.artist == "a"].stage) == ["training data", "alone", "mix", MIX_KIND,
+                                                "alone", "mix", MIX_KIND]
+    assert seen == [(n, f"{n}-mix{s}", 3) for n in splits for s in (0, 1)]
+    plain = paper_b.shape_learning_per_run(splits, (0,), ("alone", "mix"), runs, {},
+                                           lambda *a: _row(), lambda *a: _row())
+    assert MIX_KIND not in set(plain.stage)
+    assert paper_b.with_kind_stage(("alone", "mix", "cond")) == ("alone", "mix", MIX_KIND,
+                                                                 "cond")
+    assert paper_b.with_kind_stage(("alone", "cond")) == ("alone", "cond")
+
+
+def _notebook_tables(n_kind=5, kind_fid=math.nan):
+    rows = [{"artist": "artist_donglein", "stage": "training data", "seed": None,
+             **_row(fid=10.0, main_score=0.8, inner_count_ok=0.5, form_median=0.8)}]
+    for s in (0, 1):
+        for st in ("alone", "longer", "finetune", "cond", "mix"):
+            rows.append({"artist": "artist_donglein", "stage": st, "seed": s, **_row()})
+            if st == "mix":
+                rows.append({"artist": "artist_donglein", "stage": MIX_KIND, "seed": s,
+                             **_row(n=n_kind, fid=kind_fid, n_all=8, kind_share=n_kind / 8,
+                                    min_subset=20, kid=kind_fid)})
+    per_run = paper_b.with_gate(pd.DataFrame(rows), key="stage", fid_limit=math.inf)
+    per_run = paper_b.with_diversity_gap(per_run, key="stage")
+    return per_run
+
+
+def test_kind_rows_enter_the_summary_and_markdown_but_no_verdict():
+    stages = ("alone", "longer", "finetune", "cond", "mix")
+    per_run = _notebook_tables()
+    verdicts = paper_b.shape_learning_verdicts(per_run, paper_b.with_kind_stage(stages))
+    assert MIX_KIND not in set(verdicts.stage) and "mix" in set(verdicts.stage)
+    explained = paper_b.explanation_table(verdicts)
+    checks.check_shape_learning_tables(per_run, verdicts, explained,
+                                       artists=["artist_donglein"], seeds=(0, 1),
+                                       stages=stages, augments=(), augment_seeds=(0,),
+                                       n_eval=8)
+    summary = paper_b.stage_summary(per_run, paper_b.with_kind_stage(stages),
+                                    ["main_score", "fid", "n", "kind_share"])
+    row = summary[summary.stage == MIX_KIND].iloc[0]
+    assert list(summary.stage).index(MIX_KIND) == list(summary.stage).index("mix") + 1
+    assert row.n == 5 and row.kind_share == 5 / 8 and math.isnan(row.fid)
+    md = paper_b.shape_learning_markdown(per_run, verdicts, paper_b.with_kind_stage(stages),
+                                         profile="smoke", model="m", res=32, augment="a",
+                                         seeds=(0, 1), n_eval=8)
+    line = next(x for x in md.splitlines() if x.strip().startswith(f"- {MIX_KIND}:"))
+    assert "5.0 of 8 samples per seed called the artist's kind" in line
+    assert "only from 20 such samples" in line and "in no verdict" in line
+    clfs = {"artist_donglein": kind.KindClassifier(np.zeros(2), np.ones(2), np.zeros(2), 0.0,
+                                                   {"balanced_accuracy": 0.97})}
+    table = paper_b.kind_table(clfs, per_run)
+    assert table.iloc[0].mix_share == 5 / 8 and table.iloc[0].balanced_accuracy == 0.97
+    assert table.iloc[0].mix_share_seeds == "0.625; 0.625"
+
+
+def test_check_shape_learning_tables_wants_the_kind_rows_where_the_mix_ran():
+    stages = ("alone", "longer", "finetune", "cond", "mix")
+    kw = dict(artists=["artist_donglein"], seeds=(0, 1), stages=stages, augments=(),
+              augment_seeds=(0,), n_eval=8)
+    per_run = _notebook_tables()
+    verdicts = paper_b.shape_learning_verdicts(per_run, stages)
+    explained = paper_b.explanation_table(verdicts)
+    fail = checks.NotebookCheckFailed
+    with pytest.raises(fail, match="rows"):
+        checks.check_shape_learning_tables(per_run[per_run.stage != MIX_KIND], verdicts,
+                                           explained, **kw)
+    with pytest.raises(fail, match="finite exactly from it"):   # a small subset's FID
+        checks.check_shape_learning_tables(_notebook_tables(kind_fid=50.0), verdicts,
+                                           explained, **kw)
+    big = _notebook_tables(n_kind=8, kind_fid=50.0)
+    big.loc[big.stage == MIX_KIND, "min_subset"] = 8
+    checks.check_shape_learning_tables(big, verdicts, explained, **kw)
+    bad = per_run.copy()
+    bad.loc[bad.stage == MIX_KIND, "n_all"] = 7
+    with pytest.raises(fail, match="not a subset of 8"):
+        checks.check_shape_learning_tables(bad, verdicts, explained, **kw)
+    with pytest.raises(fail, match="entered a verdict"):
+        checks.check_shape_learning_tables(
+            per_run, pd.concat([verdicts, verdicts.iloc[:1].assign(stage=MIX_KIND)]),
+            explained, **kw)
+
+
+def test_figures_show_the_kind_panel(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+
+    from paperlib import plots
+    data.build_artist_set(tmp_path / "held", "donglein", n=4, res=32, seed=0)
+    splits = {"a": NS(held_out=tmp_path / "held"), "b": NS(held_out=tmp_path / "held")}
+    fig = plots.stage_samples_figure(splits, {}, {}, (MIX_KIND,), (), (0,), (0,), 32, "t",
+                                     extra={MIX_KIND: {"a": _images(3), "b": _images(0)}})
+    axes = fig.axes
+    assert axes[1].get_title() == "mix, artist-kind samples" and axes[1].images
+    assert not axes[3].axison and "no such sample" in axes[3].texts[0].get_text()
+    per_run = _notebook_tables()
+    fig = plots.stage_metrics_figure(per_run, ["artist_donglein"],
+                                     paper_b.with_kind_stage(("alone", "mix")), [])
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == ["1st result", "mix (secondary)", "mix, artist-kind samples"]
