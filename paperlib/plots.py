@@ -241,7 +241,7 @@ def stage_samples_figure(splits: dict, runs: dict, aug_runs: dict, stages, augme
                 if not len(imgs):
                     ax.set_axis_off()
                     ax.set_title(label)
-                    ax.text(0.5, 0.5, "no such sample", ha="center", va="center",
+                    ax.text(0.5, 0.5, "none among\nthe samples", ha="center", va="center",
                             fontsize=9, transform=ax.transAxes)
                     continue
             elif panel == "held-out data":

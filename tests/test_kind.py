@@ -269,10 +269,12 @@ def test_kind_rows_enter_the_summary_and_markdown_but_no_verdict():
                                        stages=stages, augments=(), augment_seeds=(0,),
                                        n_eval=8)
     summary = paper_b.stage_summary(per_run, paper_b.with_kind_stage(stages),
-                                    ["main_score", "fid", "n", "kind_share"])
+                                    ["main_score", "fid", "kind_share"])
     row = summary[summary.stage == MIX_KIND].iloc[0]
     assert list(summary.stage).index(MIX_KIND) == list(summary.stage).index("mix") + 1
-    assert row.n == 5 and row.kind_share == 5 / 8 and math.isnan(row.fid)
+    assert row.n_seeds == 2 and row.kind_share == 5 / 8 and math.isnan(row.fid)
+    with pytest.raises(ValueError, match="named 'n'"):   # n_seeds would be overwritten
+        paper_b.stage_summary(per_run, stages, ["main_score", "n"])
     md = paper_b.shape_learning_markdown(per_run, verdicts, paper_b.with_kind_stage(stages),
                                          profile="smoke", model="m", res=32, augment="a",
                                          seeds=(0, 1), n_eval=8)
@@ -284,6 +286,7 @@ def test_kind_rows_enter_the_summary_and_markdown_but_no_verdict():
     table = paper_b.kind_table(clfs, per_run)
     assert table.iloc[0].mix_share == 5 / 8 and table.iloc[0].balanced_accuracy == 0.97
     assert table.iloc[0].mix_share_seeds == "0.625; 0.625"
+    assert math.isnan(paper_b.kind_table(clfs).iloc[0].mix_share)   # before any sample
 
 
 def test_check_shape_learning_tables_wants_the_kind_rows_where_the_mix_ran():
@@ -324,7 +327,7 @@ def test_figures_show_the_kind_panel(tmp_path):
                                      extra={MIX_KIND: {"a": _images(3), "b": _images(0)}})
     axes = fig.axes
     assert axes[1].get_title() == "mix, artist-kind samples" and axes[1].images
-    assert not axes[3].axison and "no such sample" in axes[3].texts[0].get_text()
+    assert not axes[3].axison and "none among" in axes[3].texts[0].get_text()
     per_run = _notebook_tables()
     fig = plots.stage_metrics_figure(per_run, ["artist_donglein"],
                                      paper_b.with_kind_stage(("alone", "mix")), [])

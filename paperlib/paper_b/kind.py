@@ -236,16 +236,16 @@ def with_kind_stage(stages: Sequence[str]) -> tuple:
     return tuple(s for st in stages for s in ((st, MIX_KIND) if st == "mix" else (st,)))
 
 
-def kind_table(classifiers: Mapping[str, KindClassifier], per_run: pd.DataFrame
+def kind_table(classifiers: Mapping[str, KindClassifier], per_run: pd.DataFrame | None = None
                ) -> pd.DataFrame:
     """Per artist: the classifier's held-out report (``KindClassifier.held_out``) and the
     share of the mix's samples it calls the artist's (``mix_share``: mean over seeds,
-    ``mix_share_seeds``; NaN without :data:`MIX_KIND` rows)."""
+    ``mix_share_seeds``; NaN without ``per_run`` or its :data:`MIX_KIND` rows)."""
     rows = []
     for name, clf in classifiers.items():
-        sub = per_run[(per_run.artist == name) & (per_run.stage == MIX_KIND)]
-        sub = sub.sort_values("seed") if len(sub) else sub
-        shares = sub.kind_share.astype(float).tolist() if len(sub) else []
+        shares = [] if per_run is None else per_run[
+            (per_run.artist == name) & (per_run.stage == MIX_KIND)].sort_values(
+            "seed").kind_share.astype(float).tolist()
         rows.append({"artist": name, **clf.held_out, "threshold": THRESHOLD,
                      "mix_share": float(np.mean(shares)) if shares else math.nan,
                      "mix_share_seeds": "; ".join(f"{x:.3f}" for x in shares),

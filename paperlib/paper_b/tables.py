@@ -275,7 +275,11 @@ def table1(per_seed: pd.DataFrame, cols: Sequence[str], keys: Sequence[str] = ("
            ) -> pd.DataFrame:
     """One row per ``keys`` group: ``n_seeds``, ``<col>`` (mean), ``<col>_sd`` (NaN for one
     value) and ``<col>_seeds`` (``"; "``-joined) per metric of ``cols``; group-constant
-    extra columns are kept."""
+    extra columns are kept. ``ValueError`` for a metric named ``n`` (its ``n_seeds`` would
+    overwrite the seed count)."""
+    if "n" in cols:
+        raise ValueError("table1 cannot summarise a metric named 'n': its per-seed column "
+                         "would overwrite n_seeds")
     keys = list(keys)
     rows = []
     for key, g in per_seed.groupby(keys, sort=False):
