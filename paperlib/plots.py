@@ -24,6 +24,7 @@ from .paper_a.explorer import (
     pca_sweep,
 )
 from .paper_a.instability import d_wins, instability_onset
+from .paper_b.kind import MIX_KIND
 from .paper_b.tables import exact_form_metric
 from .utils.images import tile
 from .utils.io import atomic_savefig, atomic_write_text
@@ -212,30 +213,43 @@ def latent_spaces_figure(gans: dict, pcas: dict, profile_name: str, sweep=(-2, -
 
 # ----------------------------------------------------------------------------- paper B, notebook 01
 STAGE_COLORS = {"alone": "tab:gray", "mix": "tab:blue", "longer": "tab:purple",
-                "finetune": "tab:green", "cond": "tab:cyan"}
+                "finetune": "tab:green", "cond": "tab:cyan", MIX_KIND: "lightsteelblue"}
 #: Notebook 01's names of its stages, as its tables and text say them.
 STAGE_LABELS = {"alone": "1st result", "longer": "longer training", "finetune":
                 "transfer (fine-tuned)", "pretrain": "shape pre-training", "cond":
-                "class-conditional", "mix": "mix (secondary)"}
+                "class-conditional", "mix": "mix (secondary)",
+                MIX_KIND: "mix, artist-kind samples"}
 
 
 def stage_samples_figure(splits: dict, runs: dict, aug_runs: dict, stages, augments, seeds,
-                         augment_seeds, res: int, title: str, n: int = 16):
+                         augment_seeds, res: int, title: str, n: int = 16,
+                         extra: dict | None = None):
     """Notebook 01's samples per stage: per artist ``n`` held-out images, then each stage's
-    and each augmentation's run (first seed). Returns the figure."""
+    and each augmentation's run (first seed). A stage named in ``extra`` (``{stage:
+    {artist: images}}``, e.g. the mix's artist-kind samples) shows those images instead
+    (a note where there are none). Returns the figure."""
+    extra = extra or {}
     panels = ["held-out data", *stages, *(["pretrain"] if "finetune" in stages else []),
               *[f"alone+{a}" for a in augments]]
     fig, axes = plt.subplots(len(splits), len(panels),
                              figsize=(2.3 * len(panels), 2.6 * len(splits)), squeeze=False)
     for i, (name, sp) in enumerate(splits.items()):
         for ax, panel in zip(axes[i], panels):
-            if panel == "held-out data":
+            label = STAGE_LABELS.get(panel, panel)
+            if panel in extra:
+                imgs = extra[panel][name][:n]
+                if not len(imgs):
+                    ax.set_axis_off()
+                    ax.set_title(label)
+                    ax.text(0.5, 0.5, "none among\nthe samples", ha="center", va="center",
+                            fontsize=9, transform=ax.transAxes)
+                    continue
+            elif panel == "held-out data":
                 imgs = load_folder(sp.held_out, res).images[:n]
             else:
                 run = (aug_runs[name, panel.split("+")[1], augment_seeds[0]] if "+" in panel
                        else runs[name, seeds[0]][panel])
                 imgs = load_run(run.run_dir, epoch=run.epochs_done).sample(n, seed=0)
-            label = STAGE_LABELS.get(panel, panel)
             show_grid(imgs, f"{name}\n{label}" if panel == "held-out data" else label,
                       nrow=4, ax=ax)
     fig.suptitle(title)

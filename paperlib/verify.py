@@ -96,6 +96,7 @@ TABLES: dict[str, Table] = {
     "00_dataset_counts": Table(("set", "kind", "label")),
     "01_augment": Table(("artist", "augment")),
     "01_explained": Table(("artist",)),   # the committed reference's keys (notebook 01 now adds "arm")
+    "01_kind_classifier": Table(("artist",)),   # where the mix runs (smoke, paper)
     "01_planned_cost": Table(("arm", "artist", "seed"), seed="seed"),
     "01_stage_runs": Table(("artist", "stage", "seed"), seed="seed"),
     "01_stage_summary": Table(("artist", "stage"), n="n_seeds"),

@@ -2,8 +2,9 @@
 curation loop (:mod:`.curation`, selections in :mod:`.selections`, pixel-PCA selection
 features in :mod:`.selection_features`), Table 1, the gate and the claims (:mod:`.tables`),
 the conditional route (:mod:`.conditional`), the Dask job units (:mod:`.jobs`), the checks
-on a curation loop (:mod:`.checks`) and the selection gallery (:mod:`.gallery`). The form
-measure it scores images with is :mod:`paperlib.forms`."""
+on a curation loop (:mod:`.checks`), the selection gallery (:mod:`.gallery`) and the mix
+arm's face/shape kind classifier (:mod:`.kind`). The form measure it scores images with is
+:mod:`paperlib.forms`."""
 
 from . import (
     checks,
@@ -11,6 +12,7 @@ from . import (
     curation,
     gallery,
     jobs,
+    kind,
     report,
     selection_features,
     selections,
@@ -49,6 +51,18 @@ from .jobs import (
     curation_plan,
     run_b_jobs,
     setup,
+)
+from .kind import (
+    MIX_KIND,
+    KindClassifier,
+    evaluate_kind_subset,
+    fit_kind_classifier,
+    kind_accuracy,
+    kind_samples,
+    kind_subset_metrics,
+    kind_table,
+    train_kind_classifier,
+    with_kind_stage,
 )
 from .report import (
     DECIDING_ARMS,
@@ -131,6 +145,7 @@ __all__ = [
     "curation",
     "gallery",
     "jobs",
+    "kind",
     "report",
     "selection_features",
     "selections",
@@ -140,6 +155,8 @@ __all__ = [
     "CurationCheckFailed",
     "CurationJob",
     "JobInfeasible",
+    "KindClassifier",
+    "MIX_KIND",
     "PixelPCAFeatures",
     "FIRST_CONTROL_COLUMN",
     "FIRST_TECH_COLUMN",
@@ -175,6 +192,7 @@ __all__ = [
     "curation_verdicts",
     "draws_form",
     "evaluate_conditional",
+    "evaluate_kind_subset",
     "evaluate_outcomes",
     "evaluate_stage",
     "exact_form_metric",
@@ -183,9 +201,14 @@ __all__ = [
     "feature_distances",
     "finetune_run",
     "first_result_run",
+    "fit_kind_classifier",
     "gain_explained",
     "held_out_floor_metrics",
     "image_sha256",
+    "kind_accuracy",
+    "kind_samples",
+    "kind_subset_metrics",
+    "kind_table",
     "layout_errors",
     "load_selections",
     "make_auto_rater",
@@ -227,6 +250,8 @@ __all__ = [
     "with_diversity_gap",
     "summary",
     "table1",
+    "train_kind_classifier",
     "with_gate",
+    "with_kind_stage",
     "write_curated_set",
 ]

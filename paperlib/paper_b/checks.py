@@ -12,6 +12,7 @@ from ..engine.runs import RunDir, read_config
 from ..metrics.verdicts import VERDICTS
 from .curation import CURATION_LOG, SOURCES, read_provenance, split_counts
 from .jobs import CurationJob, as_job
+from .kind import MIX_KIND
 from .report import DECIDING_ARMS
 from .selections import random_top_idx, selection_for_round
 
@@ -169,12 +170,23 @@ def check_shape_learning_tables(per_run, verdict_df, explained, *, artists, seed
                                 calibrated: bool = False) -> None:
     """Notebook 01's tables (``per_run``, ``verdict_df``, ``explained``): row counts,
     ``n_eval`` images and finite metrics per generated row, known verdicts, the floor's FID
-    best; ``calibrated``: the reference setting's expectations on artist_donglein. Raises
-    :class:`NotebookCheckFailed`."""
+    best; where the mix ran, one :data:`~paperlib.paper_b.kind.MIX_KIND` row per artist and
+    seed (:func:`check_kind_rows`), in no verdict; ``calibrated``: the reference setting's
+    expectations on artist_donglein. Raises :class:`NotebookCheckFailed`."""
     artists = list(artists)
-    want = len(artists) * (1 + len(seeds) * len(stages) + len(augments) * len(augment_seeds))
+    stages = [st for st in stages if st != MIX_KIND]
+    n_kind = len(seeds) if "mix" in stages else 0
+    want = len(artists) * (1 + len(seeds) * len(stages) + n_kind
+                           + len(augments) * len(augment_seeds))
     _nb_check(len(per_run) == want, f"{len(per_run)} evaluated rows, not {want}")
-    gen = per_run[per_run.stage != "training data"]
+    kind_rows = per_run[per_run.stage == MIX_KIND]
+    _nb_check(len(kind_rows) == n_kind * len(artists),
+              f"{len(kind_rows)} '{MIX_KIND}' rows, not {n_kind * len(artists)}")
+    if n_kind:
+        check_kind_rows(kind_rows, n_eval)
+    _nb_check("stage" not in verdict_df or MIX_KIND not in set(verdict_df.stage),
+              f"the '{MIX_KIND}' row entered a verdict")
+    gen = per_run[~per_run.stage.isin(["training data", MIX_KIND])]
     _nb_check((gen.n == n_eval).all(), f"not every run evaluated {n_eval} images")
     _nb_check(gen.main_score.between(0, 1).all() and (gen.fid >= 0).all(),
               "a main-form score outside [0, 1] or a negative FID")
@@ -203,6 +215,25 @@ def check_shape_learning_tables(per_run, verdict_df, explained, *, artists, seed
                           f"{name}: the 1st result draws in {alone.draws.sum()} seeds")
                 _nb_check(alone.fid.max() < 300,   # models that draw
                           f"{name}: 1st-result FID up to {alone.fid.max()}")
+
+
+def check_kind_rows(kind_rows, n_eval: int) -> None:
+    """The mix's artist-kind rows (:func:`paperlib.paper_b.evaluate_kind_subset`): subsets
+    of the ``n_eval`` images the mix row scores, ``kind_share`` their share, FID and KID
+    finite exactly from ``min_subset`` images, form scores in [0, 1]. Raises
+    :class:`NotebookCheckFailed`."""
+    for _, r in kind_rows.iterrows():
+        where = f"{r.artist} seed {r.seed} '{MIX_KIND}'"
+        _nb_check(int(r.n_all) == n_eval and 0 <= int(r.n) <= n_eval,
+                  f"{where}: {r.n} of {r.n_all} samples, not a subset of {n_eval}")
+        _nb_check(abs(float(r.kind_share) - int(r.n) / n_eval) < 1e-12,
+                  f"{where}: share {r.kind_share}, not {r.n}/{n_eval}")
+        big = int(r.n) >= int(r.min_subset)
+        _nb_check(all(np.isfinite(float(r[c])) == big for c in ("fid", "kid")),
+                  f"{where}: FID {r.fid}, KID {r.kid} with {r.n} samples (minimum "
+                  f"{r.min_subset}: finite exactly from it)")
+        _nb_check(int(r.n) == 0 or 0 <= float(r.main_score) <= 1,
+                  f"{where}: main-form score {r.main_score}")
 
 
 def check_curation_notebook(loops: dict, controls: dict, base: dict, table1, t1, verdict_df, *,

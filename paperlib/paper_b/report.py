@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..metrics.verdicts import compare_claim, diversity_gap
 from .curation import RATER_LABELS, SOURCES, read_provenance
+from .kind import MIX_KIND
 from .tables import (
     COLUMNS,
     FIRST_CONTROL_COLUMN,
@@ -210,7 +211,8 @@ def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
                             augment: str, seeds: Sequence[int], n_eval: int) -> str:
     """Notebook 01's "paper vs this run" markdown: the paper's finding, this run's setting,
     then per artist the training data, each stage of ``stages`` (the gate, form, FID, KID,
-    diversity against the data's), each of ``verdicts`` and, per arm
+    diversity against the data's; a :data:`MIX_KIND` stage also its artist-kind count and
+    share), each of ``verdicts`` and, per arm
     (:func:`gain_explained`), whether longer training explains a gain."""
     explained = explanation_table(verdicts)
     lines = [PAPER_B_SHAPE, "",
@@ -230,7 +232,8 @@ def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
             r = sub[sub.stage == st]
             gate = (f"KID under the limit in {int(r.kid_ok.sum())}" if "kid_ok" in r else
                     f"FID under the limit in {int(r.fid_ok.sum())}")
-            lines.append(f"    - {st}: passes the gate in {int(r.draws.sum())}/{len(r)} seeds "
+            lines.append(f"    - {st}: {_kind_part(r) if st == MIX_KIND else ''}"
+                         f"passes the gate in {int(r.draws.sum())}/{len(r)} seeds "
                          f"(median form score {fmt(r.form_ratio.mean(), 2)} of the "
                          f"training data's; {gate}); "
                          + (f"form score {fmt(r.form_score.mean())} ± {fmt(r.form_score.std())}, "
@@ -251,6 +254,17 @@ def shape_learning_markdown(per_run: pd.DataFrame, verdicts: pd.DataFrame,
             lines.append(f"    - *{e['arm']}: is it the shapes or just more training?* "
                          f"{e['reading']}.")
     return "\n".join(lines)
+
+
+def _kind_part(r: pd.DataFrame) -> str:
+    """The :data:`MIX_KIND` rows' preface in :func:`shape_learning_markdown`."""
+    if "kind_share" not in r or not len(r):
+        return ""
+    small = (r.n < r.min_subset).any() if "min_subset" in r else False
+    return (f"{fmt(r.n.mean(), 1)} of {int(r.n_all.iloc[0])} samples per seed called the "
+            f"artist's kind (share {fmt(r.kind_share.mean(), 2)}; secondary, in no verdict"
+            + (f"; FID and KID only from {int(r.min_subset.iloc[0])} such samples, NaN below"
+               if small else "") + "); ")
 
 
 def with_diversity_gap(per_run: pd.DataFrame, key: str = "stage") -> pd.DataFrame:
@@ -383,10 +397,13 @@ def curation_per_seed(splits: Mapping, seeds: Sequence[int], base: Mapping, loop
 
 
 def shape_learning_per_run(splits: Mapping, seeds: Sequence[int], stages: Sequence[str],
-                           runs: Mapping, aug_runs: Mapping, evaluate, floor) -> pd.DataFrame:
+                           runs: Mapping, aug_runs: Mapping, evaluate, floor,
+                           mix_subset=None) -> pd.DataFrame:
     """Notebook 01's rows per artist, stage and seed, before the gate: the floor, then per
     seed each of ``stages`` at its own epochs and each augmentation run at its last
-    checkpoint (``evaluate``)."""
+    checkpoint (``evaluate``). ``mix_subset`` (called as ``evaluate``): after each
+    ``"mix"`` row, a :data:`~paperlib.paper_b.kind.MIX_KIND` row of its artist-kind
+    samples (:func:`paperlib.paper_b.evaluate_kind_subset`)."""
     rows = []
     for name, sp in splits.items():
         rows.append({"artist": name, "stage": "training data", "seed": None, **floor(name, sp)})
@@ -395,6 +412,9 @@ def shape_learning_per_run(splits: Mapping, seeds: Sequence[int], stages: Sequen
                 res = runs[name, s][stage]   # evaluated at the stage's own epochs
                 rows.append({"artist": name, "stage": stage, "seed": s,
                              **evaluate(name, res.run_dir, res.epochs_done)})
+                if stage == "mix" and mix_subset is not None:
+                    rows.append({"artist": name, "stage": MIX_KIND, "seed": s,
+                                 **mix_subset(name, res.run_dir, res.epochs_done)})
         for (a, aug, s), res in aug_runs.items():
             if a == name:
                 rows.append({"artist": name, "stage": f"alone+{aug}", "seed": s,

@@ -39,13 +39,15 @@ EVAL_VERSION = 3
 
 def stage_metrics(images: Any, feats: Any, real_feats: Any,
                   inner_counts: Sequence[int] | None = None, kid_seed: int = 0,
-                  form: str = "face") -> dict:
+                  form: str = "face", min_n: int | None = None) -> dict:
     """Table-1 metrics of ``images`` (``feats``) against the artist's ``real_feats``.
 
     Keys: ``form_measure``, ``form_score``, ``form_median`` (the gate's statistic),
     ``fidelity``, ``main_score``, ``inner_score``, ``main_circularity`` (+ ``_median``),
     ``inner_count_ok`` (NaN without ``inner_counts``), ``n_inner_found``, ``found_main``,
     ``fid``, ``kid``, ``kid_std``, ``diversity`` (:func:`mean_pairwise_distance`) and ``n``.
+    ``min_n``: with fewer images, ``fid``, ``kid`` and ``kid_std`` are NaN (not computed;
+    without it they need at least 2 images); the form scores cover any number, none too.
     """
 
     f = as_features(feats, "feats")
@@ -58,14 +60,18 @@ def stage_metrics(images: Any, feats: Any, real_feats: Any,
     if form != "face":
         scores = form_scores(images, measure)
     s = summarize(results)
-    kid_mean, kid_std = kid(r, f, seed=kid_seed)
+    if min_n is not None and len(f) < int(min_n):
+        kid_mean = kid_std = fid = math.nan
+    else:
+        kid_mean, kid_std = kid(r, f, seed=kid_seed)
+        fid = fid_from_features(r, f)
     return {
         "n": int(len(f)), "fidelity": s["score"], "main_score": s["main_score"],
         "inner_score": s["inner_score"], "main_circularity": s["main_circularity"],
         "main_circularity_median": float(np.median([x.main_circularity for x in results]))
         if results else math.nan,
         "inner_count_ok": s["frac_inner_count_ok"], "n_inner_found": s["n_inner_found"],
-        "found_main": s["frac_found_main"], "fid": fid_from_features(r, f),
+        "found_main": s["frac_found_main"], "fid": fid,
         "kid": float(kid_mean), "kid_std": float(kid_std),
         "diversity": mean_pairwise_distance(f), "form_measure": form,
         **form_summary(scores),
@@ -269,7 +275,11 @@ def table1(per_seed: pd.DataFrame, cols: Sequence[str], keys: Sequence[str] = ("
            ) -> pd.DataFrame:
     """One row per ``keys`` group: ``n_seeds``, ``<col>`` (mean), ``<col>_sd`` (NaN for one
     value) and ``<col>_seeds`` (``"; "``-joined) per metric of ``cols``; group-constant
-    extra columns are kept."""
+    extra columns are kept. ``ValueError`` for a metric named ``n`` (its ``n_seeds`` would
+    overwrite the seed count)."""
+    if "n" in cols:
+        raise ValueError("table1 cannot summarise a metric named 'n': its per-seed column "
+                         "would overwrite n_seeds")
     keys = list(keys)
     rows = []
     for key, g in per_seed.groupby(keys, sort=False):
