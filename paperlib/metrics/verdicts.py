@@ -270,7 +270,7 @@ class RatioVerdict:
 
 def ratio_verdict(per_seed_proposed, per_seed_baseline, paper_ratio: float,
                   higher_is_better: bool, level: float = 0.95,
-                  names: tuple[str, str] = ("proposed", "baseline")) -> RatioVerdict:
+                  names: tuple[str, str] = ("favoured", "baseline")) -> RatioVerdict:
     """Verdict on "proposed / baseline is ``paper_ratio``" (a gain) from per-seed values
     (``{seed: value}`` each, same seeds): the ``level`` interval of the ratio is the
     exponentiated Student-t interval of the mean per-seed log ratio (:func:`paired_by_seed`
