@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from paperlib import paper_a
 from paperlib.paper_a import instability as ins
 
 WIN = {"d_loss": 0.05, "g_loss": 5.0, "d_fake": 0.01}      # D wins (d_wins)
@@ -140,3 +141,40 @@ def test_instability_table_one_row_per_run_and_horizon():
     assert ins.DECIDING_HORIZON == 200 and ins.HORIZONS == (150, 200)
     assert ins.DECIDING_MEASURE == "window"
     assert ins.instability_table({}).empty
+# ----------------------------------------------------------------------------- contrasts
+def test_contrast_verdict_three_outcomes():
+    cv = paper_a.contrast_verdict
+    stable, unstable = {0: None, 1: None, 2: None}, {0: 12, 1: 40, 2: 90}
+    v, why = cv(stable, unstable, 200, names=("proposed", "dcgan"))
+    assert v == "supported"
+    assert why == ("proposed unstable in 0/3 seeds, dcgan in 3/3 by epoch 200; onsets "
+                   "proposed / dcgan: s0: none / 12, s1: none / 40, s2: none / 90")
+    # the baseline stable in every seed: nothing to be more stable than
+    assert cv(stable, stable, 200)[0] == "not supported"
+    # the proposed model unstable in as many seeds as the baseline
+    assert cv({0: 50, 1: None, 2: None}, {0: 12, 1: None, 2: None}, 200)[0] == "not supported"
+    # fewer: not all the way
+    v, why = cv({0: None, 1: None, 2: 150}, {0: 12, 1: 40, 2: 90}, 200)
+    assert v == "not testable here" and "proposed unstable in 1/3" in why
+    assert cv(stable, {0: 12, 1: 40, 2: None}, 200)[0] == "not testable here"
+    # an onset after the horizon is none
+    assert cv(stable, {0: 12, 1: 40, 2: 190}, 150)[0] == "not testable here"
+
+
+def test_contrast_verdict_with_unknown_seeds_and_unpaired_seeds():
+    cv = paper_a.contrast_verdict
+    stable, unstable = {0: None, 1: None}, {0: 12, 1: 40}
+    short = {0: False, 1: True}     # seed 0's run stops short of the horizon
+    v, why = cv(stable, unstable, 200, observed_proposed=short)
+    assert v == "not testable here" and "(1 run(s) unknown" in why and "s0: unknown / 12" in why
+    # an observed onset counts whatever the run's length
+    assert cv(stable, unstable, 200, observed_baseline=short)[0] == "supported"
+    # the baseline may still turn unstable: not "not supported" yet
+    assert cv({0: 5, 1: None}, {0: 12, 1: None}, 200,
+              observed_baseline={0: True, 1: False})[0] == "not testable here"
+    with pytest.raises(ValueError, match="missing from an arm"):
+        cv(stable, {0: 12}, 200)
+    assert cv(stable, unstable, 200, seeds=[1])[0] == "supported"
+    assert cv({}, {}, 200)[0] == "not testable here"
+
+

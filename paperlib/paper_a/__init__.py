@@ -1,6 +1,7 @@
-"""Paper A (emoji DCGAN, latent adjustment): the instability detector and the N search
-(:mod:`.instability`), the emoji-parts Inception Score (:mod:`.emoji_is`, registered as an
-IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
+"""Paper A (emoji DCGAN, latent adjustment): the instability detector, the four instability
+measures and the N search (:mod:`.instability`), the emoji-parts Inception Score
+(:mod:`.emoji_is`, registered as an IS source), the paper's values, notebook tables and
+claims audit (:mod:`.report`) and the latent explorer
 (:mod:`.explorer`) and the checks notebook 07 asserts (:mod:`.checks`)."""
 
 from . import checks, emoji_is, explorer, instability, report
@@ -43,11 +44,14 @@ from .instability import (
 from .report import (
     audit_markdown,
     claims_audit,
+    claims_config,
+    contrast_verdict,
     curve_frame,
     detector_candidates,
     detector_demo,
     detector_note,
     explorer_runs,
+    heldout_images,
     informativeness,
     is_summary,
     lowest,
@@ -76,7 +80,9 @@ __all__ = [
     "cached_run",
     "checkpoint_rv",
     "claims_audit",
+    "claims_config",
     "component_images",
+    "contrast_verdict",
     "curve_frame",
     "default_controls",
     "detector_candidates",
@@ -86,6 +92,7 @@ __all__ = [
     "explorer_runs",
     "explorer_states",
     "fid_rise_onset",
+    "heldout_images",
     "informativeness",
     "instability_onset",
     "instability_table",
