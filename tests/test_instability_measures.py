@@ -178,3 +178,22 @@ def test_contrast_verdict_with_unknown_seeds_and_unpaired_seeds():
     assert cv({}, {}, 200)[0] == "not testable here"
 
 
+
+
+def test_rv_curves_on_a_tiny_run(tmp_path):
+    """r_v at each checkpoint of a real (tiny) run: finite, and the same as one checkpoint
+    loaded by hand."""
+    from paperlib import data, engine
+
+    data.build_emoji_set(tmp_path / "train", seed=0, res=32, n_per_class=10)
+    held = paper_a.heldout_images(tmp_path / "train", tmp_path / "held", 32)
+    cfg = engine.make_config(model="dcgan", epochs=2, res=32, ngf=4, ndf=4, nz=16,
+                             batch_size=10, sample_every=1, ckpt_every=1, device="cpu")
+    run = engine.train(cfg, tmp_path / "train", tmp_path / "runs", progress=False).run_dir
+    curves = ins.rv_curves({"a": run}, {"a": [1, 2]}, tmp_path / "train", held, device="cpu")
+    assert [e for e, _ in curves["a"]] == [1, 2]
+    assert all(math.isfinite(rv) for _, rv in curves["a"])
+    by_hand = ins.checkpoint_rv(engine.load_run(run, 2, "cpu"),
+                                data.load_folder(tmp_path / "train", 32).images,
+                                data.load_folder(held, 32).images)
+    assert by_hand["epoch"] == 2 and curves["a"][1][1] == pytest.approx(by_hand["rv"])
