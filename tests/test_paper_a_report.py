@@ -457,3 +457,25 @@ def test_claims_audit_fragile_and_missing_seeds(tmp_path):
 def test_stability_contrasts_cover_the_baselines():
     assert [m for m, _ in paper_a.report.STABILITY_CONTRASTS] == ["dcgan", "deligan"]
     assert paper_a.instability.DECIDING_HORIZON == 200
+
+
+def test_check_instability_wants_every_checkpoint_and_horizon():
+    from paperlib.paper_a.checks import EvaluationCheckFailed
+
+    key = ("dcgan", "paper", 0)
+    rows = {key: _rows(12, wins_from=3)}
+    ckpts = {key: [4, 8, 12]}
+    full = [(4, 90.0), (8, 80.0), (12, 85.0)]
+    table = paper_a.instability_table(rows, {key: full}, {key: [(e, 0.1) for e in (4, 8, 12)]},
+                                      horizons=(8, 12))
+    report.check_instability(table, ckpts, horizons=(8, 12))
+    with pytest.raises(EvaluationCheckFailed, match="0 instability rows at 150"):
+        report.check_instability(table, ckpts)
+    half = paper_a.instability_table(rows, {key: full[1:]}, None, horizons=(8, 12))
+    with pytest.raises(EvaluationCheckFailed, match="1 of its 2 checkpoints up to epoch 8 in "
+                                                    "fid_points"):
+        report.check_instability(half, ckpts, horizons=(8, 12), rv_computed=False)
+    with pytest.raises(EvaluationCheckFailed, match="rv_points"):
+        report.check_instability(paper_a.instability_table(rows, {key: full}, None, (8, 12)),
+                                 ckpts, horizons=(8, 12))
+

@@ -28,6 +28,7 @@ from ..engine.runs import (
 )
 from ..metrics.verdicts import compare_claim, fmt_mean_std, mean_std, ratio_verdict
 from ..utils.io import atomic_write_json
+from .checks import EvaluationCheckFailed
 from .instability import (
     D_FAKE_NEAR_ZERO,
     D_WIN_LOSS,
@@ -639,6 +640,26 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
                               "not testable here", f"no IS for this data ({is_kind})",
                               fragile="n/a", per_seed="", scale=scale_txt))
     return out
+
+
+def check_instability(table: pd.DataFrame, ckpts: dict, horizons=HORIZONS,
+                      rv_computed: bool = True) -> None:
+    """Notebook 06's check of :func:`~paperlib.paper_a.instability.instability_table`: one
+    row per run of ``ckpts`` (``{(model, config, seed): checkpoint epochs}``) and horizon,
+    ``fid_rise`` (and with ``rv_computed`` ``overfit``) read at every checkpoint up to the
+    horizon. Raises :class:`~paperlib.paper_a.checks.EvaluationCheckFailed`."""
+    for (m, c, s), have in ckpts.items():
+        for h in horizons:
+            row = table[(table.model == m) & (table.config == c) & (table.seed == s)
+                        & (table.horizon == h)]
+            n = sum(e <= h for e in have)
+            if len(row) != 1:
+                raise EvaluationCheckFailed(f"{(m, c, s)}: {len(row)} instability rows at {h}")
+            for col, on in (("fid_points", True), ("rv_points", rv_computed)):
+                if on and row[col].iloc[0] != n:
+                    raise EvaluationCheckFailed(
+                        f"{(m, c, s)}: {row[col].iloc[0]} of its {n} checkpoints up to epoch "
+                        f"{h} in {col}")
 
 
 def audit_markdown(audit: pd.DataFrame, passed: dict, gate) -> str:
