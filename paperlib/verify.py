@@ -118,8 +118,11 @@ TABLES: dict[str, Table] = {
     "05_table1": Table(("artist", "column"), n="n_seeds"),
     "05_table1_per_seed": Table(("artist", "column", "seed"), seed="seed"),
     "05_table1_summary": Table(("artist", "column"), n="n_seeds"),
-    "06_claims_audit": Table(("claim",)),
+    "06_claims_audit": Table(("claim",)),   # the committed reference's keys (notebook 06 now
+                                            # adds "measure" and "horizon"; rows of one claim
+                                            # pair in order)
     "06_fig3_over_training": Table(("model", "config", "seed", "epoch"), seed="seed"),
+    "06_instability": Table(("model", "config", "seed", "horizon"), seed="seed"),
     "06_measure_informativeness": Table(("measure",)),
     "06_metrics_per_run": _RUNS,
     "06_ratios": Table(("config", "metric", "ratio")),

@@ -286,7 +286,9 @@ def test_check_evaluation():
                             "n_fake": 16, "n_real": 20, "config": "paper",
                             "epochs_trained": 150, "gate": [True, False],
                             "curve_fid": [40.0, 70.0]})
-    audit = pd.DataFrame({"verdict": ["supported"], "scale": ["32 px"], "reason": ["why"]})
+    audit = pd.DataFrame({"verdict": ["supported", "supported (larger than the paper's effect)"],
+                          "scale": "32 px", "reason": "why", "measure": ["window", "ratio"],
+                          "horizon": [200, None], "primary": True})
     k1, k2 = ("dcgan", "paper", 0), ("dcgan", "paper", 1)
     curves = {k1: [{"epoch": 1}, {"epoch": 2}], k2: [{"epoch": 2}]}
     best = {k1: {"epoch": 2}, k2: {"epoch": 2}}
@@ -307,6 +309,10 @@ def test_check_evaluation():
         a_checks.check_evaluation(*args, **{**kw, "first_key": k2})
     with pytest.raises(fail, match="unknown verdicts"):
         a_checks.check_evaluation(per_run, audit.assign(verdict="maybe"), *args[2:], **kw)
+    with pytest.raises(fail, match="deciding"):
+        a_checks.check_evaluation(per_run, audit.assign(primary=False), *args[2:], **kw)
+    with pytest.raises(fail, match="deciding"):
+        a_checks.check_evaluation(per_run, audit.drop(columns="measure"), *args[2:], **kw)
     with pytest.raises(fail, match="held-out floor"):
         a_checks.check_evaluation(*args[:5], {**floor, "n": 9}, gate, **kw)
     with pytest.raises(fail, match="no paper-config run passes the gate"):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from paperlib import config, engine, metrics, paper_a
 from paperlib.engine.runs import RunResult
@@ -59,20 +60,38 @@ ALL_PASS = {m: [True] * 3 for m in MODELS}
 
 
 # ----------------------------------------------------------------------------- runs, scale
-def test_scored_epochs_all_half_or_last():
+def test_scored_epochs_all_for_the_claims_config_else_last():
     have = [1, 2, 3, 4, 5, 6]
     ckpts = {("dcgan", "paper", 0): have, ("dcgan", "paper", 1): have,
              ("dcgan", "conventional", 0): have, ("deligan", "conventional", 3): [7]}
     out = paper_a.scored_epochs(ckpts, ("paper", "conventional"),
                                 {"paper": 0, "conventional": 0})
     assert out[("dcgan", "paper", 0)] == have                # Fig. 3's run: every checkpoint
-    assert out[("dcgan", "paper", 1)] == [4, 5, 6]           # other claims' seeds: later half
+    assert out[("dcgan", "paper", 1)] == have                # the claims' runs: fid_rise's curve
     assert out[("dcgan", "conventional", 0)] == [6]          # elsewhere: the last
     assert out[("deligan", "conventional", 3)] == [7]
-    # with the conventional config first, its first seed is the one scored everywhere
+    # with the conventional config first, its first seed is scored everywhere too
     out = paper_a.scored_epochs(ckpts, ("conventional", "paper"),
                                 {"paper": 0, "conventional": 0})
-    assert out[("dcgan", "conventional", 0)] == have and out[("dcgan", "paper", 0)] == [4, 5, 6]
+    assert out[("dcgan", "conventional", 0)] == have and out[("dcgan", "paper", 1)] == have
+    assert paper_a.claims_config(("conventional", "paper")) == "paper"
+    assert paper_a.claims_config(("conventional",)) == "conventional"
+    out = paper_a.scored_epochs({("dcgan", "conventional", 1): have}, ("conventional",),
+                                {"conventional": 0})
+    assert out[("dcgan", "conventional", 1)] == have         # no paper config: the first is
+
+
+def test_heldout_images_only_for_the_emoji_standin(tmp_path):
+    from paperlib import data
+
+    data.build_emoji_set(tmp_path / "emoji", seed=0, res=32, n_per_class=4)
+    got = paper_a.heldout_images(tmp_path / "emoji", tmp_path / "held", 32)
+    assert got == tmp_path / "held" and len(data.image_files(got)) == 8
+    assert data.read_manifest(got)["kind"] == "emoji-standin-heldout"
+    own = tmp_path / "own"
+    own.mkdir()
+    assert paper_a.heldout_images(own, tmp_path / "held2", 32) is None
+    assert not (tmp_path / "held2").exists()
 
 
 def test_run_scale_names_the_profile_sizes():
@@ -302,82 +321,170 @@ def test_detector_with_nothing_to_show():
 
 
 # ----------------------------------------------------------------------------- claims audit
-def _audit_runs(tmp_path, onsets):
-    return _runs(tmp_path, lambda m, c, s: _rows(12, wins_from=onsets[m][s]))
+def _audit_runs(tmp_path, onsets, n=12):
+    """D's loss 0.02 when it wins: a D win at every threshold of the fragility check."""
+    return _runs(tmp_path, lambda m, c, s: _rows(n, wins_from=onsets[m][s], d_loss_win=0.02))
 
 
-def test_claims_audit_all_models_past_the_gate(tmp_path):
-    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, None], "deligan": [5, 6, 7],
+H = dict(horizons=(8, 12), deciding_horizon=12)   # the runs' 12 epochs reach both
+
+
+def test_claims_audit_contrasts_and_ratios(tmp_path):
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, 5], "deligan": [5, 6, None],
                                   "proposed": [None] * 3})
     per_run = _per_run(SEP_FID, ALL_PASS)
-    audit, passed = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px",
-                                         horizon=10)
+    audit, passed = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px", **H)
     assert passed == ALL_PASS
-    assert list(audit.columns) == ["claim", "verdict", "reason", "fragile", "per seed", "scale"]
-    assert list(audit.verdict) == ["supported"] * 4 + ["not testable here"]
-    assert audit.reason.iloc[0] == "2/3 seeds unstable (onsets at epochs [3, 4])"
-    assert audit["per seed"].iloc[0] == "onsets s0: 3, s1: 4, s2: none; best FID s0: 80.0, " \
-                                        "s1: 82.0, s2: 81.0"
-    assert audit["per seed"].iloc[3].startswith("dcgan s0: 80.0, s1: 82.0, s2: 81.0; deligan")
-    assert audit.fragile.iloc[3] == "n/a (no detector)"
-    assert audit.reason.iloc[4] == "no IS for this data (none)"           # no IS: untestable
+    assert list(audit.columns) == list(report.AUDIT_COLUMNS)
+    # per contrast: 4 measures x 2 horizons; then 2 FID ratios, FID vs 0, no IS
+    assert len(audit) == 2 * 8 + 3 + 1
+    prim = audit[audit.primary]
+    assert list(prim.measure) == ["window", "window", report.RATIO_MEASURE,
+                                  report.RATIO_MEASURE, report.RATIO_MEASURE]
+    assert list(prim.horizon.iloc[:2]) == [12, 12] and prim.horizon.iloc[2:].isna().all()
+    dcgan, deligan = prim.iloc[0], prim.iloc[1]
+    assert dcgan.claim.startswith("DCGAN becomes unstable early") and "2a vs 2c" in dcgan.claim
+    assert dcgan.verdict == "supported"
+    assert dcgan.reason == ("proposed unstable in 0/3 seeds, dcgan in 3/3 by epoch 12; onsets "
+                            "proposed / dcgan: s0: none / 3, s1: none / 4, s2: none / 5")
+    assert dcgan["per seed"] == ("onsets proposed: s0: none, s1: none, s2: none; dcgan: "
+                                 "s0: 3, s1: 4, s2: 5")
+    assert dcgan.fragile == "robust"
+    assert deligan.verdict == "not testable here"            # DeLiGAN stable in seed 2
+    # the rows beside: the 8-epoch horizon, and measures without their curves (unknown)
+    side = audit[~audit.primary & audit.claim.str.startswith("DCGAN")]
+    assert list(zip(side.measure, side.horizon)) == [
+        ("rule", 8), ("rule", 12), ("window", 8), ("fid_rise", 8), ("fid_rise", 12),
+        ("overfit", 8), ("overfit", 12)]
+    assert (side[side.measure.isin(["fid_rise", "overfit"])].verdict
+            == "not testable here").all()
+    assert "(6 run(s) unknown" in side[side.measure == "fid_rise"].reason.iloc[0]
+    assert side[side.measure == "fid_rise"].fragile.iloc[0] == "n/a (no loss thresholds)"
+    # Table 1 against the paper's ratios: proposed/DCGAN FID about 0.63, past 0.81
+    fid_dcgan = prim.iloc[2]
+    assert fid_dcgan.claim == "Proposed / DCGAN FID is 0.81 (the paper: FID 'decreased 81%')"
+    assert fid_dcgan.verdict == metrics.LARGER_EFFECT and fid_dcgan["paper ratio"] == 0.81
+    assert fid_dcgan["ratio low"] < fid_dcgan.ratio < fid_dcgan["ratio high"] < 0.81
+    assert fid_dcgan.ratio == pytest.approx((50 / 80 * 51 / 82 * 52 / 81) ** (1 / 3))
+    assert fid_dcgan["per seed"].startswith("ratios s0: 0.625, s1: 0.622, s2: 0.642; proposed "
+                                            "s0: 50.0, s1: 51.0, s2: 52.0; dcgan s0: 80.0")
+    assert prim.iloc[3]["paper ratio"] == 0.71
+    assert prim.iloc[4].reason == "no IS for this data (none)"
+    diff = audit[audit.measure == report.DIFFERENCE_MEASURE].iloc[0]
+    assert not diff.primary and diff.verdict == "supported"    # lower FID than both (vs 0)
     assert (audit.scale == "32 px; paper config, seeds [0, 1, 2]").all()
-    assert set(audit.verdict) <= set(metrics.verdicts.VERDICTS)
-    # the horizon: runs shorter than the claim's epoch are not testable
-    audit, _ = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px")
-    assert (audit.verdict.iloc[:3] == "not testable here").all()
-    assert "shorter than the claim's epoch 150 (reached 12)" in audit.reason.iloc[0]
+    assert set(audit.verdict) <= set(metrics.EFFECT_VERDICTS)
     gate = metrics.Gate(150.0, 0.1, 40, 20.0, 0.001)
     md = paper_a.audit_markdown(audit, passed, gate)
     assert md.startswith(f"**Gate:** {gate.describe()}; passed: dcgan 3/3, deligan 3/3, "
-                         "proposed 3/3\n\n| claim")
+                         "proposed 3/3\n\n**Scale:** 32 px; paper config, seeds [0, 1, 2]\n\n"
+                         "**Deciding verdicts**\n\n| claim")
+    assert "**Beside them**" in md and "| 12 epochs |" in md and "0.63 [" in md
+
+
+def test_claims_audit_deciding_horizon_past_the_runs_is_not_testable(tmp_path):
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, 5], "deligan": [3, 4, 5],
+                                  "proposed": [None] * 3})
+    audit, _ = paper_a.claims_audit(runs, _per_run(SEP_FID, ALL_PASS), ("paper",), (0, 1, 2),
+                                    "32 px")          # the default horizons: 150 and 200
+    prim = audit[audit.primary & (audit.measure == "window")]
+    assert list(prim.horizon) == [200, 200]
+    assert (prim.verdict == "not testable here").all()
+    assert "(3 run(s) unknown" in prim.reason.iloc[0]      # the proposed runs end at 12
+    with pytest.raises(ValueError, match="deciding horizon"):
+        paper_a.claims_audit(runs, _per_run(SEP_FID, ALL_PASS), ("paper",), (0, 1, 2), "32 px",
+                             horizons=(150,))
+
+
+def test_claims_audit_fid_and_rv_curves_feed_their_measures(tmp_path):
+    runs = _audit_runs(tmp_path, {m: [None] * 3 for m in MODELS})
+    rising = [(4, 100.0), (8, 80.0), (12, 99.0)]
+    flat = [(4, 100.0), (8, 80.0), (12, 81.0)]
+    fid = {(m, "paper", s): (rising if m == "dcgan" else flat) for m in MODELS for s in range(3)}
+    rv = {(m, "paper", s): [(4, 0.1), (12, 0.6 if m == "proposed" else 0.2)]
+          for m in MODELS for s in range(3)}
+    audit, _ = paper_a.claims_audit(runs, _per_run(SEP_FID, ALL_PASS), ("paper",), (0, 1, 2),
+                                    "32 px", fid_curves=fid, rv_curves=rv, **H)
+    row = audit.set_index(["measure", "horizon"])
+    dc = audit[audit.claim.str.startswith("DCGAN")].set_index(["measure", "horizon"])
+    assert dc.loc[("fid_rise", 12)].verdict == "supported"
+    assert dc.loc[("fid_rise", 8)].verdict == "not supported"     # no rise by epoch 8
+    assert dc.loc[("overfit", 12)].verdict == "not supported"     # the proposed model overfits
+    assert dc.loc[("window", 12)].verdict == "not supported"      # every run stable
+    assert len(row) == len(audit)
 
 
 def test_claims_audit_model_below_the_gate(tmp_path):
-    runs = _audit_runs(tmp_path, {m: [None] * 3 for m in MODELS})
-    # the proposed model never learned while DCGAN did: evidence against its claims
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, 5], "deligan": [3, 4, 5],
+                                  "proposed": [None] * 3})
+    # the proposed model never learned while the baselines did: evidence against its claims
     gate = {**ALL_PASS, "proposed": [True, False, True]}
-    per_run = _per_run(SEP_FID, gate, is_={m: [2.0, 2.1, 2.2] for m in MODELS})
+    is_ = {"proposed": [2.0, 2.1, 2.2], "dcgan": [1.5, 1.6, 1.7], "deligan": [1.9, 2.0, 2.1]}
+    per_run = _per_run(SEP_FID, gate, is_=is_)
     audit, passed = paper_a.claims_audit(runs, per_run, ("paper", "conventional"), (0, 1, 2),
-                                         "32 px", horizon=10)
+                                         "32 px", **H)
     assert passed["proposed"] == [True, False, True]
-    assert len(audit) == 5 and "highest IS (paper: proposed/DCGAN 1.29" in audit.claim.iloc[4]
-    stable = audit.iloc[2]
-    assert stable.verdict == "not supported"
-    assert stable.reason == "below the quality gate while the baseline passes"
-    assert audit.iloc[3].verdict == "not supported"
-    assert "proposed below the quality gate while dcgan passes" in audit.iloc[3].reason
-    assert audit.iloc[4]["per seed"].startswith("dcgan s0: 2.00, s1: 2.10")   # IS: 2 digits
-    # a baseline below the gate: its own loss-curve claim and the comparisons are untestable
+    prim = audit[audit.primary]
+    assert len(prim) == 2 + 4 and (prim.verdict == "not supported").all()
+    assert prim.reason.iloc[0].startswith("proposed 1/3 runs below the quality gate while "
+                                          "dcgan passes; proposed unstable in 0/3")
+    is_dcgan = prim[prim.claim.str.startswith("Proposed / DCGAN IS")].iloc[0]
+    assert is_dcgan["paper ratio"] == 1.29 and is_dcgan.ratio == pytest.approx(
+        (2.0 / 1.5 * 2.1 / 1.6 * 2.2 / 1.7) ** (1 / 3))            # still shown
+    assert audit[audit.measure == report.DIFFERENCE_MEASURE].iloc[1]["per seed"].startswith(
+        "dcgan s0: 1.50, s1: 1.60")                                 # IS: 2 digits
+    # a baseline below the gate: its contrast and ratios are untestable
     gate = {**ALL_PASS, "dcgan": [False, False, True]}
     audit, passed = paper_a.claims_audit(runs, _per_run(SEP_FID, gate), ("paper",), (0, 1, 2),
-                                         "32 px", horizon=10)
-    assert audit.iloc[0].verdict == "not testable here"
-    assert audit.iloc[0].reason == "2/3 runs below the quality gate"
-    assert audit.iloc[3].verdict == "not testable here"
-    assert "dcgan below the quality gate" in audit.iloc[3].reason
+                                         "32 px", **H)
+    prim = audit[audit.primary]
+    assert prim.iloc[0].verdict == "not testable here"
+    assert prim.iloc[0].reason.startswith("dcgan 2/3 runs below the quality gate; ")
+    assert prim.iloc[1].verdict == "supported"                     # DeLiGAN's contrast
+    assert prim.iloc[2].verdict == "not testable here"             # FID vs DCGAN
     md = paper_a.audit_markdown(audit, passed, metrics.Gate(150.0, 0.1, 40))
     assert "passed: dcgan 1/3, deligan 3/3, proposed 3/3" in md
 
 
 def test_claims_audit_fragile_and_missing_seeds(tmp_path):
     # D's loss 0.07: under D_WIN_LOSS 0.1 (wins) but over half of it (no wins at x0.5)
-    runs = _runs(tmp_path, lambda m, c, s: _rows(12, wins_from=2 if m == "dcgan" else None,
+    runs = _runs(tmp_path, lambda m, c, s: _rows(12, wins_from=None if m == "proposed" else 2,
                                                  d_loss_win=0.07))
     del runs["deligan", "paper", 2]               # a seed not every model has is left out
     per_run = _per_run(SEP_FID, ALL_PASS)
-    audit, passed = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px",
-                                         horizon=10)
+    audit, passed = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px", **H)
     assert passed == {m: [True, True] for m in MODELS}
-    assert audit.iloc[0].verdict == "supported"
-    assert audit.iloc[0].fragile == "fragile: flips with d_thresh x0.5"
-    assert audit.iloc[2].fragile == "robust"
+    prim = audit[audit.primary]
+    assert prim.iloc[0].verdict == "supported"
+    assert prim.iloc[0].fragile == "fragile: flips with d_thresh x0.5"
     assert (audit.scale == "32 px; paper config, seeds [0, 1]").all()
-    assert audit.iloc[3].verdict == "supported"               # the two seeds left separate
-    assert audit.iloc[3]["per seed"] == ("dcgan s0: 80.0, s1: 82.0; deligan s0: 90.0, "
-                                         "s1: 91.0; proposed s0: 50.0, s1: 51.0")
+    assert prim.iloc[2].verdict == metrics.LARGER_EFFECT             # the two seeds paired
+    assert prim.iloc[2]["per seed"].startswith("ratios s0: 0.625, s1: 0.622; proposed "
+                                               "s0: 50.0, s1: 51.0; dcgan")
 
 
-def test_stability_claims_cover_the_models():
-    assert [m for m, _, _ in paper_a.report.STABILITY_CLAIMS] == list(MODELS)
-    assert paper_a.report.CLAIM_HORIZON == 150
+def test_stability_contrasts_cover_the_baselines():
+    assert [m for m, _ in paper_a.report.STABILITY_CONTRASTS] == ["dcgan", "deligan"]
+    assert paper_a.instability.DECIDING_HORIZON == 200
+
+
+def test_check_instability_wants_every_checkpoint_and_horizon():
+    from paperlib.paper_a.checks import EvaluationCheckFailed
+
+    key = ("dcgan", "paper", 0)
+    rows = {key: _rows(12, wins_from=3)}
+    ckpts = {key: [4, 8, 12]}
+    full = [(4, 90.0), (8, 80.0), (12, 85.0)]
+    table = paper_a.instability_table(rows, {key: full}, {key: [(e, 0.1) for e in (4, 8, 12)]},
+                                      horizons=(8, 12))
+    report.check_instability(table, ckpts, horizons=(8, 12))
+    with pytest.raises(EvaluationCheckFailed, match="0 instability rows at 150"):
+        report.check_instability(table, ckpts)
+    half = paper_a.instability_table(rows, {key: full[1:]}, None, horizons=(8, 12))
+    with pytest.raises(EvaluationCheckFailed, match="1 of its 2 checkpoints up to epoch 8 in "
+                                                    "fid_points"):
+        report.check_instability(half, ckpts, horizons=(8, 12), rv_computed=False)
+    with pytest.raises(EvaluationCheckFailed, match="rv_points"):
+        report.check_instability(paper_a.instability_table(rows, {key: full}, None, (8, 12)),
+                                 ckpts, horizons=(8, 12))
+

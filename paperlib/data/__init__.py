@@ -6,7 +6,14 @@ command ``python -m paperlib.data.real_emoji``). Imports only :mod:`paperlib.con
 :mod:`paperlib.utils` and :mod:`paperlib.forms` (layers below)."""
 
 from . import draw, emoji, folders, paired, sets, shapes
-from .emoji import build_emoji_set, emoji_label, emoji_recipes, render_emoji
+from .emoji import (
+    build_emoji_heldout,
+    build_emoji_set,
+    emoji_key,
+    emoji_label,
+    emoji_recipes,
+    render_emoji,
+)
 from .folders import (
     class_folders,
     file_sha256,
@@ -32,10 +39,12 @@ __all__ = [
     "HeldOutSplit",
     "build_all",
     "build_artist_set",
+    "build_emoji_heldout",
     "build_emoji_set",
     "build_mixed_set",
     "build_shape_set",
     "class_folders",
+    "emoji_key",
     "emoji_label",
     "emoji_recipes",
     "file_sha256",

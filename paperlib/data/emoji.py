@@ -11,13 +11,14 @@ recipe are fractions of the face radius or of the frame.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from ..utils.images import check_res
-from .draw import WHITE, Canvas, drop, grid, heart, mix, pick, shade, star, uniform
-from .folders import set_header, write_set
+from .draw import WHITE, Canvas, drop, grid, heart, mix, pick, sha256_hex, shade, star, uniform
+from .folders import MANIFEST, file_sha256, manifest_text, read_manifest, set_header, write_set
 from .paired import SUPERSAMPLE
 
 # Emoji parts and the label rule --------------------------------------------------------
@@ -118,23 +119,27 @@ def _emoji_recipe(rng: np.random.Generator) -> dict:
     }
 
 
-def _emoji_key(recipe: dict) -> tuple:
+def emoji_key(recipe: dict) -> tuple:
+    """An emoji recipe's part combination (what no two emojis of a set share)."""
     return (recipe["face_shape"], recipe["face_color"], recipe["gradient"], recipe["eyes"],
             recipe["brows"], recipe["mouth"], tuple(recipe["extras"]))
 
 
-def emoji_recipes(seed: int = 0, n_per_class: int = 402) -> list[dict]:
-    """Draw recipes until each label has ``n_per_class``; part combinations are unique."""
+
+def emoji_recipes(seed: int = 0, n_per_class: int = 402, exclude=()) -> list[dict]:
+    """Draw recipes until each label has ``n_per_class``; part combinations are unique and
+    none is one of ``exclude`` (part-combination keys, :func:`emoji_key`)."""
     rng = np.random.default_rng(seed)
     want = {label: n_per_class for label in EMOJI_LABELS}
+    excluded = {tuple(k) for k in exclude}
     seen: set[tuple] = set()
     out: list[dict] = []
     for _ in range(200 * (2 * n_per_class + 10)):
         if not any(want.values()):
             break
         recipe = _emoji_recipe(rng)
-        key, score = _emoji_key(recipe), emoji_score(recipe)
-        if score == 0 or key in seen:
+        key, score = emoji_key(recipe), emoji_score(recipe)
+        if score == 0 or key in seen or key in excluded:
             continue
         label = emoji_label(recipe)
         if want[label]:
@@ -143,7 +148,7 @@ def emoji_recipes(seed: int = 0, n_per_class: int = 402) -> list[dict]:
             out.append(recipe)
     if any(want.values()):
         raise RuntimeError(f"could not draw {n_per_class} unique emojis per class")
-    assert len({_emoji_key(r) for r in out}) == len(out), "duplicate emoji recipe"
+    assert len({emoji_key(r) for r in out}) == len(out), "duplicate emoji recipe"
     return out
 
 
@@ -322,3 +327,31 @@ def build_emoji_set(out, seed: int = 0, res: int = 64, n_per_class: int = 402,
                      "Synthetic stand-in for paper A's crawled 'Emoji Generator' set: emojis "
                      "composed from parts; label = sign of the summed part valences.")
     return write_set(out, header, items, render_emoji, progress)
+
+
+def build_emoji_heldout(out, exclude, n: int | None = None, seed: int = 1, res: int = 64,
+                        progress: bool = False) -> dict:
+    """Held-out images for the emoji stand-in set: ``n`` fresh emojis (half per label;
+    default: as many as ``exclude`` holds) drawn with ``seed``, none sharing a part
+    combination (:func:`emoji_key`) with the set ``exclude`` (its folder or manifest).
+    Built in ``out`` like :func:`build_emoji_set`; returns the manifest, whose ``params``
+    name the excluded set's manifest by its sha256."""
+    train = exclude if isinstance(exclude, dict) else read_manifest(exclude)
+    recipes = [e.get("recipe") for e in train["images"]]
+    if not recipes or any(not isinstance(r, dict) or "eyes" not in r for r in recipes):
+        raise ValueError("the excluded set is not an emoji stand-in set (its manifest lacks "
+                         "emoji recipes)")
+    ident = (sha256_hex(manifest_text(train).encode()) if isinstance(exclude, dict)
+             else file_sha256(Path(exclude) / MANIFEST))
+    n = len(recipes) if n is None else int(n)
+    if n < 2 or n % 2:
+        raise ValueError(f"n must be an even number >= 2 (half per label), got {n}")
+    res = check_res(res)
+    held = emoji_recipes(seed, n // 2, exclude=[emoji_key(r) for r in recipes])
+    items = [(f"{i:05d}_{emoji_label(r)}.png", emoji_label(r), r) for i, r in enumerate(held)]
+    header = set_header("emoji_heldout", "emoji-standin-heldout", seed, res, items,
+                        {"n_per_class": n // 2, "exclude_manifest_sha256": ident},
+                        "Held-out images for the emoji stand-in set: the same generator, "
+                        "another seed, part combinations disjoint from the training set's.")
+    return write_set(out, header, items, render_emoji, progress)
+

@@ -57,8 +57,10 @@ def set_header(name: str, kind: str, seed: int, res: int, items: list, params: d
             "counts": counts, "seed": int(seed), "res": res, "code_version": CODE_VERSION}
 
 
-def _dumps(manifest: dict) -> str:
+def manifest_text(manifest: dict) -> str:
+    """A manifest as ``manifest.json`` holds it (so its sha256 is the file's)."""
     return json.dumps(manifest, sort_keys=True, indent=1) + "\n"
+
 
 
 def write_set(out, header: dict, items: list, render: Callable[[dict, int], Image.Image],
@@ -78,7 +80,7 @@ def write_set(out, header: dict, items: list, render: Callable[[dict, int], Imag
             atomic_write_bytes(tmp / file, data)
             images.append({"file": file, "sha256": sha256_hex(data), "label": label,
                            "recipe": recipe})
-        text = _dumps({**header, "images": sorted(images, key=lambda e: e["file"])})
+        text = manifest_text({**header, "images": sorted(images, key=lambda e: e["file"])})
         atomic_write_text(tmp / MANIFEST, text)
         tmp.chmod(0o755)
         _move_into_place(tmp, out)

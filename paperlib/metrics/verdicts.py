@@ -1,7 +1,8 @@
 """The gate and the verdict statistics: a quality gate on FID and KID (:class:`Gate`), the
 real-vs-real held-out floor (:func:`held_out_floor`), mean and sd tables, Welch intervals,
 the three-way verdict of a claim from per-seed values (:func:`compare_claim`), seed-paired
-differences (:func:`paired_by_seed`) and diversity as closeness to the real data's
+differences (:func:`paired_by_seed`), a seed-paired ratio against a paper's effect size
+(:func:`ratio_verdict`) and diversity as closeness to the real data's
 (:func:`diversity_gap`)."""
 from __future__ import annotations
 
@@ -241,3 +242,81 @@ def paired_by_seed(a, b, level: float = 0.95) -> PairedComparison:
         t = float(stats.t.ppf(0.5 + level / 2, len(d) - 1))
         lo, hi = diff - t * se, diff + t * se
     return PairedComparison(diff, lo, hi, seeds, tuple(float(x) for x in d), float(level))
+
+
+#: :func:`ratio_verdict`'s verdict when the interval lies past the paper's effect.
+LARGER_EFFECT = "supported (larger than the paper's effect)"
+
+
+#: The verdicts of a claim against a paper's effect size (:func:`ratio_verdict`).
+EFFECT_VERDICTS = ("supported", LARGER_EFFECT, "not supported", "not testable here")
+
+
+@dataclass(frozen=True)
+class RatioVerdict:
+    """:func:`ratio_verdict`'s result: ``ratio`` the geometric mean of the per-seed ratios,
+    ``low``/``high`` its ``level`` interval (NaN: none), the paper's ratio, the verdict and
+    its reason, the paired seeds and their ratios."""
+
+    ratio: float
+    low: float
+    high: float
+    paper_ratio: float
+    verdict: str
+    reason: str
+    seeds: tuple = ()
+    ratios: tuple = ()
+
+
+def ratio_verdict(per_seed_proposed, per_seed_baseline, paper_ratio: float,
+                  higher_is_better: bool, level: float = 0.95,
+                  names: tuple[str, str] = ("favoured", "baseline")) -> RatioVerdict:
+    """Verdict on "proposed / baseline is ``paper_ratio``" (a gain) from per-seed values
+    (``{seed: value}`` each, same seeds): the ``level`` interval of the ratio is the
+    exponentiated Student-t interval of the mean per-seed log ratio (:func:`paired_by_seed`
+    on the logs). *supported*: it holds ``paper_ratio`` and excludes 1; *not supported*:
+    it excludes ``paper_ratio`` on the no-gain side; :data:`LARGER_EFFECT`: on the gain
+    side; *not testable here*: it holds both, there are under 2 pairs, or a value is not a
+    positive number. ``ValueError`` when ``paper_ratio`` claims no gain or seeds differ."""
+    paper_ratio = float(paper_ratio)
+    if not (paper_ratio > 0 and paper_ratio != 1 and (paper_ratio > 1) == bool(higher_is_better)):
+        raise ValueError(f"the paper's ratio {paper_ratio!r} claims no gain (higher is "
+                         f"{'better' if higher_is_better else 'worse'})")
+    a, b = dict(per_seed_proposed.items()), dict(per_seed_baseline.items())
+    who = f"{names[0]} / {names[1]}"
+    if set(a) != set(b):
+        raise ValueError(f"unmatched seeds: {sorted(set(a) - set(b), key=str)} only in the "
+                         f"first arm, {sorted(set(b) - set(a), key=str)} only in the second")
+    bad = sorted((s for s in a if not all(math.isfinite(float(v)) and float(v) > 0
+                                          for v in (a[s], b[s]))), key=str)
+    if bad or not a:
+        return RatioVerdict(math.nan, math.nan, math.nan, paper_ratio, "not testable here",
+                            f"{who}: no positive finite value at seed(s) {bad}" if bad
+                            else f"{who}: no seeds")
+    pc = paired_by_seed({s: math.log(float(v)) for s, v in a.items()},
+                        {s: math.log(float(v)) for s, v in b.items()}, level)
+    ratio, low, high = (math.exp(x) for x in (pc.diff, pc.low, pc.high))
+    ratios = tuple(math.exp(d) for d in pc.differences)
+    head = (f"{who} = {ratio:.3g}, {level:.0%} CI [{low:.3g}, {high:.3g}] paired by seed over "
+            f"{pc.n}; paper {paper_ratio:.2f}")
+    if math.isnan(low):
+        return RatioVerdict(ratio, low, high, paper_ratio, "not testable here",
+                            f"{who} = {ratio:.3g}: under 2 seeds, no interval", pc.seeds, ratios)
+
+    def gain(x):   # > 1 is a gain
+        return x if higher_is_better else 1 / x
+
+    g_lo, g_hi = sorted((gain(low), gain(high)))
+    g_paper = gain(paper_ratio)
+    if g_hi < g_paper:
+        verdict = "not supported"
+        why = ("excludes the paper's ratio and 1: the baseline is better" if g_hi < 1 else
+               "excludes the paper's ratio on the no-gain side")
+    elif g_lo > g_paper:
+        verdict, why = LARGER_EFFECT, "excludes the paper's ratio on the gain side"
+    elif g_lo > 1:
+        verdict, why = "supported", "holds the paper's ratio and excludes 1"
+    else:
+        verdict, why = "not testable here", "holds both the paper's ratio and 1"
+    return RatioVerdict(ratio, low, high, paper_ratio, verdict, f"{head}: {why}", pc.seeds,
+                        ratios)

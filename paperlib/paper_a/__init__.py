@@ -1,8 +1,9 @@
-"""Paper A (emoji DCGAN, latent adjustment): the instability detector and the N search
-(:mod:`.instability`), the emoji-parts Inception Score (:mod:`.emoji_is`, registered as an
-IS source), the paper's values and notebook tables (:mod:`.report`) and the latent explorer
-(:mod:`.explorer`), the mean adjustment's measured effect (:mod:`.effects`), DeLiGAN's
-mixture collapse check (:mod:`.mixture`) and the checks notebook 07 asserts (:mod:`.checks`)."""
+"""Paper A (emoji DCGAN, latent adjustment): the instability detector, the four instability
+measures and the N search (:mod:`.instability`), the emoji-parts Inception Score
+(:mod:`.emoji_is`, registered as an IS source), the paper's values, notebook tables and
+claims audit (:mod:`.report`), the latent explorer (:mod:`.explorer`), the mean adjustment's
+measured effect (:mod:`.effects`), DeLiGAN's mixture collapse check (:mod:`.mixture`) and
+the checks notebooks assert (:mod:`.checks`)."""
 
 from . import checks, effects, emoji_is, explorer, instability, mixture, report
 from .effects import mean_effect
@@ -27,23 +28,35 @@ from .explorer import (
 from .instability import (
     FIRST_N,
     cached_run,
+    checkpoint_rv,
+    fid_rise_onset,
     first_n,
     instability_onset,
+    instability_table,
     is_stable,
+    measure_state,
+    overfit_onset,
+    overfit_rv,
+    rule_onset,
     run_summary,
+    rv_curves,
     search_n,
     search_n_cached,
     stability_report,
+    window_onset,
 )
 from .mixture import SPREAD_MIN_RATIO, Spread, component_samples, component_spread
 from .report import (
     audit_markdown,
     claims_audit,
+    claims_config,
+    contrast_verdict,
     curve_frame,
     detector_candidates,
     detector_demo,
     detector_note,
     explorer_runs,
+    heldout_images,
     informativeness,
     is_summary,
     lowest,
@@ -75,10 +88,13 @@ __all__ = [
     "Spread",
     "audit_markdown",
     "cached_run",
+    "checkpoint_rv",
     "claims_audit",
+    "claims_config",
     "component_images",
     "component_samples",
     "component_spread",
+    "contrast_verdict",
     "curve_frame",
     "default_controls",
     "detector_candidates",
@@ -88,8 +104,11 @@ __all__ = [
     "explorer_runs",
     "explorer_states",
     "first_n",
+    "fid_rise_onset",
+    "heldout_images",
     "informativeness",
     "instability_onset",
+    "instability_table",
     "interpolate",
     "interpolation_strip",
     "is_stable",
@@ -99,7 +118,10 @@ __all__ = [
     "lowest",
     "mean_adjustment",
     "mean_effect",
+    "measure_state",
     "mu_sweep",
+    "overfit_onset",
+    "overfit_rv",
     "part_probs",
     "pca_directions",
     "pca_sweep",
@@ -108,8 +130,10 @@ __all__ = [
     "ratios_table",
     "reference_runs",
     "render",
+    "rule_onset",
     "run_scale",
     "run_summary",
+    "rv_curves",
     "scored_epochs",
     "search_n",
     "search_n_cached",
@@ -122,4 +146,5 @@ __all__ = [
     "table1_caption",
     "threshold_variants",
     "train_part_classifier",
+    "window_onset",
 ]

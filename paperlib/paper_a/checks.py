@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..metrics.verdicts import VERDICTS
+from ..metrics.verdicts import EFFECT_VERDICTS
 from .explorer import default_controls, latent_vector, mean_adjustment, render, seed_noise
 
 
@@ -93,7 +93,8 @@ def check_evaluation(per_run, audit, curves: dict, best: dict, ckpts: dict, floo
     lowest-FID row}``; ``ckpts``: ``{run key: checkpoint epochs}``; ``floor``: the held-out
     floor; ``first_key``: the run whose every checkpoint is scored (Fig. 3). Checked: finite
     metrics over ``n_fake`` generated and ``n_real`` real images, one row per run, FID > 0,
-    precision in [0, 1]; known verdicts, each with its scale and reason; Table 1 uses a
+    precision in [0, 1]; known verdicts, each with its scale and reason, the audit's
+    measure, horizon and deciding rows (docs/DECISIONS.md); Table 1 uses a
     scored checkpoint; Fig. 3's run is scored at every checkpoint; a finite floor at
     ``n_fake_curve``; on the cpu profile (the reference run) paper-config runs trained 150+
     epochs with 3+ seeds, and one passes the gate. Raises :class:`EvaluationCheckFailed`
@@ -106,8 +107,10 @@ def check_evaluation(per_run, audit, curves: dict, best: dict, ckpts: dict, floo
     _eval((per_run.n_real == n_real).all(), f"not {n_real} real images")
     _eval((per_run.fid > 0).all() and per_run.precision.between(0, 1).all(),
           "FID <= 0 or precision outside [0, 1]")
-    _eval(set(audit.verdict) <= set(VERDICTS),
-          f"unknown verdicts {set(audit.verdict) - set(VERDICTS)}")
+    _eval(set(audit.verdict) <= set(EFFECT_VERDICTS),
+          f"unknown verdicts {set(audit.verdict) - set(EFFECT_VERDICTS)}")
+    _eval({"measure", "horizon", "primary"} <= set(audit) and audit.primary.any(),
+          "a claims audit without its measure, horizon and deciding (primary) rows")
     _eval(all(audit.scale.str.contains("px")) and audit.reason.str.len().gt(0).all(),
           "a claim without its scale or reason")
     # Table 1 uses each run's lowest-FID scored checkpoint; the curves score what Fig. 3 shows

@@ -1,17 +1,20 @@
-"""Paper A's instability: the per-epoch "D wins" test, the onset of a streak, the N search
-of the proposed model, and one table row per run."""
+"""Paper A's instability: the per-epoch "D wins" test, the onset of a streak, the four
+instability measures read at a horizon and their table (issue 27), the N search of the
+proposed model, and one table row per run."""
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import torch
 
 from ..config import get_profile
-from ..data.folders import image_files, manifest_hash
+from ..data.folders import image_files, load_folder, manifest_hash
 from ..engine.config import TrainConfig, profile_config, run_name
 from ..engine.parallel import n_slots, train_many
-from ..engine.runs import RunDir, RunResult
+from ..engine.runs import RunDir, RunResult, load_run
 from ..models.dcgan import check_reading
 
 # ----------------------------------------------------------------------------- instability
@@ -58,6 +61,176 @@ def is_stable(rows: list[dict], past_epoch: int, **thresholds) -> bool:
     if not all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows):
         return False
     return instability_onset([r for r in rows if r["epoch"] > past_epoch], **thresholds) is None
+
+
+# ----------------------------------------------------------------------------- four measures
+#: The instability measures (docs/DECISIONS.md, "Paper A: instability measures and
+#: comparative verdicts"): each gives an onset epoch, or None, at a horizon.
+MEASURES = ("rule", "window", "fid_rise", "overfit")
+
+
+#: The measure that decides paper A's stability claims (a loss-curve one, as Fig. 2).
+DECIDING_MEASURE = "window"
+
+
+#: The horizons (epochs) every measure is read at; the deciding one is the paper
+#: profile's training length.
+HORIZONS = (150, 200)
+
+
+DECIDING_HORIZON = 200
+
+
+#: ``window``: at least WINDOW_SHARE of WINDOW_EPOCHS consecutive epochs are D-wins epochs.
+WINDOW_EPOCHS = 10
+
+
+WINDOW_SHARE = 0.5
+
+
+#: ``fid_rise``: the FID stays at least this fraction above its running minimum.
+FID_RISE = 0.15
+
+
+#: ``overfit``: ADA's overfitting heuristic r_v at or above this.
+RV_LIMIT = 0.5
+
+
+def _upto(points, horizon, epoch=lambda p: p["epoch"]):
+    return [p for p in points if horizon is None or epoch(p) <= horizon]
+
+
+def rule_onset(rows: list[dict], horizon: int | None = None, **thresholds) -> int | None:
+    """``rule``: :func:`instability_onset` on the log rows up to ``horizon`` (None: all)."""
+    return instability_onset(_upto(rows, horizon), **thresholds)
+
+
+def window_onset(rows: list[dict], horizon: int | None = None, k: int = WINDOW_EPOCHS,
+                 share: float = WINDOW_SHARE, **thresholds) -> int | None:
+    """``window``: the first window of ``k`` consecutive log rows up to ``horizon`` of which
+    at least ``share`` are D-wins epochs (:func:`d_wins` with ``thresholds``); its first
+    D-wins epoch, else None."""
+    if not 0 < share <= 1 or k < 1:
+        raise ValueError(f"need k >= 1 and 0 < share <= 1, got k={k}, share={share}")
+    rows = _upto(rows, horizon)
+    wins = [d_wins(r, **thresholds) for r in rows]
+    need = math.ceil(share * k - 1e-9)
+    for i in range(len(rows) - k + 1):
+        if sum(wins[i:i + k]) >= need:
+            return rows[next(j for j in range(i, i + k) if wins[j])]["epoch"]
+    return None
+
+
+def fid_rise_onset(curve, horizon: int | None = None, rise: float = FID_RISE) -> int | None:
+    """``fid_rise``: over ``curve`` (``(epoch, fid)`` pairs) up to ``horizon``, the first
+    checkpoint whose FID is at least ``1 + rise`` times the lowest earlier FID and from
+    which every later one up to the horizon is too; a non-finite FID counts as above. None
+    when there is none."""
+    best, onset = math.inf, None
+    for epoch, fid in sorted(_upto([(int(e), float(f)) for e, f in curve], horizon,
+                                   lambda p: p[0])):
+        if not math.isfinite(fid) or (math.isfinite(best) and fid >= (1 + rise) * best):
+            onset = epoch if onset is None else onset
+        else:
+            onset, best = None, min(best, fid)
+    return onset
+
+
+def overfit_onset(rv_curve, horizon: int | None = None, limit: float = RV_LIMIT) -> int | None:
+    """``overfit``: the first checkpoint of ``rv_curve`` (``(epoch, r_v)`` pairs) up to
+    ``horizon`` with r_v >= ``limit`` (NaN never), else None."""
+    for epoch, rv in sorted((int(e), float(v)) for e, v in rv_curve):
+        if (horizon is None or epoch <= horizon) and rv >= limit:
+            return epoch
+    return None
+
+
+def overfit_rv(d_train, d_heldout, d_fake) -> float:
+    """ADA's overfitting heuristic from D's raw outputs on training, held-out and generated
+    images: ``(E[D(train)] - E[D(heldout)]) / (E[D(train)] - E[D(fake)])``; NaN when the
+    denominator is 0."""
+    t, h, f = (float(torch.as_tensor(x, dtype=torch.float64).mean()) for x in
+               (d_train, d_heldout, d_fake))
+    return (t - h) / (t - f) if t != f else math.nan
+
+
+@torch.no_grad()
+def _d_outputs(D, images: torch.Tensor, device, batch_size: int) -> torch.Tensor:
+    return torch.cat([D(images[i:i + batch_size].to(device)).reshape(-1).double().cpu()
+                      for i in range(0, len(images), batch_size)])
+
+
+def checkpoint_rv(gan, train_images: torch.Tensor, heldout_images: torch.Tensor,
+                  n_fake: int | None = None, seed: int = 0, batch_size: int = 256) -> dict:
+    """r_v (:func:`overfit_rv`) of one checkpoint, ``gan`` a loaded run
+    (:func:`paperlib.engine.load_run`, paper A's D(x) -> logits) in eval mode, images in
+    [-1, 1]; ``n_fake`` generated images (default: as many as held-out) from latent
+    ``seed``. Returns ``{epoch, rv, d_train, d_heldout, d_fake}`` (the mean outputs)."""
+    if gan.D is None:
+        raise ValueError("the checkpoint has no discriminator (an exported generator)")
+    gan.D.eval()
+    fake = gan.sample(int(n_fake or len(heldout_images)), seed=seed)
+    outs = [_d_outputs(gan.D, x, gan.device, batch_size)
+            for x in (train_images, heldout_images, fake)]
+    return {"epoch": gan.epoch, "rv": overfit_rv(*outs),
+            **{f"d_{n}": float(o.mean()) for n, o in zip(("train", "heldout", "fake"), outs)}}
+
+
+def rv_curves(run_dirs: dict, epochs: dict, train_dir, heldout_dir, seed: int = 0,
+              device=None) -> dict:
+    """``{key: [(epoch, r_v), ...]}`` of each run ``run_dirs[key]`` at its checkpoints
+    ``epochs[key]`` (:func:`checkpoint_rv`), the train and held-out folders loaded once per
+    resolution."""
+    loaded, out = {}, {}
+    for key, run_dir in run_dirs.items():
+        res = RunDir(run_dir).train_config().res
+        if res not in loaded:
+            loaded[res] = tuple(load_folder(d, res).images for d in (train_dir, heldout_dir))
+        out[key] = [(e, checkpoint_rv(load_run(run_dir, e, device), *loaded[res],
+                                      seed=seed)["rv"]) for e in epochs[key]]
+    return out
+
+
+def instability_table(runs_rows: dict, fid_curves: dict | None = None,
+                      rv_curves: dict | None = None, horizons=HORIZONS,
+                      **thresholds) -> pd.DataFrame:
+    """One row per run (``runs_rows``: ``{key: log rows}``, a key ``(model, config, seed)``
+    or a name) and horizon: ``epochs`` logged, ``reached`` (the log reaches the horizon),
+    each measure's onset (``<NA>``: none) and ``fid_points`` / ``rv_points``, the
+    checkpoints up to the horizon the curves (``{key: [(epoch, value)]}``) hold (0: the
+    measure was not computed). ``thresholds`` go to the D-wins test."""
+    recs = []
+    for key, rows in runs_rows.items():
+        last = max((int(r["epoch"]) for r in rows), default=0)
+        fid = (fid_curves or {}).get(key) or []
+        rv = (rv_curves or {}).get(key) or []
+        ident = (dict(zip(("model", "config", "seed"), key))
+                 if isinstance(key, tuple) and len(key) == 3 else {"run": key})
+        for h in horizons:
+            recs.append({**ident, "horizon": h, "epochs": last, "reached": last >= h,
+                         "rule": rule_onset(rows, h, **thresholds),
+                         "window": window_onset(rows, h, **thresholds),
+                         "fid_rise": fid_rise_onset(fid, h) if fid else None,
+                         "overfit": overfit_onset(rv, h) if rv else None,
+                         "fid_points": sum(e <= h for e, _ in fid),
+                         "rv_points": sum(e <= h for e, _ in rv)})
+    table = pd.DataFrame(recs) if recs else pd.DataFrame(
+        columns=["horizon", "epochs", "reached", *MEASURES, "fid_points", "rv_points"])
+    for m in MEASURES:
+        table[m] = table[m].astype("Int64")
+    return table
+
+
+def measure_state(row, measure: str) -> str:
+    """``"unstable"`` (an onset by the horizon), ``"stable"`` (none, the run reached the
+    horizon and the measure was computed) or ``"unknown"``, from a row of
+    :func:`instability_table`."""
+    if not pd.isna(row[measure]):
+        return "unstable"
+    points = {"fid_rise": "fid_points", "overfit": "rv_points"}.get(measure)
+    if not row["reached"] or (points is not None and not row[points]):
+        return "unknown"
+    return "stable"
 
 
 def run_summary(result: RunResult, **extra) -> dict:

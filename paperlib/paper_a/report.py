@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import get_profile
-from ..data.folders import image_files
+from ..data.emoji import build_emoji_heldout
+from ..data.folders import MANIFEST, image_files, read_manifest
 from ..engine.config import epochs_for_kimg, profile_config, profile_jobs
 from ..engine.parallel import n_slots, train_many
 from ..engine.plan import training_plan
@@ -25,16 +26,23 @@ from ..engine.runs import (
     read_log,
     read_status,
 )
-from ..metrics.verdicts import compare_claim, fmt_mean_std, mean_std
+from ..metrics.verdicts import compare_claim, fmt_mean_std, mean_std, ratio_verdict
 from ..utils.io import atomic_write_json
+from .checks import EvaluationCheckFailed
 from .instability import (
     D_FAKE_NEAR_ZERO,
     D_WIN_LOSS,
+    DECIDING_HORIZON,
+    DECIDING_MEASURE,
     G_LOSE_LOSS,
+    HORIZONS,
+    MEASURES,
     cached_run,
     d_wins,
     first_n,
     instability_onset,
+    instability_table,
+    measure_state,
     search_n,
     search_n_cached,
 )
@@ -84,6 +92,60 @@ def stability_verdict(onsets: list, epochs_done: list[int], required_epoch: int,
     return ("supported" if unstable == 0 else "not supported"), detail
 
 
+def contrast_verdict(onsets_proposed: dict, onsets_baseline: dict, horizon: int,
+                     seeds=None, observed_proposed: dict | None = None,
+                     observed_baseline: dict | None = None,
+                     names: tuple[str, str] = ("proposed", "baseline")) -> tuple[str, str]:
+    """Verdict on "the proposed model stays stable where the baseline becomes unstable" from
+    per-seed onsets (``{seed: epoch or None}``; an onset after ``horizon`` is none), paired
+    by seed (``seeds``: default all; both arms must hold them). ``observed_*`` (``{seed:
+    bool}``, default all True): whether a seed without an onset counts as stable (its run
+    reached the horizon, the measure was computed), else unknown. *supported*: proposed
+    stable and baseline unstable in every seed; *not supported*: the baseline stable in
+    every seed, or the proposed model unstable in at least as many seeds as the baseline
+    can be (unstable + unknown); else *not testable here*. Returns ``(verdict, reason)``."""
+    seeds = list(onsets_proposed if seeds is None else seeds)
+    missing = [s for s in seeds if s not in onsets_proposed or s not in onsets_baseline]
+    if missing:
+        raise ValueError(f"seeds {missing} missing from an arm: a contrast pairs seeds")
+
+    def states(onsets, observed):
+        out = {}
+        for s in seeds:
+            o = onsets[s]
+            out[s] = ("unstable" if o is not None and not pd.isna(o) and o <= horizon else
+                      "stable" if (observed or {}).get(s, True) else "unknown")
+        return out
+
+    sp, sb = states(onsets_proposed, observed_proposed), states(onsets_baseline,
+                                                                observed_baseline)
+    n = len(seeds)
+    count = {arm: {st: sum(v == st for v in states_.values())
+                   for st in ("stable", "unstable", "unknown")}
+             for arm, states_ in (("p", sp), ("b", sb))}
+
+    def show(onsets, st, s):
+        return str(int(onsets[s])) if st[s] == "unstable" else \
+            ("none" if st[s] == "stable" else "unknown")
+
+    unknown = count["p"]["unknown"] + count["b"]["unknown"]
+    reason = (f"{names[0]} unstable in {count['p']['unstable']}/{n} seeds, {names[1]} in "
+              f"{count['b']['unstable']}/{n} by epoch {horizon}"
+              + (f" ({unknown} run(s) unknown: short of the horizon or not measured)"
+                 if unknown else "")
+              + f"; onsets {names[0]} / {names[1]}: "
+              + ", ".join(f"s{s}: {show(onsets_proposed, sp, s)} / "
+                          f"{show(onsets_baseline, sb, s)}" for s in seeds))
+    if not n:
+        return "not testable here", "no seeds"
+    if count["p"]["stable"] == n and count["b"]["unstable"] == n:
+        return "supported", reason
+    if count["b"]["stable"] == n or \
+            count["p"]["unstable"] >= count["b"]["unstable"] + count["b"]["unknown"]:
+        return "not supported", reason
+    return "not testable here", reason
+
+
 def threshold_variants(d_thresh: float, g_thresh: float, fake_thresh: float,
                        factor: float = 0.5) -> dict[str, dict]:
     """The instability detector's thresholds each moved by ``-factor`` and ``+factor``
@@ -100,11 +162,6 @@ def lowest(values: dict) -> str:
     """The key with the smallest finite value."""
     finite = {k: v for k, v in values.items() if v is not None and np.isfinite(v)}
     return min(finite, key=finite.get) if finite else "none"
-
-
-#: Paper A's Fig. 2 horizon in epochs (past DeLiGAN's onset near epoch 90): the loss-curve
-#: claims need runs at least this long.
-CLAIM_HORIZON = 150
 
 
 #: The measures whose informativeness notebook 06 checks (besides FID).
@@ -227,18 +284,36 @@ def run_scale(profile, n_images: int) -> str:
             f"epochs = {epochs * n_images / 1000:.1f} kimg of {n_images} images")
 
 
+def claims_config(configs) -> str:
+    """The config paper A's claims are judged on: ``"paper"`` (lr 1e-2) when run, else the
+    first."""
+    return "paper" if "paper" in configs else configs[0]
+
+
 def scored_epochs(checkpoints: dict, configs, first_seed: dict) -> dict:
     """Epochs each run is scored at, ``{(model, config, seed): [epoch, ...]}``: all for
-    Fig. 3's run, the later half for the claims' config, else the last."""
+    Fig. 3's run and for the claims' config (:func:`claims_config`; ``fid_rise`` reads the
+    whole curve), else the last."""
+    claim_cfg = claims_config(configs)
     out = {}
     for (m, c, s), have in checkpoints.items():
-        if c == configs[0] and s == first_seed[c]:
+        if c == claim_cfg or (c == configs[0] and s == first_seed[c]):
             out[m, c, s] = have
-        elif c == "paper":
-            out[m, c, s] = have[len(have) // 2:]
         else:
             out[m, c, s] = have[-1:]
     return out
+
+
+def heldout_images(data_folder, dest, res: int, seed: int = 1) -> Path | None:
+    """The held-out images of the ``overfit`` measure: ``dest`` built by
+    :func:`paperlib.data.build_emoji_heldout` when ``data_folder`` is the emoji stand-in set
+    (its manifest's kind), else None (no held-out set for other folders)."""
+    folder = Path(data_folder)
+    if not (folder / MANIFEST).is_file() or \
+            read_manifest(folder).get("kind") != "emoji-standin":
+        return None
+    build_emoji_heldout(dest, folder, seed=seed, res=res)
+    return Path(dest)
 
 
 # ----------------------------------------------------------------------------- Table 1
@@ -389,81 +464,224 @@ def detector_note(stab: pd.DataFrame, demo: list, runs: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- claims audit
-#: Paper A's loss-curve claims: (model, the claim says it becomes unstable, the claim).
-STABILITY_CLAIMS = (
-    ("dcgan", True, ("DCGAN is unstable: D converges much faster than G and G stops "
-                     "learning (Fig. 2a)")),
-    ("deligan", True, "DeLiGAN competes until about epoch 90, then becomes unstable (Fig. 2b)"),
-    ("proposed", False, "The proposed GAN trains stably (Fig. 2c)"),
+#: Paper A's loss-curve claims as contrasts with the proposed model: (baseline, the claim).
+STABILITY_CONTRASTS = (
+    ("dcgan", "DCGAN becomes unstable early (D converges much faster than G, G stops "
+              "learning) while the proposed GAN stays stable (Fig. 2a vs 2c)"),
+    ("deligan", "DeLiGAN competes until about epoch 90, then becomes unstable, while the "
+                "proposed GAN stays stable (Fig. 2b vs 2c)"),
 )
 
 
+#: The claims audit's columns (docs/DECISIONS.md, "Paper A: instability measures and
+#: comparative verdicts").
+AUDIT_COLUMNS = ("claim", "measure", "horizon", "primary", "verdict", "reason", "ratio",
+                 "ratio low", "ratio high", "paper ratio", "fragile", "per seed", "scale")
+
+
+#: The ``measure`` of the Table-1 rows: the deciding seed-paired ratio, and the earlier
+#: difference against no effect (beside it).
+RATIO_MEASURE = "ratio, paired by seed"
+
+
+DIFFERENCE_MEASURE = "difference vs 0 (Welch)"
+
+
+_NAMES = {"dcgan": "DCGAN", "deligan": "DeLiGAN", "proposed": "proposed"}
+
+
+def _gate_verdict(passed: dict, favoured: str, baseline: str) -> tuple[str, str] | None:
+    """The verdict the quality gate forces on a comparison, or None when every run of both
+    passes: the favoured model below it while the baseline passes is *not supported*; any
+    other failure *not testable here*."""
+    ok = {m: bool(passed[m]) and all(passed[m]) for m in (favoured, baseline)}
+    if all(ok.values()):
+        return None
+    fails = "; ".join(f"{m} {len(passed[m]) - sum(passed[m])}/{len(passed[m])} runs below "
+                      "the quality gate" for m in (favoured, baseline) if not ok[m])
+    if ok[baseline]:
+        return "not supported", f"{fails} while {baseline} passes"
+    return "not testable here", fails
+
+
 def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
-                 horizon: int = CLAIM_HORIZON) -> tuple[pd.DataFrame, dict]:
+                 fid_curves: dict | None = None, rv_curves: dict | None = None,
+                 horizons=HORIZONS, deciding_horizon: int = DECIDING_HORIZON,
+                 deciding_measure: str = DECIDING_MEASURE) -> tuple[pd.DataFrame, dict]:
     """Paper A's claims on the claims' config for the ``seeds`` all models have: ``(audit,
-    passed)``. Loss-curve claims: :func:`stability_verdict` at ``horizon``, rechecked with
-    :func:`threshold_variants`; metric claims: :func:`paperlib.metrics.compare_claim` on
-    the Table-1 values."""
+    passed)``, one row per claim, measure and horizon (:data:`AUDIT_COLUMNS`). Loss-curve
+    claims: :func:`contrast_verdict` of the proposed model with each baseline on every
+    measure of :func:`~paperlib.paper_a.instability.instability_table` (``fid_curves``,
+    ``rv_curves``: ``{run key: [(epoch, value)]}``) at every horizon, the loss measures
+    rechecked with :func:`threshold_variants`; Table-1 claims:
+    :func:`paperlib.metrics.ratio_verdict` against the paper's ratio, and
+    :func:`paperlib.metrics.compare_claim`. ``primary``: the deciding rows (the deciding
+    measure at the deciding horizon; the ratios)."""
+    if deciding_horizon not in horizons or deciding_measure not in MEASURES:
+        raise ValueError(f"the deciding horizon {deciding_horizon} / measure "
+                         f"{deciding_measure!r} is not among {tuple(horizons)} / {MEASURES}")
     is_kind, has_is = is_summary(per_run)
-    claim_cfg = "paper" if "paper" in configs else configs[0]
+    claim_cfg = claims_config(configs)
     claim_seeds = [s for s in seeds if all((m, claim_cfg, s) in runs for m in MODELS)]
     passed = {m: [bool(per_run[(per_run.model == m) & (per_run.config == claim_cfg)
                                & (per_run.seed == s)].gate.iloc[0]) for s in claim_seeds]
               for m in MODELS}
     scale_txt = f"{scale}; {claim_cfg} config, seeds {claim_seeds}"
+    rows_of = {(m, claim_cfg, s): runs[m, claim_cfg, s].rows for m in MODELS
+               for s in claim_seeds}
 
-    def per_seed(m, col, nd=1):
-        sub = per_run[(per_run.model == m) & (per_run.config == claim_cfg)].set_index("seed")
-        return ", ".join(f"s{s}: {sub.loc[s, col]:.{nd}f}" for s in claim_seeds)
+    def tables(**thresholds):
+        t = instability_table(rows_of, fid_curves, rv_curves, horizons, **thresholds)
+        return {(r.model, r.horizon, r.seed): r for r in t.itertuples(index=False)}
 
-    def stability(m, expect_unstable, **thresholds):
-        rows_ = [runs[m, claim_cfg, s].rows for s in claim_seeds]
-        onsets = [instability_onset(r, **thresholds) for r in rows_]
-        return stability_verdict(onsets, [len(r) for r in rows_], horizon, expect_unstable,
-                                 passed=passed[m],
-                                 baseline_passed=all(passed["dcgan"]) if m != "dcgan" else None)
+    def contrast(tab, base, measure, h):
+        arms = {}
+        for m in ("proposed", base):
+            rows_ = [tab[m, h, s] for s in claim_seeds]
+            arms[m] = ({s: (None if pd.isna(getattr(r, measure)) else int(getattr(r, measure)))
+                        for s, r in zip(claim_seeds, rows_)},
+                       {s: measure_state(r._asdict(), measure) != "unknown"
+                        for s, r in zip(claim_seeds, rows_)})
+        verdict = contrast_verdict(arms["proposed"][0], arms[base][0], h, claim_seeds,
+                                   arms["proposed"][1], arms[base][1],
+                                   names=("proposed", base))
+        return verdict, arms
 
-    variants = threshold_variants(d_thresh=D_WIN_LOSS, g_thresh=G_LOSE_LOSS,
-                                  fake_thresh=D_FAKE_NEAR_ZERO)
+    base_tab = tables()
+    variants = {name: tables(**thr) for name, thr in threshold_variants(
+        d_thresh=D_WIN_LOSS, g_thresh=G_LOSE_LOSS, fake_thresh=D_FAKE_NEAR_ZERO).items()}
+    order = sorted(((m, h) for m in MEASURES for h in horizons),
+                   key=lambda mh: (mh != (deciding_measure, deciding_horizon),
+                                   MEASURES.index(mh[0]), mh[1]))
     claims = []
-    for m, expect, text in STABILITY_CLAIMS:
-        verdict, reason = stability(m, expect)
-        flips = [name for name, thr in variants.items()
-                 if stability(m, expect, **thr)[0] != verdict]
-        onsets = [instability_onset(runs[m, claim_cfg, s].rows) for s in claim_seeds]
-        claims.append({"claim": text, "verdict": verdict, "reason": reason,
-                       "fragile": ("fragile: flips with " + ", ".join(flips)) if flips
-                       else "robust",
-                       "per seed": "onsets " + ", ".join(f"s{s}: {o if o is not None else 'none'}"
-                                                         for s, o in zip(claim_seeds, onsets))
-                       + "; best FID " + per_seed(m, "fid"),
-                       "scale": scale_txt})
-    metric_claims = [("fid", True, "lowest FID")] + (
-        [("is", False, "highest IS")] if has_is else [])
-    for col, lower, word in metric_claims:
-        values = {m: [float(per_run[(per_run.model == m) & (per_run.config == claim_cfg)
-                                    & (per_run.seed == s)][col].iloc[0]) for s in claim_seeds]
-                  for m in MODELS}
-        verdict, reason = compare_claim(values, passed, "proposed", ("dcgan", "deligan"), lower)
+    for base, text in STABILITY_CONTRASTS:
+        for measure, h in order:
+            (verdict, reason), arms = contrast(base_tab, base, measure, h)
+            gated = _gate_verdict(passed, "proposed", base)
+            if gated is not None:
+                verdict, reason = gated[0], f"{gated[1]}; {reason}"
+            if measure in ("rule", "window"):
+                flips = [name for name, tab in variants.items()
+                         if _gate_or(gated, contrast(tab, base, measure, h)[0][0]) != verdict]
+                fragile = ("fragile: flips with " + ", ".join(flips)) if flips else "robust"
+            else:
+                fragile = "n/a (no loss thresholds)"
+            claims.append(_audit_row(
+                text, measure, h, (measure, h) == (deciding_measure, deciding_horizon),
+                verdict, reason, fragile=fragile, scale=scale_txt,
+                per_seed="onsets " + "; ".join(
+                    f"{m}: " + ", ".join(f"s{s}: {o if o is not None else 'none'}"
+                                         for s, o in arms[m][0].items())
+                    for m in ("proposed", base))))
+    claims += _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind,
+                             scale_txt)
+    audit = pd.DataFrame(claims, columns=list(AUDIT_COLUMNS))
+    audit["horizon"] = audit["horizon"].astype("Int64")
+    return audit, passed
+
+
+def _gate_or(gated, verdict: str) -> str:
+    return gated[0] if gated is not None else verdict
+
+
+def _audit_row(claim, measure, horizon, primary, verdict, reason, *, fragile, per_seed,
+               scale, ratio=None) -> dict:
+    r = ratio
+    return {"claim": claim, "measure": measure, "horizon": horizon, "primary": bool(primary),
+            "verdict": verdict, "reason": reason,
+            "ratio": np.nan if r is None else r.ratio,
+            "ratio low": np.nan if r is None else r.low,
+            "ratio high": np.nan if r is None else r.high,
+            "paper ratio": np.nan if r is None else r.paper_ratio,
+            "fragile": fragile, "per seed": per_seed, "scale": scale}
+
+
+def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, scale_txt):
+    """The Table-1 rows of :func:`claims_audit`: per metric, the ratio against each
+    baseline (primary), then the difference against no effect."""
+    def value(m, col, s):
+        return float(per_run[(per_run.model == m) & (per_run.config == claim_cfg)
+                             & (per_run.seed == s)][col].iloc[0])
+
+    def per_seed(m, col, nd):
+        return ", ".join(f"s{s}: {value(m, col, s):.{nd}f}" for s in claim_seeds)
+
+    out = []
+    metrics = [("fid", True, "lowest FID", "decreased")] + (
+        [("is", False, "highest IS", "increased")] if has_is else [])
+    for col, lower, word, verb in metrics:
+        nd = 2 if col == "is" else 1
         paper_r = PAPER_A_TEXT_RATIOS[col]
-        claims.append({"claim": f"The proposed GAN has the {word} (paper: proposed/DCGAN "
-                                f"{paper_r['dcgan']:.2f}, proposed/DeLiGAN "
-                                f"{paper_r['deligan']:.2f})",
-                       "verdict": verdict, "reason": reason, "fragile": "n/a (no detector)",
-                       "per seed": "; ".join(f"{m} {per_seed(m, col, 2 if col == 'is' else 1)}"
-                                             for m in MODELS),
-                       "scale": scale_txt})
+        for base in ("dcgan", "deligan"):
+            rv = ratio_verdict({s: value("proposed", col, s) for s in claim_seeds},
+                               {s: value(base, col, s) for s in claim_seeds},
+                               paper_r[base], higher_is_better=not lower,
+                               names=("proposed", base))
+            verdict, reason = rv.verdict, rv.reason
+            gated = _gate_verdict(passed, "proposed", base)
+            if gated is not None:
+                verdict, reason = gated[0], f"{gated[1]}; {reason}"
+            out.append(_audit_row(
+                f"Proposed / {_NAMES[base]} {col.upper()} is {paper_r[base]:.2f} (the paper: "
+                f"{col.upper()} '{verb} {paper_r[base]:.0%}')", RATIO_MEASURE, None, True,
+                verdict, reason, ratio=rv, fragile="n/a (no detector)", scale=scale_txt,
+                per_seed=("ratios " + ", ".join(f"s{s}: {x:.3g}"
+                                                for s, x in zip(rv.seeds, rv.ratios))
+                          + f"; proposed {per_seed('proposed', col, nd)}; {base} "
+                          f"{per_seed(base, col, nd)}")))
+        values = {m: [value(m, col, s) for s in claim_seeds] for m in MODELS}
+        verdict, reason = compare_claim(values, passed, "proposed", ("dcgan", "deligan"), lower)
+        out.append(_audit_row(
+            f"The proposed GAN has the {word} (paper: proposed/DCGAN {paper_r['dcgan']:.2f}, "
+            f"proposed/DeLiGAN {paper_r['deligan']:.2f})", DIFFERENCE_MEASURE, None, False,
+            verdict, reason, fragile="n/a (no detector)", scale=scale_txt,
+            per_seed="; ".join(f"{m} {per_seed(m, col, nd)}" for m in MODELS)))
     if not has_is:
-        claims.append({"claim": "The proposed GAN has the highest IS",
-                       "verdict": "not testable here",
-                       "reason": f"no IS for this data ({is_kind})", "fragile": "n/a",
-                       "per seed": "", "scale": scale_txt})
-    return pd.DataFrame(claims), passed
+        out.append(_audit_row("The proposed GAN has the highest IS", RATIO_MEASURE, None, True,
+                              "not testable here", f"no IS for this data ({is_kind})",
+                              fragile="n/a", per_seed="", scale=scale_txt))
+    return out
+
+
+def check_instability(table: pd.DataFrame, ckpts: dict, horizons=HORIZONS,
+                      rv_computed: bool = True) -> None:
+    """Notebook 06's check of :func:`~paperlib.paper_a.instability.instability_table`: one
+    row per run of ``ckpts`` (``{(model, config, seed): checkpoint epochs}``) and horizon,
+    ``fid_rise`` (and with ``rv_computed`` ``overfit``) read at every checkpoint up to the
+    horizon. Raises :class:`~paperlib.paper_a.checks.EvaluationCheckFailed`."""
+    for (m, c, s), have in ckpts.items():
+        for h in horizons:
+            row = table[(table.model == m) & (table.config == c) & (table.seed == s)
+                        & (table.horizon == h)]
+            n = sum(e <= h for e in have)
+            if len(row) != 1:
+                raise EvaluationCheckFailed(f"{(m, c, s)}: {len(row)} instability rows at {h}")
+            for col, on in (("fid_points", True), ("rv_points", rv_computed)):
+                if on and row[col].iloc[0] != n:
+                    raise EvaluationCheckFailed(
+                        f"{(m, c, s)}: {row[col].iloc[0]} of its {n} checkpoints up to epoch "
+                        f"{h} in {col}")
 
 
 def audit_markdown(audit: pd.DataFrame, passed: dict, gate) -> str:
-    """The claims audit as markdown, under the gate and how many runs of each model
-    passed it."""
+    """The claims audit as markdown: the gate and how many runs of each model passed it,
+    the scale, then the deciding rows (``primary``) and the rows beside them, the ratio
+    with its interval in one column."""
+    def shown(rows):
+        t = rows.drop(columns=["primary", "scale", "ratio", "ratio low", "ratio high"])
+        t.insert(t.columns.get_loc("paper ratio"), "ratio [95 % CI]", [
+            "" if pd.isna(r.ratio) else
+            f"{r.ratio:.3g}" + ("" if pd.isna(r["ratio low"]) else
+                                f" [{r['ratio low']:.3g}, {r['ratio high']:.3g}]")
+            for _, r in rows.iterrows()])
+        t["horizon"] = [("" if pd.isna(h) else f"{int(h)} epochs") for h in rows.horizon]
+        t["paper ratio"] = ["" if pd.isna(x) else f"{x:.2f}" for x in rows["paper ratio"]]
+        return t.to_markdown(index=False)
+
+    scales = list(dict.fromkeys(audit.scale))
     return (f"**Gate:** {gate.describe()}; passed: "
             + ", ".join(f"{m} {sum(p)}/{len(p)}" for m, p in passed.items())
-            + "\n\n" + audit.to_markdown(index=False))
+            + ("\n\n**Scale:** " + "; ".join(scales) if scales else "")
+            + "\n\n**Deciding verdicts**\n\n" + shown(audit[audit.primary])
+            + "\n\n**Beside them** (other measures and horizons, the difference against "
+              "no effect; not deciding)\n\n" + shown(audit[~audit.primary]))
