@@ -198,7 +198,7 @@ PROFILES: dict[str, Profile] = {
         b_gate_fid=math.inf,      # smoke models do not learn: no FID limit (code paths only)
     ),
     "cpu": Profile(
-        name="cpu", res=32, ngf=32, ndf=32, batch_size=35, kimg=150 * EMOJI_SET_SIZE / 1000,
+        name="cpu", res=32, ngf=32, ndf=32, batch_size=35, kimg=200 * EMOJI_SET_SIZE / 1000,
         seeds=(0, 1, 2), sample_every=10, ckpt_every=30, n_shapes=1000, n_artist=400,
         n_fake=400, n_fake_curve=200, n_search_max=4, stable_epoch=30, shape_kimg=64.0,
         curation_rounds=2, curation_size=400, curation_generate=400,

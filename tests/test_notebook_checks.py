@@ -284,7 +284,7 @@ def test_check_evaluation():
 
     per_run = pd.DataFrame({"fid": [50.0, 60.0], "kid": 0.01, "precision": 0.5, "recall": 0.4,
                             "n_fake": 16, "n_real": 20, "config": "paper",
-                            "epochs_trained": 150, "gate": [True, False],
+                            "epochs_trained": 200, "gate": [True, False],
                             "curve_fid": [40.0, 70.0]})
     audit = pd.DataFrame({"verdict": ["supported", "supported (larger than the paper's effect)"],
                           "scale": "32 px", "reason": "why", "measure": ["window", "ratio"],

@@ -8,6 +8,7 @@ import torch
 
 from ..metrics.verdicts import EFFECT_VERDICTS
 from .explorer import default_controls, latent_vector, mean_adjustment, render, seed_noise
+from .instability import DECIDING_HORIZON
 
 
 class ExplorerCheckFailed(AssertionError):
@@ -96,9 +97,9 @@ def check_evaluation(per_run, audit, curves: dict, best: dict, ckpts: dict, floo
     precision in [0, 1]; known verdicts, each with its scale and reason, the audit's
     measure, horizon and deciding rows (docs/DECISIONS.md); Table 1 uses a
     scored checkpoint; Fig. 3's run is scored at every checkpoint; a finite floor at
-    ``n_fake_curve``; on the cpu profile (the reference run) paper-config runs trained 150+
-    epochs with 3+ seeds, and one passes the gate. Raises :class:`EvaluationCheckFailed`
-    naming the first failed check."""
+    ``n_fake_curve``; on the cpu profile (the reference run) paper-config runs trained to
+    the deciding horizon (200 epochs) with 3+ seeds, and one passes the gate. Raises
+    :class:`EvaluationCheckFailed` naming the first failed check."""
     finite = ["fid", "kid", "precision", "recall"]
     _eval(np.isfinite(per_run[finite].to_numpy(dtype=float)).all(),
           "a non-finite FID, KID, precision or recall")
@@ -123,8 +124,8 @@ def check_evaluation(per_run, audit, curves: dict, best: dict, ckpts: dict, floo
           f"held-out floor {floor}")
     if profile_name == "cpu":   # the reference run: paper-config models that learned the data
         paper_runs = per_run[per_run.config == "paper"]
-        _eval((paper_runs.epochs_trained >= 150).all() and len(seeds) >= 3,
-              "cpu: paper-config runs under 150 epochs or under 3 seeds")
+        _eval((paper_runs.epochs_trained >= DECIDING_HORIZON).all() and len(seeds) >= 3,
+              f"cpu: paper-config runs under {DECIDING_HORIZON} epochs or under 3 seeds")
         _eval(paper_runs.gate.any() and paper_runs.curve_fid.min() < gate.fid,
               f"cpu: no paper-config run passes the gate (best FID "
               f"{paper_runs.curve_fid.min()})")
