@@ -155,6 +155,8 @@ def test_secondary_seeds_rule():
                 (0, 1), (5, 0))[0] == (5, 0, 1)
     seeds, why = rule({}, (0, 1), (7,))
     assert seeds == (7,) and "no seed shared" in why
+    seeds, why = rule({("linear", 0): 9.0, ("depth", 0): 1.0}, (0,), (0,))
+    assert seeds == (0,) and "already has linear's seeds" in why
 
 
 def test_variant_configs_share_runs_where_the_model_is_the_same(tmp_path):

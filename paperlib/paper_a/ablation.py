@@ -102,6 +102,8 @@ def secondary_seeds(fid_both: dict, primary_seeds, secondary_seeds,
            f"{primary} {means[primary]:.2f}")
     if means[secondary] < means[primary]:
         extended = own + tuple(s for s in prim if s not in own)
+        if extended == own:
+            return own, f"{txt}: {secondary} is better and already has {primary}'s seeds"
         return extended, (f"{txt}: {secondary} is better, so it is also trained on "
                           f"{primary}'s seeds {list(prim)} (seeds {list(extended)})")
     return own, f"{txt}: {secondary} is not better, so it keeps seed(s) {list(own)}"
