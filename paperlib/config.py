@@ -161,7 +161,9 @@ class Profile:
     gate_fid: float = math.inf    # quality gate at n_fake_curve (paper A; metrics.verdicts.Gate)
     gate_kid: float = math.inf
     conventional_seeds: tuple[int, ...] = (0,)  # secondary config (lr 2e-4): fewer seeds
-    ablation_seeds: tuple[int, ...] = (0,)      # notebook 04's ablation (secondary)
+    ablation_seeds: tuple[int, ...] = (0,)      # notebook 04's ablation, primary reading (linear)
+    ablation_seeds_secondary: tuple[int, ...] = (0,)  # ... secondary reading (depth); notebook 04
+                                                      # adds the primary's when depth wins
     artists: tuple[str, ...] = ("artist_donglein", "artist_geometric")  # paper B's sets
     # notebook 01's stages (paper_b.shape_learning.STAGES / EXTRA_STAGES): the deciding arms
     # (transfer "finetune", class-conditional "cond") with their controls, + the mix
@@ -203,7 +205,8 @@ PROFILES: dict[str, Profile] = {
         n_fake=400, n_fake_curve=200, n_search_max=4, stable_epoch=30, shape_kimg=64.0,
         curation_rounds=2, curation_size=400, curation_generate=400,
         # gates: 1.25 x the worst calibrated paper-A plateau (docs/DECISIONS.md, "Profiles and their calibration")
-        gate_fid=220.0, gate_kid=0.20, conventional_seeds=(0,), ablation_seeds=(),
+        gate_fid=220.0, gate_kid=0.20, conventional_seeds=(0,), ablation_seeds=(0, 1, 2),
+        ablation_seeds_secondary=(0,),
         augments=(), b_stages=("alone", "longer", "finetune", "cond"),   # mix: cut for time
         b_gate_fid=B_GATE_FID_CPU, b_gate_floor=B_GATE_FLOOR_CPU, b_gate_kid=B_GATE_KID_CPU,
     ),
@@ -214,6 +217,7 @@ PROFILES: dict[str, Profile] = {
         curation_rounds=3, curation_size=2000, curation_generate=5000,
         # gate: not calibrated here (no GPU); rerun benchmarks/calibrate.py --profile paper
         gate_fid=150.0, gate_kid=0.1, conventional_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2),
+        ablation_seeds_secondary=(0, 1, 2),
         b_gate_fid=150.0,         # as gate_fid: not calibrated here (no GPU)
         # b_gate_kid: math.inf -- no calibrated KID plateau at this profile's settings yet
     ),

@@ -109,8 +109,12 @@ TABLES: dict[str, Table] = {
     "02_dcgan_runs": _RUNS,
     "03_deligan_runs": _RUNS,
     "03_deligan_spread": Table(("setting", "seed"), seed="seed"),
-    "04_mean_effect": Table(("config", "reading", "N", "seed"), seed="seed"),
-    "04_n_search": Table(("N",)),
+    "04_ablation": Table(("reading", "variant", "seed"), seed="seed"),
+    "04_ablation_summary": Table(("reading", "variant"), n="runs"),
+    "04_live_directions": Table(("reading",)),
+    "04_mean_effect": Table(("reading", "variant", "config", "seed"), seed="seed"),
+    "04_n_search": Table(("N",)),   # the committed reference's keys (notebook 04 now adds
+                                    # "reading": ("reading", "N") once the reference is rerun)
     "04_proposed_runs": Table(("model", "config", "N", "seed"), seed="seed"),
     "05_claims": Table(("artist", "claim", "metric")),
     "05_composition": Table(("artist", "seed", "round", "source"), seed="seed"),

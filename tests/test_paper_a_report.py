@@ -142,7 +142,7 @@ def test_cached_run_only_for_finished_or_diverged(tmp_path):
     assert res.diverged and res.run_dir == d and res.rows == []
 
 
-def test_search_n_cached_follows_the_search(tmp_path):
+def test_search_n_cached_needs_the_whole_range(tmp_path):
     data_dir, root = _data_folder(tmp_path), tmp_path / "root"
     prof = dataclasses.replace(config.get_profile("smoke"), n_search_max=3)  # stable past 1
 
@@ -153,22 +153,20 @@ def test_search_n_cached_follows_the_search(tmp_path):
     assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
     _fake_cached(cfg(1), data_dir, root, rows=_rows(cfg(1).epochs))      # not a linear candidate
     assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
-    _fake_cached(cfg(2), data_dir, root, rows=_rows(cfg(2).epochs, wins_from=1))  # unstable
+    _fake_cached(cfg(2), data_dir, root, rows=_rows(cfg(2).epochs))      # stable: no early stop
     assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")  # N=3 missing
-    _fake_cached(cfg(3), data_dir, root, rows=_rows(cfg(3).epochs))
-    assert paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
+    _fake_cached(cfg(3), data_dir, root, rows=_rows(cfg(3).epochs, wins_from=1))
+    for measure in paper_a.SEARCH_MEASURES:
+        assert paper_a.search_n_cached(prof, data_dir, root, scheduler="serial", measure=measure)
+    with pytest.raises(ValueError, match="valid measures are: rule, window"):
+        paper_a.search_n_cached(prof, data_dir, root, measure="fid_rise")
     # the depth reading's search is its own runs, from N = 1
     assert not paper_a.search_n_cached(prof, data_dir, root, scheduler="serial", reading="depth")
-    _fake_cached(cfg(1, "depth"), data_dir, root, rows=_rows(cfg(1).epochs))
+    for n in (1, 2):
+        _fake_cached(cfg(n, "depth"), data_dir, root, rows=_rows(cfg(n).epochs))
+    assert not paper_a.search_n_cached(prof, data_dir, root, reading="depth")  # N=3 missing
+    _fake_cached(cfg(3, "depth"), data_dir, root, rows=_rows(cfg(3).epochs))
     assert paper_a.search_n_cached(prof, data_dir, root, scheduler="serial", reading="depth")
-
-
-def test_search_n_cached_stops_at_the_first_stable_n(tmp_path):
-    data_dir, root = _data_folder(tmp_path), tmp_path / "root"
-    prof = dataclasses.replace(config.get_profile("smoke"), n_search_max=3)
-    c2 = engine.profile_config(prof, "proposed", "paper", 0, n_images=5, proposed_N=2)
-    _fake_cached(c2, data_dir, root, rows=_rows(c2.epochs))                 # stable: done
-    assert paper_a.search_n_cached(prof, data_dir, root, scheduler="serial")
 
 
 def test_reference_runs_trains_only_what_is_missing_and_says_so_first(tmp_path, monkeypatch,

@@ -124,23 +124,20 @@ def test_first_n_per_reading():
 
 @pytest.mark.parametrize("reading", PROPOSED_READINGS)
 def test_search_candidates_start_at_the_readings_first_n(tmp_path, reading):
-    from paperlib.paper_a.instability import _search_batches
-
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     for i in range(5):
         (data_dir / f"{i}.png").write_bytes(bytes([i]))
     prof = dataclasses.replace(config.get_profile("smoke"), n_search_max=3)
-    batches = list(_search_batches(prof, data_dir, tmp_path, "paper", 0, "serial", reading))
-    ns = [n for b, _ in batches for n in b]
-    assert ns == list(range(paper_a.first_n(reading), 4))
-    cfgs = [job[0] for _, jobs in batches for job in jobs]
+    ns, jobs = paper_a.search_jobs(prof, data_dir, tmp_path, "paper", 0, reading)
+    assert ns == list(range(paper_a.first_n(reading), 4))      # the whole range
+    cfgs = [job[0] for job in jobs]
     assert [c.proposed_N for c in cfgs] == ns
     assert all(c.proposed_reading == reading for c in cfgs)
     short = dataclasses.replace(prof, n_search_max=1)
     if reading == "linear":
         with pytest.raises(ValueError, match="starts at N = 2"):
-            list(_search_batches(short, data_dir, tmp_path, "paper", 0, "serial", reading))
+            paper_a.search_jobs(short, data_dir, tmp_path, "paper", 0, reading)
 
 
 # ----------------------------------------------------------------------------- mean_effect

@@ -2,11 +2,13 @@
 measures and the N search (:mod:`.instability`), the emoji-parts Inception Score
 (:mod:`.emoji_is`, registered as an IS source), the paper's values, notebook tables and
 claims audit (:mod:`.report`), the latent explorer (:mod:`.explorer`), the mean adjustment's
-measured effect (:mod:`.effects`), DeLiGAN's mixture collapse check (:mod:`.mixture`) and
+measured effect and the latent's live directions (:mod:`.effects`), notebook 04's ablation
+per reading of Eq. 1 (:mod:`.ablation`), DeLiGAN's mixture collapse check (:mod:`.mixture`) and
 the checks notebooks assert (:mod:`.checks`)."""
 
-from . import checks, effects, emoji_is, explorer, instability, mixture, report
-from .effects import mean_effect
+from . import ablation, checks, effects, emoji_is, explorer, instability, mixture, report
+from .ablation import ablation_jobs, ablation_summary, ablation_table, secondary_seeds
+from .effects import live_directions, mean_effect
 from .emoji_is import part_probs, train_part_classifier
 from .explorer import (
     LatentExplorer,
@@ -27,21 +29,28 @@ from .explorer import (
 )
 from .instability import (
     FIRST_N,
+    PRIMARY_READING,
+    SEARCH_MEASURES,
+    SECONDARY_READING,
     cached_run,
     checkpoint_rv,
+    choose_n,
     fid_rise_onset,
     first_n,
     instability_onset,
     instability_table,
     is_stable,
     measure_state,
+    onset_past,
     overfit_onset,
     overfit_rv,
     rule_onset,
     run_summary,
     rv_curves,
+    search_jobs,
     search_n,
     search_n_cached,
+    search_note,
     stability_report,
     window_onset,
 )
@@ -75,6 +84,7 @@ from .report import (
 )
 
 __all__ = [
+    "ablation",
     "checks",
     "effects",
     "emoji_is",
@@ -83,12 +93,19 @@ __all__ = [
     "mixture",
     "report",
     "FIRST_N",
+    "PRIMARY_READING",
+    "SEARCH_MEASURES",
+    "SECONDARY_READING",
     "SPREAD_MIN_RATIO",
     "LatentExplorer",
     "Spread",
+    "ablation_jobs",
+    "ablation_summary",
+    "ablation_table",
     "audit_markdown",
     "cached_run",
     "checkpoint_rv",
+    "choose_n",
     "claims_audit",
     "claims_config",
     "component_images",
@@ -115,11 +132,13 @@ __all__ = [
     "is_summary",
     "latent_explorer",
     "latent_vector",
+    "live_directions",
     "lowest",
     "mean_adjustment",
     "mean_effect",
     "measure_state",
     "mu_sweep",
+    "onset_past",
     "overfit_onset",
     "overfit_rv",
     "part_probs",
@@ -135,8 +154,11 @@ __all__ = [
     "run_summary",
     "rv_curves",
     "scored_epochs",
+    "search_jobs",
     "search_n",
     "search_n_cached",
+    "search_note",
+    "secondary_seeds",
     "seed_noise",
     "ship_generators",
     "shipped_generators",

@@ -1,5 +1,6 @@
-"""The measured effect of paper A's latent mean adjustment (Eq. 3) on the images:
-:func:`mean_effect`, the image change per unit of mu against per unit of eps."""
+"""Measurements of paper A's latent: :func:`mean_effect`, the image change per unit of the
+mean adjustment mu (Eq. 3) against per unit of eps, and :func:`live_directions`, how many
+principal directions the mapped latent uses."""
 from __future__ import annotations
 
 import math
@@ -56,3 +57,38 @@ def mean_effect(latent, G, n: int = 64, delta: float = 0.5, seed: int = 0, devic
     per_mu, per_eps = _rms(x_mu, x0) / delta, _rms(x_eps, x0) / delta
     return {"per_mu": per_mu, "per_eps": per_eps,
             "ratio": per_mu / per_eps if per_eps > 0 else math.nan}
+
+
+@torch.no_grad()
+def live_directions(latent, n: int = 2000, seed: int = 0, share: float = 0.95,
+                    mean_adjust: bool = True) -> dict[str, float]:
+    """How many directions the mapped latent ``z = latent(*noise)`` of ``n`` noise draws
+    from ``seed`` uses: PCA (float64 SVD of the centred draws), ``directions`` = the fewest
+    principal directions holding at least ``share`` of the variance, ``pc12_share`` = the
+    share of the first two, ``dim`` = z's size. ``mean_adjust=False`` leaves a mean
+    adjustment's mu out (the layer's output alone). Eval mode (restored), CPU, no grad:
+    deterministic for a given ``seed``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"live_directions needs n >= 2 samples, got {n!r}")
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share!r}")
+    device = next((p.device for p in latent.parameters()), torch.device("cpu"))
+    noise = latent.sample_noise(n, torch.Generator().manual_seed(int(seed)), "cpu")
+    if not mean_adjust and getattr(latent, "mean_adjust", False):
+        noise = noise[:1]
+    mode = latent.training
+    try:
+        latent.eval()
+        with pinned_threads(1):
+            z = latent(*(t.to(device) for t in noise)).double().cpu()
+            s = torch.linalg.svdvals(z - z.mean(0))
+    finally:
+        latent.train(mode)
+    var = s.pow(2)
+    if not var.sum() > 0:
+        return {"dim": int(z.shape[1]), "directions": 0, "pc12_share": math.nan}
+    frac = (var / var.sum()).cumsum(0)
+    directions = int(torch.searchsorted(frac, torch.tensor([share - 1e-12],
+                                                           dtype=frac.dtype)).item()) + 1
+    return {"dim": int(z.shape[1]), "directions": min(directions, len(frac)),
+            "pc12_share": float(frac[min(1, len(frac) - 1)])}

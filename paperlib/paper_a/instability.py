@@ -13,7 +13,7 @@ import torch
 from ..config import get_profile
 from ..data.folders import image_files, load_folder, manifest_hash
 from ..engine.config import TrainConfig, profile_config, run_name
-from ..engine.parallel import n_slots, train_many
+from ..engine.parallel import train_many
 from ..engine.runs import RunDir, RunResult, load_run
 from ..models.dcgan import check_reading
 
@@ -52,15 +52,15 @@ def instability_onset(rows: list[dict], d_thresh: float = D_WIN_LOSS,
     return None
 
 
-def is_stable(rows: list[dict], past_epoch: int, **thresholds) -> bool:
+def is_stable(rows: list[dict], past_epoch: int, measure: str = "rule", **thresholds) -> bool:
     """Paper A's N-search test "no instability past epoch 30" (``past_epoch``): the run
-    reached ``past_epoch``, every loss is finite, and the epochs after ``past_epoch`` hold no
-    instability onset (a streak that began earlier and goes on past it counts)."""
+    reached ``past_epoch``, every loss is finite, and ``measure`` (:data:`SEARCH_MEASURES`)
+    finds no onset in the epochs after ``past_epoch`` (:func:`onset_past`)."""
     if not rows or rows[-1]["epoch"] < past_epoch:
         return False
     if not all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows):
         return False
-    return instability_onset([r for r in rows if r["epoch"] > past_epoch], **thresholds) is None
+    return onset_past(rows, past_epoch, measure, **thresholds) is None
 
 
 # ----------------------------------------------------------------------------- four measures
@@ -119,6 +119,27 @@ def window_onset(rows: list[dict], horizon: int | None = None, k: int = WINDOW_E
         if sum(wins[i:i + k]) >= need:
             return rows[next(j for j in range(i, i + k) if wins[j])]["epoch"]
     return None
+
+
+#: The loss-curve measures the N search can judge "no instability past epoch 30" by.
+SEARCH_MEASURES = ("rule", "window")
+
+
+def onset_past(rows: list[dict], past_epoch: int, measure: str = "rule",
+               **thresholds) -> int | None:
+    """The onset of ``measure`` (``"rule"``: :func:`instability_onset`, so a streak that
+    began earlier and goes on past ``past_epoch`` counts; ``"window"``: :func:`window_onset`)
+    in the log rows after ``past_epoch``, else None. ``ValueError`` for another measure."""
+    check_search_measure(measure)
+    after = [r for r in rows if r["epoch"] > past_epoch]
+    return (instability_onset if measure == "rule" else window_onset)(after, **thresholds)
+
+
+def check_search_measure(measure) -> None:
+    """Refuse a ``measure`` not in :data:`SEARCH_MEASURES` (``ValueError`` listing them)."""
+    if measure not in SEARCH_MEASURES:
+        raise ValueError(f"unknown N-search measure {measure!r}; valid measures are: "
+                         f"{', '.join(SEARCH_MEASURES)}")
 
 
 def fid_rise_onset(curve, horizon: int | None = None, rise: float = FID_RISE) -> int | None:
@@ -272,6 +293,14 @@ def stability_report(summaries: list[dict], group: str = "config") -> str:
 FIRST_N = {"linear": 2, "depth": 1}
 
 
+#: The reading of Eq. 1 paper A's claims are judged on, and the one reported beside it
+#: (decided before any depth run: docs/DECISIONS.md, "Paper A: two readings of Eq. 1").
+PRIMARY_READING = "linear"
+
+
+SECONDARY_READING = "depth"
+
+
 def first_n(reading: str = "linear") -> int:
     """The first N of ``reading``'s N search (:data:`FIRST_N`); ``ValueError`` for an
     unknown reading."""
@@ -281,43 +310,103 @@ def first_n(reading: str = "linear") -> int:
 
 def search_n(profile, data_dir, root, config: str = "paper", seed: int = 0,
              progress: bool = True, scheduler: str | None = None,
-             reading: str = "linear") -> tuple[int, list[dict]]:
-    """Paper A's choice of N for the proposed model read as ``reading``: N = first_n(reading),
-    +1, ... up to ``n_search_max``, stopping at the first run stable past ``stable_epoch``
-    (:func:`is_stable`), each run the profile's ``kimg`` long and cached. Candidates train
-    side by side (N + 1 speculatively). Returns (chosen N, one row per N up to it); with no
-    stable N, the N whose instability started latest, its row ``stable: False``.
-    """
+             reading: str = PRIMARY_READING, measure: str = DECIDING_MEASURE
+             ) -> tuple[int, list[dict]]:
+    """Paper A's choice of N for the proposed model read as ``reading``: every N from
+    first_n(reading) to ``n_search_max`` is trained (the profile's ``kimg``, cached, side by
+    side; no early stop), and the smallest N stable past ``stable_epoch`` by ``measure``
+    (:func:`is_stable`) is chosen; with none stable, the N whose ``measure`` onset past
+    ``stable_epoch`` is latest (a diverged run last).
 
+    Returns (chosen N, one row per N): :func:`run_summary` plus ``reading``,
+    ``<m>_onset`` / ``<m>_stable`` for each of :data:`SEARCH_MEASURES` (the onset after
+    ``stable_epoch``, None: none), ``stable`` (by ``measure``) and ``chosen``."""
+    check_search_measure(measure)
     prof = get_profile(profile)
-    tried = []
-    for ns, jobs in _search_batches(prof, data_dir, root, config, seed, scheduler, reading):
-        for n, res in zip(ns, train_many(jobs, scheduler, desc=f"N search {ns}",
-                                         progress=progress)):
-            tried.append(run_summary(res, N=n, stable=is_stable(res.rows, prof.stable_epoch)))
-            if tried[-1]["stable"]:
-                return n, tried
-    latest = max(tried, key=lambda r: (r["instability_onset"] or math.inf)
-                 if not r["status"].startswith("diverged") else -1)
-    return latest["N"], tried
+    ns, jobs = search_jobs(prof, data_dir, root, config, seed, reading)
+    results = train_many(jobs, scheduler, desc=f"N search ({reading}) N = {ns}",
+                         progress=progress)
+    rows = [search_row(res, n, reading, prof.stable_epoch, measure)
+            for n, res in zip(ns, results)]
+    chosen = choose_n(rows, measure)
+    for row in rows:
+        row["chosen"] = row["N"] == chosen
+    return chosen, rows
 
 
-def _search_batches(prof, data_dir, root, config: str, seed: int, scheduler: str | None,
-                    reading: str = "linear"):
-    """The N search's candidates in the batches :func:`search_n` trains them in:
-    ``(ns, [(TrainConfig, data_dir, root), ...])``, as many per batch as the scheduler has
-    worker slots."""
+def search_row(result: RunResult, n: int, reading: str, past_epoch: int,
+               measure: str = DECIDING_MEASURE) -> dict:
+    """One N-search row (:func:`search_n`) of a candidate's run."""
+    row = run_summary(result, N=n, reading=reading)
+    for m in SEARCH_MEASURES:
+        row[f"{m}_onset"] = onset_past(result.rows, past_epoch, m)
+        row[f"{m}_stable"] = is_stable(result.rows, past_epoch, m)
+    row["stable"] = row[f"{measure}_stable"]
+    return row
+
+
+def choose_n(rows: list[dict], measure: str = DECIDING_MEASURE) -> int:
+    """The N search's choice from its rows (:func:`search_row`): the smallest N stable by
+    ``measure``, else the N whose ``measure`` onset is latest (no onset, e.g. non-finite
+    losses: latest; a diverged run: never before another)."""
+    check_search_measure(measure)
+    if not rows:
+        raise ValueError("the N search has no candidates")
+    stable = [r["N"] for r in rows if r[f"{measure}_stable"]]
+    if stable:
+        return min(stable)
+
+    def lateness(r):
+        if r["status"].startswith("diverged"):
+            return -1
+        onset = r[f"{measure}_onset"]
+        return math.inf if onset is None else onset
+
+    return max(rows, key=lateness)["N"]
+
+
+def search_note(reading: str, rows: list[dict], measure: str = DECIDING_MEASURE,
+                past_epoch: int | None = None) -> str:
+    """One markdown line on ``reading``'s N search (its rows, :func:`search_n`): the chosen
+    N, the N where each measure of :data:`SEARCH_MEASURES` fired (an onset) and the runs
+    that diverged; "the search is vacuous" when every N passes ``measure``'s test, so the
+    first N is chosen by default."""
+    chosen = next((r["N"] for r in rows if r.get("chosen")), None) or choose_n(rows, measure)
+    past = f" past epoch {past_epoch}" if past_epoch is not None else ""
+    parts = []
+    for m in SEARCH_MEASURES:
+        fired = [r["N"] for r in rows if r[f"{m}_onset"] is not None]
+        parts.append(f"`{m}` fired{past} for N = {fired}" if fired else f"`{m}` fired for no N")
+    diverged = [r["N"] for r in rows if r["status"].startswith("diverged")]
+    if diverged:
+        parts.append(f"N = {diverged} diverged")
+    failed = [r["N"] for r in rows if not r[f"{measure}_stable"]]
+    if not failed:
+        verdict = (f"**the search is vacuous**: its test (`{measure}`) failed for no N, so "
+                   f"N = {chosen}, the first tried, is chosen by default")
+    elif len(failed) == len(rows):
+        verdict = (f"no N passes `{measure}`'s test: N = {chosen} is the one whose instability "
+                   "started latest")
+    else:
+        verdict = f"N = {chosen} is the smallest N that passes `{measure}`'s test"
+    return (f"- **{reading}** (N = {rows[0]['N']}..{rows[-1]['N']}): {verdict}; "
+            + "; ".join(parts) + ".")
+
+
+def search_jobs(profile, data_dir, root, config: str = "paper", seed: int = 0,
+                reading: str = PRIMARY_READING) -> tuple[list[int], list[tuple]]:
+    """The N search's candidates: ``(ns, [(TrainConfig, data_dir, root), ...])``, N from
+    first_n(reading) to the profile's ``n_search_max``; ``ValueError`` when that is empty."""
+    prof = get_profile(profile)
     n_images = len(image_files(data_dir))
-    batch = max(1, n_slots(scheduler))
     start = first_n(reading)
     if start > prof.n_search_max:
         raise ValueError(f"the {reading} reading's N search starts at N = {start} but the "
                          f"{prof.name} profile's n_search_max is {prof.n_search_max}")
-    for first in range(start, prof.n_search_max + 1, batch):
-        ns = list(range(first, min(first + batch, prof.n_search_max + 1)))
-        yield ns, [(profile_config(prof, "proposed", config, seed, n_images=n_images,
-                                   proposed_N=n, proposed_reading=reading), data_dir, root)
-                   for n in ns]
+    ns = list(range(start, prof.n_search_max + 1))
+    return ns, [(profile_config(prof, "proposed", config, seed, n_images=n_images,
+                                proposed_N=n, proposed_reading=reading), data_dir, root)
+                for n in ns]
 
 
 def cached_run(cfg: TrainConfig, data_dir, root) -> RunResult | None:
@@ -335,15 +424,11 @@ def cached_run(cfg: TrainConfig, data_dir, root) -> RunResult | None:
 
 
 def search_n_cached(profile, data_dir, root, config: str = "paper", seed: int = 0,
-                    scheduler: str | None = None, reading: str = "linear") -> bool:
-    """Whether :func:`search_n` (same arguments) would train nothing: every candidate it
-    trains, batch by batch up to the one holding the first stable N (or all of them), is
-    cached (:func:`cached_run`)."""
-    prof = get_profile(profile)
-    for _, jobs in _search_batches(prof, data_dir, root, config, seed, scheduler, reading):
-        results = [cached_run(*job) for job in jobs]
-        if any(r is None for r in results):
-            return False
-        if any(is_stable(r.rows, prof.stable_epoch) for r in results):
-            return True
-    return True
+                    scheduler: str | None = None, reading: str = PRIMARY_READING,
+                    measure: str = DECIDING_MEASURE) -> bool:
+    """Whether :func:`search_n` (same arguments) would train nothing: every candidate N of
+    :func:`search_jobs` is cached (:func:`cached_run`). ``scheduler`` and ``measure`` do not
+    change which runs it trains."""
+    check_search_measure(measure)
+    _, jobs = search_jobs(profile, data_dir, root, config, seed, reading)
+    return all(cached_run(*job) is not None for job in jobs)

@@ -37,6 +37,7 @@ from .instability import (
     G_LOSE_LOSS,
     HORIZONS,
     MEASURES,
+    PRIMARY_READING,
     cached_run,
     d_wins,
     first_n,
@@ -175,10 +176,11 @@ def reference_runs(profile, data_dir, root, configs=None, seeds=None,
     N)``, N the proposed model's (:func:`search_n`). Missing runs are trained here, after a
     printed note."""
     prof = get_profile(profile)
-    if not search_n_cached(prof, data_dir, root, scheduler=scheduler):
+    search = dict(reading=PRIMARY_READING, measure=DECIDING_MEASURE)   # notebook 04's
+    if not search_n_cached(prof, data_dir, root, scheduler=scheduler, **search):
         print("paper A: notebook 04's N search is not (all) cached: running it here first "
               "(its runs are cached for the notebooks)")
-    N, _ = search_n(prof, data_dir, root, progress=False, scheduler=scheduler)
+    N, _ = search_n(prof, data_dir, root, progress=False, scheduler=scheduler, **search)
     model_opts = {m: {} for m in MODELS}
     model_opts["proposed"] = {"proposed_N": N}
     jobs = {(m, c, s): job for m in MODELS
@@ -210,14 +212,16 @@ def explorer_runs(profile, data_dir, root, seed: int = 0,
 
     dcgan, deligan, proposed = MODELS
     jobs = {f"{m} seed {seed}": (cfg(m), data_dir, root) for m in (dcgan, deligan)}
-    searched = search_n_cached(prof, data_dir, root, seed=seed, scheduler=scheduler)
+    search = dict(reading=PRIMARY_READING, measure=DECIDING_MEASURE)   # notebook 04's
+    searched = search_n_cached(prof, data_dir, root, seed=seed, scheduler=scheduler, **search)
     if searched:
-        N, _ = search_n(prof, data_dir, root, seed=seed, progress=False, scheduler=scheduler)
+        N, _ = search_n(prof, data_dir, root, seed=seed, progress=False, scheduler=scheduler,
+                        **search)
         jobs[f"{proposed} N={N} seed {seed}"] = (cfg(proposed, proposed_N=N), data_dir, root)
     else:
         jobs.update({f"N search: {proposed} N={k} seed {seed}":
                      (cfg(proposed, proposed_N=k), data_dir, root)
-                     for k in range(first_n(), prof.n_search_max + 1)})
+                     for k in range(first_n(PRIMARY_READING), prof.n_search_max + 1)})
     plan = training_plan(jobs, prof, n_slots(scheduler))
     ready = shipped_generators(shipped) if shipped is not None else {}
     if plan.missing and ready:
@@ -225,10 +229,9 @@ def explorer_runs(profile, data_dir, root, seed: int = 0,
               f"{len(ready)} generators shipped in {shipped} (G weights exported from the "
               f"reference run; nothing trains). Run notebooks 02-04 to explore runs of your own.")
         return ready
-    print(plan.summary("the explorer's runs (notebooks 02-04's)")
-          + ("" if searched or not plan.missing else
-             " At most: the N search stops at the first stable N."))
-    N, _ = search_n(prof, data_dir, root, seed=seed, progress=True, scheduler=scheduler)
+    print(plan.summary("the explorer's runs (notebooks 02-04's)"))
+    N, _ = search_n(prof, data_dir, root, seed=seed, progress=True, scheduler=scheduler,
+                    **search)
     wanted = {"DCGAN": cfg(dcgan), "DeLiGAN": cfg(deligan),
               f"Proposed (N={N})": cfg(proposed, proposed_N=N)}
     results = train_many([(c, data_dir, root) for c in wanted.values()], scheduler,
