@@ -247,6 +247,34 @@ def test_table1_caption_and_ratios():
     assert len(none) == 4 and none["this run"].isna().all()
 
 
+def test_median_seed_odd_count_is_the_middle_run():
+    per_run = _per_run({"proposed": [185.2, 127.6, 165.6], "dcgan": [81.4, 101.3, 98.3],
+                        "deligan": [173.4, 142.8, 202.7]}, ALL_PASS)
+    assert paper_a.median_seed(per_run, "proposed", "paper") == 2    # 165.6
+    assert paper_a.median_seed(per_run, "dcgan", "paper") == 2       # 98.3
+    assert paper_a.median_seed(per_run, "deligan", "paper") == 0     # 173.4
+    assert paper_a.median_seed(per_run, "dcgan", "paper", metric="kid") == 2
+    one = _per_run({m: [70.0] for m in MODELS}, {m: [True] for m in MODELS}, seeds=(4,))
+    assert paper_a.median_seed(one, "proposed", "paper") == 4
+
+
+def test_median_seed_even_count_takes_the_lower_of_the_two_middle_runs():
+    fid = {m: [90.0, 60.0, 80.0, 70.0] for m in MODELS}             # middle: 70 (s3), 80 (s2)
+    per_run = _per_run(fid, {m: [True] * 4 for m in MODELS}, seeds=(0, 1, 2, 3))
+    assert paper_a.median_seed(per_run, "proposed", "paper") == 3
+    tied = _per_run({m: [50.0, 50.0] for m in MODELS}, {m: [True] * 2 for m in MODELS},
+                    seeds=(7, 5))
+    assert paper_a.median_seed(tied, "dcgan", "paper") == 5          # a tie: the lower seed
+
+
+def test_median_seed_refuses_missing_runs_and_nan():
+    per_run = _per_run({**SEP_FID, "deligan": [90.0, float("nan"), 92.0]}, ALL_PASS)
+    with pytest.raises(ValueError, match="no dcgan run on the conventional config"):
+        paper_a.median_seed(per_run, "dcgan", "conventional")
+    with pytest.raises(ValueError, match=r"non-finite fid at seed\(s\) \[1\]"):
+        paper_a.median_seed(per_run, "deligan", "paper")
+
+
 def test_table1_without_is_drops_the_column():
     per_run = _per_run(SEP_FID, ALL_PASS)
     assert paper_a.is_summary(per_run) == ("none", False)

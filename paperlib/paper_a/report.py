@@ -370,6 +370,22 @@ def table1(per_run: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, agg
 
 
+def median_seed(per_run: pd.DataFrame, model: str, config: str, metric: str = "fid"):
+    """The seed of ``model``'s run on ``config`` whose ``metric`` (a column of
+    :func:`per_run_table`, Table 1's values) is the median over its seeds; with an even
+    count, the lower-valued of the two middle runs (ties: the lower seed). ``ValueError``
+    when there is no such run or a value is not finite."""
+    rows = per_run[(per_run.model == model) & (per_run.config == config)]
+    if not len(rows):
+        raise ValueError(f"no {model} run on the {config} config")
+    values = rows[metric].astype(float)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{model} {config}: non-finite {metric} at seed(s) "
+                         f"{rows.seed[~np.isfinite(values)].tolist()}")
+    ranked = sorted(zip(values, rows.seed))
+    return ranked[(len(ranked) - 1) // 2][1]
+
+
 def table1_caption(per_run: pd.DataFrame, n_fake: int, scale: str) -> str:
     """Markdown under Table 1: which IS, which features, how many images, the scale."""
     is_kind, _ = is_summary(per_run)
