@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from paperlib import config, engine, metrics, paper_a
 from paperlib.engine.runs import RunResult
@@ -474,6 +475,55 @@ def test_claims_audit_model_below_the_gate(tmp_path):
     assert "passed: dcgan 1/3, deligan 3/3, proposed 3/3" in md
 
 
+def test_claims_audit_baseline_that_collapsed_makes_its_claims_untestable(tmp_path):
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, 5], "deligan": [3, 4, 5],
+                                  "proposed": [None] * 3})
+    per_run = _per_run(SEP_FID, ALL_PASS)
+    plain, _ = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px", **H)
+    why = "DeLiGAN's within/between spread ratio 0.06-0.11 < 0.5 in 3/3 seeds"
+    ok = {("deligan", "paper"): (False, why), ("dcgan", "paper"): (True, "spread fine"),
+          ("deligan", "conventional"): (True, "another config: not the claims'")}
+    audit, _ = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px", **H,
+                                    baselines_ok=ok)
+    assert list(audit.columns) == list(plain.columns) and len(audit) == len(plain)
+    against = audit.claim.str.contains("DeLiGAN")
+    assert against.sum() == 8 + 1 + 1          # the contrast's 8 rows, the FID ratio, the
+    # difference row (it compares with both baselines)
+    hit = audit[against | (audit.measure == report.DIFFERENCE_MEASURE)]
+    assert (hit.verdict == "not testable here").all()
+    assert hit.reason.str.startswith(f"baseline collapsed: {why}; ").all()
+    contrast = hit[hit.primary & (hit.measure == "window")].iloc[0]
+    assert contrast.reason == (
+        f"baseline collapsed: {why}; " + plain.loc[contrast.name, "reason"])
+    assert contrast.fragile == "robust"
+    ratio = hit[hit.measure == report.RATIO_MEASURE].iloc[0]
+    assert ratio.ratio == plain.loc[ratio.name, "ratio"]              # the numbers stay
+    assert ratio["per seed"] == plain.loc[ratio.name, "per seed"]
+    assert plain.loc[ratio.name, "verdict"] == metrics.LARGER_EFFECT
+    # the claims against the working baseline are unchanged
+    rest = ~(against | (audit.measure == report.DIFFERENCE_MEASURE))
+    pd.testing.assert_frame_equal(audit[rest], plain[rest])
+    assert audit[rest & audit.primary].verdict.tolist() == [
+        "supported", metrics.LARGER_EFFECT, "not testable here"]       # the last: no IS
+    # every baseline working: the audit is the plain one
+    fine = {("deligan", "paper"): (True, "x"), ("dcgan", "paper"): (True, "y")}
+    same, _ = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px", **H,
+                                   baselines_ok=fine)
+    pd.testing.assert_frame_equal(same, plain)
+
+
+def test_claims_audit_collapsed_baseline_outranks_the_gate(tmp_path):
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, 5], "deligan": [3, 4, 5],
+                                  "proposed": [None] * 3})
+    gate = {**ALL_PASS, "proposed": [True, False, True]}     # alone: "not supported"
+    audit, _ = paper_a.claims_audit(runs, _per_run(SEP_FID, gate), ("paper",), (0, 1, 2),
+                                    "32 px", **H, baselines_ok={("dcgan", "paper"): (False, "r")})
+    prim = audit[audit.primary]
+    assert prim.iloc[0].verdict == "not testable here"
+    assert prim.iloc[0].reason.startswith("baseline collapsed: r; proposed unstable in 0/3")
+    assert prim.iloc[1].verdict == "not supported"                 # DeLiGAN: the gate's
+
+
 def test_claims_audit_fragile_and_missing_seeds(tmp_path):
     # D's loss 0.07: under D_WIN_LOSS 0.1 (wins) but over half of it (no wins at x0.5)
     runs = _runs(tmp_path, lambda m, c, s: _rows(12, wins_from=None if m == "proposed" else 2,
@@ -516,3 +566,39 @@ def test_check_instability_wants_every_checkpoint_and_horizon():
         report.check_instability(paper_a.instability_table(rows, {key: full}, None, (8, 12)),
                                  ckpts, horizons=(8, 12))
 
+
+
+# ----------------------------------------------------------------------------- baselines
+def _spread(ratios, model="deligan", config="paper"):
+    return pd.DataFrame([{"model": model, "config": config, "seed": s, "ratio": r}
+                         for s, r in enumerate(ratios)])
+
+
+def test_spread_baselines_ok_needs_every_seed_to_pass():
+    assert paper_a.spread_baselines_ok(_spread([0.06, 0.11, 0.08])) == {("deligan", "paper"): (
+        False, "DeLiGAN's within/between component spread ratio (s0: 0.06, s1: 0.11, s2: 0.08) "
+               "under 0.5 in 3/3 seeds")}
+    (ok, why), = paper_a.spread_baselines_ok(_spread([0.7, 0.5, 0.9])).values()
+    assert ok and why.endswith(">= 0.5 in all 3 seeds")
+    (ok, why), = paper_a.spread_baselines_ok(_spread([0.7, float("nan"), 0.9])).values()
+    assert not ok and "s1: nan" in why and "in 1/3 seeds" in why
+    both = pd.concat([_spread([0.1]), _spread([0.8], config="conventional")])
+    assert {k: v[0] for k, v in paper_a.spread_baselines_ok(both).items()} == {
+        ("deligan", "paper"): False, ("deligan", "conventional"): True}
+
+
+def test_deligan_spread_reads_each_seeds_last_checkpoint(tmp_path):
+    images = torch.rand(20, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    runs = {}
+    for s in (1, 0):
+        cfg = engine.make_config(model="deligan", epochs=1, res=32, ngf=4, ndf=4, nz=8,
+                                 batch_size=10, deligan_K=3, seed=s, device="cpu")
+        runs["deligan", "paper", s] = engine.train(cfg, images, tmp_path / f"s{s}",
+                                                   progress=False)
+    runs["dcgan", "paper", 0] = RunResult(tmp_path / "not-read", "finished", 1, [])
+    t = paper_a.deligan_spread(runs, "paper", lambda x: x.reshape(len(x), -1).numpy(),
+                               per_component=2, device="cpu")
+    assert list(t.seed) == [0, 1] and (t.epoch == 1).all() and (t.K == 3).all()
+    assert (t.per_component == 2).all() and ((t.ratio > 0) & (t.ratio == t.within / t.between)).all()
+    assert list(t.passes) == [r >= paper_a.SPREAD_MIN_RATIO for r in t.ratio]
+    assert paper_a.deligan_spread(runs, "conventional", None).empty

@@ -22,6 +22,7 @@ from ..engine.runs import (
     export_generator,
     list_checkpoints,
     list_runs,
+    load_run,
     read_config,
     read_log,
     read_status,
@@ -46,8 +47,12 @@ from .instability import (
     search_n,
     search_n_cached,
 )
+from .mixture import SPREAD_MIN_RATIO, component_spread
 
 MODELS = ("dcgan", "deligan", "proposed")
+
+
+_NAMES = {"dcgan": "DCGAN", "deligan": "DeLiGAN", "proposed": "proposed"}
 
 
 #: Paper A, Table 1 (unstated normalisation).
@@ -479,6 +484,43 @@ def detector_note(stab: pd.DataFrame, demo: list, runs: dict) -> str:
     return f"{shown}\nruns of this notebook with an onset: {n_onset}/{len(runs)}"
 
 
+# ----------------------------------------------------------------------------- baselines
+def deligan_spread(runs: dict, config: str, features, per_component: int = 8, seed: int = 0,
+                   device=None, model: str = "deligan") -> pd.DataFrame:
+    """DeLiGAN's mixture collapse check (:func:`~paperlib.paper_a.component_spread`) on the
+    last checkpoint of each of ``model``'s runs on ``config`` in ``runs`` (``{(model,
+    config, seed): RunResult}``): one row per seed with model, config, seed, epoch, K,
+    per_component, within, between, ratio and passes."""
+    rows = []
+    for (m, c, s), res in sorted(runs.items(), key=lambda kv: kv[0][2]):
+        if (m, c) != (model, config):
+            continue
+        gan = load_run(res.run_dir, device=device)
+        sp = component_spread(gan.latent, gan.G, features, per_component, seed=seed,
+                              device=gan.device)
+        rows.append({"model": m, "config": c, "seed": s, "epoch": gan.epoch,
+                     "K": int(gan.latent.K), "per_component": int(per_component),
+                     "within": sp.within, "between": sp.between, "ratio": sp.ratio,
+                     "passes": sp.passes})
+    return pd.DataFrame(rows, columns=["model", "config", "seed", "epoch", "K",
+                                       "per_component", "within", "between", "ratio",
+                                       "passes"])
+
+
+def spread_baselines_ok(spread: pd.DataFrame, min_ratio: float = SPREAD_MIN_RATIO) -> dict:
+    """:func:`claims_audit`'s ``baselines_ok`` from a :func:`deligan_spread` table:
+    ``{(model, config): (ok, reason)}``, ok when every seed's within/between ratio is at
+    least ``min_ratio`` (a NaN fails)."""
+    out = {}
+    for (m, c), g in spread.groupby(["model", "config"], sort=False):
+        fails = int((~(g.ratio.astype(float) >= min_ratio)).sum())
+        values = ", ".join(f"s{s}: {r:.2f}" for s, r in zip(g.seed, g.ratio))
+        what = f"{_NAMES.get(m, m)}'s within/between component spread ratio ({values})"
+        out[m, c] = ((True, f"{what} >= {min_ratio:g} in all {len(g)} seeds") if not fails
+                     else (False, f"{what} under {min_ratio:g} in {fails}/{len(g)} seeds"))
+    return out
+
+
 # ----------------------------------------------------------------------------- claims audit
 #: Paper A's loss-curve claims as contrasts with the proposed model: (baseline, the claim).
 STABILITY_CONTRASTS = (
@@ -503,9 +545,6 @@ RATIO_MEASURE = "ratio, paired by seed"
 DIFFERENCE_MEASURE = "difference vs 0 (Welch)"
 
 
-_NAMES = {"dcgan": "DCGAN", "deligan": "DeLiGAN", "proposed": "proposed"}
-
-
 def _gate_verdict(passed: dict, favoured: str, baseline: str) -> tuple[str, str] | None:
     """The verdict the quality gate forces on a comparison, or None when every run of both
     passes: the favoured model below it while the baseline passes is *not supported*; any
@@ -523,7 +562,8 @@ def _gate_verdict(passed: dict, favoured: str, baseline: str) -> tuple[str, str]
 def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
                  fid_curves: dict | None = None, rv_curves: dict | None = None,
                  horizons=HORIZONS, deciding_horizon: int = DECIDING_HORIZON,
-                 deciding_measure: str = DECIDING_MEASURE) -> tuple[pd.DataFrame, dict]:
+                 deciding_measure: str = DECIDING_MEASURE,
+                 baselines_ok: dict | None = None) -> tuple[pd.DataFrame, dict]:
     """Paper A's claims on the claims' config for the ``seeds`` all models have: ``(audit,
     passed)``, one row per claim, measure and horizon (:data:`AUDIT_COLUMNS`). Loss-curve
     claims: :func:`contrast_verdict` of the proposed model with each baseline on every
@@ -532,7 +572,10 @@ def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
     rechecked with :func:`threshold_variants`; Table-1 claims:
     :func:`paperlib.metrics.ratio_verdict` against the paper's ratio, and
     :func:`paperlib.metrics.compare_claim`. ``primary``: the deciding rows (the deciding
-    measure at the deciding horizon; the ratios)."""
+    measure at the deciding horizon; the ratios). ``baselines_ok``: ``{(model, config):
+    (ok, reason)}``; every row whose baseline on the claims' config is not ok reads *not
+    testable here*, its reason starting ``"baseline collapsed: <reason>"`` (the numbers
+    stay); a baseline not in it counts as working."""
     if deciding_horizon not in horizons or deciding_measure not in MEASURES:
         raise ValueError(f"the deciding horizon {deciding_horizon} / measure "
                          f"{deciding_measure!r} is not among {tuple(horizons)} / {MEASURES}")
@@ -543,6 +586,8 @@ def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
                                & (per_run.seed == s)].gate.iloc[0]) for s in claim_seeds]
               for m in MODELS}
     scale_txt = f"{scale}; {claim_cfg} config, seeds {claim_seeds}"
+    broken = {m: f"baseline collapsed: {why}" for (m, c), (ok, why) in
+              (baselines_ok or {}).items() if c == claim_cfg and not ok}
     rows_of = {(m, claim_cfg, s): runs[m, claim_cfg, s].rows for m in MODELS
                for s in claim_seeds}
 
@@ -573,7 +618,8 @@ def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
     for base, text in STABILITY_CONTRASTS:
         for measure, h in order:
             (verdict, reason), arms = contrast(base_tab, base, measure, h)
-            gated = _gate_verdict(passed, "proposed", base)
+            gated = _baseline_verdict(broken, (base,)) or _gate_verdict(passed, "proposed",
+                                                                        base)
             if gated is not None:
                 verdict, reason = gated[0], f"{gated[1]}; {reason}"
             if measure in ("rule", "window"):
@@ -590,10 +636,17 @@ def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
                                          for s, o in arms[m][0].items())
                     for m in ("proposed", base))))
     claims += _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind,
-                             scale_txt)
+                             scale_txt, broken)
     audit = pd.DataFrame(claims, columns=list(AUDIT_COLUMNS))
     audit["horizon"] = audit["horizon"].astype("Int64")
     return audit, passed
+
+
+def _baseline_verdict(broken: dict, baselines) -> tuple[str, str] | None:
+    """*not testable here* with the reasons when a baseline of a comparison does not work
+    (``broken``: ``{model: "baseline collapsed: ..."}``), else None."""
+    why = [broken[b] for b in baselines if b in broken]
+    return ("not testable here", "; ".join(why)) if why else None
 
 
 def _gate_or(gated, verdict: str) -> str:
@@ -612,9 +665,12 @@ def _audit_row(claim, measure, horizon, primary, verdict, reason, *, fragile, pe
             "fragile": fragile, "per seed": per_seed, "scale": scale}
 
 
-def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, scale_txt):
+def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, scale_txt,
+                   broken=None):
     """The Table-1 rows of :func:`claims_audit`: per metric, the ratio against each
-    baseline (primary), then the difference against no effect."""
+    baseline (primary), then the difference against no effect; ``broken``: the baselines
+    that do not work (:func:`_baseline_verdict`)."""
+    broken = broken or {}
     def value(m, col, s):
         return float(per_run[(per_run.model == m) & (per_run.config == claim_cfg)
                              & (per_run.seed == s)][col].iloc[0])
@@ -634,7 +690,8 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
                                paper_r[base], higher_is_better=not lower,
                                names=("proposed", base))
             verdict, reason = rv.verdict, rv.reason
-            gated = _gate_verdict(passed, "proposed", base)
+            gated = _baseline_verdict(broken, (base,)) or _gate_verdict(passed, "proposed",
+                                                                        base)
             if gated is not None:
                 verdict, reason = gated[0], f"{gated[1]}; {reason}"
             out.append(_audit_row(
@@ -647,6 +704,9 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
                           f"{per_seed(base, col, nd)}")))
         values = {m: [value(m, col, s) for s in claim_seeds] for m in MODELS}
         verdict, reason = compare_claim(values, passed, "proposed", ("dcgan", "deligan"), lower)
+        gated = _baseline_verdict(broken, ("dcgan", "deligan"))
+        if gated is not None:
+            verdict, reason = gated[0], f"{gated[1]}; {reason}"
         out.append(_audit_row(
             f"The proposed GAN has the {word} (paper: proposed/DCGAN {paper_r['dcgan']:.2f}, "
             f"proposed/DeLiGAN {paper_r['deligan']:.2f})", DIFFERENCE_MEASURE, None, False,
