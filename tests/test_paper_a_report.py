@@ -602,3 +602,41 @@ def test_deligan_spread_reads_each_seeds_last_checkpoint(tmp_path):
     assert (t.per_component == 2).all() and ((t.ratio > 0) & (t.ratio == t.within / t.between)).all()
     assert list(t.passes) == [r >= paper_a.SPREAD_MIN_RATIO for r in t.ratio]
     assert paper_a.deligan_spread(runs, "conventional", None).empty
+
+
+# ----------------------------------------------------------------------------- README summary
+def test_verdict_summary_labels_the_deciding_rows_with_what_was_tested(tmp_path):
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, 5], "deligan": [3, 4, 5],
+                                  "proposed": [None] * 3})
+    why = "DeLiGAN's within/between component spread ratio (s0: 0.06) under 0.5 in 1/1 seeds"
+    audit, _ = paper_a.claims_audit(runs, _per_run(SEP_FID, ALL_PASS), ("paper",), (0, 1, 2),
+                                    "32 px", **H, baselines_ok={("deligan", "paper"): (False, why)})
+    csv = tmp_path / "06_claims_audit.csv"
+    audit.to_csv(csv, index=False)                      # as plots.save_table writes it
+    md = paper_a.verdict_summary(pd.read_csv(csv))
+    lines = md.splitlines()
+    assert lines[0] == "| claim, as tested | paper | here | verdict |"
+    rows = lines[2:]
+    prim = [i for i, p in enumerate(audit.primary) if p]
+    assert len(rows) == len(prim) == 5
+    assert [r.rsplit("<!-- verdict: 06_claims_audit:", 1)[1].split(" ")[0] for r in rows] == [
+        str(i) for i in prim]
+    assert rows[0] == (
+        "| proposed more stable than DCGAN (sliding-window D-wins share, 12 epochs) | "
+        "Fig. 2a vs 2c | proposed unstable in 0/3 seeds, dcgan in 3/3 by epoch 12 | "
+        f"**supported** <!-- verdict: 06_claims_audit:{prim[0]} --> |")
+    assert rows[1].startswith(
+        "| proposed more stable than DeLiGAN (sliding-window D-wins share, 12 epochs) | "
+        "Fig. 2b vs 2c | proposed unstable in 0/3 seeds, deligan in 3/3 by epoch 12; "
+        f"baseline collapsed: {why} | not testable here <!--")
+    r = audit.iloc[prim[2]]
+    assert rows[2] == (
+        "| FID proposed/DCGAN = 0.81 (paper) | Table 1; text: FID 'decreased 81%' | "
+        f"{r.ratio:.2f}, 95 % CI [{r['ratio low']:.2f}, {r['ratio high']:.2f}], paired by "
+        f"seed | **{metrics.LARGER_EFFECT}** <!-- verdict: 06_claims_audit:{prim[2]} --> |")
+    assert rows[3].startswith("| FID proposed/DeLiGAN = 0.71 (paper) | Table 1; text: FID "
+                              "'decreased 71%' | 0.56, 95 % CI [")
+    assert rows[3].endswith(f"paired by seed; baseline collapsed: {why} | not testable here "
+                            f"<!-- verdict: 06_claims_audit:{prim[3]} --> |")
+    assert rows[4].startswith("| The proposed GAN has the highest IS |  | no IS for this data")
+    assert "fid_rise" not in md and "150 epochs" not in md          # only the deciding rows

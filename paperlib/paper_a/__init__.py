@@ -1,11 +1,12 @@
 """Paper A (emoji DCGAN, latent adjustment): the instability detector, the four instability
 measures and the N search (:mod:`.instability`), the emoji-parts Inception Score
 (:mod:`.emoji_is`, registered as an IS source), the paper's values, notebook tables and
-claims audit (:mod:`.report`), the latent explorer (:mod:`.explorer`), the mean adjustment's
-measured effect (:mod:`.effects`), DeLiGAN's mixture collapse check (:mod:`.mixture`) and
-the checks notebooks assert (:mod:`.checks`)."""
+claims audit (:mod:`.report`), the README's verdict summary (:mod:`.summary`), the latent
+explorer (:mod:`.explorer`), the mean adjustment's measured effect (:mod:`.effects`),
+DeLiGAN's mixture collapse check (:mod:`.mixture`) and the checks notebooks assert
+(:mod:`.checks`)."""
 
-from . import checks, effects, emoji_is, explorer, instability, mixture, report
+from . import checks, effects, emoji_is, explorer, instability, mixture, report, summary
 from .effects import mean_effect
 from .emoji_is import part_probs, train_part_classifier
 from .explorer import (
@@ -76,6 +77,7 @@ from .report import (
     table1_caption,
     threshold_variants,
 )
+from .summary import verdict_summary
 
 __all__ = [
     "checks",
@@ -85,6 +87,7 @@ __all__ = [
     "instability",
     "mixture",
     "report",
+    "summary",
     "FIRST_N",
     "SPREAD_MIN_RATIO",
     "LatentExplorer",
@@ -152,5 +155,6 @@ __all__ = [
     "table1_caption",
     "threshold_variants",
     "train_part_classifier",
+    "verdict_summary",
     "window_onset",
 ]

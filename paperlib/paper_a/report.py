@@ -52,7 +52,8 @@ from .mixture import SPREAD_MIN_RATIO, component_spread
 MODELS = ("dcgan", "deligan", "proposed")
 
 
-_NAMES = {"dcgan": "DCGAN", "deligan": "DeLiGAN", "proposed": "proposed"}
+#: How tables and verdict reasons name the models.
+MODEL_LABELS = {"dcgan": "DCGAN", "deligan": "DeLiGAN", "proposed": "proposed"}
 
 
 #: Paper A, Table 1 (unstated normalisation).
@@ -515,7 +516,7 @@ def spread_baselines_ok(spread: pd.DataFrame, min_ratio: float = SPREAD_MIN_RATI
     for (m, c), g in spread.groupby(["model", "config"], sort=False):
         fails = int((~(g.ratio.astype(float) >= min_ratio)).sum())
         values = ", ".join(f"s{s}: {r:.2f}" for s, r in zip(g.seed, g.ratio))
-        what = f"{_NAMES.get(m, m)}'s within/between component spread ratio ({values})"
+        what = f"{MODEL_LABELS.get(m, m)}'s within/between component spread ratio ({values})"
         out[m, c] = ((True, f"{what} >= {min_ratio:g} in all {len(g)} seeds") if not fails
                      else (False, f"{what} under {min_ratio:g} in {fails}/{len(g)} seeds"))
     return out
@@ -679,9 +680,8 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
         return ", ".join(f"s{s}: {value(m, col, s):.{nd}f}" for s in claim_seeds)
 
     out = []
-    metrics = [("fid", True, "lowest FID", "decreased")] + (
-        [("is", False, "highest IS", "increased")] if has_is else [])
-    for col, lower, word, verb in metrics:
+    metrics = [("fid", True, "lowest FID")] + ([("is", False, "highest IS")] if has_is else [])
+    for col, lower, word in metrics:
         nd = 2 if col == "is" else 1
         paper_r = PAPER_A_TEXT_RATIOS[col]
         for base in ("dcgan", "deligan"):
@@ -695,8 +695,7 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
             if gated is not None:
                 verdict, reason = gated[0], f"{gated[1]}; {reason}"
             out.append(_audit_row(
-                f"Proposed / {_NAMES[base]} {col.upper()} is {paper_r[base]:.2f} (the paper: "
-                f"{col.upper()} '{verb} {paper_r[base]:.0%}')", RATIO_MEASURE, None, True,
+                ratio_claim(col, base), RATIO_MEASURE, None, True,
                 verdict, reason, ratio=rv, fragile="n/a (no detector)", scale=scale_txt,
                 per_seed=("ratios " + ", ".join(f"s{s}: {x:.3g}"
                                                 for s, x in zip(rv.seeds, rv.ratios))
@@ -717,6 +716,19 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
                               "not testable here", f"no IS for this data ({is_kind})",
                               fragile="n/a", per_seed="", scale=scale_txt))
     return out
+
+
+def paper_words(col: str, base: str) -> str:
+    """Paper A's words for a Table-1 ratio: ``FID 'decreased 81%'``."""
+    verb = "decreased" if col == "fid" else "increased"
+    return f"{col.upper()} '{verb} {PAPER_A_TEXT_RATIOS[col][base]:.0%}'"
+
+
+def ratio_claim(col: str, base: str) -> str:
+    """The ``claim`` of a Table-1 ratio row of :func:`claims_audit`."""
+    ratio = PAPER_A_TEXT_RATIOS[col][base]
+    return (f"Proposed / {MODEL_LABELS[base]} {col.upper()} is {ratio:.2f} (the paper: "
+            f"{paper_words(col, base)})")
 
 
 def check_instability(table: pd.DataFrame, ckpts: dict, horizons=HORIZONS,
