@@ -520,7 +520,9 @@ def test_claims_audit_collapsed_baseline_outranks_the_gate(tmp_path):
                                     "32 px", **H, baselines_ok={("dcgan", "paper"): (False, "r")})
     prim = audit[audit.primary]
     assert prim.iloc[0].verdict == "not testable here"
-    assert prim.iloc[0].reason.startswith("baseline collapsed: r; proposed unstable in 0/3")
+    assert prim.iloc[0].reason.startswith(
+        "baseline collapsed: r; proposed 1/3 runs below the quality gate while dcgan passes; "
+        "proposed unstable in 0/3")
     assert prim.iloc[1].verdict == "not supported"                 # DeLiGAN: the gate's
 
 
@@ -640,3 +642,19 @@ def test_verdict_summary_labels_the_deciding_rows_with_what_was_tested(tmp_path)
                             f"<!-- verdict: 06_claims_audit:{prim[3]} --> |")
     assert rows[4].startswith("| The proposed GAN has the highest IS |  | no IS for this data")
     assert "fid_rise" not in md and "150 epochs" not in md          # only the deciding rows
+
+
+def test_verdict_summary_of_one_seed_and_unknown_rows():
+    claim = report.ratio_claim("is", "deligan")
+    audit = pd.DataFrame([
+        {"claim": claim, "measure": report.RATIO_MEASURE, "horizon": np.nan, "primary": True,
+         "verdict": "not testable here", "reason": "deligan 1/1 runs below the quality gate; "
+         "proposed / deligan = 0.95: under 2 seeds, no interval", "ratio": 0.951,
+         "ratio low": np.nan, "ratio high": np.nan, "paper ratio": 1.06},
+        {"claim": claim, "measure": "x", "horizon": np.nan, "primary": False,
+         "verdict": "supported", "reason": "beside", "ratio": np.nan, "ratio low": np.nan,
+         "ratio high": np.nan, "paper ratio": np.nan}])
+    assert paper_a.verdict_summary(audit, "t").splitlines()[2:] == [
+        "| IS proposed/DeLiGAN = 1.06 (paper) | Table 1; text: IS 'increased 106%' | 0.95 "
+        "(under 2 seeds: no interval); deligan 1/1 runs below the quality gate | not testable "
+        "here <!-- verdict: t:0 --> |"]

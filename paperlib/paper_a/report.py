@@ -619,8 +619,7 @@ def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
     for base, text in STABILITY_CONTRASTS:
         for measure, h in order:
             (verdict, reason), arms = contrast(base_tab, base, measure, h)
-            gated = _baseline_verdict(broken, (base,)) or _gate_verdict(passed, "proposed",
-                                                                        base)
+            gated = _forced_verdict(broken, passed, base)
             if gated is not None:
                 verdict, reason = gated[0], f"{gated[1]}; {reason}"
             if measure in ("rule", "window"):
@@ -648,6 +647,16 @@ def _baseline_verdict(broken: dict, baselines) -> tuple[str, str] | None:
     (``broken``: ``{model: "baseline collapsed: ..."}``), else None."""
     why = [broken[b] for b in baselines if b in broken]
     return ("not testable here", "; ".join(why)) if why else None
+
+
+def _forced_verdict(broken: dict, passed: dict, base: str) -> tuple[str, str] | None:
+    """The verdict a collapsed ``base`` (:func:`_baseline_verdict`, first) or the quality
+    gate (:func:`_gate_verdict`) forces on comparing the proposed model with it, the reason
+    naming both where both apply; None when neither does."""
+    broke, gated = _baseline_verdict(broken, (base,)), _gate_verdict(passed, "proposed", base)
+    if broke is None:
+        return gated
+    return broke[0], "; ".join(x[1] for x in (broke, gated) if x is not None)
 
 
 def _gate_or(gated, verdict: str) -> str:
@@ -690,8 +699,7 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
                                paper_r[base], higher_is_better=not lower,
                                names=("proposed", base))
             verdict, reason = rv.verdict, rv.reason
-            gated = _baseline_verdict(broken, (base,)) or _gate_verdict(passed, "proposed",
-                                                                        base)
+            gated = _forced_verdict(broken, passed, base)
             if gated is not None:
                 verdict, reason = gated[0], f"{gated[1]}; {reason}"
             out.append(_audit_row(

@@ -64,9 +64,10 @@ def verdict_summary(audit: pd.DataFrame, source: str = "06_claims_audit",
             tested = f"{col.upper()} proposed/{MODEL_LABELS[base]} = {r['paper ratio']:.2f} (paper)"
             paper = f"Table 1; text: {paper_words(col, base)}"
             note, core = _split_reason(r.reason, "proposed / ")
-            here = (core if pd.isna(r.ratio) else f"{r.ratio:.2f}" + (
-                " (no interval)" if pd.isna(r["ratio low"]) else
-                f", 95 % CI [{r['ratio low']:.2f}, {r['ratio high']:.2f}]") + ", paired by seed")
+            here = (core if pd.isna(r.ratio) else
+                    f"{r.ratio:.2f} (under 2 seeds: no interval)" if pd.isna(r["ratio low"])
+                    else f"{r.ratio:.2f}, 95 % CI [{r['ratio low']:.2f}, "
+                         f"{r['ratio high']:.2f}], paired by seed")
         else:
             tested, paper, note, here = r.claim, "", "", str(r.reason)
         here = f"{here}; {note}" if note else here
