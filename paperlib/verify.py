@@ -125,6 +125,7 @@ TABLES: dict[str, Table] = {
     "06_claims_audit": Table(("claim",)),   # the committed reference's keys (notebook 06 now
                                             # adds "measure" and "horizon"; rows of one claim
                                             # pair in order)
+    "06_deligan_spread": Table(("model", "config", "seed"), seed="seed"),
     "06_fig3_over_training": Table(("model", "config", "seed", "epoch"), seed="seed"),
     "06_instability": Table(("model", "config", "seed", "horizon"), seed="seed"),
     "06_measure_informativeness": Table(("measure",)),

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from paperlib import config, engine, metrics, paper_a
 from paperlib.engine.runs import RunResult
@@ -245,6 +246,34 @@ def test_table1_caption_and_ratios():
     assert len(none) == 4 and none["this run"].isna().all()
 
 
+def test_median_seed_odd_count_is_the_middle_run():
+    per_run = _per_run({"proposed": [185.2, 127.6, 165.6], "dcgan": [81.4, 101.3, 98.3],
+                        "deligan": [173.4, 142.8, 202.7]}, ALL_PASS)
+    assert paper_a.median_seed(per_run, "proposed", "paper") == 2    # 165.6
+    assert paper_a.median_seed(per_run, "dcgan", "paper") == 2       # 98.3
+    assert paper_a.median_seed(per_run, "deligan", "paper") == 0     # 173.4
+    assert paper_a.median_seed(per_run, "dcgan", "paper", metric="kid") == 2
+    one = _per_run({m: [70.0] for m in MODELS}, {m: [True] for m in MODELS}, seeds=(4,))
+    assert paper_a.median_seed(one, "proposed", "paper") == 4
+
+
+def test_median_seed_even_count_takes_the_lower_of_the_two_middle_runs():
+    fid = {m: [90.0, 60.0, 80.0, 70.0] for m in MODELS}             # middle: 70 (s3), 80 (s2)
+    per_run = _per_run(fid, {m: [True] * 4 for m in MODELS}, seeds=(0, 1, 2, 3))
+    assert paper_a.median_seed(per_run, "proposed", "paper") == 3
+    tied = _per_run({m: [50.0, 50.0] for m in MODELS}, {m: [True] * 2 for m in MODELS},
+                    seeds=(7, 5))
+    assert paper_a.median_seed(tied, "dcgan", "paper") == 5          # a tie: the lower seed
+
+
+def test_median_seed_refuses_missing_runs_and_nan():
+    per_run = _per_run({**SEP_FID, "deligan": [90.0, float("nan"), 92.0]}, ALL_PASS)
+    with pytest.raises(ValueError, match="no dcgan run on the conventional config"):
+        paper_a.median_seed(per_run, "dcgan", "conventional")
+    with pytest.raises(ValueError, match=r"non-finite fid at seed\(s\) \[1\]"):
+        paper_a.median_seed(per_run, "deligan", "paper")
+
+
 def test_table1_without_is_drops_the_column():
     per_run = _per_run(SEP_FID, ALL_PASS)
     assert paper_a.is_summary(per_run) == ("none", False)
@@ -444,6 +473,57 @@ def test_claims_audit_model_below_the_gate(tmp_path):
     assert "passed: dcgan 1/3, deligan 3/3, proposed 3/3" in md
 
 
+def test_claims_audit_baseline_that_collapsed_makes_its_claims_untestable(tmp_path):
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, 5], "deligan": [3, 4, 5],
+                                  "proposed": [None] * 3})
+    per_run = _per_run(SEP_FID, ALL_PASS)
+    plain, _ = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px", **H)
+    why = "DeLiGAN's within/between spread ratio 0.06-0.11 < 0.5 in 3/3 seeds"
+    ok = {("deligan", "paper"): (False, why), ("dcgan", "paper"): (True, "spread fine"),
+          ("deligan", "conventional"): (True, "another config: not the claims'")}
+    audit, _ = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px", **H,
+                                    baselines_ok=ok)
+    assert list(audit.columns) == list(plain.columns) and len(audit) == len(plain)
+    against = audit.claim.str.contains("DeLiGAN")
+    assert against.sum() == 8 + 1 + 1          # the contrast's 8 rows, the FID ratio, the
+    # difference row (it compares with both baselines)
+    hit = audit[against | (audit.measure == report.DIFFERENCE_MEASURE)]
+    assert (hit.verdict == "not testable here").all()
+    assert hit.reason.str.startswith(f"baseline collapsed: {why}; ").all()
+    contrast = hit[hit.primary & (hit.measure == "window")].iloc[0]
+    assert contrast.reason == (
+        f"baseline collapsed: {why}; " + plain.loc[contrast.name, "reason"])
+    assert contrast.fragile == "robust"
+    ratio = hit[hit.measure == report.RATIO_MEASURE].iloc[0]
+    assert ratio.ratio == plain.loc[ratio.name, "ratio"]              # the numbers stay
+    assert ratio["per seed"] == plain.loc[ratio.name, "per seed"]
+    assert plain.loc[ratio.name, "verdict"] == metrics.LARGER_EFFECT
+    # the claims against the working baseline are unchanged
+    rest = ~(against | (audit.measure == report.DIFFERENCE_MEASURE))
+    pd.testing.assert_frame_equal(audit[rest], plain[rest])
+    assert audit[rest & audit.primary].verdict.tolist() == [
+        "supported", metrics.LARGER_EFFECT, "not testable here"]       # the last: no IS
+    # every baseline working: the audit is the plain one
+    fine = {("deligan", "paper"): (True, "x"), ("dcgan", "paper"): (True, "y")}
+    same, _ = paper_a.claims_audit(runs, per_run, ("paper",), (0, 1, 2), "32 px", **H,
+                                   baselines_ok=fine)
+    pd.testing.assert_frame_equal(same, plain)
+
+
+def test_claims_audit_collapsed_baseline_outranks_the_gate(tmp_path):
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, 5], "deligan": [3, 4, 5],
+                                  "proposed": [None] * 3})
+    gate = {**ALL_PASS, "proposed": [True, False, True]}     # alone: "not supported"
+    audit, _ = paper_a.claims_audit(runs, _per_run(SEP_FID, gate), ("paper",), (0, 1, 2),
+                                    "32 px", **H, baselines_ok={("dcgan", "paper"): (False, "r")})
+    prim = audit[audit.primary]
+    assert prim.iloc[0].verdict == "not testable here"
+    assert prim.iloc[0].reason.startswith(
+        "baseline collapsed: r; proposed 1/3 runs below the quality gate while dcgan passes; "
+        "proposed unstable in 0/3")
+    assert prim.iloc[1].verdict == "not supported"                 # DeLiGAN: the gate's
+
+
 def test_claims_audit_fragile_and_missing_seeds(tmp_path):
     # D's loss 0.07: under D_WIN_LOSS 0.1 (wins) but over half of it (no wins at x0.5)
     runs = _runs(tmp_path, lambda m, c, s: _rows(12, wins_from=None if m == "proposed" else 2,
@@ -486,3 +566,93 @@ def test_check_instability_wants_every_checkpoint_and_horizon():
         report.check_instability(paper_a.instability_table(rows, {key: full}, None, (8, 12)),
                                  ckpts, horizons=(8, 12))
 
+
+
+# ----------------------------------------------------------------------------- baselines
+def _spread(ratios, model="deligan", config="paper"):
+    return pd.DataFrame([{"model": model, "config": config, "seed": s, "ratio": r}
+                         for s, r in enumerate(ratios)])
+
+
+def test_spread_baselines_ok_needs_every_seed_to_pass():
+    assert paper_a.spread_baselines_ok(_spread([0.06, 0.11, 0.08])) == {("deligan", "paper"): (
+        False, "DeLiGAN's within/between component spread ratio (s0: 0.06, s1: 0.11, s2: 0.08) "
+               "under 0.5 in 3/3 seeds")}
+    (ok, why), = paper_a.spread_baselines_ok(_spread([0.7, 0.5, 0.9])).values()
+    assert ok and why.endswith(">= 0.5 in all 3 seeds")
+    (ok, why), = paper_a.spread_baselines_ok(_spread([0.7, float("nan"), 0.9])).values()
+    assert not ok and "s1: nan" in why and "in 1/3 seeds" in why
+    both = pd.concat([_spread([0.1]), _spread([0.8], config="conventional")])
+    assert {k: v[0] for k, v in paper_a.spread_baselines_ok(both).items()} == {
+        ("deligan", "paper"): False, ("deligan", "conventional"): True}
+
+
+def test_deligan_spread_reads_each_seeds_last_checkpoint(tmp_path):
+    images = torch.rand(20, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    runs = {}
+    for s in (1, 0):
+        cfg = engine.make_config(model="deligan", epochs=1, res=32, ngf=4, ndf=4, nz=8,
+                                 batch_size=10, deligan_K=3, seed=s, device="cpu")
+        runs["deligan", "paper", s] = engine.train(cfg, images, tmp_path / f"s{s}",
+                                                   progress=False)
+    runs["dcgan", "paper", 0] = RunResult(tmp_path / "not-read", "finished", 1, [])
+    t = paper_a.deligan_spread(runs, "paper", lambda x: x.reshape(len(x), -1).numpy(),
+                               per_component=2, device="cpu")
+    assert list(t.seed) == [0, 1] and (t.epoch == 1).all() and (t.K == 3).all()
+    assert (t.per_component == 2).all() and ((t.ratio > 0) & (t.ratio == t.within / t.between)).all()
+    assert list(t.passes) == [r >= paper_a.SPREAD_MIN_RATIO for r in t.ratio]
+    assert paper_a.deligan_spread(runs, "conventional", None).empty
+
+
+# ----------------------------------------------------------------------------- README summary
+def test_verdict_summary_labels_the_deciding_rows_with_what_was_tested(tmp_path):
+    runs = _audit_runs(tmp_path, {"dcgan": [3, 4, 5], "deligan": [3, 4, 5],
+                                  "proposed": [None] * 3})
+    why = "DeLiGAN's within/between component spread ratio (s0: 0.06) under 0.5 in 1/1 seeds"
+    audit, _ = paper_a.claims_audit(runs, _per_run(SEP_FID, ALL_PASS), ("paper",), (0, 1, 2),
+                                    "32 px", **H, baselines_ok={("deligan", "paper"): (False, why)})
+    csv = tmp_path / "06_claims_audit.csv"
+    audit.to_csv(csv, index=False)                      # as plots.save_table writes it
+    md = paper_a.verdict_summary(pd.read_csv(csv))
+    lines = md.splitlines()
+    assert lines[0] == "| claim, as tested | paper | here | verdict |"
+    rows = lines[2:]
+    prim = [i for i, p in enumerate(audit.primary) if p]
+    assert len(rows) == len(prim) == 5
+    assert [r.rsplit("<!-- verdict: 06_claims_audit:", 1)[1].split(" ")[0] for r in rows] == [
+        str(i) for i in prim]
+    assert rows[0] == (
+        "| proposed more stable than DCGAN (sliding-window D-wins share, 12 epochs) | "
+        "Fig. 2a vs 2c | proposed unstable in 0/3 seeds, dcgan in 3/3 by epoch 12 | "
+        f"**supported** <!-- verdict: 06_claims_audit:{prim[0]} --> |")
+    assert rows[1].startswith(
+        "| proposed more stable than DeLiGAN (sliding-window D-wins share, 12 epochs) | "
+        "Fig. 2b vs 2c | proposed unstable in 0/3 seeds, deligan in 3/3 by epoch 12; "
+        f"baseline collapsed: {why} | not testable here <!--")
+    r = audit.iloc[prim[2]]
+    assert rows[2] == (
+        "| FID proposed/DCGAN = 0.81 (paper) | Table 1; text: FID 'decreased 81%' | "
+        f"{r.ratio:.2f}, 95 % CI [{r['ratio low']:.2f}, {r['ratio high']:.2f}], paired by "
+        f"seed | **{metrics.LARGER_EFFECT}** <!-- verdict: 06_claims_audit:{prim[2]} --> |")
+    assert rows[3].startswith("| FID proposed/DeLiGAN = 0.71 (paper) | Table 1; text: FID "
+                              "'decreased 71%' | 0.56, 95 % CI [")
+    assert rows[3].endswith(f"paired by seed; baseline collapsed: {why} | not testable here "
+                            f"<!-- verdict: 06_claims_audit:{prim[3]} --> |")
+    assert rows[4].startswith("| The proposed GAN has the highest IS |  | no IS for this data")
+    assert "fid_rise" not in md and "150 epochs" not in md          # only the deciding rows
+
+
+def test_verdict_summary_of_one_seed_and_unknown_rows():
+    claim = report.ratio_claim("is", "deligan")
+    audit = pd.DataFrame([
+        {"claim": claim, "measure": report.RATIO_MEASURE, "horizon": np.nan, "primary": True,
+         "verdict": "not testable here", "reason": "deligan 1/1 runs below the quality gate; "
+         "proposed / deligan = 0.95: under 2 seeds, no interval", "ratio": 0.951,
+         "ratio low": np.nan, "ratio high": np.nan, "paper ratio": 1.06},
+        {"claim": claim, "measure": "x", "horizon": np.nan, "primary": False,
+         "verdict": "supported", "reason": "beside", "ratio": np.nan, "ratio low": np.nan,
+         "ratio high": np.nan, "paper ratio": np.nan}])
+    assert paper_a.verdict_summary(audit, "t").splitlines()[2:] == [
+        "| IS proposed/DeLiGAN = 1.06 (paper) | Table 1; text: IS 'increased 106%' | 0.95 "
+        "(under 2 seeds: no interval); deligan 1/1 runs below the quality gate | not testable "
+        "here <!-- verdict: t:0 --> |"]

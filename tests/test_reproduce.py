@@ -108,14 +108,86 @@ def test_results_doc_holds_the_detailed_tables():
 
 
 def test_readme_verdict_summary_cites_every_claim():
-    """Every row of the committed claims tables has a row in the README's summary."""
+    """Every deciding row of the committed claims tables (every row of a table without
+    ``primary``) has a row in the README's summary."""
     text = doc_tables.README.read_text()
     cited = set(re.findall(r"<!-- verdict: ([\w.-]+:\d+) -->", text))
     fig = config.FIGURES_DIR / "cpu"
     for name in ("06_claims_audit", "05_claims", "01b_pix2pixhd_verdicts"):
-        with (fig / f"{name}.csv").open() as f:
-            n = sum(1 for _ in f) - 1
-        assert {f"{name}:{i}" for i in range(n)} <= cited, name
+        rows = doc_tables.summary_rows(fig / f"{name}.csv")
+        assert rows and {f"{name}:{i}" for i in rows} <= cited, name
+
+
+def test_readme_paper_a_summary_is_generated_from_the_claims_audit():
+    blocks = doc_tables.generated_blocks(doc_tables.README.read_text())
+    assert set(blocks) == {"paper_a_verdicts"}
+    fig = config.FIGURES_DIR / "cpu"
+    assert blocks["paper_a_verdicts"] == doc_tables.paper_a_verdicts(fig)
+    if "primary" not in (fig / "06_claims_audit.csv").read_text().splitlines()[0]:
+        commit = json.loads((fig / "results_manifest.json").read_text())["git_commit"][:7]
+        assert blocks["paper_a_verdicts"].startswith(
+            f"*From the previous reference run (commit {commit}), whose claims table predates "
+            "the deciding rows")
+
+
+def test_summary_rows_are_the_primary_rows_when_there_are_any(tmp_path):
+    new = tmp_path / "new.csv"
+    new.write_text("claim,primary,verdict\nA,True,supported\nB,False,x\nC,True,y\n")
+    old = tmp_path / "old.csv"
+    old.write_text("claim,verdict\nA,supported\nB,x\n")
+    assert doc_tables.summary_rows(new) == [0, 2] and doc_tables.summary_rows(old) == [0, 1]
+
+
+def _claims_csv(fig, primary=True):
+    fig.mkdir(exist_ok=True)
+    head = "claim,measure,horizon,primary,verdict,reason,ratio,ratio low,ratio high,paper ratio"
+    rows = ["Other claim,x,,True,supported,because,,,,", "Beside,x,150,False,not supported,no,,,,"]
+    if not primary:
+        head, rows = "claim,verdict,reason,fragile,scale", ["Old claim,supported,r,robust,s"]
+    (fig / "06_claims_audit.csv").write_text("\n".join([head, *rows]) + "\n")
+
+
+def test_generated_blocks_are_refilled_and_checked(tmp_path, monkeypatch):
+    fig = tmp_path / "figs"
+    _claims_csv(fig)
+    doc = tmp_path / "README.md"
+    block = "x\n<!-- generated: paper_a_verdicts -->\n{}<!-- /generated -->\ny\n"
+    doc.write_text(block.format("stale\n"))
+    assert doc_tables.generated_block_problems(doc.read_text(), fig) == [
+        f"paper_a_verdicts: README block is not what it generates from {fig} "
+        "(python -m paperlib.doc_tables refills it)"]
+    monkeypatch.setattr(doc_tables, "figures_dir", lambda profile: fig)
+    assert doc_tables.sync_table_blocks(doc, "cpu") == ["paper_a_verdicts"]
+    body = doc_tables.generated_blocks(doc.read_text())["paper_a_verdicts"]
+    assert body == ("| claim, as tested | paper | here | verdict |\n| --- | --- | --- | --- |\n"
+                    "| Other claim |  | because | **supported** "
+                    "<!-- verdict: 06_claims_audit:0 --> |\n")
+    assert doc_tables.doc_table_problems(doc, fig, require_blocks=False) == []
+    # the verdict check reads the generated rows too
+    (fig / "06_claims_audit.csv").write_text(
+        (fig / "06_claims_audit.csv").read_text().replace("True,supported", "True,x"))
+    problems = doc_tables.doc_table_problems(doc, fig, require_blocks=False)
+    assert problems[0].startswith("paper_a_verdicts: README.md block is not what")
+    assert problems[1] == "06_claims_audit:0: README.md says 'supported', 06_claims_audit.csv says 'x'"
+    # no generator, no tables, an unclosed block
+    assert doc_tables.generated_block_problems(block.format("") .replace(
+        "paper_a_verdicts", "nope"), fig) == ["nope: no generator (doc_tables.GENERATORS)"]
+    assert doc_tables.generated_block_problems(block.format(""), tmp_path / "empty") == [
+        f"paper_a_verdicts: its tables are not in {tmp_path / 'empty'}"]
+    unclosed = "<!-- generated: paper_a_verdicts -->\n| a |\n"
+    assert doc_tables.generated_block_problems(unclosed, fig)[0].startswith("malformed")
+
+
+def test_generated_summary_of_an_old_claims_table_says_whose_it_is(tmp_path):
+    fig = tmp_path / "figs"
+    _claims_csv(fig, primary=False)
+    body = doc_tables.paper_a_verdicts(fig)
+    assert body.startswith("*From the previous reference run, whose claims table predates")
+    assert body.endswith("| Old claim | per model: 5 D-wins epochs in a row | r | **supported** "
+                         "<!-- verdict: 06_claims_audit:0 --> |\n")
+    (fig / "results_manifest.json").write_text(json.dumps({"git_commit": "abcdef0123"}))
+    assert doc_tables.paper_a_verdicts(fig).startswith(
+        "*From the previous reference run (commit abcdef0), whose")
 
 
 def test_readme_table_check_catches_missing_stale_and_broken_blocks(tmp_path):

@@ -1,12 +1,13 @@
 """Paper A (emoji DCGAN, latent adjustment): the instability detector, the four instability
 measures and the N search (:mod:`.instability`), the emoji-parts Inception Score
 (:mod:`.emoji_is`, registered as an IS source), the paper's values, notebook tables and
-claims audit (:mod:`.report`), the latent explorer (:mod:`.explorer`), the mean adjustment's
-measured effect and the latent's live directions (:mod:`.effects`), notebook 04's ablation
-per reading of Eq. 1 (:mod:`.ablation`), DeLiGAN's mixture collapse check (:mod:`.mixture`) and
-the checks notebooks assert (:mod:`.checks`)."""
+claims audit (:mod:`.report`), the README's verdict summary (:mod:`.summary`), the latent
+explorer (:mod:`.explorer`), the mean adjustment's measured effect and the latent's live
+directions (:mod:`.effects`), notebook 04's ablation per reading of Eq. 1 (:mod:`.ablation`),
+DeLiGAN's mixture collapse check (:mod:`.mixture`) and the checks notebooks assert
+(:mod:`.checks`)."""
 
-from . import ablation, checks, effects, emoji_is, explorer, instability, mixture, report
+from . import ablation, checks, effects, emoji_is, explorer, instability, mixture, report, summary
 from .ablation import ablation_jobs, ablation_summary, ablation_table, secondary_seeds
 from .effects import live_directions, mean_effect
 from .emoji_is import part_probs, train_part_classifier
@@ -61,6 +62,7 @@ from .report import (
     claims_config,
     contrast_verdict,
     curve_frame,
+    deligan_spread,
     detector_candidates,
     detector_demo,
     detector_note,
@@ -69,6 +71,7 @@ from .report import (
     informativeness,
     is_summary,
     lowest,
+    median_seed,
     per_run_table,
     proposed_ratios,
     ratios_table,
@@ -77,11 +80,13 @@ from .report import (
     scored_epochs,
     ship_generators,
     shipped_generators,
+    spread_baselines_ok,
     stability_verdict,
     table1,
     table1_caption,
     threshold_variants,
 )
+from .summary import verdict_summary
 
 __all__ = [
     "ablation",
@@ -92,6 +97,7 @@ __all__ = [
     "instability",
     "mixture",
     "report",
+    "summary",
     "FIRST_N",
     "PRIMARY_READING",
     "SEARCH_MEASURES",
@@ -114,6 +120,7 @@ __all__ = [
     "contrast_verdict",
     "curve_frame",
     "default_controls",
+    "deligan_spread",
     "detector_candidates",
     "detector_demo",
     "detector_note",
@@ -137,6 +144,7 @@ __all__ = [
     "mean_adjustment",
     "mean_effect",
     "measure_state",
+    "median_seed",
     "mu_sweep",
     "onset_past",
     "overfit_onset",
@@ -162,11 +170,13 @@ __all__ = [
     "seed_noise",
     "ship_generators",
     "shipped_generators",
+    "spread_baselines_ok",
     "stability_report",
     "stability_verdict",
     "table1",
     "table1_caption",
     "threshold_variants",
     "train_part_classifier",
+    "verdict_summary",
     "window_onset",
 ]

@@ -22,6 +22,7 @@ from ..engine.runs import (
     export_generator,
     list_checkpoints,
     list_runs,
+    load_run,
     read_config,
     read_log,
     read_status,
@@ -47,8 +48,13 @@ from .instability import (
     search_n,
     search_n_cached,
 )
+from .mixture import SPREAD_MIN_RATIO, component_spread
 
 MODELS = ("dcgan", "deligan", "proposed")
+
+
+#: How tables and verdict reasons name the models.
+MODEL_LABELS = {"dcgan": "DCGAN", "deligan": "DeLiGAN", "proposed": "proposed"}
 
 
 #: Paper A, Table 1 (unstated normalisation).
@@ -373,6 +379,22 @@ def table1(per_run: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, agg
 
 
+def median_seed(per_run: pd.DataFrame, model: str, config: str, metric: str = "fid"):
+    """The seed of ``model``'s run on ``config`` whose ``metric`` (a column of
+    :func:`per_run_table`, Table 1's values) is the median over its seeds; with an even
+    count, the lower-valued of the two middle runs (ties: the lower seed). ``ValueError``
+    when there is no such run or a value is not finite."""
+    rows = per_run[(per_run.model == model) & (per_run.config == config)]
+    if not len(rows):
+        raise ValueError(f"no {model} run on the {config} config")
+    values = rows[metric].astype(float)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{model} {config}: non-finite {metric} at seed(s) "
+                         f"{rows.seed[~np.isfinite(values)].tolist()}")
+    ranked = sorted(zip(values, rows.seed))
+    return ranked[(len(ranked) - 1) // 2][1]
+
+
 def table1_caption(per_run: pd.DataFrame, n_fake: int, scale: str) -> str:
     """Markdown under Table 1: which IS, which features, how many images, the scale."""
     is_kind, _ = is_summary(per_run)
@@ -466,6 +488,43 @@ def detector_note(stab: pd.DataFrame, demo: list, runs: dict) -> str:
     return f"{shown}\nruns of this notebook with an onset: {n_onset}/{len(runs)}"
 
 
+# ----------------------------------------------------------------------------- baselines
+def deligan_spread(runs: dict, config: str, features, per_component: int = 8, seed: int = 0,
+                   device=None, model: str = "deligan") -> pd.DataFrame:
+    """DeLiGAN's mixture collapse check (:func:`~paperlib.paper_a.component_spread`) on the
+    last checkpoint of each of ``model``'s runs on ``config`` in ``runs`` (``{(model,
+    config, seed): RunResult}``): one row per seed with model, config, seed, epoch, K,
+    per_component, within, between, ratio and passes."""
+    rows = []
+    for (m, c, s), res in sorted(runs.items(), key=lambda kv: kv[0][2]):
+        if (m, c) != (model, config):
+            continue
+        gan = load_run(res.run_dir, device=device)
+        sp = component_spread(gan.latent, gan.G, features, per_component, seed=seed,
+                              device=gan.device)
+        rows.append({"model": m, "config": c, "seed": s, "epoch": gan.epoch,
+                     "K": int(gan.latent.K), "per_component": int(per_component),
+                     "within": sp.within, "between": sp.between, "ratio": sp.ratio,
+                     "passes": sp.passes})
+    return pd.DataFrame(rows, columns=["model", "config", "seed", "epoch", "K",
+                                       "per_component", "within", "between", "ratio",
+                                       "passes"])
+
+
+def spread_baselines_ok(spread: pd.DataFrame, min_ratio: float = SPREAD_MIN_RATIO) -> dict:
+    """:func:`claims_audit`'s ``baselines_ok`` from a :func:`deligan_spread` table:
+    ``{(model, config): (ok, reason)}``, ok when every seed's within/between ratio is at
+    least ``min_ratio`` (a NaN fails)."""
+    out = {}
+    for (m, c), g in spread.groupby(["model", "config"], sort=False):
+        fails = int((~(g.ratio.astype(float) >= min_ratio)).sum())
+        values = ", ".join(f"s{s}: {r:.2f}" for s, r in zip(g.seed, g.ratio))
+        what = f"{MODEL_LABELS.get(m, m)}'s within/between component spread ratio ({values})"
+        out[m, c] = ((True, f"{what} >= {min_ratio:g} in all {len(g)} seeds") if not fails
+                     else (False, f"{what} under {min_ratio:g} in {fails}/{len(g)} seeds"))
+    return out
+
+
 # ----------------------------------------------------------------------------- claims audit
 #: Paper A's loss-curve claims as contrasts with the proposed model: (baseline, the claim).
 STABILITY_CONTRASTS = (
@@ -490,9 +549,6 @@ RATIO_MEASURE = "ratio, paired by seed"
 DIFFERENCE_MEASURE = "difference vs 0 (Welch)"
 
 
-_NAMES = {"dcgan": "DCGAN", "deligan": "DeLiGAN", "proposed": "proposed"}
-
-
 def _gate_verdict(passed: dict, favoured: str, baseline: str) -> tuple[str, str] | None:
     """The verdict the quality gate forces on a comparison, or None when every run of both
     passes: the favoured model below it while the baseline passes is *not supported*; any
@@ -510,7 +566,8 @@ def _gate_verdict(passed: dict, favoured: str, baseline: str) -> tuple[str, str]
 def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
                  fid_curves: dict | None = None, rv_curves: dict | None = None,
                  horizons=HORIZONS, deciding_horizon: int = DECIDING_HORIZON,
-                 deciding_measure: str = DECIDING_MEASURE) -> tuple[pd.DataFrame, dict]:
+                 deciding_measure: str = DECIDING_MEASURE,
+                 baselines_ok: dict | None = None) -> tuple[pd.DataFrame, dict]:
     """Paper A's claims on the claims' config for the ``seeds`` all models have: ``(audit,
     passed)``, one row per claim, measure and horizon (:data:`AUDIT_COLUMNS`). Loss-curve
     claims: :func:`contrast_verdict` of the proposed model with each baseline on every
@@ -519,7 +576,10 @@ def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
     rechecked with :func:`threshold_variants`; Table-1 claims:
     :func:`paperlib.metrics.ratio_verdict` against the paper's ratio, and
     :func:`paperlib.metrics.compare_claim`. ``primary``: the deciding rows (the deciding
-    measure at the deciding horizon; the ratios)."""
+    measure at the deciding horizon; the ratios). ``baselines_ok``: ``{(model, config):
+    (ok, reason)}``; every row whose baseline on the claims' config is not ok reads *not
+    testable here*, its reason starting ``"baseline collapsed: <reason>"`` (the numbers
+    stay); a baseline not in it counts as working."""
     if deciding_horizon not in horizons or deciding_measure not in MEASURES:
         raise ValueError(f"the deciding horizon {deciding_horizon} / measure "
                          f"{deciding_measure!r} is not among {tuple(horizons)} / {MEASURES}")
@@ -530,6 +590,8 @@ def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
                                & (per_run.seed == s)].gate.iloc[0]) for s in claim_seeds]
               for m in MODELS}
     scale_txt = f"{scale}; {claim_cfg} config, seeds {claim_seeds}"
+    broken = {m: f"baseline collapsed: {why}" for (m, c), (ok, why) in
+              (baselines_ok or {}).items() if c == claim_cfg and not ok}
     rows_of = {(m, claim_cfg, s): runs[m, claim_cfg, s].rows for m in MODELS
                for s in claim_seeds}
 
@@ -560,7 +622,7 @@ def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
     for base, text in STABILITY_CONTRASTS:
         for measure, h in order:
             (verdict, reason), arms = contrast(base_tab, base, measure, h)
-            gated = _gate_verdict(passed, "proposed", base)
+            gated = _forced_verdict(broken, passed, base)
             if gated is not None:
                 verdict, reason = gated[0], f"{gated[1]}; {reason}"
             if measure in ("rule", "window"):
@@ -577,10 +639,27 @@ def claims_audit(runs: dict, per_run: pd.DataFrame, configs, seeds, scale: str,
                                          for s, o in arms[m][0].items())
                     for m in ("proposed", base))))
     claims += _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind,
-                             scale_txt)
+                             scale_txt, broken)
     audit = pd.DataFrame(claims, columns=list(AUDIT_COLUMNS))
     audit["horizon"] = audit["horizon"].astype("Int64")
     return audit, passed
+
+
+def _baseline_verdict(broken: dict, baselines) -> tuple[str, str] | None:
+    """*not testable here* with the reasons when a baseline of a comparison does not work
+    (``broken``: ``{model: "baseline collapsed: ..."}``), else None."""
+    why = [broken[b] for b in baselines if b in broken]
+    return ("not testable here", "; ".join(why)) if why else None
+
+
+def _forced_verdict(broken: dict, passed: dict, base: str) -> tuple[str, str] | None:
+    """The verdict a collapsed ``base`` (:func:`_baseline_verdict`, first) or the quality
+    gate (:func:`_gate_verdict`) forces on comparing the proposed model with it, the reason
+    naming both where both apply; None when neither does."""
+    broke, gated = _baseline_verdict(broken, (base,)), _gate_verdict(passed, "proposed", base)
+    if broke is None:
+        return gated
+    return broke[0], "; ".join(x[1] for x in (broke, gated) if x is not None)
 
 
 def _gate_or(gated, verdict: str) -> str:
@@ -599,9 +678,12 @@ def _audit_row(claim, measure, horizon, primary, verdict, reason, *, fragile, pe
             "fragile": fragile, "per seed": per_seed, "scale": scale}
 
 
-def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, scale_txt):
+def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, scale_txt,
+                   broken=None):
     """The Table-1 rows of :func:`claims_audit`: per metric, the ratio against each
-    baseline (primary), then the difference against no effect."""
+    baseline (primary), then the difference against no effect; ``broken``: the baselines
+    that do not work (:func:`_baseline_verdict`)."""
+    broken = broken or {}
     def value(m, col, s):
         return float(per_run[(per_run.model == m) & (per_run.config == claim_cfg)
                              & (per_run.seed == s)][col].iloc[0])
@@ -610,9 +692,8 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
         return ", ".join(f"s{s}: {value(m, col, s):.{nd}f}" for s in claim_seeds)
 
     out = []
-    metrics = [("fid", True, "lowest FID", "decreased")] + (
-        [("is", False, "highest IS", "increased")] if has_is else [])
-    for col, lower, word, verb in metrics:
+    metrics = [("fid", True, "lowest FID")] + ([("is", False, "highest IS")] if has_is else [])
+    for col, lower, word in metrics:
         nd = 2 if col == "is" else 1
         paper_r = PAPER_A_TEXT_RATIOS[col]
         for base in ("dcgan", "deligan"):
@@ -621,12 +702,11 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
                                paper_r[base], higher_is_better=not lower,
                                names=("proposed", base))
             verdict, reason = rv.verdict, rv.reason
-            gated = _gate_verdict(passed, "proposed", base)
+            gated = _forced_verdict(broken, passed, base)
             if gated is not None:
                 verdict, reason = gated[0], f"{gated[1]}; {reason}"
             out.append(_audit_row(
-                f"Proposed / {_NAMES[base]} {col.upper()} is {paper_r[base]:.2f} (the paper: "
-                f"{col.upper()} '{verb} {paper_r[base]:.0%}')", RATIO_MEASURE, None, True,
+                ratio_claim(col, base), RATIO_MEASURE, None, True,
                 verdict, reason, ratio=rv, fragile="n/a (no detector)", scale=scale_txt,
                 per_seed=("ratios " + ", ".join(f"s{s}: {x:.3g}"
                                                 for s, x in zip(rv.seeds, rv.ratios))
@@ -634,6 +714,9 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
                           f"{per_seed(base, col, nd)}")))
         values = {m: [value(m, col, s) for s in claim_seeds] for m in MODELS}
         verdict, reason = compare_claim(values, passed, "proposed", ("dcgan", "deligan"), lower)
+        gated = _baseline_verdict(broken, ("dcgan", "deligan"))
+        if gated is not None:
+            verdict, reason = gated[0], f"{gated[1]}; {reason}"
         out.append(_audit_row(
             f"The proposed GAN has the {word} (paper: proposed/DCGAN {paper_r['dcgan']:.2f}, "
             f"proposed/DeLiGAN {paper_r['deligan']:.2f})", DIFFERENCE_MEASURE, None, False,
@@ -644,6 +727,19 @@ def _metric_claims(per_run, claim_cfg, claim_seeds, passed, has_is, is_kind, sca
                               "not testable here", f"no IS for this data ({is_kind})",
                               fragile="n/a", per_seed="", scale=scale_txt))
     return out
+
+
+def paper_words(col: str, base: str) -> str:
+    """Paper A's words for a Table-1 ratio: ``FID 'decreased 81%'``."""
+    verb = "decreased" if col == "fid" else "increased"
+    return f"{col.upper()} '{verb} {PAPER_A_TEXT_RATIOS[col][base]:.0%}'"
+
+
+def ratio_claim(col: str, base: str) -> str:
+    """The ``claim`` of a Table-1 ratio row of :func:`claims_audit`."""
+    ratio = PAPER_A_TEXT_RATIOS[col][base]
+    return (f"Proposed / {MODEL_LABELS[base]} {col.upper()} is {ratio:.2f} (the paper: "
+            f"{paper_words(col, base)})")
 
 
 def check_instability(table: pd.DataFrame, ckpts: dict, horizons=HORIZONS,
