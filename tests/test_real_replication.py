@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paperlib import config
+from paperlib import config, plots
 from paperlib.data import real_emoji as re_
 from paperlib.data import real_emoji_fixture as fx
 from paperlib.data.folders import read_manifest
@@ -149,7 +149,7 @@ def test_samples_per_vendor_and_class(fixture_root):
         centre = images[:, :, 16, 16]
         if label == "positive":
             assert (centre[:, 2] < 0).all(), vendor     # blue low: yellow
-    fig = rep.samples_figure(samples, "fixture")
+    fig = plots.vendor_class_figure(samples, "fixture")
     assert len(fig.axes) == len(samples)
 
 

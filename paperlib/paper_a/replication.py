@@ -11,7 +11,6 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -21,7 +20,6 @@ from ..data import real_emoji as re_
 from ..data.folders import MANIFEST, class_folders, image_files, load_folder, read_manifest
 from ..data.real_emoji_fixture import build_real_emoji_fixture
 from ..engine.config import epochs_for_kimg, profile_jobs
-from ..plots import show_grid
 from .report import AUDIT_COLUMNS, MODELS
 
 #: The real set notebook 08 trains on: every vendor's faces together.
@@ -171,7 +169,8 @@ def counts_table(folder) -> pd.DataFrame:
 def vendor_class_samples(folder, res: int, per_cell: int = 8, seed: int = 0) -> dict:
     """``{(vendor, class): images (k, 3, res, res) in [-1, 1]}``: up to ``per_cell`` images
     of each vendor and class drawn with ``seed``, vendors in
-    :data:`~paperlib.data.real_emoji.VENDORS` order, positive first."""
+    :data:`~paperlib.data.real_emoji.VENDORS` order, positive first (drawn by
+    :func:`paperlib.plots.vendor_class_figure`)."""
     folder = Path(folder)
     entries = _entries(folder)
     loaded = load_folder(folder, res)
@@ -188,20 +187,6 @@ def vendor_class_samples(folder, res: int, per_cell: int = 8, seed: int = 0) -> 
             pick = sorted(rng.choice(len(files), min(per_cell, len(files)), replace=False))
             out[vendor, label] = loaded.images[torch.tensor([index[files[i]] for i in pick])]
     return out
-
-
-def samples_figure(samples: dict, title: str = ""):
-    """One row per vendor and class (:func:`vendor_class_samples`), titled with both."""
-    per_cell = max(len(x) for x in samples.values())
-    fig, axes = plt.subplots(len(samples), 1, figsize=(1.1 * per_cell + 0.6,
-                                                       1.35 * len(samples) + 0.5),
-                             squeeze=False)
-    for ax, ((vendor, label), images) in zip(axes[:, 0], samples.items()):
-        show_grid(images, f"{vendor}, {label} ({len(images)} shown)", nrow=per_cell, ax=ax)
-        ax.title.set_fontsize(9)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 # ----------------------------------------------------------------------------- the runs
