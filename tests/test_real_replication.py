@@ -227,12 +227,15 @@ def test_beside_the_stand_in_pairs_rows_by_claim_measure_and_horizon(tmp_path):
     assert table is not None and "06_claims_audit.csv" in note
     beside = rep.beside_standin(REAL, table)
     assert list(beside.columns) == list(rep.BESIDE_COLUMNS)
-    assert len(beside) == len(REAL) and list(beside.claim) == list(REAL.claim)
-    assert list(beside["real emoji"]) == list(REAL.verdict)
+    # the real rows in their order, then the stand-in's row the real audit lacks
+    assert len(beside) == len(REAL) + 1
+    assert list(beside.claim) == list(REAL.claim) + ["Only in the stand-in"]
+    assert list(beside["real emoji"]) == list(REAL.verdict) + [rep.NOT_IN_REAL]
     assert list(beside["stand-in"]) == ["supported", "supported", rep.NOT_IN_STANDIN,
-                                        "not supported"]
+                                        "not supported", "supported"]
     assert beside["ratio real"].iloc[3] == 0.8 and beside["ratio stand-in"].iloc[3] == 1.4
-    assert pd.isna(beside["ratio stand-in"].iloc[0])
+    assert pd.isna(beside["ratio stand-in"].iloc[0]) and pd.isna(beside["ratio real"].iloc[4])
+    assert beside.horizon.iloc[4] == 200 and bool(beside.primary.iloc[4])
 
 
 def test_beside_without_a_stand_in_audit_says_so(tmp_path):
