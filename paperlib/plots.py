@@ -134,6 +134,21 @@ def samples_figure(runs: dict, n: int = 64, seed: int = 0):
     return fig
 
 
+def vendor_class_figure(samples: dict, title: str = ""):
+    """One grid row per vendor and class: ``samples`` maps ``(vendor, class)`` to images
+    in [-1, 1] (:func:`paperlib.paper_a.replication.vendor_class_samples`)."""
+    per_cell = max(len(x) for x in samples.values())
+    fig, axes = plt.subplots(len(samples), 1, figsize=(1.1 * per_cell + 0.6,
+                                                       1.35 * len(samples) + 0.5),
+                             squeeze=False)
+    for ax, ((vendor, label), images) in zip(axes[:, 0], samples.items()):
+        show_grid(images, f"{vendor}, {label} ({len(images)} shown)", nrow=per_cell, ax=ax)
+        ax.title.set_fontsize(9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 # ----------------------------------------------------------------------------- latent explorer
 def show_tile(ax, stack, cols=(), rows=(), title=""):
     """Draw a (R, C, H, W, 3) uint8 stack as one canvas with column / row labels."""

@@ -1,12 +1,9 @@
-"""paperlib.data.real_emoji on a tiny fixture made here: three fake npm tarballs in the
-vendors' layouts (hand-written SVGs, an openmoji.json), no network and no npm."""
+"""paperlib.data.real_emoji on a tiny fixture (paperlib.data.real_emoji_fixture, shared with
+notebook 08): three fake npm tarballs in the vendors' layouts (hand-written SVGs, an
+openmoji.json), no network and no npm."""
 from __future__ import annotations
 
-import dataclasses
-import io
-import json
 import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +11,7 @@ import pytest
 from PIL import Image
 
 from paperlib.data import real_emoji as re_
+from paperlib.data import real_emoji_fixture as fx
 
 try:
     import cairosvg  # noqa: F401
@@ -27,60 +25,19 @@ needs_cairo = pytest.mark.skipif(not HAVE_CAIRO, reason="cairosvg (extra real-em
 
 def _svg(rgb: str, box: int = 36) -> bytes:
     """A filled circle on a transparent background."""
-    r = box // 2
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {box} {box}">'
-            f'<circle cx="{r}" cy="{r}" r="{r - 2}" fill="{rgb}"/></svg>').encode()
+    return fx.face_svg(rgb, "plain", box)
 
 
-def _entry(code, name, subgroup, skintone=""):
-    return {"emoji": "", "hexcode": code, "group": "smileys-emotion", "subgroups": subgroup,
-            "annotation": name, "skintone": skintone}
+#: the shared fixture's openmoji.json (paperlib.data.real_emoji_fixture)
+METADATA = list(fx.FIXTURE_METADATA)
 
-
-#: openmoji.json of the fixture: four faces of the mapped subgroups, one of another
-#: subgroup and one skin-tone variant (made up: real faces have none).
-METADATA = [
-    _entry("1F600", "grinning face", "face-smiling"),
-    _entry("1F618", "face blowing a kiss", "face-affection"),
-    _entry("1F621", "enraged face", "face-negative"),
-    _entry("1F622", "crying face", "face-concerned"),
-    _entry("1F914", "thinking face", "face-hand"),
-    _entry("1F600-1F3FB", "grinning face: light skin tone", "face-smiling", "1F3FB"),
-]
-
-RED, YELLOW = "#ff0000", "#ffcc00"
-
-
-def _tarball(path: Path, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
+RED, YELLOW = fx.RED, fx.YELLOW
 
 
 def _fixture(packages: Path) -> tuple:
     """The three tarballs in ``packages`` and the vendors pinned to them."""
     packages.mkdir()
-    by_name = {v.name: v for v in re_.VENDORS}
-    om = {f"package/color/svg/{e['hexcode']}.svg": _svg(YELLOW, 72) for e in METADATA}
-    om["package/color/svg/1F621.svg"] = _svg(RED, 72)
-    om["package/data/openmoji.json"] = json.dumps(METADATA).encode()
-    om["package/LICENSE.txt"] = b"CC BY-SA 4.0 (fixture)"
-    tw = {f"package/{c}.svg": _svg(YELLOW) for c in ("1f600", "1f618", "1f914")}
-    tw["package/1f621.svg"] = _svg(RED)
-    tw["package/license"] = b"MIT (fixture)"
-    fl = {f"package/icons/modern/{n}.svg": _svg(YELLOW, 32)
-          for n in ("grinning-face", "face-blowing-a-kiss", "crying-face", "thinking-face")}
-    fl["package/icons/modern/pouting-face.svg"] = _svg(RED, 32)   # Fluent's name of 1F621
-    fl["package/icons/flat/grinning-face.svg"] = _svg(YELLOW, 32)
-    fl["package/LICENSE"] = b"MIT (fixture)"
-    vendors = []
-    for name, files in (("openmoji", om), ("fluent", fl), ("twemoji", tw)):
-        path = _tarball(packages / by_name[name].tarball, files)
-        vendors.append(dataclasses.replace(by_name[name], integrity=re_.npm_integrity(path)))
-    return tuple(vendors)
+    return fx.write_fixture_packages(packages)
 
 
 # Metadata -> labels ----------------------------------------------------------------------
