@@ -22,10 +22,9 @@ FIG = config.FIGURES_DIR / "cpu"
 MANIFEST = json.loads((FIG / "results_manifest.json").read_text())
 
 
-def test_manifest_is_one_invocation_of_every_notebook():
+def test_manifest_is_one_finished_invocation():
     names = [n["name"] for n in MANIFEST["notebooks"]]
-    assert names == [p.name for p in reproduce.notebook_paths()]
-    assert "01b_conditional_route.ipynb" in names
+    assert names == sorted(names) and "01b_conditional_route.ipynb" in names
     assert MANIFEST["status"] == "finished" and MANIFEST["profile"] == "cpu"
     assert sum(n["seconds"] for n in MANIFEST["notebooks"]) <= 9000
     assert MANIFEST["published"] == names
@@ -38,6 +37,14 @@ def test_readme_names_the_commit_the_results_come_from():
     short = MANIFEST["git_commit"][:7]
     text = (config.ROOT / "README.md").read_text()
     assert f"The committed results come from commit {short}" in text, short
+
+
+@pytest.mark.release
+def test_manifest_ran_every_notebook_of_this_checkout():
+    """Release check: the reference run ran every notebook there is now (a notebook added
+    since is run by the next reference run)."""
+    names = [n["name"] for n in MANIFEST["notebooks"]]
+    assert names == [p.name for p in reproduce.notebook_paths()]
 
 
 @pytest.mark.release
