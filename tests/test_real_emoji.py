@@ -13,12 +13,7 @@ from PIL import Image
 from paperlib.data import real_emoji as re_
 from paperlib.data import real_emoji_fixture as fx
 
-try:
-    import cairosvg  # noqa: F401
-    HAVE_CAIRO = True
-except (ImportError, OSError):
-    HAVE_CAIRO = False
-
+HAVE_CAIRO = re_.cairosvg_available()
 needs_cairo = pytest.mark.skipif(not HAVE_CAIRO, reason="cairosvg (extra real-emoji) or "
                                  "libcairo not installed")
 

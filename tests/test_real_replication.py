@@ -14,12 +14,7 @@ from paperlib.data.folders import read_manifest
 from paperlib.paper_a import replication as rep
 from paperlib.paper_a.report import AUDIT_COLUMNS
 
-try:
-    import cairosvg  # noqa: F401
-    HAVE_CAIRO = True
-except (ImportError, OSError):
-    HAVE_CAIRO = False
-
+HAVE_CAIRO = re_.cairosvg_available()
 needs_cairo = pytest.mark.skipif(not HAVE_CAIRO, reason="cairosvg (extra real-emoji) or "
                                  "libcairo not installed")
 
@@ -57,7 +52,7 @@ def test_missing_data_at_cpu_skips_and_says_how_to_get_it(tmp_path):
 
 
 def test_missing_cairosvg_at_smoke_skips(tmp_path, monkeypatch):
-    monkeypatch.setattr(rep, "_have_cairosvg", lambda: False)
+    monkeypatch.setattr(rep.re_, "cairosvg_available", lambda: False)
     real = rep.locate_real_data("smoke", real_root=tmp_path / "nowhere",
                                 fixture_root=tmp_path / "fixture")
     assert real.source == "skip: no cairosvg" and not real.ok

@@ -185,6 +185,15 @@ def _cairosvg():
     return cairosvg
 
 
+def cairosvg_available() -> bool:
+    """Whether :func:`_cairosvg` finds cairosvg and its libcairo (the rasteriser)."""
+    try:
+        _cairosvg()
+    except MissingTool:
+        return False
+    return True
+
+
 def svg_to_png(svg: bytes, res: int = 64) -> Image.Image:
     """An SVG rasterised by cairosvg at ``res`` x ``res`` and composited on white: 8-bit RGB,
     like the stand-in emoji (:func:`paperlib.data.emoji.render_emoji`). ``unsafe=False``:

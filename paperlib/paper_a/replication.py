@@ -86,7 +86,7 @@ def locate_real_data(profile, data_folder=None, real_root=None, fixture_root=Non
         return RealData(folder, "given", f"data: the folder given, {folder}")
     real_root = Path(real_root if real_root is not None else re_.REAL_EMOJI_DIR)
     installed = (real_root / vendor / MANIFEST).is_file()
-    source = choose_source(prof.name, False, installed, _have_cairosvg())
+    source = choose_source(prof.name, False, installed, re_.cairosvg_available())
     if source == "installed":
         return RealData(real_root / vendor, source,
                         f"data: the installed real emoji, {real_root / vendor}")
@@ -108,14 +108,6 @@ def locate_real_data(profile, data_folder=None, real_root=None, fixture_root=Non
     return RealData(None, source,
                     f"SKIPPED: the real emoji are not installed ({real_root / vendor} has no "
                     f"{MANIFEST}); " + how_to_install() + ". Every later cell is skipped.")
-
-
-def _have_cairosvg() -> bool:
-    try:
-        re_._cairosvg()
-    except re_.MissingTool:
-        return False
-    return True
 
 
 def _vendor_order(vendors) -> list[str]:
