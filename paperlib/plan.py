@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import re
@@ -368,6 +369,20 @@ def model_rates(models, profile: Any, s_per_kimg: Mapping | None = None) -> dict
             for m in models}
 
 
+def manifest_rates(manifest: Any) -> dict:
+    """``{model: median training seconds per kimg}`` over the finished runs a results
+    manifest records (:func:`paperlib.reproduce.run_records`; ``manifest``: its path or the
+    loaded dict): the rates a past reference run measured, for :func:`reproduce_plan`."""
+    if not isinstance(manifest, Mapping):
+        manifest = json.loads(Path(manifest).read_text())
+    rates: dict = {}
+    for r in manifest.get("runs") or []:
+        if r.get("status") == "finished" and (r.get("kimg") or 0) > 0 \
+                and r.get("train_seconds") is not None:
+            rates.setdefault(r["model"], []).append(float(r["train_seconds"]) / r["kimg"])
+    return {m: statistics.median(v) for m, v in rates.items()}
+
+
 def probe_rates(profile: Any, **probe_kw) -> tuple[dict, dict]:
     """This machine's ``({model: s/kimg}, probe result)`` from the one-thread step probe
     (:func:`paperlib.engine.probe.step_probe`)."""
@@ -545,5 +560,5 @@ def run_command(args) -> int:
 
 
 __all__ = ["EVALUATION_NOTE", "NOTEBOOKS", "NOTEBOOK_DEFAULTS", "PLAN_COLUMNS",
-           "REAL_EMOJI_IMAGES", "add_command", "model_rates", "plan_summary", "probe_report",
+           "REAL_EMOJI_IMAGES", "add_command", "manifest_rates", "model_rates", "plan_summary", "probe_report",
            "probe_rates", "reproduce_plan", "run_command", "summary_text", "write_plan"]

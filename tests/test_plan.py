@@ -151,6 +151,19 @@ def test_measured_rates_scale_the_cost(plans):
     assert plan[sg].rate.str.startswith("reference x 2.00").all()
 
 
+def test_manifest_rates_are_a_past_runs_medians(tmp_path):
+    runs = [{"model": "dcgan", "status": "finished", "kimg": 10.0, "train_seconds": t}
+            for t in (10.0, 20.0, 40.0)]
+    runs += [{"model": "dcgan", "status": "diverged at epoch 3", "kimg": 1.0,
+              "train_seconds": 99.0},
+             {"model": "stylegan2", "status": "finished", "kimg": 2.0, "train_seconds": 8.0},
+             {"model": "stylegan2", "status": "finished", "kimg": None, "train_seconds": 1.0}]
+    path = tmp_path / "results_manifest.json"
+    path.write_text(json.dumps({"runs": runs}))
+    assert plan_mod.manifest_rates(path) == {"dcgan": 2.0, "stylegan2": 4.0}
+    assert plan_mod.manifest_rates({"runs": []}) == {}
+
+
 def test_the_chosen_n_does_not_change_the_cost(plans):
     other = plan_mod.reproduce_plan("smoke", chosen_n={"depth": 2})
     assert other.core_min.sum() == pytest.approx(plans["smoke"].core_min.sum())
