@@ -491,7 +491,10 @@ def plan_summary(plan: pd.DataFrame, slots: int = 2, limit_min: float = LIMIT_MI
 def summary_text(summary: pd.DataFrame, slots: int, rates: str,
                  limit_min: float = LIMIT_MIN) -> str:
     """The summary as a Markdown table with a line per paper on the limit, and the note."""
-    lines = [summary.to_markdown(index=False, floatfmt=".1f"), ""]
+    shown = summary.assign(
+        fits=summary.fits.map(lambda v: "" if v is None or v != v else ("yes" if v else "no")),
+        over_min=summary.over_min.map(lambda v: "" if v != v else f"{v:.1f}"))
+    lines = [shown.to_markdown(index=False, floatfmt=".1f"), ""]
     for r in summary[summary.scope == "paper"].itertuples():
         verdict = ("fits" if r.fits else f"does not fit: {r.over_min:.1f} min over")
         lines.append(f"- paper {r.paper}: {r.wall_min:.1f} min planned on {slots} cores "
