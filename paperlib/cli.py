@@ -1,5 +1,5 @@
 """Command line: ``python -m paperlib {build-data,train,generate,evaluate,fid,split,curate,
-reproduce,verify,selfcheck} ...``.
+reproduce,plan,verify,selfcheck} ...``.
 
 Every subcommand validates its arguments before doing any work and exits with status 2
 and a one-line message naming the problem (an unknown model, a missing folder, ...). The
@@ -20,6 +20,7 @@ from typing import Callable
 
 # paper_a and paper_b are imported for their registrations (paper A's IS source)
 from . import __version__, cli_field, config, engine, metrics, paper_a, paper_b, reproduce  # noqa: F401
+from . import plan as plan_mod
 from . import selfcheck as selfcheck_mod
 from . import verify as verify_mod
 from .data import build_all, readable_images, split_held_out
@@ -133,7 +134,7 @@ def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"paperlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_build_data, _add_evaluate, _add_generate, cli_field.add_fid, _add_split,
-                _add_reproduce, _add_verify, _add_selfcheck):
+                _add_reproduce, plan_mod.add_command, _add_verify, _add_selfcheck):
         add(sub)
     _add_train(sub, prof)
     _add_curate(sub, prof)
@@ -721,7 +722,7 @@ def _cmd_reproduce(args) -> int:
 
 COMMANDS = {"build-data": _cmd_build_data, "train": _cmd_train, "generate": _cmd_generate,
             "evaluate": _cmd_evaluate, "fid": cli_field.cmd_fid, "split": _cmd_split, "curate": _cmd_curate,
-            "reproduce": _cmd_reproduce,
+            "reproduce": _cmd_reproduce, "plan": plan_mod.run_command,
             "verify": _cmd_verify, "selfcheck": _cmd_selfcheck}
 
 

@@ -27,7 +27,7 @@ LAYERS = {
     "paperlib.plots": 7, "paperlib.reproduce": 7, "paperlib.publish": 7,
     "paperlib.doc_tables": 7, "paperlib.cli": 7, "paperlib.cli_field": 7,
     "paperlib.__main__": 7,
-    "paperlib.verify": 7, "paperlib.selfcheck": 7,
+    "paperlib.verify": 7, "paperlib.selfcheck": 7, "paperlib.plan": 7,
 }
 #: Imports inside functions that are allowed: heavy or optional third-party modules only
 #: (never a paperlib module). Each is lazy so that importing paperlib stays cheap and works
