@@ -15,6 +15,7 @@ import json
 import tarfile
 from pathlib import Path
 
+from ..utils.io import atomic_write_bytes
 from . import real_emoji as re_
 
 
@@ -99,7 +100,7 @@ def _tarball(path: Path, files: dict[str, bytes]) -> None:
     with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
         gz.write(raw.getvalue())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(out.getvalue())
+    atomic_write_bytes(path, out.getvalue())
 
 
 def write_fixture_packages(packages_dir) -> tuple[re_.Vendor, ...]:
